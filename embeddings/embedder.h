@@ -1,0 +1,97 @@
+// Turning article text into vectors.
+//
+// Embedder is the interface every text encoder implements (like
+// faiss::Index, one interface and several implementations). The default
+// implementation is the lexical embedder (lexical_embedder.h); a neural
+// encoder can replace it without touching the clustering engine.
+//
+// An Embedding always has a dense, L2-normalised vector of dimension()
+// floats, which is what the nearest-neighbour index stores. A lexical
+// embedder also fills a sparse vector (sorted feature ids and weights, L2
+// norm 1) that scores similarity without hashing collisions; the engine uses
+// it when both sides have one.
+//
+//   ASSIGN_OR_RETURN(std::unique_ptr<Embedder> embedder,
+//                    NewLexicalEmbedder(LexicalEmbedderOptions()));
+//   ASSIGN_OR_RETURN(Embedding e,
+//                    embedder->Embed({"putin trump summit", ""},
+//                                    EmbedMode::kObserve));
+//
+// Thread safety: implementations must allow concurrent calls to every method.
+#ifndef NEWSDEDUP_EMBEDDINGS_EMBEDDER_H_
+#define NEWSDEDUP_EMBEDDINGS_EMBEDDER_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
+namespace newsdedup {
+
+// Text of one article, already passed through NormalizeText().
+struct EmbedInput {
+  absl::string_view title;
+  absl::string_view body;
+};
+
+// A sparse vector: `ids` strictly ascending, `weights` of the same length.
+struct SparseVector {
+  std::vector<uint32_t> ids;
+  std::vector<float> weights;
+
+  bool empty() const { return ids.empty(); }
+  size_t size() const { return ids.size(); }
+};
+
+// Dot product of two sparse vectors (merge of the sorted id lists).
+float SparseDot(const SparseVector& a, const SparseVector& b);
+
+struct Embedding {
+  // dimension() floats, L2 norm 1 (all zero for text without features).
+  std::vector<float> dense;
+  // Optional exact representation; empty for embedders without one.
+  SparseVector sparse;
+  // Number of distinct words in the text: how much evidence the vector
+  // carries. Short texts (headlines) reach lower similarities than full
+  // articles about the same event, and the engine adapts its thresholds.
+  int num_words = 0;
+};
+
+// Cosine similarity of two embeddings: sparse when both have a sparse
+// vector, dense otherwise.
+float Similarity(const Embedding& a, const Embedding& b);
+
+enum class EmbedMode {
+  // The article is being ingested: update corpus statistics (document
+  // frequencies) with it before embedding.
+  kObserve,
+  // Dry run: embed with the current statistics, change nothing.
+  kReadOnly,
+};
+
+class Embedder {
+ public:
+  virtual ~Embedder() = default;
+
+  // Length of Embedding::dense.
+  virtual int dimension() const = 0;
+
+  // Embeds one article. Errors: kInternal if the tokenizer fails.
+  virtual absl::StatusOr<Embedding> Embed(const EmbedInput& input,
+                                          EmbedMode mode) = 0;
+
+  // Human-readable names of sparse feature ids, for explanations; ids the
+  // embedder does not know are skipped.
+  virtual std::vector<std::string> DescribeFeatures(
+      absl::Span<const uint32_t> ids) const = 0;
+
+  // Number of documents observed so far.
+  virtual int64_t num_documents() const = 0;
+};
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_EMBEDDINGS_EMBEDDER_H_

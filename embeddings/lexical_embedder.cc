@@ -1,0 +1,192 @@
+#include "embeddings/lexical_embedder.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
+#include "embeddings/normalizer.h"
+
+namespace newsdedup {
+namespace {
+
+// Seeds keep the feature groups in separate hash spaces.
+constexpr uint64_t kWordSeed = 0x9e3779b97f4a7c15ULL;
+constexpr uint64_t kBigramSeed = 0xc2b2ae3d27d4eb4fULL;
+constexpr uint64_t kSubwordSeed = 0x165667b19e3779f9ULL;
+
+// Caps the words remembered for explanations, bounding memory on a long run.
+constexpr size_t kMaxDescribedWords = 1 << 20;
+
+uint32_t HashBytes(absl::string_view s, uint64_t seed) {
+  return static_cast<uint32_t>(XXH3_64bits_withSeed(s.data(), s.size(), seed));
+}
+
+uint32_t HashSubword(int id) {
+  return static_cast<uint32_t>(XXH3_64bits_withSeed(&id, sizeof(id), kSubwordSeed));
+}
+
+// Longest prefix of `s` of at most `max_bytes` that ends on a UTF-8 boundary.
+absl::string_view TruncateUtf8(absl::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return s.substr(0, end);
+}
+
+class LexicalEmbedder final : public Embedder {
+ public:
+  LexicalEmbedder(const LexicalEmbedderOptions& options,
+                  std::unique_ptr<Tokenizer> tokenizer)
+      : options_(options), tokenizer_(std::move(tokenizer)) {}
+
+  int dimension() const override { return options_.dimension; }
+
+  absl::StatusOr<Embedding> Embed(const EmbedInput& input,
+                                  EmbedMode mode) override {
+    // Term frequencies, with title occurrences weighted up.
+    absl::flat_hash_map<uint32_t, float> tf;
+    absl::flat_hash_map<uint32_t, float> group;  // feature -> group weight
+    int num_words = 0;
+    absl::flat_hash_map<uint32_t, absl::string_view> word_names;
+    const absl::string_view body =
+        TruncateUtf8(input.body, options_.max_body_bytes);
+    for (const auto& [text, weight] :
+         {std::make_pair(input.title, options_.title_weight),
+          std::make_pair(body, 1.0f)}) {
+      if (text.empty()) continue;
+      const std::vector<absl::string_view> words = SplitWords(text);
+      for (size_t i = 0; i < words.size(); ++i) {
+        const uint32_t id = HashBytes(words[i], kWordSeed);
+        auto [it, inserted] = tf.try_emplace(id, 0.0f);
+        it->second += weight;
+        if (inserted) {
+          group[id] = options_.word_weight;
+          word_names.emplace(id, words[i]);
+          ++num_words;
+        }
+        if (i + 1 < words.size()) {
+          const uint32_t bid = HashBytes(
+              absl::StrCat(words[i], " ", words[i + 1]), kBigramSeed);
+          auto [bit, binserted] = tf.try_emplace(bid, 0.0f);
+          bit->second += weight;
+          if (binserted) group[bid] = options_.bigram_weight;
+        }
+      }
+      std::vector<int> pieces;
+      RETURN_IF_ERROR(tokenizer_->Encode(text, &pieces));
+      for (int piece : pieces) {
+        const uint32_t id = HashSubword(piece);
+        auto [it, inserted] = tf.try_emplace(id, 0.0f);
+        it->second += weight;
+        if (inserted) group[id] = options_.subword_weight;
+      }
+    }
+
+    Embedding embedding;
+    embedding.num_words = num_words;
+    embedding.dense.assign(options_.dimension, 0.0f);
+    if (tf.empty()) return embedding;
+
+    std::vector<std::pair<uint32_t, float>> features(tf.begin(), tf.end());
+    std::sort(features.begin(), features.end());
+
+    if (mode == EmbedMode::kObserve) {
+      absl::MutexLock lock(&mu_);
+      ++num_documents_;
+      for (const auto& [id, count] : features) ++document_frequency_[id];
+      for (const auto& [id, word] : word_names) {
+        if (word_names_.size() >= kMaxDescribedWords) break;
+        word_names_.try_emplace(id, std::string(word));
+      }
+    }
+
+    embedding.sparse.ids.reserve(features.size());
+    embedding.sparse.weights.reserve(features.size());
+    double norm2 = 0.0;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      const double n = static_cast<double>(num_documents_);
+      for (const auto& [id, count] : features) {
+        auto df_it = document_frequency_.find(id);
+        const double df = df_it == document_frequency_.end() ? 0 : df_it->second;
+        const double idf = std::log((1.0 + n) / (1.0 + df)) + 1.0;
+        const double w = group[id] * (1.0 + std::log(count)) * idf;
+        embedding.sparse.ids.push_back(id);
+        embedding.sparse.weights.push_back(static_cast<float>(w));
+        norm2 += w * w;
+      }
+    }
+    const float inv = static_cast<float>(1.0 / std::sqrt(norm2));
+    for (float& w : embedding.sparse.weights) w *= inv;
+
+    // Signed feature hashing into the dense vector.
+    double dense_norm2 = 0.0;
+    for (size_t i = 0; i < embedding.sparse.size(); ++i) {
+      const uint64_t mixed = embedding.sparse.ids[i] * 0x9E3779B97F4A7C15ULL;
+      const size_t slot = (mixed >> 32) % options_.dimension;
+      const float sign = (mixed >> 31) & 1 ? -1.0f : 1.0f;
+      embedding.dense[slot] += sign * embedding.sparse.weights[i];
+    }
+    for (float v : embedding.dense) dense_norm2 += v * v;
+    if (dense_norm2 > 0) {
+      const float dense_inv = static_cast<float>(1.0 / std::sqrt(dense_norm2));
+      for (float& v : embedding.dense) v *= dense_inv;
+    }
+    return embedding;
+  }
+
+  std::vector<std::string> DescribeFeatures(
+      absl::Span<const uint32_t> ids) const override {
+    std::vector<std::string> names;
+    absl::ReaderMutexLock lock(&mu_);
+    for (uint32_t id : ids) {
+      auto it = word_names_.find(id);
+      if (it != word_names_.end()) names.push_back(it->second);
+    }
+    return names;
+  }
+
+  int64_t num_documents() const override {
+    absl::ReaderMutexLock lock(&mu_);
+    return num_documents_;
+  }
+
+ private:
+  const LexicalEmbedderOptions options_;
+  const std::unique_ptr<Tokenizer> tokenizer_;
+
+  mutable absl::Mutex mu_;
+  int64_t num_documents_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<uint32_t, uint32_t> document_frequency_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint32_t, std::string> word_names_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Embedder>> NewLexicalEmbedder(
+    const LexicalEmbedderOptions& options,
+    std::unique_ptr<Tokenizer> tokenizer) {
+  if (options.dimension <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("embedding dimension must be positive, got ",
+                     options.dimension));
+  }
+  if (tokenizer == nullptr) {
+    const std::string path = options.tokenizer_model_path.empty()
+                                 ? DefaultTokenizerModelPath()
+                                 : options.tokenizer_model_path;
+    ASSIGN_OR_RETURN(tokenizer, Tokenizer::LoadSentencePiece(path));
+  }
+  return std::unique_ptr<Embedder>(
+      new LexicalEmbedder(options, std::move(tokenizer)));
+}
+
+}  // namespace newsdedup

@@ -1,0 +1,63 @@
+// The default embedder: TF-IDF over hashed lexical features.
+//
+// Features of an article (title and body, normalised):
+//   - sentencepiece subwords, which match across inflections and scripts and
+//     give cross-lingual overlap on names ("Selenskyj" / "Zelensky");
+//   - word unigrams and bigrams, which carry the precise vocabulary.
+// Each feature is hashed to a 32-bit id. Its weight is
+//   group_weight * (1 + ln tf) * idf,   idf = ln((1 + N) / (1 + df)) + 1,
+// where title occurrences count `title_weight` times, and N and df are
+// document counts kept up to date as articles are observed. The sparse vector
+// is L2-normalised; the dense vector is its signed feature-hash projection to
+// `dimension` floats, L2-normalised.
+//
+//   LexicalEmbedderOptions options;
+//   options.dimension = 256;
+//   ASSIGN_OR_RETURN(auto embedder, NewLexicalEmbedder(options));
+#ifndef NEWSDEDUP_EMBEDDINGS_LEXICAL_EMBEDDER_H_
+#define NEWSDEDUP_EMBEDDINGS_LEXICAL_EMBEDDER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "embeddings/embedder.h"
+#include "embeddings/tokenizer.h"
+
+namespace newsdedup {
+
+struct LexicalEmbedderOptions {
+  // Sentencepiece model; empty means the model shipped with newsdedup.
+  std::string tokenizer_model_path;
+
+  // Length of the dense vector given to the nearest-neighbour index. Larger
+  // means fewer hash collisions (noise ~ 1/sqrt(dimension) on cosine) and
+  // better candidate recall, at proportionally higher search cost.
+  int dimension = 256;
+
+  // How many times a title occurrence counts relative to a body occurrence.
+  // Headlines name the event; bodies also carry background.
+  float title_weight = 2.0f;
+
+  // Relative weights of the feature groups.
+  float word_weight = 1.0f;
+  float bigram_weight = 0.6f;
+  float subword_weight = 0.5f;
+
+  // Only the first `max_body_bytes` of a body are embedded (cut at a UTF-8
+  // character boundary). The lead of a news article names its event; this
+  // bounds the cost of multi-megabyte inputs.
+  size_t max_body_bytes = 32 * 1024;
+};
+
+// Creates a lexical embedder. If `tokenizer` is null, loads the model named
+// by options.tokenizer_model_path (or the shipped default).
+// Errors: those of Tokenizer::LoadSentencePiece; kInvalidArgument for a
+// non-positive dimension.
+absl::StatusOr<std::unique_ptr<Embedder>> NewLexicalEmbedder(
+    const LexicalEmbedderOptions& options,
+    std::unique_ptr<Tokenizer> tokenizer = nullptr);
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_EMBEDDINGS_LEXICAL_EMBEDDER_H_

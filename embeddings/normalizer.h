@@ -1,0 +1,34 @@
+// Text normalisation shared by exact-duplicate detection and embedding.
+//
+// NormalizeText() turns raw article text into a canonical form: markup and
+// URLs removed, HTML entities decoded, Unicode NFKC with case folding, and
+// whitespace collapsed to single spaces. Two copies of an article that differ
+// only in markup, casing, full-width characters or spacing normalise to the
+// same string, which is what the exact-duplicate hash is taken over.
+//
+//   absl::StatusOr<std::string> s = NormalizeText("<p>Putin &amp; TRUMP</p>");
+//   // *s == "putin & trump"
+//
+// SplitWords() cuts normalised text into words (runs of letters, digits and
+// combining marks), for word-level features in every script.
+#ifndef NEWSDEDUP_EMBEDDINGS_NORMALIZER_H_
+#define NEWSDEDUP_EMBEDDINGS_NORMALIZER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace newsdedup {
+
+// Returns the normalised form of `text`.
+// Errors: kInvalidArgument if `text` is not valid UTF-8.
+absl::StatusOr<std::string> NormalizeText(absl::string_view text);
+
+// Splits already-normalised text into words. Views point into `text`.
+std::vector<absl::string_view> SplitWords(absl::string_view text);
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_EMBEDDINGS_NORMALIZER_H_

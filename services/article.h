@@ -1,0 +1,55 @@
+// The article as the engine receives it, and the engine's answer for it.
+#ifndef NEWSDEDUP_SERVICES_ARTICLE_H_
+#define NEWSDEDUP_SERVICES_ARTICLE_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace newsdedup {
+
+struct Article {
+  std::string id;      // required, unique per article
+  std::string title;   // required unless body is set
+  std::string body;    // may be empty (headline-only feeds)
+  std::string url;
+  std::string source;  // outlet name, for counting distinct sources
+  std::string language;
+  // Publication time; absl::InfinitePast() when unknown. Undated articles
+  // are compared with everything: no story window applies to them.
+  absl::Time published = absl::InfinitePast();
+};
+
+enum class Relation {
+  kNewStory,        // started a new cluster
+  kSameStory,       // joined a cluster: different text, same event
+  kNearDuplicate,   // a copy with small edits of `duplicate_of`
+  kExactDuplicate,  // same normalised text as `duplicate_of`
+};
+
+// "NEW_STORY", "SAME_STORY", "NEAR_DUPLICATE" or "EXACT_DUPLICATE".
+const char* RelationName(Relation relation);
+
+struct Assignment {
+  std::string article_id;
+  std::string cluster_id;  // as assigned; later merges are resolved by
+                           // ClusteringEngine::ResolveClusterId
+  Relation relation = Relation::kNewStory;
+  std::string duplicate_of;  // set for the two duplicate relations
+  // Nearest earlier article in the window and its cosine similarity
+  // (empty / 0 when there was none).
+  std::string nearest_article_id;
+  float nearest_similarity = 0.0f;
+  // Similarity to the chosen cluster's centroid and the threshold in force
+  // for this article.
+  float cluster_similarity = 0.0f;
+  float threshold = 0.0f;
+  // The cluster's canonical representative and size after this article.
+  std::string representative_id;
+  std::string representative_title;
+  int cluster_size = 0;
+};
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_SERVICES_ARTICLE_H_

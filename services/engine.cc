@@ -1,0 +1,564 @@
+#include "services/engine.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
+#include "embeddings/normalizer.h"
+#include "services/internal/centroid.h"
+#include "services/vector_index.h"
+
+namespace newsdedup {
+
+const char* RelationName(Relation relation) {
+  switch (relation) {
+    case Relation::kNewStory:
+      return "NEW_STORY";
+    case Relation::kSameStory:
+      return "SAME_STORY";
+    case Relation::kNearDuplicate:
+      return "NEAR_DUPLICATE";
+    case Relation::kExactDuplicate:
+      return "EXACT_DUPLICATE";
+  }
+  return "UNKNOWN";
+}
+
+namespace {
+
+// Full re-election of the representative is cheap for small clusters; for
+// large ones it runs when the size reaches a power of two, and in between
+// only the newcomer is compared with the incumbent (amortised O(1)).
+constexpr int kAlwaysReelectBelow = 64;
+
+bool IsPowerOfTwo(int n) { return n > 0 && (n & (n - 1)) == 0; }
+
+struct NormalizedText {
+  std::string title;
+  std::string body;
+  uint64_t hash = 0;
+};
+
+absl::StatusOr<NormalizedText> NormalizeArticle(const Article& article) {
+  if (article.id.empty()) {
+    return absl::InvalidArgumentError("id: must not be empty");
+  }
+  NormalizedText text;
+  absl::StatusOr<std::string> title = NormalizeText(article.title);
+  if (!title.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("title: ", title.status().message()));
+  }
+  absl::StatusOr<std::string> body = NormalizeText(article.body);
+  if (!body.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("body: ", body.status().message()));
+  }
+  text.title = *std::move(title);
+  text.body = *std::move(body);
+  if (text.title.empty() && text.body.empty()) {
+    return absl::InvalidArgumentError(
+        "title: article has no text (title and body are empty after "
+        "normalisation)");
+  }
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  XXH3_64bits_update(state, text.title.data(), text.title.size());
+  XXH3_64bits_update(state, "\x1f", 1);  // keeps "ab"+"c" apart from "a"+"bc"
+  XXH3_64bits_update(state, text.body.data(), text.body.size());
+  text.hash = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  return text;
+}
+
+class ClusteringEngineImpl final : public ClusteringEngine {
+ public:
+  ClusteringEngineImpl(const EngineOptions& options,
+                       std::unique_ptr<Embedder> embedder,
+                       std::unique_ptr<VectorIndex> index)
+      : options_(options),
+        embedder_(std::move(embedder)),
+        bucket_width_(std::max(absl::Hours(1), options.story_window / 4)),
+        index_(std::move(index)) {}
+
+  absl::StatusOr<Assignment> Assign(const Article& article) override {
+    ASSIGN_OR_RETURN(NormalizedText text, NormalizeArticle(article));
+    {
+      // Fast path without embedding: resend or exact duplicate.
+      absl::MutexLock lock(&mu_);
+      if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
+    }
+    ASSIGN_OR_RETURN(
+        Embedding embedding,
+        embedder_->Embed({text.title, text.body}, EmbedMode::kObserve));
+    absl::MutexLock lock(&mu_);
+    // Another caller may have sent the same id or text meanwhile.
+    if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
+    return AssignEmbedded(article, text.hash, std::move(embedding));
+  }
+
+  absl::StatusOr<std::string> ResolveClusterId(
+      absl::string_view cluster_id) const override {
+    absl::MutexLock lock(&mu_);
+    auto it = cluster_by_id_.find(cluster_id);
+    if (it == cluster_by_id_.end()) {
+      return absl::NotFoundError(absl::StrCat("unknown cluster: ", cluster_id));
+    }
+    return clusters_[Resolve(it->second)].id;
+  }
+
+  absl::StatusOr<std::string> ClusterOfArticle(
+      absl::string_view article_id) const override {
+    absl::MutexLock lock(&mu_);
+    auto it = article_by_id_.find(article_id);
+    if (it == article_by_id_.end()) {
+      return absl::NotFoundError(absl::StrCat("unknown article: ", article_id));
+    }
+    return clusters_[Resolve(articles_[it->second].cluster)].id;
+  }
+
+  absl::StatusOr<ClusterSummary> GetCluster(
+      absl::string_view cluster_id) const override {
+    absl::MutexLock lock(&mu_);
+    auto it = cluster_by_id_.find(cluster_id);
+    if (it == cluster_by_id_.end()) {
+      return absl::NotFoundError(absl::StrCat("unknown cluster: ", cluster_id));
+    }
+    return Summarize(Resolve(it->second));
+  }
+
+  std::vector<ClusterSummary> ListClusters() const override {
+    absl::MutexLock lock(&mu_);
+    std::vector<ClusterSummary> out;
+    for (size_t c = 0; c < clusters_.size(); ++c) {
+      if (clusters_[c].merged_into < 0) out.push_back(Summarize(c));
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const ClusterSummary& a, const ClusterSummary& b) {
+                       return a.size > b.size;
+                     });
+    return out;
+  }
+
+  EngineStats stats() const override {
+    absl::MutexLock lock(&mu_);
+    EngineStats s = stats_;
+    s.articles = static_cast<int64_t>(articles_.size());
+    s.indexed_vectors = index_->size();
+    s.index_shards = index_->num_shards();
+    return s;
+  }
+
+  const EngineOptions& options() const override { return options_; }
+
+ private:
+  struct ArticleRecord {
+    std::string id;
+    std::string title;
+    std::string source;
+    absl::Time published;
+    uint64_t content_hash;
+    int64_t cluster;  // as assigned; Resolve() for the live one
+    // Index of the article whose embedding this one shares (itself unless
+    // it is an exact duplicate, which is neither embedded nor indexed).
+    int64_t embedded_as;
+    Embedding embedding;  // sparse part only, once indexed
+    Assignment answer;    // the first answer, replayed on resend
+  };
+
+  struct Cluster {
+    std::string id;
+    int64_t merged_into = -1;  // survivor cluster, or -1 while live
+    std::vector<std::string> aliases;
+    std::vector<int64_t> members;  // article indices in arrival order
+    internal::Centroid centroid;   // over embedded members only
+    int64_t total_words = 0;       // over embedded members
+    int64_t representative = -1;
+    absl::Time first_seen = absl::InfiniteFuture();
+    absl::Time last_seen = absl::InfinitePast();
+    bool dated = false;
+  };
+
+  static bool Dated(absl::Time t) { return t != absl::InfinitePast(); }
+
+  int64_t BucketOf(absl::Time t) const {
+    if (!Dated(t)) return VectorIndex::kTimelessBucket;
+    absl::Duration remainder;
+    const int64_t q =
+        absl::IDivDuration(t - absl::UnixEpoch(), bucket_width_, &remainder);
+    return remainder < absl::ZeroDuration() ? q - 1 : q;  // floor
+  }
+
+  // Interpolates log-linearly between the short- and long-text values.
+  float LengthAdjusted(float short_value, float long_value,
+                       double num_words) const {
+    const double lo = std::log(std::max(1, options_.short_text_words));
+    const double hi = std::log(std::max(options_.short_text_words + 1,
+                                        options_.long_text_words));
+    const double x = std::log(std::max(1.0, num_words));
+    const double t = std::clamp((x - lo) / (hi - lo), 0.0, 1.0);
+    return static_cast<float>(short_value + t * (long_value - short_value));
+  }
+
+  float JoinThreshold(int num_words) const {
+    return LengthAdjusted(options_.short_text_threshold,
+                          options_.long_text_threshold, num_words);
+  }
+
+  double MeanWords(const Cluster& c) const {
+    return c.centroid.count() == 0
+               ? 0.0
+               : static_cast<double>(c.total_words) / c.centroid.count();
+  }
+
+  // True if an article published at `t` may join cluster `c`.
+  bool InWindow(const Cluster& c, absl::Time t) const {
+    if (!Dated(t) || !c.dated) return true;
+    return t <= c.last_seen + options_.story_window &&
+           t >= c.first_seen - options_.story_window;
+  }
+
+  int64_t Resolve(int64_t c) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    while (clusters_[c].merged_into >= 0) c = clusters_[c].merged_into;
+    return c;
+  }
+
+  const Embedding& EmbeddingOf(int64_t a) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return articles_[articles_[a].embedded_as].embedding;
+  }
+
+  // Answers a resend or an exact duplicate; nullopt when the article needs
+  // embedding. Errors are returned as answers too (kAlreadyExists).
+  std::optional<absl::StatusOr<Assignment>> AnswerWithoutEmbedding(
+      const Article& article, const NormalizedText& text)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto known = article_by_id_.find(article.id);
+    if (known != article_by_id_.end()) {
+      const ArticleRecord& record = articles_[known->second];
+      if (record.content_hash != text.hash) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "id: article ", article.id,
+            " was already assigned with different content"));
+      }
+      Assignment answer = record.answer;
+      answer.cluster_id = clusters_[Resolve(record.cluster)].id;
+      return answer;
+    }
+    auto same_text = article_by_hash_.find(text.hash);
+    if (same_text == article_by_hash_.end()) return std::nullopt;
+
+    const int64_t original = same_text->second;
+    const int64_t c = Resolve(articles_[original].cluster);
+    Assignment answer;
+    answer.relation = Relation::kExactDuplicate;
+    answer.duplicate_of = articles_[original].id;
+    answer.nearest_article_id = articles_[original].id;
+    answer.nearest_similarity = 1.0f;
+    answer.cluster_similarity = clusters_[c].centroid.Cosine(
+        EmbeddingOf(original));
+    ++stats_.exact_duplicates;
+    return Record(article, text.hash, articles_[original].embedded_as, c,
+                  std::move(answer));
+  }
+
+  absl::StatusOr<Assignment> AssignEmbedded(const Article& article,
+                                            uint64_t hash, Embedding embedding)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const absl::Time t = article.published;
+    const int64_t bucket = BucketOf(t);
+    int64_t min_bucket = VectorIndex::kTimelessBucket;
+    int64_t max_bucket = std::numeric_limits<int64_t>::max();
+    if (Dated(t)) {
+      min_bucket = BucketOf(t - options_.story_window);
+      max_bucket = BucketOf(t + options_.story_window);
+    }
+    ASSIGN_OR_RETURN(std::vector<Neighbor> neighbors,
+                     index_->Search(embedding.dense, options_.neighbors,
+                                    min_bucket, max_bucket));
+
+    Assignment answer;
+    answer.threshold = JoinThreshold(embedding.num_words);
+
+    // Re-score neighbours exactly; collect candidate clusters in the window.
+    int64_t nearest = -1;
+    float nearest_sim = -1.0f;
+    std::vector<int64_t> candidates;
+    absl::flat_hash_set<int64_t> seen;
+    for (const Neighbor& n : neighbors) {
+      const int64_t c = Resolve(articles_[n.id].cluster);
+      if (!InWindow(clusters_[c], t)) continue;
+      const float sim = Similarity(embedding, EmbeddingOf(n.id));
+      if (sim > nearest_sim) {
+        nearest_sim = sim;
+        nearest = n.id;
+      }
+      if (seen.insert(c).second) candidates.push_back(c);
+    }
+
+    int64_t chosen = -1;
+    if (nearest >= 0) {
+      answer.nearest_article_id = articles_[nearest].id;
+      answer.nearest_similarity = nearest_sim;
+    }
+    float best_sim = 0.0f;
+    int64_t best = -1;
+    for (int64_t c : candidates) {
+      const float sim = clusters_[c].centroid.Cosine(embedding);
+      if (sim > best_sim) {
+        best_sim = sim;
+        best = c;
+      }
+    }
+    if (nearest >= 0 && nearest_sim >= options_.near_duplicate_threshold) {
+      answer.relation = Relation::kNearDuplicate;
+      answer.duplicate_of = articles_[nearest].id;
+      chosen = Resolve(articles_[nearest].cluster);
+      answer.cluster_similarity = clusters_[chosen].centroid.Cosine(embedding);
+      ++stats_.near_duplicates;
+    } else if (best >= 0 && best_sim >= answer.threshold) {
+      answer.relation = Relation::kSameStory;
+      chosen = best;
+      answer.cluster_similarity = best_sim;
+    } else {
+      answer.relation = Relation::kNewStory;
+      chosen = NewCluster();
+    }
+
+    const int64_t a = static_cast<int64_t>(articles_.size());
+    RETURN_IF_ERROR(index_->Add(a, bucket, embedding.dense));
+    embedding.dense.clear();
+    embedding.dense.shrink_to_fit();
+    Cluster& cluster = clusters_[chosen];
+    cluster.centroid.Add(embedding);
+    cluster.total_words += embedding.num_words;
+    Assignment recorded = Record(article, hash, a, chosen, std::move(answer));
+    articles_[a].embedding = std::move(embedding);
+    UpdateRepresentative(chosen, a);
+
+    const int64_t survivor = MergeSimilar(chosen, candidates);
+    ExpireOldShards(t);
+
+    recorded.cluster_id = clusters_[survivor].id;
+    FillClusterView(survivor, &recorded);
+    articles_[a].answer = recorded;
+    return recorded;
+  }
+
+  int64_t NewCluster() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const int64_t c = static_cast<int64_t>(clusters_.size());
+    clusters_.emplace_back();
+    // Opaque, stable and never reused: the sequence only grows.
+    clusters_[c].id = absl::StrCat("story-", c + 1);
+    cluster_by_id_.emplace(clusters_[c].id, c);
+    return c;
+  }
+
+  // Stores the article as a member of live cluster `c` and completes the
+  // answer with the cluster's view.
+  Assignment Record(const Article& article, uint64_t hash, int64_t embedded_as,
+                    int64_t c, Assignment answer)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const int64_t a = static_cast<int64_t>(articles_.size());
+    ArticleRecord record;
+    record.id = article.id;
+    record.title = article.title;
+    record.source = article.source;
+    record.published = article.published;
+    record.content_hash = hash;
+    record.cluster = c;
+    record.embedded_as = embedded_as;
+    articles_.push_back(std::move(record));
+    article_by_id_.emplace(article.id, a);
+    article_by_hash_.try_emplace(hash, a);
+
+    Cluster& cluster = clusters_[c];
+    cluster.members.push_back(a);
+    if (cluster.representative < 0) cluster.representative = a;
+    if (Dated(article.published)) {
+      cluster.dated = true;
+      cluster.first_seen = std::min(cluster.first_seen, article.published);
+      cluster.last_seen = std::max(cluster.last_seen, article.published);
+    }
+    answer.article_id = article.id;
+    answer.cluster_id = cluster.id;
+    FillClusterView(c, &answer);
+    articles_.back().answer = answer;
+    return answer;
+  }
+
+  void FillClusterView(int64_t c, Assignment* answer) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    const Cluster& cluster = clusters_[c];
+    answer->representative_id = articles_[cluster.representative].id;
+    answer->representative_title = articles_[cluster.representative].title;
+    answer->cluster_size = static_cast<int>(cluster.members.size());
+  }
+
+  // Centrality: cosine between a member and its cluster's centroid.
+  float Centrality(const Cluster& cluster, int64_t a) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return cluster.centroid.Cosine(EmbeddingOf(a));
+  }
+
+  // Re-elects the most central member, ties to the earliest; the incumbent
+  // keeps its place unless beaten by representative_margin.
+  void UpdateRepresentative(int64_t c, int64_t newcomer)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Cluster& cluster = clusters_[c];
+    const int embedded = cluster.centroid.count();
+    int64_t challenger = newcomer;
+    float challenger_score = Centrality(cluster, newcomer);
+    if (embedded <= kAlwaysReelectBelow || IsPowerOfTwo(embedded)) {
+      challenger = -1;
+      for (int64_t m : cluster.members) {
+        if (articles_[m].embedded_as != m) continue;  // exact duplicates
+        const float score = Centrality(cluster, m);
+        if (challenger < 0 || score > challenger_score + 1e-6f) {
+          challenger = m;
+          challenger_score = score;
+        }
+      }
+    }
+    const float incumbent = Centrality(cluster, cluster.representative);
+    if (challenger >= 0 && challenger != cluster.representative &&
+        challenger_score > incumbent + options_.representative_margin) {
+      cluster.representative = challenger;
+    }
+  }
+
+  // Merges every candidate cluster whose centroid has come close to
+  // cluster `c`'s. Returns the live cluster `c` ended up in.
+  int64_t MergeSimilar(int64_t c, const std::vector<int64_t>& candidates)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (int64_t d : candidates) {
+      d = Resolve(d);
+      c = Resolve(c);
+      if (d == c) continue;
+      const Cluster& a = clusters_[c];
+      const Cluster& b = clusters_[d];
+      if (a.dated && b.dated &&
+          (a.first_seen > b.last_seen + options_.story_window ||
+           b.first_seen > a.last_seen + options_.story_window)) {
+        continue;
+      }
+      const double words =
+          (a.total_words + b.total_words) /
+          std::max(1.0, static_cast<double>(a.centroid.count() +
+                                            b.centroid.count()));
+      const float threshold =
+          LengthAdjusted(options_.short_text_merge_threshold,
+                         options_.long_text_merge_threshold, words);
+      if (a.centroid.Cosine(b.centroid) < threshold) continue;
+      // The older cluster (smaller sequence number) survives.
+      c = std::min(c, d) == c ? Absorb(c, d) : Absorb(d, c);
+    }
+    return Resolve(c);
+  }
+
+  // Moves everything of cluster `absorbed` into `survivor`; returns survivor.
+  int64_t Absorb(int64_t survivor, int64_t absorbed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Cluster& s = clusters_[survivor];
+    Cluster& x = clusters_[absorbed];
+    s.centroid.Merge(x.centroid);
+    s.total_words += x.total_words;
+    s.members.insert(s.members.end(), x.members.begin(), x.members.end());
+    s.aliases.push_back(x.id);
+    s.aliases.insert(s.aliases.end(), x.aliases.begin(), x.aliases.end());
+    if (x.dated) {
+      s.dated = true;
+      s.first_seen = std::min(s.first_seen, x.first_seen);
+      s.last_seen = std::max(s.last_seen, x.last_seen);
+    }
+    x.merged_into = survivor;
+    x.members.clear();
+    x.members.shrink_to_fit();
+    x.centroid = internal::Centroid();
+    ++stats_.merges;
+    // The survivor's incumbent competes with the absorbed representative.
+    const int64_t absorbed_rep = x.representative;
+    if (Centrality(s, absorbed_rep) >
+        Centrality(s, s.representative) + options_.representative_margin) {
+      s.representative = absorbed_rep;
+    }
+    return survivor;
+  }
+
+  // Drops index shards that no article in the window can reach any more.
+  void ExpireOldShards(absl::Time t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!Dated(t)) return;
+    if (!Dated(newest_) || t > newest_) newest_ = t;
+    index_->DropBucketsBefore(BucketOf(newest_ - options_.story_window) - 1);
+  }
+
+  ClusterSummary Summarize(int64_t c) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    const Cluster& cluster = clusters_[c];
+    ClusterSummary s;
+    s.cluster_id = cluster.id;
+    s.aliases = cluster.aliases;
+    s.size = static_cast<int>(cluster.members.size());
+    absl::flat_hash_set<absl::string_view> sources;
+    for (int64_t m : cluster.members) {
+      if (!articles_[m].source.empty()) sources.insert(articles_[m].source);
+    }
+    s.num_sources = static_cast<int>(sources.size());
+    s.representative_id = articles_[cluster.representative].id;
+    s.representative_title = articles_[cluster.representative].title;
+    if (cluster.dated) {
+      s.first_seen = cluster.first_seen;
+      s.last_seen = cluster.last_seen;
+    }
+    return s;
+  }
+
+  const EngineOptions options_;
+  const std::unique_ptr<Embedder> embedder_;
+  const absl::Duration bucket_width_;
+
+  mutable absl::Mutex mu_;
+  std::unique_ptr<VectorIndex> index_ ABSL_GUARDED_BY(mu_);
+  std::vector<ArticleRecord> articles_ ABSL_GUARDED_BY(mu_);
+  std::vector<Cluster> clusters_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int64_t> article_by_id_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, int64_t> article_by_hash_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int64_t> cluster_by_id_ ABSL_GUARDED_BY(mu_);
+  absl::Time newest_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  EngineStats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ClusteringEngine>> ClusteringEngine::Create(
+    const EngineOptions& options, std::unique_ptr<Embedder> embedder) {
+  if (embedder == nullptr) {
+    return absl::InvalidArgumentError("embedder must not be null");
+  }
+  if (options.story_window <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("story_window must be positive");
+  }
+  if (options.neighbors <= 0) {
+    return absl::InvalidArgumentError("neighbors must be positive");
+  }
+  if (options.short_text_words <= 0 ||
+      options.long_text_words <= options.short_text_words) {
+    return absl::InvalidArgumentError(
+        "need 0 < short_text_words < long_text_words");
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
+                   NewTimeShardedFlatIndex(embedder->dimension()));
+  return std::unique_ptr<ClusteringEngine>(new ClusteringEngineImpl(
+      options, std::move(embedder), std::move(index)));
+}
+
+}  // namespace newsdedup

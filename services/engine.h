@@ -1,0 +1,99 @@
+// The clustering engine: turns a stream of articles into story clusters.
+//
+// For each article: normalise; exact-duplicate lookup by a hash of the
+// normalised text; embed; fetch the nearest live articles within the story
+// window from the time-sharded index; decide NEAR_DUPLICATE (very close to
+// one article), SAME_STORY (close enough to a cluster's centroid) or
+// NEW_STORY; update the cluster, its representative, and merge clusters that
+// have come to describe the same story (the older id survives; the absorbed
+// id stays an alias, so every answer already given still resolves).
+//
+//   ASSIGN_OR_RETURN(auto embedder, NewLexicalEmbedder({}));
+//   ASSIGN_OR_RETURN(auto engine,
+//                    ClusteringEngine::Create(EngineOptions(),
+//                                             std::move(embedder)));
+//   ASSIGN_OR_RETURN(Assignment a, engine->Assign(article));
+//   ASSIGN_OR_RETURN(std::string story, engine->ResolveClusterId(a.cluster_id));
+//
+// Thread safety: all methods may be called concurrently. Embedding runs
+// outside the engine's lock; the decision and the update run under it, so
+// concurrent callers see one consistent order of assignments.
+#ifndef NEWSDEDUP_SERVICES_ENGINE_H_
+#define NEWSDEDUP_SERVICES_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "embeddings/embedder.h"
+#include "services/article.h"
+#include "services/engine_options.h"
+
+namespace newsdedup {
+
+struct ClusterSummary {
+  std::string cluster_id;
+  std::vector<std::string> aliases;  // ids of clusters merged into this one
+  int size = 0;                      // articles, duplicates included
+  int num_sources = 0;               // distinct non-empty sources
+  std::string representative_id;
+  std::string representative_title;
+  absl::Time first_seen = absl::InfinitePast();
+  absl::Time last_seen = absl::InfinitePast();
+};
+
+struct EngineStats {
+  int64_t articles = 0;
+  int64_t live_clusters = 0;  // clusters not absorbed by a merge
+  int64_t merges = 0;
+  int64_t exact_duplicates = 0;
+  int64_t near_duplicates = 0;
+  int64_t indexed_vectors = 0;  // vectors in the live (windowed) index
+  int index_shards = 0;
+};
+
+class ClusteringEngine {
+ public:
+  // Errors: kInvalidArgument for inconsistent options or a null embedder.
+  static absl::StatusOr<std::unique_ptr<ClusteringEngine>> Create(
+      const EngineOptions& options, std::unique_ptr<Embedder> embedder);
+
+  virtual ~ClusteringEngine() = default;
+
+  // Assigns one article to a story and returns the answer.
+  // Re-sending an id with the same content returns the first answer again
+  // (with the cluster id resolved through later merges).
+  // Errors: kInvalidArgument for a missing id, text that is empty after
+  // normalisation, or invalid UTF-8 (the message names the field);
+  // kAlreadyExists for a known id with different content; kInternal if the
+  // index fails.
+  virtual absl::StatusOr<Assignment> Assign(const Article& article) = 0;
+
+  // The live cluster a (possibly absorbed) cluster id now belongs to.
+  // Errors: kNotFound for an unknown id.
+  virtual absl::StatusOr<std::string> ResolveClusterId(
+      absl::string_view cluster_id) const = 0;
+
+  // The live cluster of an article. Errors: kNotFound for an unknown id.
+  virtual absl::StatusOr<std::string> ClusterOfArticle(
+      absl::string_view article_id) const = 0;
+
+  // Summary of one live or absorbed cluster (resolved to the live one).
+  // Errors: kNotFound for an unknown id.
+  virtual absl::StatusOr<ClusterSummary> GetCluster(
+      absl::string_view cluster_id) const = 0;
+
+  // Live clusters, largest first (ties: oldest first).
+  virtual std::vector<ClusterSummary> ListClusters() const = 0;
+
+  virtual EngineStats stats() const = 0;
+  virtual const EngineOptions& options() const = 0;
+};
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_SERVICES_ENGINE_H_

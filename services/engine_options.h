@@ -1,0 +1,58 @@
+// Configuration of the clustering engine: every threshold in one place.
+//
+// The defaults are the shipped configuration, chosen on three labelled sets
+// of very different shape (headlines only; full text without dates; full
+// text about near-identical events, dated) and checked on held-out stories:
+// one configuration for all inputs, with no per-file tuning. See
+// docs/quality.md for how they were measured.
+#ifndef NEWSDEDUP_SERVICES_ENGINE_OPTIONS_H_
+#define NEWSDEDUP_SERVICES_ENGINE_OPTIONS_H_
+
+#include "absl/time/time.h"
+
+namespace newsdedup {
+
+struct EngineOptions {
+  // Articles further apart in time than this never join the same story, and
+  // index shards older than this (behind the newest article) stop being
+  // searched. Longer windows follow slow stories; shorter ones keep
+  // look-alike events (two shootings in one town a month apart) apart.
+  absl::Duration story_window = absl::Hours(24 * 4);
+
+  // Nearest articles fetched from the index per new article; their clusters
+  // are the candidates. More neighbours find more candidate stories at a
+  // linear search cost.
+  int neighbors = 24;
+
+  // Cosine to the nearest article at or above which an article is a
+  // NEAR_DUPLICATE (a syndicated or lightly edited copy).
+  float near_duplicate_threshold = 0.85f;
+
+  // Cosine to a cluster's centroid needed to join it. Short texts share few
+  // words with any centroid, so the threshold depends on the article's
+  // length in distinct words: `short_text_threshold` up to
+  // `short_text_words`, `long_text_threshold` from `long_text_words`, and
+  // log-linear in between. Lower thresholds gather more of a story (recall)
+  // at the risk of swallowing a look-alike event (precision).
+  float short_text_threshold = 0.12f;
+  float long_text_threshold = 0.30f;
+  int short_text_words = 10;
+  int long_text_words = 150;
+
+  // Two live clusters whose centroids reach this cosine describe the same
+  // story and are merged: the older id survives, the younger becomes an
+  // alias. Length-dependent like the join threshold, by the clusters' mean
+  // article length. Lower values repair more split stories and risk fusing
+  // look-alike events.
+  float short_text_merge_threshold = 0.40f;
+  float long_text_merge_threshold = 0.50f;
+
+  // A member replaces the representative only when its centrality (cosine
+  // to the centroid) beats the current one's by this much; keeps the
+  // representative stable while a story grows.
+  float representative_margin = 0.02f;
+};
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_SERVICES_ENGINE_OPTIONS_H_

@@ -1,0 +1,46 @@
+// Running sum of member embeddings: the centroid of a cluster.
+// Internal to services/.
+//
+// Keeps a sparse sum when members have sparse vectors (exact, no hashing
+// noise) and a dense sum otherwise, plus the squared norm of the sum so that
+// cosine similarities cost one pass over the query.
+#ifndef NEWSDEDUP_SERVICES_INTERNAL_CENTROID_H_
+#define NEWSDEDUP_SERVICES_INTERNAL_CENTROID_H_
+
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "embeddings/embedder.h"
+
+namespace newsdedup {
+namespace internal {
+
+class Centroid {
+ public:
+  // Adds one member.
+  void Add(const Embedding& member);
+  // Adds every member of `other`.
+  void Merge(const Centroid& other);
+
+  // Cosine between `query` (L2 norm 1) and the centroid; 0 when empty.
+  float Cosine(const Embedding& query) const;
+  // Cosine between two centroids.
+  float Cosine(const Centroid& other) const;
+
+  bool empty() const { return count_ == 0; }
+  int count() const { return count_; }
+
+ private:
+  float Dot(const Embedding& query) const;
+  float Dot(const Centroid& other) const;
+
+  absl::flat_hash_map<uint32_t, float> sparse_;
+  std::vector<float> dense_;
+  double norm2_ = 0.0;
+  int count_ = 0;
+};
+
+}  // namespace internal
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_SERVICES_INTERNAL_CENTROID_H_

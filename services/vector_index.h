@@ -1,0 +1,68 @@
+// Nearest-neighbour search over article vectors, sharded by time.
+//
+// Articles are grouped into buckets by publication time (the engine picks
+// the bucket width); one FAISS index per bucket. A story window then becomes
+// a range of buckets to search, and expiry drops whole buckets instead of
+// removing ids one by one. Scores are inner products, which equal cosine
+// similarity for the L2-normalised vectors the embedders produce.
+//
+//   ASSIGN_OR_RETURN(auto index, NewTimeShardedFlatIndex(256));
+//   RETURN_IF_ERROR(index->Add(article_number, bucket, embedding.dense));
+//   ASSIGN_OR_RETURN(auto hits, index->Search(query, 10, bucket - 7, bucket));
+//
+// Thread safety: const methods may run concurrently with each other; Add and
+// DropBucketsBefore need exclusive access (the engine holds its lock).
+#ifndef NEWSDEDUP_SERVICES_VECTOR_INDEX_H_
+#define NEWSDEDUP_SERVICES_VECTOR_INDEX_H_
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace newsdedup {
+
+struct Neighbor {
+  int64_t id;
+  float score;
+};
+
+class VectorIndex {
+ public:
+  // Bucket for items without a time: never expires, searched by every query.
+  static constexpr int64_t kTimelessBucket = std::numeric_limits<int64_t>::min();
+
+  virtual ~VectorIndex() = default;
+
+  virtual int dimension() const = 0;
+
+  // Adds one vector of dimension() floats under `id` to `bucket`.
+  // Errors: kInvalidArgument on a wrong length; kInternal if FAISS fails.
+  virtual absl::Status Add(int64_t id, int64_t bucket,
+                           absl::Span<const float> vector) = 0;
+
+  // The `k` highest-scoring vectors in buckets [min_bucket, max_bucket] and
+  // the timeless bucket, best first.
+  virtual absl::StatusOr<std::vector<Neighbor>> Search(
+      absl::Span<const float> query, int k, int64_t min_bucket,
+      int64_t max_bucket) const = 0;
+
+  // Drops every bucket below `bucket` (the timeless bucket stays); returns
+  // the number of vectors removed.
+  virtual int64_t DropBucketsBefore(int64_t bucket) = 0;
+
+  virtual int64_t size() const = 0;
+  virtual int num_shards() const = 0;
+};
+
+// Exact inner-product search (faiss::IndexFlatIP) in every shard.
+// Errors: kInvalidArgument for a non-positive dimension.
+absl::StatusOr<std::unique_ptr<VectorIndex>> NewTimeShardedFlatIndex(
+    int dimension);
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_SERVICES_VECTOR_INDEX_H_

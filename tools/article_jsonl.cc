@@ -1,0 +1,120 @@
+#include "tools/article_jsonl.h"
+
+#include <fstream>
+#include <iostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+
+namespace newsdedup {
+namespace {
+
+// Reads an optional string field; absent and null read as "".
+absl::Status OptionalString(const nlohmann::json& object, const char* name,
+                            std::string* out) {
+  auto it = object.find(name);
+  if (it == object.end() || it->is_null()) return absl::OkStatus();
+  if (!it->is_string()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": must be a string, got ", it->type_name()));
+  }
+  *out = it->get<std::string>();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Time> ParsePublished(const std::string& text) {
+  if (text.empty()) return absl::InfinitePast();
+  absl::Time t;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, text, &t, &error)) return t;
+  if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &error)) {
+    return t;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "published: \"", text, "\" is not an RFC 3339 time or YYYY-MM-DD date"));
+}
+
+}  // namespace
+
+absl::StatusOr<ParsedArticle> ParseArticleLine(absl::string_view line) {
+  ParsedArticle parsed;
+  // nlohmann::json reports errors by exception; they stop here.
+  try {
+    parsed.fields = nlohmann::json::parse(line.begin(), line.end());
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed JSON: ", e.what()));
+  }
+  const nlohmann::json& object = parsed.fields;
+  if (!object.is_object()) {
+    return absl::InvalidArgumentError("line is not a JSON object");
+  }
+  Article& a = parsed.article;
+  auto id = object.find("id");
+  if (id == object.end() || id->is_null()) {
+    return absl::InvalidArgumentError("id: missing");
+  }
+  if (id->is_string()) {
+    a.id = id->get<std::string>();
+  } else if (id->is_number_integer()) {
+    a.id = id->dump();  // numeric ids are common in exports
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("id: must be a string, got ", id->type_name()));
+  }
+  if (a.id.empty()) return absl::InvalidArgumentError("id: must not be empty");
+  if (object.find("title") == object.end()) {
+    return absl::InvalidArgumentError("title: missing");
+  }
+  std::string published;
+  for (auto [name, out] : {std::make_pair("title", &a.title),
+                           std::make_pair("url", &a.url),
+                           std::make_pair("source", &a.source),
+                           std::make_pair("language", &a.language),
+                           std::make_pair("published", &published)}) {
+    if (absl::Status s = OptionalString(object, name, out); !s.ok()) return s;
+  }
+  if (absl::Status s = OptionalString(object, "text", &a.body); !s.ok()) return s;
+  if (a.body.empty()) {
+    if (absl::Status s = OptionalString(object, "body", &a.body); !s.ok()) {
+      return s;
+    }
+  }
+  absl::StatusOr<absl::Time> t = ParsePublished(published);
+  if (!t.ok()) return t.status();
+  a.published = *t;
+  return parsed;
+}
+
+absl::StatusOr<std::unique_ptr<std::istream>> OpenInput(const std::string& path) {
+  if (path == "-") {
+    // Non-owning view of std::cin.
+    return std::make_unique<std::istream>(std::cin.rdbuf());
+  }
+  auto file = std::make_unique<std::ifstream>(path, std::ios::binary);
+  if (!file->is_open()) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  }
+  return file;
+}
+
+void ForEachArticleLine(
+    std::istream& in,
+    const std::function<void(int64_t, absl::StatusOr<ParsedArticle>)>& fn) {
+  std::string line;
+  int64_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (absl::StripAsciiWhitespace(line).empty()) continue;
+    fn(number, ParseArticleLine(line));
+  }
+}
+
+std::string FormatTime(absl::Time t) {
+  if (t == absl::InfinitePast()) return "";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+}  // namespace newsdedup

@@ -1,0 +1,23 @@
+// The subcommands of the `newsdedup` tool. Each Register* function adds one
+// subcommand with its flags and help to `app`; the command runs when CLI11
+// selects it and leaves its exit code in `*exit_code`.
+#ifndef NEWSDEDUP_TOOLS_COMMANDS_H_
+#define NEWSDEDUP_TOOLS_COMMANDS_H_
+
+#include <CLI/CLI.hpp>
+
+namespace newsdedup {
+
+// Exit codes shared by the commands.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // nothing useful was produced
+inline constexpr int kExitUsage = 2;    // bad flags (CLI11's own code)
+inline constexpr int kExitSomeRejected = 3;  // output written, some lines bad
+
+void RegisterClusterCommand(CLI::App* app, int* exit_code);
+void RegisterEvalCommand(CLI::App* app, int* exit_code);
+void RegisterTrainTokenizerCommand(CLI::App* app, int* exit_code);
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_TOOLS_COMMANDS_H_

@@ -1,0 +1,49 @@
+#include "tools/engine_flags.h"
+
+#include "common/status_macros.h"
+
+namespace newsdedup {
+
+void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
+  EngineOptions& e = flags->engine;
+  LexicalEmbedderOptions& m = flags->embedder;
+  const auto group = "Engine (defaults are the shipped configuration)";
+  command->add_option("--window-hours", flags->story_window_hours,
+                      "Story window: articles further apart never join")
+      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
+  command->add_option("--neighbors", e.neighbors,
+                      "Nearest articles fetched per article")
+      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
+  command->add_option("--near-dup", e.near_duplicate_threshold,
+                      "Cosine to the nearest article for NEAR_DUPLICATE")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->group(group);
+  command->add_option("--short-threshold", e.short_text_threshold,
+                      "Join threshold (centroid cosine) for short texts")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->group(group);
+  command->add_option("--long-threshold", e.long_text_threshold,
+                      "Join threshold (centroid cosine) for long texts")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->group(group);
+  command->add_option("--short-merge", e.short_text_merge_threshold,
+                      "Centroid cosine that merges two short-text clusters")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->group(group);
+  command->add_option("--long-merge", e.long_text_merge_threshold,
+                      "Centroid cosine that merges two long-text clusters")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->group(group);
+  command->add_option("--model", m.tokenizer_model_path,
+                      "Sentencepiece model (default: the shipped one)")
+      ->check(CLI::ExistingFile)->group(group);
+  command->add_option("--dim", m.dimension,
+                      "Dense embedding dimension for the nearest-neighbour index")
+      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
+}
+
+absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine(
+    const EngineFlags& flags) {
+  EngineOptions options = flags.engine;
+  options.story_window = absl::Seconds(flags.story_window_hours * 3600.0);
+  ASSIGN_OR_RETURN(std::unique_ptr<Embedder> embedder,
+                   NewLexicalEmbedder(flags.embedder));
+  return ClusteringEngine::Create(options, std::move(embedder));
+}
+
+}  // namespace newsdedup

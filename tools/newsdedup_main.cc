@@ -1,0 +1,18 @@
+// newsdedup: deduplicate news articles and cluster them into stories.
+// A thin shell: flags are parsed here, the work is in the engine library.
+#include <CLI/CLI.hpp>
+
+#include "tools/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "newsdedup: deduplicates news articles and clusters them into stories.\n"
+      "Run 'newsdedup <command> --help' for a command's flags."};
+  app.require_subcommand(1);
+  int exit_code = newsdedup::kExitOk;
+  newsdedup::RegisterClusterCommand(&app, &exit_code);
+  newsdedup::RegisterEvalCommand(&app, &exit_code);
+  newsdedup::RegisterTrainTokenizerCommand(&app, &exit_code);
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}
