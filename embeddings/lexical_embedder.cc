@@ -116,7 +116,7 @@ class LexicalEmbedder final : public Embedder {
       for (const auto& [id, count] : features) {
         auto df_it = document_frequency_.find(id);
         const double df = df_it == document_frequency_.end() ? 0 : df_it->second;
-        const double idf = std::log((1.0 + n) / (1.0 + df)) + 1.0;
+        const double idf = std::log((1.0 + n) / (1.0 + df)) + options_.idf_offset;
         const double w = group[id] * (1.0 + std::log(count)) * idf;
         embedding.sparse.ids.push_back(id);
         embedding.sparse.weights.push_back(static_cast<float>(w));

@@ -5,7 +5,7 @@
 //     give cross-lingual overlap on names ("Selenskyj" / "Zelensky");
 //   - word unigrams and bigrams, which carry the precise vocabulary.
 // Each feature is hashed to a 32-bit id. Its weight is
-//   group_weight * (1 + ln tf) * idf,   idf = ln((1 + N) / (1 + df)) + 1,
+//   group_weight * (1 + ln tf) * idf,   idf = ln((1 + N) / (1 + df)) + offset,
 // where title occurrences count `title_weight` times, and N and df are
 // document counts kept up to date as articles are observed. The sparse vector
 // is L2-normalised; the dense vector is its signed feature-hash projection to
@@ -43,6 +43,11 @@ struct LexicalEmbedderOptions {
   float word_weight = 1.0f;
   float bigram_weight = 0.6f;
   float subword_weight = 0.5f;
+
+  // Added to every idf. 0 gives words found in every document no weight at
+  // all, which keeps stories about look-alike events (every article about a
+  // shooting says "police" and "shot") apart; sklearn's default is 1.
+  float idf_offset = 0.0f;
 
   // Only the first `max_body_bytes` of a body are embedded (cut at a UTF-8
   // character boundary). The lead of a news article names its event; this

@@ -215,6 +215,20 @@ class ClusteringEngineImpl final : public ClusteringEngine {
                           options_.long_text_threshold, num_words);
   }
 
+  // Multiplier of the join threshold for an article published `t` next to
+  // cluster `c`: 1 for articles within a day of the cluster, rising with the
+  // logarithm of the gap. Coverage of one event is dense in its first days;
+  // a look-alike event weeks later must match much more closely.
+  float TimeFactor(const Cluster& c, absl::Time t) const {
+    if (!Dated(t) || !c.dated) return 1.0f;
+    absl::Duration gap = absl::ZeroDuration();
+    if (t > c.last_seen) gap = t - c.last_seen;
+    if (t < c.first_seen) gap = c.first_seen - t;
+    const double days = absl::ToDoubleHours(gap) / 24.0;
+    return 1.0f + options_.time_penalty *
+                      static_cast<float>(std::log2(1.0 + days));
+  }
+
   double MeanWords(const Cluster& c) const {
     return c.centroid.count() == 0
                ? 0.0
@@ -311,12 +325,18 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       answer.nearest_article_id = articles_[nearest].id;
       answer.nearest_similarity = nearest_sim;
     }
-    float best_sim = 0.0f;
+    // The best cluster is the one that clears its threshold by the widest
+    // ratio; thresholds rise with the time since the cluster last grew.
+    float best_sim = 0.0f, best_threshold = answer.threshold, best_ratio = 0.0f;
     int64_t best = -1;
     for (int64_t c : candidates) {
       const float sim = clusters_[c].centroid.Cosine(embedding);
-      if (sim > best_sim) {
+      const float threshold =
+          answer.threshold * TimeFactor(clusters_[c], t);
+      if (sim / threshold > best_ratio) {
+        best_ratio = sim / threshold;
         best_sim = sim;
+        best_threshold = threshold;
         best = c;
       }
     }
@@ -326,8 +346,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       chosen = Resolve(articles_[nearest].cluster);
       answer.cluster_similarity = clusters_[chosen].centroid.Cosine(embedding);
       ++stats_.near_duplicates;
-    } else if (best >= 0 && best_sim >= answer.threshold) {
+    } else if (best >= 0 && best_ratio >= 1.0f) {
       answer.relation = Relation::kSameStory;
+      answer.threshold = best_threshold;
       chosen = best;
       answer.cluster_similarity = best_sim;
     } else {

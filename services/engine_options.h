@@ -17,7 +17,13 @@ struct EngineOptions {
   // index shards older than this (behind the newest article) stop being
   // searched. Longer windows follow slow stories; shorter ones keep
   // look-alike events (two shootings in one town a month apart) apart.
-  absl::Duration story_window = absl::Hours(24 * 4);
+  absl::Duration story_window = absl::Hours(24 * 7);
+
+  // How fast the join threshold rises with the gap between an article and
+  // the cluster's last article: multiplied by 1 + time_penalty * log2(1 +
+  // gap in days). Lets a long window follow slow stories without letting
+  // look-alike events weeks apart fuse.
+  float time_penalty = 0.15f;
 
   // Nearest articles fetched from the index per new article; their clusters
   // are the candidates. More neighbours find more candidate stories at a
@@ -34,8 +40,8 @@ struct EngineOptions {
   // `short_text_words`, `long_text_threshold` from `long_text_words`, and
   // log-linear in between. Lower thresholds gather more of a story (recall)
   // at the risk of swallowing a look-alike event (precision).
-  float short_text_threshold = 0.12f;
-  float long_text_threshold = 0.30f;
+  float short_text_threshold = 0.08f;
+  float long_text_threshold = 0.20f;
   int short_text_words = 10;
   int long_text_words = 150;
 
@@ -44,7 +50,7 @@ struct EngineOptions {
   // alias. Length-dependent like the join threshold, by the clusters' mean
   // article length. Lower values repair more split stories and risk fusing
   // look-alike events.
-  float short_text_merge_threshold = 0.40f;
+  float short_text_merge_threshold = 0.25f;
   float long_text_merge_threshold = 0.50f;
 
   // A member replaces the representative only when its centrality (cosine

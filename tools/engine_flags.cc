@@ -11,6 +11,9 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
   command->add_option("--window-hours", flags->story_window_hours,
                       "Story window: articles further apart never join")
       ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
+  command->add_option("--time-penalty", e.time_penalty,
+                      "Rise of the join threshold per doubling of the time gap")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
   command->add_option("--neighbors", e.neighbors,
                       "Nearest articles fetched per article")
       ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
