@@ -32,6 +32,16 @@ uint32_t HashSubword(int id) {
   return static_cast<uint32_t>(XXH3_64bits_withSeed(&id, sizeof(id), kSubwordSeed));
 }
 
+// Inverse document frequency in the form of BM25 (Robertson & Sparck Jones,
+// as in Lucene): ln(1 + (N - df + 0.5) / (df + 0.5)). Unlike sklearn's
+// ln((1 + N) / (1 + df)) it stays positive when a word is in every document
+// seen so far, so a service that starts empty gives its first articles
+// meaningful vectors, and it still falls towards 0 for words found
+// everywhere once N is large.
+double Idf(double n, double df) {
+  return std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+}
+
 // Longest prefix of `s` of at most `max_bytes` that ends on a UTF-8 boundary.
 absl::string_view TruncateUtf8(absl::string_view s, size_t max_bytes) {
   if (s.size() <= max_bytes) return s;
@@ -116,12 +126,17 @@ class LexicalEmbedder final : public Embedder {
       for (const auto& [id, count] : features) {
         auto df_it = document_frequency_.find(id);
         const double df = df_it == document_frequency_.end() ? 0 : df_it->second;
-        const double idf = std::log((1.0 + n) / (1.0 + df)) + options_.idf_offset;
+        const double idf = Idf(n, df) + options_.idf_offset;
         const double w = group[id] * (1.0 + std::log(count)) * idf;
         embedding.sparse.ids.push_back(id);
         embedding.sparse.weights.push_back(static_cast<float>(w));
         norm2 += w * w;
       }
+    }
+    if (norm2 <= 0.0) {
+      // Every feature has zero weight: nothing to compare on.
+      embedding.sparse = SparseVector();
+      return embedding;
     }
     const float inv = static_cast<float>(1.0 / std::sqrt(norm2));
     for (float& w : embedding.sparse.weights) w *= inv;

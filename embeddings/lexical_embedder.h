@@ -5,7 +5,7 @@
 //     give cross-lingual overlap on names ("Selenskyj" / "Zelensky");
 //   - word unigrams and bigrams, which carry the precise vocabulary.
 // Each feature is hashed to a 32-bit id. Its weight is
-//   group_weight * (1 + ln tf) * idf,   idf = ln((1 + N) / (1 + df)) + offset,
+//   group_weight * (1 + ln tf) * idf,   idf = ln(1 + (N - df + 0.5) / (df + 0.5)) + offset,
 // where title occurrences count `title_weight` times, and N and df are
 // document counts kept up to date as articles are observed. The sparse vector
 // is L2-normalised; the dense vector is its signed feature-hash projection to

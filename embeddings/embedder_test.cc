@@ -1,0 +1,134 @@
+#include "embeddings/embedder.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+
+#include "embeddings/lexical_embedder.h"
+
+namespace newsdedup {
+namespace {
+
+class LexicalEmbedderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto e = NewLexicalEmbedder(LexicalEmbedderOptions());
+    ASSERT_TRUE(e.ok()) << e.status();
+    embedder_ = *std::move(e);
+    // Some background so that document frequencies mean something.
+    for (const char* t :
+         {"stocks fall as oil prices rise", "football club signs striker",
+          "storm brings heavy rain to the coast", "election results announced",
+          "new smartphone released with bigger screen"}) {
+      ASSERT_TRUE(embedder_->Embed({t, ""}, EmbedMode::kObserve).ok());
+    }
+  }
+
+  Embedding Embed(absl::string_view title, absl::string_view body = "") {
+    auto e = embedder_->Embed({title, body}, EmbedMode::kReadOnly);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return e.ok() ? *e : Embedding();
+  }
+
+  static double Norm(const std::vector<float>& v) {
+    return std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0));
+  }
+
+  std::unique_ptr<Embedder> embedder_;
+};
+
+TEST_F(LexicalEmbedderTest, VectorsAreUnitLength) {
+  const Embedding e = Embed("putin trump summit in budapest on hold",
+                            "the white house said there were no plans");
+  EXPECT_EQ(static_cast<int>(e.dense.size()), embedder_->dimension());
+  EXPECT_NEAR(Norm(e.dense), 1.0, 1e-4);
+  EXPECT_NEAR(Norm(e.sparse.weights), 1.0, 1e-4);
+  EXPECT_TRUE(std::is_sorted(e.sparse.ids.begin(), e.sparse.ids.end()));
+  EXPECT_EQ(e.num_words, 7 + 8);
+}
+
+TEST_F(LexicalEmbedderTest, IdenticalTextHasCosineOne) {
+  const Embedding a = Embed("putin trump summit in budapest on hold");
+  const Embedding b = Embed("putin trump summit in budapest on hold");
+  EXPECT_NEAR(Similarity(a, b), 1.0, 1e-5);
+}
+
+TEST_F(LexicalEmbedderTest, UnrelatedTextHasLowCosine) {
+  const Embedding a = Embed("putin trump summit in budapest on hold");
+  const Embedding b = Embed("heavy rain floods coastal towns");
+  EXPECT_LT(Similarity(a, b), 0.1);
+}
+
+TEST_F(LexicalEmbedderTest, RelatedTextScoresBetweenUnrelatedAndIdentical) {
+  const Embedding a = Embed("putin trump summit in budapest on hold");
+  const Embedding related = Embed("budapest summit of trump and putin delayed");
+  const Embedding unrelated = Embed("football club signs new striker");
+  const float s = Similarity(a, related);
+  EXPECT_GT(s, 0.3);
+  EXPECT_LT(s, 0.95);
+  EXPECT_GT(s, Similarity(a, unrelated) + 0.2);
+}
+
+TEST_F(LexicalEmbedderTest, HeadlineWeighsMoreThanBody) {
+  const Embedding query = Embed("earthquake");
+  const Embedding in_title = Embed("earthquake", "markets were calm today");
+  const Embedding in_body = Embed("markets were calm today", "earthquake");
+  EXPECT_GT(Similarity(query, in_title), Similarity(query, in_body));
+}
+
+TEST_F(LexicalEmbedderTest, ObserveUpdatesDocumentFrequencies) {
+  const int64_t before = embedder_->num_documents();
+  Embed("read only does not count");
+  EXPECT_EQ(embedder_->num_documents(), before);
+  // A word seen in many documents loses weight against a rare one.
+  const Embedding fresh = Embed("zeppelin budapest");
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(embedder_->Embed({"budapest news", ""}, EmbedMode::kObserve).ok());
+  }
+  EXPECT_EQ(embedder_->num_documents(), before + 20);
+  const Embedding aged = Embed("zeppelin budapest");
+  const Embedding budapest = Embed("budapest");
+  EXPECT_LT(Similarity(aged, budapest), Similarity(fresh, budapest));
+}
+
+TEST_F(LexicalEmbedderTest, EmptyTextGivesZeroVector) {
+  const Embedding e = Embed("", "");
+  EXPECT_TRUE(e.sparse.empty());
+  EXPECT_EQ(Norm(e.dense), 0.0);
+  EXPECT_EQ(e.num_words, 0);
+}
+
+TEST_F(LexicalEmbedderTest, MultiMegabyteBodyIsTruncatedNotRejected) {
+  std::string body;
+  while (body.size() < 5 * 1024 * 1024) body += "ünïcödé filler words here ";
+  const Embedding e = Embed("huge article", body);
+  EXPECT_NEAR(Norm(e.dense), 1.0, 1e-4);
+}
+
+TEST_F(LexicalEmbedderTest, DescribesWordFeatures) {
+  auto e = embedder_->Embed({"zanzibar", ""}, EmbedMode::kObserve);
+  ASSERT_TRUE(e.ok());
+  std::vector<std::string> names = embedder_->DescribeFeatures(e->sparse.ids);
+  EXPECT_NE(std::find(names.begin(), names.end(), "zanzibar"), names.end());
+}
+
+TEST(LexicalEmbedderFactoryTest, RejectsBadOptions) {
+  LexicalEmbedderOptions options;
+  options.dimension = 0;
+  EXPECT_EQ(NewLexicalEmbedder(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  options = LexicalEmbedderOptions();
+  options.tokenizer_model_path = "/nonexistent.model";
+  EXPECT_EQ(NewLexicalEmbedder(options).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(SparseDotTest, MatchesOnlySharedIds) {
+  SparseVector a{{1, 3, 5}, {1.0f, 2.0f, 3.0f}};
+  SparseVector b{{2, 3, 5, 9}, {4.0f, 5.0f, 6.0f, 7.0f}};
+  EXPECT_FLOAT_EQ(SparseDot(a, b), 2 * 5 + 3 * 6);
+}
+
+}  // namespace
+}  // namespace newsdedup

@@ -1,0 +1,293 @@
+#include "services/engine.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "embeddings/lexical_embedder.h"
+#include "tests/support/test_articles.h"
+
+namespace newsdedup {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MakeArticle;
+using testing::MakeEngine;
+using testing::MakeUndatedArticle;
+
+constexpr char kSummaryBody[] =
+    "The White House said on Tuesday that there are no plans for President "
+    "Trump to meet President Putin in the near future, putting the planned "
+    "summit in Budapest on hold after a call between the foreign ministers "
+    "Marco Rubio and Sergei Lavrov.";
+
+TEST(EngineTest, RejectsBadInputWithFieldNames) {
+  auto engine = MakeEngine();
+  auto no_id = engine->Assign(MakeArticle("", "title"));
+  EXPECT_EQ(no_id.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(no_id.status().message(), HasSubstr("id"));
+
+  auto empty = engine->Assign(MakeArticle("a", "  <p></p> ", "\t"));
+  EXPECT_EQ(empty.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(empty.status().message(), HasSubstr("no text"));
+
+  auto bad_title = engine->Assign(MakeArticle("b", "bad \xC3\x28 utf8"));
+  EXPECT_EQ(bad_title.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad_title.status().message(), HasSubstr("title"));
+  auto bad_body = engine->Assign(MakeArticle("c", "ok", "bad \xFF body"));
+  EXPECT_THAT(bad_body.status().message(), HasSubstr("body"));
+
+  // Nothing bad was stored.
+  EXPECT_EQ(engine->stats().articles, 0);
+}
+
+TEST(EngineTest, RejectsBadOptions) {
+  EngineOptions options;
+  options.story_window = absl::ZeroDuration();
+  auto embedder = NewLexicalEmbedder({});
+  ASSERT_TRUE(embedder.ok());
+  EXPECT_EQ(ClusteringEngine::Create(options, *std::move(embedder)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ClusteringEngine::Create(EngineOptions(), nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(EngineTest, FirstArticleStartsAStory) {
+  auto engine = MakeEngine();
+  auto a = engine->Assign(MakeArticle("a", "Putin-Trump summit on hold"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->relation, Relation::kNewStory);
+  EXPECT_FALSE(a->cluster_id.empty());
+  EXPECT_EQ(a->representative_id, "a");
+  EXPECT_EQ(a->cluster_size, 1);
+  EXPECT_TRUE(a->nearest_article_id.empty());
+}
+
+TEST(EngineTest, ExactDuplicateIgnoresMarkupCaseAndSpacing) {
+  auto engine = MakeEngine();
+  auto a = engine->Assign(MakeArticle("a", "Summit on hold", kSummaryBody));
+  auto b = engine->Assign(MakeArticle(
+      "b", "<b>SUMMIT</b>   on  HOLD",
+      absl::StrCat("<p>", kSummaryBody, "</p> https://example.com/track?x=1")));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(b->relation, Relation::kExactDuplicate);
+  EXPECT_EQ(b->duplicate_of, "a");
+  EXPECT_EQ(b->cluster_id, a->cluster_id);
+  EXPECT_EQ(b->cluster_size, 2);
+  EXPECT_EQ(engine->stats().exact_duplicates, 1);
+}
+
+TEST(EngineTest, LightlyEditedCopyIsNearDuplicate) {
+  auto engine = MakeEngine();
+  ASSERT_TRUE(engine->Assign(MakeArticle("x", "Chile earthquake", "A strong "
+                                         "earthquake hit the coast of Chile."))
+                  .ok());
+  auto a = engine->Assign(MakeArticle("a", "Trump-Putin summit on hold",
+                                      kSummaryBody));
+  auto b = engine->Assign(MakeArticle(
+      "b", "Trump-Putin summit put on hold",
+      absl::StrCat(kSummaryBody, " Reporting by Reuters.")));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(b->relation, Relation::kNearDuplicate);
+  EXPECT_EQ(b->duplicate_of, "a");
+  EXPECT_EQ(b->nearest_article_id, "a");
+  EXPECT_GE(b->nearest_similarity, engine->options().near_duplicate_threshold);
+  EXPECT_EQ(b->cluster_id, a->cluster_id);
+}
+
+TEST(EngineTest, ResendIsIdempotentAndChangedContentIsRejected) {
+  auto engine = MakeEngine();
+  auto first = engine->Assign(MakeArticle("a", "Summit on hold"));
+  auto again = engine->Assign(MakeArticle("a", "Summit on hold"));
+  ASSERT_TRUE(first.ok() && again.ok());
+  EXPECT_EQ(again->cluster_id, first->cluster_id);
+  EXPECT_EQ(again->relation, first->relation);
+  EXPECT_EQ(engine->stats().articles, 1);
+  auto changed = engine->Assign(MakeArticle("a", "Completely different"));
+  EXPECT_EQ(changed.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(engine->stats().articles, 1);
+}
+
+TEST(EngineTest, ClustersLabelledFixtureIntoItsStories) {
+  auto fixture = testing::LoadLabelledFixture("stories.jsonl");
+  auto engine = MakeEngine();
+  std::vector<size_t> order(fixture.articles.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return fixture.articles[a].published < fixture.articles[b].published;
+  });
+  for (size_t i : order) {
+    auto a = engine->Assign(fixture.articles[i]);
+    ASSERT_TRUE(a.ok()) << a.status();
+  }
+  // Same gold story <=> same final cluster, for every pair.
+  for (size_t i = 0; i < fixture.articles.size(); ++i) {
+    for (size_t j = i + 1; j < fixture.articles.size(); ++j) {
+      const std::string ci = *engine->ClusterOfArticle(fixture.articles[i].id);
+      const std::string cj = *engine->ClusterOfArticle(fixture.articles[j].id);
+      EXPECT_EQ(fixture.labels[i] == fixture.labels[j], ci == cj)
+          << fixture.articles[i].id << " vs " << fixture.articles[j].id;
+    }
+  }
+  EXPECT_EQ(engine->ListClusters().size(), 4u);
+}
+
+TEST(EngineTest, RepresentativeIsMostCentralMemberAndStable) {
+  auto engine = MakeEngine();
+  // The second and third articles share the story's core vocabulary; the
+  // first carries an extra aside, so it ends up less central.
+  std::vector<Article> articles = {
+      MakeArticle("r1", "Budapest summit on hold; markets shrug, oil flat, "
+                        "gold steady", "", 0),
+      MakeArticle("r2", "Trump Putin Budapest summit on hold", "", 1),
+      MakeArticle("r3", "Trump and Putin Budapest summit on hold", "", 2),
+      MakeArticle("r4", "Trump Putin summit in Budapest on hold", "", 3),
+  };
+  std::string cluster;
+  for (const Article& a : articles) {
+    auto answer = engine->Assign(a);
+    ASSERT_TRUE(answer.ok());
+    if (cluster.empty()) cluster = answer->cluster_id;
+  }
+  auto summary = engine->GetCluster(cluster);
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->size, 4);
+  EXPECT_NE(summary->representative_id, "r1");
+  const std::string rep = summary->representative_id;
+  // An exact copy of a member does not move the representative.
+  ASSERT_TRUE(
+      engine->Assign(MakeArticle("r5", "Trump Putin Budapest summit on hold",
+                                 "", 4)).ok());
+  EXPECT_EQ(engine->GetCluster(cluster)->representative_id, rep);
+}
+
+TEST(EngineTest, SingleArticleClusterTiesToEarliest) {
+  auto engine = MakeEngine();
+  auto a = engine->Assign(MakeArticle("e1", "Volcano erupts in Iceland", "", 0));
+  auto b = engine->Assign(MakeArticle("e2", "Volcano erupts in Iceland!", "", 1));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(b->representative_id, "e1");
+}
+
+TEST(EngineTest, StoryWindowKeepsDistantEventsApartAndExpiresShards) {
+  EngineOptions options;
+  options.story_window = absl::Hours(48);
+  auto engine = MakeEngine(options);
+  const char* title = "Gunman opens fire at shopping mall in Springfield";
+  auto early = engine->Assign(MakeArticle("w1", title, "", 0));
+  auto late = engine->Assign(MakeArticle("w2", absl::StrCat(title, " again"),
+                                         "", 24 * 30));
+  ASSERT_TRUE(early.ok() && late.ok());
+  EXPECT_NE(early->cluster_id, late->cluster_id);
+  EXPECT_EQ(late->relation, Relation::kNewStory);
+  EXPECT_TRUE(late->nearest_article_id.empty());  // expired: not searched
+  EXPECT_EQ(engine->stats().indexed_vectors, 1);
+
+  // Within the window, the same text joins.
+  auto close = engine->Assign(MakeArticle("w3", absl::StrCat(title, " again!"),
+                                          "", 24 * 30 + 2));
+  ASSERT_TRUE(close.ok());
+  EXPECT_EQ(*engine->ClusterOfArticle("w3"), *engine->ClusterOfArticle("w2"));
+}
+
+TEST(EngineTest, UndatedArticlesAreComparedWithEverything) {
+  auto engine = MakeEngine();
+  auto a = engine->Assign(MakeUndatedArticle("u1", "Trump Putin summit on hold"));
+  auto b = engine->Assign(MakeArticle("u2", "Trump Putin summit on hold now",
+                                      "", 24 * 365));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*engine->ClusterOfArticle("u2"), *engine->ClusterOfArticle("u1"));
+}
+
+TEST(EngineTest, MergedClusterIdStaysResolvable) {
+  EngineOptions options;
+  // Joining is made impossible so that only the merge step can bring the
+  // two clusters together.
+  options.short_text_threshold = 0.99f;
+  options.long_text_threshold = 0.99f;
+  options.near_duplicate_threshold = 1.0f;
+  options.short_text_merge_threshold = 0.3f;
+  options.long_text_merge_threshold = 0.3f;
+  auto engine = MakeEngine(options);
+  auto a = engine->Assign(MakeArticle("m1", "Trump Putin Budapest summit", "", 0));
+  auto b = engine->Assign(
+      MakeArticle("m2", "Trump Putin Budapest summit on hold", "", 1));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(engine->stats().merges, 1);
+  // The older id survives; the absorbed id resolves to it.
+  EXPECT_EQ(b->cluster_id, a->cluster_id);
+  auto summary = engine->GetCluster(a->cluster_id);
+  ASSERT_TRUE(summary.ok());
+  EXPECT_EQ(summary->size, 2);
+  ASSERT_EQ(summary->aliases.size(), 1u);
+  EXPECT_EQ(*engine->ResolveClusterId(summary->aliases[0]), a->cluster_id);
+  EXPECT_EQ(engine->GetCluster(summary->aliases[0])->cluster_id, a->cluster_id);
+  EXPECT_EQ(engine->ListClusters().size(), 1u);
+  EXPECT_EQ(engine->ResolveClusterId("story-999").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(engine->ClusterOfArticle("nope").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(EngineTest, HugeArticleIsAccepted) {
+  auto engine = MakeEngine();
+  std::string body;
+  while (body.size() < 4 * 1024 * 1024) body += "a very long article body. ";
+  auto a = engine->Assign(MakeArticle("huge", "Huge article", body));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->relation, Relation::kNewStory);
+}
+
+TEST(EngineTest, ConcurrentCallersGetConsistentAnswers) {
+  auto engine = MakeEngine();
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 60;
+  const std::vector<std::string> topics = {
+      "Trump Putin Budapest summit on hold",
+      "Chile earthquake triggers tsunami warning",
+      "Central bank raises interest rates",
+      "Real Madrid beat Juventus in Champions League"};
+  std::vector<std::vector<Assignment>> answers(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        // Every thread also resends a shared id to exercise the resend path.
+        const std::string id =
+            i % 10 == 0 ? absl::StrCat("shared-", i) : absl::StrCat(t, "-", i);
+        const std::string title =
+            i % 10 == 0 ? topics[0]
+                        : absl::StrCat(topics[i % topics.size()], " update ", i);
+        auto a = engine->Assign(MakeArticle(id, title, "", i * 0.1));
+        ASSERT_TRUE(a.ok()) << a.status();
+        answers[t].push_back(*a);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  // Every distinct id stored once.
+  std::set<std::string> ids;
+  for (const auto& per_thread : answers) {
+    for (const Assignment& a : per_thread) ids.insert(a.article_id);
+  }
+  EXPECT_EQ(engine->stats().articles, static_cast<int64_t>(ids.size()));
+  // Every answer's cluster still resolves, and resends agree on the story.
+  absl::flat_hash_map<std::string, std::string> story_of;
+  for (const auto& per_thread : answers) {
+    for (const Assignment& a : per_thread) {
+      auto resolved = engine->ResolveClusterId(a.cluster_id);
+      ASSERT_TRUE(resolved.ok());
+      EXPECT_EQ(*resolved, *engine->ClusterOfArticle(a.article_id));
+    }
+  }
+  int64_t total = 0;
+  for (const ClusterSummary& c : engine->ListClusters()) total += c.size;
+  EXPECT_EQ(total, engine->stats().articles);
+}
+
+}  // namespace
+}  // namespace newsdedup

@@ -1,0 +1,95 @@
+#include "services/vector_index.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+namespace newsdedup {
+namespace {
+
+constexpr int kDim = 8;
+
+// A unit vector with weight on axes `a` and `b`.
+std::vector<float> Unit(int a, int b = -1, float wb = 0.0f) {
+  std::vector<float> v(kDim, 0.0f);
+  v[a] = 1.0f;
+  if (b >= 0) v[b] = wb;
+  float norm = 0;
+  for (float x : v) norm += x * x;
+  for (float& x : v) x /= std::sqrt(norm);
+  return v;
+}
+
+TEST(VectorIndexTest, RejectsNonPositiveDimension) {
+  EXPECT_EQ(NewTimeShardedFlatIndex(0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(VectorIndexTest, RejectsWrongLength) {
+  auto index = *NewTimeShardedFlatIndex(kDim);
+  std::vector<float> short_vector(kDim - 1, 0.1f);
+  EXPECT_EQ(index->Add(1, 0, short_vector).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index->Search(short_vector, 3, 0, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index->size(), 0);
+}
+
+TEST(VectorIndexTest, FindsNearestAcrossShardsBestFirst) {
+  auto index = *NewTimeShardedFlatIndex(kDim);
+  ASSERT_TRUE(index->Add(10, 0, Unit(0)).ok());
+  ASSERT_TRUE(index->Add(11, 1, Unit(0, 1, 0.5f)).ok());
+  ASSERT_TRUE(index->Add(12, 2, Unit(3)).ok());
+  EXPECT_EQ(index->size(), 3);
+  EXPECT_EQ(index->num_shards(), 3);
+
+  auto hits = index->Search(Unit(0), 2, 0, 2);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  ASSERT_EQ(hits->size(), 2u);
+  EXPECT_EQ((*hits)[0].id, 10);
+  EXPECT_NEAR((*hits)[0].score, 1.0f, 1e-5);
+  EXPECT_EQ((*hits)[1].id, 11);
+  EXPECT_GT((*hits)[0].score, (*hits)[1].score);
+}
+
+TEST(VectorIndexTest, SearchHonoursBucketRangeAndTimelessBucket) {
+  auto index = *NewTimeShardedFlatIndex(kDim);
+  ASSERT_TRUE(index->Add(1, 5, Unit(0)).ok());
+  ASSERT_TRUE(index->Add(2, 9, Unit(0)).ok());
+  ASSERT_TRUE(index->Add(3, VectorIndex::kTimelessBucket, Unit(0)).ok());
+  auto hits = index->Search(Unit(0), 10, 8, 10);
+  ASSERT_TRUE(hits.ok());
+  std::vector<int64_t> ids;
+  for (const Neighbor& n : *hits) ids.push_back(n.id);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<int64_t>{2, 3}));
+}
+
+TEST(VectorIndexTest, DropsWholeBucketsButKeepsTimeless) {
+  auto index = *NewTimeShardedFlatIndex(kDim);
+  ASSERT_TRUE(index->Add(1, 1, Unit(0)).ok());
+  ASSERT_TRUE(index->Add(2, 1, Unit(1)).ok());
+  ASSERT_TRUE(index->Add(3, 2, Unit(2)).ok());
+  ASSERT_TRUE(index->Add(4, VectorIndex::kTimelessBucket, Unit(3)).ok());
+  EXPECT_EQ(index->DropBucketsBefore(2), 2);
+  EXPECT_EQ(index->size(), 2);
+  auto hits = index->Search(Unit(0), 10, 0, 100);
+  ASSERT_TRUE(hits.ok());
+  for (const Neighbor& n : *hits) EXPECT_NE(n.id, 1);
+  EXPECT_EQ(hits->size(), 2u);
+}
+
+TEST(VectorIndexTest, EmptyIndexAndZeroKGiveNoHits) {
+  auto index = *NewTimeShardedFlatIndex(kDim);
+  auto hits = index->Search(Unit(0), 5, 0, 10);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_TRUE(hits->empty());
+  ASSERT_TRUE(index->Add(1, 0, Unit(0)).ok());
+  hits = index->Search(Unit(0), 0, 0, 10);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_TRUE(hits->empty());
+}
+
+}  // namespace
+}  // namespace newsdedup

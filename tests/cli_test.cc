@@ -1,0 +1,216 @@
+// End-to-end tests of the `newsdedup` command-line tool: the real binary
+// run as a child process on files in a temporary directory.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "tests/support/test_articles.h"
+
+namespace newsdedup {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("newsdedup-cli-test-", getpid(), "-",
+                        ::testing::UnitTest::GetInstance()->random_seed(), "-",
+                        ::testing::UnitTest::GetInstance()
+                            ->current_test_info()
+                            ->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string Write(const std::string& name, const std::string& content) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path, std::ios::binary) << content;
+    return path;
+  }
+
+  static std::string ReadFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  // Runs the tool with `args` (shell words), capturing stdout and stderr.
+  RunResult Run(const std::string& args) {
+    const std::string out = (dir_ / "stdout").string();
+    const std::string err = (dir_ / "stderr").string();
+    const std::string command = absl::StrCat(NEWSDEDUP_CLI_PATH, " ", args,
+                                             " >", out, " 2>", err);
+    const int status = std::system(command.c_str());
+    RunResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = ReadFile(out);
+    r.err = ReadFile(err);
+    return r;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(CliTest, HelpListsCommandsAndFlags) {
+  RunResult r = Run("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* command : {"cluster", "eval", "train-tokenizer"}) {
+    EXPECT_THAT(r.out, HasSubstr(command));
+  }
+  r = Run("cluster --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("--window-hours"));
+  EXPECT_THAT(r.out, HasSubstr("--output"));
+  r = Run("eval --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("--sweep"));
+  EXPECT_THAT(r.out, HasSubstr("--pairs"));
+  r = Run("train-tokenizer --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("--vocab-size"));
+}
+
+TEST_F(CliTest, UnknownCommandIsAUsageError) {
+  RunResult r = Run("frobnicate");
+  EXPECT_NE(r.exit_code, 0);
+}
+
+TEST_F(CliTest, ClusterWritesOneAnswerPerArticle) {
+  RunResult r = Run(absl::StrCat("cluster ", testing::FixturePath("stories.jsonl"),
+                                 " --resolve-merges --summary 3"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 13u);
+  for (const std::string& line : lines) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    EXPECT_TRUE(j.contains("id"));
+    EXPECT_TRUE(j.at("cluster_id").is_string());
+    EXPECT_TRUE(j.at("relation").is_string());
+    EXPECT_TRUE(j.contains("duplicate_of"));
+    EXPECT_TRUE(j.at("representative_id").is_string());
+  }
+  EXPECT_THAT(r.err, HasSubstr("4 stories"));
+}
+
+TEST_F(CliTest, ClusterReadsStdin) {
+  const std::string input = Write(
+      "in.jsonl", "{\"id\": \"a\", \"title\": \"Summit on hold\"}\n"
+                  "{\"id\": \"b\", \"title\": \"Summit on hold\"}\n");
+  RunResult r = Run(absl::StrCat("cluster - < ", input));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(lines[1]).at("relation"), "EXACT_DUPLICATE");
+  EXPECT_EQ(nlohmann::json::parse(lines[1]).at("duplicate_of"), "a");
+}
+
+TEST_F(CliTest, BadLinesAreNamedAndNeverLoseTheOthers) {
+  std::string huge(3 * 1024 * 1024, 'w');
+  for (size_t i = 100; i < huge.size(); i += 100) huge[i] = ' ';
+  const std::string input = Write(
+      "bad.jsonl",
+      absl::StrCat(
+          "{\"id\": \"ok1\", \"title\": \"Chile earthquake tsunami warning\"}\n",
+          "{this is not json\n",                                 // line 2
+          "{\"title\": \"no id here\"}\n",                       // line 3
+          "{\"id\": \"noTitle\"}\n",                             // line 4
+          "{\"id\": \"empty\", \"title\": \"  \", \"text\": \"\"}\n",  // 5
+          "{\"id\": \"bad-utf8\", \"title\": \"caf\xC3\x28\"}\n",  // line 6
+          "{\"id\": \"ok1\", \"title\": \"another text, same id\"}\n",  // 7
+          "{\"id\": \"big\", \"title\": \"huge\", \"text\": \"", huge, "\"}\n",
+          "{\"id\": \"ok2\", \"title\": \"Central bank raises rates\"}\n"));
+  const std::string output = (dir_ / "out.jsonl").string();
+  RunResult r = Run(absl::StrCat("cluster ", input, " -o ", output));
+  EXPECT_EQ(r.exit_code, 3) << r.err;  // output written, some lines rejected
+  for (const char* expected :
+       {"line 2: malformed JSON", "line 3: id: missing", "line 4: title: missing",
+        "line 5: title: article has no text", "line 6:",
+        "line 7: id: article ok1 was already assigned"}) {
+    EXPECT_THAT(r.err, HasSubstr(expected));
+  }
+  EXPECT_THAT(r.err, Not(HasSubstr("line 8")));
+  std::vector<std::string> lines =
+      absl::StrSplit(ReadFile(output), '\n', absl::SkipEmpty());
+  std::vector<std::string> ids;
+  for (const std::string& line : lines) {
+    ids.push_back(nlohmann::json::parse(line).at("id"));
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"ok1", "big", "ok2"}));
+}
+
+TEST_F(CliTest, MissingInputFileFailsClearly) {
+  RunResult r = Run("cluster /nonexistent/input.jsonl");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("/nonexistent/input.jsonl"));
+}
+
+TEST_F(CliTest, EvalScoresLabelledFile) {
+  RunResult r = Run(absl::StrCat("eval ", testing::FixturePath("stories.jsonl")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("13 articles, 4 gold stories"));
+  EXPECT_THAT(r.out, HasSubstr("F1=1.000"));
+  EXPECT_THAT(r.out, HasSubstr("articles/s="));
+}
+
+TEST_F(CliTest, EvalPairsPrintsCorrelations) {
+  const std::string pairs = Write(
+      "pairs.jsonl",
+      "{\"lang1\": \"en\", \"lang2\": \"en\", \"text1\": \"Summit in Budapest "
+      "on hold\", \"text2\": \"Budapest summit put on hold\", \"overall\": 1.0}\n"
+      "{\"lang1\": \"en\", \"lang2\": \"en\", \"text1\": \"Earthquake in "
+      "Chile\", \"text2\": \"Bank raises rates\", \"overall\": 4.0}\n"
+      "{\"lang1\": \"de\", \"lang2\": \"de\", \"text1\": \"Gipfel in Budapest "
+      "verschoben\", \"text2\": \"Gipfeltreffen in Budapest verschoben\", "
+      "\"overall\": 1.5}\n"
+      "{\"lang1\": \"de\", \"lang2\": \"de\", \"text1\": \"Erdbeben in "
+      "Chile\", \"text2\": \"Zinsen steigen\", \"overall\": 3.5}\n");
+  RunResult r = Run(absl::StrCat("eval --pairs ", pairs));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("pairs=4"));
+  EXPECT_THAT(r.out, HasSubstr("auc_same_vs_diff=1.000"));
+}
+
+TEST_F(CliTest, TrainTokenizerWritesAModel) {
+  std::string corpus;
+  for (int i = 0; i < 300; ++i) {
+    absl::StrAppend(&corpus, "{\"id\": \"", i, "\", \"title\": \"Story number ",
+                    i, " about summits, earthquakes and interest rates\", "
+                    "\"text\": \"Gipfeltreffen verschoben; cumbre aplazada; ",
+                    "sommet reporté ", i * 7, ".\"}\n");
+  }
+  const std::string input = Write("corpus.jsonl", corpus);
+  const std::string prefix = (dir_ / "spm").string();
+  RunResult r = Run(absl::StrCat("train-tokenizer ", input,
+                                 " --vocab-size 200 --model-prefix ", prefix));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(prefix + ".model"));
+  // The new model drives the engine.
+  r = Run(absl::StrCat("eval ", testing::FixturePath("stories.jsonl"),
+                       " --model ", prefix, ".model"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+}  // namespace
+}  // namespace newsdedup

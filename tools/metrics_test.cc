@@ -1,0 +1,70 @@
+#include "tools/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace newsdedup {
+namespace {
+
+TEST(BCubedTest, PerfectClusteringScoresOne) {
+  const std::vector<int64_t> gold = {1, 1, 2, 2, 3};
+  const std::vector<int64_t> predicted = {7, 7, 9, 9, 4};
+  const BCubed b = BCubedScores(gold, predicted);
+  EXPECT_DOUBLE_EQ(b.precision, 1.0);
+  EXPECT_DOUBLE_EQ(b.recall, 1.0);
+  EXPECT_DOUBLE_EQ(b.f1, 1.0);
+}
+
+TEST(BCubedTest, MatchesHandComputedExample) {
+  // Gold {a,b,c} {d}; predicted {a,b} {c,d}.
+  // Precision: a 1, b 1, c 1/2, d 1/2 -> 0.75.
+  // Recall:    a 2/3, b 2/3, c 1/3, d 1 -> 2/3.
+  const std::vector<int64_t> gold = {0, 0, 0, 1};
+  const std::vector<int64_t> predicted = {5, 5, 6, 6};
+  const BCubed b = BCubedScores(gold, predicted);
+  EXPECT_NEAR(b.precision, 0.75, 1e-12);
+  EXPECT_NEAR(b.recall, 2.0 / 3.0, 1e-12);
+  EXPECT_NEAR(b.f1, 2 * 0.75 * (2.0 / 3.0) / (0.75 + 2.0 / 3.0), 1e-12);
+}
+
+TEST(BCubedTest, AllInOneClusterHasFullRecallLowPrecision) {
+  const std::vector<int64_t> gold = {0, 1, 2, 3};
+  const std::vector<int64_t> predicted = {0, 0, 0, 0};
+  const BCubed b = BCubedScores(gold, predicted);
+  EXPECT_DOUBLE_EQ(b.recall, 1.0);
+  EXPECT_DOUBLE_EQ(b.precision, 0.25);
+}
+
+TEST(AdjustedRandIndexTest, IdenticalIsOneAndLabelNamesDoNotMatter) {
+  const std::vector<int64_t> gold = {0, 0, 1, 1, 2, 2};
+  const std::vector<int64_t> predicted = {5, 5, 3, 3, 9, 9};
+  EXPECT_NEAR(AdjustedRandIndex(gold, predicted), 1.0, 1e-12);
+}
+
+TEST(AdjustedRandIndexTest, MatchesSklearnValue) {
+  // sklearn.metrics.adjusted_rand_score([0,0,1,1], [0,0,1,2]) = 0.5714285714
+  const std::vector<int64_t> gold = {0, 0, 1, 1};
+  const std::vector<int64_t> predicted = {0, 0, 1, 2};
+  EXPECT_NEAR(AdjustedRandIndex(gold, predicted), 0.5714285714, 1e-9);
+}
+
+TEST(PearsonTest, PerfectAndConstant) {
+  const std::vector<double> x = {1, 2, 3, 4};
+  const std::vector<double> y = {2, 4, 6, 8};
+  const std::vector<double> neg = {-1, -2, -3, -4};
+  const std::vector<double> flat = {5, 5, 5, 5};
+  EXPECT_NEAR(PearsonCorrelation(x, y), 1.0, 1e-12);
+  EXPECT_NEAR(PearsonCorrelation(x, neg), -1.0, 1e-12);
+  EXPECT_EQ(PearsonCorrelation(x, flat), 0.0);
+}
+
+TEST(RocAucTest, SeparatesAndCountsTiesHalf) {
+  EXPECT_DOUBLE_EQ(RocAuc({0.9, 0.8, 0.2, 0.1}, {true, true, false, false}), 1.0);
+  EXPECT_DOUBLE_EQ(RocAuc({0.1, 0.2, 0.8, 0.9}, {true, true, false, false}), 0.0);
+  EXPECT_DOUBLE_EQ(RocAuc({0.5, 0.5}, {true, false}), 0.5);
+  EXPECT_DOUBLE_EQ(RocAuc({0.5, 0.7}, {true, true}), 0.5);
+}
+
+}  // namespace
+}  // namespace newsdedup
