@@ -20,6 +20,7 @@ namespace {
 constexpr uint64_t kWordSeed = 0x9e3779b97f4a7c15ULL;
 constexpr uint64_t kBigramSeed = 0xc2b2ae3d27d4eb4fULL;
 constexpr uint64_t kSubwordSeed = 0x165667b19e3779f9ULL;
+constexpr uint64_t kNameSeed = 0x27d4eb2f165667c5ULL;
 
 // Caps the words remembered for explanations, bounding memory on a long run.
 constexpr size_t kMaxDescribedWords = 1 << 20;
@@ -42,13 +43,6 @@ double Idf(double n, double df) {
   return std::log(1.0 + (n - df + 0.5) / (df + 0.5));
 }
 
-// Longest prefix of `s` of at most `max_bytes` that ends on a UTF-8 boundary.
-absl::string_view TruncateUtf8(absl::string_view s, size_t max_bytes) {
-  if (s.size() <= max_bytes) return s;
-  size_t end = max_bytes;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return s.substr(0, end);
-}
 
 class LexicalEmbedder final : public Embedder {
  public:
@@ -67,6 +61,22 @@ class LexicalEmbedder final : public Embedder {
     absl::flat_hash_map<uint32_t, absl::string_view> word_names;
     const absl::string_view body =
         TruncateUtf8(input.body, options_.max_body_bytes);
+    // Adds one occurrence of feature `id`; true if it is new.
+    auto count = [&](uint32_t id, float weight, float group_weight) {
+      auto [it, inserted] = tf.try_emplace(id, 0.0f);
+      it->second += weight;
+      if (inserted) group[id] = group_weight;
+      return inserted;
+    };
+    if (options_.name_weight > 0) {
+      for (const auto& [names, weight] :
+           {std::make_pair(input.title_names, options_.title_weight),
+            std::make_pair(input.body_names, 1.0f)}) {
+        for (const std::string& name : names) {
+          count(HashBytes(name, kNameSeed), weight, options_.name_weight);
+        }
+      }
+    }
     for (const auto& [text, weight] :
          {std::make_pair(input.title, options_.title_weight),
           std::make_pair(body, 1.0f)}) {
@@ -74,28 +84,22 @@ class LexicalEmbedder final : public Embedder {
       const std::vector<absl::string_view> words = SplitWords(text);
       for (size_t i = 0; i < words.size(); ++i) {
         const uint32_t id = HashBytes(words[i], kWordSeed);
-        auto [it, inserted] = tf.try_emplace(id, 0.0f);
-        it->second += weight;
-        if (inserted) {
-          group[id] = options_.word_weight;
+        if (count(id, weight, options_.word_weight)) {
           word_names.emplace(id, words[i]);
           ++num_words;
         }
-        if (i + 1 < words.size()) {
-          const uint32_t bid = HashBytes(
-              absl::StrCat(words[i], " ", words[i + 1]), kBigramSeed);
-          auto [bit, binserted] = tf.try_emplace(bid, 0.0f);
-          bit->second += weight;
-          if (binserted) group[bid] = options_.bigram_weight;
+        if (i + 1 < words.size() && options_.bigram_weight > 0) {
+          count(HashBytes(absl::StrCat(words[i], " ", words[i + 1]),
+                          kBigramSeed),
+                weight, options_.bigram_weight);
         }
       }
-      std::vector<int> pieces;
-      RETURN_IF_ERROR(tokenizer_->Encode(text, &pieces));
-      for (int piece : pieces) {
-        const uint32_t id = HashSubword(piece);
-        auto [it, inserted] = tf.try_emplace(id, 0.0f);
-        it->second += weight;
-        if (inserted) group[id] = options_.subword_weight;
+      if (options_.subword_weight > 0) {
+        std::vector<int> pieces;
+        RETURN_IF_ERROR(tokenizer_->Encode(text, &pieces));
+        for (int piece : pieces) {
+          count(HashSubword(piece), weight, options_.subword_weight);
+        }
       }
     }
 

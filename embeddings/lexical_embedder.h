@@ -3,7 +3,9 @@
 // Features of an article (title and body, normalised):
 //   - sentencepiece subwords, which match across inflections and scripts and
 //     give cross-lingual overlap on names ("Selenskyj" / "Zelensky");
-//   - word unigrams and bigrams, which carry the precise vocabulary.
+//   - word unigrams and bigrams, which carry the precise vocabulary;
+//   - names (words written with a capital or a leading digit in the original
+//     text), which tell an event from a look-alike one.
 // Each feature is hashed to a 32-bit id. Its weight is
 //   group_weight * (1 + ln tf) * idf,   idf = ln(1 + (N - df + 0.5) / (df + 0.5)) + offset,
 // where title occurrences count `title_weight` times, and N and df are
@@ -43,6 +45,7 @@ struct LexicalEmbedderOptions {
   float word_weight = 1.0f;
   float bigram_weight = 0.6f;
   float subword_weight = 0.5f;
+  float name_weight = 1.0f;
 
   // Added to every idf. 0 gives words found in every document no weight at
   // all, which keeps stories about look-alike events (every article about a

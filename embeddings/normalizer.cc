@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -125,19 +126,21 @@ bool IsWordCodepoint(utf8proc_int32_t cp) {
   }
 }
 
-}  // namespace
 
-absl::StatusOr<std::string> NormalizeText(absl::string_view text) {
+// NFKC, optionally case-folded, with markup and URLs removed and whitespace
+// collapsed to single spaces.
+absl::StatusOr<std::string> Normalize(absl::string_view text, bool case_fold) {
   const std::string stripped = StripMarkup(text);
   utf8proc_uint8_t* mapped = nullptr;
-  // NFKC + case folding; control characters become spaces or vanish;
+  // NFKC (+ case folding); control characters become spaces or vanish;
   // runs of whitespace are collapsed below.
   const utf8proc_ssize_t n = utf8proc_map(
       reinterpret_cast<const utf8proc_uint8_t*>(stripped.data()),
       static_cast<utf8proc_ssize_t>(stripped.size()), &mapped,
-      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPAT |
-                                     UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD |
-                                     UTF8PROC_NLF2LS | UTF8PROC_STRIPCC));
+      static_cast<utf8proc_option_t>(
+          UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
+          (case_fold ? UTF8PROC_CASEFOLD : 0) | UTF8PROC_NLF2LS |
+          UTF8PROC_STRIPCC));
   if (n < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("text is not valid UTF-8: ", utf8proc_errmsg(n)));
@@ -168,6 +171,68 @@ absl::StatusOr<std::string> NormalizeText(absl::string_view text) {
     i += len;
   }
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> NormalizeText(absl::string_view text) {
+  return Normalize(text, /*case_fold=*/true);
+}
+
+absl::StatusOr<std::vector<std::string>> ExtractNameWords(
+    absl::string_view text, size_t max_bytes) {
+  absl::StatusOr<std::string> cased =
+      Normalize(TruncateUtf8(text, max_bytes), /*case_fold=*/false);
+  if (!cased.ok()) return cased.status();
+  // A capital marks a name only where the text is in sentence case: the
+  // first word of a sentence is skipped, and a text whose words are mostly
+  // capitalised (a Title Case headline) yields only its figures.
+  std::vector<absl::string_view> candidates;
+  int words_with_letters = 0, capitalised = 0;
+  bool sentence_start = true;
+  size_t scanned = 0;
+  for (absl::string_view word : SplitWords(*cased)) {
+    // Sentence ends between the previous word and this one?
+    const absl::string_view gap =
+        absl::string_view(*cased).substr(scanned, word.data() - cased->data() - scanned);
+    if (gap.find_first_of(".!?:") != absl::string_view::npos) sentence_start = true;
+    scanned = word.data() - cased->data() + word.size();
+    utf8proc_int32_t first;
+    utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(word.data()),
+                     static_cast<utf8proc_ssize_t>(word.size()), &first);
+    const auto category = utf8proc_category(first);
+    const bool upper = category == UTF8PROC_CATEGORY_LU ||
+                       category == UTF8PROC_CATEGORY_LT;
+    const bool digit = category == UTF8PROC_CATEGORY_ND;
+    if (!digit) {
+      ++words_with_letters;
+      if (upper) ++capitalised;
+    }
+    if (digit || (upper && !sentence_start)) candidates.push_back(word);
+    sentence_start = false;
+  }
+  const bool title_case = capitalised * 2 > words_with_letters;
+  std::vector<std::string> names;
+  for (absl::string_view word : candidates) {
+    if (title_case && !absl::ascii_isdigit(static_cast<unsigned char>(word[0]))) {
+      continue;
+    }
+    if (std::all_of(word.begin(), word.end(),
+                    [](char c) { return absl::ascii_isascii(c); })) {
+      names.push_back(absl::AsciiStrToLower(word));  // the common case
+      continue;
+    }
+    absl::StatusOr<std::string> folded = Normalize(word, /*case_fold=*/true);
+    if (folded.ok() && !folded->empty()) names.push_back(*std::move(folded));
+  }
+  return names;
+}
+
+absl::string_view TruncateUtf8(absl::string_view s, size_t max_bytes) {
+  if (s.size() <= max_bytes) return s;
+  size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return s.substr(0, end);
 }
 
 std::vector<absl::string_view> SplitWords(absl::string_view text) {

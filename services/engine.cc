@@ -46,6 +46,8 @@ bool IsPowerOfTwo(int n) { return n > 0 && (n & (n - 1)) == 0; }
 struct NormalizedText {
   std::string title;
   std::string body;
+  std::vector<std::string> title_names;
+  std::vector<std::string> body_names;
   uint64_t hash = 0;
 };
 
@@ -66,6 +68,11 @@ absl::StatusOr<NormalizedText> NormalizeArticle(const Article& article) {
   }
   text.title = *std::move(title);
   text.body = *std::move(body);
+  // Both texts are valid UTF-8 (they normalised), so these cannot fail.
+  text.title_names = ExtractNameWords(article.title).value_or(
+      std::vector<std::string>());
+  text.body_names = ExtractNameWords(article.body).value_or(
+      std::vector<std::string>());
   if (text.title.empty() && text.body.empty()) {
     return absl::InvalidArgumentError(
         "title: article has no text (title and body are empty after "
@@ -100,7 +107,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     }
     ASSIGN_OR_RETURN(
         Embedding embedding,
-        embedder_->Embed({text.title, text.body}, EmbedMode::kObserve));
+        embedder_->Embed({text.title, text.body, text.title_names,
+                          text.body_names},
+                         EmbedMode::kObserve));
     absl::MutexLock lock(&mu_);
     // Another caller may have sent the same id or text meanwhile.
     if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;

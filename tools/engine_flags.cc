@@ -32,6 +32,20 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
   command->add_option("--long-merge", e.long_text_merge_threshold,
                       "Centroid cosine that merges two long-text clusters")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str()->group(group);
+  command->add_option("--title-weight", m.title_weight,
+                      "How many times a title occurrence counts")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
+  command->add_option("--word-weight", m.word_weight, "Weight of word features")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
+  command->add_option("--bigram-weight", m.bigram_weight,
+                      "Weight of word-bigram features")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
+  command->add_option("--subword-weight", m.subword_weight,
+                      "Weight of sentencepiece subword features")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
+  command->add_option("--name-weight", m.name_weight,
+                      "Weight of name features (capitalised words, figures)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
   command->add_option("--model", m.tokenizer_model_path,
                       "Sentencepiece model (default: the shipped one)")
       ->check(CLI::ExistingFile)->group(group);

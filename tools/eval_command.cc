@@ -173,6 +173,7 @@ int RunPairsEval(const EvalFlags& flags) {
   }
   struct Pair {
     std::string lang, text1, text2;
+    std::vector<std::string> names1, names2;
     double overall;
   };
   std::vector<Pair> pairs;
@@ -192,6 +193,8 @@ int RunPairsEval(const EvalFlags& flags) {
         continue;
       }
       pairs.push_back({l1 == l2 ? l1 : l1 + l2, *n1, *n2,
+                       ExtractNameWords(text1).value_or(std::vector<std::string>()),
+                       ExtractNameWords(text2).value_or(std::vector<std::string>()),
                        j.at("overall").get<double>()});
     } catch (const nlohmann::json::exception& e) {
       std::cerr << "line " << number << ": " << e.what() << "\n";
@@ -200,15 +203,14 @@ int RunPairsEval(const EvalFlags& flags) {
   // Document frequencies from every text first, as a service would have
   // after ingesting them; then compare with the statistics frozen.
   for (const Pair& p : pairs) {
-    for (const std::string* text : {&p.text1, &p.text2}) {
-      (void)(*embedder)->Embed({"", *text}, EmbedMode::kObserve);
-    }
+    (void)(*embedder)->Embed({"", p.text1, {}, p.names1}, EmbedMode::kObserve);
+    (void)(*embedder)->Embed({"", p.text2, {}, p.names2}, EmbedMode::kObserve);
   }
   std::vector<double> similarity, target;
   std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_lang;
   for (const Pair& p : pairs) {
-    auto e1 = (*embedder)->Embed({"", p.text1}, EmbedMode::kReadOnly);
-    auto e2 = (*embedder)->Embed({"", p.text2}, EmbedMode::kReadOnly);
+    auto e1 = (*embedder)->Embed({"", p.text1, {}, p.names1}, EmbedMode::kReadOnly);
+    auto e2 = (*embedder)->Embed({"", p.text2, {}, p.names2}, EmbedMode::kReadOnly);
     if (!e1.ok() || !e2.ok()) continue;
     const double sim = Similarity(*e1, *e2);
     similarity.push_back(sim);
