@@ -37,8 +37,8 @@ struct EmbedInput {
   absl::string_view body;
   // Words written as names in the original title and body, from
   // ExtractNameWords(); may be empty.
-  absl::Span<const std::string> title_names;
-  absl::Span<const std::string> body_names;
+  absl::Span<const std::string> title_names = {};
+  absl::Span<const std::string> body_names = {};
 };
 
 // A sparse vector: `ids` strictly ascending, `weights` of the same length.

@@ -130,7 +130,8 @@ class LexicalEmbedder final : public Embedder {
       for (const auto& [id, count] : features) {
         auto df_it = document_frequency_.find(id);
         const double df = df_it == document_frequency_.end() ? 0 : df_it->second;
-        const double idf = Idf(n, df) + options_.idf_offset;
+        const double idf =
+            std::pow(Idf(n, df) + options_.idf_offset, options_.idf_power);
         const double w = group[id] * (1.0 + std::log(count)) * idf;
         embedding.sparse.ids.push_back(id);
         embedding.sparse.weights.push_back(static_cast<float>(w));

@@ -39,11 +39,11 @@ struct LexicalEmbedderOptions {
 
   // How many times a title occurrence counts relative to a body occurrence.
   // Headlines name the event; bodies also carry background.
-  float title_weight = 2.0f;
+  float title_weight = 3.0f;
 
   // Relative weights of the feature groups.
   float word_weight = 1.0f;
-  float bigram_weight = 0.6f;
+  float bigram_weight = 0.2f;
   float subword_weight = 0.5f;
   float name_weight = 1.0f;
 
@@ -51,6 +51,11 @@ struct LexicalEmbedderOptions {
   // all, which keeps stories about look-alike events (every article about a
   // shooting says "police" and "shot") apart; sklearn's default is 1.
   float idf_offset = 0.0f;
+
+  // Weights use idf raised to this power. Above 1 rare words (names,
+  // places, figures) dominate the vector more strongly, which keeps
+  // same-kind events in one city apart; 1 is classic TF-IDF.
+  float idf_power = 1.25f;
 
   // Only the first `max_body_bytes` of a body are embedded (cut at a UTF-8
   // character boundary). The lead of a news article names its event; this

@@ -198,8 +198,9 @@ absl::StatusOr<std::vector<std::string>> ExtractNameWords(
     if (gap.find_first_of(".!?:") != absl::string_view::npos) sentence_start = true;
     scanned = word.data() - cased->data() + word.size();
     utf8proc_int32_t first;
-    utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(word.data()),
-                     static_cast<utf8proc_ssize_t>(word.size()), &first);
+    const utf8proc_ssize_t first_bytes = utf8proc_iterate(
+        reinterpret_cast<const utf8proc_uint8_t*>(word.data()),
+        static_cast<utf8proc_ssize_t>(word.size()), &first);
     const auto category = utf8proc_category(first);
     const bool upper = category == UTF8PROC_CATEGORY_LU ||
                        category == UTF8PROC_CATEGORY_LT;
@@ -208,7 +209,12 @@ absl::StatusOr<std::vector<std::string>> ExtractNameWords(
       ++words_with_letters;
       if (upper) ++capitalised;
     }
-    if (digit || (upper && !sentence_start)) candidates.push_back(word);
+    // A lone letter or digit ("6.1" splits into "6" and "1") names nothing.
+    const bool single_character =
+        first_bytes >= static_cast<utf8proc_ssize_t>(word.size());
+    if (!single_character && (digit || (upper && !sentence_start))) {
+      candidates.push_back(word);
+    }
     sentence_start = false;
   }
   const bool title_case = capitalised * 2 > words_with_letters;

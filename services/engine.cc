@@ -163,6 +163,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     absl::MutexLock lock(&mu_);
     EngineStats s = stats_;
     s.articles = static_cast<int64_t>(articles_.size());
+    s.live_clusters = static_cast<int64_t>(clusters_.size()) - s.merges;
     s.indexed_vectors = index_->size();
     s.index_shards = index_->num_shards();
     return s;
@@ -234,8 +235,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     if (t > c.last_seen) gap = t - c.last_seen;
     if (t < c.first_seen) gap = c.first_seen - t;
     const double days = absl::ToDoubleHours(gap) / 24.0;
-    return 1.0f + options_.time_penalty *
-                      static_cast<float>(std::log2(1.0 + days));
+    return options_.same_time_factor +
+           options_.time_penalty * static_cast<float>(std::log2(1.0 + days));
   }
 
   double MeanWords(const Cluster& c) const {

@@ -23,7 +23,14 @@ struct EngineOptions {
   // the cluster's last article: multiplied by 1 + time_penalty * log2(1 +
   // gap in days). Lets a long window follow slow stories without letting
   // look-alike events weeks apart fuse.
-  float time_penalty = 0.15f;
+  float time_penalty = 0.2f;
+
+  // Multiplier of the join threshold for a dated article published on the
+  // same day as a dated cluster (the time penalty grows from here).
+  // Publication times close together are evidence of one event, so below
+  // 1 this lowers the bar for close articles; undated articles and clusters
+  // always use 1.
+  float same_time_factor = 0.4f;
 
   // Nearest articles fetched from the index per new article; their clusters
   // are the candidates. More neighbours find more candidate stories at a
@@ -40,8 +47,8 @@ struct EngineOptions {
   // `short_text_words`, `long_text_threshold` from `long_text_words`, and
   // log-linear in between. Lower thresholds gather more of a story (recall)
   // at the risk of swallowing a look-alike event (precision).
-  float short_text_threshold = 0.08f;
-  float long_text_threshold = 0.20f;
+  float short_text_threshold = 0.13f;
+  float long_text_threshold = 0.24f;
   int short_text_words = 10;
   int long_text_words = 150;
 

@@ -81,16 +81,22 @@ TEST(EngineTest, ExactDuplicateIgnoresMarkupCaseAndSpacing) {
   EXPECT_EQ(engine->stats().exact_duplicates, 1);
 }
 
+// Feeds the labelled fixture, so that document frequencies look like those
+// of a running service rather than of an empty one.
+void AddBackground(ClusteringEngine& engine) {
+  for (const Article& a : testing::LoadStoriesFixture().articles) {
+    ASSERT_TRUE(engine.Assign(a).ok());
+  }
+}
+
 TEST(EngineTest, LightlyEditedCopyIsNearDuplicate) {
   auto engine = MakeEngine();
-  ASSERT_TRUE(engine->Assign(MakeArticle("x", "Chile earthquake", "A strong "
-                                         "earthquake hit the coast of Chile."))
-                  .ok());
+  AddBackground(*engine);
   auto a = engine->Assign(MakeArticle("a", "Trump-Putin summit on hold",
                                       kSummaryBody));
   auto b = engine->Assign(MakeArticle(
-      "b", "Trump-Putin summit put on hold",
-      absl::StrCat(kSummaryBody, " Reporting by Reuters.")));
+      "b", "Trump-Putin summit on hold",
+      absl::StrCat(kSummaryBody, " Reporting by Steve Holland.")));
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(b->relation, Relation::kNearDuplicate);
   EXPECT_EQ(b->duplicate_of, "a");
@@ -113,7 +119,7 @@ TEST(EngineTest, ResendIsIdempotentAndChangedContentIsRejected) {
 }
 
 TEST(EngineTest, ClustersLabelledFixtureIntoItsStories) {
-  auto fixture = testing::LoadLabelledFixture("stories.jsonl");
+  auto fixture = testing::LoadStoriesFixture();
   auto engine = MakeEngine();
   std::vector<size_t> order(fixture.articles.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -210,14 +216,18 @@ TEST(EngineTest, MergedClusterIdStaysResolvable) {
   options.short_text_threshold = 0.99f;
   options.long_text_threshold = 0.99f;
   options.near_duplicate_threshold = 1.0f;
+  options.same_time_factor = 1.0f;
   options.short_text_merge_threshold = 0.3f;
   options.long_text_merge_threshold = 0.3f;
   auto engine = MakeEngine(options);
-  auto a = engine->Assign(MakeArticle("m1", "Trump Putin Budapest summit", "", 0));
-  auto b = engine->Assign(
-      MakeArticle("m2", "Trump Putin Budapest summit on hold", "", 1));
+  AddBackground(*engine);
+  const int64_t background_merges = engine->stats().merges;
+  auto a = engine->Assign(
+      MakeArticle("m1", "Iceland volcano erupts near Grindavik", "", 0));
+  auto b = engine->Assign(MakeArticle(
+      "m2", "Iceland volcano erupts near Grindavik, town evacuated", "", 1));
   ASSERT_TRUE(a.ok() && b.ok());
-  EXPECT_EQ(engine->stats().merges, 1);
+  EXPECT_EQ(engine->stats().merges, background_merges + 1);
   // The older id survives; the absorbed id resolves to it.
   EXPECT_EQ(b->cluster_id, a->cluster_id);
   auto summary = engine->GetCluster(a->cluster_id);
@@ -226,7 +236,7 @@ TEST(EngineTest, MergedClusterIdStaysResolvable) {
   ASSERT_EQ(summary->aliases.size(), 1u);
   EXPECT_EQ(*engine->ResolveClusterId(summary->aliases[0]), a->cluster_id);
   EXPECT_EQ(engine->GetCluster(summary->aliases[0])->cluster_id, a->cluster_id);
-  EXPECT_EQ(engine->ListClusters().size(), 1u);
+  EXPECT_EQ(*engine->ClusterOfArticle("m2"), a->cluster_id);
   EXPECT_EQ(engine->ResolveClusterId("story-999").status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(engine->ClusterOfArticle("nope").status().code(),

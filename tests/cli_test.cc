@@ -96,7 +96,7 @@ TEST_F(CliTest, UnknownCommandIsAUsageError) {
 }
 
 TEST_F(CliTest, ClusterWritesOneAnswerPerArticle) {
-  RunResult r = Run(absl::StrCat("cluster ", testing::FixturePath("stories.jsonl"),
+  RunResult r = Run(absl::StrCat("cluster ", Write("stories.jsonl", testing::StoriesJsonl()),
                                  " --resolve-merges --summary 3"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> lines =
@@ -167,7 +167,7 @@ TEST_F(CliTest, MissingInputFileFailsClearly) {
 }
 
 TEST_F(CliTest, EvalScoresLabelledFile) {
-  RunResult r = Run(absl::StrCat("eval ", testing::FixturePath("stories.jsonl")));
+  RunResult r = Run(absl::StrCat("eval ", Write("stories.jsonl", testing::StoriesJsonl())));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("13 articles, 4 gold stories"));
   EXPECT_THAT(r.out, HasSubstr("F1=1.000"));
@@ -207,7 +207,7 @@ TEST_F(CliTest, TrainTokenizerWritesAModel) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(std::filesystem::exists(prefix + ".model"));
   // The new model drives the engine.
-  r = Run(absl::StrCat("eval ", testing::FixturePath("stories.jsonl"),
+  r = Run(absl::StrCat("eval ", Write("stories.jsonl", testing::StoriesJsonl()),
                        " --model ", prefix, ".model"));
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }

@@ -14,6 +14,10 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
   command->add_option("--time-penalty", e.time_penalty,
                       "Rise of the join threshold per doubling of the time gap")
       ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
+  command->add_option("--same-time-factor", e.same_time_factor,
+                      "Join threshold multiplier for dated articles at zero "
+                      "time gap")
+      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
   command->add_option("--neighbors", e.neighbors,
                       "Nearest articles fetched per article")
       ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
@@ -46,6 +50,12 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
   command->add_option("--name-weight", m.name_weight,
                       "Weight of name features (capitalised words, figures)")
       ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
+  command->add_option("--idf-power", m.idf_power,
+                      "Exponent of idf in feature weights")
+      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
+  command->add_option("--max-body-bytes", m.max_body_bytes,
+                      "Only this much of a body is embedded")
+      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
   command->add_option("--model", m.tokenizer_model_path,
                       "Sentencepiece model (default: the shipped one)")
       ->check(CLI::ExistingFile)->group(group);

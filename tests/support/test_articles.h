@@ -26,15 +26,16 @@ Article MakeUndatedArticle(const std::string& id, const std::string& title,
 std::unique_ptr<ClusteringEngine> MakeEngine(
     const EngineOptions& options = EngineOptions());
 
-// Path of a file in tests/fixtures/.
-std::string FixturePath(const std::string& name);
+// A small labelled JSONL file: 13 headlines of 4 stories, each line with a
+// gold "story" field.
+const char* StoriesJsonl();
 
-// Articles of a labelled fixture, with their gold labels, in file order.
+// The articles of StoriesJsonl() with their gold labels, in file order.
 struct LabelledFixture {
   std::vector<Article> articles;
   std::vector<std::string> labels;
 };
-LabelledFixture LoadLabelledFixture(const std::string& name);
+LabelledFixture LoadStoriesFixture();
 
 }  // namespace testing
 }  // namespace newsdedup
