@@ -5,6 +5,7 @@
 // resolved, against the gold `story` labels. Pairs mode scores the
 // embedder's similarity against graded human judgements.
 #include <omp.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <iostream>
@@ -25,6 +26,10 @@ namespace {
 struct EvalFlags {
   std::string input;
   std::string label_field = "story";
+  // Evaluate only the stories whose label hashes to `shard` modulo
+  // `num_shards` (a reproducible split into disjoint sets of stories).
+  int shard = 0;
+  int num_shards = 1;
   bool sweep = false;
   bool pairs = false;
   EngineFlags engine;
@@ -100,9 +105,13 @@ int RunClusteringEval(const EvalFlags& flags) {
         p = absl::InvalidArgumentError(absl::StrCat(
             flags.label_field, ": missing gold label (see --label-field)"));
       } else {
+        const std::string& name = label->get_ref<const std::string&>();
+        if (XXH64(name.data(), name.size(), 0) % flags.num_shards !=
+            static_cast<uint64_t>(flags.shard)) {
+          return;  // another shard's story
+        }
         const int64_t number =
-            labels.try_emplace(label->get<std::string>(), labels.size())
-                .first->second;
+            labels.try_emplace(name, labels.size()).first->second;
         data.push_back({std::move(p->article), number});
         return;
       }
@@ -110,6 +119,10 @@ int RunClusteringEval(const EvalFlags& flags) {
     ++bad;
     std::cerr << "line " << line << ": " << p.status().message() << "\n";
   });
+  if (flags.shard >= flags.num_shards) {
+    std::cerr << "newsdedup eval: --shard must be below --num-shards\n";
+    return kExitUsage;
+  }
   if (data.empty()) {
     std::cerr << "newsdedup eval: no labelled articles in " << flags.input << "\n";
     return kExitFailure;
@@ -254,6 +267,13 @@ void RegisterEvalCommand(CLI::App* app, int* exit_code) {
   command->add_option("--label-field", flags->label_field,
                       "Field holding the gold story label")
       ->capture_default_str();
+  command->add_option("--shard", flags->shard,
+                      "Score only the stories in this shard (with --num-shards)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  command->add_option("--num-shards", flags->num_shards,
+                      "Split the gold stories into this many disjoint shards "
+                      "by a hash of their label")
+      ->check(CLI::PositiveNumber)->capture_default_str();
   command->add_flag("--sweep", flags->sweep,
                     "Try a grid of join thresholds and print the best");
   command->add_flag("--pairs", flags->pairs,
