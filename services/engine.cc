@@ -136,6 +136,38 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     return clusters_[Resolve(articles_[it->second].cluster)].id;
   }
 
+  absl::StatusOr<ArticleView> GetArticle(
+      absl::string_view article_id) const override {
+    absl::MutexLock lock(&mu_);
+    auto it = article_by_id_.find(article_id);
+    if (it == article_by_id_.end()) {
+      return absl::NotFoundError(absl::StrCat("unknown article: ", article_id));
+    }
+    return View(it->second);
+  }
+
+  absl::StatusOr<MemberPage> ClusterMembers(absl::string_view cluster_id,
+                                            int offset,
+                                            int limit) const override {
+    if (offset < 0 || limit < 0) {
+      return absl::InvalidArgumentError("offset and limit must be >= 0");
+    }
+    absl::MutexLock lock(&mu_);
+    auto it = cluster_by_id_.find(cluster_id);
+    if (it == cluster_by_id_.end()) {
+      return absl::NotFoundError(absl::StrCat("unknown cluster: ", cluster_id));
+    }
+    // Merges append the absorbed members; arrival order is article order.
+    std::vector<int64_t> members = clusters_[Resolve(it->second)].members;
+    std::sort(members.begin(), members.end());
+    MemberPage page;
+    page.total = static_cast<int>(members.size());
+    for (int i = offset; i < page.total && i - offset < limit; ++i) {
+      page.members.push_back(View(members[i]));
+    }
+    return page;
+  }
+
   absl::StatusOr<ClusterSummary> GetCluster(
       absl::string_view cluster_id) const override {
     absl::MutexLock lock(&mu_);
@@ -531,6 +563,18 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     if (!Dated(t)) return;
     if (!Dated(newest_) || t > newest_) newest_ = t;
     index_->DropBucketsBefore(BucketOf(newest_ - options_.story_window) - 1);
+  }
+
+  ArticleView View(int64_t a) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    const ArticleRecord& record = articles_[a];
+    ArticleView view;
+    view.id = record.id;
+    view.title = record.title;
+    view.source = record.source;
+    view.published = record.published;
+    view.assignment = record.answer;
+    view.assignment.cluster_id = clusters_[Resolve(record.cluster)].id;
+    return view;
   }
 
   ClusterSummary Summarize(int64_t c) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {

@@ -46,6 +46,23 @@ struct ClusterSummary {
   absl::Time last_seen = absl::InfinitePast();
 };
 
+// An article as the engine stores it.
+struct ArticleView {
+  std::string id;
+  std::string title;
+  std::string source;
+  absl::Time published = absl::InfinitePast();
+  // The answer the article first received, with cluster_id resolved to the
+  // live cluster it belongs to now.
+  Assignment assignment;
+};
+
+// One page of a cluster's members, in arrival order.
+struct MemberPage {
+  std::vector<ArticleView> members;
+  int total = 0;  // members over all pages
+};
+
 struct EngineStats {
   int64_t articles = 0;
   int64_t live_clusters = 0;  // clusters not absorbed by a merge
@@ -81,6 +98,16 @@ class ClusteringEngine {
   // The live cluster of an article. Errors: kNotFound for an unknown id.
   virtual absl::StatusOr<std::string> ClusterOfArticle(
       absl::string_view article_id) const = 0;
+
+  // A stored article. Errors: kNotFound for an unknown id.
+  virtual absl::StatusOr<ArticleView> GetArticle(
+      absl::string_view article_id) const = 0;
+
+  // Members [offset, offset + limit) of a live or absorbed cluster (resolved
+  // to the live one), in arrival order. Errors: kNotFound for an unknown id;
+  // kInvalidArgument for a negative offset or limit.
+  virtual absl::StatusOr<MemberPage> ClusterMembers(
+      absl::string_view cluster_id, int offset, int limit) const = 0;
 
   // Summary of one live or absorbed cluster (resolved to the live one).
   // Errors: kNotFound for an unknown id.

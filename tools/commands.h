@@ -17,6 +17,8 @@ inline constexpr int kExitSomeRejected = 3;  // output written, some lines bad
 void RegisterClusterCommand(CLI::App* app, int* exit_code);
 void RegisterEvalCommand(CLI::App* app, int* exit_code);
 void RegisterTrainTokenizerCommand(CLI::App* app, int* exit_code);
+void RegisterServeCommand(CLI::App* app, int* exit_code);
+void RegisterClientCommand(CLI::App* app, int* exit_code);
 
 }  // namespace newsdedup
 

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   newsdedup::RegisterClusterCommand(&app, &exit_code);
   newsdedup::RegisterEvalCommand(&app, &exit_code);
   newsdedup::RegisterTrainTokenizerCommand(&app, &exit_code);
+  newsdedup::RegisterServeCommand(&app, &exit_code);
+  newsdedup::RegisterClientCommand(&app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

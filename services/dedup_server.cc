@@ -1,0 +1,59 @@
+#include "services/dedup_server.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace newsdedup {
+
+DedupServer::DedupServer(const ServerOptions& options, ClusteringEngine* engine)
+    : options_(options), service_(engine, options.limits) {}
+
+absl::StatusOr<std::unique_ptr<DedupServer>> DedupServer::Start(
+    const ServerOptions& options, ClusteringEngine* engine) {
+  if (engine == nullptr) {
+    return absl::InvalidArgumentError("engine must not be null");
+  }
+  if (options.max_message_bytes <= 0) {
+    return absl::InvalidArgumentError("max_message_bytes must be positive");
+  }
+  // Process-wide switches; both must be set before a builder is created.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  std::unique_ptr<DedupServer> server(new DedupServer(options, engine));
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address,
+                           grpc::InsecureServerCredentials(), &server->port_);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.RegisterService(&server->service_);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address,
+                     " (address in use or malformed?)"));
+  }
+  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  return server;
+}
+
+DedupServer::~DedupServer() { Shutdown(); }
+
+void DedupServer::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoSeconds(options_.shutdown_grace));
+}
+
+void DedupServer::Wait() { server_->Wait(); }
+
+}  // namespace newsdedup

@@ -1,0 +1,329 @@
+#include "services/dedup_service.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace newsdedup {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  // absl::StatusCode and grpc::StatusCode share their numeric values.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+namespace {
+
+// Timestamps beyond these bounds are rejected (protobuf's valid range).
+constexpr int64_t kMinTimestampSeconds = -62135596800;  // 0001-01-01
+constexpr int64_t kMaxTimestampSeconds = 253402300799;  // 9999-12-31
+
+absl::StatusOr<absl::Time> FromTimestamp(const google::protobuf::Timestamp& t,
+                                         absl::string_view field) {
+  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds ||
+      t.nanos() < 0 || t.nanos() > 999999999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": not a valid timestamp"));
+  }
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
+}
+
+bool Dated(absl::Time t) { return t != absl::InfinitePast(); }
+
+v1::Relation ToProto(Relation relation) {
+  switch (relation) {
+    case Relation::kNewStory:
+      return v1::NEW_STORY;
+    case Relation::kSameStory:
+      return v1::SAME_STORY;
+    case Relation::kNearDuplicate:
+      return v1::NEAR_DUPLICATE;
+    case Relation::kExactDuplicate:
+      return v1::EXACT_DUPLICATE;
+  }
+  return v1::RELATION_UNSPECIFIED;
+}
+
+void ToProto(const Assignment& a, v1::AssignResponse* out) {
+  out->set_article_id(a.article_id);
+  out->set_cluster_id(a.cluster_id);
+  out->set_relation(ToProto(a.relation));
+  out->set_duplicate_of(a.duplicate_of);
+  out->set_representative_id(a.representative_id);
+  out->set_representative_title(a.representative_title);
+  out->set_cluster_size(a.cluster_size);
+  v1::Explanation* why = out->mutable_explanation();
+  why->set_nearest_article_id(a.nearest_article_id);
+  why->set_nearest_similarity(a.nearest_similarity);
+  why->set_cluster_similarity(a.cluster_similarity);
+  why->set_threshold(a.threshold);
+}
+
+void ToProto(const ClusterSummary& c, v1::ClusterSummary* out) {
+  out->set_cluster_id(c.cluster_id);
+  for (const std::string& alias : c.aliases) out->add_aliases(alias);
+  out->set_size(c.size);
+  out->set_num_sources(c.num_sources);
+  out->set_representative_id(c.representative_id);
+  out->set_representative_title(c.representative_title);
+  if (Dated(c.first_seen)) ToTimestamp(c.first_seen, out->mutable_first_seen());
+  if (Dated(c.last_seen)) ToTimestamp(c.last_seen, out->mutable_last_seen());
+}
+
+void ToProto(const ArticleView& a, v1::ClusterMember* out) {
+  out->set_article_id(a.id);
+  out->set_title(a.title);
+  out->set_source(a.source);
+  if (Dated(a.published)) ToTimestamp(a.published, out->mutable_published());
+  out->set_relation(ToProto(a.assignment.relation));
+}
+
+void ToProto(const absl::Status& status, v1::Error* out) {
+  out->set_code(static_cast<int>(status.code()));
+  out->set_message(std::string(status.message()));
+}
+
+// Page tokens are the decimal offset of the page's first item.
+absl::StatusOr<int> ParsePageToken(const std::string& token) {
+  if (token.empty()) return 0;
+  int offset = 0;
+  if (!absl::SimpleAtoi(token, &offset) || offset < 0) {
+    return absl::InvalidArgumentError("page_token: not a token from this API");
+  }
+  return offset;
+}
+
+std::string NextPageToken(int offset, int page_size, int total) {
+  return offset + page_size < total ? absl::StrCat(offset + page_size) : "";
+}
+
+// Finishes a unary call with `status`.
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                 const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace
+
+// Answers an AssignStream one request at a time: read, assign, write, read
+// again. Responses therefore leave in request order, and a slow reader
+// holds back only its own stream.
+class AssignStreamReactor final
+    : public grpc::ServerBidiReactor<v1::AssignRequest,
+                                     v1::AssignStreamResponse> {
+ public:
+  explicit AssignStreamReactor(DedupServiceImpl* service) : service_(service) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client closed its side (or the call was cancelled)
+      Finish(grpc::Status::OK);
+      return;
+    }
+    response_.Clear();
+    response_.set_article_id(request_.article().id());
+    v1::AssignResponse answer;
+    const absl::Status status = service_->AssignOne(request_.article(), &answer);
+    if (status.ok()) {
+      *response_.mutable_result()->mutable_answer() = std::move(answer);
+    } else {
+      ToProto(status, response_.mutable_result()->mutable_error());
+    }
+    StartWrite(&response_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+      return;
+    }
+    StartRead(&request_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  DedupServiceImpl* const service_;
+  v1::AssignRequest request_;
+  v1::AssignStreamResponse response_;
+};
+
+DedupServiceImpl::DedupServiceImpl(ClusteringEngine* engine,
+                                   const ServiceLimits& limits)
+    : engine_(engine), limits_(limits) {}
+
+absl::Status DedupServiceImpl::AssignOne(const v1::Article& in,
+                                         v1::AssignResponse* response) {
+  if (in.id().empty()) return absl::InvalidArgumentError("article.id: required");
+  const size_t bytes = in.id().size() + in.title().size() + in.body().size() +
+                       in.url().size() + in.source().size();
+  if (bytes > limits_.max_article_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("article ", in.id(), ": ", bytes, " bytes exceeds the ",
+                     limits_.max_article_bytes, "-byte limit"));
+  }
+  Article article;
+  article.id = in.id();
+  article.title = in.title();
+  article.body = in.body();
+  article.url = in.url();
+  article.source = in.source();
+  article.language = in.language();
+  if (in.has_published()) {
+    absl::StatusOr<absl::Time> t =
+        FromTimestamp(in.published(), "article.published");
+    if (!t.ok()) return t.status();
+    article.published = *t;
+  }
+  absl::StatusOr<Assignment> answer = engine_->Assign(article);
+  if (!answer.ok()) {
+    // Engine messages name the field ("title: ..."); say which message.
+    return absl::Status(answer.status().code(),
+                        absl::StrCat("article.", answer.status().message()));
+  }
+  ToProto(*answer, response);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> DedupServiceImpl::PageSize(int requested) const {
+  if (requested == 0) return limits_.default_page_size;
+  if (requested < 0 || requested > limits_.max_page_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size: must be between 1 and ", limits_.max_page_size));
+  }
+  return requested;
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::Assign(
+    grpc::CallbackServerContext* context, const v1::AssignRequest* request,
+    v1::AssignResponse* response) {
+  if (!request->has_article()) {
+    return Finish(context, absl::InvalidArgumentError("article: required"));
+  }
+  return Finish(context, AssignOne(request->article(), response));
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::AssignBatch(
+    grpc::CallbackServerContext* context,
+    const v1::AssignBatchRequest* request, v1::AssignBatchResponse* response) {
+  if (request->articles_size() > limits_.max_batch_size) {
+    return Finish(context, absl::ResourceExhaustedError(absl::StrCat(
+                               "articles: ", request->articles_size(),
+                               " exceeds the batch limit of ",
+                               limits_.max_batch_size)));
+  }
+  for (const v1::Article& article : request->articles()) {
+    if (context->IsCancelled()) {
+      // Deadline passed or client gone: what was assigned stays assigned
+      // (a resend is idempotent), the rest is not attempted.
+      return Finish(context, absl::DeadlineExceededError(
+                                 "cancelled before the batch completed"));
+    }
+    v1::AssignResult* result = response->add_results();
+    v1::AssignResponse answer;
+    const absl::Status status = AssignOne(article, &answer);
+    if (status.ok()) {
+      *result->mutable_answer() = std::move(answer);
+    } else {
+      ToProto(status, result->mutable_error());
+    }
+  }
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerBidiReactor<v1::AssignRequest, v1::AssignStreamResponse>*
+DedupServiceImpl::AssignStream(grpc::CallbackServerContext* /*context*/) {
+  return new AssignStreamReactor(this);
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::GetCluster(
+    grpc::CallbackServerContext* context, const v1::GetClusterRequest* request,
+    v1::GetClusterResponse* response) {
+  if (request->cluster_id().empty()) {
+    return Finish(context, absl::InvalidArgumentError("cluster_id: required"));
+  }
+  absl::StatusOr<int> page_size = PageSize(request->page_size());
+  if (!page_size.ok()) return Finish(context, page_size.status());
+  absl::StatusOr<int> offset = ParsePageToken(request->page_token());
+  if (!offset.ok()) return Finish(context, offset.status());
+  absl::StatusOr<ClusterSummary> summary =
+      engine_->GetCluster(request->cluster_id());
+  if (!summary.ok()) return Finish(context, summary.status());
+  absl::StatusOr<MemberPage> page =
+      engine_->ClusterMembers(request->cluster_id(), *offset, *page_size);
+  if (!page.ok()) return Finish(context, page.status());
+  ToProto(*summary, response->mutable_cluster());
+  for (const ArticleView& member : page->members) {
+    ToProto(member, response->add_members());
+  }
+  response->set_next_page_token(NextPageToken(*offset, *page_size, page->total));
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::ListClusters(
+    grpc::CallbackServerContext* context,
+    const v1::ListClustersRequest* request,
+    v1::ListClustersResponse* response) {
+  absl::StatusOr<int> page_size = PageSize(request->page_size());
+  if (!page_size.ok()) return Finish(context, page_size.status());
+  absl::StatusOr<int> offset = ParsePageToken(request->page_token());
+  if (!offset.ok()) return Finish(context, offset.status());
+  absl::Time since = absl::InfinitePast();
+  if (request->has_updated_since()) {
+    absl::StatusOr<absl::Time> t =
+        FromTimestamp(request->updated_since(), "updated_since");
+    if (!t.ok()) return Finish(context, t.status());
+    since = *t;
+  }
+  std::vector<ClusterSummary> clusters = engine_->ListClusters();  // by size
+  if (request->has_updated_since()) {
+    clusters.erase(std::remove_if(clusters.begin(), clusters.end(),
+                                  [since](const ClusterSummary& c) {
+                                    return !Dated(c.last_seen) ||
+                                           c.last_seen < since;
+                                  }),
+                   clusters.end());
+  }
+  if (request->sort_by() == v1::ListClustersRequest::LAST_UPDATE) {
+    std::stable_sort(clusters.begin(), clusters.end(),
+                     [](const ClusterSummary& a, const ClusterSummary& b) {
+                       return a.last_seen > b.last_seen;
+                     });
+  }
+  const int total = static_cast<int>(clusters.size());
+  for (int i = *offset; i < total && i - *offset < *page_size; ++i) {
+    ToProto(clusters[i], response->add_clusters());
+  }
+  response->set_total(total);
+  response->set_next_page_token(NextPageToken(*offset, *page_size, total));
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::GetArticle(
+    grpc::CallbackServerContext* context, const v1::GetArticleRequest* request,
+    v1::GetArticleResponse* response) {
+  if (request->article_id().empty()) {
+    return Finish(context, absl::InvalidArgumentError("article_id: required"));
+  }
+  absl::StatusOr<ArticleView> article = engine_->GetArticle(request->article_id());
+  if (!article.ok()) return Finish(context, article.status());
+  ToProto(article->assignment, response->mutable_assignment());
+  return Finish(context, absl::OkStatus());
+}
+
+}  // namespace newsdedup

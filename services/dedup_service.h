@@ -1,0 +1,79 @@
+// The gRPC face of the clustering engine (protos/newsdedup/v1/dedup.proto).
+//
+// A thin layer: each handler validates the request, calls the engine, maps
+// absl::Status to grpc::Status and finishes. No FAISS or storage calls here.
+//
+//   ASSIGN_OR_RETURN(auto engine, ClusteringEngine::Create(...));
+//   DedupServiceImpl service(engine.get(), ServiceLimits());
+//   grpc::ServerBuilder builder;
+//   builder.RegisterService(&service);
+//
+// Thread safety: handlers run concurrently on gRPC's threads; the engine is
+// thread-safe. The engine must outlive the service.
+#ifndef NEWSDEDUP_SERVICES_DEDUP_SERVICE_H_
+#define NEWSDEDUP_SERVICES_DEDUP_SERVICE_H_
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "grpcpp/grpcpp.h"
+#include "newsdedup/v1/dedup.grpc.pb.h"
+#include "services/engine.h"
+
+namespace newsdedup {
+
+struct ServiceLimits {
+  // Largest accepted article (title + body + url + source, in bytes);
+  // larger ones get RESOURCE_EXHAUSTED. Only the first 32 KiB of a body is
+  // embedded, so this bounds memory and parsing, not quality.
+  size_t max_article_bytes = 4 * 1024 * 1024;
+  // Most articles in one AssignBatch call.
+  int max_batch_size = 1000;
+  // Page sizes of GetCluster and ListClusters: default and maximum.
+  int default_page_size = 50;
+  int max_page_size = 1000;
+};
+
+// Maps an absl::Status to the grpc::Status with the same code and message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+class DedupServiceImpl final : public v1::DedupService::CallbackService {
+ public:
+  DedupServiceImpl(ClusteringEngine* engine, const ServiceLimits& limits);
+
+  grpc::ServerUnaryReactor* Assign(grpc::CallbackServerContext* context,
+                                   const v1::AssignRequest* request,
+                                   v1::AssignResponse* response) override;
+  grpc::ServerUnaryReactor* AssignBatch(
+      grpc::CallbackServerContext* context,
+      const v1::AssignBatchRequest* request,
+      v1::AssignBatchResponse* response) override;
+  grpc::ServerBidiReactor<v1::AssignRequest, v1::AssignStreamResponse>*
+  AssignStream(grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* GetCluster(grpc::CallbackServerContext* context,
+                                       const v1::GetClusterRequest* request,
+                                       v1::GetClusterResponse* response) override;
+  grpc::ServerUnaryReactor* ListClusters(
+      grpc::CallbackServerContext* context,
+      const v1::ListClustersRequest* request,
+      v1::ListClustersResponse* response) override;
+  grpc::ServerUnaryReactor* GetArticle(grpc::CallbackServerContext* context,
+                                       const v1::GetArticleRequest* request,
+                                       v1::GetArticleResponse* response) override;
+
+ private:
+  friend class AssignStreamReactor;
+
+  // Validates `article` and assigns it; fills `response` on success.
+  absl::Status AssignOne(const v1::Article& article,
+                         v1::AssignResponse* response);
+  // Page size from a request: default for 0, error when out of range.
+  absl::StatusOr<int> PageSize(int requested) const;
+
+  ClusteringEngine* const engine_;
+  const ServiceLimits limits_;
+};
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_SERVICES_DEDUP_SERVICE_H_

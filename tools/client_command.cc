@@ -1,0 +1,267 @@
+// `newsdedup client`: call a running newsdedup server from the shell.
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "newsdedup/v1/dedup.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "tools/article_jsonl.h"
+#include "tools/commands.h"
+
+namespace newsdedup {
+namespace {
+
+struct ClientFlags {
+  std::string server = "127.0.0.1:50051";
+  double timeout_seconds = 30;
+  // assign
+  std::string input = "-";
+  // get-cluster / get-article
+  std::string id;
+  int page_size = 50;
+  // list-clusters
+  std::string sort = "size";
+  int limit = 20;
+  bool json = false;
+};
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
+
+std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+class Client {
+ public:
+  explicit Client(const ClientFlags& flags)
+      : flags_(flags),
+        channel_(grpc::CreateChannel(flags.server,
+                                     grpc::InsecureChannelCredentials())),
+        stub_(v1::DedupService::NewStub(channel_)) {}
+
+  void SetDeadline(grpc::ClientContext* context) const {
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::milliseconds(static_cast<int64_t>(
+                              flags_.timeout_seconds * 1000)));
+  }
+
+  int Fail(const grpc::Status& status) const {
+    std::cerr << "newsdedup client: " << flags_.server << ": "
+              << status.error_message() << " (code " << status.error_code()
+              << ")\n";
+    return kExitFailure;
+  }
+
+  // Streams articles through AssignStream; one JSON answer per line.
+  int Assign() {
+    auto in = OpenInput(flags_.input);
+    if (!in.ok()) {
+      std::cerr << "newsdedup client: " << in.status().message() << "\n";
+      return kExitFailure;
+    }
+    grpc::ClientContext context;  // no deadline: a stream may run for hours
+    auto stream = stub_->AssignStream(&context);
+    int64_t bad_lines = 0;
+    std::thread writer([&] {
+      ForEachArticleLine(**in, [&](int64_t line, absl::StatusOr<ParsedArticle> p) {
+        if (!p.ok()) {
+          ++bad_lines;
+          std::cerr << "line " << line << ": " << p.status().message() << "\n";
+          return;
+        }
+        v1::AssignRequest request;
+        v1::Article* a = request.mutable_article();
+        a->set_id(p->article.id);
+        a->set_title(p->article.title);
+        a->set_body(p->article.body);
+        a->set_url(p->article.url);
+        a->set_source(p->article.source);
+        a->set_language(p->article.language);
+        if (p->article.published != absl::InfinitePast()) {
+          a->mutable_published()->set_seconds(absl::ToUnixSeconds(p->article.published));
+        }
+        stream->Write(request);
+      });
+      stream->WritesDone();
+    });
+    v1::AssignStreamResponse response;
+    int64_t answered = 0, rejected = 0;
+    while (stream->Read(&response)) {
+      if (response.result().has_error()) {
+        ++rejected;
+        std::cerr << "article " << response.article_id() << ": "
+                  << response.result().error().message() << "\n";
+        continue;
+      }
+      ++answered;
+      std::cout << ToJson(response.result().answer()) << "\n";
+    }
+    writer.join();
+    const grpc::Status status = stream->Finish();
+    if (!status.ok()) return Fail(status);
+    std::cerr << absl::StrFormat("newsdedup client: %d answered, %d rejected\n",
+                                 answered, rejected + bad_lines);
+    return rejected + bad_lines > 0 ? kExitSomeRejected : kExitOk;
+  }
+
+  int GetCluster() {
+    v1::GetClusterRequest request;
+    request.set_cluster_id(flags_.id);
+    request.set_page_size(flags_.page_size);
+    v1::GetClusterResponse response;
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    const grpc::Status status = stub_->GetCluster(&context, request, &response);
+    if (!status.ok()) return Fail(status);
+    if (flags_.json) {
+      std::cout << ToJson(response) << "\n";
+      return kExitOk;
+    }
+    const v1::ClusterSummary& c = response.cluster();
+    std::cout << absl::StrFormat(
+        "%s  %d articles from %d sources, %s .. %s\nrepresentative: %s  %s\n",
+        c.cluster_id(), c.size(), c.num_sources(), FormatTimestamp(c.first_seen()),
+        FormatTimestamp(c.last_seen()), c.representative_id(),
+        c.representative_title());
+    if (c.aliases_size() > 0) {
+      std::cout << "merged from:";
+      for (const std::string& alias : c.aliases()) std::cout << " " << alias;
+      std::cout << "\n";
+    }
+    for (const v1::ClusterMember& m : response.members()) {
+      std::cout << absl::StrFormat("  %-16s %-15s %-20s %s\n",
+                                   FormatTimestamp(m.published()),
+                                   v1::Relation_Name(m.relation()), m.article_id(),
+                                   m.title());
+    }
+    if (!response.next_page_token().empty()) {
+      std::cout << "  ... (more members; raise --page-size)\n";
+    }
+    return kExitOk;
+  }
+
+  int ListClusters() {
+    v1::ListClustersRequest request;
+    request.set_page_size(flags_.limit);
+    request.set_sort_by(flags_.sort == "last-update"
+                            ? v1::ListClustersRequest::LAST_UPDATE
+                            : v1::ListClustersRequest::SIZE);
+    v1::ListClustersResponse response;
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    const grpc::Status status = stub_->ListClusters(&context, request, &response);
+    if (!status.ok()) return Fail(status);
+    if (flags_.json) {
+      std::cout << ToJson(response) << "\n";
+      return kExitOk;
+    }
+    std::cout << absl::StrFormat("%d stories; showing %d\n", response.total(),
+                                 response.clusters_size());
+    std::cout << absl::StrFormat("%-12s %5s %7s %-16s  %s\n", "story", "size",
+                                 "sources", "last update", "representative");
+    for (const v1::ClusterSummary& c : response.clusters()) {
+      std::cout << absl::StrFormat("%-12s %5d %7d %-16s  %s\n", c.cluster_id(),
+                                   c.size(), c.num_sources(),
+                                   FormatTimestamp(c.last_seen()),
+                                   c.representative_title());
+    }
+    return kExitOk;
+  }
+
+  int GetArticle() {
+    v1::GetArticleRequest request;
+    request.set_article_id(flags_.id);
+    v1::GetArticleResponse response;
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    const grpc::Status status = stub_->GetArticle(&context, request, &response);
+    if (!status.ok()) return Fail(status);
+    std::cout << ToJson(response.assignment()) << "\n";
+    return kExitOk;
+  }
+
+  int Health() {
+    auto health = grpc::health::v1::Health::NewStub(channel_);
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    const grpc::Status status = health->Check(&context, request, &response);
+    if (!status.ok()) return Fail(status);
+    std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                     response.status())
+              << "\n";
+    return response.status() == grpc::health::v1::HealthCheckResponse::SERVING
+               ? kExitOk
+               : kExitFailure;
+  }
+
+ private:
+  const ClientFlags& flags_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::DedupService::Stub> stub_;
+};
+
+}  // namespace
+
+void RegisterClientCommand(CLI::App* app, int* exit_code) {
+  auto flags = std::make_shared<ClientFlags>();
+  CLI::App* client = app->add_subcommand(
+      "client", "Call a running newsdedup server (see 'newsdedup serve').");
+  client->require_subcommand(1);
+  client->add_option("--server", flags->server, "Server address host:port")
+      ->capture_default_str();
+  client->add_option("--timeout-seconds", flags->timeout_seconds,
+                     "Deadline of each unary call")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+
+  CLI::App* assign = client->add_subcommand(
+      "assign",
+      "Stream JSONL articles (as for 'cluster') through AssignStream; writes "
+      "one JSON answer per line.\nExit code 3 if some articles were rejected.");
+  assign->add_option("input", flags->input, "JSONL file, or - for stdin")
+      ->capture_default_str();
+  assign->callback([flags, exit_code] { *exit_code = Client(*flags).Assign(); });
+
+  CLI::App* get_cluster =
+      client->add_subcommand("get-cluster", "Show one story and its members");
+  get_cluster->add_option("cluster_id", flags->id, "Cluster id (aliases work)")
+      ->required();
+  get_cluster->add_option("--page-size", flags->page_size, "Members to show")
+      ->check(CLI::Range(1, 1000))->capture_default_str();
+  get_cluster->add_flag("--json", flags->json, "Print the response as JSON");
+  get_cluster->callback(
+      [flags, exit_code] { *exit_code = Client(*flags).GetCluster(); });
+
+  CLI::App* list = client->add_subcommand("list-clusters", "List stories");
+  list->add_option("--sort", flags->sort, "size or last-update")
+      ->check(CLI::IsMember({"size", "last-update"}))->capture_default_str();
+  list->add_option("--limit", flags->limit, "Stories to show")
+      ->check(CLI::Range(1, 1000))->capture_default_str();
+  list->add_flag("--json", flags->json, "Print the response as JSON");
+  list->callback([flags, exit_code] { *exit_code = Client(*flags).ListClusters(); });
+
+  CLI::App* get_article =
+      client->add_subcommand("get-article", "Show one article's assignment");
+  get_article->add_option("article_id", flags->id, "Article id")->required();
+  get_article->callback(
+      [flags, exit_code] { *exit_code = Client(*flags).GetArticle(); });
+
+  CLI::App* health = client->add_subcommand(
+      "health", "Ask the standard gRPC health service; exit 0 when SERVING");
+  health->callback([flags, exit_code] { *exit_code = Client(*flags).Health(); });
+}
+
+}  // namespace newsdedup

@@ -1,0 +1,90 @@
+// `newsdedup serve`: the gRPC server on the engine, until SIGTERM/SIGINT.
+#include <signal.h>
+
+#include <iostream>
+
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "services/dedup_server.h"
+#include "tools/commands.h"
+#include "tools/engine_flags.h"
+#include "tools/log.h"
+
+namespace newsdedup {
+namespace {
+
+struct ServeFlags {
+  ServerOptions server;
+  double shutdown_grace_seconds = 10;
+  EngineFlags engine;
+};
+
+int RunServe(ServeFlags& flags) {
+  // SIGINT and SIGTERM are taken by sigwait() below; block them before any
+  // gRPC thread starts so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const absl::Time start = absl::Now();
+  auto engine = BuildEngine(flags.engine);
+  if (!engine.ok()) {
+    LogEvent("error", "engine_failed", {{"error", engine.status().ToString()}});
+    return kExitFailure;
+  }
+  flags.server.shutdown_grace = absl::Seconds(flags.shutdown_grace_seconds);
+  auto server = DedupServer::Start(flags.server, engine->get());
+  if (!server.ok()) {
+    LogEvent("error", "listen_failed", {{"error", server.status().ToString()}});
+    return kExitFailure;
+  }
+  LogEvent("info", "serving",
+           {{"address", flags.server.listen_address},
+            {"port", absl::StrCat((*server)->port())},
+            {"startup_ms", absl::StrFormat(
+                               "%.0f", absl::ToDoubleMilliseconds(absl::Now() - start))}});
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  LogEvent("info", "shutting_down",
+           {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*server)->Shutdown();
+  (*server)->Wait();
+  const EngineStats stats = (*engine)->stats();
+  LogEvent("info", "stopped",
+           {{"articles", absl::StrCat(stats.articles)},
+            {"clusters", absl::StrCat(stats.live_clusters)}});
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterServeCommand(CLI::App* app, int* exit_code) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* command = app->add_subcommand(
+      "serve",
+      "Run the gRPC service (newsdedup.v1.DedupService, plus grpc.health.v1 "
+      "and server reflection)\nuntil SIGTERM or SIGINT; shutdown lets calls "
+      "in flight finish. Logs one line per event on stderr.");
+  command->add_option("--listen", flags->server.listen_address,
+                      "host:port to listen on (port 0: any free port)")
+      ->capture_default_str();
+  command->add_option("--max-message-bytes", flags->server.max_message_bytes,
+                      "Largest gRPC message accepted or sent")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--max-article-bytes",
+                      flags->server.limits.max_article_bytes,
+                      "Largest article (RESOURCE_EXHAUSTED above)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--max-batch", flags->server.limits.max_batch_size,
+                      "Most articles in one AssignBatch")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--shutdown-grace-seconds", flags->shutdown_grace_seconds,
+                      "How long calls in flight may run after a shutdown signal")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  AddEngineFlags(command, &flags->engine);
+  command->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
+}
+
+}  // namespace newsdedup
