@@ -1,13 +1,34 @@
 #!/usr/bin/env bash
-# The main job on embedded defaults: installs the packages, builds, clusters
-# the sample headlines (../shared/data/uci-news-dev.jsonl) and prints the
-# stories found, largest first, with each story's representative headline.
+# The main job on embedded defaults: installs the packages, builds, starts
+# the gRPC server on a free loopback port, streams the sample headlines
+# (../shared/data/uci-news-dev.jsonl) through the client, prints the stories
+# found (largest first, with each story's representative headline), and
+# stops the server.
 # Usage: scripts/demo.sh [input.jsonl]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 input="${1:-../shared/data/uci-news-dev.jsonl}"
-out="$(mktemp -t newsdedup-demo.XXXXXX.jsonl)"
-build/bin/newsdedup cluster "$input" --resolve-merges --summary 25 -o "$out"
-echo "per-article answers: $out"
+bin=build/bin/newsdedup
+log="$(mktemp -t newsdedup-server.XXXXXX.log)"
+answers="$(mktemp -t newsdedup-answers.XXXXXX.jsonl)"
+
+"$bin" serve --listen 127.0.0.1:0 2>"$log" &
+server=$!
+trap 'kill "$server" 2>/dev/null || true' EXIT
+port=""
+for _ in $(seq 100); do
+  port="$(sed -n 's/.*event=serving .*port=\([0-9]*\).*/\1/p' "$log")"
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { echo "server did not start:"; cat "$log"; exit 1; }
+
+"$bin" client --server "127.0.0.1:$port" assign "$input" >"$answers"
+"$bin" client --server "127.0.0.1:$port" list-clusters --limit 25
+kill -TERM "$server"
+wait "$server"
+trap - EXIT
+echo "per-article answers: $answers"
+echo "server log: $log"

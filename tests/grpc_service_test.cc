@@ -1,0 +1,405 @@
+// Loopback integration tests of the gRPC service: a real DedupServer on
+// 127.0.0.1 with a real engine (and so a real sentencepiece model in the
+// same process as gRPC and protobuf), called through a real channel.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "newsdedup/v1/dedup.grpc.pb.h"
+#include "services/dedup_server.h"
+#include "tests/support/test_articles.h"
+
+namespace newsdedup {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::Article MakeProtoArticle(const std::string& id, const std::string& title,
+                             const std::string& body = "", int64_t seconds = 0,
+                             const std::string& source = "") {
+  v1::Article a;
+  a.set_id(id);
+  a.set_title(title);
+  a.set_body(body);
+  a.set_source(source);
+  if (seconds > 0) a.mutable_published()->set_seconds(seconds);
+  return a;
+}
+
+class GrpcServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartServer(ServerOptions()); }
+
+  void StartServer(ServerOptions options) {
+    options.listen_address = "127.0.0.1:0";
+    engine_ = testing::MakeEngine();
+    auto server = DedupServer::Start(options, engine_.get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::DedupService::NewStub(channel_);
+  }
+
+  static void SetDeadline(grpc::ClientContext* context, int ms = 10000) {
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::milliseconds(ms));
+  }
+
+  grpc::Status Assign(const v1::Article& article, v1::AssignResponse* response) {
+    v1::AssignRequest request;
+    *request.mutable_article() = article;
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    return stub_->Assign(&context, request, response);
+  }
+
+  std::unique_ptr<ClusteringEngine> engine_;
+  std::unique_ptr<DedupServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::DedupService::Stub> stub_;
+};
+
+TEST_F(GrpcServiceTest, AssignAnswersAndExplains) {
+  v1::AssignResponse first, copy;
+  ASSERT_TRUE(Assign(MakeProtoArticle("a1", "Trump says Budapest summit with "
+                                      "Putin is on hold", "", 1761120000,
+                                      "Wire A"),
+                     &first)
+                  .ok());
+  EXPECT_EQ(first.article_id(), "a1");
+  EXPECT_EQ(first.relation(), v1::NEW_STORY);
+  EXPECT_FALSE(first.cluster_id().empty());
+  EXPECT_EQ(first.representative_id(), "a1");
+  EXPECT_EQ(first.cluster_size(), 1);
+
+  ASSERT_TRUE(Assign(MakeProtoArticle("a2", "TRUMP says Budapest summit with "
+                                      "Putin is on hold", "", 1761120600,
+                                      "Paper B"),
+                     &copy)
+                  .ok());
+  EXPECT_EQ(copy.relation(), v1::EXACT_DUPLICATE);
+  EXPECT_EQ(copy.duplicate_of(), "a1");
+  EXPECT_EQ(copy.cluster_id(), first.cluster_id());
+  EXPECT_EQ(copy.cluster_size(), 2);
+  EXPECT_EQ(copy.explanation().nearest_article_id(), "a1");
+  EXPECT_FLOAT_EQ(copy.explanation().nearest_similarity(), 1.0f);
+}
+
+TEST_F(GrpcServiceTest, ResendIsIdempotentAndChangedContentIsRejected) {
+  v1::AssignResponse first, again, changed;
+  const v1::Article article = MakeProtoArticle("r1", "Chile earthquake");
+  ASSERT_TRUE(Assign(article, &first).ok());
+  ASSERT_TRUE(Assign(article, &again).ok());
+  EXPECT_EQ(again.cluster_id(), first.cluster_id());
+  EXPECT_EQ(again.relation(), first.relation());
+  EXPECT_EQ(engine_->stats().articles, 1);
+  const grpc::Status status =
+      Assign(MakeProtoArticle("r1", "Something else entirely"), &changed);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+}
+
+TEST_F(GrpcServiceTest, ValidationErrorsNameTheField) {
+  v1::AssignResponse response;
+  grpc::Status status = Assign(MakeProtoArticle("", "title"), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("article.id"));
+
+  status = Assign(MakeProtoArticle("e1", " ", ""), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("article.title"));
+
+  v1::Article bad_time = MakeProtoArticle("e2", "title");
+  bad_time.mutable_published()->set_nanos(-5);
+  status = Assign(bad_time, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("article.published"));
+
+  v1::AssignRequest empty;
+  grpc::ClientContext context;
+  status = stub_->Assign(&context, empty, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("article"));
+
+  v1::GetClusterRequest get;
+  v1::GetClusterResponse cluster;
+  grpc::ClientContext context2;
+  status = stub_->GetCluster(&context2, get, &cluster);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("cluster_id"));
+
+  v1::ListClustersRequest list;
+  list.set_page_size(-1);
+  v1::ListClustersResponse clusters;
+  grpc::ClientContext context3;
+  status = stub_->ListClusters(&context3, list, &clusters);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("page_size"));
+
+  list.set_page_size(10);
+  list.set_page_token("not-a-token");
+  grpc::ClientContext context4;
+  status = stub_->ListClusters(&context4, list, &clusters);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("page_token"));
+  EXPECT_EQ(engine_->stats().articles, 0);
+}
+
+TEST_F(GrpcServiceTest, OversizedInputIsResourceExhausted) {
+  server_.reset();
+  ServerOptions options;
+  options.limits.max_article_bytes = 1000;
+  options.limits.max_batch_size = 2;
+  StartServer(options);
+  v1::AssignResponse response;
+  grpc::Status status =
+      Assign(MakeProtoArticle("big", "title", std::string(2000, 'x')), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  v1::AssignBatchRequest batch;
+  for (int i = 0; i < 3; ++i) {
+    *batch.add_articles() = MakeProtoArticle(absl::StrCat("b", i), "t");
+  }
+  v1::AssignBatchResponse answers;
+  grpc::ClientContext context;
+  status = stub_->AssignBatch(&context, batch, &answers);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(engine_->stats().articles, 0);
+}
+
+TEST_F(GrpcServiceTest, MessagesOverTheTransportLimitAreRejected) {
+  server_.reset();
+  ServerOptions options;
+  options.max_message_bytes = 64 * 1024;
+  StartServer(options);
+  v1::AssignResponse response;
+  const grpc::Status status = Assign(
+      MakeProtoArticle("huge", "title", std::string(200 * 1024, 'x')), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(GrpcServiceTest, BatchAnswersEachArticleInOrder) {
+  v1::AssignBatchRequest batch;
+  *batch.add_articles() = MakeProtoArticle("k1", "Central bank raises rates");
+  *batch.add_articles() = MakeProtoArticle("", "no id");
+  *batch.add_articles() = MakeProtoArticle("k3", "Central bank raises rates");
+  v1::AssignBatchResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  ASSERT_TRUE(stub_->AssignBatch(&context, batch, &response).ok());
+  ASSERT_EQ(response.results_size(), 3);
+  EXPECT_EQ(response.results(0).answer().article_id(), "k1");
+  EXPECT_EQ(response.results(1).error().code(),
+            static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_EQ(response.results(2).answer().relation(), v1::EXACT_DUPLICATE);
+  EXPECT_EQ(response.results(2).answer().duplicate_of(), "k1");
+}
+
+TEST_F(GrpcServiceTest, ConcurrentStreamsAnswerEveryArticleInOrder) {
+  constexpr int kClients = 4;
+  constexpr int kPerClient = 150;
+  const std::vector<std::string> topics = {
+      "Trump Putin Budapest summit on hold", "Chile earthquake tsunami warning",
+      "Central bank raises interest rates", "Real Madrid beat Juventus"};
+  std::vector<std::vector<std::string>> answered(kClients);
+  std::vector<grpc::Status> finished(kClients);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      grpc::ClientContext context;
+      SetDeadline(&context, 60000);
+      auto stream = stub_->AssignStream(&context);
+      std::thread writer([&] {
+        for (int i = 0; i < kPerClient; ++i) {
+          v1::AssignRequest request;
+          // Every tenth article is invalid: its error must come back in place.
+          *request.mutable_article() = MakeProtoArticle(
+              i % 10 == 9 ? "" : absl::StrCat("c", c, "-", i),
+              absl::StrCat(topics[i % topics.size()], " report ", i), "",
+              1761120000 + i * 60);
+          stream->Write(request);
+        }
+        stream->WritesDone();
+      });
+      v1::AssignStreamResponse response;
+      while (stream->Read(&response)) {
+        answered[c].push_back(response.result().has_answer()
+                                  ? response.result().answer().article_id()
+                                  : "error");
+      }
+      writer.join();
+      finished[c] = stream->Finish();
+    });
+  }
+  for (auto& t : clients) t.join();
+  std::set<std::string> all;
+  for (int c = 0; c < kClients; ++c) {
+    ASSERT_TRUE(finished[c].ok()) << finished[c].error_message();
+    ASSERT_EQ(answered[c].size(), static_cast<size_t>(kPerClient));
+    for (int i = 0; i < kPerClient; ++i) {
+      EXPECT_EQ(answered[c][i], i % 10 == 9 ? "error" : absl::StrCat("c", c, "-", i));
+      if (i % 10 != 9) all.insert(answered[c][i]);
+    }
+  }
+  EXPECT_EQ(engine_->stats().articles, static_cast<int64_t>(all.size()));
+}
+
+TEST_F(GrpcServiceTest, GetClusterPagesMembersAndGetArticleResolves) {
+  v1::AssignResponse answer;
+  std::string cluster_id;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(Assign(MakeProtoArticle(absl::StrCat("m", i),
+                                        "Budapest summit between Trump and "
+                                        "Putin on hold",
+                                        "", 1761120000 + i * 600,
+                                        i % 2 ? "Wire A" : "Paper B"),
+                       &answer)
+                    .ok());
+    if (i == 0) cluster_id = answer.cluster_id();
+  }
+  v1::GetClusterRequest request;
+  request.set_cluster_id(cluster_id);
+  request.set_page_size(2);
+  std::vector<std::string> members;
+  for (int page = 0; page < 5; ++page) {
+    v1::GetClusterResponse response;
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    ASSERT_TRUE(stub_->GetCluster(&context, request, &response).ok());
+    EXPECT_EQ(response.cluster().size(), 5);
+    EXPECT_EQ(response.cluster().num_sources(), 2);
+    EXPECT_EQ(response.cluster().representative_id(), "m0");
+    EXPECT_EQ(response.cluster().first_seen().seconds(), 1761120000);
+    EXPECT_EQ(response.cluster().last_seen().seconds(), 1761120000 + 4 * 600);
+    for (const auto& m : response.members()) members.push_back(m.article_id());
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  EXPECT_EQ(members, (std::vector<std::string>{"m0", "m1", "m2", "m3", "m4"}));
+
+  v1::GetArticleRequest get;
+  get.set_article_id("m3");
+  v1::GetArticleResponse article;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub_->GetArticle(&context, get, &article).ok());
+  EXPECT_EQ(article.assignment().cluster_id(), cluster_id);
+  EXPECT_EQ(article.assignment().relation(), v1::EXACT_DUPLICATE);
+
+  get.set_article_id("nope");
+  grpc::ClientContext context2;
+  EXPECT_EQ(stub_->GetArticle(&context2, get, &article).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  request.set_cluster_id("story-999");
+  request.clear_page_token();
+  v1::GetClusterResponse missing;
+  grpc::ClientContext context3;
+  EXPECT_EQ(stub_->GetCluster(&context3, request, &missing).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(GrpcServiceTest, ListClustersSortsFiltersAndPages) {
+  v1::AssignResponse answer;
+  // Story A: three articles early; story B: one article later.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Assign(MakeProtoArticle(absl::StrCat("a", i),
+                                        "Chile earthquake tsunami warning", "",
+                                        1761120000 + i),
+                       &answer)
+                    .ok());
+  }
+  ASSERT_TRUE(Assign(MakeProtoArticle("b0", "Real Madrid beat Juventus in "
+                                      "Champions League", "", 1761130000),
+                     &answer)
+                  .ok());
+  v1::ListClustersRequest request;
+  v1::ListClustersResponse response;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListClusters(&context, request, &response).ok());
+    ASSERT_EQ(response.total(), 2);
+    EXPECT_EQ(response.clusters(0).size(), 3);  // largest first
+  }
+  request.set_sort_by(v1::ListClustersRequest::LAST_UPDATE);
+  request.set_page_size(1);
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListClusters(&context, request, &response).ok());
+    ASSERT_EQ(response.clusters_size(), 1);
+    EXPECT_EQ(response.clusters(0).representative_id(), "b0");  // newest first
+    EXPECT_EQ(response.next_page_token(), "1");
+  }
+  request.mutable_updated_since()->set_seconds(1761125000);
+  request.set_page_size(10);
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListClusters(&context, request, &response).ok());
+    EXPECT_EQ(response.total(), 1);
+    EXPECT_TRUE(response.next_page_token().empty());
+  }
+}
+
+TEST_F(GrpcServiceTest, HealthIsServingUntilShutdown) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  ASSERT_TRUE(health->Check(&context, request, &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  server_->Shutdown();
+  v1::AssignResponse answer;
+  const grpc::Status status = Assign(MakeProtoArticle("late", "too late"), &answer);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(GrpcServiceTest, ShutdownLetsOpenStreamsFinish) {
+  grpc::ClientContext context;
+  SetDeadline(&context, 30000);
+  auto stream = stub_->AssignStream(&context);
+  v1::AssignRequest request;
+  *request.mutable_article() = MakeProtoArticle("s1", "Chile earthquake");
+  ASSERT_TRUE(stream->Write(request));
+  v1::AssignStreamResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.result().answer().article_id(), "s1");
+
+  std::thread shutdown([&] { server_->Shutdown(); });
+  // Wait until the server refuses new calls (re-sending s1 is idempotent).
+  grpc::Status unary;
+  for (int i = 0; i < 500; ++i) {
+    v1::AssignResponse ignored;
+    unary = Assign(MakeProtoArticle("s1", "Chile earthquake"), &ignored);
+    if (unary.error_code() == grpc::StatusCode::UNAVAILABLE) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(unary.error_code(), grpc::StatusCode::UNAVAILABLE);
+  // The stream opened before the shutdown is still served.
+  *request.mutable_article() = MakeProtoArticle("s2", "Chile earthquake aftershock");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.result().answer().article_id(), "s2");
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  shutdown.join();
+  EXPECT_EQ(engine_->stats().articles, 2);
+}
+
+TEST_F(GrpcServiceTest, ExpiredDeadlineIsDeadlineExceeded) {
+  v1::AssignRequest request;
+  *request.mutable_article() = MakeProtoArticle("d1", "Chile earthquake");
+  v1::AssignResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() -
+                       std::chrono::milliseconds(1));
+  EXPECT_EQ(stub_->Assign(&context, request, &response).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+}  // namespace
+}  // namespace newsdedup
