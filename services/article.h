@@ -3,6 +3,7 @@
 #define NEWSDEDUP_SERVICES_ARTICLE_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -44,10 +45,19 @@ struct Assignment {
   // for this article.
   float cluster_similarity = 0.0f;
   float threshold = 0.0f;
+  // The best other candidate cluster and its centroid similarity (empty /
+  // 0 when there was none): how close the decision was.
+  std::string runner_up_cluster_id;
+  float runner_up_similarity = 0.0f;
+  // Words the article shares with the chosen cluster that weigh most in
+  // their similarity, strongest first.
+  std::vector<std::string> shared_terms;
   // The cluster's canonical representative and size after this article.
   std::string representative_id;
   std::string representative_title;
   int cluster_size = 0;
+  // 1 for the first text sent under this id, then 2, 3, ... for updates.
+  int version = 1;
 };
 
 }  // namespace newsdedup

@@ -69,6 +69,22 @@ void ToProto(const Assignment& a, v1::AssignResponse* out) {
   why->set_nearest_similarity(a.nearest_similarity);
   why->set_cluster_similarity(a.cluster_similarity);
   why->set_threshold(a.threshold);
+  why->set_runner_up_cluster_id(a.runner_up_cluster_id);
+  why->set_runner_up_similarity(a.runner_up_similarity);
+  for (const std::string& term : a.shared_terms) why->add_shared_terms(term);
+  out->set_version(a.version);
+}
+
+v1::ClusterEvent::Kind ToProto(ClusterEvent::Kind kind) {
+  switch (kind) {
+    case ClusterEvent::Kind::kCreated:
+      return v1::ClusterEvent::CREATED;
+    case ClusterEvent::Kind::kAbsorbed:
+      return v1::ClusterEvent::ABSORBED;
+    case ClusterEvent::Kind::kRepresentativeChanged:
+      return v1::ClusterEvent::REPRESENTATIVE_CHANGED;
+  }
+  return v1::ClusterEvent::KIND_UNSPECIFIED;
 }
 
 void ToProto(const ClusterSummary& c, v1::ClusterSummary* out) {
@@ -80,6 +96,15 @@ void ToProto(const ClusterSummary& c, v1::ClusterSummary* out) {
   out->set_representative_title(c.representative_title);
   if (Dated(c.first_seen)) ToTimestamp(c.first_seen, out->mutable_first_seen());
   if (Dated(c.last_seen)) ToTimestamp(c.last_seen, out->mutable_last_seen());
+  for (const ClusterEvent& event : c.history) {
+    v1::ClusterEvent* e = out->add_history();
+    e->set_kind(ToProto(event.kind));
+    ToTimestamp(event.time, e->mutable_time());
+    if (event.kind == ClusterEvent::Kind::kAbsorbed) {
+      e->set_absorbed_cluster_id(event.cluster_id);
+    }
+    e->set_article_id(event.article_id);
+  }
 }
 
 void ToProto(const ArticleView& a, v1::ClusterMember* out) {
@@ -107,6 +132,11 @@ absl::StatusOr<int> ParsePageToken(const std::string& token) {
 
 std::string NextPageToken(int offset, int page_size, int total) {
   return offset + page_size < total ? absl::StrCat(offset + page_size) : "";
+}
+
+// Engine messages name the field ("title: ..."); say which message.
+absl::Status InArticle(const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrCat("article.", status.message()));
 }
 
 // Finishes a unary call with `status`.
@@ -167,8 +197,7 @@ DedupServiceImpl::DedupServiceImpl(ClusteringEngine* engine,
                                    const ServiceLimits& limits)
     : engine_(engine), limits_(limits) {}
 
-absl::Status DedupServiceImpl::AssignOne(const v1::Article& in,
-                                         v1::AssignResponse* response) {
+absl::StatusOr<Article> DedupServiceImpl::ToArticle(const v1::Article& in) const {
   if (in.id().empty()) return absl::InvalidArgumentError("article.id: required");
   const size_t bytes = in.id().size() + in.title().size() + in.body().size() +
                        in.url().size() + in.source().size();
@@ -190,12 +219,15 @@ absl::Status DedupServiceImpl::AssignOne(const v1::Article& in,
     if (!t.ok()) return t.status();
     article.published = *t;
   }
-  absl::StatusOr<Assignment> answer = engine_->Assign(article);
-  if (!answer.ok()) {
-    // Engine messages name the field ("title: ..."); say which message.
-    return absl::Status(answer.status().code(),
-                        absl::StrCat("article.", answer.status().message()));
-  }
+  return article;
+}
+
+absl::Status DedupServiceImpl::AssignOne(const v1::Article& in,
+                                         v1::AssignResponse* response) {
+  absl::StatusOr<Article> article = ToArticle(in);
+  if (!article.ok()) return article.status();
+  absl::StatusOr<Assignment> answer = engine_->Assign(*article);
+  if (!answer.ok()) return InArticle(answer.status());
   ToProto(*answer, response);
   return absl::OkStatus();
 }
@@ -324,6 +356,42 @@ grpc::ServerUnaryReactor* DedupServiceImpl::GetArticle(
   if (!article.ok()) return Finish(context, article.status());
   ToProto(article->assignment, response->mutable_assignment());
   return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::FindSimilar(
+    grpc::CallbackServerContext* context, const v1::FindSimilarRequest* request,
+    v1::FindSimilarResponse* response) {
+  if (!request->has_article()) {
+    return Finish(context, absl::InvalidArgumentError("article: required"));
+  }
+  absl::StatusOr<int> k = PageSize(request->k());
+  if (!k.ok()) {
+    return Finish(context, absl::InvalidArgumentError(absl::StrCat(
+                               "k: must be between 1 and ", limits_.max_page_size)));
+  }
+  absl::StatusOr<Article> article = ToArticle(request->article());
+  if (!article.ok()) return Finish(context, article.status());
+  absl::StatusOr<SimilarResult> result =
+      engine_->FindSimilar(*article, request->k() == 0 ? 10 : *k);
+  if (!result.ok()) return Finish(context, InArticle(result.status()));
+  for (const SimilarArticle& n : result->neighbors) {
+    v1::SimilarArticle* out = response->add_neighbors();
+    out->set_article_id(n.article_id);
+    out->set_cluster_id(n.cluster_id);
+    out->set_similarity(n.similarity);
+  }
+  ToProto(result->would_be, response->mutable_would_be());
+  return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::DeleteArticle(
+    grpc::CallbackServerContext* context,
+    const v1::DeleteArticleRequest* request,
+    v1::DeleteArticleResponse* /*response*/) {
+  if (request->article_id().empty()) {
+    return Finish(context, absl::InvalidArgumentError("article_id: required"));
+  }
+  return Finish(context, engine_->DeleteArticle(request->article_id()));
 }
 
 }  // namespace newsdedup

@@ -60,10 +60,20 @@ class DedupServiceImpl final : public v1::DedupService::CallbackService {
   grpc::ServerUnaryReactor* GetArticle(grpc::CallbackServerContext* context,
                                        const v1::GetArticleRequest* request,
                                        v1::GetArticleResponse* response) override;
+  grpc::ServerUnaryReactor* FindSimilar(
+      grpc::CallbackServerContext* context,
+      const v1::FindSimilarRequest* request,
+      v1::FindSimilarResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteArticle(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteArticleRequest* request,
+      v1::DeleteArticleResponse* response) override;
 
  private:
   friend class AssignStreamReactor;
 
+  // Validates `article` and converts it for the engine.
+  absl::StatusOr<Article> ToArticle(const v1::Article& article) const;
   // Validates `article` and assigns it; fills `response` on success.
   absl::Status AssignOne(const v1::Article& article,
                          v1::AssignResponse* response);

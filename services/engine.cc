@@ -34,6 +34,18 @@ const char* RelationName(Relation relation) {
   return "UNKNOWN";
 }
 
+const char* ClusterEventKindName(ClusterEvent::Kind kind) {
+  switch (kind) {
+    case ClusterEvent::Kind::kCreated:
+      return "CREATED";
+    case ClusterEvent::Kind::kAbsorbed:
+      return "ABSORBED";
+    case ClusterEvent::Kind::kRepresentativeChanged:
+      return "REPRESENTATIVE_CHANGED";
+  }
+  return "UNKNOWN";
+}
+
 namespace {
 
 // Full re-election of the representative is cheap for small clusters; for
@@ -105,15 +117,80 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       absl::MutexLock lock(&mu_);
       if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
     }
-    ASSIGN_OR_RETURN(
-        Embedding embedding,
-        embedder_->Embed({text.title, text.body, text.title_names,
-                          text.body_names},
-                         EmbedMode::kObserve));
+    ASSIGN_OR_RETURN(Embedding embedding, Embed(text, EmbedMode::kObserve));
     absl::MutexLock lock(&mu_);
     // Another caller may have sent the same id or text meanwhile.
     if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
-    return AssignEmbedded(article, text.hash, std::move(embedding));
+    auto known = article_by_id_.find(article.id);
+    if (known == article_by_id_.end()) {
+      return AssignEmbedded(article, text.hash, std::move(embedding),
+                            /*preferred=*/-1, /*version=*/1);
+    }
+    // A new version of a known article: the old text leaves first.
+    const int64_t old = known->second;
+    const int version = articles_[old].answer.version + 1;
+    const int64_t preferred = Resolve(articles_[old].cluster);
+    RETURN_IF_ERROR(RemoveArticle(old));
+    ++stats_.updates;
+    auto same_text = article_by_hash_.find(text.hash);
+    if (same_text != article_by_hash_.end()) {
+      return AssignExactDuplicate(article, text.hash, same_text->second,
+                                  version);
+    }
+    return AssignEmbedded(article, text.hash, std::move(embedding), preferred,
+                          version);
+  }
+
+  absl::StatusOr<SimilarResult> FindSimilar(const Article& article,
+                                            int k) const override {
+    if (k < 0) return absl::InvalidArgumentError("k: must be >= 0");
+    ASSIGN_OR_RETURN(NormalizedText text, NormalizeArticle(article));
+    ASSIGN_OR_RETURN(Embedding embedding, Embed(text, EmbedMode::kReadOnly));
+    absl::MutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Decision decision,
+                     Decide(embedding, article.published,
+                            std::max(k, options_.neighbors), /*preferred=*/-1));
+    SimilarResult result;
+    for (const auto& [a, similarity] : decision.neighbors) {
+      if (static_cast<int>(result.neighbors.size()) >= k) break;
+      result.neighbors.push_back(
+          {articles_[a].id, clusters_[Resolve(articles_[a].cluster)].id,
+           similarity});
+    }
+    Assignment& answer = result.would_be;
+    auto known = article_by_id_.find(article.id);
+    auto same_text = article_by_hash_.find(text.hash);
+    if (known != article_by_id_.end() &&
+        articles_[known->second].content_hash == text.hash) {
+      answer = View(known->second).assignment;  // a resend
+    } else if (same_text != article_by_hash_.end()) {
+      const int64_t original = same_text->second;
+      answer.relation = Relation::kExactDuplicate;
+      answer.duplicate_of = articles_[original].id;
+      answer.nearest_article_id = articles_[original].id;
+      answer.nearest_similarity = 1.0f;
+      answer.cluster_id = clusters_[Resolve(articles_[original].cluster)].id;
+    } else {
+      FillDecision(decision, &answer);
+      if (decision.cluster >= 0) {
+        answer.cluster_id = clusters_[decision.cluster].id;
+        answer.shared_terms = SharedTerms(decision.cluster, embedding);
+        FillClusterView(decision.cluster, &answer);
+      }
+    }
+    answer.article_id = article.id;
+    return result;
+  }
+
+  absl::Status DeleteArticle(absl::string_view article_id) override {
+    absl::MutexLock lock(&mu_);
+    auto it = article_by_id_.find(article_id);
+    if (it == article_by_id_.end()) {
+      return absl::NotFoundError(absl::StrCat("unknown article: ", article_id));
+    }
+    RETURN_IF_ERROR(RemoveArticle(it->second));
+    ++stats_.deletions;
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::string> ResolveClusterId(
@@ -175,14 +252,16 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     if (it == cluster_by_id_.end()) {
       return absl::NotFoundError(absl::StrCat("unknown cluster: ", cluster_id));
     }
-    return Summarize(Resolve(it->second));
+    return Summarize(Resolve(it->second), /*with_history=*/true);
   }
 
   std::vector<ClusterSummary> ListClusters() const override {
     absl::MutexLock lock(&mu_);
     std::vector<ClusterSummary> out;
     for (size_t c = 0; c < clusters_.size(); ++c) {
-      if (clusters_[c].merged_into < 0) out.push_back(Summarize(c));
+      if (clusters_[c].merged_into < 0 && !clusters_[c].members.empty()) {
+        out.push_back(Summarize(c));
+      }
     }
     std::stable_sort(out.begin(), out.end(),
                      [](const ClusterSummary& a, const ClusterSummary& b) {
@@ -194,8 +273,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   EngineStats stats() const override {
     absl::MutexLock lock(&mu_);
     EngineStats s = stats_;
-    s.articles = static_cast<int64_t>(articles_.size());
-    s.live_clusters = static_cast<int64_t>(clusters_.size()) - s.merges;
+    s.articles = static_cast<int64_t>(article_by_id_.size());
+    s.live_clusters = live_clusters_;
     s.indexed_vectors = index_->size();
     s.index_shards = index_->num_shards();
     return s;
@@ -215,6 +294,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     // it is an exact duplicate, which is neither embedded nor indexed).
     int64_t embedded_as;
     Embedding embedding;  // sparse part only, once indexed
+    int64_t index_bucket = 0;  // index shard holding its vector
     Assignment answer;    // the first answer, replayed on resend
   };
 
@@ -226,6 +306,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     internal::Centroid centroid;   // over embedded members only
     int64_t total_words = 0;       // over embedded members
     int64_t representative = -1;
+    std::vector<ClusterEvent> history;
     absl::Time first_seen = absl::InfiniteFuture();
     absl::Time last_seen = absl::InfinitePast();
     bool dated = false;
@@ -258,9 +339,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   }
 
   // Multiplier of the join threshold for an article published `t` next to
-  // cluster `c`: 1 for articles within a day of the cluster, rising with the
-  // logarithm of the gap. Coverage of one event is dense in its first days;
-  // a look-alike event weeks later must match much more closely.
+  // cluster `c`: same_time_factor at no gap, rising with the logarithm of
+  // the gap in days. Coverage of one event is dense in its first days; a
+  // look-alike event weeks later must match much more closely. Undated
+  // articles or clusters get 1.
   float TimeFactor(const Cluster& c, absl::Time t) const {
     if (!Dated(t) || !c.dated) return 1.0f;
     absl::Duration gap = absl::ZeroDuration();
@@ -294,111 +376,197 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     return articles_[articles_[a].embedded_as].embedding;
   }
 
-  // Answers a resend or an exact duplicate; nullopt when the article needs
-  // embedding. Errors are returned as answers too (kAlreadyExists).
+  absl::StatusOr<Embedding> Embed(const NormalizedText& text,
+                                  EmbedMode mode) const {
+    return embedder_->Embed(
+        {text.title, text.body, text.title_names, text.body_names}, mode);
+  }
+
+  // Answers a resend or an exact duplicate of a new id; nullopt when the
+  // article needs embedding (a new text, or a new version of a known id).
   std::optional<absl::StatusOr<Assignment>> AnswerWithoutEmbedding(
       const Article& article, const NormalizedText& text)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto known = article_by_id_.find(article.id);
     if (known != article_by_id_.end()) {
-      const ArticleRecord& record = articles_[known->second];
-      if (record.content_hash != text.hash) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "id: article ", article.id,
-            " was already assigned with different content"));
+      if (articles_[known->second].content_hash != text.hash) {
+        return std::nullopt;  // a new version
       }
-      Assignment answer = record.answer;
-      answer.cluster_id = clusters_[Resolve(record.cluster)].id;
-      return answer;
+      return View(known->second).assignment;  // a resend
     }
     auto same_text = article_by_hash_.find(text.hash);
     if (same_text == article_by_hash_.end()) return std::nullopt;
+    return AssignExactDuplicate(article, text.hash, same_text->second,
+                                /*version=*/1);
+  }
 
-    const int64_t original = same_text->second;
+  // Records `article` as an exact duplicate of `original`.
+  Assignment AssignExactDuplicate(const Article& article, uint64_t hash,
+                                  int64_t original, int version)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const int64_t c = Resolve(articles_[original].cluster);
     Assignment answer;
     answer.relation = Relation::kExactDuplicate;
     answer.duplicate_of = articles_[original].id;
     answer.nearest_article_id = articles_[original].id;
     answer.nearest_similarity = 1.0f;
-    answer.cluster_similarity = clusters_[c].centroid.Cosine(
-        EmbeddingOf(original));
+    answer.cluster_similarity =
+        clusters_[c].centroid.Cosine(EmbeddingOf(original));
+    answer.version = version;
     ++stats_.exact_duplicates;
-    return Record(article, text.hash, articles_[original].embedded_as, c,
+    return Record(article, hash, articles_[original].embedded_as, c,
                   std::move(answer));
   }
 
-  absl::StatusOr<Assignment> AssignEmbedded(const Article& article,
-                                            uint64_t hash, Embedding embedding)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    const absl::Time t = article.published;
-    const int64_t bucket = BucketOf(t);
+  // Where an embedded article belongs, computed without changing anything.
+  struct Decision {
+    Relation relation = Relation::kNewStory;
+    int64_t cluster = -1;  // live cluster to join; -1: start a new one
+    int64_t nearest = -1;  // nearest live article in the window
+    float nearest_similarity = 0.0f;
+    float cluster_similarity = 0.0f;  // to the chosen cluster's centroid
+    float threshold = 0.0f;           // in force for the chosen cluster
+    int64_t runner_up = -1;           // best other candidate cluster
+    float runner_up_similarity = 0.0f;
+    // Neighbours in the window with their exact similarity, best first.
+    std::vector<std::pair<int64_t, float>> neighbors;
+    std::vector<int64_t> candidates;  // live clusters of the neighbours
+  };
+
+  // Decides for an article published at `t`. `preferred` is the cluster of
+  // the article's previous version (or -1): it is kept while it still
+  // reaches the join threshold, or when no other cluster does.
+  absl::StatusOr<Decision> Decide(const Embedding& embedding, absl::Time t,
+                                  int k, int64_t preferred) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     int64_t min_bucket = VectorIndex::kTimelessBucket;
     int64_t max_bucket = std::numeric_limits<int64_t>::max();
     if (Dated(t)) {
       min_bucket = BucketOf(t - options_.story_window);
       max_bucket = BucketOf(t + options_.story_window);
     }
-    ASSIGN_OR_RETURN(std::vector<Neighbor> neighbors,
-                     index_->Search(embedding.dense, options_.neighbors,
-                                    min_bucket, max_bucket));
-
-    Assignment answer;
-    answer.threshold = JoinThreshold(embedding.num_words);
-
+    ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
+                     index_->Search(embedding.dense, k, min_bucket, max_bucket));
+    Decision d;
     // Re-score neighbours exactly; collect candidate clusters in the window.
-    int64_t nearest = -1;
-    float nearest_sim = -1.0f;
-    std::vector<int64_t> candidates;
     absl::flat_hash_set<int64_t> seen;
-    for (const Neighbor& n : neighbors) {
+    for (const Neighbor& n : hits) {
       const int64_t c = Resolve(articles_[n.id].cluster);
       if (!InWindow(clusters_[c], t)) continue;
-      const float sim = Similarity(embedding, EmbeddingOf(n.id));
-      if (sim > nearest_sim) {
-        nearest_sim = sim;
-        nearest = n.id;
-      }
-      if (seen.insert(c).second) candidates.push_back(c);
+      d.neighbors.push_back({n.id, Similarity(embedding, EmbeddingOf(n.id))});
+      if (seen.insert(c).second) d.candidates.push_back(c);
+    }
+    std::stable_sort(d.neighbors.begin(), d.neighbors.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (!d.neighbors.empty()) {
+      d.nearest = d.neighbors[0].first;
+      d.nearest_similarity = d.neighbors[0].second;
+    }
+    if (preferred >= 0 && seen.insert(preferred).second) {
+      d.candidates.push_back(preferred);
     }
 
-    int64_t chosen = -1;
-    if (nearest >= 0) {
-      answer.nearest_article_id = articles_[nearest].id;
-      answer.nearest_similarity = nearest_sim;
-    }
-    // The best cluster is the one that clears its threshold by the widest
-    // ratio; thresholds rise with the time since the cluster last grew.
-    float best_sim = 0.0f, best_threshold = answer.threshold, best_ratio = 0.0f;
+    // Candidates score by how far they clear their threshold, which rises
+    // with the time since the cluster last grew.
+    const float base_threshold = JoinThreshold(embedding.num_words);
+    struct Score {
+      float similarity = 0.0f, threshold = 0.0f, ratio = 0.0f;
+    };
+    absl::flat_hash_map<int64_t, Score> scores;
     int64_t best = -1;
-    for (int64_t c : candidates) {
-      const float sim = clusters_[c].centroid.Cosine(embedding);
-      const float threshold =
-          answer.threshold * TimeFactor(clusters_[c], t);
-      if (sim / threshold > best_ratio) {
-        best_ratio = sim / threshold;
-        best_sim = sim;
-        best_threshold = threshold;
-        best = c;
+    for (int64_t c : d.candidates) {
+      Score score;
+      score.similarity = clusters_[c].centroid.Cosine(embedding);
+      score.threshold = base_threshold * TimeFactor(clusters_[c], t);
+      score.ratio = score.similarity / score.threshold;
+      scores[c] = score;
+      if (best < 0 || score.ratio > scores[best].ratio) best = c;
+    }
+
+    const int64_t nearest_cluster =
+        d.nearest >= 0 ? Resolve(articles_[d.nearest].cluster) : -1;
+    if (d.nearest >= 0 &&
+        d.nearest_similarity >= options_.near_duplicate_threshold) {
+      d.relation = Relation::kNearDuplicate;
+      d.cluster = nearest_cluster;
+    } else if (best >= 0 && scores[best].ratio >= 1.0f) {
+      d.relation = Relation::kSameStory;
+      d.cluster = best;
+    }
+    if (preferred >= 0 && d.cluster != preferred &&
+        (d.cluster < 0 || scores[preferred].ratio >= 1.0f)) {
+      // A new version stays in its story unless it clearly left it.
+      d.cluster = preferred;
+      d.relation = clusters_[preferred].members.empty() ? Relation::kNewStory
+                                                        : Relation::kSameStory;
+    }
+    if (d.relation == Relation::kNearDuplicate && d.cluster != nearest_cluster) {
+      d.relation = Relation::kSameStory;
+    }
+    d.threshold = base_threshold;
+    if (d.cluster >= 0) {
+      d.cluster_similarity = scores[d.cluster].similarity;
+      d.threshold = scores[d.cluster].threshold;
+    }
+    for (int64_t c : d.candidates) {
+      if (c == d.cluster) continue;
+      if (d.runner_up < 0 || scores[c].ratio > scores[d.runner_up].ratio) {
+        d.runner_up = c;
       }
     }
-    if (nearest >= 0 && nearest_sim >= options_.near_duplicate_threshold) {
-      answer.relation = Relation::kNearDuplicate;
-      answer.duplicate_of = articles_[nearest].id;
-      chosen = Resolve(articles_[nearest].cluster);
-      answer.cluster_similarity = clusters_[chosen].centroid.Cosine(embedding);
-      ++stats_.near_duplicates;
-    } else if (best >= 0 && best_ratio >= 1.0f) {
-      answer.relation = Relation::kSameStory;
-      answer.threshold = best_threshold;
-      chosen = best;
-      answer.cluster_similarity = best_sim;
-    } else {
-      answer.relation = Relation::kNewStory;
-      chosen = NewCluster();
+    if (d.runner_up >= 0) {
+      d.runner_up_similarity = scores[d.runner_up].similarity;
     }
+    return d;
+  }
+
+  // Copies a decision's explanation into an answer.
+  void FillDecision(const Decision& d, Assignment* answer) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    answer->relation = d.relation;
+    answer->threshold = d.threshold;
+    answer->cluster_similarity = d.cluster_similarity;
+    if (d.nearest >= 0) {
+      answer->nearest_article_id = articles_[d.nearest].id;
+      answer->nearest_similarity = d.nearest_similarity;
+    }
+    if (d.relation == Relation::kNearDuplicate) {
+      answer->duplicate_of = articles_[d.nearest].id;
+    }
+    if (d.runner_up >= 0) {
+      answer->runner_up_cluster_id = clusters_[d.runner_up].id;
+      answer->runner_up_similarity = d.runner_up_similarity;
+    }
+  }
+
+  // The words `embedding` shares with cluster `c` that weigh most.
+  std::vector<std::string> SharedTerms(int64_t c,
+                                       const Embedding& embedding) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    constexpr int kCandidates = 16;  // features; not all of them are words
+    constexpr size_t kTerms = 5;
+    std::vector<std::string> terms = embedder_->DescribeFeatures(
+        clusters_[c].centroid.TopSharedFeatures(embedding, kCandidates));
+    if (terms.size() > kTerms) terms.resize(kTerms);
+    return terms;
+  }
+
+  absl::StatusOr<Assignment> AssignEmbedded(const Article& article,
+                                            uint64_t hash, Embedding embedding,
+                                            int64_t preferred, int version)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const absl::Time t = article.published;
+    ASSIGN_OR_RETURN(Decision d,
+                     Decide(embedding, t, options_.neighbors, preferred));
+    Assignment answer;
+    FillDecision(d, &answer);
+    answer.version = version;
+    if (d.relation == Relation::kNearDuplicate) ++stats_.near_duplicates;
+    const int64_t chosen = d.cluster >= 0 ? d.cluster : NewCluster();
+    answer.shared_terms = SharedTerms(chosen, embedding);
 
     const int64_t a = static_cast<int64_t>(articles_.size());
+    const int64_t bucket = BucketOf(t);
     RETURN_IF_ERROR(index_->Add(a, bucket, embedding.dense));
     embedding.dense.clear();
     embedding.dense.shrink_to_fit();
@@ -407,15 +575,61 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     cluster.total_words += embedding.num_words;
     Assignment recorded = Record(article, hash, a, chosen, std::move(answer));
     articles_[a].embedding = std::move(embedding);
+    articles_[a].index_bucket = bucket;
     UpdateRepresentative(chosen, a);
 
-    const int64_t survivor = MergeSimilar(chosen, candidates);
+    const int64_t survivor = MergeSimilar(chosen, d.candidates);
     ExpireOldShards(t);
 
     recorded.cluster_id = clusters_[survivor].id;
     FillClusterView(survivor, &recorded);
     articles_[a].answer = recorded;
     return recorded;
+  }
+
+  // Takes article `a` out of its cluster, the index and the lookups. Exact
+  // duplicates that shared its vector inherit it, so they stay findable.
+  absl::Status RemoveArticle(int64_t a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    ArticleRecord& record = articles_[a];
+    const int64_t c = Resolve(record.cluster);
+    Cluster& cluster = clusters_[c];
+    cluster.members.erase(
+        std::find(cluster.members.begin(), cluster.members.end(), a));
+    int64_t heir = -1;
+    if (record.embedded_as == a) {
+      for (int64_t m : cluster.members) {
+        if (articles_[m].embedded_as != a) continue;
+        if (heir < 0) heir = m;
+        articles_[m].embedded_as = heir;
+      }
+      if (heir >= 0) {
+        articles_[heir].embedding = std::move(record.embedding);
+        articles_[heir].index_bucket = record.index_bucket;
+        index_->Relabel(a, heir, record.index_bucket);
+      } else {
+        ASSIGN_OR_RETURN(bool removed, index_->Remove(a, record.index_bucket));
+        (void)removed;  // false when its shard had already expired
+        cluster.centroid.Subtract(record.embedding);
+        cluster.total_words -= record.embedding.num_words;
+      }
+      record.embedding = Embedding();
+    }
+    auto by_hash = article_by_hash_.find(record.content_hash);
+    if (by_hash != article_by_hash_.end() && by_hash->second == a) {
+      if (heir >= 0) {
+        by_hash->second = heir;
+      } else {
+        article_by_hash_.erase(by_hash);
+      }
+    }
+    article_by_id_.erase(record.id);
+    if (cluster.members.empty()) {
+      cluster.representative = -1;
+      --live_clusters_;
+    } else if (cluster.representative == a) {
+      SetRepresentative(c, MostCentral(cluster));
+    }
+    return absl::OkStatus();
   }
 
   int64_t NewCluster() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -442,12 +656,17 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     record.cluster = c;
     record.embedded_as = embedded_as;
     articles_.push_back(std::move(record));
-    article_by_id_.emplace(article.id, a);
+    article_by_id_.insert_or_assign(article.id, a);
     article_by_hash_.try_emplace(hash, a);
 
     Cluster& cluster = clusters_[c];
+    if (cluster.members.empty()) ++live_clusters_;  // new, or emptied earlier
     cluster.members.push_back(a);
-    if (cluster.representative < 0) cluster.representative = a;
+    if (cluster.representative < 0) {
+      cluster.representative = a;
+      cluster.history.push_back({ClusterEvent::Kind::kCreated, absl::Now(),
+                                 cluster.id, article.id});
+    }
     if (Dated(article.published)) {
       cluster.dated = true;
       cluster.first_seen = std::min(cluster.first_seen, article.published);
@@ -474,29 +693,49 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     return cluster.centroid.Cosine(EmbeddingOf(a));
   }
 
+  void SetRepresentative(int64_t c, int64_t a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Cluster& cluster = clusters_[c];
+    if (cluster.representative == a) return;
+    cluster.representative = a;
+    cluster.history.push_back({ClusterEvent::Kind::kRepresentativeChanged,
+                               absl::Now(), std::string(), articles_[a].id});
+  }
+
+  // The most central embedded member of a non-empty cluster, ties to the
+  // earliest.
+  int64_t MostCentral(const Cluster& cluster) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    int64_t best = -1;
+    float best_score = 0.0f;
+    for (int64_t m : cluster.members) {
+      if (articles_[m].embedded_as != m) continue;  // exact duplicates
+      const float score = Centrality(cluster, m);
+      if (best < 0 || score > best_score + 1e-6f ||
+          (score > best_score - 1e-6f && m < best)) {
+        best = m;
+        best_score = score;
+      }
+    }
+    return best >= 0 ? best : cluster.members.front();
+  }
+
   // Re-elects the most central member, ties to the earliest; the incumbent
-  // keeps its place unless beaten by representative_margin.
+  // keeps its place unless beaten by representative_margin. Full
+  // re-election runs for small clusters and at powers of two; in between
+  // only the newcomer challenges the incumbent (amortised O(1)).
   void UpdateRepresentative(int64_t c, int64_t newcomer)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Cluster& cluster = clusters_[c];
     const int embedded = cluster.centroid.count();
-    int64_t challenger = newcomer;
-    float challenger_score = Centrality(cluster, newcomer);
-    if (embedded <= kAlwaysReelectBelow || IsPowerOfTwo(embedded)) {
-      challenger = -1;
-      for (int64_t m : cluster.members) {
-        if (articles_[m].embedded_as != m) continue;  // exact duplicates
-        const float score = Centrality(cluster, m);
-        if (challenger < 0 || score > challenger_score + 1e-6f) {
-          challenger = m;
-          challenger_score = score;
-        }
-      }
-    }
+    const int64_t challenger =
+        embedded <= kAlwaysReelectBelow || IsPowerOfTwo(embedded)
+            ? MostCentral(cluster)
+            : newcomer;
     const float incumbent = Centrality(cluster, cluster.representative);
-    if (challenger >= 0 && challenger != cluster.representative &&
-        challenger_score > incumbent + options_.representative_margin) {
-      cluster.representative = challenger;
+    if (challenger != cluster.representative &&
+        Centrality(cluster, challenger) >
+            incumbent + options_.representative_margin) {
+      SetRepresentative(c, challenger);
     }
   }
 
@@ -544,7 +783,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       s.first_seen = std::min(s.first_seen, x.first_seen);
       s.last_seen = std::max(s.last_seen, x.last_seen);
     }
+    s.history.push_back(
+        {ClusterEvent::Kind::kAbsorbed, absl::Now(), x.id, std::string()});
     x.merged_into = survivor;
+    --live_clusters_;
     x.members.clear();
     x.members.shrink_to_fit();
     x.centroid = internal::Centroid();
@@ -553,7 +795,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     const int64_t absorbed_rep = x.representative;
     if (Centrality(s, absorbed_rep) >
         Centrality(s, s.representative) + options_.representative_margin) {
-      s.representative = absorbed_rep;
+      SetRepresentative(survivor, absorbed_rep);
     }
     return survivor;
   }
@@ -577,19 +819,23 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     return view;
   }
 
-  ClusterSummary Summarize(int64_t c) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+  ClusterSummary Summarize(int64_t c, bool with_history = false) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     const Cluster& cluster = clusters_[c];
     ClusterSummary s;
     s.cluster_id = cluster.id;
     s.aliases = cluster.aliases;
+    if (with_history) s.history = cluster.history;
     s.size = static_cast<int>(cluster.members.size());
     absl::flat_hash_set<absl::string_view> sources;
     for (int64_t m : cluster.members) {
       if (!articles_[m].source.empty()) sources.insert(articles_[m].source);
     }
     s.num_sources = static_cast<int>(sources.size());
-    s.representative_id = articles_[cluster.representative].id;
-    s.representative_title = articles_[cluster.representative].title;
+    if (cluster.representative >= 0) {  // -1 once every member was deleted
+      s.representative_id = articles_[cluster.representative].id;
+      s.representative_title = articles_[cluster.representative].title;
+    }
     if (cluster.dated) {
       s.first_seen = cluster.first_seen;
       s.last_seen = cluster.last_seen;
@@ -609,6 +855,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::flat_hash_map<uint64_t, int64_t> article_by_hash_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> cluster_by_id_ ABSL_GUARDED_BY(mu_);
   absl::Time newest_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t live_clusters_ ABSL_GUARDED_BY(mu_) = 0;
   EngineStats stats_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -35,6 +35,22 @@
 
 namespace newsdedup {
 
+// Something that happened to a cluster, for its history.
+struct ClusterEvent {
+  enum class Kind {
+    kCreated,                // first article; `article_id` is it
+    kAbsorbed,               // cluster `cluster_id` was merged into this one
+    kRepresentativeChanged,  // `article_id` became the representative
+  };
+  Kind kind = Kind::kCreated;
+  absl::Time time;  // wall-clock time of the event
+  std::string cluster_id;
+  std::string article_id;
+};
+
+// "CREATED", "ABSORBED" or "REPRESENTATIVE_CHANGED".
+const char* ClusterEventKindName(ClusterEvent::Kind kind);
+
 struct ClusterSummary {
   std::string cluster_id;
   std::vector<std::string> aliases;  // ids of clusters merged into this one
@@ -44,6 +60,7 @@ struct ClusterSummary {
   std::string representative_title;
   absl::Time first_seen = absl::InfinitePast();
   absl::Time last_seen = absl::InfinitePast();
+  std::vector<ClusterEvent> history;  // oldest first; GetCluster only
 };
 
 // An article as the engine stores it.
@@ -63,12 +80,26 @@ struct MemberPage {
   int total = 0;  // members over all pages
 };
 
+// A live article near a query, for FindSimilar.
+struct SimilarArticle {
+  std::string article_id;
+  std::string cluster_id;  // its live cluster
+  float similarity = 0.0f;
+};
+
+struct SimilarResult {
+  std::vector<SimilarArticle> neighbors;  // most similar first
+  Assignment would_be;
+};
+
 struct EngineStats {
   int64_t articles = 0;
-  int64_t live_clusters = 0;  // clusters not absorbed by a merge
+  int64_t live_clusters = 0;  // non-empty clusters not absorbed by a merge
   int64_t merges = 0;
   int64_t exact_duplicates = 0;
   int64_t near_duplicates = 0;
+  int64_t updates = 0;    // new versions of known ids
+  int64_t deletions = 0;
   int64_t indexed_vectors = 0;  // vectors in the live (windowed) index
   int index_shards = 0;
 };
@@ -82,13 +113,31 @@ class ClusteringEngine {
   virtual ~ClusteringEngine() = default;
 
   // Assigns one article to a story and returns the answer.
-  // Re-sending an id with the same content returns the first answer again
-  // (with the cluster id resolved through later merges).
+  // Re-sending an id with the same content returns the answer of its
+  // current version again (cluster id resolved through later merges).
+  // The same id with different content is a new version: it replaces the
+  // old text (in the index, the centroid and the duplicate lookup), keeps
+  // its cluster unless it now clearly belongs elsewhere (the old cluster no
+  // longer reaches the join threshold and another does), and answers with
+  // `version` incremented.
   // Errors: kInvalidArgument for a missing id, text that is empty after
   // normalisation, or invalid UTF-8 (the message names the field);
-  // kAlreadyExists for a known id with different content; kInternal if the
-  // index fails.
+  // kInternal if the index fails.
   virtual absl::StatusOr<Assignment> Assign(const Article& article) = 0;
+
+  // Dry run of Assign: the `k` nearest live articles and the answer the
+  // article would get, changing nothing (statistics included). In the
+  // answer, cluster_id is empty for NEW_STORY and article_id is the
+  // request's. Errors: as Assign.
+  virtual absl::StatusOr<SimilarResult> FindSimilar(const Article& article,
+                                                    int k) const = 0;
+
+  // Takedown: the article leaves the index, the duplicate lookup and its
+  // cluster (whose representative is re-elected if it was this one); its id
+  // becomes unknown, so it may be sent again as a new article. A cluster
+  // left empty keeps its id but is no longer listed.
+  // Errors: kNotFound for an unknown id; kInternal if the index fails.
+  virtual absl::Status DeleteArticle(absl::string_view article_id) = 0;
 
   // The live cluster a (possibly absorbed) cluster id now belongs to.
   // Errors: kNotFound for an unknown id.

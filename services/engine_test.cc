@@ -25,6 +25,14 @@ constexpr char kSummaryBody[] =
     "summit in Budapest on hold after a call between the foreign ministers "
     "Marco Rubio and Sergei Lavrov.";
 
+// Feeds the labelled fixture, so that document frequencies look like those
+// of a running service rather than of an empty one.
+void AddBackground(ClusteringEngine& engine) {
+  for (const Article& a : testing::LoadStoriesFixture().articles) {
+    ASSERT_TRUE(engine.Assign(a).ok());
+  }
+}
+
 TEST(EngineTest, RejectsBadInputWithFieldNames) {
   auto engine = MakeEngine();
   auto no_id = engine->Assign(MakeArticle("", "title"));
@@ -81,14 +89,6 @@ TEST(EngineTest, ExactDuplicateIgnoresMarkupCaseAndSpacing) {
   EXPECT_EQ(engine->stats().exact_duplicates, 1);
 }
 
-// Feeds the labelled fixture, so that document frequencies look like those
-// of a running service rather than of an empty one.
-void AddBackground(ClusteringEngine& engine) {
-  for (const Article& a : testing::LoadStoriesFixture().articles) {
-    ASSERT_TRUE(engine.Assign(a).ok());
-  }
-}
-
 TEST(EngineTest, LightlyEditedCopyIsNearDuplicate) {
   auto engine = MakeEngine();
   AddBackground(*engine);
@@ -105,17 +105,163 @@ TEST(EngineTest, LightlyEditedCopyIsNearDuplicate) {
   EXPECT_EQ(b->cluster_id, a->cluster_id);
 }
 
-TEST(EngineTest, ResendIsIdempotentAndChangedContentIsRejected) {
+TEST(EngineTest, ResendIsIdempotent) {
   auto engine = MakeEngine();
   auto first = engine->Assign(MakeArticle("a", "Summit on hold"));
   auto again = engine->Assign(MakeArticle("a", "Summit on hold"));
   ASSERT_TRUE(first.ok() && again.ok());
   EXPECT_EQ(again->cluster_id, first->cluster_id);
   EXPECT_EQ(again->relation, first->relation);
+  EXPECT_EQ(again->version, 1);
   EXPECT_EQ(engine->stats().articles, 1);
-  auto changed = engine->Assign(MakeArticle("a", "Completely different"));
-  EXPECT_EQ(changed.status().code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(engine->stats().articles, 1);
+}
+
+TEST(EngineTest, ChangedContentIsANewVersionInTheSameStory) {
+  auto engine = MakeEngine();
+  AddBackground(*engine);
+  auto v1 = engine->Assign(MakeArticle("v", "Trump Putin Budapest summit on hold",
+                                       kSummaryBody, 14));
+  ASSERT_TRUE(v1.ok());
+  auto v2 = engine->Assign(MakeArticle(
+      "v", "Trump Putin Budapest summit on hold (updated)",
+      absl::StrCat(kSummaryBody, " Officials gave no new date."), 15));
+  ASSERT_TRUE(v2.ok()) << v2.status();
+  EXPECT_EQ(v2->version, 2);
+  EXPECT_EQ(v2->cluster_id, v1->cluster_id);
+  EXPECT_EQ(engine->stats().updates, 1);
+  EXPECT_EQ(*engine->ClusterOfArticle("v"), v1->cluster_id);
+  // Only the new text is known: the old one is no longer a duplicate source.
+  auto old_text = engine->Assign(MakeArticle(
+      "w", "Trump Putin Budapest summit on hold", kSummaryBody, 16));
+  ASSERT_TRUE(old_text.ok());
+  EXPECT_NE(old_text->relation, Relation::kExactDuplicate);
+  // Resending the current version is idempotent.
+  auto again = engine->Assign(MakeArticle(
+      "v", "Trump Putin Budapest summit on hold (updated)",
+      absl::StrCat(kSummaryBody, " Officials gave no new date."), 15));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->version, 2);
+}
+
+TEST(EngineTest, NewVersionAboutAnotherStoryMoves) {
+  auto engine = MakeEngine();
+  AddBackground(*engine);
+  auto v1 = engine->Assign(MakeArticle(
+      "x", "Trump Putin Budapest summit on hold, White House says", "", 14));
+  ASSERT_TRUE(v1.ok());
+  ASSERT_EQ(v1->cluster_id, *engine->ClusterOfArticle("s1"));
+  // The outlet reused the id for an article about the earthquake.
+  auto v2 = engine->Assign(MakeArticle(
+      "x", "Chile earthquake: tsunami warning after magnitude 6.1 quake", "",
+      14));
+  ASSERT_TRUE(v2.ok());
+  EXPECT_EQ(v2->version, 2);
+  EXPECT_EQ(v2->cluster_id, *engine->ClusterOfArticle("q1"));
+}
+
+TEST(EngineTest, AnswersExplainTheDecision) {
+  auto engine = MakeEngine();
+  AddBackground(*engine);
+  auto a = engine->Assign(MakeArticle(
+      "e", "Putin and Trump summit in Budapest on hold", "", 14));
+  ASSERT_TRUE(a.ok());
+  ASSERT_EQ(a->relation, Relation::kSameStory);
+  EXPECT_GE(a->cluster_similarity, a->threshold);
+  EXPECT_FALSE(a->nearest_article_id.empty());
+  EXPECT_GT(a->nearest_similarity, 0.0f);
+  // Shared terms are words of the article that the story also uses.
+  ASSERT_FALSE(a->shared_terms.empty());
+  for (const std::string& term : a->shared_terms) {
+    EXPECT_THAT("putin and trump summit in budapest on hold", HasSubstr(term));
+  }
+  if (!a->runner_up_cluster_id.empty()) {
+    EXPECT_NE(a->runner_up_cluster_id, a->cluster_id);
+    EXPECT_LT(a->runner_up_similarity / a->threshold,
+              a->cluster_similarity / a->threshold);
+  }
+}
+
+TEST(EngineTest, FindSimilarChangesNothing) {
+  auto engine = MakeEngine();
+  AddBackground(*engine);
+  const EngineStats before = engine->stats();
+  auto result = engine->FindSimilar(
+      MakeArticle("probe", "Budapest summit of Trump and Putin on hold", "", 14),
+      3);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_FALSE(result->neighbors.empty());
+  EXPECT_LE(result->neighbors.size(), 3u);
+  EXPECT_EQ(result->neighbors[0].cluster_id, *engine->ClusterOfArticle("s1"));
+  for (size_t i = 1; i < result->neighbors.size(); ++i) {
+    EXPECT_GE(result->neighbors[i - 1].similarity, result->neighbors[i].similarity);
+  }
+  EXPECT_EQ(result->would_be.cluster_id, *engine->ClusterOfArticle("s1"));
+  EXPECT_EQ(result->would_be.article_id, "probe");
+  EXPECT_EQ(engine->stats().articles, before.articles);
+  EXPECT_EQ(engine->ClusterOfArticle("probe").status().code(),
+            absl::StatusCode::kNotFound);
+
+  auto novel = engine->FindSimilar(
+      MakeArticle("probe2", "Volcano erupts in Iceland", "", 14), 3);
+  ASSERT_TRUE(novel.ok());
+  EXPECT_EQ(novel->would_be.relation, Relation::kNewStory);
+  EXPECT_TRUE(novel->would_be.cluster_id.empty());
+  auto exact = engine->FindSimilar(
+      MakeArticle("probe3", "Budapest summit between Trump and Putin on hold"), 1);
+  ASSERT_TRUE(exact.ok());
+  EXPECT_EQ(exact->would_be.relation, Relation::kExactDuplicate);
+  EXPECT_EQ(exact->would_be.duplicate_of, "s4");
+}
+
+TEST(EngineTest, DeleteRemovesArticleAndReelectsRepresentative) {
+  auto engine = MakeEngine();
+  AddBackground(*engine);
+  const std::string summit = *engine->ClusterOfArticle("s1");
+  const ClusterSummary before = *engine->GetCluster(summit);
+  const std::string rep = before.representative_id;
+  ASSERT_TRUE(engine->DeleteArticle(rep).ok());
+  EXPECT_EQ(engine->stats().deletions, 1);
+  EXPECT_EQ(engine->GetArticle(rep).status().code(), absl::StatusCode::kNotFound);
+  const ClusterSummary after = *engine->GetCluster(summit);
+  EXPECT_EQ(after.size, before.size - 1);
+  EXPECT_NE(after.representative_id, rep);
+  EXPECT_FALSE(after.representative_id.empty());
+  // It is no longer found as a neighbour.
+  auto result = engine->FindSimilar(MakeArticle("p", "probe summit", "", 14), 50);
+  ASSERT_TRUE(result.ok());
+  for (const SimilarArticle& n : result->neighbors) EXPECT_NE(n.article_id, rep);
+  EXPECT_EQ(engine->DeleteArticle(rep).code(), absl::StatusCode::kNotFound);
+  // The id may be used again.
+  ASSERT_TRUE(engine->Assign(MakeArticle(rep, "A different article", "", 15)).ok());
+}
+
+TEST(EngineTest, DeletingTheOriginalKeepsItsExactDuplicates) {
+  auto engine = MakeEngine();
+  AddBackground(*engine);
+  ASSERT_TRUE(engine->Assign(MakeArticle("o", "Volcano erupts in Iceland", "", 14)).ok());
+  ASSERT_TRUE(engine->Assign(MakeArticle("d", "VOLCANO erupts in Iceland", "", 15)).ok());
+  const std::string cluster = *engine->ClusterOfArticle("o");
+  ASSERT_TRUE(engine->DeleteArticle("o").ok());
+  EXPECT_EQ(engine->GetCluster(cluster)->size, 1);
+  EXPECT_EQ(engine->GetCluster(cluster)->representative_id, "d");
+  // The duplicate still stands for the text: a third copy finds it.
+  auto third = engine->Assign(MakeArticle("t", "Volcano erupts in iceland", "", 16));
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(third->relation, Relation::kExactDuplicate);
+  EXPECT_EQ(third->duplicate_of, "d");
+  // And it is still in the index: a similar headline joins the story.
+  ASSERT_TRUE(engine->DeleteArticle("t").ok());
+  auto similar = engine->FindSimilar(
+      MakeArticle("q", "Iceland volcano erupts again", "", 16), 5);
+  ASSERT_TRUE(similar.ok());
+  ASSERT_FALSE(similar->neighbors.empty());
+  EXPECT_EQ(similar->neighbors[0].article_id, "d");
+  // Deleting the last member empties the cluster: no longer listed.
+  ASSERT_TRUE(engine->DeleteArticle("d").ok());
+  EXPECT_EQ(engine->GetCluster(cluster)->size, 0);
+  for (const ClusterSummary& c : engine->ListClusters()) {
+    EXPECT_NE(c.cluster_id, cluster);
+  }
 }
 
 TEST(EngineTest, ClustersLabelledFixtureIntoItsStories) {
@@ -235,6 +381,16 @@ TEST(EngineTest, MergedClusterIdStaysResolvable) {
   EXPECT_EQ(summary->size, 2);
   ASSERT_EQ(summary->aliases.size(), 1u);
   EXPECT_EQ(*engine->ResolveClusterId(summary->aliases[0]), a->cluster_id);
+  // The merge is in the survivor's history.
+  ASSERT_GE(summary->history.size(), 2u);
+  EXPECT_EQ(summary->history[0].kind, ClusterEvent::Kind::kCreated);
+  EXPECT_EQ(summary->history[0].article_id, "m1");
+  bool absorbed = false;
+  for (const ClusterEvent& e : summary->history) {
+    absorbed |= e.kind == ClusterEvent::Kind::kAbsorbed &&
+                e.cluster_id == summary->aliases[0];
+  }
+  EXPECT_TRUE(absorbed);
   EXPECT_EQ(engine->GetCluster(summary->aliases[0])->cluster_id, a->cluster_id);
   EXPECT_EQ(*engine->ClusterOfArticle("m2"), a->cluster_id);
   EXPECT_EQ(engine->ResolveClusterId("story-999").status().code(),

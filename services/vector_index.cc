@@ -3,6 +3,7 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
 #include <faiss/utils/distances.h>
 
 #include <algorithm>
@@ -93,6 +94,32 @@ class TimeShardedFlatIndex final : public VectorIndex {
                       });
     merged.resize(keep);
     return merged;
+  }
+
+  absl::StatusOr<bool> Remove(int64_t id, int64_t bucket) override {
+    auto shard = shards_.find(bucket);
+    if (shard == shards_.end()) return false;
+    size_t removed = 0;
+    try {
+      const FaissId faiss_id = id;
+      faiss::IDSelectorArray selector(1, &faiss_id);
+      removed = shard->second->remove_ids(selector);
+    } catch (const faiss::FaissException& e) {
+      return absl::InternalError(absl::StrCat("FAISS remove failed: ", e.what()));
+    }
+    size_ -= static_cast<int64_t>(removed);
+    return removed > 0;
+  }
+
+  bool Relabel(int64_t old_id, int64_t new_id, int64_t bucket) override {
+    auto shard = shards_.find(bucket);
+    if (shard == shards_.end()) return false;
+    // IndexIDMap keeps external ids in a plain vector next to the index.
+    std::vector<FaissId>& ids = shard->second->id_map;
+    auto it = std::find(ids.begin(), ids.end(), old_id);
+    if (it == ids.end()) return false;
+    *it = new_id;
+    return true;
   }
 
   int64_t DropBucketsBefore(int64_t bucket) override {

@@ -50,6 +50,15 @@ class VectorIndex {
       absl::Span<const float> query, int k, int64_t min_bucket,
       int64_t max_bucket) const = 0;
 
+  // Removes the vector stored under `id` in `bucket`; returns whether it
+  // was there (a bucket that already expired holds nothing).
+  // Errors: kInternal if FAISS fails.
+  virtual absl::StatusOr<bool> Remove(int64_t id, int64_t bucket) = 0;
+
+  // Makes the vector stored under `old_id` in `bucket` answer as `new_id`
+  // from now on; returns whether it was there.
+  virtual bool Relabel(int64_t old_id, int64_t new_id, int64_t bucket) = 0;
+
   // Drops every bucket below `bucket` (the timeless bucket stays); returns
   // the number of vectors removed.
   virtual int64_t DropBucketsBefore(int64_t bucket) = 0;

@@ -80,6 +80,25 @@ TEST(VectorIndexTest, DropsWholeBucketsButKeepsTimeless) {
   EXPECT_EQ(hits->size(), 2u);
 }
 
+TEST(VectorIndexTest, RemovesAndRelabelsSingleVectors) {
+  auto index = *NewTimeShardedFlatIndex(kDim);
+  ASSERT_TRUE(index->Add(1, 0, Unit(0)).ok());
+  ASSERT_TRUE(index->Add(2, 0, Unit(1)).ok());
+  EXPECT_TRUE(*index->Remove(1, 0));
+  EXPECT_FALSE(*index->Remove(1, 0));   // already gone
+  EXPECT_FALSE(*index->Remove(2, 7));   // wrong bucket
+  EXPECT_EQ(index->size(), 1);
+  auto hits = *index->Search(Unit(0), 5, 0, 0);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].id, 2);
+
+  EXPECT_TRUE(index->Relabel(2, 9, 0));
+  EXPECT_FALSE(index->Relabel(2, 9, 0));
+  hits = *index->Search(Unit(1), 5, 0, 0);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].id, 9);
+}
+
 TEST(VectorIndexTest, EmptyIndexAndZeroKGiveNoHits) {
   auto index = *NewTimeShardedFlatIndex(kDim);
   auto hits = index->Search(Unit(0), 5, 0, 10);

@@ -147,7 +147,7 @@ TEST_F(CliTest, BadLinesAreNamedAndNeverLoseTheOthers) {
   for (const char* expected :
        {"line 2: malformed JSON", "line 3: id: missing", "line 4: title: missing",
         "line 5: title: article has no text", "line 6:",
-        "line 7: id: article ok1 was already assigned"}) {
+        "line 7: id ok1 was seen before with different content"}) {
     EXPECT_THAT(r.err, HasSubstr(expected));
   }
   EXPECT_THAT(r.err, Not(HasSubstr("line 8")));
@@ -157,7 +157,8 @@ TEST_F(CliTest, BadLinesAreNamedAndNeverLoseTheOthers) {
   for (const std::string& line : lines) {
     ids.push_back(nlohmann::json::parse(line).at("id"));
   }
-  EXPECT_EQ(ids, (std::vector<std::string>{"ok1", "big", "ok2"}));
+  EXPECT_EQ(ids, (std::vector<std::string>{"ok1", "ok1", "big", "ok2"}));
+  EXPECT_EQ(nlohmann::json::parse(lines[1]).at("version"), 2);
 }
 
 TEST_F(CliTest, MissingInputFileFailsClearly) {

@@ -91,17 +91,96 @@ TEST_F(GrpcServiceTest, AssignAnswersAndExplains) {
   EXPECT_FLOAT_EQ(copy.explanation().nearest_similarity(), 1.0f);
 }
 
-TEST_F(GrpcServiceTest, ResendIsIdempotentAndChangedContentIsRejected) {
+TEST_F(GrpcServiceTest, ResendIsIdempotentAndChangedContentIsANewVersion) {
   v1::AssignResponse first, again, changed;
   const v1::Article article = MakeProtoArticle("r1", "Chile earthquake");
   ASSERT_TRUE(Assign(article, &first).ok());
   ASSERT_TRUE(Assign(article, &again).ok());
   EXPECT_EQ(again.cluster_id(), first.cluster_id());
   EXPECT_EQ(again.relation(), first.relation());
+  EXPECT_EQ(again.version(), 1);
   EXPECT_EQ(engine_->stats().articles, 1);
-  const grpc::Status status =
-      Assign(MakeProtoArticle("r1", "Something else entirely"), &changed);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  ASSERT_TRUE(
+      Assign(MakeProtoArticle("r1", "Chile earthquake: death toll rises"), &changed)
+          .ok());
+  EXPECT_EQ(changed.version(), 2);
+  EXPECT_EQ(changed.cluster_id(), first.cluster_id());  // kept its story
+  EXPECT_EQ(engine_->stats().articles, 1);
+}
+
+TEST_F(GrpcServiceTest, ExplanationsAreConsistentWithTheScores) {
+  v1::AssignResponse answer;
+  for (const auto& [id, title] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"x1", "Trump says Budapest summit with Putin is on hold"},
+           {"x2", "Chile earthquake triggers tsunami warning"},
+           {"x3", "Central bank raises interest rates to fight inflation"}}) {
+    ASSERT_TRUE(Assign(MakeProtoArticle(id, title, "", 1761120000), &answer).ok());
+  }
+  ASSERT_TRUE(Assign(MakeProtoArticle("x4", "Budapest summit of Trump and Putin "
+                                      "put on hold", "", 1761120600),
+                     &answer)
+                  .ok());
+  ASSERT_EQ(answer.relation(), v1::SAME_STORY);
+  const v1::Explanation& why = answer.explanation();
+  EXPECT_EQ(why.nearest_article_id(), "x1");
+  EXPECT_GE(why.cluster_similarity(), why.threshold());
+  EXPECT_LT(why.nearest_similarity(), 0.85f);  // not a near duplicate
+  EXPECT_FALSE(why.shared_terms().empty());
+  if (!why.runner_up_cluster_id().empty()) {
+    EXPECT_NE(why.runner_up_cluster_id(), answer.cluster_id());
+    EXPECT_LE(why.runner_up_similarity(), why.cluster_similarity());
+  }
+}
+
+TEST_F(GrpcServiceTest, FindSimilarIsADryRun) {
+  v1::AssignResponse answer;
+  ASSERT_TRUE(Assign(MakeProtoArticle("f1", "Chile earthquake triggers tsunami "
+                                      "warning"), &answer).ok());
+  v1::FindSimilarRequest request;
+  *request.mutable_article() =
+      MakeProtoArticle("probe", "Tsunami warning after Chile earthquake");
+  request.set_k(5);
+  v1::FindSimilarResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  ASSERT_TRUE(stub_->FindSimilar(&context, request, &response).ok());
+  ASSERT_EQ(response.neighbors_size(), 1);
+  EXPECT_EQ(response.neighbors(0).article_id(), "f1");
+  EXPECT_EQ(response.neighbors(0).cluster_id(), answer.cluster_id());
+  EXPECT_EQ(response.would_be().cluster_id(), answer.cluster_id());
+  EXPECT_EQ(response.would_be().article_id(), "probe");
+  EXPECT_EQ(engine_->stats().articles, 1);
+
+  request.set_k(-1);
+  grpc::ClientContext context2;
+  EXPECT_EQ(stub_->FindSimilar(&context2, request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(GrpcServiceTest, DeleteArticleTakesItDown) {
+  v1::AssignResponse answer;
+  ASSERT_TRUE(Assign(MakeProtoArticle("t1", "Chile earthquake"), &answer).ok());
+  ASSERT_TRUE(Assign(MakeProtoArticle("t2", "Chile earthquake tsunami"), &answer).ok());
+  v1::DeleteArticleRequest request;
+  request.set_article_id("t1");
+  v1::DeleteArticleResponse response;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->DeleteArticle(&context, request, &response).ok());
+  }
+  {
+    grpc::ClientContext context;
+    EXPECT_EQ(stub_->DeleteArticle(&context, request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  v1::GetArticleRequest get;
+  get.set_article_id("t1");
+  v1::GetArticleResponse article;
+  grpc::ClientContext context;
+  EXPECT_EQ(stub_->GetArticle(&context, get, &article).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(engine_->stats().articles, 1);
 }
 
 TEST_F(GrpcServiceTest, ValidationErrorsNameTheField) {
@@ -276,6 +355,9 @@ TEST_F(GrpcServiceTest, GetClusterPagesMembersAndGetArticleResolves) {
     EXPECT_EQ(response.cluster().representative_id(), "m0");
     EXPECT_EQ(response.cluster().first_seen().seconds(), 1761120000);
     EXPECT_EQ(response.cluster().last_seen().seconds(), 1761120000 + 4 * 600);
+    ASSERT_GE(response.cluster().history_size(), 1);
+    EXPECT_EQ(response.cluster().history(0).kind(), v1::ClusterEvent::CREATED);
+    EXPECT_EQ(response.cluster().history(0).article_id(), "m0");
     for (const auto& m : response.members()) members.push_back(m.article_id());
     if (response.next_page_token().empty()) break;
     request.set_page_token(response.next_page_token());

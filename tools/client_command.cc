@@ -140,6 +140,11 @@ class Client {
       for (const std::string& alias : c.aliases()) std::cout << " " << alias;
       std::cout << "\n";
     }
+    for (const v1::ClusterEvent& e : c.history()) {
+      std::cout << absl::StrFormat(
+          "  history: %s %s%s\n", v1::ClusterEvent::Kind_Name(e.kind()),
+          e.absorbed_cluster_id(), e.article_id());
+    }
     for (const v1::ClusterMember& m : response.members()) {
       std::cout << absl::StrFormat("  %-16s %-15s %-20s %s\n",
                                    FormatTimestamp(m.published()),
@@ -189,6 +194,43 @@ class Client {
     const grpc::Status status = stub_->GetArticle(&context, request, &response);
     if (!status.ok()) return Fail(status);
     std::cout << ToJson(response.assignment()) << "\n";
+    return kExitOk;
+  }
+
+  int FindSimilar() {
+    v1::FindSimilarRequest request;
+    request.mutable_article()->set_id("find-similar-probe");
+    request.mutable_article()->set_title(flags_.id);
+    request.set_k(flags_.limit);
+    v1::FindSimilarResponse response;
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    const grpc::Status status = stub_->FindSimilar(&context, request, &response);
+    if (!status.ok()) return Fail(status);
+    if (flags_.json) {
+      std::cout << ToJson(response) << "\n";
+      return kExitOk;
+    }
+    const v1::AssignResponse& would = response.would_be();
+    std::cout << "would be: " << v1::Relation_Name(would.relation())
+              << (would.cluster_id().empty() ? "" : " in " + would.cluster_id())
+              << "\n";
+    for (const v1::SimilarArticle& n : response.neighbors()) {
+      std::cout << absl::StrFormat("  %.3f  %-20s %s\n", n.similarity(),
+                                   n.article_id(), n.cluster_id());
+    }
+    return kExitOk;
+  }
+
+  int DeleteArticle() {
+    v1::DeleteArticleRequest request;
+    request.set_article_id(flags_.id);
+    v1::DeleteArticleResponse response;
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    const grpc::Status status = stub_->DeleteArticle(&context, request, &response);
+    if (!status.ok()) return Fail(status);
+    std::cout << "deleted " << flags_.id << "\n";
     return kExitOk;
   }
 
@@ -258,6 +300,20 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   get_article->add_option("article_id", flags->id, "Article id")->required();
   get_article->callback(
       [flags, exit_code] { *exit_code = Client(*flags).GetArticle(); });
+
+  CLI::App* similar = client->add_subcommand(
+      "find-similar",
+      "Dry run: the nearest live articles to a headline and where it would go");
+  similar->add_option("headline", flags->id, "Headline text")->required();
+  similar->add_option("--limit", flags->limit, "Neighbours to show")
+      ->check(CLI::Range(1, 1000))->capture_default_str();
+  similar->add_flag("--json", flags->json, "Print the response as JSON");
+  similar->callback([flags, exit_code] { *exit_code = Client(*flags).FindSimilar(); });
+
+  CLI::App* remove = client->add_subcommand(
+      "delete-article", "Take an article down (it leaves its story)");
+  remove->add_option("article_id", flags->id, "Article id")->required();
+  remove->callback([flags, exit_code] { *exit_code = Client(*flags).DeleteArticle(); });
 
   CLI::App* health = client->add_subcommand(
       "health", "Ask the standard gRPC health service; exit 0 when SERVING");

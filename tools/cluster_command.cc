@@ -34,6 +34,10 @@ nlohmann::json AssignmentJson(const Assignment& a) {
   out["representative_id"] = a.representative_id;
   out["representative_title"] = a.representative_title;
   out["cluster_size"] = a.cluster_size;
+  out["runner_up_cluster_id"] = a.runner_up_cluster_id;
+  out["runner_up_similarity"] = a.runner_up_similarity;
+  out["shared_terms"] = a.shared_terms;
+  out["version"] = a.version;
   return out;
 }
 
@@ -89,6 +93,12 @@ int RunCluster(const ClusterFlags& flags) {
       return;
     }
     ++accepted;
+    if (answer->version > 1) {
+      std::cerr << "line " << line << ": id " << parsed->article.id
+                << " was seen before with different content; treated as "
+                   "version "
+                << answer->version << " of that article\n";
+    }
     nlohmann::json row = AssignmentJson(*answer);
     row["id"] = parsed->article.id;
     row["title"] = parsed->article.title;
@@ -133,7 +143,9 @@ void RegisterClusterCommand(CLI::App* app, int* exit_code) {
       "Cluster JSONL articles into stories; writes one JSONL answer per "
       "article\n(id, title, cluster_id, relation, duplicate_of, "
       "representative_id, ...).\nBad lines are reported on stderr with their "
-      "line number and skipped;\nexit code 3 means some lines were rejected.");
+      "line number and skipped;\nexit code 3 means some lines were rejected. "
+      "An id seen before with different content\nis a new version of that "
+      "article (reported on stderr).");
   command->add_option("input", flags->input,
                       "JSONL file of articles, or - for stdin")
       ->capture_default_str();

@@ -1,5 +1,6 @@
 #include "services/internal/centroid.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace newsdedup {
@@ -53,6 +54,46 @@ void Centroid::Add(const Embedding& member) {
   }
   norm2_ += 2.0 * dot + member_norm2;
   ++count_;
+}
+
+void Centroid::Subtract(const Embedding& member) {
+  // |s - x|^2 = |s|^2 - 2 s.x + |x|^2
+  const double dot = Dot(member);
+  double member_norm2 = 0.0;
+  if (!member.sparse.empty()) {
+    for (size_t i = 0; i < member.sparse.size(); ++i) {
+      auto it = sparse_.find(member.sparse.ids[i]);
+      if (it == sparse_.end()) continue;
+      it->second -= member.sparse.weights[i];
+      // Drop features no member has any more (up to rounding).
+      if (std::abs(it->second) < 1e-7f) sparse_.erase(it);
+      member_norm2 += member.sparse.weights[i] * member.sparse.weights[i];
+    }
+  } else {
+    for (size_t i = 0; i < dense_.size() && i < member.dense.size(); ++i) {
+      dense_[i] -= member.dense[i];
+      member_norm2 += member.dense[i] * member.dense[i];
+    }
+  }
+  --count_;
+  norm2_ = count_ == 0 ? 0.0 : std::max(0.0, norm2_ - 2.0 * dot + member_norm2);
+}
+
+std::vector<uint32_t> Centroid::TopSharedFeatures(const Embedding& query,
+                                                  int n) const {
+  std::vector<std::pair<float, uint32_t>> shared;
+  for (size_t i = 0; i < query.sparse.size(); ++i) {
+    auto it = sparse_.find(query.sparse.ids[i]);
+    if (it != sparse_.end() && it->second > 0) {
+      shared.push_back({query.sparse.weights[i] * it->second, query.sparse.ids[i]});
+    }
+  }
+  const size_t keep = std::min<size_t>(std::max(n, 0), shared.size());
+  std::partial_sort(shared.begin(), shared.begin() + keep, shared.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<uint32_t> ids;
+  for (size_t i = 0; i < keep; ++i) ids.push_back(shared[i].second);
+  return ids;
 }
 
 void Centroid::Merge(const Centroid& other) {

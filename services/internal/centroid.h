@@ -21,6 +21,12 @@ class Centroid {
   void Add(const Embedding& member);
   // Adds every member of `other`.
   void Merge(const Centroid& other);
+  // Removes one member added earlier with Add().
+  void Subtract(const Embedding& member);
+
+  // Sparse feature ids of `query` that contribute most to its dot product
+  // with the centroid, largest first; at most `n`.
+  std::vector<uint32_t> TopSharedFeatures(const Embedding& query, int n) const;
 
   // Cosine between `query` (L2 norm 1) and the centroid; 0 when empty.
   float Cosine(const Embedding& query) const;
