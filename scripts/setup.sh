@@ -13,7 +13,7 @@ PACKAGES=(
   librocksdb-dev
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   libutf8proc-dev libxxhash-dev
-  python3 python3-numpy python3-sklearn
+  python3 python3-numpy python3-sklearn python3-grpcio python3-protobuf
 )
 
 missing=()

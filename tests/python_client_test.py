@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""End-to-end test of the Python client: the real `newsdedup serve` on a
+loopback port, called by the client package and by the streaming example.
+
+Run by ctest with NEWSDEDUP_CLI, EXAMPLE and PYTHONPATH set."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import grpc
+
+from newsdedup_client import DedupClient
+from newsdedup.v1 import dedup_pb2
+
+CLI = os.environ["NEWSDEDUP_CLI"]
+EXAMPLE = os.environ["EXAMPLE"]
+
+ARTICLES = [
+    {"id": "p1", "title": "Trump says Budapest summit with Putin is on hold",
+     "published": "2025-10-22T08:00:00Z", "source": "Wire A"},
+    {"id": "p2", "title": "Chile earthquake triggers tsunami warning",
+     "published": "2025-10-22T08:30:00Z", "source": "Wire B"},
+    {"id": "p3", "title": "Trump says Budapest summit with Putin is on hold",
+     "published": "2025-10-22T09:00:00Z", "source": "Paper C"},
+    {"id": "", "title": "an article without an id"},
+    {"id": "p5", "title": "Budapest summit of Trump and Putin put on hold",
+     "published": "2025-10-22T09:30:00Z", "source": "Site D"},
+]
+
+
+class PythonClientTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.log = open(os.path.join(self.dir.name, "server.log"), "w+")
+        self.server = subprocess.Popen([CLI, "serve", "--listen", "127.0.0.1:0"],
+                                       stderr=self.log)
+        port = None
+        for _ in range(250):
+            self.log.seek(0)
+            m = re.search(r"event=serving .*port=(\d+)", self.log.read())
+            if m:
+                port = m.group(1)
+                break
+            time.sleep(0.02)
+        self.assertIsNotNone(port, "server did not start")
+        self.address = f"127.0.0.1:{port}"
+
+    def tearDown(self):
+        self.server.send_signal(signal.SIGTERM)
+        self.assertEqual(self.server.wait(timeout=30), 0)
+        self.log.close()
+        self.dir.cleanup()
+
+    def test_client_calls_every_rpc(self):
+        with DedupClient(self.address) as client:
+            first = client.assign(ARTICLES[0])
+            self.assertEqual(first.relation, dedup_pb2.NEW_STORY)
+            copy = client.assign(ARTICLES[2])
+            self.assertEqual(copy.relation, dedup_pb2.EXACT_DUPLICATE)
+            self.assertEqual(copy.duplicate_of, "p1")
+            with self.assertRaises(grpc.RpcError) as error:
+                client.assign(ARTICLES[3])
+            self.assertEqual(error.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            cluster = client.get_cluster(first.cluster_id)
+            self.assertEqual(cluster.cluster.size, 2)
+            self.assertEqual(cluster.cluster.num_sources, 2)
+            self.assertEqual(client.list_clusters().total, 1)
+            self.assertEqual(client.get_article("p3").cluster_id, first.cluster_id)
+            similar = client.find_similar({"id": "q", "title": "Budapest summit on hold"})
+            self.assertEqual(similar.neighbors[0].cluster_id, first.cluster_id)
+            client.delete_article("p3")
+            self.assertEqual(client.get_cluster(first.cluster_id).cluster.size, 1)
+
+    def test_streaming_example_answers_in_order(self):
+        path = os.path.join(self.dir.name, "in.jsonl")
+        with open(path, "w") as f:
+            for a in ARTICLES:
+                f.write(json.dumps(a) + "\n")
+            f.write("{broken json\n")
+        run = subprocess.run([sys.executable, EXAMPLE, "--server", self.address, path],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 3, run.stderr)  # two lines rejected
+        answers = [json.loads(line) for line in run.stdout.splitlines()]
+        self.assertEqual([a["article_id"] for a in answers], ["p1", "p2", "p3", "p5"])
+        self.assertEqual(answers[2]["relation"], "EXACT_DUPLICATE")
+        self.assertEqual(answers[3]["cluster_id"], answers[0]["cluster_id"])
+        self.assertIn("article.id", run.stderr)
+        self.assertIn("malformed JSON", run.stderr)
+        self.assertIn("4 answered, 2 rejected", run.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
