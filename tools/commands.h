@@ -19,6 +19,7 @@ void RegisterEvalCommand(CLI::App* app, int* exit_code);
 void RegisterTrainTokenizerCommand(CLI::App* app, int* exit_code);
 void RegisterServeCommand(CLI::App* app, int* exit_code);
 void RegisterClientCommand(CLI::App* app, int* exit_code);
+void RegisterLoadgenCommand(CLI::App* app, int* exit_code);
 
 }  // namespace newsdedup
 

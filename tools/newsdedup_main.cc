@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   newsdedup::RegisterTrainTokenizerCommand(&app, &exit_code);
   newsdedup::RegisterServeCommand(&app, &exit_code);
   newsdedup::RegisterClientCommand(&app, &exit_code);
+  newsdedup::RegisterLoadgenCommand(&app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -1,0 +1,260 @@
+// `newsdedup loadgen`: drives a newsdedup server over loopback and prints
+// throughput and latency percentiles.
+//
+// Phases: (1) preload N articles through AssignStream, so that the story
+// window holds them; (2) stream M more through C concurrent AssignStreams
+// and report articles/s; (3) send unary Assign calls open-loop at a fixed
+// rate for a few seconds and report latency percentiles. Articles are made
+// from a JSONL file (headlines of real news by default): each synthetic
+// article is a real title plus a few words drawn from the corpus, so none is
+// an exact duplicate and all need embedding and search.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <iostream>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "newsdedup/v1/dedup.grpc.pb.h"
+#include "services/dedup_server.h"
+#include "tools/article_jsonl.h"
+#include "tools/commands.h"
+#include "tools/engine_flags.h"
+
+namespace newsdedup {
+namespace {
+
+struct LoadgenFlags {
+  std::string server;  // empty: run an in-process server on a free port
+  std::string corpus = "../shared/data/uci-news-dev.jsonl";
+  int preload = 100000;
+  int stream_articles = 20000;
+  int streams = 4;
+  double rate = 500;
+  double seconds = 10;
+  uint64_t seed = 1;
+  EngineFlags engine;
+};
+
+// Makes distinct synthetic articles from a corpus of titles.
+class ArticleMaker {
+ public:
+  ArticleMaker(std::vector<std::string> titles, uint64_t seed)
+      : titles_(std::move(titles)), rng_(seed) {
+    for (const std::string& t : titles_) {
+      for (absl::string_view w : absl::StrSplit(t, ' ', absl::SkipEmpty())) {
+        words_.emplace_back(w);
+      }
+    }
+  }
+
+  // Article number `n`, published `n` seconds after the start (the whole
+  // run stays inside one story window).
+  v1::Article Make(int64_t n) {
+    v1::Article a;
+    a.set_id(absl::StrCat("load-", n));
+    std::string title = titles_[rng_() % titles_.size()];
+    for (int i = 0; i < 3; ++i) {
+      absl::StrAppend(&title, " ", words_[rng_() % words_.size()]);
+    }
+    a.set_title(title);
+    a.set_source(absl::StrCat("source-", rng_() % 50));
+    a.mutable_published()->set_seconds(1761091200 + n);
+    return a;
+  }
+
+ private:
+  std::vector<std::string> titles_;
+  std::vector<std::string> words_;
+  std::mt19937_64 rng_;
+};
+
+// Streams articles [first, first + count) through one AssignStream.
+int64_t StreamArticles(v1::DedupService::Stub* stub, ArticleMaker* maker,
+                       absl::Mutex* maker_mu, int64_t first, int64_t count) {
+  grpc::ClientContext context;
+  auto stream = stub->AssignStream(&context);
+  std::thread writer([&] {
+    for (int64_t i = 0; i < count; ++i) {
+      v1::AssignRequest request;
+      {
+        absl::MutexLock lock(maker_mu);
+        *request.mutable_article() = maker->Make(first + i);
+      }
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+  });
+  v1::AssignStreamResponse response;
+  int64_t errors = 0;
+  while (stream->Read(&response)) {
+    if (response.result().has_error()) ++errors;
+  }
+  writer.join();
+  const grpc::Status status = stream->Finish();
+  if (!status.ok()) {
+    std::cerr << "loadgen: stream failed: " << status.error_message() << "\n";
+    return -1;
+  }
+  return errors;
+}
+
+double Percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+int RunLoadgen(const LoadgenFlags& flags) {
+  std::vector<std::string> titles;
+  auto in = OpenInput(flags.corpus);
+  if (!in.ok()) {
+    std::cerr << "loadgen: " << in.status().message() << "\n";
+    return kExitFailure;
+  }
+  ForEachArticleLine(**in, [&](int64_t, absl::StatusOr<ParsedArticle> p) {
+    if (p.ok() && !p->article.title.empty()) titles.push_back(p->article.title);
+  });
+  if (titles.empty()) {
+    std::cerr << "loadgen: no titles in " << flags.corpus << "\n";
+    return kExitFailure;
+  }
+  ArticleMaker maker(std::move(titles), flags.seed);
+  absl::Mutex maker_mu;
+
+  std::unique_ptr<ClusteringEngine> engine;
+  std::unique_ptr<DedupServer> server;
+  std::string address = flags.server;
+  if (address.empty()) {
+    auto built = BuildEngine(flags.engine);
+    if (!built.ok()) {
+      std::cerr << "loadgen: " << built.status().message() << "\n";
+      return kExitFailure;
+    }
+    engine = *std::move(built);
+    ServerOptions options;
+    options.listen_address = "127.0.0.1:0";
+    auto started = DedupServer::Start(options, engine.get());
+    if (!started.ok()) {
+      std::cerr << "loadgen: " << started.status().message() << "\n";
+      return kExitFailure;
+    }
+    server = *std::move(started);
+    address = absl::StrCat("127.0.0.1:", server->port());
+  }
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto stub = v1::DedupService::NewStub(channel);
+  std::cout << "loadgen: server " << address
+            << (server ? " (in-process)" : "") << "\n";
+
+  // Phase 1: preload.
+  absl::Time start = absl::Now();
+  if (StreamArticles(stub.get(), &maker, &maker_mu, 0, flags.preload) < 0) {
+    return kExitFailure;
+  }
+  double s = absl::ToDoubleSeconds(absl::Now() - start);
+  std::cout << absl::StrFormat("preload: %d articles in %.1fs (%.0f/s)\n",
+                               flags.preload, s, flags.preload / s);
+
+  // Phase 2: concurrent streams.
+  std::vector<std::thread> streams;
+  std::atomic<int64_t> errors{0};
+  const int64_t per_stream = flags.stream_articles / flags.streams;
+  start = absl::Now();
+  for (int c = 0; c < flags.streams; ++c) {
+    streams.emplace_back([&, c] {
+      const int64_t e = StreamArticles(stub.get(), &maker, &maker_mu,
+                                       flags.preload + c * per_stream, per_stream);
+      errors += e < 0 ? per_stream : e;
+    });
+  }
+  for (auto& t : streams) t.join();
+  s = absl::ToDoubleSeconds(absl::Now() - start);
+  std::cout << absl::StrFormat(
+      "AssignStream: %d articles over %d streams in %.1fs: %.0f Assign/s "
+      "(%d errors)\n",
+      per_stream * flags.streams, flags.streams, s,
+      per_stream * flags.streams / s, errors.load());
+
+  // Phase 3: unary Assign, open loop at a fixed rate.
+  const int64_t total = static_cast<int64_t>(flags.rate * flags.seconds);
+  const int64_t first = flags.preload + per_stream * flags.streams;
+  std::vector<double> latencies_ms(total, -1);
+  std::atomic<int64_t> next{0}, failed{0};
+  const absl::Time t0 = absl::Now() + absl::Milliseconds(100);
+  const int kSenders = 16;  // enough to keep the schedule under queuing
+  std::vector<std::thread> senders;
+  for (int w = 0; w < kSenders; ++w) {
+    senders.emplace_back([&] {
+      for (int64_t i = next++; i < total; i = next++) {
+        const absl::Time due = t0 + absl::Seconds(i / flags.rate);
+        absl::SleepFor(due - absl::Now());
+        v1::AssignRequest request;
+        {
+          absl::MutexLock lock(&maker_mu);
+          *request.mutable_article() = maker.Make(first + i);
+        }
+        v1::AssignResponse response;
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(10));
+        // Latency is measured from the scheduled send time, so a server
+        // that falls behind shows it (no coordinated omission).
+        const grpc::Status status = stub->Assign(&context, request, &response);
+        if (!status.ok()) ++failed;
+        latencies_ms[i] = absl::ToDoubleMilliseconds(absl::Now() - due);
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  const double max_ms =
+      *std::max_element(latencies_ms.begin(), latencies_ms.end());
+  const double p50 = Percentile(latencies_ms, 0.50);
+  const double p90 = Percentile(latencies_ms, 0.90);
+  const double p99 = Percentile(latencies_ms, 0.99);
+  std::cout << absl::StrFormat(
+      "unary Assign at %.0f/s for %.0fs: p50=%.2fms p90=%.2fms p99=%.2fms "
+      "max=%.2fms (%d failed)\n",
+      flags.rate, flags.seconds, p50, p90, p99, max_ms, failed.load());
+  if (server) server->Shutdown();
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterLoadgenCommand(CLI::App* app, int* exit_code) {
+  auto flags = std::make_shared<LoadgenFlags>();
+  CLI::App* command = app->add_subcommand(
+      "loadgen",
+      "Benchmark a server over loopback: preload articles, measure "
+      "AssignStream throughput,\nthen unary Assign latency at a fixed rate. "
+      "Without --server it runs its own server in-process.");
+  command->add_option("--server", flags->server,
+                      "host:port of a running server (default: in-process)");
+  command->add_option("--corpus", flags->corpus,
+                      "JSONL whose titles seed the synthetic articles")
+      ->capture_default_str();
+  command->add_option("--preload", flags->preload, "Articles loaded first")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  command->add_option("--stream-articles", flags->stream_articles,
+                      "Articles sent through the concurrent streams")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--streams", flags->streams, "Concurrent AssignStreams")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--rate", flags->rate, "Unary Assign calls per second")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--seconds", flags->seconds, "Duration of the unary phase")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--seed", flags->seed, "Random seed")->capture_default_str();
+  AddEngineFlags(command, &flags->engine);
+  command->callback([flags, exit_code] { *exit_code = RunLoadgen(*flags); });
+}
+
+}  // namespace newsdedup
