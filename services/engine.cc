@@ -53,6 +53,12 @@ namespace {
 // only the newcomer is compared with the incumbent (amortised O(1)).
 constexpr int kAlwaysReelectBelow = 64;
 
+// Only candidate clusters whose similarity to the new article reaches this
+// share of their join threshold are checked for a merge with its cluster:
+// a cluster the article barely resembles will not have come close to its
+// story, and comparing two centroids costs O(vocabulary).
+constexpr float kMergeCheckRatio = 0.5f;
+
 bool IsPowerOfTwo(int n) { return n > 0 && (n & (n - 1)) == 0; }
 
 struct NormalizedText {
@@ -431,6 +437,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     // Neighbours in the window with their exact similarity, best first.
     std::vector<std::pair<int64_t, float>> neighbors;
     std::vector<int64_t> candidates;  // live clusters of the neighbours
+    // Candidates close enough to the article to be worth a merge check.
+    std::vector<int64_t> merge_candidates;
   };
 
   // Decides for an article published at `t`. `preferred` is the cluster of
@@ -517,6 +525,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     if (d.runner_up >= 0) {
       d.runner_up_similarity = scores[d.runner_up].similarity;
     }
+    for (int64_t c : d.candidates) {
+      if (scores[c].ratio >= kMergeCheckRatio) d.merge_candidates.push_back(c);
+    }
     return d;
   }
 
@@ -578,7 +589,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     articles_[a].index_bucket = bucket;
     UpdateRepresentative(chosen, a);
 
-    const int64_t survivor = MergeSimilar(chosen, d.candidates);
+    const int64_t survivor = MergeSimilar(chosen, d.merge_candidates);
     ExpireOldShards(t);
 
     recorded.cluster_id = clusters_[survivor].id;
@@ -877,8 +888,13 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> ClusteringEngine::Create(
     return absl::InvalidArgumentError(
         "need 0 < short_text_words < long_text_words");
   }
+  VectorIndexOptions index_options;
+  index_options.dimension = embedder->dimension();
+  index_options.exact_limit = options.exact_search_limit;
+  index_options.lists = options.index_lists;
+  index_options.probes = options.index_probes;
   ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
-                   NewTimeShardedFlatIndex(embedder->dimension()));
+                   NewTimeShardedIndex(index_options));
   return std::unique_ptr<ClusteringEngine>(new ClusteringEngineImpl(
       options, std::move(embedder), std::move(index)));
 }

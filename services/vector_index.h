@@ -6,7 +6,7 @@
 // removing ids one by one. Scores are inner products, which equal cosine
 // similarity for the L2-normalised vectors the embedders produce.
 //
-//   ASSIGN_OR_RETURN(auto index, NewTimeShardedFlatIndex(256));
+//   ASSIGN_OR_RETURN(auto index, NewTimeShardedIndex(VectorIndexOptions()));
 //   RETURN_IF_ERROR(index->Add(article_number, bucket, embedding.dense));
 //   ASSIGN_OR_RETURN(auto hits, index->Search(query, 10, bucket - 7, bucket));
 //
@@ -67,7 +67,30 @@ class VectorIndex {
   virtual int num_shards() const = 0;
 };
 
-// Exact inner-product search (faiss::IndexFlatIP) in every shard.
+struct VectorIndexOptions {
+  // Floats per vector.
+  int dimension = 256;
+  // A shard searches exactly (faiss::IndexFlatIP) until it holds this many
+  // vectors; it is then rebuilt once as an inverted-file index
+  // (faiss::IndexIVFFlat), trained on the vectors it holds. Exact search
+  // costs O(shard size) per query; IVF scans `probes` of `lists` lists.
+  // The rebuild takes a fraction of a second, once per shard.
+  int64_t exact_limit = 8192;
+  // IVF lists per shard (k-means centroids). exact_limit / lists should
+  // stay above 39, FAISS's minimum of training points per centroid.
+  int lists = 128;
+  // Lists searched per query: more means higher recall against exact
+  // search, at a linear cost (see docs/performance.md for measured recall).
+  int probes = 32;
+};
+
+// Time-sharded index: exact shards that turn into IVF shards past
+// options.exact_limit vectors.
+// Errors: kInvalidArgument for inconsistent options.
+absl::StatusOr<std::unique_ptr<VectorIndex>> NewTimeShardedIndex(
+    const VectorIndexOptions& options);
+
+// Exact inner-product search in every shard, however large.
 // Errors: kInvalidArgument for a non-positive dimension.
 absl::StatusOr<std::unique_ptr<VectorIndex>> NewTimeShardedFlatIndex(
     int dimension);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 #include <vector>
 
 namespace newsdedup {
@@ -97,6 +98,52 @@ TEST(VectorIndexTest, RemovesAndRelabelsSingleVectors) {
   hits = *index->Search(Unit(1), 5, 0, 0);
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].id, 9);
+}
+
+// A shard past its exact limit becomes an IVF index: every vector is still
+// found by itself, and removal and relabelling keep working.
+TEST(VectorIndexTest, LargeShardTurnsIntoIvfAndKeepsWorking) {
+  constexpr int kDimension = 16;
+  VectorIndexOptions options;
+  options.dimension = kDimension;
+  options.lists = 4;
+  options.probes = 4;  // all lists: results equal exact search
+  options.exact_limit = 200;
+  auto index = *NewTimeShardedIndex(options);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  std::vector<std::vector<float>> vectors;
+  for (int i = 0; i < 300; ++i) {
+    std::vector<float> v(kDimension);
+    float norm = 0;
+    for (float& x : v) {
+      x = normal(rng);
+      norm += x * x;
+    }
+    for (float& x : v) x /= std::sqrt(norm);
+    vectors.push_back(v);
+    ASSERT_TRUE(index->Add(1000 + i, 3, v).ok());
+  }
+  EXPECT_EQ(index->size(), 300);
+  for (int i : {0, 150, 250, 299}) {
+    auto hits = *index->Search(vectors[i], 1, 3, 3);
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].id, 1000 + i);
+    EXPECT_NEAR(hits[0].score, 1.0f, 1e-4);
+  }
+  EXPECT_TRUE(*index->Remove(1000, 3));
+  EXPECT_EQ(index->size(), 299);
+  EXPECT_NE((*index->Search(vectors[0], 1, 3, 3))[0].id, 1000);
+  EXPECT_TRUE(index->Relabel(1150, 42, 3));
+  EXPECT_EQ((*index->Search(vectors[150], 1, 3, 3))[0].id, 42);
+}
+
+TEST(VectorIndexTest, RejectsInconsistentIvfOptions) {
+  VectorIndexOptions options;
+  options.lists = 128;
+  options.exact_limit = 100;  // too few vectors to train 128 lists
+  EXPECT_EQ(NewTimeShardedIndex(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(VectorIndexTest, EmptyIndexAndZeroKGiveNoHits) {

@@ -21,6 +21,14 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
   command->add_option("--neighbors", e.neighbors,
                       "Nearest articles fetched per article")
       ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
+  command->add_option("--exact-search-limit", e.exact_search_limit,
+                      "Vectors per time shard before it becomes an IVF index")
+      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
+  command->add_option("--index-probes", e.index_probes,
+                      "IVF lists searched per query (of --index-lists)")
+      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
+  command->add_option("--index-lists", e.index_lists, "IVF lists per shard")
+      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
   command->add_option("--near-dup", e.near_duplicate_threshold,
                       "Cosine to the nearest article for NEAR_DUPLICATE")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str()->group(group);

@@ -1,0 +1,120 @@
+// Recall and speed of the IVF shards against exact search, on real
+// embeddings. Not a test: it prints figures for docs/performance.md.
+//
+//   build/bin/vector_index_benchmark ../shared/data/uci-news-dev.jsonl 50000
+//
+// Embeds synthetic headlines (a real title plus three words drawn from the
+// corpus, so that there are as many as asked) with the shipped lexical
+// embedder, puts them all in one time shard, and for 500 held-out queries
+// compares the top 24 of each IVF setting with exact search.
+#include <fstream>
+#include <iostream>
+#include <random>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "embeddings/lexical_embedder.h"
+#include "embeddings/normalizer.h"
+#include "nlohmann/json.hpp"
+#include "services/vector_index.h"
+
+namespace newsdedup {
+namespace {
+
+int Run(const std::string& corpus, int n) {
+  std::vector<std::string> titles, words;
+  std::ifstream in(corpus);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("title")) continue;
+    titles.push_back(j["title"].get<std::string>());
+    for (absl::string_view w : absl::StrSplit(titles.back(), ' ', absl::SkipEmpty())) {
+      words.emplace_back(w);
+    }
+  }
+  if (titles.empty()) {
+    std::cerr << "no titles in " << corpus << "\n";
+    return 1;
+  }
+  auto embedder = NewLexicalEmbedder(LexicalEmbedderOptions());
+  if (!embedder.ok()) {
+    std::cerr << embedder.status() << "\n";
+    return 1;
+  }
+  constexpr int kQueries = 500;
+  constexpr int kK = 24;
+  const int dim = (*embedder)->dimension();
+  std::mt19937_64 rng(1);
+  std::vector<float> vectors;
+  vectors.reserve(static_cast<size_t>(n + kQueries) * dim);
+  for (int i = 0; i < n + kQueries; ++i) {
+    std::string title = titles[rng() % titles.size()];
+    for (int w = 0; w < 3; ++w) title += " " + words[rng() % words.size()];
+    auto text = NormalizeText(title);
+    auto e = (*embedder)->Embed({*text, ""}, EmbedMode::kObserve);
+    vectors.insert(vectors.end(), e->dense.begin(), e->dense.end());
+  }
+  auto query = [&](int q) {
+    return absl::Span<const float>(&vectors[static_cast<size_t>(n + q) * dim], dim);
+  };
+
+  auto exact = *NewTimeShardedFlatIndex(dim);
+  for (int i = 0; i < n; ++i) {
+    (void)exact->Add(i, 0, absl::Span<const float>(&vectors[size_t(i) * dim], dim));
+  }
+  std::vector<absl::flat_hash_set<int64_t>> truth(kQueries);
+  absl::Time start = absl::Now();
+  for (int q = 0; q < kQueries; ++q) {
+    const std::vector<Neighbor> hits = *exact->Search(query(q), kK, 0, 0);
+    for (const Neighbor& h : hits) truth[q].insert(h.id);
+  }
+  const double exact_ms =
+      absl::ToDoubleMilliseconds(absl::Now() - start) / kQueries;
+  std::cout << absl::StrFormat(
+      "%d vectors of %d floats in one shard; %d queries, top %d\n", n, dim,
+      kQueries, kK);
+  std::cout << absl::StrFormat("exact: %.3f ms/query\n", exact_ms);
+
+  for (int lists : {128}) {
+    for (int probes : {8, 16, 32, 64}) {
+      VectorIndexOptions options;
+      options.dimension = dim;
+      options.lists = lists;
+      options.probes = probes;
+      options.exact_limit = 8192;
+      auto ivf = *NewTimeShardedIndex(options);
+      start = absl::Now();
+      for (int i = 0; i < n; ++i) {
+        (void)ivf->Add(i, 0, absl::Span<const float>(&vectors[size_t(i) * dim], dim));
+      }
+      const double add_us = absl::ToDoubleMicroseconds(absl::Now() - start) / n;
+      int64_t found = 0, total = 0;
+      start = absl::Now();
+      for (int q = 0; q < kQueries; ++q) {
+        const std::vector<Neighbor> hits = *ivf->Search(query(q), kK, 0, 0);
+        for (const Neighbor& h : hits) found += truth[q].contains(h.id);
+        total += truth[q].size();
+      }
+      const double ms = absl::ToDoubleMilliseconds(absl::Now() - start) / kQueries;
+      std::cout << absl::StrFormat(
+          "ivf lists=%d probes=%d: recall@%d=%.3f  %.3f ms/query  add %.1f "
+          "us/vector (conversion included)\n",
+          lists, probes, kK, static_cast<double>(found) / total, ms, add_us);
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace newsdedup
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::cerr << "usage: vector_index_benchmark CORPUS.jsonl NUM_VECTORS\n";
+    return 2;
+  }
+  return newsdedup::Run(argv[1], std::atoi(argv[2]));
+}
