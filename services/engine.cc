@@ -190,11 +190,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
   absl::Status DeleteArticle(absl::string_view article_id) override {
     absl::MutexLock lock(&mu_);
-    auto it = article_by_id_.find(article_id);
-    if (it == article_by_id_.end()) {
-      return absl::NotFoundError(absl::StrCat("unknown article: ", article_id));
-    }
-    RETURN_IF_ERROR(RemoveArticle(it->second));
+    ASSIGN_OR_RETURN(const int64_t a, FindArticle(article_id));
+    RETURN_IF_ERROR(RemoveArticle(a));
     ++stats_.deletions;
     return absl::OkStatus();
   }
@@ -202,31 +199,22 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::StatusOr<std::string> ResolveClusterId(
       absl::string_view cluster_id) const override {
     absl::MutexLock lock(&mu_);
-    auto it = cluster_by_id_.find(cluster_id);
-    if (it == cluster_by_id_.end()) {
-      return absl::NotFoundError(absl::StrCat("unknown cluster: ", cluster_id));
-    }
-    return clusters_[Resolve(it->second)].id;
+    ASSIGN_OR_RETURN(const int64_t c, FindLiveCluster(cluster_id));
+    return clusters_[c].id;
   }
 
   absl::StatusOr<std::string> ClusterOfArticle(
       absl::string_view article_id) const override {
     absl::MutexLock lock(&mu_);
-    auto it = article_by_id_.find(article_id);
-    if (it == article_by_id_.end()) {
-      return absl::NotFoundError(absl::StrCat("unknown article: ", article_id));
-    }
-    return clusters_[Resolve(articles_[it->second].cluster)].id;
+    ASSIGN_OR_RETURN(const int64_t a, FindArticle(article_id));
+    return clusters_[Resolve(articles_[a].cluster)].id;
   }
 
   absl::StatusOr<ArticleView> GetArticle(
       absl::string_view article_id) const override {
     absl::MutexLock lock(&mu_);
-    auto it = article_by_id_.find(article_id);
-    if (it == article_by_id_.end()) {
-      return absl::NotFoundError(absl::StrCat("unknown article: ", article_id));
-    }
-    return View(it->second);
+    ASSIGN_OR_RETURN(const int64_t a, FindArticle(article_id));
+    return View(a);
   }
 
   absl::StatusOr<MemberPage> ClusterMembers(absl::string_view cluster_id,
@@ -236,12 +224,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       return absl::InvalidArgumentError("offset and limit must be >= 0");
     }
     absl::MutexLock lock(&mu_);
-    auto it = cluster_by_id_.find(cluster_id);
-    if (it == cluster_by_id_.end()) {
-      return absl::NotFoundError(absl::StrCat("unknown cluster: ", cluster_id));
-    }
+    ASSIGN_OR_RETURN(const int64_t c, FindLiveCluster(cluster_id));
     // Merges append the absorbed members; arrival order is article order.
-    std::vector<int64_t> members = clusters_[Resolve(it->second)].members;
+    std::vector<int64_t> members = clusters_[c].members;
     std::sort(members.begin(), members.end());
     MemberPage page;
     page.total = static_cast<int>(members.size());
@@ -254,11 +239,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::StatusOr<ClusterSummary> GetCluster(
       absl::string_view cluster_id) const override {
     absl::MutexLock lock(&mu_);
-    auto it = cluster_by_id_.find(cluster_id);
-    if (it == cluster_by_id_.end()) {
-      return absl::NotFoundError(absl::StrCat("unknown cluster: ", cluster_id));
-    }
-    return Summarize(Resolve(it->second), /*with_history=*/true);
+    ASSIGN_OR_RETURN(const int64_t c, FindLiveCluster(cluster_id));
+    return Summarize(c, /*with_history=*/true);
   }
 
   std::vector<ClusterSummary> ListClusters() const override {
@@ -380,6 +362,27 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   const Embedding& EmbeddingOf(int64_t a) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return articles_[articles_[a].embedded_as].embedding;
+  }
+
+  // The record index of a live article. Errors: kNotFound.
+  absl::StatusOr<int64_t> FindArticle(absl::string_view article_id) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    auto it = article_by_id_.find(article_id);
+    if (it == article_by_id_.end()) {
+      return absl::NotFoundError(absl::StrCat("unknown article: ", article_id));
+    }
+    return it->second;
+  }
+
+  // The live cluster a (possibly absorbed) cluster id belongs to.
+  // Errors: kNotFound.
+  absl::StatusOr<int64_t> FindLiveCluster(absl::string_view cluster_id) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    auto it = cluster_by_id_.find(cluster_id);
+    if (it == cluster_by_id_.end()) {
+      return absl::NotFoundError(absl::StrCat("unknown cluster: ", cluster_id));
+    }
+    return Resolve(it->second);
   }
 
   absl::StatusOr<Embedding> Embed(const NormalizedText& text,
