@@ -6,6 +6,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 
 namespace newsdedup {
 
@@ -16,6 +17,9 @@ absl::StatusOr<std::unique_ptr<DedupServer>> DedupServer::Start(
     const ServerOptions& options, ClusteringEngine* engine) {
   if (engine == nullptr) {
     return absl::InvalidArgumentError("engine must not be null");
+  }
+  if (options.max_threads < 0) {
+    return absl::InvalidArgumentError("max_threads must be >= 0");
   }
   if (options.max_message_bytes <= 0) {
     return absl::InvalidArgumentError("max_message_bytes must be positive");
@@ -31,6 +35,11 @@ absl::StatusOr<std::unique_ptr<DedupServer>> DedupServer::Start(
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(&server->service_);
+  if (options.max_threads > 0) {
+    grpc::ResourceQuota quota("newsdedup");
+    quota.SetMaxThreads(options.max_threads);
+    builder.SetResourceQuota(quota);
+  }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(

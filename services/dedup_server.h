@@ -35,6 +35,8 @@ struct ServerOptions {
   // limits.max_article_bytes, or big articles fail before validation with a
   // less helpful message.
   int max_message_bytes = 16 * 1024 * 1024;
+  // Most threads gRPC may use for the server's work (0: gRPC's default).
+  int max_threads = 0;
   // How long Shutdown() lets in-flight calls run before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
   ServiceLimits limits;

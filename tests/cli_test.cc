@@ -175,6 +175,22 @@ TEST_F(CliTest, EvalScoresLabelledFile) {
   EXPECT_THAT(r.out, HasSubstr("articles/s="));
 }
 
+TEST_F(CliTest, ConfigFileSetsFlagsPerCommand) {
+  const std::string stories = Write("stories.jsonl", testing::StoriesJsonl());
+  // Thresholds nothing can reach: every article becomes its own story.
+  const std::string config = Write(
+      "newsdedup.toml",
+      "[eval]\nshort-threshold = 0.99\nlong-threshold = 0.99\n"
+      "same-time-factor = 1\nshort-merge = 0.99\nlong-merge = 0.99\n"
+      "near-dup = 0.999\n");
+  RunResult r = Run(absl::StrCat("--config ", config, " eval ", stories));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("clusters=13"));
+  r = Run(absl::StrCat("--config /nonexistent/newsdedup.toml eval ", stories));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err + r.out, HasSubstr("/nonexistent/newsdedup.toml"));
+}
+
 TEST_F(CliTest, EvalPairsPrintsCorrelations) {
   const std::string pairs = Write(
       "pairs.jsonl",

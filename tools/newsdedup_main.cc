@@ -9,6 +9,14 @@ int main(int argc, char** argv) {
       "newsdedup: deduplicates news articles and clusters them into stories.\n"
       "Run 'newsdedup <command> --help' for a command's flags."};
   app.require_subcommand(1);
+  // Flag values may come from a TOML/INI file, one section per command:
+  //   [serve]
+  //   listen = "127.0.0.1:50051"
+  //   window-hours = 48
+  // Flags given on the command line win over the file.
+  app.set_config("--config", "",
+                 "TOML/INI file of flag values, one [command] section per "
+                 "command (give it before the command)");
   int exit_code = newsdedup::kExitOk;
   newsdedup::RegisterClusterCommand(&app, &exit_code);
   newsdedup::RegisterEvalCommand(&app, &exit_code);

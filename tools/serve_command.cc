@@ -80,6 +80,9 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
   command->add_option("--max-batch", flags->server.limits.max_batch_size,
                       "Most articles in one AssignBatch")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  command->add_option("--max-threads", flags->server.max_threads,
+                      "Most threads gRPC may use (0: gRPC's default)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   command->add_option("--shutdown-grace-seconds", flags->shutdown_grace_seconds,
                       "How long calls in flight may run after a shutdown signal")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
