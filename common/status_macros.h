@@ -15,9 +15,9 @@
 #define NEWSDEDUP_CONCAT_(a, b) NEWSDEDUP_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function if `expr` is not OK.
-#define RETURN_IF_ERROR(expr)                   \
-  do {                                          \
-    const ::absl::Status status_macro_ = (expr); \
+#define RETURN_IF_ERROR(expr)                      \
+  do {                                             \
+    const ::absl::Status status_macro_ = (expr);   \
     if (!status_macro_.ok()) return status_macro_; \
   } while (0)
 

@@ -18,7 +18,8 @@ float SparseDot(const SparseVector& a, const SparseVector& b) {
 }
 
 float Similarity(const Embedding& a, const Embedding& b) {
-  if (!a.sparse.empty() && !b.sparse.empty()) return SparseDot(a.sparse, b.sparse);
+  if (!a.sparse.empty() && !b.sparse.empty())
+    return SparseDot(a.sparse, b.sparse);
   float dot = 0.0f;
   const size_t n = std::min(a.dense.size(), b.dense.size());
   for (size_t i = 0; i < n; ++i) dot += a.dense[i] * b.dense[i];

@@ -84,7 +84,8 @@ TEST_F(LexicalEmbedderTest, ObserveUpdatesDocumentFrequencies) {
   // A word seen in many documents loses weight against a rare one.
   const Embedding fresh = Embed("zeppelin budapest");
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(embedder_->Embed({"budapest news", ""}, EmbedMode::kObserve).ok());
+    ASSERT_TRUE(
+        embedder_->Embed({"budapest news", ""}, EmbedMode::kObserve).ok());
   }
   EXPECT_EQ(embedder_->num_documents(), before + 20);
   const Embedding aged = Embed("zeppelin budapest");

@@ -30,7 +30,8 @@ uint32_t HashBytes(absl::string_view s, uint64_t seed) {
 }
 
 uint32_t HashSubword(int id) {
-  return static_cast<uint32_t>(XXH3_64bits_withSeed(&id, sizeof(id), kSubwordSeed));
+  return static_cast<uint32_t>(
+      XXH3_64bits_withSeed(&id, sizeof(id), kSubwordSeed));
 }
 
 // Inverse document frequency in the form of BM25 (Robertson & Sparck Jones,
@@ -42,7 +43,6 @@ uint32_t HashSubword(int id) {
 double Idf(double n, double df) {
   return std::log(1.0 + (n - df + 0.5) / (df + 0.5));
 }
-
 
 class LexicalEmbedder final : public Embedder {
  public:
@@ -89,9 +89,9 @@ class LexicalEmbedder final : public Embedder {
           ++num_words;
         }
         if (i + 1 < words.size() && options_.bigram_weight > 0) {
-          count(HashBytes(absl::StrCat(words[i], " ", words[i + 1]),
-                          kBigramSeed),
-                weight, options_.bigram_weight);
+          count(
+              HashBytes(absl::StrCat(words[i], " ", words[i + 1]), kBigramSeed),
+              weight, options_.bigram_weight);
         }
       }
       if (options_.subword_weight > 0) {
@@ -129,7 +129,8 @@ class LexicalEmbedder final : public Embedder {
       const double n = static_cast<double>(num_documents_);
       for (const auto& [id, count] : features) {
         auto df_it = document_frequency_.find(id);
-        const double df = df_it == document_frequency_.end() ? 0 : df_it->second;
+        const double df =
+            df_it == document_frequency_.end() ? 0 : df_it->second;
         const double idf =
             std::pow(Idf(n, df) + options_.idf_offset, options_.idf_power);
         const double w = group[id] * (1.0 + std::log(count)) * idf;
@@ -195,9 +196,8 @@ absl::StatusOr<std::unique_ptr<Embedder>> NewLexicalEmbedder(
     const LexicalEmbedderOptions& options,
     std::unique_ptr<Tokenizer> tokenizer) {
   if (options.dimension <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("embedding dimension must be positive, got ",
-                     options.dimension));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "embedding dimension must be positive, got ", options.dimension));
   }
   if (tokenizer == nullptr) {
     const std::string path = options.tokenizer_model_path.empty()

@@ -7,7 +7,8 @@
 //   - names (words written with a capital or a leading digit in the original
 //     text), which tell an event from a look-alike one.
 // Each feature is hashed to a 32-bit id. Its weight is
-//   group_weight * (1 + ln tf) * idf,   idf = ln(1 + (N - df + 0.5) / (df + 0.5)) + offset,
+//   group_weight * (1 + ln tf) * idf,   idf = ln(1 + (N - df + 0.5) / (df +
+//   0.5)) + offset,
 // where title occurrences count `title_weight` times, and N and df are
 // document counts kept up to date as articles are observed. The sparse vector
 // is L2-normalised; the dense vector is its signed feature-hash projection to

@@ -81,9 +81,10 @@ std::string StripMarkup(absl::string_view s) {
       // A tag is '<' followed by a letter, '/' or '!' and closed by '>'
       // within a reasonable distance; "a < b" stays text.
       size_t close = s.find('>', i + 1);
-      bool tag_like = i + 1 < s.size() &&
-                      (absl::ascii_isalpha(static_cast<unsigned char>(s[i + 1])) ||
-                       s[i + 1] == '/' || s[i + 1] == '!');
+      bool tag_like =
+          i + 1 < s.size() &&
+          (absl::ascii_isalpha(static_cast<unsigned char>(s[i + 1])) ||
+           s[i + 1] == '/' || s[i + 1] == '!');
       if (tag_like && close != absl::string_view::npos && close - i < 2048) {
         out.push_back(' ');
         i = close + 1;
@@ -96,7 +97,8 @@ std::string StripMarkup(absl::string_view s) {
         continue;
       }
     } else if ((c == 'h' || c == 'H' || c == 'w' || c == 'W') &&
-               (i == 0 || !absl::ascii_isalnum(static_cast<unsigned char>(s[i - 1]))) &&
+               (i == 0 ||
+                !absl::ascii_isalnum(static_cast<unsigned char>(s[i - 1]))) &&
                StartsWithUrl(s.substr(i))) {
       while (!IsAsciiSpaceOrEnd(s, i) && s[i] != '<') ++i;
       out.push_back(' ');
@@ -126,7 +128,6 @@ bool IsWordCodepoint(utf8proc_int32_t cp) {
   }
 }
 
-
 // NFKC, optionally case-folded, with markup and URLs removed and whitespace
 // collapsed to single spaces.
 absl::StatusOr<std::string> Normalize(absl::string_view text, bool case_fold) {
@@ -137,10 +138,10 @@ absl::StatusOr<std::string> Normalize(absl::string_view text, bool case_fold) {
   const utf8proc_ssize_t n = utf8proc_map(
       reinterpret_cast<const utf8proc_uint8_t*>(stripped.data()),
       static_cast<utf8proc_ssize_t>(stripped.size()), &mapped,
-      static_cast<utf8proc_option_t>(
-          UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
-          (case_fold ? UTF8PROC_CASEFOLD : 0) | UTF8PROC_NLF2LS |
-          UTF8PROC_STRIPCC));
+      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPAT |
+                                     UTF8PROC_COMPOSE |
+                                     (case_fold ? UTF8PROC_CASEFOLD : 0) |
+                                     UTF8PROC_NLF2LS | UTF8PROC_STRIPCC));
   if (n < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("text is not valid UTF-8: ", utf8proc_errmsg(n)));
@@ -157,8 +158,8 @@ absl::StatusOr<std::string> Normalize(absl::string_view text, bool case_fold) {
     utf8proc_ssize_t len = utf8proc_iterate(mapped + i, n - i, &cp);
     if (len <= 0) break;  // cannot happen: utf8proc_map validated the input
     const auto category = utf8proc_category(cp);
-    const bool is_space = cp == ' ' || cp == '\t' || cp == '\n' ||
-                          cp == '\r' || category == UTF8PROC_CATEGORY_ZS ||
+    const bool is_space = cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' ||
+                          category == UTF8PROC_CATEGORY_ZS ||
                           category == UTF8PROC_CATEGORY_ZL ||
                           category == UTF8PROC_CATEGORY_ZP;
     if (is_space) {
@@ -193,17 +194,18 @@ absl::StatusOr<std::vector<std::string>> ExtractNameWords(
   size_t scanned = 0;
   for (absl::string_view word : SplitWords(*cased)) {
     // Sentence ends between the previous word and this one?
-    const absl::string_view gap =
-        absl::string_view(*cased).substr(scanned, word.data() - cased->data() - scanned);
-    if (gap.find_first_of(".!?:") != absl::string_view::npos) sentence_start = true;
+    const absl::string_view gap = absl::string_view(*cased).substr(
+        scanned, word.data() - cased->data() - scanned);
+    if (gap.find_first_of(".!?:") != absl::string_view::npos)
+      sentence_start = true;
     scanned = word.data() - cased->data() + word.size();
     utf8proc_int32_t first;
-    const utf8proc_ssize_t first_bytes = utf8proc_iterate(
-        reinterpret_cast<const utf8proc_uint8_t*>(word.data()),
-        static_cast<utf8proc_ssize_t>(word.size()), &first);
+    const utf8proc_ssize_t first_bytes =
+        utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(word.data()),
+                         static_cast<utf8proc_ssize_t>(word.size()), &first);
     const auto category = utf8proc_category(first);
-    const bool upper = category == UTF8PROC_CATEGORY_LU ||
-                       category == UTF8PROC_CATEGORY_LT;
+    const bool upper =
+        category == UTF8PROC_CATEGORY_LU || category == UTF8PROC_CATEGORY_LT;
     const bool digit = category == UTF8PROC_CATEGORY_ND;
     if (!digit) {
       ++words_with_letters;
@@ -220,7 +222,8 @@ absl::StatusOr<std::vector<std::string>> ExtractNameWords(
   const bool title_case = capitalised * 2 > words_with_letters;
   std::vector<std::string> names;
   for (absl::string_view word : candidates) {
-    if (title_case && !absl::ascii_isdigit(static_cast<unsigned char>(word[0]))) {
+    if (title_case &&
+        !absl::ascii_isdigit(static_cast<unsigned char>(word[0]))) {
       continue;
     }
     if (std::all_of(word.begin(), word.end(),
@@ -255,8 +258,9 @@ std::vector<absl::string_view> SplitWords(absl::string_view text) {
       cp = ' ';
     }
     // ASCII fast path: most text is ASCII.
-    const bool word = cp < 128 ? absl::ascii_isalnum(static_cast<unsigned char>(cp))
-                               : IsWordCodepoint(cp);
+    const bool word = cp < 128
+                          ? absl::ascii_isalnum(static_cast<unsigned char>(cp))
+                          : IsWordCodepoint(cp);
     if (word) {
       if (word_start < 0) word_start = i;
     } else if (word_start >= 0) {

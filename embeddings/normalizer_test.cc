@@ -55,7 +55,8 @@ TEST(NormalizeTextTest, EmptyStaysEmpty) {
 TEST(SplitWordsTest, SplitsOnPunctuationInEveryScript) {
   EXPECT_THAT(SplitWords("putin-trump summit, 2025!"),
               ElementsAre("putin", "trump", "summit", "2025"));
-  EXPECT_THAT(SplitWords("قمة بوتين ترامب"), ElementsAre("قمة", "بوتين", "ترامب"));
+  EXPECT_THAT(SplitWords("قمة بوتين ترامب"),
+              ElementsAre("قمة", "بوتين", "ترامب"));
   EXPECT_THAT(SplitWords("łódź—kraków"), ElementsAre("łódź", "kraków"));
 }
 

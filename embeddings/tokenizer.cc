@@ -25,9 +25,7 @@ std::string ExecutableDir() {
   return path.substr(0, path.find_last_of('/'));
 }
 
-bool FileExists(const std::string& path) {
-  return std::ifstream(path).good();
-}
+bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
 
 // Function table of the opened shim; loaded once per process and never
 // closed (sentencepiece registers static state that must outlive callers).
@@ -66,7 +64,8 @@ absl::StatusOr<const ShimApi*> OpenShim() {
     auto table = std::make_unique<ShimApi>();
     table->load = reinterpret_cast<NdSpmLoadFn>(dlsym(lib, "nd_spm_load"));
     table->free = reinterpret_cast<NdSpmFreeFn>(dlsym(lib, "nd_spm_free"));
-    table->encode = reinterpret_cast<NdSpmEncodeFn>(dlsym(lib, "nd_spm_encode"));
+    table->encode =
+        reinterpret_cast<NdSpmEncodeFn>(dlsym(lib, "nd_spm_encode"));
     table->id_to_piece =
         reinterpret_cast<NdSpmIdToPieceFn>(dlsym(lib, "nd_spm_id_to_piece"));
     table->vocab_size =
@@ -134,8 +133,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::LoadSentencePiece(
   char error[512] = {0};
   void* handle = (*api)->load(model_path.c_str(), error, sizeof(error));
   if (handle == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot load tokenizer model ", model_path, ": ", error));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load tokenizer model ", model_path, ": ", error));
   }
   return std::make_unique<SentencePieceTokenizer>(*api, handle);
 }

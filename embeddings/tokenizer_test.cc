@@ -38,8 +38,9 @@ TEST(TokenizerTest, LoadsShippedModelNextToGrpcAndProtobuf) {
 TEST(TokenizerTest, EncodesEveryLanguageOfTheCorpus) {
   auto tok = Tokenizer::LoadSentencePiece(DefaultTokenizerModelPath());
   ASSERT_TRUE(tok.ok()) << tok.status();
-  for (const char* text : {"gipfeltreffen verschoben", "cumbre aplazada",
-                           "szczyt odłożony", "القمة مؤجلة", "sommet reporté"}) {
+  for (const char* text :
+       {"gipfeltreffen verschoben", "cumbre aplazada", "szczyt odłożony",
+        "القمة مؤجلة", "sommet reporté"}) {
     std::vector<int> ids;
     ASSERT_TRUE((*tok)->Encode(text, &ids).ok()) << text;
     EXPECT_FALSE(ids.empty()) << text;
@@ -78,8 +79,9 @@ TEST(TokenizerTest, TrainsAModel) {
           << "\nrussia rejected the ceasefire proposal in ukraine\n";
     }
   }
-  ASSERT_TRUE(TrainSentencePieceModel("--input=" + corpus + " --model_prefix=" +
-                                      dir + "/tiny --vocab_size=60 "
+  ASSERT_TRUE(TrainSentencePieceModel("--input=" + corpus +
+                                      " --model_prefix=" + dir +
+                                      "/tiny --vocab_size=60 "
                                       "--minloglevel=2")
                   .ok());
   auto tok = Tokenizer::LoadSentencePiece(dir + "/tiny.model");

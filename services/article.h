@@ -10,9 +10,9 @@
 namespace newsdedup {
 
 struct Article {
-  std::string id;      // required, unique per article
-  std::string title;   // required unless body is set
-  std::string body;    // may be empty (headline-only feeds)
+  std::string id;     // required, unique per article
+  std::string title;  // required unless body is set
+  std::string body;   // may be empty (headline-only feeds)
   std::string url;
   std::string source;  // outlet name, for counting distinct sources
   std::string language;

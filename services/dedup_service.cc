@@ -25,8 +25,9 @@ constexpr int64_t kMaxTimestampSeconds = 253402300799;  // 9999-12-31
 
 absl::StatusOr<absl::Time> FromTimestamp(const google::protobuf::Timestamp& t,
                                          absl::string_view field) {
-  if (t.seconds() < kMinTimestampSeconds || t.seconds() > kMaxTimestampSeconds ||
-      t.nanos() < 0 || t.nanos() > 999999999) {
+  if (t.seconds() < kMinTimestampSeconds ||
+      t.seconds() > kMaxTimestampSeconds || t.nanos() < 0 ||
+      t.nanos() > 999999999) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": not a valid timestamp"));
   }
@@ -136,7 +137,8 @@ std::string NextPageToken(int offset, int page_size, int total) {
 
 // Engine messages name the field ("title: ..."); say which message.
 absl::Status InArticle(const absl::Status& status) {
-  return absl::Status(status.code(), absl::StrCat("article.", status.message()));
+  return absl::Status(status.code(),
+                      absl::StrCat("article.", status.message()));
 }
 
 // Finishes a unary call with `status`.
@@ -168,7 +170,8 @@ class AssignStreamReactor final
     response_.Clear();
     response_.set_article_id(request_.article().id());
     v1::AssignResponse answer;
-    const absl::Status status = service_->AssignOne(request_.article(), &answer);
+    const absl::Status status =
+        service_->AssignOne(request_.article(), &answer);
     if (status.ok()) {
       *response_.mutable_result()->mutable_answer() = std::move(answer);
     } else {
@@ -197,8 +200,10 @@ DedupServiceImpl::DedupServiceImpl(ClusteringEngine* engine,
                                    const ServiceLimits& limits)
     : engine_(engine), limits_(limits) {}
 
-absl::StatusOr<Article> DedupServiceImpl::ToArticle(const v1::Article& in) const {
-  if (in.id().empty()) return absl::InvalidArgumentError("article.id: required");
+absl::StatusOr<Article> DedupServiceImpl::ToArticle(
+    const v1::Article& in) const {
+  if (in.id().empty())
+    return absl::InvalidArgumentError("article.id: required");
   const size_t bytes = in.id().size() + in.title().size() + in.body().size() +
                        in.url().size() + in.source().size();
   if (bytes > limits_.max_article_bytes) {
@@ -251,13 +256,13 @@ grpc::ServerUnaryReactor* DedupServiceImpl::Assign(
 }
 
 grpc::ServerUnaryReactor* DedupServiceImpl::AssignBatch(
-    grpc::CallbackServerContext* context,
-    const v1::AssignBatchRequest* request, v1::AssignBatchResponse* response) {
+    grpc::CallbackServerContext* context, const v1::AssignBatchRequest* request,
+    v1::AssignBatchResponse* response) {
   if (request->articles_size() > limits_.max_batch_size) {
-    return Finish(context, absl::ResourceExhaustedError(absl::StrCat(
-                               "articles: ", request->articles_size(),
-                               " exceeds the batch limit of ",
-                               limits_.max_batch_size)));
+    return Finish(context,
+                  absl::ResourceExhaustedError(absl::StrCat(
+                      "articles: ", request->articles_size(),
+                      " exceeds the batch limit of ", limits_.max_batch_size)));
   }
   for (const v1::Article& article : request->articles()) {
     if (context->IsCancelled()) {
@@ -303,7 +308,8 @@ grpc::ServerUnaryReactor* DedupServiceImpl::GetCluster(
   for (const ArticleView& member : page->members) {
     ToProto(member, response->add_members());
   }
-  response->set_next_page_token(NextPageToken(*offset, *page_size, page->total));
+  response->set_next_page_token(
+      NextPageToken(*offset, *page_size, page->total));
   return Finish(context, absl::OkStatus());
 }
 
@@ -352,7 +358,8 @@ grpc::ServerUnaryReactor* DedupServiceImpl::GetArticle(
   if (request->article_id().empty()) {
     return Finish(context, absl::InvalidArgumentError("article_id: required"));
   }
-  absl::StatusOr<ArticleView> article = engine_->GetArticle(request->article_id());
+  absl::StatusOr<ArticleView> article =
+      engine_->GetArticle(request->article_id());
   if (!article.ok()) return Finish(context, article.status());
   ToProto(article->assignment, response->mutable_assignment());
   return Finish(context, absl::OkStatus());
@@ -366,8 +373,9 @@ grpc::ServerUnaryReactor* DedupServiceImpl::FindSimilar(
   }
   absl::StatusOr<int> k = PageSize(request->k());
   if (!k.ok()) {
-    return Finish(context, absl::InvalidArgumentError(absl::StrCat(
-                               "k: must be between 1 and ", limits_.max_page_size)));
+    return Finish(context,
+                  absl::InvalidArgumentError(absl::StrCat(
+                      "k: must be between 1 and ", limits_.max_page_size)));
   }
   absl::StatusOr<Article> article = ToArticle(request->article());
   if (!article.ok()) return Finish(context, article.status());

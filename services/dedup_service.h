@@ -50,16 +50,18 @@ class DedupServiceImpl final : public v1::DedupService::CallbackService {
       v1::AssignBatchResponse* response) override;
   grpc::ServerBidiReactor<v1::AssignRequest, v1::AssignStreamResponse>*
   AssignStream(grpc::CallbackServerContext* context) override;
-  grpc::ServerUnaryReactor* GetCluster(grpc::CallbackServerContext* context,
-                                       const v1::GetClusterRequest* request,
-                                       v1::GetClusterResponse* response) override;
+  grpc::ServerUnaryReactor* GetCluster(
+      grpc::CallbackServerContext* context,
+      const v1::GetClusterRequest* request,
+      v1::GetClusterResponse* response) override;
   grpc::ServerUnaryReactor* ListClusters(
       grpc::CallbackServerContext* context,
       const v1::ListClustersRequest* request,
       v1::ListClustersResponse* response) override;
-  grpc::ServerUnaryReactor* GetArticle(grpc::CallbackServerContext* context,
-                                       const v1::GetArticleRequest* request,
-                                       v1::GetArticleResponse* response) override;
+  grpc::ServerUnaryReactor* GetArticle(
+      grpc::CallbackServerContext* context,
+      const v1::GetArticleRequest* request,
+      v1::GetArticleResponse* response) override;
   grpc::ServerUnaryReactor* FindSimilar(
       grpc::CallbackServerContext* context,
       const v1::FindSimilarRequest* request,

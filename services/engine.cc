@@ -87,10 +87,10 @@ absl::StatusOr<NormalizedText> NormalizeArticle(const Article& article) {
   text.title = *std::move(title);
   text.body = *std::move(body);
   // Both texts are valid UTF-8 (they normalised), so these cannot fail.
-  text.title_names = ExtractNameWords(article.title).value_or(
-      std::vector<std::string>());
-  text.body_names = ExtractNameWords(article.body).value_or(
-      std::vector<std::string>());
+  text.title_names =
+      ExtractNameWords(article.title).value_or(std::vector<std::string>());
+  text.body_names =
+      ExtractNameWords(article.body).value_or(std::vector<std::string>());
   if (text.title.empty() && text.body.empty()) {
     return absl::InvalidArgumentError(
         "title: article has no text (title and body are empty after "
@@ -159,9 +159,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     SimilarResult result;
     for (const auto& [a, similarity] : decision.neighbors) {
       if (static_cast<int>(result.neighbors.size()) >= k) break;
-      result.neighbors.push_back(
-          {articles_[a].id, clusters_[Resolve(articles_[a].cluster)].id,
-           similarity});
+      result.neighbors.push_back({articles_[a].id,
+                                  clusters_[Resolve(articles_[a].cluster)].id,
+                                  similarity});
     }
     Assignment& answer = result.would_be;
     auto known = article_by_id_.find(article.id);
@@ -281,9 +281,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     // Index of the article whose embedding this one shares (itself unless
     // it is an exact duplicate, which is neither embedded nor indexed).
     int64_t embedded_as;
-    Embedding embedding;  // sparse part only, once indexed
+    Embedding embedding;       // sparse part only, once indexed
     int64_t index_bucket = 0;  // index shard holding its vector
-    Assignment answer;    // the first answer, replayed on resend
+    Assignment answer;         // the first answer, replayed on resend
   };
 
   struct Cluster {
@@ -314,8 +314,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   float LengthAdjusted(float short_value, float long_value,
                        double num_words) const {
     const double lo = std::log(std::max(1, options_.short_text_words));
-    const double hi = std::log(std::max(options_.short_text_words + 1,
-                                        options_.long_text_words));
+    const double hi = std::log(
+        std::max(options_.short_text_words + 1, options_.long_text_words));
     const double x = std::log(std::max(1.0, num_words));
     const double t = std::clamp((x - lo) / (hi - lo), 0.0, 1.0);
     return static_cast<float>(short_value + t * (long_value - short_value));
@@ -456,8 +456,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       min_bucket = BucketOf(t - options_.story_window);
       max_bucket = BucketOf(t + options_.story_window);
     }
-    ASSIGN_OR_RETURN(std::vector<Neighbor> hits,
-                     index_->Search(embedding.dense, k, min_bucket, max_bucket));
+    ASSIGN_OR_RETURN(
+        std::vector<Neighbor> hits,
+        index_->Search(embedding.dense, k, min_bucket, max_bucket));
     Decision d;
     // Re-score neighbours exactly; collect candidate clusters in the window.
     absl::flat_hash_set<int64_t> seen;
@@ -467,8 +468,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       d.neighbors.push_back({n.id, Similarity(embedding, EmbeddingOf(n.id))});
       if (seen.insert(c).second) d.candidates.push_back(c);
     }
-    std::stable_sort(d.neighbors.begin(), d.neighbors.end(),
-                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::stable_sort(
+        d.neighbors.begin(), d.neighbors.end(),
+        [](const auto& a, const auto& b) { return a.second > b.second; });
     if (!d.neighbors.empty()) {
       d.nearest = d.neighbors[0].first;
       d.nearest_similarity = d.neighbors[0].second;
@@ -511,7 +513,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       d.relation = clusters_[preferred].members.empty() ? Relation::kNewStory
                                                         : Relation::kSameStory;
     }
-    if (d.relation == Relation::kNearDuplicate && d.cluster != nearest_cluster) {
+    if (d.relation == Relation::kNearDuplicate &&
+        d.cluster != nearest_cluster) {
       d.relation = Relation::kSameStory;
     }
     d.threshold = base_threshold;
@@ -678,8 +681,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     cluster.members.push_back(a);
     if (cluster.representative < 0) {
       cluster.representative = a;
-      cluster.history.push_back({ClusterEvent::Kind::kCreated, absl::Now(),
-                                 cluster.id, article.id});
+      cluster.history.push_back(
+          {ClusterEvent::Kind::kCreated, absl::Now(), cluster.id, article.id});
     }
     if (Dated(article.published)) {
       cluster.dated = true;
@@ -707,7 +710,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     return cluster.centroid.Cosine(EmbeddingOf(a));
   }
 
-  void SetRepresentative(int64_t c, int64_t a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void SetRepresentative(int64_t c, int64_t a)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Cluster& cluster = clusters_[c];
     if (cluster.representative == a) return;
     cluster.representative = a;
@@ -898,8 +902,8 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> ClusteringEngine::Create(
   index_options.probes = options.index_probes;
   ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
                    NewTimeShardedIndex(index_options));
-  return std::unique_ptr<ClusteringEngine>(new ClusteringEngineImpl(
-      options, std::move(embedder), std::move(index)));
+  return std::unique_ptr<ClusteringEngine>(
+      new ClusteringEngineImpl(options, std::move(embedder), std::move(index)));
 }
 
 }  // namespace newsdedup

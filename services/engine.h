@@ -13,7 +13,8 @@
 //                    ClusteringEngine::Create(EngineOptions(),
 //                                             std::move(embedder)));
 //   ASSIGN_OR_RETURN(Assignment a, engine->Assign(article));
-//   ASSIGN_OR_RETURN(std::string story, engine->ResolveClusterId(a.cluster_id));
+//   ASSIGN_OR_RETURN(std::string story,
+//   engine->ResolveClusterId(a.cluster_id));
 //
 // Thread safety: all methods may be called concurrently. Embedding runs
 // outside the engine's lock; the decision and the update run under it, so
@@ -98,7 +99,7 @@ struct EngineStats {
   int64_t merges = 0;
   int64_t exact_duplicates = 0;
   int64_t near_duplicates = 0;
-  int64_t updates = 0;    // new versions of known ids
+  int64_t updates = 0;  // new versions of known ids
   int64_t deletions = 0;
   int64_t indexed_vectors = 0;  // vectors in the live (windowed) index
   int index_shards = 0;

@@ -58,8 +58,9 @@ TEST(EngineTest, RejectsBadOptions) {
   options.story_window = absl::ZeroDuration();
   auto embedder = NewLexicalEmbedder({});
   ASSERT_TRUE(embedder.ok());
-  EXPECT_EQ(ClusteringEngine::Create(options, *std::move(embedder)).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      ClusteringEngine::Create(options, *std::move(embedder)).status().code(),
+      absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ClusteringEngine::Create(EngineOptions(), nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -92,11 +93,11 @@ TEST(EngineTest, ExactDuplicateIgnoresMarkupCaseAndSpacing) {
 TEST(EngineTest, LightlyEditedCopyIsNearDuplicate) {
   auto engine = MakeEngine();
   AddBackground(*engine);
-  auto a = engine->Assign(MakeArticle("a", "Trump-Putin summit on hold",
-                                      kSummaryBody));
-  auto b = engine->Assign(MakeArticle(
-      "b", "Trump-Putin summit on hold",
-      absl::StrCat(kSummaryBody, " Reporting by Steve Holland.")));
+  auto a = engine->Assign(
+      MakeArticle("a", "Trump-Putin summit on hold", kSummaryBody));
+  auto b = engine->Assign(
+      MakeArticle("b", "Trump-Putin summit on hold",
+                  absl::StrCat(kSummaryBody, " Reporting by Steve Holland.")));
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(b->relation, Relation::kNearDuplicate);
   EXPECT_EQ(b->duplicate_of, "a");
@@ -119,8 +120,8 @@ TEST(EngineTest, ResendIsIdempotent) {
 TEST(EngineTest, ChangedContentIsANewVersionInTheSameStory) {
   auto engine = MakeEngine();
   AddBackground(*engine);
-  auto v1 = engine->Assign(MakeArticle("v", "Trump Putin Budapest summit on hold",
-                                       kSummaryBody, 14));
+  auto v1 = engine->Assign(MakeArticle(
+      "v", "Trump Putin Budapest summit on hold", kSummaryBody, 14));
   ASSERT_TRUE(v1.ok());
   auto v2 = engine->Assign(MakeArticle(
       "v", "Trump Putin Budapest summit on hold (updated)",
@@ -162,8 +163,8 @@ TEST(EngineTest, NewVersionAboutAnotherStoryMoves) {
 TEST(EngineTest, AnswersExplainTheDecision) {
   auto engine = MakeEngine();
   AddBackground(*engine);
-  auto a = engine->Assign(MakeArticle(
-      "e", "Putin and Trump summit in Budapest on hold", "", 14));
+  auto a = engine->Assign(
+      MakeArticle("e", "Putin and Trump summit in Budapest on hold", "", 14));
   ASSERT_TRUE(a.ok());
   ASSERT_EQ(a->relation, Relation::kSameStory);
   EXPECT_GE(a->cluster_similarity, a->threshold);
@@ -186,14 +187,16 @@ TEST(EngineTest, FindSimilarChangesNothing) {
   AddBackground(*engine);
   const EngineStats before = engine->stats();
   auto result = engine->FindSimilar(
-      MakeArticle("probe", "Budapest summit of Trump and Putin on hold", "", 14),
+      MakeArticle("probe", "Budapest summit of Trump and Putin on hold", "",
+                  14),
       3);
   ASSERT_TRUE(result.ok()) << result.status();
   ASSERT_FALSE(result->neighbors.empty());
   EXPECT_LE(result->neighbors.size(), 3u);
   EXPECT_EQ(result->neighbors[0].cluster_id, *engine->ClusterOfArticle("s1"));
   for (size_t i = 1; i < result->neighbors.size(); ++i) {
-    EXPECT_GE(result->neighbors[i - 1].similarity, result->neighbors[i].similarity);
+    EXPECT_GE(result->neighbors[i - 1].similarity,
+              result->neighbors[i].similarity);
   }
   EXPECT_EQ(result->would_be.cluster_id, *engine->ClusterOfArticle("s1"));
   EXPECT_EQ(result->would_be.article_id, "probe");
@@ -207,7 +210,8 @@ TEST(EngineTest, FindSimilarChangesNothing) {
   EXPECT_EQ(novel->would_be.relation, Relation::kNewStory);
   EXPECT_TRUE(novel->would_be.cluster_id.empty());
   auto exact = engine->FindSimilar(
-      MakeArticle("probe3", "Budapest summit between Trump and Putin on hold"), 1);
+      MakeArticle("probe3", "Budapest summit between Trump and Putin on hold"),
+      1);
   ASSERT_TRUE(exact.ok());
   EXPECT_EQ(exact->would_be.relation, Relation::kExactDuplicate);
   EXPECT_EQ(exact->would_be.duplicate_of, "s4");
@@ -221,31 +225,40 @@ TEST(EngineTest, DeleteRemovesArticleAndReelectsRepresentative) {
   const std::string rep = before.representative_id;
   ASSERT_TRUE(engine->DeleteArticle(rep).ok());
   EXPECT_EQ(engine->stats().deletions, 1);
-  EXPECT_EQ(engine->GetArticle(rep).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(engine->GetArticle(rep).status().code(),
+            absl::StatusCode::kNotFound);
   const ClusterSummary after = *engine->GetCluster(summit);
   EXPECT_EQ(after.size, before.size - 1);
   EXPECT_NE(after.representative_id, rep);
   EXPECT_FALSE(after.representative_id.empty());
   // It is no longer found as a neighbour.
-  auto result = engine->FindSimilar(MakeArticle("p", "probe summit", "", 14), 50);
+  auto result =
+      engine->FindSimilar(MakeArticle("p", "probe summit", "", 14), 50);
   ASSERT_TRUE(result.ok());
-  for (const SimilarArticle& n : result->neighbors) EXPECT_NE(n.article_id, rep);
+  for (const SimilarArticle& n : result->neighbors)
+    EXPECT_NE(n.article_id, rep);
   EXPECT_EQ(engine->DeleteArticle(rep).code(), absl::StatusCode::kNotFound);
   // The id may be used again.
-  ASSERT_TRUE(engine->Assign(MakeArticle(rep, "A different article", "", 15)).ok());
+  ASSERT_TRUE(
+      engine->Assign(MakeArticle(rep, "A different article", "", 15)).ok());
 }
 
 TEST(EngineTest, DeletingTheOriginalKeepsItsExactDuplicates) {
   auto engine = MakeEngine();
   AddBackground(*engine);
-  ASSERT_TRUE(engine->Assign(MakeArticle("o", "Volcano erupts in Iceland", "", 14)).ok());
-  ASSERT_TRUE(engine->Assign(MakeArticle("d", "VOLCANO erupts in Iceland", "", 15)).ok());
+  ASSERT_TRUE(
+      engine->Assign(MakeArticle("o", "Volcano erupts in Iceland", "", 14))
+          .ok());
+  ASSERT_TRUE(
+      engine->Assign(MakeArticle("d", "VOLCANO erupts in Iceland", "", 15))
+          .ok());
   const std::string cluster = *engine->ClusterOfArticle("o");
   ASSERT_TRUE(engine->DeleteArticle("o").ok());
   EXPECT_EQ(engine->GetCluster(cluster)->size, 1);
   EXPECT_EQ(engine->GetCluster(cluster)->representative_id, "d");
   // The duplicate still stands for the text: a third copy finds it.
-  auto third = engine->Assign(MakeArticle("t", "Volcano erupts in iceland", "", 16));
+  auto third =
+      engine->Assign(MakeArticle("t", "Volcano erupts in iceland", "", 16));
   ASSERT_TRUE(third.ok());
   EXPECT_EQ(third->relation, Relation::kExactDuplicate);
   EXPECT_EQ(third->duplicate_of, "d");
@@ -293,8 +306,10 @@ TEST(EngineTest, RepresentativeIsMostCentralMemberAndStable) {
   // The second and third articles share the story's core vocabulary; the
   // first carries an extra aside, so it ends up less central.
   std::vector<Article> articles = {
-      MakeArticle("r1", "Budapest summit on hold; markets shrug, oil flat, "
-                        "gold steady", "", 0),
+      MakeArticle("r1",
+                  "Budapest summit on hold; markets shrug, oil flat, "
+                  "gold steady",
+                  "", 0),
       MakeArticle("r2", "Trump Putin Budapest summit on hold", "", 1),
       MakeArticle("r3", "Trump and Putin Budapest summit on hold", "", 2),
       MakeArticle("r4", "Trump Putin summit in Budapest on hold", "", 3),
@@ -311,16 +326,19 @@ TEST(EngineTest, RepresentativeIsMostCentralMemberAndStable) {
   EXPECT_NE(summary->representative_id, "r1");
   const std::string rep = summary->representative_id;
   // An exact copy of a member does not move the representative.
-  ASSERT_TRUE(
-      engine->Assign(MakeArticle("r5", "Trump Putin Budapest summit on hold",
-                                 "", 4)).ok());
+  ASSERT_TRUE(engine
+                  ->Assign(MakeArticle(
+                      "r5", "Trump Putin Budapest summit on hold", "", 4))
+                  .ok());
   EXPECT_EQ(engine->GetCluster(cluster)->representative_id, rep);
 }
 
 TEST(EngineTest, SingleArticleClusterTiesToEarliest) {
   auto engine = MakeEngine();
-  auto a = engine->Assign(MakeArticle("e1", "Volcano erupts in Iceland", "", 0));
-  auto b = engine->Assign(MakeArticle("e2", "Volcano erupts in Iceland!", "", 1));
+  auto a =
+      engine->Assign(MakeArticle("e1", "Volcano erupts in Iceland", "", 0));
+  auto b =
+      engine->Assign(MakeArticle("e2", "Volcano erupts in Iceland!", "", 1));
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(b->representative_id, "e1");
 }
@@ -331,8 +349,8 @@ TEST(EngineTest, StoryWindowKeepsDistantEventsApartAndExpiresShards) {
   auto engine = MakeEngine(options);
   const char* title = "Gunman opens fire at shopping mall in Springfield";
   auto early = engine->Assign(MakeArticle("w1", title, "", 0));
-  auto late = engine->Assign(MakeArticle("w2", absl::StrCat(title, " again"),
-                                         "", 24 * 30));
+  auto late = engine->Assign(
+      MakeArticle("w2", absl::StrCat(title, " again"), "", 24 * 30));
   ASSERT_TRUE(early.ok() && late.ok());
   EXPECT_NE(early->cluster_id, late->cluster_id);
   EXPECT_EQ(late->relation, Relation::kNewStory);
@@ -340,17 +358,18 @@ TEST(EngineTest, StoryWindowKeepsDistantEventsApartAndExpiresShards) {
   EXPECT_EQ(engine->stats().indexed_vectors, 1);
 
   // Within the window, the same text joins.
-  auto close = engine->Assign(MakeArticle("w3", absl::StrCat(title, " again!"),
-                                          "", 24 * 30 + 2));
+  auto close = engine->Assign(
+      MakeArticle("w3", absl::StrCat(title, " again!"), "", 24 * 30 + 2));
   ASSERT_TRUE(close.ok());
   EXPECT_EQ(*engine->ClusterOfArticle("w3"), *engine->ClusterOfArticle("w2"));
 }
 
 TEST(EngineTest, UndatedArticlesAreComparedWithEverything) {
   auto engine = MakeEngine();
-  auto a = engine->Assign(MakeUndatedArticle("u1", "Trump Putin summit on hold"));
-  auto b = engine->Assign(MakeArticle("u2", "Trump Putin summit on hold now",
-                                      "", 24 * 365));
+  auto a =
+      engine->Assign(MakeUndatedArticle("u1", "Trump Putin summit on hold"));
+  auto b = engine->Assign(
+      MakeArticle("u2", "Trump Putin summit on hold now", "", 24 * 365));
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(*engine->ClusterOfArticle("u2"), *engine->ClusterOfArticle("u1"));
 }
@@ -426,8 +445,9 @@ TEST(EngineTest, ConcurrentCallersGetConsistentAnswers) {
         const std::string id =
             i % 10 == 0 ? absl::StrCat("shared-", i) : absl::StrCat(t, "-", i);
         const std::string title =
-            i % 10 == 0 ? topics[0]
-                        : absl::StrCat(topics[i % topics.size()], " update ", i);
+            i % 10 == 0
+                ? topics[0]
+                : absl::StrCat(topics[i % topics.size()], " update ", i);
         auto a = engine->Assign(MakeArticle(id, title, "", i * 0.1));
         ASSERT_TRUE(a.ok()) << a.status();
         answers[t].push_back(*a);

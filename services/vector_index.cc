@@ -107,8 +107,8 @@ class Shard {
   }
 
   const VectorIndexOptions options_;
-  std::unique_ptr<faiss::IndexIDMap> flat_;     // while exact
-  std::unique_ptr<faiss::IndexIVFFlat> ivf_;    // after conversion
+  std::unique_ptr<faiss::IndexIDMap> flat_;   // while exact
+  std::unique_ptr<faiss::IndexIVFFlat> ivf_;  // after conversion
 };
 
 class TimeShardedIndex final : public VectorIndex {
@@ -128,8 +128,8 @@ class TimeShardedIndex final : public VectorIndex {
                    absl::Span<const float> vector) override {
     if (static_cast<int>(vector.size()) != options_.dimension) {
       return absl::InvalidArgumentError(
-          absl::StrCat("vector has ", vector.size(),
-                       " floats, index expects ", options_.dimension));
+          absl::StrCat("vector has ", vector.size(), " floats, index expects ",
+                       options_.dimension));
     }
     try {
       auto& shard = shards_[bucket];
@@ -146,9 +146,9 @@ class TimeShardedIndex final : public VectorIndex {
       absl::Span<const float> query, int k, int64_t min_bucket,
       int64_t max_bucket) const override {
     if (static_cast<int>(query.size()) != options_.dimension) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("query has ", query.size(), " floats, index expects ",
-                       options_.dimension));
+      return absl::InvalidArgumentError(absl::StrCat("query has ", query.size(),
+                                                     " floats, index expects ",
+                                                     options_.dimension));
     }
     std::vector<Neighbor> merged;
     if (k <= 0) return merged;
@@ -164,7 +164,8 @@ class TimeShardedIndex final : public VectorIndex {
         }
       }
     } catch (const faiss::FaissException& e) {
-      return absl::InternalError(absl::StrCat("FAISS search failed: ", e.what()));
+      return absl::InternalError(
+          absl::StrCat("FAISS search failed: ", e.what()));
     }
     const size_t keep = std::min<size_t>(k, merged.size());
     std::partial_sort(merged.begin(), merged.begin() + keep, merged.end(),
@@ -183,7 +184,8 @@ class TimeShardedIndex final : public VectorIndex {
     try {
       removed = shard->second->Remove(id);
     } catch (const faiss::FaissException& e) {
-      return absl::InternalError(absl::StrCat("FAISS remove failed: ", e.what()));
+      return absl::InternalError(
+          absl::StrCat("FAISS remove failed: ", e.what()));
     }
     size_ -= static_cast<int64_t>(removed);
     return removed > 0;
@@ -196,7 +198,8 @@ class TimeShardedIndex final : public VectorIndex {
 
   int64_t DropBucketsBefore(int64_t bucket) override {
     int64_t dropped = 0;
-    for (auto it = shards_.begin(); it != shards_.end() && it->first < bucket;) {
+    for (auto it = shards_.begin();
+         it != shards_.end() && it->first < bucket;) {
       if (it->first == kTimelessBucket) {
         ++it;
         continue;

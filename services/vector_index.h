@@ -33,7 +33,8 @@ struct Neighbor {
 class VectorIndex {
  public:
   // Bucket for items without a time: never expires, searched by every query.
-  static constexpr int64_t kTimelessBucket = std::numeric_limits<int64_t>::min();
+  static constexpr int64_t kTimelessBucket =
+      std::numeric_limits<int64_t>::min();
 
   virtual ~VectorIndex() = default;
 

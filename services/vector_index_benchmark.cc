@@ -31,7 +31,8 @@ int Run(const std::string& corpus, int n) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.contains("title")) continue;
     titles.push_back(j["title"].get<std::string>());
-    for (absl::string_view w : absl::StrSplit(titles.back(), ' ', absl::SkipEmpty())) {
+    for (absl::string_view w :
+         absl::StrSplit(titles.back(), ' ', absl::SkipEmpty())) {
       words.emplace_back(w);
     }
   }
@@ -58,12 +59,14 @@ int Run(const std::string& corpus, int n) {
     vectors.insert(vectors.end(), e->dense.begin(), e->dense.end());
   }
   auto query = [&](int q) {
-    return absl::Span<const float>(&vectors[static_cast<size_t>(n + q) * dim], dim);
+    return absl::Span<const float>(&vectors[static_cast<size_t>(n + q) * dim],
+                                   dim);
   };
 
   auto exact = *NewTimeShardedFlatIndex(dim);
   for (int i = 0; i < n; ++i) {
-    (void)exact->Add(i, 0, absl::Span<const float>(&vectors[size_t(i) * dim], dim));
+    (void)exact->Add(i, 0,
+                     absl::Span<const float>(&vectors[size_t(i) * dim], dim));
   }
   std::vector<absl::flat_hash_set<int64_t>> truth(kQueries);
   absl::Time start = absl::Now();
@@ -88,7 +91,8 @@ int Run(const std::string& corpus, int n) {
       auto ivf = *NewTimeShardedIndex(options);
       start = absl::Now();
       for (int i = 0; i < n; ++i) {
-        (void)ivf->Add(i, 0, absl::Span<const float>(&vectors[size_t(i) * dim], dim));
+        (void)ivf->Add(i, 0,
+                       absl::Span<const float>(&vectors[size_t(i) * dim], dim));
       }
       const double add_us = absl::ToDoubleMicroseconds(absl::Now() - start) / n;
       int64_t found = 0, total = 0;
@@ -98,7 +102,8 @@ int Run(const std::string& corpus, int n) {
         for (const Neighbor& h : hits) found += truth[q].contains(h.id);
         total += truth[q].size();
       }
-      const double ms = absl::ToDoubleMilliseconds(absl::Now() - start) / kQueries;
+      const double ms =
+          absl::ToDoubleMilliseconds(absl::Now() - start) / kQueries;
       std::cout << absl::StrFormat(
           "ivf lists=%d probes=%d: recall@%d=%.3f  %.3f ms/query  add %.1f "
           "us/vector (conversion included)\n",

@@ -86,8 +86,8 @@ TEST(VectorIndexTest, RemovesAndRelabelsSingleVectors) {
   ASSERT_TRUE(index->Add(1, 0, Unit(0)).ok());
   ASSERT_TRUE(index->Add(2, 0, Unit(1)).ok());
   EXPECT_TRUE(*index->Remove(1, 0));
-  EXPECT_FALSE(*index->Remove(1, 0));   // already gone
-  EXPECT_FALSE(*index->Remove(2, 7));   // wrong bucket
+  EXPECT_FALSE(*index->Remove(1, 0));  // already gone
+  EXPECT_FALSE(*index->Remove(2, 7));  // wrong bucket
   EXPECT_EQ(index->size(), 1);
   auto hits = *index->Search(Unit(0), 5, 0, 0);
   ASSERT_EQ(hits.size(), 1u);

@@ -7,10 +7,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -32,11 +31,10 @@ class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("newsdedup-cli-test-", getpid(), "-",
-                        ::testing::UnitTest::GetInstance()->random_seed(), "-",
-                        ::testing::UnitTest::GetInstance()
-                            ->current_test_info()
-                            ->name());
+           absl::StrCat(
+               "newsdedup-cli-test-", getpid(), "-",
+               ::testing::UnitTest::GetInstance()->random_seed(), "-",
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -58,8 +56,8 @@ class CliTest : public ::testing::Test {
   RunResult Run(const std::string& args) {
     const std::string out = (dir_ / "stdout").string();
     const std::string err = (dir_ / "stderr").string();
-    const std::string command = absl::StrCat(NEWSDEDUP_CLI_PATH, " ", args,
-                                             " >", out, " 2>", err);
+    const std::string command =
+        absl::StrCat(NEWSDEDUP_CLI_PATH, " ", args, " >", out, " 2>", err);
     const int status = std::system(command.c_str());
     RunResult r;
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -96,8 +94,9 @@ TEST_F(CliTest, UnknownCommandIsAUsageError) {
 }
 
 TEST_F(CliTest, ClusterWritesOneAnswerPerArticle) {
-  RunResult r = Run(absl::StrCat("cluster ", Write("stories.jsonl", testing::StoriesJsonl()),
-                                 " --resolve-merges --summary 3"));
+  RunResult r = Run(
+      absl::StrCat("cluster ", Write("stories.jsonl", testing::StoriesJsonl()),
+                   " --resolve-merges --summary 3"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> lines =
       absl::StrSplit(r.out, '\n', absl::SkipEmpty());
@@ -114,9 +113,10 @@ TEST_F(CliTest, ClusterWritesOneAnswerPerArticle) {
 }
 
 TEST_F(CliTest, ClusterReadsStdin) {
-  const std::string input = Write(
-      "in.jsonl", "{\"id\": \"a\", \"title\": \"Summit on hold\"}\n"
-                  "{\"id\": \"b\", \"title\": \"Summit on hold\"}\n");
+  const std::string input =
+      Write("in.jsonl",
+            "{\"id\": \"a\", \"title\": \"Summit on hold\"}\n"
+            "{\"id\": \"b\", \"title\": \"Summit on hold\"}\n");
   RunResult r = Run(absl::StrCat("cluster - < ", input));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> lines =
@@ -132,12 +132,13 @@ TEST_F(CliTest, BadLinesAreNamedAndNeverLoseTheOthers) {
   const std::string input = Write(
       "bad.jsonl",
       absl::StrCat(
-          "{\"id\": \"ok1\", \"title\": \"Chile earthquake tsunami warning\"}\n",
-          "{this is not json\n",                                 // line 2
-          "{\"title\": \"no id here\"}\n",                       // line 3
-          "{\"id\": \"noTitle\"}\n",                             // line 4
+          "{\"id\": \"ok1\", \"title\": \"Chile earthquake tsunami "
+          "warning\"}\n",
+          "{this is not json\n",                                       // line 2
+          "{\"title\": \"no id here\"}\n",                             // line 3
+          "{\"id\": \"noTitle\"}\n",                                   // line 4
           "{\"id\": \"empty\", \"title\": \"  \", \"text\": \"\"}\n",  // 5
-          "{\"id\": \"bad-utf8\", \"title\": \"caf\xC3\x28\"}\n",  // line 6
+          "{\"id\": \"bad-utf8\", \"title\": \"caf\xC3\x28\"}\n",      // line 6
           "{\"id\": \"ok1\", \"title\": \"another text, same id\"}\n",  // 7
           "{\"id\": \"big\", \"title\": \"huge\", \"text\": \"", huge, "\"}\n",
           "{\"id\": \"ok2\", \"title\": \"Central bank raises rates\"}\n"));
@@ -145,9 +146,9 @@ TEST_F(CliTest, BadLinesAreNamedAndNeverLoseTheOthers) {
   RunResult r = Run(absl::StrCat("cluster ", input, " -o ", output));
   EXPECT_EQ(r.exit_code, 3) << r.err;  // output written, some lines rejected
   for (const char* expected :
-       {"line 2: malformed JSON", "line 3: id: missing", "line 4: title: missing",
-        "line 5: title: article has no text", "line 6:",
-        "line 7: id ok1 was seen before with different content"}) {
+       {"line 2: malformed JSON", "line 3: id: missing",
+        "line 4: title: missing", "line 5: title: article has no text",
+        "line 6:", "line 7: id ok1 was seen before with different content"}) {
     EXPECT_THAT(r.err, HasSubstr(expected));
   }
   EXPECT_THAT(r.err, Not(HasSubstr("line 8")));
@@ -168,7 +169,8 @@ TEST_F(CliTest, MissingInputFileFailsClearly) {
 }
 
 TEST_F(CliTest, EvalScoresLabelledFile) {
-  RunResult r = Run(absl::StrCat("eval ", Write("stories.jsonl", testing::StoriesJsonl())));
+  RunResult r = Run(
+      absl::StrCat("eval ", Write("stories.jsonl", testing::StoriesJsonl())));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("13 articles, 4 gold stories"));
   EXPECT_THAT(r.out, HasSubstr("F1=1.000"));
@@ -178,11 +180,11 @@ TEST_F(CliTest, EvalScoresLabelledFile) {
 TEST_F(CliTest, ConfigFileSetsFlagsPerCommand) {
   const std::string stories = Write("stories.jsonl", testing::StoriesJsonl());
   // Thresholds nothing can reach: every article becomes its own story.
-  const std::string config = Write(
-      "newsdedup.toml",
-      "[eval]\nshort-threshold = 0.99\nlong-threshold = 0.99\n"
-      "same-time-factor = 1\nshort-merge = 0.99\nlong-merge = 0.99\n"
-      "near-dup = 0.999\n");
+  const std::string config =
+      Write("newsdedup.toml",
+            "[eval]\nshort-threshold = 0.99\nlong-threshold = 0.99\n"
+            "same-time-factor = 1\nshort-merge = 0.99\nlong-merge = 0.99\n"
+            "near-dup = 0.999\n");
   RunResult r = Run(absl::StrCat("--config ", config, " eval ", stories));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("clusters=13"));
@@ -195,7 +197,8 @@ TEST_F(CliTest, EvalPairsPrintsCorrelations) {
   const std::string pairs = Write(
       "pairs.jsonl",
       "{\"lang1\": \"en\", \"lang2\": \"en\", \"text1\": \"Summit in Budapest "
-      "on hold\", \"text2\": \"Budapest summit put on hold\", \"overall\": 1.0}\n"
+      "on hold\", \"text2\": \"Budapest summit put on hold\", \"overall\": "
+      "1.0}\n"
       "{\"lang1\": \"en\", \"lang2\": \"en\", \"text1\": \"Earthquake in "
       "Chile\", \"text2\": \"Bank raises rates\", \"overall\": 4.0}\n"
       "{\"lang1\": \"de\", \"lang2\": \"de\", \"text1\": \"Gipfel in Budapest "
@@ -213,7 +216,8 @@ TEST_F(CliTest, TrainTokenizerWritesAModel) {
   std::string corpus;
   for (int i = 0; i < 300; ++i) {
     absl::StrAppend(&corpus, "{\"id\": \"", i, "\", \"title\": \"Story number ",
-                    i, " about summits, earthquakes and interest rates\", "
+                    i,
+                    " about summits, earthquakes and interest rates\", "
                     "\"text\": \"Gipfeltreffen verschoben; cumbre aplazada; ",
                     "sommet reporté ", i * 7, ".\"}\n");
   }

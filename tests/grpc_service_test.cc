@@ -51,7 +51,8 @@ class GrpcServiceTest : public ::testing::Test {
                           std::chrono::milliseconds(ms));
   }
 
-  grpc::Status Assign(const v1::Article& article, v1::AssignResponse* response) {
+  grpc::Status Assign(const v1::Article& article,
+                      v1::AssignResponse* response) {
     v1::AssignRequest request;
     *request.mutable_article() = article;
     grpc::ClientContext context;
@@ -67,9 +68,10 @@ class GrpcServiceTest : public ::testing::Test {
 
 TEST_F(GrpcServiceTest, AssignAnswersAndExplains) {
   v1::AssignResponse first, copy;
-  ASSERT_TRUE(Assign(MakeProtoArticle("a1", "Trump says Budapest summit with "
-                                      "Putin is on hold", "", 1761120000,
-                                      "Wire A"),
+  ASSERT_TRUE(Assign(MakeProtoArticle("a1",
+                                      "Trump says Budapest summit with "
+                                      "Putin is on hold",
+                                      "", 1761120000, "Wire A"),
                      &first)
                   .ok());
   EXPECT_EQ(first.article_id(), "a1");
@@ -78,9 +80,10 @@ TEST_F(GrpcServiceTest, AssignAnswersAndExplains) {
   EXPECT_EQ(first.representative_id(), "a1");
   EXPECT_EQ(first.cluster_size(), 1);
 
-  ASSERT_TRUE(Assign(MakeProtoArticle("a2", "TRUMP says Budapest summit with "
-                                      "Putin is on hold", "", 1761120600,
-                                      "Paper B"),
+  ASSERT_TRUE(Assign(MakeProtoArticle("a2",
+                                      "TRUMP says Budapest summit with "
+                                      "Putin is on hold",
+                                      "", 1761120600, "Paper B"),
                      &copy)
                   .ok());
   EXPECT_EQ(copy.relation(), v1::EXACT_DUPLICATE);
@@ -101,7 +104,8 @@ TEST_F(GrpcServiceTest, ResendIsIdempotentAndChangedContentIsANewVersion) {
   EXPECT_EQ(again.version(), 1);
   EXPECT_EQ(engine_->stats().articles, 1);
   ASSERT_TRUE(
-      Assign(MakeProtoArticle("r1", "Chile earthquake: death toll rises"), &changed)
+      Assign(MakeProtoArticle("r1", "Chile earthquake: death toll rises"),
+             &changed)
           .ok());
   EXPECT_EQ(changed.version(), 2);
   EXPECT_EQ(changed.cluster_id(), first.cluster_id());  // kept its story
@@ -115,10 +119,13 @@ TEST_F(GrpcServiceTest, ExplanationsAreConsistentWithTheScores) {
            {"x1", "Trump says Budapest summit with Putin is on hold"},
            {"x2", "Chile earthquake triggers tsunami warning"},
            {"x3", "Central bank raises interest rates to fight inflation"}}) {
-    ASSERT_TRUE(Assign(MakeProtoArticle(id, title, "", 1761120000), &answer).ok());
+    ASSERT_TRUE(
+        Assign(MakeProtoArticle(id, title, "", 1761120000), &answer).ok());
   }
-  ASSERT_TRUE(Assign(MakeProtoArticle("x4", "Budapest summit of Trump and Putin "
-                                      "put on hold", "", 1761120600),
+  ASSERT_TRUE(Assign(MakeProtoArticle("x4",
+                                      "Budapest summit of Trump and Putin "
+                                      "put on hold",
+                                      "", 1761120600),
                      &answer)
                   .ok());
   ASSERT_EQ(answer.relation(), v1::SAME_STORY);
@@ -135,8 +142,11 @@ TEST_F(GrpcServiceTest, ExplanationsAreConsistentWithTheScores) {
 
 TEST_F(GrpcServiceTest, FindSimilarIsADryRun) {
   v1::AssignResponse answer;
-  ASSERT_TRUE(Assign(MakeProtoArticle("f1", "Chile earthquake triggers tsunami "
-                                      "warning"), &answer).ok());
+  ASSERT_TRUE(Assign(MakeProtoArticle("f1",
+                                      "Chile earthquake triggers tsunami "
+                                      "warning"),
+                     &answer)
+                  .ok());
   v1::FindSimilarRequest request;
   *request.mutable_article() =
       MakeProtoArticle("probe", "Tsunami warning after Chile earthquake");
@@ -161,7 +171,8 @@ TEST_F(GrpcServiceTest, FindSimilarIsADryRun) {
 TEST_F(GrpcServiceTest, DeleteArticleTakesItDown) {
   v1::AssignResponse answer;
   ASSERT_TRUE(Assign(MakeProtoArticle("t1", "Chile earthquake"), &answer).ok());
-  ASSERT_TRUE(Assign(MakeProtoArticle("t2", "Chile earthquake tsunami"), &answer).ok());
+  ASSERT_TRUE(
+      Assign(MakeProtoArticle("t2", "Chile earthquake tsunami"), &answer).ok());
   v1::DeleteArticleRequest request;
   request.set_article_id("t1");
   v1::DeleteArticleResponse response;
@@ -236,8 +247,8 @@ TEST_F(GrpcServiceTest, OversizedInputIsResourceExhausted) {
   options.limits.max_batch_size = 2;
   StartServer(options);
   v1::AssignResponse response;
-  grpc::Status status =
-      Assign(MakeProtoArticle("big", "title", std::string(2000, 'x')), &response);
+  grpc::Status status = Assign(
+      MakeProtoArticle("big", "title", std::string(2000, 'x')), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 
   v1::AssignBatchRequest batch;
@@ -257,8 +268,9 @@ TEST_F(GrpcServiceTest, MessagesOverTheTransportLimitAreRejected) {
   options.max_message_bytes = 64 * 1024;
   StartServer(options);
   v1::AssignResponse response;
-  const grpc::Status status = Assign(
-      MakeProtoArticle("huge", "title", std::string(200 * 1024, 'x')), &response);
+  const grpc::Status status =
+      Assign(MakeProtoArticle("huge", "title", std::string(200 * 1024, 'x')),
+             &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
@@ -321,7 +333,8 @@ TEST_F(GrpcServiceTest, ConcurrentStreamsAnswerEveryArticleInOrder) {
     ASSERT_TRUE(finished[c].ok()) << finished[c].error_message();
     ASSERT_EQ(answered[c].size(), static_cast<size_t>(kPerClient));
     for (int i = 0; i < kPerClient; ++i) {
-      EXPECT_EQ(answered[c][i], i % 10 == 9 ? "error" : absl::StrCat("c", c, "-", i));
+      EXPECT_EQ(answered[c][i],
+                i % 10 == 9 ? "error" : absl::StrCat("c", c, "-", i));
       if (i % 10 != 9) all.insert(answered[c][i]);
     }
   }
@@ -394,8 +407,10 @@ TEST_F(GrpcServiceTest, ListClustersSortsFiltersAndPages) {
                        &answer)
                     .ok());
   }
-  ASSERT_TRUE(Assign(MakeProtoArticle("b0", "Real Madrid beat Juventus in "
-                                      "Champions League", "", 1761130000),
+  ASSERT_TRUE(Assign(MakeProtoArticle("b0",
+                                      "Real Madrid beat Juventus in "
+                                      "Champions League",
+                                      "", 1761130000),
                      &answer)
                   .ok());
   v1::ListClustersRequest request;
@@ -436,7 +451,8 @@ TEST_F(GrpcServiceTest, HealthIsServingUntilShutdown) {
 
   server_->Shutdown();
   v1::AssignResponse answer;
-  const grpc::Status status = Assign(MakeProtoArticle("late", "too late"), &answer);
+  const grpc::Status status =
+      Assign(MakeProtoArticle("late", "too late"), &answer);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
@@ -462,7 +478,8 @@ TEST_F(GrpcServiceTest, ShutdownLetsOpenStreamsFinish) {
   }
   ASSERT_EQ(unary.error_code(), grpc::StatusCode::UNAVAILABLE);
   // The stream opened before the shutdown is still served.
-  *request.mutable_article() = MakeProtoArticle("s2", "Chile earthquake aftershock");
+  *request.mutable_article() =
+      MakeProtoArticle("s2", "Chile earthquake aftershock");
   ASSERT_TRUE(stream->Write(request));
   ASSERT_TRUE(stream->Read(&response));
   EXPECT_EQ(response.result().answer().article_id(), "s2");

@@ -116,7 +116,8 @@ TEST_F(ServeTest, ClientReportsAnUnreachableServer) {
   const std::string command =
       absl::StrCat(NEWSDEDUP_CLI_PATH,
                    " client --server 127.0.0.1:1 --timeout-seconds 2 health "
-                   ">", (dir_ / "o").string(), " 2>&1");
+                   ">",
+                   (dir_ / "o").string(), " 2>&1");
   const int status = std::system(command.c_str());
   EXPECT_NE(WEXITSTATUS(status), 0);
   EXPECT_THAT(ReadFile((dir_ / "o").string()), HasSubstr("127.0.0.1:1"));

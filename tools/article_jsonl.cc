@@ -44,7 +44,8 @@ absl::StatusOr<ParsedArticle> ParseArticleLine(absl::string_view line) {
   try {
     parsed.fields = nlohmann::json::parse(line.begin(), line.end());
   } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("malformed JSON: ", e.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed JSON: ", e.what()));
   }
   const nlohmann::json& object = parsed.fields;
   if (!object.is_object()) {
@@ -68,14 +69,15 @@ absl::StatusOr<ParsedArticle> ParseArticleLine(absl::string_view line) {
     return absl::InvalidArgumentError("title: missing");
   }
   std::string published;
-  for (auto [name, out] : {std::make_pair("title", &a.title),
-                           std::make_pair("url", &a.url),
-                           std::make_pair("source", &a.source),
-                           std::make_pair("language", &a.language),
-                           std::make_pair("published", &published)}) {
+  for (auto [name, out] :
+       {std::make_pair("title", &a.title), std::make_pair("url", &a.url),
+        std::make_pair("source", &a.source),
+        std::make_pair("language", &a.language),
+        std::make_pair("published", &published)}) {
     if (absl::Status s = OptionalString(object, name, out); !s.ok()) return s;
   }
-  if (absl::Status s = OptionalString(object, "text", &a.body); !s.ok()) return s;
+  if (absl::Status s = OptionalString(object, "text", &a.body); !s.ok())
+    return s;
   if (a.body.empty()) {
     if (absl::Status s = OptionalString(object, "body", &a.body); !s.ok()) {
       return s;
@@ -87,7 +89,8 @@ absl::StatusOr<ParsedArticle> ParseArticleLine(absl::string_view line) {
   return parsed;
 }
 
-absl::StatusOr<std::unique_ptr<std::istream>> OpenInput(const std::string& path) {
+absl::StatusOr<std::unique_ptr<std::istream>> OpenInput(
+    const std::string& path) {
   if (path == "-") {
     // Non-owning view of std::cin.
     return std::make_unique<std::istream>(std::cin.rdbuf());

@@ -11,9 +11,8 @@
 #include <functional>
 #include <istream>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -33,7 +32,8 @@ absl::StatusOr<ParsedArticle> ParseArticleLine(absl::string_view line);
 
 // Opens `path` for reading; "-" means standard input.
 // Errors: kNotFound if the file cannot be opened.
-absl::StatusOr<std::unique_ptr<std::istream>> OpenInput(const std::string& path);
+absl::StatusOr<std::unique_ptr<std::istream>> OpenInput(
+    const std::string& path);
 
 // Calls `fn(line_number, parsed)` for every non-blank line of `in` (line
 // numbers start at 1). A bad line yields an error status for that line only;

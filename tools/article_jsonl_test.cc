@@ -26,7 +26,8 @@ TEST(ParseArticleLineTest, ReadsAllFields) {
   EXPECT_EQ(p->article.url, "http://x");
   EXPECT_EQ(p->article.source, "S");
   EXPECT_EQ(p->article.language, "en");
-  EXPECT_EQ(newsdedup::FormatTime(p->article.published), "2014-03-10T16:55:01Z");
+  EXPECT_EQ(newsdedup::FormatTime(p->article.published),
+            "2014-03-10T16:55:01Z");
   EXPECT_EQ(p->fields.at("story"), "gold");
 }
 
@@ -36,7 +37,8 @@ TEST(ParseArticleLineTest, AcceptsBodyFieldPlainDatesAndNumericIds) {
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->article.id, "42");
   EXPECT_EQ(p->article.body, "B");
-  EXPECT_EQ(newsdedup::FormatTime(p->article.published), "2015-06-01T00:00:00Z");
+  EXPECT_EQ(newsdedup::FormatTime(p->article.published),
+            "2015-06-01T00:00:00Z");
 }
 
 TEST(ParseArticleLineTest, EmptyPublishedMeansUnknown) {
@@ -48,12 +50,14 @@ TEST(ParseArticleLineTest, EmptyPublishedMeansUnknown) {
 TEST(ParseArticleLineTest, RejectsBadLinesWithClearMessages) {
   EXPECT_THAT(ParseError("{not json").message(), HasSubstr("malformed JSON"));
   EXPECT_THAT(ParseError("[1, 2]").message(), HasSubstr("not a JSON object"));
-  EXPECT_THAT(ParseError(R"({"title": "T"})").message(), HasSubstr("id: missing"));
+  EXPECT_THAT(ParseError(R"({"title": "T"})").message(),
+              HasSubstr("id: missing"));
   EXPECT_THAT(ParseError(R"({"id": "", "title": "T"})").message(),
               HasSubstr("id: must not be empty"));
   EXPECT_THAT(ParseError(R"({"id": [1], "title": "T"})").message(),
               HasSubstr("id: must be a string"));
-  EXPECT_THAT(ParseError(R"({"id": "a"})").message(), HasSubstr("title: missing"));
+  EXPECT_THAT(ParseError(R"({"id": "a"})").message(),
+              HasSubstr("title: missing"));
   EXPECT_THAT(ParseError(R"({"id": "a", "title": 5})").message(),
               HasSubstr("title: must be a string"));
   EXPECT_THAT(

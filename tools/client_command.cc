@@ -7,8 +7,8 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
-#include "newsdedup/v1/dedup.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "newsdedup/v1/dedup.grpc.pb.h"
 #include "tools/article_jsonl.h"
 #include "tools/commands.h"
 
@@ -75,7 +75,8 @@ class Client {
     auto stream = stub_->AssignStream(&context);
     int64_t bad_lines = 0;
     std::thread writer([&] {
-      ForEachArticleLine(**in, [&](int64_t line, absl::StatusOr<ParsedArticle> p) {
+      ForEachArticleLine(**in, [&](int64_t line,
+                                   absl::StatusOr<ParsedArticle> p) {
         if (!p.ok()) {
           ++bad_lines;
           std::cerr << "line " << line << ": " << p.status().message() << "\n";
@@ -90,7 +91,8 @@ class Client {
         a->set_source(p->article.source);
         a->set_language(p->article.language);
         if (p->article.published != absl::InfinitePast()) {
-          a->mutable_published()->set_seconds(absl::ToUnixSeconds(p->article.published));
+          a->mutable_published()->set_seconds(
+              absl::ToUnixSeconds(p->article.published));
         }
         stream->Write(request);
       });
@@ -132,24 +134,23 @@ class Client {
     const v1::ClusterSummary& c = response.cluster();
     std::cout << absl::StrFormat(
         "%s  %d articles from %d sources, %s .. %s\nrepresentative: %s  %s\n",
-        c.cluster_id(), c.size(), c.num_sources(), FormatTimestamp(c.first_seen()),
-        FormatTimestamp(c.last_seen()), c.representative_id(),
-        c.representative_title());
+        c.cluster_id(), c.size(), c.num_sources(),
+        FormatTimestamp(c.first_seen()), FormatTimestamp(c.last_seen()),
+        c.representative_id(), c.representative_title());
     if (c.aliases_size() > 0) {
       std::cout << "merged from:";
       for (const std::string& alias : c.aliases()) std::cout << " " << alias;
       std::cout << "\n";
     }
     for (const v1::ClusterEvent& e : c.history()) {
-      std::cout << absl::StrFormat(
-          "  history: %s %s%s\n", v1::ClusterEvent::Kind_Name(e.kind()),
-          e.absorbed_cluster_id(), e.article_id());
+      std::cout << absl::StrFormat("  history: %s %s%s\n",
+                                   v1::ClusterEvent::Kind_Name(e.kind()),
+                                   e.absorbed_cluster_id(), e.article_id());
     }
     for (const v1::ClusterMember& m : response.members()) {
-      std::cout << absl::StrFormat("  %-16s %-15s %-20s %s\n",
-                                   FormatTimestamp(m.published()),
-                                   v1::Relation_Name(m.relation()), m.article_id(),
-                                   m.title());
+      std::cout << absl::StrFormat(
+          "  %-16s %-15s %-20s %s\n", FormatTimestamp(m.published()),
+          v1::Relation_Name(m.relation()), m.article_id(), m.title());
     }
     if (!response.next_page_token().empty()) {
       std::cout << "  ... (more members; raise --page-size)\n";
@@ -166,7 +167,8 @@ class Client {
     v1::ListClustersResponse response;
     grpc::ClientContext context;
     SetDeadline(&context);
-    const grpc::Status status = stub_->ListClusters(&context, request, &response);
+    const grpc::Status status =
+        stub_->ListClusters(&context, request, &response);
     if (!status.ok()) return Fail(status);
     if (flags_.json) {
       std::cout << ToJson(response) << "\n";
@@ -205,7 +207,8 @@ class Client {
     v1::FindSimilarResponse response;
     grpc::ClientContext context;
     SetDeadline(&context);
-    const grpc::Status status = stub_->FindSimilar(&context, request, &response);
+    const grpc::Status status =
+        stub_->FindSimilar(&context, request, &response);
     if (!status.ok()) return Fail(status);
     if (flags_.json) {
       std::cout << ToJson(response) << "\n";
@@ -228,7 +231,8 @@ class Client {
     v1::DeleteArticleResponse response;
     grpc::ClientContext context;
     SetDeadline(&context);
-    const grpc::Status status = stub_->DeleteArticle(&context, request, &response);
+    const grpc::Status status =
+        stub_->DeleteArticle(&context, request, &response);
     if (!status.ok()) return Fail(status);
     std::cout << "deleted " << flags_.id << "\n";
     return kExitOk;
@@ -265,9 +269,11 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   client->require_subcommand(1);
   client->add_option("--server", flags->server, "Server address host:port")
       ->capture_default_str();
-  client->add_option("--timeout-seconds", flags->timeout_seconds,
-                     "Deadline of each unary call")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+  client
+      ->add_option("--timeout-seconds", flags->timeout_seconds,
+                   "Deadline of each unary call")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 
   CLI::App* assign = client->add_subcommand(
       "assign",
@@ -275,25 +281,30 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       "one JSON answer per line.\nExit code 3 if some articles were rejected.");
   assign->add_option("input", flags->input, "JSONL file, or - for stdin")
       ->capture_default_str();
-  assign->callback([flags, exit_code] { *exit_code = Client(*flags).Assign(); });
+  assign->callback(
+      [flags, exit_code] { *exit_code = Client(*flags).Assign(); });
 
   CLI::App* get_cluster =
       client->add_subcommand("get-cluster", "Show one story and its members");
   get_cluster->add_option("cluster_id", flags->id, "Cluster id (aliases work)")
       ->required();
   get_cluster->add_option("--page-size", flags->page_size, "Members to show")
-      ->check(CLI::Range(1, 1000))->capture_default_str();
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   get_cluster->add_flag("--json", flags->json, "Print the response as JSON");
   get_cluster->callback(
       [flags, exit_code] { *exit_code = Client(*flags).GetCluster(); });
 
   CLI::App* list = client->add_subcommand("list-clusters", "List stories");
   list->add_option("--sort", flags->sort, "size or last-update")
-      ->check(CLI::IsMember({"size", "last-update"}))->capture_default_str();
+      ->check(CLI::IsMember({"size", "last-update"}))
+      ->capture_default_str();
   list->add_option("--limit", flags->limit, "Stories to show")
-      ->check(CLI::Range(1, 1000))->capture_default_str();
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   list->add_flag("--json", flags->json, "Print the response as JSON");
-  list->callback([flags, exit_code] { *exit_code = Client(*flags).ListClusters(); });
+  list->callback(
+      [flags, exit_code] { *exit_code = Client(*flags).ListClusters(); });
 
   CLI::App* get_article =
       client->add_subcommand("get-article", "Show one article's assignment");
@@ -306,18 +317,22 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       "Dry run: the nearest live articles to a headline and where it would go");
   similar->add_option("headline", flags->id, "Headline text")->required();
   similar->add_option("--limit", flags->limit, "Neighbours to show")
-      ->check(CLI::Range(1, 1000))->capture_default_str();
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   similar->add_flag("--json", flags->json, "Print the response as JSON");
-  similar->callback([flags, exit_code] { *exit_code = Client(*flags).FindSimilar(); });
+  similar->callback(
+      [flags, exit_code] { *exit_code = Client(*flags).FindSimilar(); });
 
   CLI::App* remove = client->add_subcommand(
       "delete-article", "Take an article down (it leaves its story)");
   remove->add_option("article_id", flags->id, "Article id")->required();
-  remove->callback([flags, exit_code] { *exit_code = Client(*flags).DeleteArticle(); });
+  remove->callback(
+      [flags, exit_code] { *exit_code = Client(*flags).DeleteArticle(); });
 
   CLI::App* health = client->add_subcommand(
       "health", "Ask the standard gRPC health service; exit 0 when SERVING");
-  health->callback([flags, exit_code] { *exit_code = Client(*flags).Health(); });
+  health->callback(
+      [flags, exit_code] { *exit_code = Client(*flags).Health(); });
 }
 
 }  // namespace newsdedup

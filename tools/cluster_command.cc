@@ -41,7 +41,8 @@ nlohmann::json AssignmentJson(const Assignment& a) {
   return out;
 }
 
-void PrintSummary(const ClusteringEngine& engine, int limit, std::ostream& out) {
+void PrintSummary(const ClusteringEngine& engine, int limit,
+                  std::ostream& out) {
   const std::vector<ClusterSummary> clusters = engine.ListClusters();
   out << absl::StrFormat("%d stories; the %d largest:\n", clusters.size(),
                          std::min<size_t>(limit, clusters.size()));
@@ -84,7 +85,8 @@ int RunCluster(const ClusterFlags& flags) {
   int64_t accepted = 0, rejected = 0;
   std::vector<nlohmann::json> pending;  // only with --resolve-merges
   const absl::Time start = absl::Now();
-  ForEachArticleLine(**in, [&](int64_t line, absl::StatusOr<ParsedArticle> parsed) {
+  ForEachArticleLine(**in, [&](int64_t line,
+                               absl::StatusOr<ParsedArticle> parsed) {
     absl::StatusOr<Assignment> answer =
         parsed.ok() ? (*engine)->Assign(parsed->article) : parsed.status();
     if (!answer.ok()) {
@@ -108,8 +110,9 @@ int RunCluster(const ClusterFlags& flags) {
       out << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
           << "\n";
     }
-    progress.Update(accepted + rejected,
-                    flags.input == "-" ? 0 : static_cast<int64_t>((*in)->tellg()));
+    progress.Update(
+        accepted + rejected,
+        flags.input == "-" ? 0 : static_cast<int64_t>((*in)->tellg()));
   });
   for (nlohmann::json& row : pending) {
     // Final story of each article, after every merge.
@@ -146,18 +149,21 @@ void RegisterClusterCommand(CLI::App* app, int* exit_code) {
       "line number and skipped;\nexit code 3 means some lines were rejected. "
       "An id seen before with different content\nis a new version of that "
       "article (reported on stderr).");
-  command->add_option("input", flags->input,
-                      "JSONL file of articles, or - for stdin")
+  command
+      ->add_option("input", flags->input,
+                   "JSONL file of articles, or - for stdin")
       ->capture_default_str();
-  command->add_option("-o,--output", flags->output,
-                      "Where to write answers, - for stdout")
+  command
+      ->add_option("-o,--output", flags->output,
+                   "Where to write answers, - for stdout")
       ->capture_default_str();
   command->add_flag("--resolve-merges", flags->resolve_merges,
                     "Write each article's final story (after later merges) "
                     "instead of the online answer; output waits for the end");
-  command->add_option("--summary", flags->summary,
-                      "Print the N largest stories with their representative "
-                      "headlines at the end")
+  command
+      ->add_option("--summary", flags->summary,
+                   "Print the N largest stories with their representative "
+                   "headlines at the end")
       ->check(CLI::NonNegativeNumber);
   AddEngineFlags(command, &flags->engine);
   command->callback([flags, exit_code] { *exit_code = RunCluster(*flags); });

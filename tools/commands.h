@@ -10,8 +10,8 @@ namespace newsdedup {
 
 // Exit codes shared by the commands.
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;  // nothing useful was produced
-inline constexpr int kExitUsage = 2;    // bad flags (CLI11's own code)
+inline constexpr int kExitFailure = 1;       // nothing useful was produced
+inline constexpr int kExitUsage = 2;         // bad flags (CLI11's own code)
 inline constexpr int kExitSomeRejected = 3;  // output written, some lines bad
 
 void RegisterClusterCommand(CLI::App* app, int* exit_code);

@@ -8,68 +8,128 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
   EngineOptions& e = flags->engine;
   LexicalEmbedderOptions& m = flags->embedder;
   const auto group = "Engine (defaults are the shipped configuration)";
-  command->add_option("--window-hours", flags->story_window_hours,
-                      "Story window: articles further apart never join")
-      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
-  command->add_option("--time-penalty", e.time_penalty,
-                      "Rise of the join threshold per doubling of the time gap")
-      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
-  command->add_option("--same-time-factor", e.same_time_factor,
-                      "Join threshold multiplier for dated articles at zero "
-                      "time gap")
-      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
-  command->add_option("--neighbors", e.neighbors,
-                      "Nearest articles fetched per article")
-      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
-  command->add_option("--exact-search-limit", e.exact_search_limit,
-                      "Vectors per time shard before it becomes an IVF index")
-      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
-  command->add_option("--index-probes", e.index_probes,
-                      "IVF lists searched per query (of --index-lists)")
-      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
+  command
+      ->add_option("--window-hours", flags->story_window_hours,
+                   "Story window: articles further apart never join")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--time-penalty", e.time_penalty,
+                   "Rise of the join threshold per doubling of the time gap")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--same-time-factor", e.same_time_factor,
+                   "Join threshold multiplier for dated articles at zero "
+                   "time gap")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--neighbors", e.neighbors,
+                   "Nearest articles fetched per article")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--exact-search-limit", e.exact_search_limit,
+                   "Vectors per time shard before it becomes an IVF index")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--index-probes", e.index_probes,
+                   "IVF lists searched per query (of --index-lists)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
   command->add_option("--index-lists", e.index_lists, "IVF lists per shard")
-      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
-  command->add_option("--near-dup", e.near_duplicate_threshold,
-                      "Cosine to the nearest article for NEAR_DUPLICATE")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->group(group);
-  command->add_option("--short-threshold", e.short_text_threshold,
-                      "Join threshold (centroid cosine) for short texts")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->group(group);
-  command->add_option("--long-threshold", e.long_text_threshold,
-                      "Join threshold (centroid cosine) for long texts")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->group(group);
-  command->add_option("--short-merge", e.short_text_merge_threshold,
-                      "Centroid cosine that merges two short-text clusters")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->group(group);
-  command->add_option("--long-merge", e.long_text_merge_threshold,
-                      "Centroid cosine that merges two long-text clusters")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->group(group);
-  command->add_option("--title-weight", m.title_weight,
-                      "How many times a title occurrence counts")
-      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--near-dup", e.near_duplicate_threshold,
+                   "Cosine to the nearest article for NEAR_DUPLICATE")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--short-threshold", e.short_text_threshold,
+                   "Join threshold (centroid cosine) for short texts")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--long-threshold", e.long_text_threshold,
+                   "Join threshold (centroid cosine) for long texts")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--short-merge", e.short_text_merge_threshold,
+                   "Centroid cosine that merges two short-text clusters")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--long-merge", e.long_text_merge_threshold,
+                   "Centroid cosine that merges two long-text clusters")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--title-weight", m.title_weight,
+                   "How many times a title occurrence counts")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
   command->add_option("--word-weight", m.word_weight, "Weight of word features")
-      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
-  command->add_option("--bigram-weight", m.bigram_weight,
-                      "Weight of word-bigram features")
-      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
-  command->add_option("--subword-weight", m.subword_weight,
-                      "Weight of sentencepiece subword features")
-      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
-  command->add_option("--name-weight", m.name_weight,
-                      "Weight of name features (capitalised words, figures)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(group);
-  command->add_option("--idf-power", m.idf_power,
-                      "Exponent of idf in feature weights")
-      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
-  command->add_option("--max-body-bytes", m.max_body_bytes,
-                      "Only this much of a body is embedded")
-      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
-  command->add_option("--model", m.tokenizer_model_path,
-                      "Sentencepiece model (default: the shipped one)")
-      ->check(CLI::ExistingFile)->group(group);
-  command->add_option("--dim", m.dimension,
-                      "Dense embedding dimension for the nearest-neighbour index")
-      ->check(CLI::PositiveNumber)->capture_default_str()->group(group);
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--bigram-weight", m.bigram_weight,
+                   "Weight of word-bigram features")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--subword-weight", m.subword_weight,
+                   "Weight of sentencepiece subword features")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--name-weight", m.name_weight,
+                   "Weight of name features (capitalised words, figures)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--idf-power", m.idf_power,
+                   "Exponent of idf in feature weights")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--max-body-bytes", m.max_body_bytes,
+                   "Only this much of a body is embedded")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--model", m.tokenizer_model_path,
+                   "Sentencepiece model (default: the shipped one)")
+      ->check(CLI::ExistingFile)
+      ->group(group);
+  command
+      ->add_option("--dim", m.dimension,
+                   "Dense embedding dimension for the nearest-neighbour index")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
 }
 
 absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine(

@@ -3,9 +3,8 @@
 #ifndef NEWSDEDUP_TOOLS_ENGINE_FLAGS_H_
 #define NEWSDEDUP_TOOLS_ENGINE_FLAGS_H_
 
-#include <memory>
-
 #include <CLI/CLI.hpp>
+#include <memory>
 
 #include "absl/status/statusor.h"
 #include "embeddings/lexical_embedder.h"

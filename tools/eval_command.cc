@@ -72,7 +72,8 @@ absl::StatusOr<RunResult> RunOnce(const EngineFlags& flags,
   for (const std::string* id : ids) {
     const std::string cluster = *(*engine)->ClusterOfArticle(*id);
     predicted.push_back(
-        cluster_number.try_emplace(cluster, cluster_number.size()).first->second);
+        cluster_number.try_emplace(cluster, cluster_number.size())
+            .first->second);
   }
   result.bcubed = BCubedScores(gold, predicted);
   result.ari = AdjustedRandIndex(gold, predicted);
@@ -124,7 +125,8 @@ int RunClusteringEval(const EvalFlags& flags) {
     return kExitUsage;
   }
   if (data.empty()) {
-    std::cerr << "newsdedup eval: no labelled articles in " << flags.input << "\n";
+    std::cerr << "newsdedup eval: no labelled articles in " << flags.input
+              << "\n";
     return kExitFailure;
   }
   // The service sees articles in publication order; undated ones keep
@@ -166,9 +168,10 @@ int RunClusteringEval(const EvalFlags& flags) {
       }
     }
   }
-  std::cout << absl::StrFormat("best: --short-threshold %.2f --long-threshold %.2f  ",
-                               best_flags.engine.short_text_threshold,
-                               best_flags.engine.long_text_threshold);
+  std::cout << absl::StrFormat(
+      "best: --short-threshold %.2f --long-threshold %.2f  ",
+      best_flags.engine.short_text_threshold,
+      best_flags.engine.long_text_threshold);
   PrintResult(best);
   return kExitOk;
 }
@@ -205,10 +208,11 @@ int RunPairsEval(const EvalFlags& flags) {
         std::cerr << "line " << number << ": invalid UTF-8\n";
         continue;
       }
-      pairs.push_back({l1 == l2 ? l1 : l1 + l2, *n1, *n2,
-                       ExtractNameWords(text1).value_or(std::vector<std::string>()),
-                       ExtractNameWords(text2).value_or(std::vector<std::string>()),
-                       j.at("overall").get<double>()});
+      pairs.push_back(
+          {l1 == l2 ? l1 : l1 + l2, *n1, *n2,
+           ExtractNameWords(text1).value_or(std::vector<std::string>()),
+           ExtractNameWords(text2).value_or(std::vector<std::string>()),
+           j.at("overall").get<double>()});
     } catch (const nlohmann::json::exception& e) {
       std::cerr << "line " << number << ": " << e.what() << "\n";
     }
@@ -220,10 +224,13 @@ int RunPairsEval(const EvalFlags& flags) {
     (void)(*embedder)->Embed({"", p.text2, {}, p.names2}, EmbedMode::kObserve);
   }
   std::vector<double> similarity, target;
-  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> by_lang;
+  std::map<std::string, std::pair<std::vector<double>, std::vector<double>>>
+      by_lang;
   for (const Pair& p : pairs) {
-    auto e1 = (*embedder)->Embed({"", p.text1, {}, p.names1}, EmbedMode::kReadOnly);
-    auto e2 = (*embedder)->Embed({"", p.text2, {}, p.names2}, EmbedMode::kReadOnly);
+    auto e1 =
+        (*embedder)->Embed({"", p.text1, {}, p.names1}, EmbedMode::kReadOnly);
+    auto e2 =
+        (*embedder)->Embed({"", p.text2, {}, p.names2}, EmbedMode::kReadOnly);
     if (!e1.ok() || !e2.ok()) continue;
     const double sim = Similarity(*e1, *e2);
     similarity.push_back(sim);
@@ -239,14 +246,14 @@ int RunPairsEval(const EvalFlags& flags) {
       same_story.push_back(-target[i] <= 1.5);
     }
   }
-  std::cout << absl::StrFormat(
-      "pairs=%d pearson=%.3f auc_same_vs_diff=%.3f\n", similarity.size(),
-      PearsonCorrelation(similarity, target),
-      RocAuc(separable_scores, same_story));
+  std::cout << absl::StrFormat("pairs=%d pearson=%.3f auc_same_vs_diff=%.3f\n",
+                               similarity.size(),
+                               PearsonCorrelation(similarity, target),
+                               RocAuc(separable_scores, same_story));
   for (const auto& [lang, values] : by_lang) {
-    std::cout << absl::StrFormat("  %-5s pairs=%-4d pearson=%.3f\n", lang,
-                                 values.first.size(),
-                                 PearsonCorrelation(values.first, values.second));
+    std::cout << absl::StrFormat(
+        "  %-5s pairs=%-4d pearson=%.3f\n", lang, values.first.size(),
+        PearsonCorrelation(values.first, values.second));
   }
   return kExitOk;
 }
@@ -263,17 +270,23 @@ void RegisterEvalCommand(CLI::App* app, int* exit_code) {
       "thresholds; --pairs scores similarity on labelled article pairs\n"
       "(Pearson per language pair and overall, ROC AUC).");
   command->add_option("input", flags->input, "Labelled JSONL file")
-      ->required()->check(CLI::ExistingFile);
-  command->add_option("--label-field", flags->label_field,
-                      "Field holding the gold story label")
+      ->required()
+      ->check(CLI::ExistingFile);
+  command
+      ->add_option("--label-field", flags->label_field,
+                   "Field holding the gold story label")
       ->capture_default_str();
-  command->add_option("--shard", flags->shard,
-                      "Score only the stories in this shard (with --num-shards)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  command->add_option("--num-shards", flags->num_shards,
-                      "Split the gold stories into this many disjoint shards "
-                      "by a hash of their label")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+  command
+      ->add_option("--shard", flags->shard,
+                   "Score only the stories in this shard (with --num-shards)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command
+      ->add_option("--num-shards", flags->num_shards,
+                   "Split the gold stories into this many disjoint shards "
+                   "by a hash of their label")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   command->add_flag("--sweep", flags->sweep,
                     "Try a grid of join thresholds and print the best");
   command->add_flag("--pairs", flags->pairs,
@@ -283,7 +296,8 @@ void RegisterEvalCommand(CLI::App* app, int* exit_code) {
   command->callback([flags, exit_code] {
     // Throughput is reported for one core.
     omp_set_num_threads(1);
-    *exit_code = flags->pairs ? RunPairsEval(*flags) : RunClusteringEval(*flags);
+    *exit_code =
+        flags->pairs ? RunPairsEval(*flags) : RunClusteringEval(*flags);
   });
 }
 

@@ -149,10 +149,11 @@ int RunLoadgen(const LoadgenFlags& flags) {
     server = *std::move(started);
     address = absl::StrCat("127.0.0.1:", server->port());
   }
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto stub = v1::DedupService::NewStub(channel);
-  std::cout << "loadgen: server " << address
-            << (server ? " (in-process)" : "") << "\n";
+  std::cout << "loadgen: server " << address << (server ? " (in-process)" : "")
+            << "\n";
 
   // Phase 1: preload.
   absl::Time start = absl::Now();
@@ -170,8 +171,9 @@ int RunLoadgen(const LoadgenFlags& flags) {
   start = absl::Now();
   for (int c = 0; c < flags.streams; ++c) {
     streams.emplace_back([&, c] {
-      const int64_t e = StreamArticles(stub.get(), &maker, &maker_mu,
-                                       flags.preload + c * per_stream, per_stream);
+      const int64_t e =
+          StreamArticles(stub.get(), &maker, &maker_mu,
+                         flags.preload + c * per_stream, per_stream);
       errors += e < 0 ? per_stream : e;
     });
   }
@@ -238,21 +240,30 @@ void RegisterLoadgenCommand(CLI::App* app, int* exit_code) {
       "Without --server it runs its own server in-process.");
   command->add_option("--server", flags->server,
                       "host:port of a running server (default: in-process)");
-  command->add_option("--corpus", flags->corpus,
-                      "JSONL whose titles seed the synthetic articles")
+  command
+      ->add_option("--corpus", flags->corpus,
+                   "JSONL whose titles seed the synthetic articles")
       ->capture_default_str();
   command->add_option("--preload", flags->preload, "Articles loaded first")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  command->add_option("--stream-articles", flags->stream_articles,
-                      "Articles sent through the concurrent streams")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command
+      ->add_option("--stream-articles", flags->stream_articles,
+                   "Articles sent through the concurrent streams")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   command->add_option("--streams", flags->streams, "Concurrent AssignStreams")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   command->add_option("--rate", flags->rate, "Unary Assign calls per second")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  command->add_option("--seconds", flags->seconds, "Duration of the unary phase")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  command->add_option("--seed", flags->seed, "Random seed")->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command
+      ->add_option("--seconds", flags->seconds, "Duration of the unary phase")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command->add_option("--seed", flags->seed, "Random seed")
+      ->capture_default_str();
   AddEngineFlags(command, &flags->engine);
   command->callback([flags, exit_code] { *exit_code = RunLoadgen(*flags); });
 }

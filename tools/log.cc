@@ -12,24 +12,26 @@ namespace newsdedup {
 namespace {
 
 std::string Quote(absl::string_view value) {
-  if (!value.empty() && value.find_first_of(" \"=\n\t") == absl::string_view::npos) {
+  if (!value.empty() &&
+      value.find_first_of(" \"=\n\t") == absl::string_view::npos) {
     return std::string(value);
   }
-  return absl::StrCat("\"",
-                      absl::StrReplaceAll(value, {{"\\", "\\\\"},
-                                                  {"\"", "\\\""},
-                                                  {"\n", "\\n"}}),
-                      "\"");
+  return absl::StrCat(
+      "\"",
+      absl::StrReplaceAll(value,
+                          {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}}),
+      "\"");
 }
 
 }  // namespace
 
 void LogEvent(absl::string_view level, absl::string_view event,
               const std::vector<std::pair<std::string, std::string>>& fields) {
-  std::string line = absl::StrCat(
-      "ts=", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                              absl::UTCTimeZone()),
-      " level=", level, " event=", event);
+  std::string line =
+      absl::StrCat("ts=",
+                   absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   " level=", level, " event=", event);
   for (const auto& [key, value] : fields) {
     absl::StrAppend(&line, " ", key, "=", Quote(value));
   }

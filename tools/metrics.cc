@@ -81,7 +81,8 @@ double PearsonCorrelation(absl::Span<const double> x,
   return sxy / std::sqrt(sxx * syy);
 }
 
-double RocAuc(absl::Span<const double> scores, const std::vector<bool>& positive) {
+double RocAuc(absl::Span<const double> scores,
+              const std::vector<bool>& positive) {
   // Mann-Whitney U from average ranks.
   std::vector<size_t> order(scores.size());
   std::iota(order.begin(), order.end(), 0);

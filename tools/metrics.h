@@ -32,7 +32,8 @@ double PearsonCorrelation(absl::Span<const double> x,
 
 // Area under the ROC curve of `scores` separating positives from negatives
 // (ties count half). 0.5 when a class is empty.
-double RocAuc(absl::Span<const double> scores, const std::vector<bool>& positive);
+double RocAuc(absl::Span<const double> scores,
+              const std::vector<bool>& positive);
 
 }  // namespace newsdedup
 

@@ -24,7 +24,8 @@ void Progress::Update(int64_t items, int64_t bytes) {
 }
 
 void Progress::Draw(int64_t items, int64_t bytes) {
-  const double seconds = std::max(1e-3, absl::ToDoubleSeconds(absl::Now() - start_));
+  const double seconds =
+      std::max(1e-3, absl::ToDoubleSeconds(absl::Now() - start_));
   if (total_bytes_ > 0) {
     constexpr int kWidth = 30;
     const double fraction =
@@ -33,10 +34,11 @@ void Progress::Draw(int64_t items, int64_t bytes) {
     std::string bar(filled, '#');
     bar.append(kWidth - filled, '.');
     std::fprintf(stderr, "\r[%s] %3.0f%% %lld articles %.0f/s", bar.c_str(),
-                 fraction * 100, static_cast<long long>(items), items / seconds);
-  } else {
-    std::fprintf(stderr, "\r%lld articles %.0f/s", static_cast<long long>(items),
+                 fraction * 100, static_cast<long long>(items),
                  items / seconds);
+  } else {
+    std::fprintf(stderr, "\r%lld articles %.0f/s",
+                 static_cast<long long>(items), items / seconds);
   }
   std::fflush(stderr);
   drawn_ = true;

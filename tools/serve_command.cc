@@ -43,8 +43,8 @@ int RunServe(ServeFlags& flags) {
   LogEvent("info", "serving",
            {{"address", flags.server.listen_address},
             {"port", absl::StrCat((*server)->port())},
-            {"startup_ms", absl::StrFormat(
-                               "%.0f", absl::ToDoubleMilliseconds(absl::Now() - start))}});
+            {"startup_ms", absl::StrFormat("%.0f", absl::ToDoubleMilliseconds(
+                                                       absl::Now() - start))}});
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   LogEvent("info", "shutting_down",
@@ -67,25 +67,36 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
       "Run the gRPC service (newsdedup.v1.DedupService, plus grpc.health.v1 "
       "and server reflection)\nuntil SIGTERM or SIGINT; shutdown lets calls "
       "in flight finish. Logs one line per event on stderr.");
-  command->add_option("--listen", flags->server.listen_address,
-                      "host:port to listen on (port 0: any free port)")
+  command
+      ->add_option("--listen", flags->server.listen_address,
+                   "host:port to listen on (port 0: any free port)")
       ->capture_default_str();
-  command->add_option("--max-message-bytes", flags->server.max_message_bytes,
-                      "Largest gRPC message accepted or sent")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  command->add_option("--max-article-bytes",
-                      flags->server.limits.max_article_bytes,
-                      "Largest article (RESOURCE_EXHAUSTED above)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  command->add_option("--max-batch", flags->server.limits.max_batch_size,
-                      "Most articles in one AssignBatch")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  command->add_option("--max-threads", flags->server.max_threads,
-                      "Most threads gRPC may use (0: gRPC's default)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  command->add_option("--shutdown-grace-seconds", flags->shutdown_grace_seconds,
-                      "How long calls in flight may run after a shutdown signal")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  command
+      ->add_option("--max-message-bytes", flags->server.max_message_bytes,
+                   "Largest gRPC message accepted or sent")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command
+      ->add_option("--max-article-bytes",
+                   flags->server.limits.max_article_bytes,
+                   "Largest article (RESOURCE_EXHAUSTED above)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command
+      ->add_option("--max-batch", flags->server.limits.max_batch_size,
+                   "Most articles in one AssignBatch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command
+      ->add_option("--max-threads", flags->server.max_threads,
+                   "Most threads gRPC may use (0: gRPC's default)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command
+      ->add_option("--shutdown-grace-seconds", flags->shutdown_grace_seconds,
+                   "How long calls in flight may run after a shutdown signal")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   AddEngineFlags(command, &flags->engine);
   command->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
 }

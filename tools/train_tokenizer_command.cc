@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -39,7 +38,9 @@ void WriteSentences(const std::string& normalized, std::ostream& out) {
         end = stop + 1;
       } else {
         // No sentence end: cut at a UTF-8 character boundary.
-        while (end > start && (static_cast<unsigned char>(normalized[end]) & 0xC0) == 0x80) --end;
+        while (end > start &&
+               (static_cast<unsigned char>(normalized[end]) & 0xC0) == 0x80)
+          --end;
       }
     }
     out << normalized.substr(start, end - start) << "\n";
@@ -71,7 +72,8 @@ int RunTrain(const TrainFlags& flags) {
         for (const char* field : {"title", "text", "body", "text1", "text2"}) {
           auto it = j.find(field);
           if (it == j.end() || !it->is_string()) continue;
-          absl::StatusOr<std::string> normalized = NormalizeText(it->get<std::string>());
+          absl::StatusOr<std::string> normalized =
+              NormalizeText(it->get<std::string>());
           if (!normalized.ok() || normalized->empty()) continue;
           WriteSentences(*normalized, out);
           ++texts;
@@ -110,14 +112,19 @@ void RegisterTrainTokenizerCommand(CLI::App* app, int* exit_code) {
       "(fields title/text, or text1/text2 for pairs).\nText is normalised "
       "exactly as at embedding time. Writes PREFIX.model and PREFIX.vocab.");
   command->add_option("inputs", flags->inputs, "JSONL files")
-      ->required()->check(CLI::ExistingFile);
-  command->add_option("--model-prefix", flags->model_prefix,
-                      "Output path prefix")->capture_default_str();
+      ->required()
+      ->check(CLI::ExistingFile);
+  command
+      ->add_option("--model-prefix", flags->model_prefix, "Output path prefix")
+      ->capture_default_str();
   command->add_option("--vocab-size", flags->vocab_size, "Vocabulary size")
-      ->check(CLI::Range(100, 1000000))->capture_default_str();
-  command->add_option("--character-coverage", flags->character_coverage,
-                      "Share of characters the vocabulary must cover")
-      ->check(CLI::Range(0.9, 1.0))->capture_default_str();
+      ->check(CLI::Range(100, 1000000))
+      ->capture_default_str();
+  command
+      ->add_option("--character-coverage", flags->character_coverage,
+                   "Share of characters the vocabulary must cover")
+      ->check(CLI::Range(0.9, 1.0))
+      ->capture_default_str();
   command->callback([flags, exit_code] { *exit_code = RunTrain(*flags); });
 }
 

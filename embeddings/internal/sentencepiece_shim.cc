@@ -8,14 +8,14 @@
 // protobuf copy first and the two never meet. The header also declares
 // `namespace absl { using std::string_view; }`, another reason to keep it away
 // from Abseil code: this file includes no Abseil header.
+#include "embeddings/internal/sentencepiece_shim.h"
+
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include "embeddings/internal/sentencepiece_shim.h"
 
 namespace {
 
@@ -30,8 +30,8 @@ void CopyError(const std::string& message, char* error, size_t error_size) {
 extern "C" {
 
 __attribute__((visibility("default"))) void* nd_spm_load(const char* path,
-                                                          char* error,
-                                                          size_t error_size) {
+                                                         char* error,
+                                                         size_t error_size) {
   auto* processor = new sentencepiece::SentencePieceProcessor();
   const auto status = processor->Load(path);
   if (!status.ok()) {

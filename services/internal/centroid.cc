@@ -23,7 +23,8 @@ float Centroid::Dot(const Embedding& query) const {
 
 float Centroid::Dot(const Centroid& other) const {
   // Iterate the smaller map.
-  const Centroid& small = sparse_.size() <= other.sparse_.size() ? *this : other;
+  const Centroid& small =
+      sparse_.size() <= other.sparse_.size() ? *this : other;
   const Centroid& large = &small == this ? other : *this;
   double dot = 0.0;
   for (const auto& [id, weight] : small.sparse_) {
@@ -85,12 +86,14 @@ std::vector<uint32_t> Centroid::TopSharedFeatures(const Embedding& query,
   for (size_t i = 0; i < query.sparse.size(); ++i) {
     auto it = sparse_.find(query.sparse.ids[i]);
     if (it != sparse_.end() && it->second > 0) {
-      shared.push_back({query.sparse.weights[i] * it->second, query.sparse.ids[i]});
+      shared.push_back(
+          {query.sparse.weights[i] * it->second, query.sparse.ids[i]});
     }
   }
   const size_t keep = std::min<size_t>(std::max(n, 0), shared.size());
-  std::partial_sort(shared.begin(), shared.begin() + keep, shared.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::partial_sort(
+      shared.begin(), shared.begin() + keep, shared.end(),
+      [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<uint32_t> ids;
   for (size_t i = 0; i < keep; ++i) ids.push_back(shared[i].second);
   return ids;

@@ -1,8 +1,8 @@
 #include "tests/support/test_articles.h"
 
 #include <cstdlib>
-#include <sstream>
 #include <iostream>
+#include <sstream>
 
 #include "embeddings/lexical_embedder.h"
 #include "tools/article_jsonl.h"
@@ -44,7 +44,8 @@ std::unique_ptr<ClusteringEngine> MakeEngine(const EngineOptions& options) {
 
 // Hand-written headlines of four stories on one day (not taken from the
 // data sets); as in real feeds, headlines of one story share few words.
-const char kStoriesJsonl[] = R"jsonl({"id": "s1", "title": "Trump says summit with Putin in Budapest is on hold", "text": "", "source": "Wire A", "published": "2025-10-22T08:00:00Z", "story": "summit"}
+const char kStoriesJsonl[] =
+    R"jsonl({"id": "s1", "title": "Trump says summit with Putin in Budapest is on hold", "text": "", "source": "Wire A", "published": "2025-10-22T08:00:00Z", "story": "summit"}
 {"id": "q1", "title": "Magnitude 6.1 earthquake strikes off coast of Chile, tsunami warning issued", "text": "", "source": "Wire B", "published": "2025-10-22T08:30:00Z", "story": "quake"}
 {"id": "s2", "title": "Putin-Trump summit in Budapest put on hold, White House says", "text": "", "source": "Paper C", "published": "2025-10-22T09:00:00Z", "story": "summit"}
 {"id": "f1", "title": "Central bank raises interest rates by a quarter point to fight inflation", "text": "", "source": "Paper D", "published": "2025-10-22T09:10:00Z", "story": "rates"}
