@@ -898,8 +898,7 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> ClusteringEngine::Create(
   VectorIndexOptions index_options;
   index_options.dimension = embedder->dimension();
   index_options.exact_limit = options.exact_search_limit;
-  index_options.lists = options.index_lists;
-  index_options.probes = options.index_probes;
+  index_options.search_breadth = options.index_search_breadth;
   ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
                    NewTimeShardedIndex(index_options));
   return std::unique_ptr<ClusteringEngine>(

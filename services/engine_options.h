@@ -61,13 +61,12 @@ struct EngineOptions {
   float long_text_merge_threshold = 0.50f;
 
   // Nearest-neighbour index: a time shard is searched exactly until it
-  // holds `exact_search_limit` vectors, then rebuilt as an inverted-file
-  // index with `index_lists` lists of which `index_probes` are searched per
-  // query (see VectorIndexOptions). Recall against exact search and speed
-  // are measured in docs/performance.md.
+  // holds `exact_search_limit` vectors, then rebuilt as an HNSW graph
+  // searched with breadth `index_search_breadth` (see VectorIndexOptions).
+  // Recall against exact search and speed are measured in
+  // docs/performance.md.
   int64_t exact_search_limit = 8192;
-  int index_lists = 128;
-  int index_probes = 32;
+  int index_search_breadth = 64;
 
   // A member replaces the representative only when its centrality (cosine
   // to the centroid) beats the current one's by this much; keeps the

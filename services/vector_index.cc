@@ -2,16 +2,16 @@
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIDMap.h>
-#include <faiss/IndexIVFFlat.h>
+#include <faiss/IndexHNSW.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
-#include <faiss/invlists/InvertedLists.h>
 #include <faiss/utils/distances.h>
 
 #include <algorithm>
 #include <limits>
 #include <map>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 
 namespace newsdedup {
@@ -20,95 +20,88 @@ namespace {
 // FAISS 1.7.3 spells its id type faiss::Index::idx_t (DESIGN trap 2).
 using FaissId = faiss::Index::idx_t;
 
-// One time bucket's vectors. Starts exact (IndexFlatIP behind an IndexIDMap
-// for our ids); past the exact limit it is rebuilt as an IndexIVFFlat, which
-// stores our ids itself. Every FAISS call below may throw; the index class
-// catches and converts.
+// One time bucket's vectors, behind an IndexIDMap that maps FAISS's
+// sequential ids to ours. Starts exact (IndexFlatIP); past the exact limit
+// it is rebuilt as an IndexHNSWFlat. HNSW cannot remove vectors, so removed
+// ids are remembered and filtered out of results (deletions and article
+// updates are rare next to inserts). Every FAISS call below may throw; the
+// index class catches and converts.
 class Shard {
  public:
-  Shard(const VectorIndexOptions& options) : options_(options) {
-    auto flat = std::make_unique<faiss::IndexIDMap>(
+  explicit Shard(const VectorIndexOptions& options) : options_(options) {
+    index_ = std::make_unique<faiss::IndexIDMap>(
         new faiss::IndexFlatIP(options.dimension));
-    flat->own_fields = true;
-    flat_ = std::move(flat);
+    index_->own_fields = true;
   }
 
-  int64_t size() const { return flat_ ? flat_->ntotal : ivf_->ntotal; }
+  // Vectors searchable in this shard.
+  int64_t size() const {
+    return index_->ntotal - static_cast<int64_t>(removed_.size());
+  }
 
   void Add(FaissId id, const float* vector) {
-    if (flat_) {
-      flat_->add_with_ids(1, vector, &id);
-      if (flat_->ntotal >= options_.exact_limit) ConvertToIvf();
-    } else {
-      ivf_->add_with_ids(1, vector, &id);
-    }
+    index_->add_with_ids(1, vector, &id);
+    if (!graph_ && index_->ntotal >= options_.exact_limit) ConvertToGraph();
   }
 
   // Appends up to k (id, score) hits to `out`.
   void Search(const float* query, int k, std::vector<Neighbor>* out) const {
     if (size() == 0) return;
-    std::vector<float> scores(k);
-    std::vector<FaissId> ids(k);
-    if (flat_) {
-      flat_->search(1, query, k, scores.data(), ids.data());
-    } else {
-      faiss::SearchParametersIVF params;
-      params.nprobe = options_.probes;
-      ivf_->search(1, query, k, scores.data(), ids.data(), &params);
-    }
-    for (int i = 0; i < k; ++i) {
-      if (ids[i] >= 0) out->push_back({ids[i], scores[i]});
+    // Ask for enough to make up for removed vectors among the results.
+    const int64_t want = std::min<int64_t>(
+        index_->ntotal, k + static_cast<int64_t>(removed_.size()));
+    std::vector<float> scores(want);
+    std::vector<FaissId> ids(want);
+    index_->search(1, query, want, scores.data(), ids.data());
+    int kept = 0;
+    for (int64_t i = 0; i < want && kept < k; ++i) {
+      if (ids[i] < 0 || removed_.contains(ids[i])) continue;
+      out->push_back({ids[i], scores[i]});
+      ++kept;
     }
   }
 
   size_t Remove(FaissId id) {
-    faiss::IDSelectorArray selector(1, &id);
-    return flat_ ? flat_->remove_ids(selector) : ivf_->remove_ids(selector);
+    if (std::find(index_->id_map.begin(), index_->id_map.end(), id) ==
+            index_->id_map.end() ||
+        removed_.contains(id)) {
+      return 0;
+    }
+    if (!graph_) {  // exact storage compacts
+      faiss::IDSelectorArray selector(1, &id);
+      return index_->remove_ids(selector);
+    }
+    removed_.insert(id);
+    return 1;
   }
 
   bool Relabel(FaissId old_id, FaissId new_id) {
-    if (flat_) {
-      // IndexIDMap keeps our ids in a plain vector next to the index.
-      auto it = std::find(flat_->id_map.begin(), flat_->id_map.end(), old_id);
-      if (it == flat_->id_map.end()) return false;
-      *it = new_id;
-      return true;
-    }
-    // IVF lists store our ids next to the vectors.
-    auto* lists = dynamic_cast<faiss::ArrayInvertedLists*>(ivf_->invlists);
-    if (lists == nullptr) return false;
-    for (std::vector<FaissId>& ids : lists->ids) {
-      auto it = std::find(ids.begin(), ids.end(), old_id);
-      if (it != ids.end()) {
-        *it = new_id;
-        return true;
-      }
-    }
-    return false;
+    if (removed_.contains(old_id)) return false;
+    auto it = std::find(index_->id_map.begin(), index_->id_map.end(), old_id);
+    if (it == index_->id_map.end()) return false;
+    *it = new_id;
+    return true;
   }
 
  private:
-  // Trains an IVF index on the shard's vectors and moves them into it.
-  void ConvertToIvf() {
-    const auto& flat = dynamic_cast<const faiss::IndexFlat&>(*flat_->index);
-    const float* vectors = flat.get_xb();
-    const FaissId n = flat_->ntotal;
-    auto quantizer = std::make_unique<faiss::IndexFlatIP>(options_.dimension);
-    auto ivf = std::make_unique<faiss::IndexIVFFlat>(
-        quantizer.get(), options_.dimension, options_.lists,
-        faiss::METRIC_INNER_PRODUCT);
-    ivf->own_fields = true;
-    quantizer.release();
-    ivf->cp.verbose = false;
-    ivf->train(n, vectors);
-    ivf->add_with_ids(n, vectors, flat_->id_map.data());
-    ivf_ = std::move(ivf);
-    flat_.reset();
+  // Moves the shard's vectors from exact storage into an HNSW graph.
+  void ConvertToGraph() {
+    const auto& flat = dynamic_cast<const faiss::IndexFlat&>(*index_->index);
+    auto graph = std::make_unique<faiss::IndexHNSWFlat>(
+        options_.dimension, options_.graph_degree, faiss::METRIC_INNER_PRODUCT);
+    graph->hnsw.efConstruction = options_.build_breadth;
+    graph->hnsw.efSearch = options_.search_breadth;
+    auto mapped = std::make_unique<faiss::IndexIDMap>(graph.release());
+    mapped->own_fields = true;
+    mapped->add_with_ids(index_->ntotal, flat.get_xb(), index_->id_map.data());
+    index_ = std::move(mapped);
+    graph_ = true;
   }
 
   const VectorIndexOptions options_;
-  std::unique_ptr<faiss::IndexIDMap> flat_;   // while exact
-  std::unique_ptr<faiss::IndexIVFFlat> ivf_;  // after conversion
+  std::unique_ptr<faiss::IndexIDMap> index_;
+  bool graph_ = false;
+  absl::flat_hash_set<FaissId> removed_;  // only once graph_
 };
 
 class TimeShardedIndex final : public VectorIndex {
@@ -228,11 +221,11 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> NewTimeShardedIndex(
     return absl::InvalidArgumentError(absl::StrCat(
         "index dimension must be positive, got ", options.dimension));
   }
-  if (options.lists <= 0 || options.probes <= 0 ||
-      options.exact_limit < 39 * static_cast<int64_t>(options.lists)) {
+  if (options.exact_limit <= 0 || options.graph_degree < 2 ||
+      options.search_breadth <= 0 || options.build_breadth <= 0) {
     return absl::InvalidArgumentError(
-        "need lists > 0, probes > 0 and exact_limit >= 39 * lists (FAISS "
-        "trains each list's centroid on the shard's vectors)");
+        "need exact_limit > 0, graph_degree >= 2, search_breadth > 0 and "
+        "build_breadth > 0");
   }
   return std::make_unique<TimeShardedIndex>(options);
 }

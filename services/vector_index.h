@@ -72,20 +72,21 @@ struct VectorIndexOptions {
   // Floats per vector.
   int dimension = 256;
   // A shard searches exactly (faiss::IndexFlatIP) until it holds this many
-  // vectors; it is then rebuilt once as an inverted-file index
-  // (faiss::IndexIVFFlat), trained on the vectors it holds. Exact search
-  // costs O(shard size) per query; IVF scans `probes` of `lists` lists.
-  // The rebuild takes a fraction of a second, once per shard.
+  // vectors; it is then rebuilt once as a graph index (faiss::IndexHNSWFlat),
+  // whose search cost grows with the logarithm of its size instead of
+  // linearly. The rebuild takes about half a second per 8k vectors, once
+  // per shard.
   int64_t exact_limit = 8192;
-  // IVF lists per shard (k-means centroids). exact_limit / lists should
-  // stay above 39, FAISS's minimum of training points per centroid.
-  int lists = 128;
-  // Lists searched per query: more means higher recall against exact
-  // search, at a linear cost (see docs/performance.md for measured recall).
-  int probes = 32;
+  // Graph degree: more links give higher recall and slower inserts.
+  int graph_degree = 16;
+  // Candidates kept while searching (efSearch) and while inserting
+  // (efConstruction): higher means higher recall against exact search at a
+  // roughly linear cost (measured in docs/performance.md).
+  int search_breadth = 64;
+  int build_breadth = 40;
 };
 
-// Time-sharded index: exact shards that turn into IVF shards past
+// Time-sharded index: exact shards that turn into graph (HNSW) shards past
 // options.exact_limit vectors.
 // Errors: kInvalidArgument for inconsistent options.
 absl::StatusOr<std::unique_ptr<VectorIndex>> NewTimeShardedIndex(

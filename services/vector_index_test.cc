@@ -100,14 +100,12 @@ TEST(VectorIndexTest, RemovesAndRelabelsSingleVectors) {
   EXPECT_EQ(hits[0].id, 9);
 }
 
-// A shard past its exact limit becomes an IVF index: every vector is still
+// A shard past its exact limit becomes a graph index: every vector is still
 // found by itself, and removal and relabelling keep working.
-TEST(VectorIndexTest, LargeShardTurnsIntoIvfAndKeepsWorking) {
+TEST(VectorIndexTest, LargeShardTurnsIntoGraphAndKeepsWorking) {
   constexpr int kDimension = 16;
   VectorIndexOptions options;
   options.dimension = kDimension;
-  options.lists = 4;
-  options.probes = 4;  // all lists: results equal exact search
   options.exact_limit = 200;
   auto index = *NewTimeShardedIndex(options);
   std::mt19937 rng(7);
@@ -132,16 +130,25 @@ TEST(VectorIndexTest, LargeShardTurnsIntoIvfAndKeepsWorking) {
     EXPECT_NEAR(hits[0].score, 1.0f, 1e-4);
   }
   EXPECT_TRUE(*index->Remove(1000, 3));
+  EXPECT_FALSE(*index->Remove(1000, 3));
   EXPECT_EQ(index->size(), 299);
-  EXPECT_NE((*index->Search(vectors[0], 1, 3, 3))[0].id, 1000);
+  auto hits = *index->Search(vectors[0], 5, 3, 3);
+  EXPECT_EQ(hits.size(), 5u);
+  for (const Neighbor& h : hits) EXPECT_NE(h.id, 1000);
   EXPECT_TRUE(index->Relabel(1150, 42, 3));
+  EXPECT_FALSE(index->Relabel(1000, 43, 3));  // removed
   EXPECT_EQ((*index->Search(vectors[150], 1, 3, 3))[0].id, 42);
+  // Vectors added after the conversion are found too.
+  ASSERT_TRUE(index->Add(5000, 3, vectors[7]).ok());
+  hits = *index->Search(vectors[7], 2, 3, 3);
+  std::vector<int64_t> ids = {hits[0].id, hits[1].id};
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<int64_t>{1007, 5000}));
 }
 
-TEST(VectorIndexTest, RejectsInconsistentIvfOptions) {
+TEST(VectorIndexTest, RejectsInconsistentGraphOptions) {
   VectorIndexOptions options;
-  options.lists = 128;
-  options.exact_limit = 100;  // too few vectors to train 128 lists
+  options.graph_degree = 1;
   EXPECT_EQ(NewTimeShardedIndex(options).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

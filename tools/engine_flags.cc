@@ -35,17 +35,13 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->group(group);
   command
       ->add_option("--exact-search-limit", e.exact_search_limit,
-                   "Vectors per time shard before it becomes an IVF index")
+                   "Vectors per time shard before it becomes an HNSW graph")
       ->check(CLI::PositiveNumber)
       ->capture_default_str()
       ->group(group);
   command
-      ->add_option("--index-probes", e.index_probes,
-                   "IVF lists searched per query (of --index-lists)")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str()
-      ->group(group);
-  command->add_option("--index-lists", e.index_lists, "IVF lists per shard")
+      ->add_option("--index-search-breadth", e.index_search_breadth,
+                   "Candidates kept while searching a graph shard (efSearch)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str()
       ->group(group);

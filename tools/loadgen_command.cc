@@ -9,6 +9,7 @@
 // article is a real title plus a few words drawn from the corpus, so none is
 // an exact duplicate and all need embedding and search.
 #include <grpcpp/grpcpp.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -113,6 +114,9 @@ double Percentile(std::vector<double>& v, double p) {
 }
 
 int RunLoadgen(const LoadgenFlags& flags) {
+  // Concurrency comes from gRPC's threads, one request each; FAISS's own
+  // OpenMP threads would only compete with them for the cores.
+  omp_set_num_threads(1);
   std::vector<std::string> titles;
   auto in = OpenInput(flags.corpus);
   if (!in.ok()) {

@@ -1,4 +1,5 @@
 // `newsdedup serve`: the gRPC server on the engine, until SIGTERM/SIGINT.
+#include <omp.h>
 #include <signal.h>
 
 #include <iostream>
@@ -28,6 +29,9 @@ int RunServe(ServeFlags& flags) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Concurrency comes from gRPC's threads, one request each; FAISS's own
+  // OpenMP threads would only compete with them for the cores.
+  omp_set_num_threads(1);
   const absl::Time start = absl::Now();
   auto engine = BuildEngine(flags.engine);
   if (!engine.ok()) {
