@@ -124,12 +124,21 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
     }
     ASSIGN_OR_RETURN(Embedding embedding, Embed(text, EmbedMode::kObserve));
+    // The index search, the most expensive step, runs under a shared lock so
+    // that concurrent callers search in parallel; the decision takes the
+    // exclusive lock and also considers every article added since.
+    Candidates found;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      ASSIGN_OR_RETURN(found, SearchIndex(embedding, article.published,
+                                          options_.neighbors));
+    }
     absl::MutexLock lock(&mu_);
     // Another caller may have sent the same id or text meanwhile.
     if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
     auto known = article_by_id_.find(article.id);
     if (known == article_by_id_.end()) {
-      return AssignEmbedded(article, text.hash, std::move(embedding),
+      return AssignEmbedded(article, text.hash, std::move(embedding), found,
                             /*preferred=*/-1, /*version=*/1);
     }
     // A new version of a known article: the old text leaves first.
@@ -143,8 +152,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       return AssignExactDuplicate(article, text.hash, same_text->second,
                                   version);
     }
-    return AssignEmbedded(article, text.hash, std::move(embedding), preferred,
-                          version);
+    return AssignEmbedded(article, text.hash, std::move(embedding), found,
+                          preferred, version);
   }
 
   absl::StatusOr<SimilarResult> FindSimilar(const Article& article,
@@ -152,10 +161,13 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     if (k < 0) return absl::InvalidArgumentError("k: must be >= 0");
     ASSIGN_OR_RETURN(NormalizedText text, NormalizeArticle(article));
     ASSIGN_OR_RETURN(Embedding embedding, Embed(text, EmbedMode::kReadOnly));
-    absl::MutexLock lock(&mu_);
+    absl::ReaderMutexLock lock(&mu_);
+    ASSIGN_OR_RETURN(Candidates found,
+                     SearchIndex(embedding, article.published,
+                                 std::max(k, options_.neighbors)));
     ASSIGN_OR_RETURN(Decision decision,
-                     Decide(embedding, article.published,
-                            std::max(k, options_.neighbors), /*preferred=*/-1));
+                     Decide(embedding, article.published, found,
+                            /*preferred=*/-1));
     SimilarResult result;
     for (const auto& [a, similarity] : decision.neighbors) {
       if (static_cast<int>(result.neighbors.size()) >= k) break;
@@ -283,6 +295,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     int64_t embedded_as;
     Embedding embedding;       // sparse part only, once indexed
     int64_t index_bucket = 0;  // index shard holding its vector
+    bool removed = false;      // deleted, or replaced by a new version
     Assignment answer;         // the first answer, replayed on resend
   };
 
@@ -444,11 +457,15 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     std::vector<int64_t> merge_candidates;
   };
 
-  // Decides for an article published at `t`. `preferred` is the cluster of
-  // the article's previous version (or -1): it is kept while it still
-  // reaches the join threshold, or when no other cluster does.
-  absl::StatusOr<Decision> Decide(const Embedding& embedding, absl::Time t,
-                                  int k, int64_t preferred) const
+  // Nearest articles from the index, and how many articles existed when
+  // it was searched.
+  struct Candidates {
+    std::vector<Neighbor> hits;
+    int64_t searched_articles = 0;
+  };
+
+  absl::StatusOr<Candidates> SearchIndex(const Embedding& embedding,
+                                         absl::Time t, int k) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     int64_t min_bucket = VectorIndex::kTimelessBucket;
     int64_t max_bucket = std::numeric_limits<int64_t>::max();
@@ -456,16 +473,35 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       min_bucket = BucketOf(t - options_.story_window);
       max_bucket = BucketOf(t + options_.story_window);
     }
-    ASSIGN_OR_RETURN(
-        std::vector<Neighbor> hits,
-        index_->Search(embedding.dense, k, min_bucket, max_bucket));
+    Candidates found;
+    found.searched_articles = static_cast<int64_t>(articles_.size());
+    ASSIGN_OR_RETURN(found.hits, index_->Search(embedding.dense, k, min_bucket,
+                                                max_bucket));
+    return found;
+  }
+
+  // Decides for an article published at `t`, from the index hits in
+  // `found` plus every article embedded since that search. `preferred` is
+  // the cluster of the article's previous version (or -1): it is kept while
+  // it still reaches the join threshold, or when no other cluster does.
+  absl::StatusOr<Decision> Decide(const Embedding& embedding, absl::Time t,
+                                  const Candidates& found,
+                                  int64_t preferred) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    std::vector<int64_t> ids;
+    for (const Neighbor& n : found.hits) ids.push_back(n.id);
+    for (int64_t a = found.searched_articles;
+         a < static_cast<int64_t>(articles_.size()); ++a) {
+      if (articles_[a].embedded_as == a) ids.push_back(a);  // concurrent adds
+    }
     Decision d;
     // Re-score neighbours exactly; collect candidate clusters in the window.
     absl::flat_hash_set<int64_t> seen;
-    for (const Neighbor& n : hits) {
-      const int64_t c = Resolve(articles_[n.id].cluster);
+    for (int64_t a : ids) {
+      if (articles_[a].removed) continue;  // taken down since the search
+      const int64_t c = Resolve(articles_[a].cluster);
       if (!InWindow(clusters_[c], t)) continue;
-      d.neighbors.push_back({n.id, Similarity(embedding, EmbeddingOf(n.id))});
+      d.neighbors.push_back({a, Similarity(embedding, EmbeddingOf(a))});
       if (seen.insert(c).second) d.candidates.push_back(c);
     }
     std::stable_sort(
@@ -570,11 +606,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
   absl::StatusOr<Assignment> AssignEmbedded(const Article& article,
                                             uint64_t hash, Embedding embedding,
+                                            const Candidates& found,
                                             int64_t preferred, int version)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const absl::Time t = article.published;
-    ASSIGN_OR_RETURN(Decision d,
-                     Decide(embedding, t, options_.neighbors, preferred));
+    ASSIGN_OR_RETURN(Decision d, Decide(embedding, t, found, preferred));
     Assignment answer;
     FillDecision(d, &answer);
     answer.version = version;
@@ -640,6 +676,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       }
     }
     article_by_id_.erase(record.id);
+    record.removed = true;
     if (cluster.members.empty()) {
       cluster.representative = -1;
       --live_clusters_;

@@ -5,7 +5,7 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
-#include <faiss/utils/distances.h>
+#include <faiss/impl/DistanceComputer.h>
 
 #include <algorithm>
 #include <limits>
@@ -20,6 +20,54 @@ namespace {
 // FAISS 1.7.3 spells its id type faiss::Index::idx_t (DESIGN trap 2).
 using FaissId = faiss::Index::idx_t;
 
+// Inner product of two n-float vectors. The packaged FAISS is a generic
+// x86-64 build whose own inner product is scalar; GCC clones this function
+// for Haswell-class CPUs (AVX2, FMA) and picks the clone at load time.
+__attribute__((target_clones("arch=haswell", "default"))) float InnerProduct(
+    const float* a, const float* b, size_t n) {
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (size_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// FAISS's distance computer for inner-product storage, using InnerProduct.
+class FastInnerProductDistance final : public faiss::FlatCodesDistanceComputer {
+ public:
+  explicit FastInnerProductDistance(const faiss::IndexFlat& storage)
+      : FlatCodesDistanceComputer(storage.codes.data(), storage.code_size),
+        dimension_(storage.d),
+        vectors_(storage.get_xb()) {}
+
+  void set_query(const float* x) override { query_ = x; }
+
+  float distance_to_code(const uint8_t* code) override {
+    return InnerProduct(query_, reinterpret_cast<const float*>(code),
+                        dimension_);
+  }
+
+  float symmetric_dis(FaissId i, FaissId j) override {
+    return InnerProduct(vectors_ + i * dimension_, vectors_ + j * dimension_,
+                        dimension_);
+  }
+
+ private:
+  const size_t dimension_;
+  const float* const vectors_;
+  const float* query_ = nullptr;
+};
+
+// Flat inner-product storage whose distance computer (what HNSW uses for
+// every comparison) is FastInnerProductDistance.
+class FastIndexFlatIP final : public faiss::IndexFlatIP {
+ public:
+  using faiss::IndexFlatIP::IndexFlatIP;
+  faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer()
+      const override {
+    return new FastInnerProductDistance(*this);
+  }
+};
+
 // One time bucket's vectors, behind an IndexIDMap that maps FAISS's
 // sequential ids to ours. Starts exact (IndexFlatIP); past the exact limit
 // it is rebuilt as an IndexHNSWFlat. HNSW cannot remove vectors, so removed
@@ -30,7 +78,7 @@ class Shard {
  public:
   explicit Shard(const VectorIndexOptions& options) : options_(options) {
     index_ = std::make_unique<faiss::IndexIDMap>(
-        new faiss::IndexFlatIP(options.dimension));
+        new FastIndexFlatIP(options.dimension));
     index_->own_fields = true;
   }
 
@@ -47,6 +95,26 @@ class Shard {
   // Appends up to k (id, score) hits to `out`.
   void Search(const float* query, int k, std::vector<Neighbor>* out) const {
     if (size() == 0) return;
+    if (!graph_) {
+      // Exact: one pass over the contiguous vectors. FAISS would route a
+      // single query through BLAS matrix multiplication, which copies the
+      // whole shard into its own layout first.
+      const auto& flat = static_cast<const faiss::IndexFlat&>(*index_->index);
+      const float* vectors = flat.get_xb();
+      std::vector<Neighbor> all(index_->ntotal);
+      for (FaissId i = 0; i < index_->ntotal; ++i) {
+        all[i] = {index_->id_map[i],
+                  InnerProduct(query, vectors + i * options_.dimension,
+                               options_.dimension)};
+      }
+      const size_t keep = std::min<size_t>(k, all.size());
+      std::partial_sort(all.begin(), all.begin() + keep, all.end(),
+                        [](const Neighbor& a, const Neighbor& b) {
+                          return a.score > b.score;
+                        });
+      out->insert(out->end(), all.begin(), all.begin() + keep);
+      return;
+    }
     // Ask for enough to make up for removed vectors among the results.
     const int64_t want = std::min<int64_t>(
         index_->ntotal, k + static_cast<int64_t>(removed_.size()));
@@ -86,9 +154,10 @@ class Shard {
  private:
   // Moves the shard's vectors from exact storage into an HNSW graph.
   void ConvertToGraph() {
-    const auto& flat = dynamic_cast<const faiss::IndexFlat&>(*index_->index);
-    auto graph = std::make_unique<faiss::IndexHNSWFlat>(
-        options_.dimension, options_.graph_degree, faiss::METRIC_INNER_PRODUCT);
+    const auto& flat = static_cast<const faiss::IndexFlat&>(*index_->index);
+    auto graph = std::make_unique<faiss::IndexHNSW>(
+        new FastIndexFlatIP(options_.dimension), options_.graph_degree);
+    graph->own_fields = true;
     graph->hnsw.efConstruction = options_.build_breadth;
     graph->hnsw.efSearch = options_.search_breadth;
     auto mapped = std::make_unique<faiss::IndexIDMap>(graph.release());
@@ -107,13 +176,7 @@ class Shard {
 class TimeShardedIndex final : public VectorIndex {
  public:
   explicit TimeShardedIndex(const VectorIndexOptions& options)
-      : options_(options) {
-    // FAISS computes inner products with BLAS only from 20 queries up and
-    // otherwise uses a scalar loop in the packaged (non-AVX) build; the
-    // engine searches one query at a time, where BLAS (OpenBLAS picks SIMD
-    // kernels at run time) is several times faster.
-    faiss::distance_compute_blas_threshold = 1;
-  }
+      : options_(options) {}
 
   int dimension() const override { return options_.dimension; }
 
