@@ -58,6 +58,7 @@ constexpr int kAlwaysReelectBelow = 64;
 // a cluster the article barely resembles will not have come close to its
 // story, and comparing two centroids costs O(vocabulary).
 constexpr float kMergeCheckRatio = 0.5f;
+constexpr size_t kMaxMergeChecks = 4;
 
 bool IsPowerOfTwo(int n) { return n > 0 && (n & (n - 1)) == 0; }
 
@@ -569,6 +570,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     }
     for (int64_t c : d.candidates) {
       if (scores[c].ratio >= kMergeCheckRatio) d.merge_candidates.push_back(c);
+    }
+    // The closest few only: each check compares two whole centroids.
+    std::sort(d.merge_candidates.begin(), d.merge_candidates.end(),
+              [&](int64_t a, int64_t b) { return scores[a].ratio > scores[b].ratio; });
+    if (d.merge_candidates.size() > kMaxMergeChecks) {
+      d.merge_candidates.resize(kMaxMergeChecks);
     }
     return d;
   }
