@@ -57,6 +57,18 @@ class Client {
                               flags_.timeout_seconds * 1000)));
   }
 
+  using Stub = v1::DedupService::Stub;
+
+  // One unary call with the configured deadline.
+  template <typename Request, typename Response>
+  grpc::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                 const Request&, Response*),
+                    const Request& request, Response* response) {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    return (stub_.get()->*method)(&context, request, response);
+  }
+
   int Fail(const grpc::Status& status) const {
     std::cerr << "newsdedup client: " << flags_.server << ": "
               << status.error_message() << " (code " << status.error_code()
@@ -123,9 +135,7 @@ class Client {
     request.set_cluster_id(flags_.id);
     request.set_page_size(flags_.page_size);
     v1::GetClusterResponse response;
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    const grpc::Status status = stub_->GetCluster(&context, request, &response);
+    const grpc::Status status = Call(&Stub::GetCluster, request, &response);
     if (!status.ok()) return Fail(status);
     if (flags_.json) {
       std::cout << ToJson(response) << "\n";
@@ -165,10 +175,7 @@ class Client {
                             ? v1::ListClustersRequest::LAST_UPDATE
                             : v1::ListClustersRequest::SIZE);
     v1::ListClustersResponse response;
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    const grpc::Status status =
-        stub_->ListClusters(&context, request, &response);
+    const grpc::Status status = Call(&Stub::ListClusters, request, &response);
     if (!status.ok()) return Fail(status);
     if (flags_.json) {
       std::cout << ToJson(response) << "\n";
@@ -191,9 +198,7 @@ class Client {
     v1::GetArticleRequest request;
     request.set_article_id(flags_.id);
     v1::GetArticleResponse response;
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    const grpc::Status status = stub_->GetArticle(&context, request, &response);
+    const grpc::Status status = Call(&Stub::GetArticle, request, &response);
     if (!status.ok()) return Fail(status);
     std::cout << ToJson(response.assignment()) << "\n";
     return kExitOk;
@@ -205,10 +210,7 @@ class Client {
     request.mutable_article()->set_title(flags_.id);
     request.set_k(flags_.limit);
     v1::FindSimilarResponse response;
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    const grpc::Status status =
-        stub_->FindSimilar(&context, request, &response);
+    const grpc::Status status = Call(&Stub::FindSimilar, request, &response);
     if (!status.ok()) return Fail(status);
     if (flags_.json) {
       std::cout << ToJson(response) << "\n";
@@ -229,10 +231,7 @@ class Client {
     v1::DeleteArticleRequest request;
     request.set_article_id(flags_.id);
     v1::DeleteArticleResponse response;
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    const grpc::Status status =
-        stub_->DeleteArticle(&context, request, &response);
+    const grpc::Status status = Call(&Stub::DeleteArticle, request, &response);
     if (!status.ok()) return Fail(status);
     std::cout << "deleted " << flags_.id << "\n";
     return kExitOk;
