@@ -4,7 +4,9 @@
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/impl/FaissException.h>
+#include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/IDSelector.h>
+#include <omp.h>
 #include <faiss/impl/DistanceComputer.h>
 
 #include <algorithm>
@@ -57,6 +59,22 @@ class FastInnerProductDistance final : public faiss::FlatCodesDistanceComputer {
   const float* query_ = nullptr;
 };
 
+// The graph minimises distances; inner products are similarities, so the
+// graph sees them negated (as inside faiss::IndexHNSW).
+class NegatedDistance final : public faiss::DistanceComputer {
+ public:
+  explicit NegatedDistance(std::unique_ptr<faiss::DistanceComputer> base)
+      : base_(std::move(base)) {}
+  void set_query(const float* x) override { base_->set_query(x); }
+  float operator()(FaissId i) override { return -(*base_)(i); }
+  float symmetric_dis(FaissId i, FaissId j) override {
+    return -base_->symmetric_dis(i, j);
+  }
+
+ private:
+  std::unique_ptr<faiss::DistanceComputer> base_;
+};
+
 // Flat inner-product storage whose distance computer (what HNSW uses for
 // every comparison) is FastInnerProductDistance.
 class FastIndexFlatIP final : public faiss::IndexFlatIP {
@@ -76,6 +94,12 @@ class FastIndexFlatIP final : public faiss::IndexFlatIP {
 // index class catches and converts.
 class Shard {
  public:
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+  ~Shard() {
+    for (omp_lock_t& lock : locks_) omp_destroy_lock(&lock);
+  }
+
   explicit Shard(const VectorIndexOptions& options) : options_(options) {
     index_ = std::make_unique<faiss::IndexIDMap>(
         new FastIndexFlatIP(options.dimension));
@@ -88,8 +112,12 @@ class Shard {
   }
 
   void Add(FaissId id, const float* vector) {
+    if (graph_) {
+      AddToGraph(id, vector);
+      return;
+    }
     index_->add_with_ids(1, vector, &id);
-    if (!graph_ && index_->ntotal >= options_.exact_limit) ConvertToGraph();
+    if (index_->ntotal >= options_.exact_limit) ConvertToGraph();
   }
 
   // Appends up to k (id, score) hits to `out`.
@@ -152,6 +180,28 @@ class Shard {
   }
 
  private:
+  // Inserts one vector into the graph through faiss::HNSW's public
+  // per-vertex API. faiss::IndexHNSW::add would create and destroy one lock
+  // per vertex of the whole graph on every call, which makes single inserts
+  // O(shard size); the locks and the visited table live here instead.
+  void AddToGraph(FaissId id, const float* vector) {
+    auto& graph = static_cast<faiss::IndexHNSW&>(*index_->index);
+    const FaissId vertex = graph.ntotal;
+    graph.storage->add(1, vector);
+    graph.ntotal = graph.storage->ntotal;
+    graph.hnsw.prepare_level_tab(1);
+    locks_.emplace_back();
+    omp_init_lock(&locks_.back());
+    visited_->visited.resize(graph.ntotal);
+    NegatedDistance distance(std::unique_ptr<faiss::DistanceComputer>(
+        graph.storage->get_distance_computer()));
+    distance.set_query(vector);
+    graph.hnsw.add_with_locks(distance, graph.hnsw.levels[vertex] - 1,
+                              static_cast<int>(vertex), locks_, *visited_);
+    index_->id_map.push_back(id);
+    index_->ntotal = graph.ntotal;
+  }
+
   // Moves the shard's vectors from exact storage into an HNSW graph.
   void ConvertToGraph() {
     const auto& flat = static_cast<const faiss::IndexFlat&>(*index_->index);
@@ -165,12 +215,17 @@ class Shard {
     mapped->add_with_ids(index_->ntotal, flat.get_xb(), index_->id_map.data());
     index_ = std::move(mapped);
     graph_ = true;
+    locks_.resize(index_->ntotal);
+    for (omp_lock_t& lock : locks_) omp_init_lock(&lock);
+    visited_ = std::make_unique<faiss::VisitedTable>(index_->ntotal);
   }
 
   const VectorIndexOptions options_;
   std::unique_ptr<faiss::IndexIDMap> index_;
   bool graph_ = false;
   absl::flat_hash_set<FaissId> removed_;  // only once graph_
+  std::vector<omp_lock_t> locks_;         // one per graph vertex
+  std::unique_ptr<faiss::VisitedTable> visited_;
 };
 
 class TimeShardedIndex final : public VectorIndex {
