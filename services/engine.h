@@ -17,8 +17,11 @@
 //   engine->ResolveClusterId(a.cluster_id));
 //
 // Thread safety: all methods may be called concurrently. Embedding runs
-// outside the engine's lock; the decision and the update run under it, so
-// concurrent callers see one consistent order of assignments.
+// outside the engine's lock and the index search under a shared lock, so
+// callers embed and search in parallel; the decision and the update run
+// under the exclusive lock, and a decision also scores every article added
+// since its search, so concurrent callers see one consistent order of
+// assignments.
 #ifndef NEWSDEDUP_SERVICES_ENGINE_H_
 #define NEWSDEDUP_SERVICES_ENGINE_H_
 
