@@ -131,8 +131,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     Candidates found;
     {
       absl::ReaderMutexLock lock(&mu_);
-      ASSIGN_OR_RETURN(found, SearchIndex(embedding, article.published,
-                                          options_.neighbors));
+      ASSIGN_OR_RETURN(
+          found, SearchIndex(embedding, article.published, options_.neighbors));
     }
     absl::MutexLock lock(&mu_);
     // Another caller may have sent the same id or text meanwhile.
@@ -355,12 +355,6 @@ class ClusteringEngineImpl final : public ClusteringEngine {
            options_.time_penalty * static_cast<float>(std::log2(1.0 + days));
   }
 
-  double MeanWords(const Cluster& c) const {
-    return c.centroid.count() == 0
-               ? 0.0
-               : static_cast<double>(c.total_words) / c.centroid.count();
-  }
-
   // True if an article published at `t` may join cluster `c`.
   bool InWindow(const Cluster& c, absl::Time t) const {
     if (!Dated(t) || !c.dated) return true;
@@ -476,8 +470,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     }
     Candidates found;
     found.searched_articles = static_cast<int64_t>(articles_.size());
-    ASSIGN_OR_RETURN(found.hits, index_->Search(embedding.dense, k, min_bucket,
-                                                max_bucket));
+    ASSIGN_OR_RETURN(
+        found.hits, index_->Search(embedding.dense, k, min_bucket, max_bucket));
     return found;
   }
 
@@ -573,7 +567,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     }
     // The closest few only: each check compares two whole centroids.
     std::sort(d.merge_candidates.begin(), d.merge_candidates.end(),
-              [&](int64_t a, int64_t b) { return scores[a].ratio > scores[b].ratio; });
+              [&](int64_t a, int64_t b) {
+                return scores[a].ratio > scores[b].ratio;
+              });
     if (d.merge_candidates.size() > kMaxMergeChecks) {
       d.merge_candidates.resize(kMaxMergeChecks);
     }
@@ -628,8 +624,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     const int64_t a = static_cast<int64_t>(articles_.size());
     const int64_t bucket = BucketOf(t);
     RETURN_IF_ERROR(index_->Add(a, bucket, embedding.dense));
-    embedding.dense.clear();
-    embedding.dense.shrink_to_fit();
+    if (!embedding.sparse.empty()) {
+      // The index keeps its own copy; similarities and centroids use the
+      // exact sparse vector. Dense-only embedders keep theirs for both.
+      embedding.dense.clear();
+      embedding.dense.shrink_to_fit();
+    }
     Cluster& cluster = clusters_[chosen];
     cluster.centroid.Add(embedding);
     cluster.total_words += embedding.num_words;

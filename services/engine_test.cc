@@ -3,12 +3,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "embeddings/lexical_embedder.h"
+#include "embeddings/normalizer.h"
 #include "tests/support/test_articles.h"
 
 namespace newsdedup {
@@ -425,6 +427,49 @@ TEST(EngineTest, HugeArticleIsAccepted) {
   auto a = engine->Assign(MakeArticle("huge", "Huge article", body));
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->relation, Relation::kNewStory);
+}
+
+// A stand-in for a neural encoder: dense vectors only (hashed words), no
+// sparse part. The engine must score and cluster with those alone.
+class DenseOnlyEmbedder final : public Embedder {
+ public:
+  int dimension() const override { return 1024; }
+  absl::StatusOr<Embedding> Embed(const EmbedInput& input, EmbedMode) override {
+    Embedding e;
+    e.dense.assign(1024, 0.0f);
+    for (absl::string_view w :
+         SplitWords(absl::StrCat(input.title, " ", input.body))) {
+      e.dense[std::hash<std::string>()(std::string(w)) % 1024] += 1.0f;
+      ++e.num_words;
+    }
+    float norm = 0;
+    for (float v : e.dense) norm += v * v;
+    for (float& v : e.dense) v /= std::sqrt(norm);
+    return e;
+  }
+  std::vector<std::string> DescribeFeatures(
+      absl::Span<const uint32_t>) const override {
+    return {};
+  }
+  int64_t num_documents() const override { return 0; }
+};
+
+TEST(EngineTest, WorksWithADenseOnlyEmbedder) {
+  auto engine = ClusteringEngine::Create(EngineOptions(),
+                                         std::make_unique<DenseOnlyEmbedder>());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  auto a = (*engine)->Assign(
+      MakeArticle("a", "volcano erupts near grindavik", "", 0));
+  auto b = (*engine)->Assign(
+      MakeArticle("b", "volcano erupts near grindavik iceland", "", 1));
+  auto c = (*engine)->Assign(
+      MakeArticle("c", "central bank raises interest rates", "", 2));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  EXPECT_GT(b->nearest_similarity, 0.5f);
+  EXPECT_EQ(b->nearest_article_id, "a");
+  EXPECT_EQ(b->cluster_id, a->cluster_id);
+  EXPECT_GT(b->cluster_similarity, 0.5f);
+  EXPECT_NE(c->cluster_id, a->cluster_id);
 }
 
 TEST(EngineTest, ConcurrentCallersGetConsistentAnswers) {
