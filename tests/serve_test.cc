@@ -91,6 +91,13 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
   ASSERT_EQ(Client(absl::StrCat("assign ", input), &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("13 answered, 0 rejected"));
 
+  // The same through AssignBatch, 5 at a time, plus one bad line: resends
+  // are idempotent, the bad line is reported and the exit code says so.
+  std::ofstream(input, std::ios::app) << "{not json\n";
+  ASSERT_EQ(Client(absl::StrCat("assign --batch 5 ", input), &out), 3) << out;
+  EXPECT_THAT(out, HasSubstr("13 answered, 1 rejected"));
+  EXPECT_THAT(out, HasSubstr("line 14: malformed JSON"));
+
   ASSERT_EQ(Client("list-clusters", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("4 stories"));
   ASSERT_EQ(Client("get-article s2", &out), 0) << out;

@@ -2,6 +2,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -20,6 +21,7 @@ struct ClientFlags {
   double timeout_seconds = 30;
   // assign
   std::string input = "-";
+  int batch = 0;  // 0: stream
   // get-cluster / get-article
   std::string id;
   int page_size = 50;
@@ -59,6 +61,81 @@ class Client {
 
   using Stub = v1::DedupService::Stub;
 
+  // Reads the input's articles; bad lines are reported and counted.
+  void ForEachInputArticle(std::istream& in,
+                           const std::function<void(v1::Article)>& fn) {
+    ForEachArticleLine(in, [&](int64_t line, absl::StatusOr<ParsedArticle> p) {
+      if (!p.ok()) {
+        ++rejected_;
+        std::cerr << "line " << line << ": " << p.status().message() << "\n";
+        return;
+      }
+      v1::Article a;
+      a.set_id(p->article.id);
+      a.set_title(p->article.title);
+      a.set_body(p->article.body);
+      a.set_url(p->article.url);
+      a.set_source(p->article.source);
+      a.set_language(p->article.language);
+      if (p->article.published != absl::InfinitePast()) {
+        a.mutable_published()->set_seconds(
+            absl::ToUnixSeconds(p->article.published));
+      }
+      fn(std::move(a));
+    });
+  }
+
+  // Prints one article's answer, or reports its error.
+  void Report(const std::string& article_id, const v1::AssignResult& result) {
+    if (result.has_error()) {
+      ++rejected_;
+      std::cerr << "article " << article_id << ": " << result.error().message()
+                << "\n";
+      return;
+    }
+    ++answered_;
+    std::cout << ToJson(result.answer()) << "\n";
+  }
+
+  grpc::Status AssignInStream(std::istream& in) {
+    grpc::ClientContext context;  // no deadline: a stream may run for hours
+    auto stream = stub_->AssignStream(&context);
+    std::thread writer([&] {
+      ForEachInputArticle(in, [&](v1::Article article) {
+        v1::AssignRequest request;
+        *request.mutable_article() = std::move(article);
+        stream->Write(request);
+      });
+      stream->WritesDone();
+    });
+    v1::AssignStreamResponse response;
+    while (stream->Read(&response)) {
+      Report(response.article_id(), response.result());
+    }
+    writer.join();
+    return stream->Finish();
+  }
+
+  grpc::Status AssignInBatches(std::istream& in) {
+    v1::AssignBatchRequest request;
+    grpc::Status status;
+    auto send = [&] {
+      if (request.articles_size() == 0 || !status.ok()) return;
+      v1::AssignBatchResponse response;
+      status = Call(&Stub::AssignBatch, request, &response);
+      for (int i = 0; status.ok() && i < response.results_size(); ++i) {
+        Report(request.articles(i).id(), response.results(i));
+      }
+      request.clear_articles();
+    };
+    ForEachInputArticle(in, [&](v1::Article article) {
+      *request.add_articles() = std::move(article);
+      if (request.articles_size() >= flags_.batch) send();
+    });
+    send();
+    return status;
+  }
+
   // One unary call with the configured deadline.
   template <typename Request, typename Response>
   grpc::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*,
@@ -76,58 +153,21 @@ class Client {
     return kExitFailure;
   }
 
-  // Streams articles through AssignStream; one JSON answer per line.
+  // Sends the articles of the input through AssignStream (or, with
+  // --batch N, through AssignBatch calls of N articles); one JSON answer
+  // per line on stdout, errors on stderr.
   int Assign() {
     auto in = OpenInput(flags_.input);
     if (!in.ok()) {
       std::cerr << "newsdedup client: " << in.status().message() << "\n";
       return kExitFailure;
     }
-    grpc::ClientContext context;  // no deadline: a stream may run for hours
-    auto stream = stub_->AssignStream(&context);
-    int64_t bad_lines = 0;
-    std::thread writer([&] {
-      ForEachArticleLine(**in, [&](int64_t line,
-                                   absl::StatusOr<ParsedArticle> p) {
-        if (!p.ok()) {
-          ++bad_lines;
-          std::cerr << "line " << line << ": " << p.status().message() << "\n";
-          return;
-        }
-        v1::AssignRequest request;
-        v1::Article* a = request.mutable_article();
-        a->set_id(p->article.id);
-        a->set_title(p->article.title);
-        a->set_body(p->article.body);
-        a->set_url(p->article.url);
-        a->set_source(p->article.source);
-        a->set_language(p->article.language);
-        if (p->article.published != absl::InfinitePast()) {
-          a->mutable_published()->set_seconds(
-              absl::ToUnixSeconds(p->article.published));
-        }
-        stream->Write(request);
-      });
-      stream->WritesDone();
-    });
-    v1::AssignStreamResponse response;
-    int64_t answered = 0, rejected = 0;
-    while (stream->Read(&response)) {
-      if (response.result().has_error()) {
-        ++rejected;
-        std::cerr << "article " << response.article_id() << ": "
-                  << response.result().error().message() << "\n";
-        continue;
-      }
-      ++answered;
-      std::cout << ToJson(response.result().answer()) << "\n";
-    }
-    writer.join();
-    const grpc::Status status = stream->Finish();
+    const grpc::Status status =
+        flags_.batch > 0 ? AssignInBatches(**in) : AssignInStream(**in);
     if (!status.ok()) return Fail(status);
     std::cerr << absl::StrFormat("newsdedup client: %d answered, %d rejected\n",
-                                 answered, rejected + bad_lines);
-    return rejected + bad_lines > 0 ? kExitSomeRejected : kExitOk;
+                                 answered_, rejected_);
+    return rejected_ > 0 ? kExitSomeRejected : kExitOk;
   }
 
   int GetCluster() {
@@ -255,6 +295,8 @@ class Client {
 
  private:
   const ClientFlags& flags_;
+  int64_t answered_ = 0;
+  int64_t rejected_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::DedupService::Stub> stub_;
 };
@@ -279,6 +321,12 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       "Stream JSONL articles (as for 'cluster') through AssignStream; writes "
       "one JSON answer per line.\nExit code 3 if some articles were rejected.");
   assign->add_option("input", flags->input, "JSONL file, or - for stdin")
+      ->capture_default_str();
+  assign
+      ->add_option("--batch", flags->batch,
+                   "Send AssignBatch calls of this many articles instead of "
+                   "streaming (0: stream)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   assign->callback(
       [flags, exit_code] { *exit_code = Client(*flags).Assign(); });
