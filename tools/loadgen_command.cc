@@ -1,6 +1,9 @@
 // `newsdedup loadgen`: drives a newsdedup server over loopback and prints
 // throughput and latency percentiles.
 //
+// Requests are built before each phase starts, so that the figures are the
+// server's and the transport's, not the load generator's string work.
+//
 // Phases: (1) preload N articles through AssignStream, so that the story
 // window holds them; (2) stream M more through C concurrent AssignStreams
 // and report articles/s; (3) send unary Assign calls open-loop at a fixed
@@ -76,18 +79,25 @@ class ArticleMaker {
   std::mt19937_64 rng_;
 };
 
-// Streams articles [first, first + count) through one AssignStream.
-int64_t StreamArticles(v1::DedupService::Stub* stub, ArticleMaker* maker,
-                       absl::Mutex* maker_mu, int64_t first, int64_t count) {
+// Makes the requests for articles [first, first + count) ahead of time, so
+// that building them is not counted as the server's time.
+std::vector<v1::AssignRequest> MakeRequests(ArticleMaker* maker, int64_t first,
+                                            int64_t count) {
+  std::vector<v1::AssignRequest> requests(count);
+  for (int64_t i = 0; i < count; ++i) {
+    *requests[i].mutable_article() = maker->Make(first + i);
+  }
+  return requests;
+}
+
+// Sends `requests` through one AssignStream; returns the number of articles
+// answered with an error, or -1 if the stream failed.
+int64_t StreamArticles(v1::DedupService::Stub* stub,
+                       const std::vector<v1::AssignRequest>& requests) {
   grpc::ClientContext context;
   auto stream = stub->AssignStream(&context);
   std::thread writer([&] {
-    for (int64_t i = 0; i < count; ++i) {
-      v1::AssignRequest request;
-      {
-        absl::MutexLock lock(maker_mu);
-        *request.mutable_article() = maker->Make(first + i);
-      }
+    for (const v1::AssignRequest& request : requests) {
       if (!stream->Write(request)) break;
     }
     stream->WritesDone();
@@ -131,7 +141,6 @@ int RunLoadgen(const LoadgenFlags& flags) {
     return kExitFailure;
   }
   ArticleMaker maker(std::move(titles), flags.seed);
-  absl::Mutex maker_mu;
 
   std::unique_ptr<ClusteringEngine> engine;
   std::unique_ptr<DedupServer> server;
@@ -160,10 +169,10 @@ int RunLoadgen(const LoadgenFlags& flags) {
             << "\n";
 
   // Phase 1: preload.
+  const std::vector<v1::AssignRequest> preload =
+      MakeRequests(&maker, 0, flags.preload);
   absl::Time start = absl::Now();
-  if (StreamArticles(stub.get(), &maker, &maker_mu, 0, flags.preload) < 0) {
-    return kExitFailure;
-  }
+  if (StreamArticles(stub.get(), preload) < 0) return kExitFailure;
   double s = absl::ToDoubleSeconds(absl::Now() - start);
   std::cout << absl::StrFormat("preload: %d articles in %.1fs (%.0f/s)\n",
                                flags.preload, s, flags.preload / s);
@@ -172,12 +181,15 @@ int RunLoadgen(const LoadgenFlags& flags) {
   std::vector<std::thread> streams;
   std::atomic<int64_t> errors{0};
   const int64_t per_stream = flags.stream_articles / flags.streams;
+  std::vector<std::vector<v1::AssignRequest>> requests;
+  for (int c = 0; c < flags.streams; ++c) {
+    requests.push_back(
+        MakeRequests(&maker, flags.preload + c * per_stream, per_stream));
+  }
   start = absl::Now();
   for (int c = 0; c < flags.streams; ++c) {
     streams.emplace_back([&, c] {
-      const int64_t e =
-          StreamArticles(stub.get(), &maker, &maker_mu,
-                         flags.preload + c * per_stream, per_stream);
+      const int64_t e = StreamArticles(stub.get(), requests[c]);
       errors += e < 0 ? per_stream : e;
     });
   }
@@ -192,6 +204,8 @@ int RunLoadgen(const LoadgenFlags& flags) {
   // Phase 3: unary Assign, open loop at a fixed rate.
   const int64_t total = static_cast<int64_t>(flags.rate * flags.seconds);
   const int64_t first = flags.preload + per_stream * flags.streams;
+  const std::vector<v1::AssignRequest> unary =
+      MakeRequests(&maker, first, total);
   std::vector<double> latencies_ms(total, -1);
   std::atomic<int64_t> next{0}, failed{0};
   const absl::Time t0 = absl::Now() + absl::Milliseconds(100);
@@ -202,11 +216,7 @@ int RunLoadgen(const LoadgenFlags& flags) {
       for (int64_t i = next++; i < total; i = next++) {
         const absl::Time due = t0 + absl::Seconds(i / flags.rate);
         absl::SleepFor(due - absl::Now());
-        v1::AssignRequest request;
-        {
-          absl::MutexLock lock(&maker_mu);
-          *request.mutable_article() = maker.Make(first + i);
-        }
+        const v1::AssignRequest& request = unary[i];
         v1::AssignResponse response;
         grpc::ClientContext context;
         context.set_deadline(std::chrono::system_clock::now() +
