@@ -371,16 +371,16 @@ grpc::ServerUnaryReactor* DedupServiceImpl::FindSimilar(
   if (!request->has_article()) {
     return Finish(context, absl::InvalidArgumentError("article: required"));
   }
-  absl::StatusOr<int> k = PageSize(request->k());
-  if (!k.ok()) {
+  constexpr int kDefaultNeighbors = 10;  // as documented in the proto
+  const int k = request->k() == 0 ? kDefaultNeighbors : request->k();
+  if (k < 1 || k > limits_.max_page_size) {
     return Finish(context,
                   absl::InvalidArgumentError(absl::StrCat(
                       "k: must be between 1 and ", limits_.max_page_size)));
   }
   absl::StatusOr<Article> article = ToArticle(request->article());
   if (!article.ok()) return Finish(context, article.status());
-  absl::StatusOr<SimilarResult> result =
-      engine_->FindSimilar(*article, request->k() == 0 ? 10 : *k);
+  absl::StatusOr<SimilarResult> result = engine_->FindSimilar(*article, k);
   if (!result.ok()) return Finish(context, InArticle(result.status()));
   for (const SimilarArticle& n : result->neighbors) {
     v1::SimilarArticle* out = response->add_neighbors();

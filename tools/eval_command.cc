@@ -91,6 +91,10 @@ void PrintResult(const RunResult& r) {
 }
 
 int RunClusteringEval(const EvalFlags& flags) {
+  if (flags.shard >= flags.num_shards) {
+    std::cerr << "newsdedup eval: --shard must be below --num-shards\n";
+    return kExitUsage;
+  }
   auto in = OpenInput(flags.input);
   if (!in.ok()) {
     std::cerr << "newsdedup eval: " << in.status().message() << "\n";
@@ -120,10 +124,6 @@ int RunClusteringEval(const EvalFlags& flags) {
     ++bad;
     std::cerr << "line " << line << ": " << p.status().message() << "\n";
   });
-  if (flags.shard >= flags.num_shards) {
-    std::cerr << "newsdedup eval: --shard must be below --num-shards\n";
-    return kExitUsage;
-  }
   if (data.empty()) {
     std::cerr << "newsdedup eval: no labelled articles in " << flags.input
               << "\n";
