@@ -1,11 +1,13 @@
 #include "services/dedup_service.h"
 
 #include <algorithm>
+#include <deque>
 #include <string>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace newsdedup {
@@ -151,9 +153,11 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
 
 }  // namespace
 
-// Answers an AssignStream one request at a time: read, assign, write, read
-// again. Responses therefore leave in request order, and a slow reader
-// holds back only its own stream.
+// Answers an AssignStream in request order while keeping the stream busy:
+// the next request is read while earlier answers are still being written,
+// so a client that pipelines its requests never waits for a round trip per
+// article. At most `kMaxPendingWrites` answers wait for the network; past
+// that, reading pauses (back-pressure on a client that does not read).
 class AssignStreamReactor final
     : public grpc::ServerBidiReactor<v1::AssignRequest,
                                      v1::AssignStreamResponse> {
@@ -164,36 +168,92 @@ class AssignStreamReactor final
 
   void OnReadDone(bool ok) override {
     if (!ok) {  // the client closed its side (or the call was cancelled)
-      Finish(grpc::Status::OK);
+      absl::MutexLock lock(&mu_);
+      reads_done_ = true;
+      MaybeFinishLocked();
       return;
     }
-    response_.Clear();
-    response_.set_article_id(request_.article().id());
+    // Reads are sequential, so `request_` is ours until the next StartRead.
+    v1::AssignStreamResponse response;
+    response.set_article_id(request_.article().id());
     v1::AssignResponse answer;
     const absl::Status status =
         service_->AssignOne(request_.article(), &answer);
     if (status.ok()) {
-      *response_.mutable_result()->mutable_answer() = std::move(answer);
+      *response.mutable_result()->mutable_answer() = std::move(answer);
     } else {
-      ToProto(status, response_.mutable_result()->mutable_error());
+      ToProto(status, response.mutable_result()->mutable_error());
     }
-    StartWrite(&response_);
+
+    const v1::AssignStreamResponse* to_write = nullptr;
+    bool read_next = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      // A deque keeps element addresses stable while it grows at the back.
+      pending_.push_back(std::move(response));
+      if (!writing_) {
+        writing_ = true;
+        to_write = &pending_.front();
+      }
+      read_next = pending_.size() < kMaxPendingWrites;
+      read_paused_ = !read_next;
+    }
+    if (to_write != nullptr) StartWrite(to_write);
+    if (read_next) StartRead(&request_);
   }
 
   void OnWriteDone(bool ok) override {
-    if (!ok) {
-      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
-      return;
+    const v1::AssignStreamResponse* to_write = nullptr;
+    bool read_next = false;
+    {
+      absl::MutexLock lock(&mu_);
+      pending_.pop_front();
+      writing_ = false;
+      if (!ok) {
+        if (!finished_) {
+          finished_ = true;
+          Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+        }
+        return;
+      }
+      if (!pending_.empty()) {
+        writing_ = true;
+        to_write = &pending_.front();
+      }
+      if (read_paused_ && !reads_done_ && pending_.size() < kMaxPendingWrites) {
+        read_paused_ = false;
+        read_next = true;
+      }
+      MaybeFinishLocked();
     }
-    StartRead(&request_);
+    if (to_write != nullptr) StartWrite(to_write);
+    if (read_next) StartRead(&request_);
   }
 
   void OnDone() override { delete this; }
 
  private:
+  static constexpr size_t kMaxPendingWrites = 64;
+
+  // Ends the call once the client has closed its side and every answer
+  // has been written.
+  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (reads_done_ && !writing_ && pending_.empty() && !finished_) {
+      finished_ = true;
+      Finish(grpc::Status::OK);
+    }
+  }
+
   DedupServiceImpl* const service_;
   v1::AssignRequest request_;
-  v1::AssignStreamResponse response_;
+
+  absl::Mutex mu_;
+  std::deque<v1::AssignStreamResponse> pending_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;      // front of pending_
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;  // by back-pressure
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 DedupServiceImpl::DedupServiceImpl(ClusteringEngine* engine,
