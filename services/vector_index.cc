@@ -1,15 +1,18 @@
 #include "services/vector_index.h"
 
 #include <faiss/IndexFlat.h>
-#include <faiss/IndexIDMap.h>
 #include <faiss/IndexHNSW.h>
-#include <faiss/impl/FaissException.h>
+#include <faiss/IndexIDMap.h>
 #include <faiss/impl/AuxIndexStructures.h>
-#include <faiss/impl/IDSelector.h>
-#include <omp.h>
 #include <faiss/impl/DistanceComputer.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/utils/Heap.h>
+#include <omp.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 
@@ -86,12 +89,121 @@ class FastIndexFlatIP final : public faiss::IndexFlatIP {
   }
 };
 
+// Inner product of n floats with n signed bytes; see InnerProduct.
+__attribute__((target_clones("arch=haswell", "default"))) float
+InnerProductQuantized(const float* a, const int8_t* b, size_t n) {
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (size_t i = 0; i < n; ++i) sum += a[i] * static_cast<float>(b[i]);
+  return sum;
+}
+
+// Inner product of two vectors of n signed bytes, exact in 32 bits.
+__attribute__((target_clones("arch=haswell", "default"))) int32_t
+InnerProductQuantized(const int8_t* a, const int8_t* b, size_t n) {
+  int32_t sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (size_t i = 0; i < n; ++i) {
+    sum += static_cast<int32_t>(a[i]) * static_cast<int32_t>(b[i]);
+  }
+  return sum;
+}
+
+// Storage with 8-bit scalar quantisation: each vector is one float scale
+// followed by `d` signed bytes, value = scale * byte, the scale chosen per
+// vector so that its largest component maps to 127. A quarter of the
+// memory of floats, and a quarter of the memory traffic per comparison,
+// which is what graph search and exact scans wait on once the shards
+// outgrow the CPU caches. For unit vectors the error of a cosine is at
+// most a few thousandths; the engine re-scores its candidates exactly.
+class QuantizedIndexIP final : public faiss::IndexFlatCodes {
+ public:
+  explicit QuantizedIndexIP(int dimension)
+      : faiss::IndexFlatCodes(sizeof(float) + dimension, dimension,
+                              faiss::METRIC_INNER_PRODUCT) {}
+
+  void sa_encode(FaissId n, const float* x, uint8_t* bytes) const override {
+    for (FaissId v = 0; v < n; ++v, x += d, bytes += code_size) {
+      float largest = 0.0f;
+      for (int i = 0; i < d; ++i) largest = std::max(largest, std::abs(x[i]));
+      const float scale = largest > 0.0f ? largest / 127.0f : 1.0f;
+      std::memcpy(bytes, &scale, sizeof(scale));
+      int8_t* values = reinterpret_cast<int8_t*>(bytes + sizeof(scale));
+      for (int i = 0; i < d; ++i) {
+        values[i] = static_cast<int8_t>(std::lround(x[i] / scale));
+      }
+    }
+  }
+
+  void sa_decode(FaissId n, const uint8_t* bytes, float* x) const override {
+    for (FaissId v = 0; v < n; ++v, x += d, bytes += code_size) {
+      const float scale = ScaleOf(bytes);
+      const int8_t* values = ValuesOf(bytes);
+      for (int i = 0; i < d; ++i) x[i] = scale * values[i];
+    }
+  }
+
+  // Shards search through distance computers; FAISS's batch search entry
+  // point is not used.
+  void search(FaissId, const float*, FaissId, float*, FaissId*,
+              const faiss::SearchParameters*) const override {
+    FAISS_THROW_MSG("QuantizedIndexIP::search is not supported");
+  }
+
+  faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer()
+      const override {
+    return new Distance(*this);
+  }
+
+  static float ScaleOf(const uint8_t* code) {
+    float scale;
+    std::memcpy(&scale, code, sizeof(scale));
+    return scale;
+  }
+  static const int8_t* ValuesOf(const uint8_t* code) {
+    return reinterpret_cast<const int8_t*>(code + sizeof(float));
+  }
+
+ private:
+  class Distance final : public faiss::FlatCodesDistanceComputer {
+   public:
+    explicit Distance(const QuantizedIndexIP& storage)
+        : FlatCodesDistanceComputer(storage.codes.data(), storage.code_size),
+          dimension_(storage.d) {}
+
+    void set_query(const float* x) override { query_ = x; }
+
+    float distance_to_code(const uint8_t* code) override {
+      return ScaleOf(code) *
+             InnerProductQuantized(query_, ValuesOf(code), dimension_);
+    }
+
+    float symmetric_dis(FaissId i, FaissId j) override {
+      const uint8_t* a = codes + i * code_size;
+      const uint8_t* b = codes + j * code_size;
+      return ScaleOf(a) * ScaleOf(b) *
+             static_cast<float>(
+                 InnerProductQuantized(ValuesOf(a), ValuesOf(b), dimension_));
+    }
+
+   private:
+    const size_t dimension_;
+    const float* query_ = nullptr;
+  };
+};
+
+// Vector storage for a shard, as configured.
+faiss::IndexFlatCodes* NewStorage(const VectorIndexOptions& options) {
+  if (options.quantize) return new QuantizedIndexIP(options.dimension);
+  return new FastIndexFlatIP(options.dimension);
+}
+
 // One time bucket's vectors, behind an IndexIDMap that maps FAISS's
-// sequential ids to ours. Starts exact (IndexFlatIP); past the exact limit
-// it is rebuilt as an IndexHNSWFlat. HNSW cannot remove vectors, so removed
-// ids are remembered and filtered out of results (deletions and article
-// updates are rare next to inserts). Every FAISS call below may throw; the
-// index class catches and converts.
+// sequential ids to ours. Starts exact (a scan of the stored codes); past
+// the exact limit it is rebuilt as an IndexHNSW over the same storage. HNSW
+// cannot remove vectors, so removed ids are remembered and filtered out of
+// results (deletions and article updates are rare next to inserts). Every FAISS
+// call below may throw; the index class catches and converts.
 class Shard {
  public:
   Shard(const Shard&) = delete;
@@ -101,8 +213,7 @@ class Shard {
   }
 
   explicit Shard(const VectorIndexOptions& options) : options_(options) {
-    index_ = std::make_unique<faiss::IndexIDMap>(
-        new FastIndexFlatIP(options.dimension));
+    index_ = std::make_unique<faiss::IndexIDMap>(NewStorage(options));
     index_->own_fields = true;
   }
 
@@ -127,13 +238,14 @@ class Shard {
       // Exact: one pass over the contiguous vectors. FAISS would route a
       // single query through BLAS matrix multiplication, which copies the
       // whole shard into its own layout first.
-      const auto& flat = static_cast<const faiss::IndexFlat&>(*index_->index);
-      const float* vectors = flat.get_xb();
+      const auto& storage =
+          static_cast<const faiss::IndexFlatCodes&>(*index_->index);
+      std::unique_ptr<faiss::FlatCodesDistanceComputer> distance(
+          storage.get_FlatCodesDistanceComputer());
+      distance->set_query(query);
       std::vector<Neighbor> all(index_->ntotal);
       for (FaissId i = 0; i < index_->ntotal; ++i) {
-        all[i] = {index_->id_map[i],
-                  InnerProduct(query, vectors + i * options_.dimension,
-                               options_.dimension)};
+        all[i] = {index_->id_map[i], (*distance)(i)};
       }
       const size_t keep = std::min<size_t>(k, all.size());
       std::partial_sort(all.begin(), all.begin() + keep, all.end(),
@@ -146,13 +258,30 @@ class Shard {
     // Ask for enough to make up for removed vectors among the results.
     const int64_t want = std::min<int64_t>(
         index_->ntotal, k + static_cast<int64_t>(removed_.size()));
-    std::vector<float> scores(want);
-    std::vector<FaissId> ids(want);
-    index_->search(1, query, want, scores.data(), ids.data());
+    // Straight to faiss::HNSW's single-query search: IndexHNSW::search
+    // opens an OpenMP team for every call, and waking a second thread for
+    // one query costs more than the query.
+    const auto& graph = static_cast<const faiss::IndexHNSW&>(*index_->index);
+    thread_local faiss::VisitedTable visited(0);
+    if (visited.visited.size() < static_cast<size_t>(graph.ntotal)) {
+      visited.visited.resize(graph.ntotal);
+    }
+    std::vector<float> distances(want);
+    std::vector<FaissId> vertices(want);
+    faiss::maxheap_heapify(want, distances.data(), vertices.data());
+    NegatedDistance distance(std::unique_ptr<faiss::DistanceComputer>(
+        graph.storage->get_distance_computer()));
+    distance.set_query(query);
+    graph.hnsw.search(distance, static_cast<int>(want), vertices.data(),
+                      distances.data(), visited);
+    visited.advance();
+    faiss::maxheap_reorder(want, distances.data(), vertices.data());
     int kept = 0;
     for (int64_t i = 0; i < want && kept < k; ++i) {
-      if (ids[i] < 0 || removed_.contains(ids[i])) continue;
-      out->push_back({ids[i], scores[i]});
+      if (vertices[i] < 0) continue;
+      const FaissId id = index_->id_map[vertices[i]];
+      if (removed_.contains(id)) continue;
+      out->push_back({id, -distances[i]});
       ++kept;
     }
   }
@@ -204,15 +333,17 @@ class Shard {
 
   // Moves the shard's vectors from exact storage into an HNSW graph.
   void ConvertToGraph() {
-    const auto& flat = static_cast<const faiss::IndexFlat&>(*index_->index);
-    auto graph = std::make_unique<faiss::IndexHNSW>(
-        new FastIndexFlatIP(options_.dimension), options_.graph_degree);
+    // Decoding then encoding again reproduces quantised codes exactly.
+    std::vector<float> vectors(index_->ntotal * options_.dimension);
+    index_->index->reconstruct_n(0, index_->ntotal, vectors.data());
+    auto graph = std::make_unique<faiss::IndexHNSW>(NewStorage(options_),
+                                                    options_.graph_degree);
     graph->own_fields = true;
     graph->hnsw.efConstruction = options_.build_breadth;
     graph->hnsw.efSearch = options_.search_breadth;
     auto mapped = std::make_unique<faiss::IndexIDMap>(graph.release());
     mapped->own_fields = true;
-    mapped->add_with_ids(index_->ntotal, flat.get_xb(), index_->id_map.data());
+    mapped->add_with_ids(index_->ntotal, vectors.data(), index_->id_map.data());
     index_ = std::move(mapped);
     graph_ = true;
     locks_.resize(index_->ntotal);
@@ -353,6 +484,7 @@ absl::StatusOr<std::unique_ptr<VectorIndex>> NewTimeShardedFlatIndex(
   VectorIndexOptions options;
   options.dimension = dimension;
   options.exact_limit = std::numeric_limits<int64_t>::max();
+  options.quantize = false;
   return NewTimeShardedIndex(options);
 }
 
