@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/dedup_server.h"
@@ -339,6 +340,37 @@ TEST_F(GrpcServiceTest, ConcurrentStreamsAnswerEveryArticleInOrder) {
     }
   }
   EXPECT_EQ(engine_->stats().articles, static_cast<int64_t>(all.size()));
+}
+
+TEST_F(GrpcServiceTest, StreamToASlowReaderLosesNothing) {
+  // The client sends far more than the server keeps pending (64 answers)
+  // before it reads anything: the server must pause reading, then resume
+  // as answers drain, and still answer every request in order.
+  constexpr int kArticles = 400;
+  grpc::ClientContext context;
+  SetDeadline(&context, 60000);
+  auto stream = stub_->AssignStream(&context);
+  std::thread writer([&] {
+    for (int i = 0; i < kArticles; ++i) {
+      v1::AssignRequest request;
+      *request.mutable_article() =
+          MakeProtoArticle(absl::StrCat("slow-", i),
+                           absl::StrCat("Harbour bridge repairs day ", i), "",
+                           1761120000 + i * 60);
+      if (!stream->Write(request)) return;
+    }
+    stream->WritesDone();
+  });
+  absl::SleepFor(absl::Milliseconds(500));
+  std::vector<std::string> answered;
+  v1::AssignStreamResponse response;
+  while (stream->Read(&response)) answered.push_back(response.article_id());
+  writer.join();
+  ASSERT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(answered.size(), static_cast<size_t>(kArticles));
+  for (int i = 0; i < kArticles; ++i) {
+    EXPECT_EQ(answered[i], absl::StrCat("slow-", i));
+  }
 }
 
 TEST_F(GrpcServiceTest, GetClusterPagesMembersAndGetArticleResolves) {
