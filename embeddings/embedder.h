@@ -94,6 +94,12 @@ class Embedder {
 
   // Number of documents observed so far.
   virtual int64_t num_documents() const = 0;
+
+  // Identifies the model and settings: two embedders with the same
+  // fingerprint embed the same text alike (given the same statistics).
+  // Stored with durable state, so that a store is never read back by an
+  // embedder that would see its articles differently.
+  virtual std::string fingerprint() const = 0;
 };
 
 }  // namespace newsdedup

@@ -52,6 +52,17 @@ class LexicalEmbedder final : public Embedder {
 
   int dimension() const override { return options_.dimension; }
 
+  std::string fingerprint() const override {
+    // Every option that changes a vector, and the vocabulary.
+    return absl::StrCat(
+        "lexical-v1 dim=", options_.dimension, " title=", options_.title_weight,
+        " word=", options_.word_weight, " bigram=", options_.bigram_weight,
+        " subword=", options_.subword_weight, " name=", options_.name_weight,
+        " idf=", options_.idf_offset, "^", options_.idf_power,
+        " body=", options_.max_body_bytes, " ",
+        TokenizerFingerprint(*tokenizer_));
+  }
+
   absl::StatusOr<Embedding> Embed(const EmbedInput& input,
                                   EmbedMode mode) override {
     // Term frequencies, with title occurrences weighted up.

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <climits>
 #include <cstdlib>
@@ -137,6 +138,18 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::LoadSentencePiece(
         absl::StrCat("cannot load tokenizer model ", model_path, ": ", error));
   }
   return std::make_unique<SentencePieceTokenizer>(*api, handle);
+}
+
+std::string TokenizerFingerprint(const Tokenizer& tokenizer) {
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  for (int id = 0; id < tokenizer.vocab_size(); ++id) {
+    const std::string piece = tokenizer.IdToPiece(id);
+    XXH3_64bits_update(state, piece.data(), piece.size() + 1);  // with NUL
+  }
+  const uint64_t hash = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  return absl::StrCat("spm-", tokenizer.vocab_size(), "-", absl::Hex(hash));
 }
 
 absl::Status TrainSentencePieceModel(const std::string& args) {

@@ -46,6 +46,10 @@ class Tokenizer {
       const std::string& model_path);
 };
 
+// Identifies a tokenizer by its vocabulary (a hash of every piece in id
+// order): another model file with the same pieces tokenizes alike.
+std::string TokenizerFingerprint(const Tokenizer& tokenizer);
+
 // Trains a sentencepiece model; `args` is the sentencepiece trainer's
 // command-line form ("--input=... --model_prefix=... --vocab_size=...").
 // Errors: kInvalidArgument when the trainer rejects the arguments or input.

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "embeddings/normalizer.h"
+#include "services/engine_store.h"
 #include "services/internal/centroid.h"
 #include "services/vector_index.h"
 
@@ -111,17 +112,94 @@ class ClusteringEngineImpl final : public ClusteringEngine {
  public:
   ClusteringEngineImpl(const EngineOptions& options,
                        std::unique_ptr<Embedder> embedder,
-                       std::unique_ptr<VectorIndex> index)
+                       std::unique_ptr<VectorIndex> index,
+                       std::unique_ptr<EngineStore> store)
       : options_(options),
         embedder_(std::move(embedder)),
         bucket_width_(std::max(absl::Hours(1), options.story_window / 4)),
+        store_(std::move(store)),
         index_(std::move(index)) {}
 
   absl::StatusOr<Assignment> Assign(const Article& article) override {
+    uint64_t ticket = 0;
+    absl::StatusOr<Assignment> answer = AssignAndStage(article, &ticket);
+    // The answer leaves only once the state it reflects is durable.
+    RETURN_IF_ERROR(WaitDurable(ticket));
+    return answer;
+  }
+
+  // Rebuilds the engine from its store: clusters as stored, articles in
+  // arrival order, embedded again (which also rebuilds the IDF statistics)
+  // into the index and the centroids. Only called by Create().
+  absl::Status Recover() {
+    absl::MutexLock lock(&mu_);
+    const absl::Time start = absl::Now();
+    int64_t keep_from_bucket = std::numeric_limits<int64_t>::min();
+    std::vector<int64_t> representative_seq;
+    absl::flat_hash_map<int64_t, int64_t> index_of_seq;
+    bool clusters_checked = false;
+    EngineStore::Visitor visitor;
+    visitor.meta = [&](const storage::v1::StoreMeta& meta) {
+      next_seq_ = meta.next_seq();
+      if (meta.has_newest()) {
+        newest_ = absl::FromUnixNanos(meta.newest_unix_nanos());
+        // Vectors of shards that expiry would drop are not indexed at all.
+        keep_from_bucket = BucketOf(newest_ - options_.story_window) - 1;
+      }
+      return absl::OkStatus();
+    };
+    visitor.cluster = [&](const storage::v1::StoredCluster& stored) {
+      if (stored.number() < 0 || stored.number() >= kMaxClusters) {
+        return absl::DataLossError(
+            absl::StrCat("store: cluster number ", stored.number()));
+      }
+      const size_t c = static_cast<size_t>(stored.number());
+      if (c >= clusters_.size()) {
+        clusters_.resize(c + 1);
+        representative_seq.resize(c + 1, -1);
+      }
+      RestoreCluster(stored, &clusters_[c]);
+      cluster_by_id_[stored.id()] = static_cast<int64_t>(c);
+      representative_seq[c] = stored.representative_seq();
+      return absl::OkStatus();
+    };
+    visitor.article = [&](const storage::v1::StoredArticle& stored) {
+      if (!clusters_checked) {
+        RETURN_IF_ERROR(CheckRecoveredClusters());
+        clusters_checked = true;
+      }
+      return RecoverArticle(stored, keep_from_bucket, &index_of_seq);
+    };
+    RETURN_IF_ERROR(store_->Load(visitor));
+    if (!clusters_checked) RETURN_IF_ERROR(CheckRecoveredClusters());
+    for (size_t c = 0; c < clusters_.size(); ++c) {
+      Cluster& cluster = clusters_[c];
+      if (cluster.merged_into >= 0) {
+        ++stats_.merges;
+        continue;
+      }
+      if (cluster.members.empty()) continue;
+      ++live_clusters_;
+      auto rep = index_of_seq.find(representative_seq[c]);
+      cluster.representative =
+          rep != index_of_seq.end() &&
+                  Resolve(articles_[rep->second].cluster) ==
+                      static_cast<int64_t>(c)
+              ? rep->second
+              : MostCentral(cluster);
+    }
+    stats_.recovered_articles = static_cast<int64_t>(articles_.size());
+    stats_.recovery_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Assignment> AssignAndStage(const Article& article,
+                                            uint64_t* ticket) {
     ASSIGN_OR_RETURN(NormalizedText text, NormalizeArticle(article));
     {
       // Fast path without embedding: resend or exact duplicate.
       absl::MutexLock lock(&mu_);
+      StageOnExit stage(this, ticket);
       if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
     }
     ASSIGN_OR_RETURN(Embedding embedding, Embed(text, EmbedMode::kObserve));
@@ -135,6 +213,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
           found, SearchIndex(embedding, article.published, options_.neighbors));
     }
     absl::MutexLock lock(&mu_);
+    StageOnExit stage(this, ticket);
     // Another caller may have sent the same id or text meanwhile.
     if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
     auto known = article_by_id_.find(article.id);
@@ -202,11 +281,15 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   }
 
   absl::Status DeleteArticle(absl::string_view article_id) override {
-    absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(const int64_t a, FindArticle(article_id));
-    RETURN_IF_ERROR(RemoveArticle(a));
-    ++stats_.deletions;
-    return absl::OkStatus();
+    uint64_t ticket = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      StageOnExit stage(this, &ticket);
+      ASSIGN_OR_RETURN(const int64_t a, FindArticle(article_id));
+      RETURN_IF_ERROR(RemoveArticle(a));
+      ++stats_.deletions;
+    }
+    return WaitDurable(ticket);
   }
 
   absl::StatusOr<std::string> ResolveClusterId(
@@ -298,6 +381,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     int64_t index_bucket = 0;  // index shard holding its vector
     bool removed = false;      // deleted, or replaced by a new version
     Assignment answer;         // the first answer, replayed on resend
+    int64_t seq = 0;           // arrival number; its key in the store
   };
 
   struct Cluster {
@@ -313,6 +397,263 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     absl::Time last_seen = absl::InfinitePast();
     bool dated = false;
   };
+
+  // Upper bound on cluster numbers read from a store (a sanity check).
+  static constexpr int64_t kMaxClusters = int64_t{1} << 40;
+
+  // Stages the changes made while it lives, and reports the ticket to wait
+  // for. Declared right after the lock, so it runs before the unlock and
+  // batches reach the store in the order the engine made them.
+  class StageOnExit {
+   public:
+    StageOnExit(ClusteringEngineImpl* engine, uint64_t* ticket)
+        : engine_(engine), ticket_(ticket) {}
+    StageOnExit(const StageOnExit&) = delete;
+    StageOnExit& operator=(const StageOnExit&) = delete;
+    ~StageOnExit() { *ticket_ = engine_->StageChanges(); }
+
+   private:
+    ClusteringEngineImpl* const engine_;
+    uint64_t* const ticket_;
+  };
+
+  absl::Status WaitDurable(uint64_t ticket) {
+    if (store_ == nullptr || ticket == 0) return absl::OkStatus();
+    return store_->WaitDurable(ticket);
+  }
+
+  void MarkDirty(int64_t c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (store_ != nullptr) dirty_clusters_.push_back(c);
+  }
+
+  // Hands the changes of the current operation to the store; returns the
+  // ticket that covers them (the last one staged when there are none: an
+  // answer must not leave before the state it reflects is durable).
+  uint64_t StageChanges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (store_ == nullptr) return 0;
+    if (new_articles_.empty() && deleted_seqs_.empty() &&
+        dirty_clusters_.empty()) {
+      return last_ticket_;
+    }
+    EngineStore::Batch batch;
+    for (const auto& [a, article] : new_articles_) {
+      if (!articles_[a].removed) {
+        batch.put_articles.push_back(ToStored(a, *article));
+      }
+    }
+    batch.delete_articles = std::move(deleted_seqs_);
+    std::sort(dirty_clusters_.begin(), dirty_clusters_.end());
+    dirty_clusters_.erase(
+        std::unique(dirty_clusters_.begin(), dirty_clusters_.end()),
+        dirty_clusters_.end());
+    for (int64_t c : dirty_clusters_) batch.put_clusters.push_back(ToStored(c));
+    batch.meta.set_next_seq(next_seq_);
+    if (Dated(newest_)) {
+      batch.meta.set_has_newest(true);
+      batch.meta.set_newest_unix_nanos(absl::ToUnixNanos(newest_));
+    }
+    new_articles_.clear();
+    deleted_seqs_.clear();
+    dirty_clusters_.clear();
+    last_ticket_ = store_->Stage(std::move(batch));
+    return last_ticket_;
+  }
+
+  storage::v1::StoredArticle ToStored(int64_t a, const Article& article) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    const ArticleRecord& record = articles_[a];
+    storage::v1::StoredArticle out;
+    out.set_seq(record.seq);
+    out.set_id(article.id);
+    out.set_title(article.title);
+    out.set_body(article.body);
+    out.set_url(article.url);
+    out.set_source(article.source);
+    out.set_language(article.language);
+    if (Dated(article.published)) {
+      out.set_dated(true);
+      out.set_published_unix_nanos(absl::ToUnixNanos(article.published));
+    }
+    out.set_cluster(record.cluster);
+    out.set_content_hash(record.content_hash);
+    const Assignment& in = record.answer;
+    storage::v1::StoredAnswer* answer = out.mutable_answer();
+    answer->set_cluster_id(in.cluster_id);
+    answer->set_relation(static_cast<int>(in.relation));
+    answer->set_duplicate_of(in.duplicate_of);
+    answer->set_nearest_article_id(in.nearest_article_id);
+    answer->set_nearest_similarity(in.nearest_similarity);
+    answer->set_cluster_similarity(in.cluster_similarity);
+    answer->set_threshold(in.threshold);
+    answer->set_runner_up_cluster_id(in.runner_up_cluster_id);
+    answer->set_runner_up_similarity(in.runner_up_similarity);
+    for (const std::string& term : in.shared_terms) {
+      answer->add_shared_terms(term);
+    }
+    answer->set_representative_id(in.representative_id);
+    answer->set_representative_title(in.representative_title);
+    answer->set_cluster_size(in.cluster_size);
+    answer->set_version(in.version);
+    return out;
+  }
+
+  static Assignment FromStored(const std::string& article_id,
+                               const storage::v1::StoredAnswer& in) {
+    Assignment out;
+    out.article_id = article_id;
+    out.cluster_id = in.cluster_id();
+    out.relation = static_cast<Relation>(std::clamp(
+        in.relation(), 0, static_cast<int>(Relation::kExactDuplicate)));
+    out.duplicate_of = in.duplicate_of();
+    out.nearest_article_id = in.nearest_article_id();
+    out.nearest_similarity = in.nearest_similarity();
+    out.cluster_similarity = in.cluster_similarity();
+    out.threshold = in.threshold();
+    out.runner_up_cluster_id = in.runner_up_cluster_id();
+    out.runner_up_similarity = in.runner_up_similarity();
+    out.shared_terms.assign(in.shared_terms().begin(), in.shared_terms().end());
+    out.representative_id = in.representative_id();
+    out.representative_title = in.representative_title();
+    out.cluster_size = in.cluster_size();
+    out.version = std::max(1, in.version());
+    return out;
+  }
+
+  storage::v1::StoredCluster ToStored(int64_t c) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    const Cluster& cluster = clusters_[c];
+    storage::v1::StoredCluster out;
+    out.set_number(c);
+    out.set_id(cluster.id);
+    out.set_merged_into(cluster.merged_into);
+    for (const std::string& alias : cluster.aliases) out.add_aliases(alias);
+    out.set_representative_seq(cluster.representative >= 0
+                                   ? articles_[cluster.representative].seq
+                                   : -1);
+    for (const ClusterEvent& event : cluster.history) {
+      storage::v1::StoredClusterEvent* e = out.add_history();
+      e->set_kind(static_cast<int>(event.kind));
+      e->set_time_unix_nanos(absl::ToUnixNanos(event.time));
+      e->set_cluster_id(event.cluster_id);
+      e->set_article_id(event.article_id);
+    }
+    if (cluster.dated) {
+      out.set_dated(true);
+      out.set_first_seen_unix_nanos(absl::ToUnixNanos(cluster.first_seen));
+      out.set_last_seen_unix_nanos(absl::ToUnixNanos(cluster.last_seen));
+    }
+    return out;
+  }
+
+  static void RestoreCluster(const storage::v1::StoredCluster& in,
+                             Cluster* out) {
+    out->id = in.id();
+    out->merged_into = in.merged_into() < 0 ? -1 : in.merged_into();
+    out->aliases.assign(in.aliases().begin(), in.aliases().end());
+    for (const storage::v1::StoredClusterEvent& e : in.history()) {
+      out->history.push_back(
+          {static_cast<ClusterEvent::Kind>(std::clamp(
+               e.kind(), 0,
+               static_cast<int>(ClusterEvent::Kind::kRepresentativeChanged))),
+           absl::FromUnixNanos(e.time_unix_nanos()), e.cluster_id(),
+           e.article_id()});
+    }
+    out->dated = in.dated();
+    if (in.dated()) {
+      out->first_seen = absl::FromUnixNanos(in.first_seen_unix_nanos());
+      out->last_seen = absl::FromUnixNanos(in.last_seen_unix_nanos());
+    }
+  }
+
+  // Every cluster number present, merge chains in range and loop-free:
+  // Resolve() relies on both.
+  absl::Status CheckRecoveredClusters() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const int64_t n = static_cast<int64_t>(clusters_.size());
+    for (int64_t c = 0; c < n; ++c) {
+      if (clusters_[c].id.empty()) {
+        return absl::DataLossError(
+            absl::StrCat("store: cluster number ", c, " is missing"));
+      }
+      int64_t at = c;
+      for (int64_t steps = 0; clusters_[at].merged_into >= 0; ++steps) {
+        at = clusters_[at].merged_into;
+        if (at >= n || steps > n) {
+          return absl::DataLossError(absl::StrCat(
+              "store: merge chain of cluster ", clusters_[c].id, " is broken"));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status RecoverArticle(
+      const storage::v1::StoredArticle& stored, int64_t keep_from_bucket,
+      absl::flat_hash_map<int64_t, int64_t>* index_of_seq)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    Article article;
+    article.id = stored.id();
+    article.title = stored.title();
+    article.body = stored.body();
+    article.source = stored.source();
+    if (stored.dated()) {
+      article.published = absl::FromUnixNanos(stored.published_unix_nanos());
+    }
+    absl::StatusOr<NormalizedText> text = NormalizeArticle(article);
+    if (!text.ok() || stored.cluster() < 0 ||
+        stored.cluster() >= static_cast<int64_t>(clusters_.size())) {
+      return absl::DataLossError(absl::StrCat(
+          "store: article ", stored.seq(), " (", stored.id(), ") is damaged"));
+    }
+    const int64_t a = static_cast<int64_t>(articles_.size());
+    const int64_t live = Resolve(stored.cluster());
+    ArticleRecord record;
+    record.id = article.id;
+    record.title = article.title;
+    record.source = article.source;
+    record.published = article.published;
+    record.content_hash = text->hash;
+    record.cluster = stored.cluster();
+    record.seq = stored.seq();
+    record.answer = FromStored(article.id, stored.answer());
+    Cluster& cluster = clusters_[live];
+    auto same_text = article_by_hash_.find(text->hash);
+    if (same_text != article_by_hash_.end()) {
+      record.embedded_as = articles_[same_text->second].embedded_as;
+    } else {
+      ASSIGN_OR_RETURN(Embedding embedding, Embed(*text, EmbedMode::kObserve));
+      record.embedded_as = a;
+      record.index_bucket = BucketOf(article.published);
+      if (record.index_bucket == VectorIndex::kTimelessBucket ||
+          record.index_bucket >= keep_from_bucket) {
+        RETURN_IF_ERROR(index_->Add(a, record.index_bucket, embedding.dense));
+      }
+      if (!embedding.sparse.empty()) {
+        embedding.dense.clear();
+        embedding.dense.shrink_to_fit();
+      }
+      cluster.centroid.Add(embedding);
+      cluster.total_words += embedding.num_words;
+      record.embedding = std::move(embedding);
+    }
+    switch (record.answer.relation) {
+      case Relation::kExactDuplicate:
+        ++stats_.exact_duplicates;
+        break;
+      case Relation::kNearDuplicate:
+        ++stats_.near_duplicates;
+        break;
+      default:
+        break;
+    }
+    if (record.answer.version > 1) ++stats_.updates;
+    articles_.push_back(std::move(record));
+    article_by_id_.insert_or_assign(article.id, a);
+    article_by_hash_.try_emplace(text->hash, a);
+    cluster.members.push_back(a);
+    (*index_of_seq)[stored.seq()] = a;
+    next_seq_ = std::max(next_seq_, stored.seq() + 1);
+    return absl::OkStatus();
+  }
 
   static bool Dated(absl::Time t) { return t != absl::InfinitePast(); }
 
@@ -653,6 +994,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     ArticleRecord& record = articles_[a];
     const int64_t c = Resolve(record.cluster);
     Cluster& cluster = clusters_[c];
+    if (store_ != nullptr) deleted_seqs_.push_back(record.seq);
+    MarkDirty(c);
     cluster.members.erase(
         std::find(cluster.members.begin(), cluster.members.end(), a));
     int64_t heir = -1;
@@ -699,6 +1042,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     // Opaque, stable and never reused: the sequence only grows.
     clusters_[c].id = absl::StrCat("story-", c + 1);
     cluster_by_id_.emplace(clusters_[c].id, c);
+    MarkDirty(c);
     return c;
   }
 
@@ -716,7 +1060,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     record.content_hash = hash;
     record.cluster = c;
     record.embedded_as = embedded_as;
+    record.seq = next_seq_++;
     articles_.push_back(std::move(record));
+    if (store_ != nullptr) new_articles_.push_back({a, &article});
+    MarkDirty(c);
     article_by_id_.insert_or_assign(article.id, a);
     article_by_hash_.try_emplace(hash, a);
 
@@ -759,6 +1106,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     Cluster& cluster = clusters_[c];
     if (cluster.representative == a) return;
     cluster.representative = a;
+    MarkDirty(c);
     cluster.history.push_back({ClusterEvent::Kind::kRepresentativeChanged,
                                absl::Now(), std::string(), articles_[a].id});
   }
@@ -835,6 +1183,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Cluster& s = clusters_[survivor];
     Cluster& x = clusters_[absorbed];
+    MarkDirty(survivor);
+    MarkDirty(absorbed);
     s.centroid.Merge(x.centroid);
     s.total_words += x.total_words;
     s.members.insert(s.members.end(), x.members.begin(), x.members.end());
@@ -867,6 +1217,31 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     if (!Dated(t)) return;
     if (!Dated(newest_) || t > newest_) newest_ = t;
     index_->DropBucketsBefore(BucketOf(newest_ - options_.story_window) - 1);
+    ForgetOldArticles();
+  }
+
+  // Retention: forgets articles published more than options_.retention
+  // before the newest one, in memory and in the store. Their clusters keep
+  // their ids (and aliases), so answers already given still resolve.
+  // Scans all articles, but only when the cutoff enters a new time bucket.
+  void ForgetOldArticles() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (options_.retention == absl::InfiniteDuration()) return;
+    const absl::Time cutoff = newest_ - options_.retention;
+    const int64_t bucket = BucketOf(cutoff);
+    if (bucket <= retention_bucket_) return;
+    retention_bucket_ = bucket;
+    for (int64_t a = 0; a < static_cast<int64_t>(articles_.size()); ++a) {
+      ArticleRecord& record = articles_[a];
+      if (record.removed || !Dated(record.published) ||
+          record.published >= cutoff) {
+        continue;
+      }
+      if (!RemoveArticle(a).ok()) continue;  // index errors: keep it
+      ++stats_.forgotten;
+      record.title.clear();
+      record.title.shrink_to_fit();
+      record.answer = Assignment();
+    }
   }
 
   ArticleView View(int64_t a) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -908,6 +1283,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   const EngineOptions options_;
   const std::unique_ptr<Embedder> embedder_;
   const absl::Duration bucket_width_;
+  const std::unique_ptr<EngineStore> store_;  // null: memory only
 
   mutable absl::Mutex mu_;
   std::unique_ptr<VectorIndex> index_ ABSL_GUARDED_BY(mu_);
@@ -919,17 +1295,33 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::Time newest_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t live_clusters_ ABSL_GUARDED_BY(mu_) = 0;
   EngineStats stats_ ABSL_GUARDED_BY(mu_);
+  int64_t retention_bucket_ ABSL_GUARDED_BY(mu_) =
+      std::numeric_limits<int64_t>::min();
+
+  // Durability: the next arrival number, and the changes of the operation
+  // in progress (see StageChanges).
+  int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::pair<int64_t, const Article*>> new_articles_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> deleted_seqs_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> dirty_clusters_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_ticket_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ClusteringEngine>> ClusteringEngine::Create(
-    const EngineOptions& options, std::unique_ptr<Embedder> embedder) {
+    const EngineOptions& options, std::unique_ptr<Embedder> embedder,
+    std::unique_ptr<EngineStore> store) {
   if (embedder == nullptr) {
     return absl::InvalidArgumentError("embedder must not be null");
   }
   if (options.story_window <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("story_window must be positive");
+  }
+  if (options.retention < options.story_window) {
+    return absl::InvalidArgumentError(
+        "retention must be at least the story window");
   }
   if (options.neighbors <= 0) {
     return absl::InvalidArgumentError("neighbors must be positive");
@@ -945,8 +1337,11 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> ClusteringEngine::Create(
   index_options.search_breadth = options.index_search_breadth;
   ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
                    NewTimeShardedIndex(index_options));
-  return std::unique_ptr<ClusteringEngine>(
-      new ClusteringEngineImpl(options, std::move(embedder), std::move(index)));
+  const bool recover = store != nullptr;
+  auto engine = std::make_unique<ClusteringEngineImpl>(
+      options, std::move(embedder), std::move(index), std::move(store));
+  if (recover) RETURN_IF_ERROR(engine->Recover());
+  return std::unique_ptr<ClusteringEngine>(std::move(engine));
 }
 
 }  // namespace newsdedup

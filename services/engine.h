@@ -36,6 +36,7 @@
 #include "embeddings/embedder.h"
 #include "services/article.h"
 #include "services/engine_options.h"
+#include "services/engine_store.h"
 
 namespace newsdedup {
 
@@ -106,13 +107,21 @@ struct EngineStats {
   int64_t deletions = 0;
   int64_t indexed_vectors = 0;  // vectors in the live (windowed) index
   int index_shards = 0;
+  int64_t forgotten = 0;  // articles past the retention, since start
+  // Articles read back from the store at start, and how long that took.
+  int64_t recovered_articles = 0;
+  double recovery_seconds = 0.0;
 };
 
 class ClusteringEngine {
  public:
-  // Errors: kInvalidArgument for inconsistent options or a null embedder.
+  // With a `store`, every change is durable before its answer leaves, and
+  // the engine starts from what the store holds (see engine_store.h).
+  // Errors: kInvalidArgument for inconsistent options or a null embedder;
+  // kDataLoss for a store whose records are damaged or inconsistent.
   static absl::StatusOr<std::unique_ptr<ClusteringEngine>> Create(
-      const EngineOptions& options, std::unique_ptr<Embedder> embedder);
+      const EngineOptions& options, std::unique_ptr<Embedder> embedder,
+      std::unique_ptr<EngineStore> store = nullptr);
 
   virtual ~ClusteringEngine() = default;
 

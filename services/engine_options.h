@@ -19,6 +19,13 @@ struct EngineOptions {
   // look-alike events (two shootings in one town a month apart) apart.
   absl::Duration story_window = absl::Hours(24 * 7);
 
+  // Articles published longer than this before the newest one are
+  // forgotten: removed from memory and from the store. Their clusters keep
+  // their ids, so earlier answers still resolve. Must be at least the
+  // story window; infinite keeps everything (batch tools); the server
+  // sets its own default (`newsdedup serve --retention`).
+  absl::Duration retention = absl::InfiniteDuration();
+
   // How fast the join threshold rises with the gap between an article and
   // the cluster's last article: multiplied by 1 + time_penalty * log2(1 +
   // gap in days). Lets a long window follow slow stories without letting

@@ -433,6 +433,7 @@ TEST(EngineTest, HugeArticleIsAccepted) {
 // sparse part. The engine must score and cluster with those alone.
 class DenseOnlyEmbedder final : public Embedder {
  public:
+  std::string fingerprint() const override { return "dense-only-test"; }
   int dimension() const override { return 1024; }
   absl::StatusOr<Embedding> Embed(const EmbedInput& input, EmbedMode) override {
     Embedding e;

@@ -1,0 +1,492 @@
+#include "services/rocksdb_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/utilities/backup_engine.h>
+#include <rocksdb/write_batch.h>
+#include <sys/statvfs.h>
+
+#include <deque>
+#include <filesystem>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
+
+namespace newsdedup {
+namespace {
+
+using storage::v1::StoredArticle;
+using storage::v1::StoredCluster;
+using storage::v1::StoreMeta;
+
+constexpr char kMetaKey[] = "m";
+constexpr char kArticlePrefix = 'a';
+constexpr char kClusterPrefix = 'c';
+
+// Prefix byte + big-endian number: keys sort in number order.
+std::string NumberKey(char prefix, int64_t number) {
+  std::string key(9, '\0');
+  key[0] = prefix;
+  const uint64_t n = static_cast<uint64_t>(number);
+  for (int i = 0; i < 8; ++i) key[8 - i] = static_cast<char>(n >> (8 * i));
+  return key;
+}
+
+int64_t NumberOfKey(const rocksdb::Slice& key) {
+  uint64_t n = 0;
+  for (int i = 1; i < 9; ++i) n = (n << 8) | static_cast<uint8_t>(key[i]);
+  return static_cast<int64_t>(n);
+}
+
+// Maps a RocksDB status to ours, naming the directory and the remedy.
+absl::Status FromRocksDb(const rocksdb::Status& s, const std::string& path,
+                         absl::string_view action) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string detail = s.ToString();
+  if (s.IsIOError() && absl::StrContains(detail, "lock")) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data dir ", path, " is in use by another process (",
+                     detail, "); stop it or pick another --data-dir"));
+  }
+  if (s.IsNoSpace()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no space left for the store in ", path, " while ", action,
+                     ": ", detail));
+  }
+  if (s.IsCorruption()) {
+    return absl::DataLossError(absl::StrCat(
+        "store in ", path, " is corrupt or truncated (", detail,
+        "); nothing was changed. Run `newsdedup admin check --data-dir ", path,
+        "` and restore from a backup (`newsdedup admin restore`)"));
+  }
+  return absl::InternalError(
+      absl::StrCat("store in ", path, ": ", action, " failed: ", detail));
+}
+
+absl::Status CheckFreeSpace(const std::string& path, int64_t min_free_bytes) {
+  struct statvfs fs;
+  if (statvfs(path.c_str(), &fs) != 0) return absl::OkStatus();
+  const int64_t free_bytes =
+      static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
+  if (free_bytes < min_free_bytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("only ", free_bytes >> 20, " MiB free for the store in ",
+                     path, " (need at least ", min_free_bytes >> 20,
+                     " MiB); free space or pick another --data-dir"));
+  }
+  return absl::OkStatus();
+}
+
+rocksdb::Options BaseOptions() {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.paranoid_checks = true;
+  // After a crash, recover every write up to the first damaged record of
+  // the log tail (an unfinished last write) and nothing after it.
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  options.max_background_jobs = 2;
+  return options;
+}
+
+bool StoreExists(const std::string& path) {
+  std::error_code ignored;
+  return std::filesystem::exists(std::filesystem::path(path) / "CURRENT",
+                                 ignored);
+}
+
+// Opens the database for exclusive use by an operator command.
+absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenExisting(
+    const std::string& path) {
+  if (!StoreExists(path)) {
+    return absl::NotFoundError(absl::StrCat("no store in ", path));
+  }
+  rocksdb::Options options = BaseOptions();
+  options.create_if_missing = false;
+  rocksdb::DB* db = nullptr;
+  RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::DB::Open(options, path, &db), path, "opening"));
+  return std::unique_ptr<rocksdb::DB>(db);
+}
+
+class RocksDbStore final : public EngineStore {
+ public:
+  RocksDbStore(const RocksDbStoreOptions& options,
+               std::unique_ptr<rocksdb::DB> db)
+      : options_(options), db_(std::move(db)) {
+    write_options_.sync = options.sync == SyncPolicy::kAlways;
+  }
+
+  ~RocksDbStore() override {
+    // Closing flushes nothing that matters: every batch is in the log.
+    db_->Close().PermitUncheckedError();
+  }
+
+  // Reads the meta record and checks that this build may use the store.
+  absl::Status CheckMeta() {
+    std::string value;
+    const rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), kMetaKey, &value);
+    if (s.IsNotFound()) {  // a new store: claim it for this embedder
+      StoreMeta meta;
+      meta.set_format_version(kStoreFormatVersion);
+      meta.set_embedder_fingerprint(options_.embedder_fingerprint);
+      return FromRocksDb(
+          db_->Put(write_options_, kMetaKey, meta.SerializeAsString()),
+          options_.path, "initialising");
+    }
+    RETURN_IF_ERROR(FromRocksDb(s, options_.path, "reading the meta record"));
+    StoreMeta meta;
+    if (!meta.ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat(
+          "store in ", options_.path, ": the meta record does not parse"));
+    }
+    if (meta.format_version() > kStoreFormatVersion) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("store in ", options_.path, " has format version ",
+                       meta.format_version(), "; this build reads up to ",
+                       kStoreFormatVersion, ". Use a newer newsdedup"));
+    }
+    if (meta.embedder_fingerprint() != options_.embedder_fingerprint) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "store in ", options_.path,
+          " was built with another embedder (tokenizer model or feature "
+          "settings): stored fingerprint ",
+          meta.embedder_fingerprint(), ", this server's ",
+          options_.embedder_fingerprint,
+          ". Start with the original --tokenizer-model, or use a new "
+          "--data-dir"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Load(const Visitor& visitor) override {
+    std::string value;
+    StoreMeta meta;
+    const rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), kMetaKey, &value);
+    if (!s.IsNotFound()) {
+      RETURN_IF_ERROR(FromRocksDb(s, options_.path, "reading"));
+      if (!meta.ParseFromString(value)) {
+        return absl::DataLossError("store: the meta record does not parse");
+      }
+    }
+    RETURN_IF_ERROR(visitor.meta(meta));
+    RETURN_IF_ERROR(Scan<StoredCluster>(kClusterPrefix, visitor.cluster));
+    return Scan<StoredArticle>(kArticlePrefix, visitor.article);
+  }
+
+  uint64_t Stage(Batch batch) override {
+    Pending pending;
+    for (const StoredArticle& a : batch.put_articles) {
+      pending.writes.emplace_back(NumberKey(kArticlePrefix, a.seq()),
+                                  a.SerializeAsString());
+    }
+    for (int64_t seq : batch.delete_articles) {
+      pending.deletes.push_back(NumberKey(kArticlePrefix, seq));
+    }
+    for (const StoredCluster& c : batch.put_clusters) {
+      pending.writes.emplace_back(NumberKey(kClusterPrefix, c.number()),
+                                  c.SerializeAsString());
+    }
+    batch.meta.set_format_version(kStoreFormatVersion);
+    batch.meta.set_embedder_fingerprint(options_.embedder_fingerprint);
+    pending.writes.emplace_back(kMetaKey, batch.meta.SerializeAsString());
+    absl::MutexLock lock(&mu_);
+    pending_.push_back(std::move(pending));
+    return ++staged_;
+  }
+
+  absl::Status WaitDurable(uint64_t ticket) override {
+    absl::MutexLock lock(&mu_);
+    while (durable_ < ticket) {
+      if (!failed_.ok()) return failed_;
+      if (writing_) {  // another caller is writing; it may cover us
+        written_.Wait(&mu_);
+        continue;
+      }
+      // Lead: write everything staged so far in one atomic batch. Deletes
+      // go after puts; the engine never puts and deletes one key in one
+      // operation, and a delete of a key put by an earlier operation
+      // correctly comes later.
+      writing_ = true;
+      std::deque<Pending> taking;
+      taking.swap(pending_);
+      const uint64_t last = staged_;
+      mu_.Unlock();
+      rocksdb::WriteBatch batch;
+      for (const Pending& p : taking) {
+        for (const auto& [key, value] : p.writes) batch.Put(key, value);
+        for (const std::string& key : p.deletes) batch.Delete(key);
+      }
+      const rocksdb::Status s = db_->Write(write_options_, &batch);
+      mu_.Lock();
+      writing_ = false;
+      if (s.ok()) {
+        durable_ = last;
+      } else {
+        failed_ = absl::UnavailableError(absl::StrCat(
+            "store write failed, refusing further changes until restart: ",
+            FromRocksDb(s, options_.path, "writing").message()));
+      }
+      written_.SignalAll();
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // One staged batch, serialised.
+  struct Pending {
+    std::vector<std::pair<std::string, std::string>> writes;
+    std::vector<std::string> deletes;
+  };
+
+  template <typename Record>
+  absl::Status Scan(char prefix,
+                    const std::function<absl::Status(const Record&)>& visit) {
+    rocksdb::ReadOptions read_options;
+    read_options.verify_checksums = true;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+    const std::string start(1, prefix);
+    Record record;
+    for (it->Seek(start); it->Valid() && it->key()[0] == prefix; it->Next()) {
+      if (it->key().size() != 9 ||
+          !record.ParseFromArray(it->value().data(),
+                                 static_cast<int>(it->value().size()))) {
+        return absl::DataLossError(
+            absl::StrCat("store in ", options_.path, ": record ",
+                         it->key().ToString(/*hex=*/true), " does not parse"));
+      }
+      RETURN_IF_ERROR(visit(record));
+    }
+    return FromRocksDb(it->status(), options_.path, "reading");
+  }
+
+  const RocksDbStoreOptions options_;
+  const std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::WriteOptions write_options_;
+
+  absl::Mutex mu_;
+  absl::CondVar written_;
+  std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
+  uint64_t staged_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t durable_ ABSL_GUARDED_BY(mu_) = 0;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<SyncPolicy> ParseSyncPolicy(absl::string_view name) {
+  if (name == "always") return SyncPolicy::kAlways;
+  if (name == "none") return SyncPolicy::kNone;
+  return absl::InvalidArgumentError(
+      absl::StrCat("sync policy must be 'always' or 'none', got '", name, "'"));
+}
+
+absl::StatusOr<std::unique_ptr<EngineStore>> OpenRocksDbStore(
+    const RocksDbStoreOptions& options) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError("store path must not be empty");
+  }
+  std::error_code error;
+  std::filesystem::create_directories(options.path, error);
+  if (error) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create data dir ", options.path, ": ", error.message()));
+  }
+  RETURN_IF_ERROR(CheckFreeSpace(options.path, options.min_free_bytes));
+  rocksdb::DB* db = nullptr;
+  RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::DB::Open(BaseOptions(), options.path, &db),
+                  options.path, "opening"));
+  auto store =
+      std::make_unique<RocksDbStore>(options, std::unique_ptr<rocksdb::DB>(db));
+  RETURN_IF_ERROR(store->CheckMeta());
+  return std::unique_ptr<EngineStore>(std::move(store));
+}
+
+absl::StatusOr<int64_t> StoreSizeBytes(const std::string& path) {
+  std::error_code error;
+  int64_t total = 0;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, error);
+       !error && it != std::filesystem::recursive_directory_iterator();
+       it.increment(error)) {
+    if (it->is_regular_file(error)) {
+      total += static_cast<int64_t>(it->file_size(error));
+    }
+  }
+  if (error) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot measure ", path, ": ", error.message()));
+  }
+  return total;
+}
+
+absl::Status BackupStore(const std::string& path,
+                         const std::string& backup_dir) {
+  ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db, OpenExisting(path));
+  rocksdb::BackupEngine* engine = nullptr;
+  RETURN_IF_ERROR(FromRocksDb(
+      rocksdb::BackupEngine::Open(rocksdb::Env::Default(),
+                                  rocksdb::BackupEngineOptions(backup_dir),
+                                  &engine),
+      backup_dir, "opening the backup directory"));
+  std::unique_ptr<rocksdb::BackupEngine> owner(engine);
+  rocksdb::CreateBackupOptions options;
+  options.flush_before_backup = true;
+  return FromRocksDb(engine->CreateNewBackup(options, db.get()), backup_dir,
+                     "backing up");
+}
+
+absl::Status RestoreStore(const std::string& backup_dir,
+                          const std::string& path) {
+  if (StoreExists(path)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(path,
+                     " already holds a store; restore into an empty or new "
+                     "directory (restore never overwrites data)"));
+  }
+  rocksdb::BackupEngineReadOnly* engine = nullptr;
+  RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::BackupEngineReadOnly::Open(
+                      rocksdb::Env::Default(),
+                      rocksdb::BackupEngineOptions(backup_dir), &engine),
+                  backup_dir, "opening the backup directory"));
+  std::unique_ptr<rocksdb::BackupEngineReadOnly> owner(engine);
+  std::vector<rocksdb::BackupInfo> backups;
+  engine->GetBackupInfo(&backups);
+  if (backups.empty()) {
+    return absl::NotFoundError(absl::StrCat("no backup in ", backup_dir));
+  }
+  return FromRocksDb(engine->RestoreDBFromLatestBackup(path, path), path,
+                     "restoring");
+}
+
+absl::Status CompactStore(const std::string& path) {
+  ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db, OpenExisting(path));
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForce;
+  return FromRocksDb(db->CompactRange(options, nullptr, nullptr), path,
+                     "compacting");
+}
+
+absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
+  if (!StoreExists(path)) {
+    return absl::NotFoundError(absl::StrCat("no store in ", path));
+  }
+  // Read-only: takes no lock and writes nothing, so it may run beside a
+  // server (it then sees the state of its last flush plus the log).
+  rocksdb::DB* raw = nullptr;
+  RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::DB::OpenForReadOnly(BaseOptions(), path, &raw), path,
+                  "opening read-only"));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  StoreCheckReport report;
+  const rocksdb::Status checksums = db->VerifyChecksum();
+  if (!checksums.ok()) {
+    report.problems.push_back(
+        absl::StrCat("block checksums: ", checksums.ToString()));
+  }
+
+  StoreMeta meta;
+  bool has_meta = false;
+  absl::flat_hash_map<int64_t, StoredCluster> clusters;
+  absl::flat_hash_map<int64_t, int64_t> cluster_of_seq;
+  int64_t max_seq = -1;
+  rocksdb::ReadOptions read_options;
+  read_options.verify_checksums = true;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    const rocksdb::Slice value = it->value();
+    const int size = static_cast<int>(value.size());
+    if (key == kMetaKey) {
+      has_meta = meta.ParseFromArray(value.data(), size);
+      if (!has_meta) report.problems.push_back("meta record does not parse");
+    } else if (key.size() == 9 && key[0] == kClusterPrefix) {
+      StoredCluster c;
+      if (!c.ParseFromArray(value.data(), size) ||
+          c.number() != NumberOfKey(key)) {
+        report.problems.push_back(
+            absl::StrCat("cluster record ", NumberOfKey(key), " is damaged"));
+        continue;
+      }
+      clusters[c.number()] = std::move(c);
+    } else if (key.size() == 9 && key[0] == kArticlePrefix) {
+      StoredArticle a;
+      if (!a.ParseFromArray(value.data(), size) ||
+          a.seq() != NumberOfKey(key) || a.id().empty()) {
+        report.problems.push_back(
+            absl::StrCat("article record ", NumberOfKey(key), " is damaged"));
+        continue;
+      }
+      ++report.articles;
+      max_seq = std::max(max_seq, a.seq());
+      cluster_of_seq[a.seq()] = a.cluster();
+    } else {
+      report.problems.push_back(
+          absl::StrCat("unknown key ", key.ToString(/*hex=*/true)));
+    }
+  }
+  if (!it->status().ok()) {
+    report.problems.push_back(
+        absl::StrCat("reading: ", it->status().ToString()));
+  }
+  report.clusters = static_cast<int64_t>(clusters.size());
+  if (!has_meta) {
+    if (report.articles > 0) report.problems.push_back("meta record missing");
+  } else {
+    if (meta.format_version() > kStoreFormatVersion) {
+      report.problems.push_back(
+          absl::StrCat("format version ", meta.format_version(),
+                       " is newer than ", kStoreFormatVersion));
+    }
+    if (meta.next_seq() <= max_seq) {
+      report.problems.push_back(absl::StrCat("meta next_seq ", meta.next_seq(),
+                                             " is not past article ", max_seq));
+    }
+  }
+  // Follows merges to the live cluster; -1 when the chain breaks or loops.
+  auto live = [&](int64_t c) -> int64_t {
+    for (size_t steps = 0; steps <= clusters.size(); ++steps) {
+      auto found = clusters.find(c);
+      if (found == clusters.end()) return -1;
+      if (found->second.merged_into() < 0) return c;
+      c = found->second.merged_into();
+    }
+    return -1;
+  };
+  absl::flat_hash_map<int64_t, int64_t> live_of_seq;
+  for (const auto& [seq, c] : cluster_of_seq) {
+    const int64_t l = live(c);
+    if (l < 0) {
+      report.problems.push_back(absl::StrCat(
+          "article ", seq, " names cluster ", c,
+          ", which is missing or merged into a missing/looping chain"));
+    }
+    live_of_seq[seq] = l;
+  }
+  for (const auto& [number, c] : clusters) {
+    if (c.merged_into() >= 0 && live(number) < 0) {
+      report.problems.push_back(
+          absl::StrCat("cluster ", c.id(), ": merge chain is broken"));
+    }
+    if (c.merged_into() < 0 && c.representative_seq() >= 0) {
+      auto member = live_of_seq.find(c.representative_seq());
+      if (member == live_of_seq.end() || member->second != number) {
+        report.problems.push_back(absl::StrCat(
+            "cluster ", c.id(), ": representative ", c.representative_seq(),
+            " is not one of its articles"));
+      }
+    }
+  }
+  return report;
+}
+
+}  // namespace newsdedup

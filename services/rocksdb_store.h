@@ -1,0 +1,95 @@
+// The engine's durable store on RocksDB, and the operations an operator
+// runs on a data directory (backup, restore, compaction, integrity check).
+//
+//   RocksDbStoreOptions options;
+//   options.path = "newsdedup-data";
+//   options.embedder_fingerprint = EmbedderFingerprint(...);
+//   ASSIGN_OR_RETURN(std::unique_ptr<EngineStore> store,
+//                    OpenRocksDbStore(options));
+//
+// Layout: one RocksDB database; key "m" holds the StoreMeta, "a" + 8-byte
+// big-endian seq an article, "c" + 8-byte big-endian number a cluster
+// (records in newsdedup/storage/v1/state.proto). Every batch is one atomic
+// RocksDB write through its write-ahead log.
+#ifndef NEWSDEDUP_SERVICES_ROCKSDB_STORE_H_
+#define NEWSDEDUP_SERVICES_ROCKSDB_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "services/engine_store.h"
+
+namespace newsdedup {
+
+// When a batch counts as durable.
+enum class SyncPolicy {
+  // Written to the write-ahead log and fsynced before the answer: survives
+  // a crash of the process and of the machine (power loss). The default.
+  kAlways,
+  // Written to the write-ahead log (the operating system's page cache)
+  // before the answer, fsynced by the operating system later: survives a
+  // crash of the process (kill -9), may lose the last seconds on power
+  // loss. Faster on disks with slow fsync.
+  kNone,
+};
+
+// Parses "always" or "none". Errors: kInvalidArgument.
+absl::StatusOr<SyncPolicy> ParseSyncPolicy(absl::string_view name);
+
+struct RocksDbStoreOptions {
+  std::string path;  // the data directory
+  SyncPolicy sync = SyncPolicy::kAlways;
+  // Identifies the embedder; a store built by another one is refused
+  // (its clusters would not match what this embedder computes).
+  std::string embedder_fingerprint;
+  // Opening fails when the data directory's file system has less free
+  // space than this: better a clear error at start than failed writes.
+  int64_t min_free_bytes = int64_t{64} << 20;
+};
+
+// Opens (creating if needed) the store in options.path. Errors, each with
+// a message that names the directory and what to do:
+// kFailedPrecondition when another process holds the directory, when it
+// was written by another embedder or a newer format, or when the disk is
+// (nearly) full; kDataLoss for a corrupt or truncated store (nothing is
+// deleted or repaired: see `newsdedup admin check` and restore); kInternal
+// for other I/O errors.
+absl::StatusOr<std::unique_ptr<EngineStore>> OpenRocksDbStore(
+    const RocksDbStoreOptions& options);
+
+// Bytes the store's files take on disk.
+absl::StatusOr<int64_t> StoreSizeBytes(const std::string& path);
+
+// Operator commands; the data directory must not be in use by a server
+// (kFailedPrecondition otherwise).
+
+// Adds an (incremental) backup of the store at `path` to `backup_dir`.
+absl::Status BackupStore(const std::string& path,
+                         const std::string& backup_dir);
+
+// Restores the latest backup in `backup_dir` into `path`, which must not
+// hold a store (kAlreadyExists otherwise: restore never overwrites data).
+absl::Status RestoreStore(const std::string& backup_dir,
+                          const std::string& path);
+
+// Compacts the whole key range (reclaims space of deleted articles).
+absl::Status CompactStore(const std::string& path);
+
+// Reads every record without changing anything: block checksums, records
+// that do not parse, articles naming unknown clusters, merge chains that
+// loop or end nowhere, representatives that are not members, meta
+// counters behind the records. Returns the problems found (empty when
+// healthy); errors only when the store cannot be opened at all.
+struct StoreCheckReport {
+  int64_t articles = 0;
+  int64_t clusters = 0;
+  std::vector<std::string> problems;
+};
+absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path);
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_SERVICES_ROCKSDB_STORE_H_

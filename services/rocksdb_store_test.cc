@@ -1,0 +1,292 @@
+#include "services/rocksdb_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "embeddings/lexical_embedder.h"
+#include "services/engine.h"
+#include "tests/support/test_articles.h"
+
+namespace newsdedup {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MakeArticle;
+
+// A fresh directory under the test's temporary directory, removed at the end.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name)
+      : path_(absl::StrCat(::testing::TempDir(), "/newsdedup_", name, "_",
+                           getpid())) {
+    std::filesystem::remove_all(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string Fingerprint() {
+  static const std::string* fingerprint = [] {
+    auto embedder = NewLexicalEmbedder(LexicalEmbedderOptions());
+    return new std::string((*embedder)->fingerprint());
+  }();
+  return *fingerprint;
+}
+
+absl::StatusOr<std::unique_ptr<ClusteringEngine>> OpenEngine(
+    const std::string& dir, EngineOptions options = EngineOptions()) {
+  RocksDbStoreOptions store_options;
+  store_options.path = dir;
+  store_options.embedder_fingerprint = Fingerprint();
+  absl::StatusOr<std::unique_ptr<EngineStore>> store =
+      OpenRocksDbStore(store_options);
+  if (!store.ok()) return store.status();
+  auto embedder = NewLexicalEmbedder(LexicalEmbedderOptions());
+  if (!embedder.ok()) return embedder.status();
+  return ClusteringEngine::Create(options, *std::move(embedder),
+                                  *std::move(store));
+}
+
+// Everything a client can observe, as text, for comparisons across restarts.
+std::map<std::string, std::string> Observe(
+    const ClusteringEngine& engine, const std::vector<std::string>& ids) {
+  std::map<std::string, std::string> seen;
+  for (const std::string& id : ids) {
+    auto view = engine.GetArticle(id);
+    if (!view.ok()) {
+      seen[id] = "unknown";
+      continue;
+    }
+    const Assignment& a = view->assignment;
+    seen[id] =
+        absl::StrCat(a.cluster_id, " ", RelationName(a.relation), " ",
+                     a.duplicate_of, " v", a.version, " ", a.representative_id);
+  }
+  for (const ClusterSummary& c : engine.ListClusters()) {
+    auto full = engine.GetCluster(c.cluster_id);
+    std::string history;
+    for (const ClusterEvent& e : full->history) {
+      absl::StrAppend(&history, ClusterEventKindName(e.kind), ":", e.cluster_id,
+                      e.article_id, " ");
+    }
+    seen[c.cluster_id] = absl::StrCat(
+        "size=", c.size, " sources=", c.num_sources,
+        " rep=", c.representative_id,
+        " aliases=", absl::StrJoin(c.aliases, ","), " history=", history);
+  }
+  return seen;
+}
+
+TEST(RocksDbStoreTest, RestartRecoversTheSameClustersAndAnswers) {
+  TempDir dir("recover");
+  std::vector<Article> articles = testing::LoadStoriesFixture().articles;
+  std::vector<std::string> ids;
+  for (const Article& a : articles) ids.push_back(a.id);
+  std::map<std::string, std::string> before;
+  std::vector<Assignment> answers;
+  {
+    auto engine = OpenEngine(dir.path());
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    for (const Article& a : articles) {
+      auto answer = (*engine)->Assign(a);
+      ASSERT_TRUE(answer.ok()) << answer.status();
+      answers.push_back(*answer);
+    }
+    // An exact duplicate, a new version, and a takedown.
+    Article copy = articles[0];
+    copy.id = "copy-of-first";
+    ASSERT_EQ((*engine)->Assign(copy)->relation, Relation::kExactDuplicate);
+    ids.push_back(copy.id);
+    Article update = articles[1];
+    update.title += " (updated)";
+    ASSERT_EQ((*engine)->Assign(update)->version, 2);
+    ASSERT_TRUE((*engine)->DeleteArticle(articles[2].id).ok());
+    before = Observe(**engine, ids);
+  }
+  auto engine = OpenEngine(dir.path());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  EXPECT_EQ((*engine)->stats().recovered_articles,
+            static_cast<int64_t>(articles.size()));  // +1 copy, -1 deleted
+  EXPECT_EQ(Observe(**engine, ids), before);
+
+  // Resending acknowledged articles gives the same answers, no copies.
+  for (size_t i = 3; i < articles.size(); ++i) {
+    auto again = (*engine)->Assign(articles[i]);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->relation, answers[i].relation) << articles[i].id;
+    EXPECT_EQ(*(*engine)->ResolveClusterId(again->cluster_id),
+              *(*engine)->ResolveClusterId(answers[i].cluster_id));
+  }
+  EXPECT_EQ((*engine)->stats().articles, static_cast<int64_t>(articles.size()));
+
+  // New articles continue the id sequences instead of reusing them.
+  auto fresh = (*engine)->Assign(
+      MakeArticle("fresh", "Volcano erupts in Iceland, flights grounded"));
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->relation, Relation::kNewStory);
+  for (const auto& [key, value] : before) EXPECT_NE(key, fresh->cluster_id);
+}
+
+TEST(RocksDbStoreTest, SecondOpenOfADataDirIsRefused) {
+  TempDir dir("locked");
+  auto first = OpenEngine(dir.path());
+  ASSERT_TRUE(first.ok());
+  auto second = OpenEngine(dir.path());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(), HasSubstr("in use"));
+}
+
+TEST(RocksDbStoreTest, StoreOfAnotherEmbedderIsRefused) {
+  TempDir dir("fingerprint");
+  ASSERT_TRUE(OpenEngine(dir.path()).ok());
+  RocksDbStoreOptions options;
+  options.path = dir.path();
+  options.embedder_fingerprint = "some other model";
+  auto store = OpenRocksDbStore(options);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr("another embedder"));
+}
+
+TEST(RocksDbStoreTest, NearlyFullDiskIsRefusedAtStart) {
+  TempDir dir("full");
+  RocksDbStoreOptions options;
+  options.path = dir.path();
+  options.min_free_bytes = int64_t{1} << 60;  // more than any disk has
+  auto store = OpenRocksDbStore(options);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(store.status().message(), HasSubstr("MiB free"));
+}
+
+TEST(RocksDbStoreTest, CorruptStoreIsReportedAndLeftAlone) {
+  TempDir dir("corrupt");
+  {
+    auto engine = OpenEngine(dir.path());
+    ASSERT_TRUE(engine.ok());
+    ASSERT_TRUE(
+        (*engine)->Assign(MakeArticle("a", "Harbour bridge closes")).ok());
+  }
+  // Truncate the manifest (what a disk failure or a bad copy leaves).
+  std::string manifest;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().filename().string().rfind("MANIFEST-", 0) == 0) {
+      manifest = entry.path();
+    }
+  }
+  ASSERT_FALSE(manifest.empty());
+  std::filesystem::resize_file(manifest, 10);
+  // Every file but RocksDB's own info log (which it rotates) must survive.
+  auto data_files = [&] {
+    std::map<std::string, uintmax_t> sizes;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      const std::string name = entry.path().filename();
+      if (name.rfind("LOG", 0) != 0) sizes[name] = entry.file_size();
+    }
+    return sizes;
+  };
+  const auto files_before = data_files();
+  auto engine = OpenEngine(dir.path());
+  EXPECT_EQ(engine.status().code(), absl::StatusCode::kDataLoss)
+      << engine.status();
+  EXPECT_THAT(engine.status().message(), HasSubstr("admin check"));
+  EXPECT_EQ(data_files(), files_before);  // nothing repaired or deleted
+}
+
+TEST(RocksDbStoreTest, CheckFindsDamagedRecordsWithoutChangingThem) {
+  TempDir dir("check");
+  {
+    auto engine = OpenEngine(dir.path());
+    ASSERT_TRUE(engine.ok());
+    for (const Article& a : testing::LoadStoriesFixture().articles) {
+      ASSERT_TRUE((*engine)->Assign(a).ok());
+    }
+  }
+  auto healthy = CheckStore(dir.path());
+  ASSERT_TRUE(healthy.ok()) << healthy.status();
+  EXPECT_THAT(healthy->problems, ::testing::IsEmpty());
+  EXPECT_EQ(healthy->articles, 13);
+  EXPECT_GT(healthy->clusters, 0);
+
+  {  // Damage one article record behind the engine's back.
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir.path(), &db).ok());
+    std::string key(9, '\0');
+    key[0] = 'a';
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, "\xff\xff garbage").ok());
+    delete db;
+  }
+  auto damaged = CheckStore(dir.path());
+  ASSERT_TRUE(damaged.ok());
+  EXPECT_THAT(damaged->problems,
+              ::testing::Contains(HasSubstr("article record 0 is damaged")));
+  auto engine = OpenEngine(dir.path());
+  EXPECT_EQ(engine.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(CheckStore(dir.path())->problems, damaged->problems);  // unchanged
+}
+
+TEST(RocksDbStoreTest, BackupRestoresIntoANewDirectoryOnly) {
+  TempDir dir("backup_source"), backups("backup_dir"), restored("restored");
+  std::vector<std::string> ids;
+  std::map<std::string, std::string> before;
+  {
+    auto engine = OpenEngine(dir.path());
+    ASSERT_TRUE(engine.ok());
+    for (const Article& a : testing::LoadStoriesFixture().articles) {
+      ASSERT_TRUE((*engine)->Assign(a).ok());
+      ids.push_back(a.id);
+    }
+    before = Observe(**engine, ids);
+    // A running server holds the directory.
+    EXPECT_EQ(BackupStore(dir.path(), backups.path()).code(),
+              absl::StatusCode::kFailedPrecondition);
+  }
+  ASSERT_TRUE(BackupStore(dir.path(), backups.path()).ok());
+  ASSERT_TRUE(CompactStore(dir.path()).ok());
+  EXPECT_EQ(RestoreStore(backups.path(), dir.path()).code(),
+            absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(RestoreStore(backups.path(), restored.path()).ok());
+  auto engine = OpenEngine(restored.path());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  EXPECT_EQ(Observe(**engine, ids), before);
+}
+
+TEST(RocksDbStoreTest, RetentionForgetsOldArticlesButKeepsClusterIds) {
+  TempDir dir("retention");
+  EngineOptions options;
+  options.retention = absl::Hours(24 * 10);
+  std::string old_cluster;
+  {
+    auto engine = OpenEngine(dir.path(), options);
+    ASSERT_TRUE(engine.ok());
+    old_cluster =
+        (*engine)
+            ->Assign(MakeArticle("old", "Harbour bridge closes", "", 0))
+            ->cluster_id;
+    ASSERT_TRUE((*engine)
+                    ->Assign(MakeArticle("new", "Election results announced",
+                                         "", 24 * 30))
+                    .ok());
+    EXPECT_EQ((*engine)->GetArticle("old").status().code(),
+              absl::StatusCode::kNotFound);
+    EXPECT_EQ((*engine)->stats().forgotten, 1);
+  }
+  auto engine = OpenEngine(dir.path(), options);
+  ASSERT_TRUE(engine.ok());
+  EXPECT_EQ((*engine)->stats().recovered_articles, 1);
+  EXPECT_EQ((*engine)->GetArticle("old").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(*(*engine)->ResolveClusterId(old_cluster), old_cluster);
+  EXPECT_TRUE((*engine)->GetArticle("new").ok());
+}
+
+}  // namespace
+}  // namespace newsdedup
