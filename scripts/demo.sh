@@ -12,9 +12,11 @@ scripts/build.sh
 input="${1:-../shared/data/uci-news-dev.jsonl}"
 bin=build/bin/newsdedup
 log="$(mktemp -t newsdedup-server.XXXXXX.log)"
+# A fresh store each run, so the summary shows this input only.
+data_dir="$(mktemp -d -t newsdedup-data.XXXXXX)"
 answers="$(mktemp -t newsdedup-answers.XXXXXX.jsonl)"
 
-"$bin" serve --listen 127.0.0.1:0 2>"$log" &
+"$bin" serve --listen 127.0.0.1:0 --data-dir "$data_dir" 2>"$log" &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 port=""
@@ -32,3 +34,4 @@ wait "$server"
 trap - EXIT
 echo "per-article answers: $answers"
 echo "server log: $log"
+echo "server data: $data_dir"

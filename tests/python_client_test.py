@@ -38,7 +38,9 @@ class PythonClientTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
         self.log = open(os.path.join(self.dir.name, "server.log"), "w+")
-        self.server = subprocess.Popen([CLI, "serve", "--listen", "127.0.0.1:0"],
+        self.server = subprocess.Popen([CLI, "serve", "--listen", "127.0.0.1:0",
+                                        "--data-dir",
+                                        os.path.join(self.dir.name, "data")],
                                        stderr=self.log)
         port = None
         for _ in range(250):

@@ -3,7 +3,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,55 +13,36 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "tests/support/server_process.h"
 #include "tests/support/test_articles.h"
-
-extern char** environ;
 
 namespace newsdedup {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::ReadFile;
 
 class ServeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
            absl::StrCat("newsdedup-serve-test-", getpid());
+    std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     log_ = (dir_ / "server.log").string();
-    // Started through the shell only for the redirection; exec replaces it,
-    // so pid_ is the server's.
-    const std::string command = absl::StrCat(
-        "exec ", NEWSDEDUP_CLI_PATH, " serve --listen 127.0.0.1:0 2>", log_);
-    const char* argv[] = {"sh", "-c", command.c_str(), nullptr};
-    ASSERT_EQ(posix_spawn(&pid_, "/bin/sh", nullptr, nullptr,
-                          const_cast<char**>(argv), environ),
-              0);
-    // The server logs its port once it listens.
-    const std::regex port_re("event=serving .*port=([0-9]+)");
-    for (int i = 0; i < 500 && port_ == 0; ++i) {
-      std::smatch m;
-      const std::string log = ReadFile(log_);
-      if (std::regex_search(log, m, port_re)) port_ = std::stoi(m[1]);
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_NE(port_, 0) << ReadFile(log_);
+    ASSERT_TRUE(server_.Start(NEWSDEDUP_CLI_PATH,
+                              absl::StrCat("--data-dir ", DataDir()), log_))
+        << ReadFile(log_);
+    port_ = server_.port();
   }
 
   void TearDown() override {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
+    server_.Stop(SIGKILL);
     std::filesystem::remove_all(dir_);
   }
+
+  std::string DataDir() const { return (dir_ / "data").string(); }
 
   // Runs `newsdedup client --server ... <args>`; returns the exit code.
   int Client(const std::string& args, std::string* out) {
@@ -77,7 +57,7 @@ class ServeTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::string log_;
-  pid_t pid_ = -1;
+  testing::ServerProcess server_;
   int port_ = 0;
 };
 
@@ -105,10 +85,7 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
   EXPECT_NE(Client("get-article no-such-id", &out), 0);
   EXPECT_THAT(out, HasSubstr("unknown article"));
 
-  ASSERT_EQ(kill(pid_, SIGTERM), 0);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid_, &status, 0), pid_);
-  pid_ = -1;
+  const int status = server_.Stop(SIGTERM);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   const std::string log = ReadFile(log_);
@@ -116,6 +93,43 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
   EXPECT_THAT(log, HasSubstr("event=stopped articles=13"));
   // No article text in the logs.
   EXPECT_THAT(log, ::testing::Not(HasSubstr("Budapest")));
+}
+
+TEST_F(ServeTest, RestartRecoversAndBadStartsFailClearly) {
+  const std::string input = (dir_ / "in.jsonl").string();
+  std::ofstream(input) << testing::StoriesJsonl();
+  std::string out;
+  ASSERT_EQ(Client(absl::StrCat("assign ", input), &out), 0) << out;
+
+  // A second server on the same data dir is refused with a clear error.
+  testing::ServerProcess second;
+  const std::string second_log = (dir_ / "second.log").string();
+  EXPECT_FALSE(second.Start(NEWSDEDUP_CLI_PATH,
+                            absl::StrCat("--data-dir ", DataDir()), second_log,
+                            10000));
+  EXPECT_THAT(ReadFile(second_log), HasSubstr("is in use by another process"));
+
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM)));
+  ASSERT_TRUE(server_.Start(NEWSDEDUP_CLI_PATH,
+                            absl::StrCat("--data-dir ", DataDir()), log_))
+      << ReadFile(log_);
+  port_ = server_.port();
+  EXPECT_THAT(ReadFile(log_), HasSubstr("event=recovered"));
+  EXPECT_THAT(ReadFile(log_), HasSubstr("articles=13 clusters=4"));
+  ASSERT_EQ(Client("list-clusters", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("4 stories"));
+  // Resending everything changes nothing.
+  ASSERT_EQ(Client(absl::StrCat("assign ", input), &out), 0) << out;
+  ASSERT_EQ(Client("list-clusters", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("4 stories"));
+
+  // A missing tokenizer model stops the start with a message naming it.
+  testing::ServerProcess no_model;
+  const std::string no_model_log = (dir_ / "no_model.log").string();
+  EXPECT_FALSE(no_model.Start(NEWSDEDUP_CLI_PATH,
+                              "--in-memory --model /no/such/model.model",
+                              no_model_log, 10000));
+  EXPECT_THAT(ReadFile(no_model_log), HasSubstr("/no/such/model.model"));
 }
 
 TEST_F(ServeTest, ClientReportsAnUnreachableServer) {

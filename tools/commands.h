@@ -20,6 +20,7 @@ void RegisterTrainTokenizerCommand(CLI::App* app, int* exit_code);
 void RegisterServeCommand(CLI::App* app, int* exit_code);
 void RegisterClientCommand(CLI::App* app, int* exit_code);
 void RegisterLoadgenCommand(CLI::App* app, int* exit_code);
+void RegisterAdminCommand(CLI::App* app, int* exit_code);
 
 }  // namespace newsdedup
 

@@ -1,6 +1,7 @@
 #include "tools/engine_flags.h"
 
 #include "common/status_macros.h"
+#include "services/rocksdb_store.h"
 
 namespace newsdedup {
 
@@ -128,13 +129,70 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->group(group);
 }
 
+void AddStoreFlags(CLI::App* command, EngineFlags* flags) {
+  StoreFlags& s = flags->store;
+  s.durable = true;
+  const auto group = "Storage";
+  command
+      ->add_option("--data-dir", s.data_dir,
+                   "Directory of the RocksDB store (created if missing; one "
+                   "server per directory)")
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_flag_callback(
+          "--in-memory", [&s] { s.durable = false; },
+          "Keep nothing on disk: state is lost when the process ends")
+      ->group(group);
+  command
+      ->add_option("--sync", s.sync,
+                   "always: fsync every answer's changes before it leaves "
+                   "(survives power loss); none: write-ahead log without "
+                   "fsync (survives a process crash)")
+      ->check(CLI::IsMember({"always", "none"}))
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--retention-days", s.retention_days,
+                   "Articles older than this (behind the newest) are deleted "
+                   "from memory and store; clusters keep their ids. At least "
+                   "the story window; 0: keep forever")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--min-free-mb", s.min_free_mb,
+                   "Refuse to start with less free disk space than this")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
+}
+
 absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine(
     const EngineFlags& flags) {
   EngineOptions options = flags.engine;
   options.story_window = absl::Seconds(flags.story_window_hours * 3600.0);
   ASSIGN_OR_RETURN(std::unique_ptr<Embedder> embedder,
                    NewLexicalEmbedder(flags.embedder));
-  return ClusteringEngine::Create(options, std::move(embedder));
+  if (!flags.store.durable) {
+    return ClusteringEngine::Create(options, std::move(embedder));
+  }
+  if (flags.store.retention_days > 0) {
+    options.retention = absl::Seconds(flags.store.retention_days * 86400.0);
+    if (options.retention < options.story_window) {
+      return absl::InvalidArgumentError(
+          "--retention-days must cover the story window (--window-hours)");
+    }
+  }
+  RocksDbStoreOptions store_options;
+  store_options.path = flags.store.data_dir;
+  ASSIGN_OR_RETURN(store_options.sync, ParseSyncPolicy(flags.store.sync));
+  store_options.embedder_fingerprint = embedder->fingerprint();
+  store_options.min_free_bytes = flags.store.min_free_mb << 20;
+  ASSIGN_OR_RETURN(std::unique_ptr<EngineStore> store,
+                   OpenRocksDbStore(store_options));
+  return ClusteringEngine::Create(options, std::move(embedder),
+                                  std::move(store));
 }
 
 }  // namespace newsdedup

@@ -12,17 +12,32 @@
 
 namespace newsdedup {
 
+// Where the engine keeps its state (commands that register AddStoreFlags).
+struct StoreFlags {
+  bool durable = false;  // false: memory only
+  std::string data_dir = "newsdedup-data";
+  std::string sync = "always";
+  double retention_days = 30;
+  int64_t min_free_mb = 64;
+};
+
 struct EngineFlags {
   EngineOptions engine;
   LexicalEmbedderOptions embedder;
   double story_window_hours = absl::ToDoubleHours(EngineOptions().story_window);
+  StoreFlags store;
 };
 
 // Registers --window-hours, thresholds, --model, --dim ... on `command`,
 // each defaulting to the shipped configuration.
 void AddEngineFlags(CLI::App* command, EngineFlags* flags);
 
-// Builds the embedder and engine described by `flags`.
+// Registers --data-dir, --in-memory, --sync, --retention-days and
+// --min-free-mb, and makes the engine durable unless --in-memory is given.
+void AddStoreFlags(CLI::App* command, EngineFlags* flags);
+
+// Builds the embedder and engine described by `flags`; with a store, the
+// engine first recovers what the store holds.
 absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine(
     const EngineFlags& flags);
 

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   newsdedup::RegisterServeCommand(&app, &exit_code);
   newsdedup::RegisterClientCommand(&app, &exit_code);
   newsdedup::RegisterLoadgenCommand(&app, &exit_code);
+  newsdedup::RegisterAdminCommand(&app, &exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

@@ -38,6 +38,20 @@ int RunServe(ServeFlags& flags) {
     LogEvent("error", "engine_failed", {{"error", engine.status().ToString()}});
     return kExitFailure;
   }
+  if (flags.engine.store.durable) {
+    const EngineStats recovered = (*engine)->stats();
+    LogEvent("info", "recovered",
+             {{"data_dir", flags.engine.store.data_dir},
+              {"sync", flags.engine.store.sync},
+              {"articles", absl::StrCat(recovered.recovered_articles)},
+              {"clusters", absl::StrCat(recovered.live_clusters)},
+              {"indexed_vectors", absl::StrCat(recovered.indexed_vectors)},
+              {"recovery_ms", absl::StrFormat("%.0f",
+                                              recovered.recovery_seconds * 1000)}});
+  } else {
+    LogEvent("warning", "in_memory",
+             {{"note", "--in-memory: nothing is kept when the process ends"}});
+  }
   flags.server.shutdown_grace = absl::Seconds(flags.shutdown_grace_seconds);
   auto server = DedupServer::Start(flags.server, engine->get());
   if (!server.ok()) {
@@ -102,6 +116,7 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   AddEngineFlags(command, &flags->engine);
+  AddStoreFlags(command, &flags->engine);
   command->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
 }
 
