@@ -398,6 +398,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     bool dated = false;
   };
 
+  // How far publication times may run ahead of the wall clock and still
+  // move expiry and retention (see ExpireOldShards).
+  static constexpr absl::Duration kMaxClockSkew = absl::Hours(24);
+
   // Upper bound on cluster numbers read from a store (a sanity check).
   static constexpr int64_t kMaxClusters = int64_t{1} << 40;
 
@@ -1213,20 +1217,24 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   }
 
   // Drops index shards that no article in the window can reach any more.
+  // Expiry follows the newest publication time seen, but never runs ahead
+  // of the wall clock by more than a day: one article dated years ahead
+  // (a feed's bad clock) must not expire or forget everything else.
   void ExpireOldShards(absl::Time t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!Dated(t)) return;
     if (!Dated(newest_) || t > newest_) newest_ = t;
-    index_->DropBucketsBefore(BucketOf(newest_ - options_.story_window) - 1);
-    ForgetOldArticles();
+    const absl::Time now = std::min(newest_, absl::Now() + kMaxClockSkew);
+    index_->DropBucketsBefore(BucketOf(now - options_.story_window) - 1);
+    ForgetOldArticles(now);
   }
 
   // Retention: forgets articles published more than options_.retention
-  // before the newest one, in memory and in the store. Their clusters keep
+  // before `now`, in memory and in the store. Their clusters keep
   // their ids (and aliases), so answers already given still resolve.
   // Scans all articles, but only when the cutoff enters a new time bucket.
-  void ForgetOldArticles() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void ForgetOldArticles(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (options_.retention == absl::InfiniteDuration()) return;
-    const absl::Time cutoff = newest_ - options_.retention;
+    const absl::Time cutoff = now - options_.retention;
     const int64_t bucket = BucketOf(cutoff);
     if (bucket <= retention_bucket_) return;
     retention_bucket_ = bucket;

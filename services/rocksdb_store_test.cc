@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "embeddings/lexical_embedder.h"
 #include "services/engine.h"
 #include "tests/support/test_articles.h"
@@ -286,6 +287,24 @@ TEST(RocksDbStoreTest, RetentionForgetsOldArticlesButKeepsClusterIds) {
             absl::StatusCode::kNotFound);
   EXPECT_EQ(*(*engine)->ResolveClusterId(old_cluster), old_cluster);
   EXPECT_TRUE((*engine)->GetArticle("new").ok());
+}
+
+TEST(RocksDbStoreTest, FutureDatedArticleDoesNotExpireTheRest) {
+  // A feed with a broken clock (an article dated 70 years ahead) must not
+  // make everything else look old: expiry never runs ahead of the clock.
+  TempDir dir("future");
+  EngineOptions options;
+  options.retention = absl::Hours(24 * 10);
+  auto engine = OpenEngine(dir.path(), options);
+  ASSERT_TRUE(engine.ok());
+  Article recent = MakeArticle("recent", "Harbour bridge closes");
+  recent.published = absl::Now() - absl::Hours(1);
+  ASSERT_TRUE((*engine)->Assign(recent).ok());
+  Article future = MakeArticle("future", "Moon base opens");
+  future.published = absl::Now() + absl::Hours(24 * 365 * 70);
+  ASSERT_TRUE((*engine)->Assign(future).ok());
+  EXPECT_TRUE((*engine)->GetArticle("recent").ok());
+  EXPECT_EQ((*engine)->stats().forgotten, 0);
 }
 
 }  // namespace

@@ -100,12 +100,13 @@ int Run(const std::string& corpus, int n) {
       for (const Neighbor& h : hits) found += truth[q].contains(h.id);
       total += truth[q].size();
     }
-    const double ms = absl::ToDoubleMilliseconds(absl::Now() - start) / kQueries;
+    const double ms =
+        absl::ToDoubleMilliseconds(absl::Now() - start) / kQueries;
     std::cout << absl::StrFormat(
         "graph shard (HNSW, degree %d), search breadth %d: recall@%d=%.3f  "
         "%.3f ms/query  add %.1f us/vector (conversion included)\n",
-        options.graph_degree, breadth, kK,
-        static_cast<double>(found) / total, ms, add_us);
+        options.graph_degree, breadth, kK, static_cast<double>(found) / total,
+        ms, add_us);
   }
   return 0;
 }

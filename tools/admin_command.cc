@@ -35,8 +35,7 @@ int Report(const absl::Status& status, absl::string_view done,
 int RunCheck(const AdminFlags& flags) {
   auto report = CheckStore(flags.data_dir);
   if (!report.ok()) {
-    std::cerr << "newsdedup admin check: " << report.status().message()
-              << "\n";
+    std::cerr << "newsdedup admin check: " << report.status().message() << "\n";
     return kExitFailure;
   }
   std::cout << "store " << flags.data_dir << ": " << report->articles
@@ -55,8 +54,7 @@ int RunCheck(const AdminFlags& flags) {
 
 CLI::Option* AddDataDir(CLI::App* command, AdminFlags* flags) {
   return command
-      ->add_option("--data-dir", flags->data_dir,
-                   "Data directory of the store")
+      ->add_option("--data-dir", flags->data_dir, "Data directory of the store")
       ->capture_default_str();
 }
 
@@ -72,17 +70,14 @@ void RegisterAdminCommand(CLI::App* app, int* exit_code) {
   admin->require_subcommand(1);
 
   CLI::App* backup = admin->add_subcommand(
-      "backup",
-      "Add an incremental backup of the store to a backup directory");
+      "backup", "Add an incremental backup of the store to a backup directory");
   AddDataDir(backup, flags.get());
-  backup->add_option("--to", flags->backup_dir, "Backup directory")
-      ->required();
+  backup->add_option("--to", flags->backup_dir, "Backup directory")->required();
   backup->callback([flags, exit_code] {
     const absl::Time start = absl::Now();
-    *exit_code = Report(BackupStore(flags->data_dir, flags->backup_dir),
-                        "backed up " + flags->data_dir + " to " +
-                            flags->backup_dir,
-                        start);
+    *exit_code = Report(
+        BackupStore(flags->data_dir, flags->backup_dir),
+        "backed up " + flags->data_dir + " to " + flags->backup_dir, start);
   });
 
   CLI::App* restore = admin->add_subcommand(
@@ -95,10 +90,9 @@ void RegisterAdminCommand(CLI::App* app, int* exit_code) {
   AddDataDir(restore, flags.get());
   restore->callback([flags, exit_code] {
     const absl::Time start = absl::Now();
-    *exit_code = Report(RestoreStore(flags->backup_dir, flags->data_dir),
-                        "restored " + flags->backup_dir + " into " +
-                            flags->data_dir,
-                        start);
+    *exit_code = Report(
+        RestoreStore(flags->backup_dir, flags->data_dir),
+        "restored " + flags->backup_dir + " into " + flags->data_dir, start);
   });
 
   CLI::App* compact = admin->add_subcommand(

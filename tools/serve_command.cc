@@ -46,8 +46,8 @@ int RunServe(ServeFlags& flags) {
               {"articles", absl::StrCat(recovered.recovered_articles)},
               {"clusters", absl::StrCat(recovered.live_clusters)},
               {"indexed_vectors", absl::StrCat(recovered.indexed_vectors)},
-              {"recovery_ms", absl::StrFormat("%.0f",
-                                              recovered.recovery_seconds * 1000)}});
+              {"recovery_ms",
+               absl::StrFormat("%.0f", recovered.recovery_seconds * 1000)}});
   } else {
     LogEvent("warning", "in_memory",
              {{"note", "--in-memory: nothing is kept when the process ends"}});

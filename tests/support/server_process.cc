@@ -32,12 +32,11 @@ bool ServerProcess::Start(const std::string& cli, const std::string& args,
   const size_t log_start = ReadFile(log_path).size();
   // Started through the shell only for the redirection; exec replaces it,
   // so pid_ is the server's.
-  const std::string command =
-      absl::StrCat("exec ", cli, " serve --listen 127.0.0.1:0 ", args,
-                   " 2>>", log_path);
+  const std::string command = absl::StrCat(
+      "exec ", cli, " serve --listen 127.0.0.1:0 ", args, " 2>>", log_path);
   const char* argv[] = {"sh", "-c", command.c_str(), nullptr};
-  if (posix_spawn(&pid_, "/bin/sh", nullptr, nullptr,
-                  const_cast<char**>(argv), environ) != 0) {
+  if (posix_spawn(&pid_, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv),
+                  environ) != 0) {
     pid_ = -1;
     return false;
   }
@@ -47,7 +46,8 @@ bool ServerProcess::Start(const std::string& cli, const std::string& args,
   for (int waited = 0; waited < timeout_ms; waited += 20) {
     const std::string log = ReadFile(log_path);
     std::smatch m;
-    const std::string fresh = log.size() > log_start ? log.substr(log_start) : "";
+    const std::string fresh =
+        log.size() > log_start ? log.substr(log_start) : "";
     if (std::regex_search(fresh, m, port_re)) {
       port_ = std::stoi(m[1]);
       return true;
