@@ -47,9 +47,7 @@ class CrashTest : public ::testing::Test {
       titles_.push_back(a.title);
     }
   }
-  void TearDown() override {
-    if (!getenv("KEEP")) std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   void StartServer() {
     ASSERT_TRUE(server_.Start(
@@ -146,7 +144,7 @@ class CrashTest : public ::testing::Test {
       get.set_article_id(id);
       v1::GetArticleResponse stored;
       ASSERT_TRUE(stub_->GetArticle(&get_context, get, &stored).ok())
-          << "lost acknowledged article " << id << "\n"
+          << "lost acknowledged article " << id << "; server log:\n"
           << ReadFile(log_);
       EXPECT_EQ(stored.assignment().cluster_id(), live) << id;
 
