@@ -30,6 +30,7 @@
 #include "tools/article_jsonl.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
+#include "tools/synthetic_articles.h"
 
 namespace newsdedup {
 namespace {
@@ -46,46 +47,27 @@ struct LoadgenFlags {
   EngineFlags engine;
 };
 
-// Makes distinct synthetic articles from a corpus of titles.
-class ArticleMaker {
- public:
-  ArticleMaker(std::vector<std::string> titles, uint64_t seed)
-      : titles_(std::move(titles)), rng_(seed) {
-    for (const std::string& t : titles_) {
-      for (absl::string_view w : absl::StrSplit(t, ' ', absl::SkipEmpty())) {
-        words_.emplace_back(w);
-      }
-    }
-  }
-
-  // Article number `n`, published `n` seconds after the start (the whole
-  // run stays inside one story window).
-  v1::Article Make(int64_t n) {
-    v1::Article a;
-    a.set_id(absl::StrCat("load-", n));
-    std::string title = titles_[rng_() % titles_.size()];
-    for (int i = 0; i < 3; ++i) {
-      absl::StrAppend(&title, " ", words_[rng_() % words_.size()]);
-    }
-    a.set_title(title);
-    a.set_source(absl::StrCat("source-", rng_() % 50));
-    a.mutable_published()->set_seconds(1761091200 + n);
-    return a;
-  }
-
- private:
-  std::vector<std::string> titles_;
-  std::vector<std::string> words_;
-  std::mt19937_64 rng_;
-};
+// Loadgen's articles: one second apart from 2025-10-22, so that the whole
+// run stays inside one story window.
+v1::Article MakeLoadArticle(SyntheticArticles* maker, int64_t n) {
+  const Article a = maker->Make(n, absl::FromUnixSeconds(1761091200),
+                                absl::Seconds(1), "load-");
+  v1::Article out;
+  out.set_id(a.id);
+  out.set_title(a.title);
+  out.set_source(a.source);
+  out.mutable_published()->set_seconds(absl::ToUnixSeconds(a.published));
+  return out;
+}
 
 // Makes the requests for articles [first, first + count) ahead of time, so
 // that building them is not counted as the server's time.
-std::vector<v1::AssignRequest> MakeRequests(ArticleMaker* maker, int64_t first,
+std::vector<v1::AssignRequest> MakeRequests(SyntheticArticles* maker,
+                                            int64_t first,
                                             int64_t count) {
   std::vector<v1::AssignRequest> requests(count);
   for (int64_t i = 0; i < count; ++i) {
-    *requests[i].mutable_article() = maker->Make(first + i);
+    *requests[i].mutable_article() = MakeLoadArticle(maker, first + i);
   }
   return requests;
 }
@@ -127,20 +109,12 @@ int RunLoadgen(const LoadgenFlags& flags) {
   // Concurrency comes from gRPC's threads, one request each; FAISS's own
   // OpenMP threads would only compete with them for the cores.
   omp_set_num_threads(1);
-  std::vector<std::string> titles;
-  auto in = OpenInput(flags.corpus);
-  if (!in.ok()) {
-    std::cerr << "loadgen: " << in.status().message() << "\n";
+  auto made = SyntheticArticles::FromJsonl(flags.corpus, flags.seed);
+  if (!made.ok()) {
+    std::cerr << "loadgen: " << made.status().message() << "\n";
     return kExitFailure;
   }
-  ForEachArticleLine(**in, [&](int64_t, absl::StatusOr<ParsedArticle> p) {
-    if (p.ok() && !p->article.title.empty()) titles.push_back(p->article.title);
-  });
-  if (titles.empty()) {
-    std::cerr << "loadgen: no titles in " << flags.corpus << "\n";
-    return kExitFailure;
-  }
-  ArticleMaker maker(std::move(titles), flags.seed);
+  SyntheticArticles maker = *std::move(made);
 
   std::unique_ptr<ClusteringEngine> engine;
   std::unique_ptr<DedupServer> server;

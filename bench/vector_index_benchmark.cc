@@ -1,4 +1,4 @@
-// Recall and speed of the IVF shards against exact search, on real
+// Recall and speed of the graph (HNSW) shards against exact search, on real
 // embeddings. Not a test: it prints figures for docs/performance.md.
 //
 //   build/bin/vector_index_benchmark ../shared/data/uci-news-dev.jsonl 50000
@@ -8,37 +8,24 @@
 // embedder, puts them all in one time shard, and for 500 held-out queries
 // compares the top 24 of the graph shard, at several search breadths, with
 // exact search.
-#include <fstream>
 #include <iostream>
 #include <random>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "embeddings/lexical_embedder.h"
 #include "embeddings/normalizer.h"
-#include "nlohmann/json.hpp"
 #include "services/vector_index.h"
+#include "tools/synthetic_articles.h"
 
 namespace newsdedup {
 namespace {
 
 int Run(const std::string& corpus, int n) {
-  std::vector<std::string> titles, words;
-  std::ifstream in(corpus);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("title")) continue;
-    titles.push_back(j["title"].get<std::string>());
-    for (absl::string_view w :
-         absl::StrSplit(titles.back(), ' ', absl::SkipEmpty())) {
-      words.emplace_back(w);
-    }
-  }
-  if (titles.empty()) {
-    std::cerr << "no titles in " << corpus << "\n";
+  auto synthetic = SyntheticArticles::FromJsonl(corpus, /*seed=*/1);
+  if (!synthetic.ok()) {
+    std::cerr << synthetic.status() << "\n";
     return 1;
   }
   auto embedder = NewLexicalEmbedder(LexicalEmbedderOptions());
@@ -49,13 +36,10 @@ int Run(const std::string& corpus, int n) {
   constexpr int kQueries = 500;
   constexpr int kK = 24;
   const int dim = (*embedder)->dimension();
-  std::mt19937_64 rng(1);
   std::vector<float> vectors;
   vectors.reserve(static_cast<size_t>(n + kQueries) * dim);
   for (int i = 0; i < n + kQueries; ++i) {
-    std::string title = titles[rng() % titles.size()];
-    for (int w = 0; w < 3; ++w) title += " " + words[rng() % words.size()];
-    auto text = NormalizeText(title);
+    auto text = NormalizeText(synthetic->MakeTitle());
     auto e = (*embedder)->Embed({*text, ""}, EmbedMode::kObserve);
     vectors.insert(vectors.end(), e->dense.begin(), e->dense.end());
   }
