@@ -16,7 +16,8 @@ log="$(mktemp -t newsdedup-server.XXXXXX.log)"
 data_dir="$(mktemp -d -t newsdedup-data.XXXXXX)"
 answers="$(mktemp -t newsdedup-answers.XXXXXX.jsonl)"
 
-"$bin" serve --listen 127.0.0.1:0 --data-dir "$data_dir" 2>"$log" &
+"$bin" serve --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
+    --data-dir "$data_dir" 2>"$log" &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 port=""

@@ -7,6 +7,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
+#include "services/service_metrics.h"
 
 namespace newsdedup {
 
@@ -35,6 +36,13 @@ absl::StatusOr<std::unique_ptr<DedupServer>> DedupServer::Start(
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(&server->service_);
+  if (options.metrics != nullptr) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(NewGrpcMetricsInterceptorFactory(options.metrics));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   if (options.max_threads > 0) {
     grpc::ResourceQuota quota("newsdedup");
     quota.SetMaxThreads(options.max_threads);

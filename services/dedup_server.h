@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "services/dedup_service.h"
 #include "services/engine.h"
+#include "services/prometheus_registry.h"
 
 namespace grpc {
 class Server;
@@ -40,6 +41,9 @@ struct ServerOptions {
   // How long Shutdown() lets in-flight calls run before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
   ServiceLimits limits;
+  // When set, every RPC is counted and timed in it (service_metrics.h);
+  // it must outlive the server.
+  PrometheusRegistry* metrics = nullptr;
 };
 
 class DedupServer {

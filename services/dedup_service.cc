@@ -95,6 +95,7 @@ void ToProto(const ClusterSummary& c, v1::ClusterSummary* out) {
   for (const std::string& alias : c.aliases) out->add_aliases(alias);
   out->set_size(c.size);
   out->set_num_sources(c.num_sources);
+  out->set_recent_articles(c.recent_articles);
   out->set_representative_id(c.representative_id);
   out->set_representative_title(c.representative_title);
   if (Dated(c.first_seen)) ToTimestamp(c.first_seen, out->mutable_first_seen());
@@ -401,6 +402,11 @@ grpc::ServerUnaryReactor* DedupServiceImpl::ListClusters(
     std::stable_sort(clusters.begin(), clusters.end(),
                      [](const ClusterSummary& a, const ClusterSummary& b) {
                        return a.last_seen > b.last_seen;
+                     });
+  } else if (request->sort_by() == v1::ListClustersRequest::RECENT_GROWTH) {
+    std::stable_sort(clusters.begin(), clusters.end(),
+                     [](const ClusterSummary& a, const ClusterSummary& b) {
+                       return a.recent_articles > b.recent_articles;
                      });
   }
   const int total = static_cast<int>(clusters.size());

@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -202,7 +203,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       StageOnExit stage(this, ticket);
       if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
     }
+    const absl::Time embed_start = absl::Now();
     ASSIGN_OR_RETURN(Embedding embedding, Embed(text, EmbedMode::kObserve));
+    embeddings_.fetch_add(1, std::memory_order_relaxed);
+    embedding_nanos_.fetch_add(
+        absl::ToInt64Nanoseconds(absl::Now() - embed_start),
+        std::memory_order_relaxed);
     // The index search, the most expensive step, runs under a shared lock so
     // that concurrent callers search in parallel; the decision takes the
     // exclusive lock and also considers every article added since.
@@ -361,6 +367,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     s.live_clusters = live_clusters_;
     s.indexed_vectors = index_->size();
     s.index_shards = index_->num_shards();
+    s.shard_sizes = index_->ShardSizes();
+    s.embeddings = embeddings_.load(std::memory_order_relaxed);
+    s.embedding_seconds =
+        embedding_nanos_.load(std::memory_order_relaxed) * 1e-9;
+    if (store_ != nullptr) s.store_pending = store_->pending();
     return s;
   }
 
@@ -646,7 +657,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       case Relation::kNearDuplicate:
         ++stats_.near_duplicates;
         break;
-      default:
+      case Relation::kSameStory:
+        ++stats_.same_story;
+        break;
+      case Relation::kNewStory:
+        ++stats_.new_stories;
         break;
     }
     if (record.answer.version > 1) ++stats_.updates;
@@ -962,7 +977,17 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     Assignment answer;
     FillDecision(d, &answer);
     answer.version = version;
-    if (d.relation == Relation::kNearDuplicate) ++stats_.near_duplicates;
+    switch (d.relation) {
+      case Relation::kNearDuplicate:
+        ++stats_.near_duplicates;
+        break;
+      case Relation::kSameStory:
+        ++stats_.same_story;
+        break;
+      default:
+        ++stats_.new_stories;
+        break;
+    }
     const int64_t chosen = d.cluster >= 0 ? d.cluster : NewCluster();
     answer.shared_terms = SharedTerms(chosen, embedding);
 
@@ -1277,6 +1302,17 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       if (!articles_[m].source.empty()) sources.insert(articles_[m].source);
     }
     s.num_sources = static_cast<int>(sources.size());
+    s.timeline.assign(ClusterSummary::kTimelineHours, 0);
+    if (Dated(newest_)) {
+      for (int64_t m : cluster.members) {
+        const absl::Time t = articles_[m].published;
+        if (!Dated(t) || t > newest_) continue;
+        const int64_t hours_ago = absl::ToInt64Hours(newest_ - t);
+        if (hours_ago >= ClusterSummary::kTimelineHours) continue;
+        ++s.timeline[ClusterSummary::kTimelineHours - 1 - hours_ago];
+        ++s.recent_articles;
+      }
+    }
     if (cluster.representative >= 0) {  // -1 once every member was deleted
       s.representative_id = articles_[cluster.representative].id;
       s.representative_title = articles_[cluster.representative].title;
@@ -1314,6 +1350,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   std::vector<int64_t> deleted_seqs_ ABSL_GUARDED_BY(mu_);
   std::vector<int64_t> dirty_clusters_ ABSL_GUARDED_BY(mu_);
   uint64_t last_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Embedding work, counted outside the lock.
+  std::atomic<int64_t> embeddings_{0};
+  std::atomic<int64_t> embedding_nanos_{0};
 };
 
 }  // namespace

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -66,6 +67,12 @@ struct ClusterSummary {
   absl::Time first_seen = absl::InfinitePast();
   absl::Time last_seen = absl::InfinitePast();
   std::vector<ClusterEvent> history;  // oldest first; GetCluster only
+  // Recent growth: members published in the last kTimelineHours hours
+  // before the newest article the engine has seen, and the same per hour
+  // (oldest hour first). Zero for undated clusters.
+  static constexpr int kTimelineHours = 24;
+  int recent_articles = 0;
+  std::vector<int> timeline;
 };
 
 // An article as the engine stores it.
@@ -108,6 +115,16 @@ struct EngineStats {
   int64_t indexed_vectors = 0;  // vectors in the live (windowed) index
   int index_shards = 0;
   int64_t forgotten = 0;  // articles past the retention, since start
+  // Answers by relation (resends not counted).
+  int64_t new_stories = 0;
+  int64_t same_story = 0;
+  // Embedding work of Assign, since start.
+  int64_t embeddings = 0;
+  double embedding_seconds = 0.0;
+  // Vectors per live index shard: (time bucket, size).
+  std::vector<std::pair<int64_t, int64_t>> shard_sizes;
+  // Change batches waiting to become durable (0 without a store).
+  int64_t store_pending = 0;
   // Articles read back from the store at start, and how long that took.
   int64_t recovered_articles = 0;
   double recovery_seconds = 0.0;

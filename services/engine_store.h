@@ -60,6 +60,9 @@ class EngineStore {
   // the store then refuses every later batch, since the engine's memory
   // is ahead of the disk (restart to recover the durable state).
   virtual absl::Status WaitDurable(uint64_t ticket) = 0;
+
+  // Batches staged but not yet durable (a queue depth, for metrics).
+  virtual int64_t pending() const = 0;
 };
 
 }  // namespace newsdedup

@@ -201,6 +201,11 @@ class RocksDbStore final : public EngineStore {
     return ++staged_;
   }
 
+  int64_t pending() const override {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int64_t>(staged_ - durable_);
+  }
+
   absl::Status WaitDurable(uint64_t ticket) override {
     absl::MutexLock lock(&mu_);
     while (durable_ < ticket) {
@@ -270,7 +275,7 @@ class RocksDbStore final : public EngineStore {
   const std::unique_ptr<rocksdb::DB> db_;
   rocksdb::WriteOptions write_options_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::CondVar written_;
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
   uint64_t staged_ ABSL_GUARDED_BY(mu_) = 0;

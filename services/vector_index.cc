@@ -455,6 +455,13 @@ class TimeShardedIndex final : public VectorIndex {
 
   int64_t size() const override { return size_; }
   int num_shards() const override { return static_cast<int>(shards_.size()); }
+  std::vector<std::pair<int64_t, int64_t>> ShardSizes() const override {
+    std::vector<std::pair<int64_t, int64_t>> sizes;
+    for (const auto& [bucket, shard] : shards_) {
+      sizes.emplace_back(bucket, shard->size());
+    }
+    return sizes;
+  }
 
  private:
   const VectorIndexOptions options_;

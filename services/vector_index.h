@@ -66,6 +66,8 @@ class VectorIndex {
 
   virtual int64_t size() const = 0;
   virtual int num_shards() const = 0;
+  // (bucket, vectors) of every shard, oldest first.
+  virtual std::vector<std::pair<int64_t, int64_t>> ShardSizes() const = 0;
 };
 
 struct VectorIndexOptions {

@@ -39,6 +39,7 @@ class PythonClientTest(unittest.TestCase):
         self.dir = tempfile.TemporaryDirectory()
         self.log = open(os.path.join(self.dir.name, "server.log"), "w+")
         self.server = subprocess.Popen([CLI, "serve", "--listen", "127.0.0.1:0",
+                                        "--http-listen", "127.0.0.1:0",
                                         "--data-dir",
                                         os.path.join(self.dir.name, "data")],
                                        stderr=self.log)

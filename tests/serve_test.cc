@@ -44,15 +44,20 @@ class ServeTest : public ::testing::Test {
 
   std::string DataDir() const { return (dir_ / "data").string(); }
 
-  // Runs `newsdedup client --server ... <args>`; returns the exit code.
-  int Client(const std::string& args, std::string* out) {
-    const std::string out_path = (dir_ / "client.out").string();
+  // Runs `newsdedup <args>`; returns the exit code.
+  int Run(const std::string& args, std::string* out) {
+    const std::string out_path = (dir_ / "command.out").string();
     const std::string command =
-        absl::StrCat(NEWSDEDUP_CLI_PATH, " client --server 127.0.0.1:", port_,
-                     " ", args, " >", out_path, " 2>&1");
+        absl::StrCat(NEWSDEDUP_CLI_PATH, " ", args, " >", out_path, " 2>&1");
     const int status = std::system(command.c_str());
     *out = ReadFile(out_path);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  // Runs `newsdedup client --server ... <args>`; returns the exit code.
+  int Client(const std::string& args, std::string* out) {
+    return Run(absl::StrCat("client --server 127.0.0.1:", port_, " ", args),
+               out);
   }
 
   std::filesystem::path dir_;
@@ -130,6 +135,40 @@ TEST_F(ServeTest, RestartRecoversAndBadStartsFailClearly) {
                               "--in-memory --model /no/such/model.model",
                               no_model_log, 10000));
   EXPECT_THAT(ReadFile(no_model_log), HasSubstr("/no/such/model.model"));
+}
+
+TEST_F(ServeTest, AdminChecksBacksUpAndRestores) {
+  const std::string input = (dir_ / "in.jsonl").string();
+  std::ofstream(input) << testing::StoriesJsonl();
+  std::string out;
+  ASSERT_EQ(Client(absl::StrCat("assign ", input), &out), 0) << out;
+
+  const std::string data = absl::StrCat(" --data-dir ", DataDir());
+  // check runs beside the server; backup needs it stopped.
+  ASSERT_EQ(Run("admin check" + data, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("13 articles"));
+  EXPECT_THAT(out, HasSubstr("no problems found"));
+  const std::string backups = (dir_ / "backups").string();
+  EXPECT_EQ(Run(absl::StrCat("admin backup", data, " --to ", backups), &out),
+            1);
+  EXPECT_THAT(out, HasSubstr("in use"));
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM)));
+  ASSERT_EQ(Run(absl::StrCat("admin backup", data, " --to ", backups), &out), 0)
+      << out;
+  ASSERT_EQ(Run("admin compact" + data, &out), 0) << out;
+  EXPECT_EQ(Run(absl::StrCat("admin restore --from ", backups, data), &out), 1);
+  EXPECT_THAT(out, HasSubstr("never overwrites"));
+  const std::string restored = (dir_ / "restored").string();
+  ASSERT_EQ(Run(absl::StrCat("admin restore --from ", backups, " --data-dir ",
+                             restored),
+                &out),
+            0)
+      << out;
+  ASSERT_EQ(Run("admin check --data-dir " + restored, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("13 articles"));
+  EXPECT_EQ(Run("admin check --data-dir " + (dir_ / "nothing").string(), &out),
+            1);
+  EXPECT_THAT(out, HasSubstr("no store in"));
 }
 
 TEST_F(ServeTest, ClientReportsAnUnreachableServer) {

@@ -213,6 +213,8 @@ class Client {
     request.set_page_size(flags_.limit);
     request.set_sort_by(flags_.sort == "last-update"
                             ? v1::ListClustersRequest::LAST_UPDATE
+                        : flags_.sort == "recent-growth"
+                            ? v1::ListClustersRequest::RECENT_GROWTH
                             : v1::ListClustersRequest::SIZE);
     v1::ListClustersResponse response;
     const grpc::Status status = Call(&Stub::ListClusters, request, &response);
@@ -343,8 +345,10 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       [flags, exit_code] { *exit_code = Client(*flags).GetCluster(); });
 
   CLI::App* list = client->add_subcommand("list-clusters", "List stories");
-  list->add_option("--sort", flags->sort, "size or last-update")
-      ->check(CLI::IsMember({"size", "last-update"}))
+  list->add_option("--sort", flags->sort,
+                   "size, last-update or recent-growth (articles in the last "
+                   "24 hours)")
+      ->check(CLI::IsMember({"size", "last-update", "recent-growth"}))
       ->capture_default_str();
   list->add_option("--limit", flags->limit, "Stories to show")
       ->check(CLI::Range(1, 1000))

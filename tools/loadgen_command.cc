@@ -63,8 +63,7 @@ v1::Article MakeLoadArticle(SyntheticArticles* maker, int64_t n) {
 // Makes the requests for articles [first, first + count) ahead of time, so
 // that building them is not counted as the server's time.
 std::vector<v1::AssignRequest> MakeRequests(SyntheticArticles* maker,
-                                            int64_t first,
-                                            int64_t count) {
+                                            int64_t first, int64_t count) {
   std::vector<v1::AssignRequest> requests(count);
   for (int64_t i = 0; i < count; ++i) {
     *requests[i].mutable_article() = MakeLoadArticle(maker, first + i);

@@ -4,9 +4,12 @@
 
 #include <iostream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "services/dedup_server.h"
+#include "services/ops_http_server.h"
+#include "services/service_metrics.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
 #include "tools/log.h"
@@ -16,6 +19,7 @@ namespace {
 
 struct ServeFlags {
   ServerOptions server;
+  std::string http_listen = "127.0.0.1:8080";
   double shutdown_grace_seconds = 10;
   EngineFlags engine;
 };
@@ -53,6 +57,34 @@ int RunServe(ServeFlags& flags) {
              {{"note", "--in-memory: nothing is kept when the process ends"}});
   }
   flags.server.shutdown_grace = absl::Seconds(flags.shutdown_grace_seconds);
+  PrometheusRegistry metrics;
+  RegisterEngineMetrics(
+      engine->get(),
+      flags.engine.store.durable ? flags.engine.store.data_dir : "", &metrics);
+  flags.server.metrics = &metrics;
+  std::unique_ptr<OpsHttpServer> http;
+  if (!flags.http_listen.empty()) {
+    const size_t colon = flags.http_listen.rfind(':');
+    int http_port = -1;
+    if (colon == std::string::npos ||
+        !absl::SimpleAtoi(flags.http_listen.substr(colon + 1), &http_port)) {
+      LogEvent("error", "http_failed",
+               {{"error", "--http-listen must be host:port"}});
+      return kExitFailure;
+    }
+    auto started = OpsHttpServer::Start(flags.http_listen.substr(0, colon),
+                                        http_port, engine->get(), &metrics);
+    if (!started.ok()) {
+      LogEvent("error", "http_failed",
+               {{"error", started.status().ToString()}});
+      return kExitFailure;
+    }
+    http = *std::move(started);
+    LogEvent("info", "http_serving",
+             {{"address", flags.http_listen},
+              {"http_port", absl::StrCat(http->port())},
+              {"paths", "/ /metrics /api/stories /api/search"}});
+  }
   auto server = DedupServer::Start(flags.server, engine->get());
   if (!server.ok()) {
     LogEvent("error", "listen_failed", {{"error", server.status().ToString()}});
@@ -69,6 +101,7 @@ int RunServe(ServeFlags& flags) {
            {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*server)->Shutdown();
   (*server)->Wait();
+  if (http != nullptr) http->Stop();
   const EngineStats stats = (*engine)->stats();
   LogEvent("info", "stopped",
            {{"articles", absl::StrCat(stats.articles)},
@@ -88,6 +121,11 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
   command
       ->add_option("--listen", flags->server.listen_address,
                    "host:port to listen on (port 0: any free port)")
+      ->capture_default_str();
+  command
+      ->add_option("--http-listen", flags->http_listen,
+                   "host:port of the dashboard, /metrics (Prometheus) and the "
+                   "JSON API (port 0: any free port; empty: off)")
       ->capture_default_str();
   command
       ->add_option("--max-message-bytes", flags->server.max_message_bytes,

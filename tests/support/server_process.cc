@@ -33,7 +33,8 @@ bool ServerProcess::Start(const std::string& cli, const std::string& args,
   // Started through the shell only for the redirection; exec replaces it,
   // so pid_ is the server's.
   const std::string command = absl::StrCat(
-      "exec ", cli, " serve --listen 127.0.0.1:0 ", args, " 2>>", log_path);
+      "exec ", cli, " serve --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 ",
+      args, " 2>>", log_path);
   const char* argv[] = {"sh", "-c", command.c_str(), nullptr};
   if (posix_spawn(&pid_, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv),
                   environ) != 0) {
@@ -42,7 +43,9 @@ bool ServerProcess::Start(const std::string& cli, const std::string& args,
   }
   // The server logs its port once it listens.
   const std::regex port_re("event=serving .*port=([0-9]+)");
+  const std::regex http_port_re("event=http_serving .*http_port=([0-9]+)");
   port_ = 0;
+  http_port_ = 0;
   for (int waited = 0; waited < timeout_ms; waited += 20) {
     const std::string log = ReadFile(log_path);
     std::smatch m;
@@ -50,6 +53,9 @@ bool ServerProcess::Start(const std::string& cli, const std::string& args,
         log.size() > log_start ? log.substr(log_start) : "";
     if (std::regex_search(fresh, m, port_re)) {
       port_ = std::stoi(m[1]);
+      if (std::regex_search(fresh, m, http_port_re)) {
+        http_port_ = std::stoi(m[1]);
+      }
       return true;
     }
     if (waitpid(pid_, nullptr, WNOHANG) == pid_) {  // exited early

@@ -19,8 +19,9 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
   ~ServerProcess();  // SIGKILL if still running
 
-  // Runs `<cli> serve --listen 127.0.0.1:0 <args>` with stderr appended to
-  // `log_path`, and waits until it logs its port. Returns false (the log
+  // Runs `<cli> serve --listen 127.0.0.1:0 --http-listen 127.0.0.1:0
+  // <args>` with stderr appended to `log_path`, and waits until it logs
+  // its ports. Returns false (the log
   // explains) if it exits or does not listen within `timeout_ms`.
   bool Start(const std::string& cli, const std::string& args,
              const std::string& log_path, int timeout_ms = 30000);
@@ -31,11 +32,13 @@ class ServerProcess {
 
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
+  int http_port() const { return http_port_; }
   std::string address() const;
 
  private:
   pid_t pid_ = -1;
   int port_ = 0;
+  int http_port_ = 0;
 };
 
 }  // namespace testing

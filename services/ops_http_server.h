@@ -1,0 +1,59 @@
+// The operators' HTTP endpoint, on its own port (loopback by default):
+// Prometheus metrics, the story dashboard and the JSON API behind it.
+//
+//   GET /metrics                 text exposition format (0.0.4)
+//   GET /                        the dashboard (static page, no external
+//                                resources; app.js and style.css beside it)
+//   GET /api/stories             live stories; ?sort=growth|size|last-update
+//                                (default growth), ?limit=1..1000 (50)
+//   GET /api/stories/{id}        one story (alias ids resolve) with its
+//                                members, ?limit=1..1000 (200)
+//   GET /api/search?q=TEXT       stories near a text: FindSimilar's nearest
+//                                articles grouped by story, and the story
+//                                the text would join; ?k=1..100 (20)
+//   GET /healthz                 "ok"
+//
+// JSON fields are documented in docs/dashboard.md. Errors come back as
+// {"error": "..."} with status 400 (bad parameter) or 404 (unknown id).
+#ifndef NEWSDEDUP_SERVICES_OPS_HTTP_SERVER_H_
+#define NEWSDEDUP_SERVICES_OPS_HTTP_SERVER_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "services/engine.h"
+#include "services/prometheus_registry.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace newsdedup {
+
+class OpsHttpServer {
+ public:
+  // Listens on `host`:`port` (0: any free port) and serves from a thread
+  // of its own. `engine` and `registry` must outlive the server.
+  // Errors: kUnavailable when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<OpsHttpServer>> Start(
+      const std::string& host, int port, const ClusteringEngine* engine,
+      const PrometheusRegistry* registry);
+
+  ~OpsHttpServer();  // stops
+
+  int port() const { return port_; }
+  void Stop();
+
+ private:
+  OpsHttpServer() = default;
+
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_SERVICES_OPS_HTTP_SERVER_H_

@@ -1,0 +1,218 @@
+#include "services/service_metrics.h"
+
+#include <grpcpp/support/interceptor.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "services/rocksdb_store.h"
+#include "services/vector_index.h"
+
+namespace newsdedup {
+namespace {
+
+using grpc::experimental::InterceptionHookPoints;
+
+struct GrpcFamilies {
+  MetricFamily* requests;
+  MetricFamily* duration;
+  MetricFamily* in_flight;
+  MetricFamily* stream_messages;
+};
+
+// "/newsdedup.v1.DedupService/Assign" -> "Assign"; other services keep
+// their full name so that they stay apart.
+std::string MethodLabel(const char* method) {
+  absl::string_view m = method == nullptr ? "" : method;
+  constexpr absl::string_view kOurs = "/newsdedup.v1.DedupService/";
+  if (absl::StartsWith(m, kOurs)) m.remove_prefix(kOurs.size());
+  return std::string(m);
+}
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "OTHER";
+  }
+}
+
+// One per call: counts it in flight from creation until its status is
+// sent (or the call ends without one), then records code and duration.
+class MetricsInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  MetricsInterceptor(const GrpcFamilies& families, std::string method)
+      : families_(families), method_(std::move(method)), start_(absl::Now()) {
+    families_.in_flight->Change({}, +1);
+  }
+
+  ~MetricsInterceptor() override {
+    if (!finished_) Finish("CANCELLED");
+  }
+
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    // A read that ends the stream passes here too, without a message.
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        methods->GetRecvMessage() != nullptr) {
+      families_.stream_messages->Add({method_}, 1);
+    }
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_STATUS) &&
+        !finished_) {
+      Finish(CodeName(methods->GetSendStatus().error_code()));
+    }
+    methods->Proceed();
+  }
+
+ private:
+  void Finish(const char* code) {
+    finished_ = true;
+    families_.in_flight->Change({}, -1);
+    families_.requests->Add({method_, code}, 1);
+    families_.duration->Observe({method_},
+                                absl::ToDoubleSeconds(absl::Now() - start_));
+  }
+
+  const GrpcFamilies& families_;
+  const std::string method_;
+  const absl::Time start_;
+  bool finished_ = false;
+};
+
+class MetricsInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit MetricsInterceptorFactory(PrometheusRegistry* registry) {
+    families_.requests = registry->AddCounter(
+        "newsdedup_grpc_requests_total",
+        "RPCs finished, by method and gRPC status code.", {"method", "code"});
+    families_.duration = registry->AddHistogram(
+        "newsdedup_grpc_request_duration_seconds",
+        "Time from the start of an RPC to its status, by method (whole "
+        "stream for AssignStream).",
+        {"method"}, LatencyBuckets());
+    families_.in_flight = registry->AddGauge(
+        "newsdedup_grpc_requests_in_flight",
+        "RPCs started and not yet finished (the server's queue depth).");
+    families_.stream_messages = registry->AddCounter(
+        "newsdedup_grpc_received_messages_total",
+        "Request messages received, by method (one per unary call; one per "
+        "article in AssignStream).",
+        {"method"});
+  }
+
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new MetricsInterceptor(families_, MethodLabel(info->method()));
+  }
+
+ private:
+  GrpcFamilies families_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+NewGrpcMetricsInterceptorFactory(PrometheusRegistry* registry) {
+  return std::make_unique<MetricsInterceptorFactory>(registry);
+}
+
+void RegisterEngineMetrics(const ClusteringEngine* engine,
+                           const std::string& data_dir,
+                           PrometheusRegistry* registry) {
+  MetricFamily* articles = registry->AddGauge(
+      "newsdedup_articles", "Articles the engine holds (current versions).");
+  MetricFamily* answers = registry->AddCounter(
+      "newsdedup_assigned_articles_total",
+      "New articles assigned (resends not counted), by relation; after a "
+      "restart, counted again from the store.",
+      {"relation"});
+  MetricFamily* clusters = registry->AddGauge(
+      "newsdedup_live_clusters", "Stories with at least one article.");
+  MetricFamily* merges = registry->AddCounter(
+      "newsdedup_cluster_merges_total", "Stories merged into an older one.");
+  MetricFamily* shard_vectors = registry->AddGauge(
+      "newsdedup_index_shard_vectors",
+      "Vectors per live index shard, by time bucket number (a bucket spans "
+      "a quarter of the story window).",
+      {"shard"});
+  MetricFamily* indexed = registry->AddGauge(
+      "newsdedup_index_vectors", "Vectors in the live (windowed) index.");
+  MetricFamily* embeddings = registry->AddCounter(
+      "newsdedup_embeddings_total", "Articles embedded by Assign.");
+  MetricFamily* embedding_seconds = registry->AddCounter(
+      "newsdedup_embedding_seconds_total",
+      "Time spent embedding in Assign; divided by newsdedup_embeddings_total, "
+      "the mean embedding time.");
+  MetricFamily* store_pending = registry->AddGauge(
+      "newsdedup_store_pending_batches",
+      "Change batches waiting for their write to the store (queue depth).");
+  MetricFamily* store_bytes = registry->AddGauge(
+      "newsdedup_store_bytes", "Size of the data directory on disk.");
+  MetricFamily* forgotten =
+      registry->AddCounter("newsdedup_forgotten_articles_total",
+                           "Articles deleted past the retention.");
+  registry->AddScrapeHook([=] {
+    const EngineStats s = engine->stats();
+    articles->Set({}, s.articles);
+    answers->Set({"NEW_STORY"}, s.new_stories);
+    answers->Set({"SAME_STORY"}, s.same_story);
+    answers->Set({"NEAR_DUPLICATE"}, s.near_duplicates);
+    answers->Set({"EXACT_DUPLICATE"}, s.exact_duplicates);
+    clusters->Set({}, s.live_clusters);
+    merges->Set({}, s.merges);
+    indexed->Set({}, s.indexed_vectors);
+    shard_vectors->Clear();
+    for (const auto& [bucket, size] : s.shard_sizes) {
+      shard_vectors->Set(
+          {bucket == VectorIndex::kTimelessBucket ? std::string("undated")
+                                                  : absl::StrCat(bucket)},
+          size);
+    }
+    embeddings->Set({}, s.embeddings);
+    embedding_seconds->Set({}, s.embedding_seconds);
+    store_pending->Set({}, s.store_pending);
+    forgotten->Set({}, s.forgotten);
+    if (!data_dir.empty()) {
+      store_bytes->Set({}, StoreSizeBytes(data_dir).value_or(0));
+    }
+  });
+}
+
+}  // namespace newsdedup

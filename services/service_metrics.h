@@ -1,0 +1,34 @@
+// The service's Prometheus metrics: every RPC counted and timed by method
+// and status code (a gRPC server interceptor), and the engine's state read
+// at scrape time (articles by relation, live clusters, vectors per index
+// shard, embedding time, store size and queue depths).
+#ifndef NEWSDEDUP_SERVICES_SERVICE_METRICS_H_
+#define NEWSDEDUP_SERVICES_SERVICE_METRICS_H_
+
+#include <grpcpp/support/server_interceptor.h>
+
+#include <memory>
+#include <string>
+
+#include "services/engine.h"
+#include "services/prometheus_registry.h"
+
+namespace newsdedup {
+
+// Interceptor factory for ServerBuilder: newsdedup_grpc_requests_total
+// {method,code}, newsdedup_grpc_request_duration_seconds{method},
+// newsdedup_grpc_requests_in_flight, newsdedup_grpc_stream_messages_total
+// {method}. `registry` must outlive the server.
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+NewGrpcMetricsInterceptorFactory(PrometheusRegistry* registry);
+
+// Declares the engine's metrics and a scrape hook that refreshes them from
+// engine->stats() (and the size of `data_dir` when not empty). `engine`
+// must outlive the registry's use.
+void RegisterEngineMetrics(const ClusteringEngine* engine,
+                           const std::string& data_dir,
+                           PrometheusRegistry* registry);
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_SERVICES_SERVICE_METRICS_H_

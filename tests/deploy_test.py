@@ -1,0 +1,135 @@
+"""Validates the files in deploy/ with the packaged validators that exist.
+
+promtool (Debian's prometheus) checks the Prometheus config;
+systemd-analyze verifies the unit (pointed at the built binary); the
+Grafana dashboard, its provisioning, the compose file and the Kubernetes
+manifests are parsed and checked for what the service needs. What no
+packaged tool can check (building the image, running compose or
+Kubernetes) is listed in deploy/README.md.
+"""
+import json
+import os
+import re
+import subprocess
+import tempfile
+import unittest
+
+import yaml
+
+ROOT = os.environ["SOURCE_DIR"]
+CLI = os.environ["NEWSDEDUP_CLI"]
+DEPLOY = os.path.join(ROOT, "deploy")
+
+
+def read(*parts):
+    with open(os.path.join(DEPLOY, *parts), encoding="utf-8") as f:
+        return f.read()
+
+
+def exported_metric_names():
+    """Metric names the server declares (services/service_metrics.cc)."""
+    with open(os.path.join(ROOT, "services", "service_metrics.cc"),
+              encoding="utf-8") as f:
+        return set(re.findall(r'"(newsdedup_[a-z_]+)"', f.read()))
+
+
+class DeployTest(unittest.TestCase):
+    def test_prometheus_config_passes_promtool(self):
+        result = subprocess.run(
+            ["promtool", "check", "config",
+             os.path.join(DEPLOY, "prometheus", "prometheus.yml")],
+            capture_output=True, text=True)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        config = yaml.safe_load(read("prometheus", "prometheus.yml"))
+        targets = config["scrape_configs"][0]["static_configs"][0]["targets"]
+        self.assertEqual(targets, ["newsdedup:8080"])
+
+    def test_systemd_unit_verifies(self):
+        unit = read("newsdedup.service").replace("/usr/local/bin/newsdedup",
+                                                 CLI)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "newsdedup.service")
+            with open(path, "w") as f:
+                f.write(unit)
+            result = subprocess.run(["systemd-analyze", "verify", path],
+                                    capture_output=True, text=True)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertEqual(result.stderr.strip(), "")
+        self.assertIn("--data-dir /var/lib/newsdedup/data", unit)
+
+    def test_grafana_dashboard_uses_only_exported_metrics(self):
+        dashboard = json.loads(read("grafana", "dashboards", "newsdedup.json"))
+        self.assertEqual(dashboard["uid"], "newsdedup")
+        self.assertIsInstance(dashboard["schemaVersion"], int)
+        exported = exported_metric_names()
+        self.assertTrue(exported)
+        ids = set()
+        for panel in dashboard["panels"]:
+            self.assertNotIn(panel["id"], ids)
+            ids.add(panel["id"])
+            self.assertTrue(panel["title"])
+            self.assertEqual(panel["datasource"]["uid"], "prometheus")
+            for key in ("h", "w", "x", "y"):
+                self.assertIsInstance(panel["gridPos"][key], int)
+            self.assertTrue(panel["targets"])
+            for target in panel["targets"]:
+                for name in re.findall(r"newsdedup_[a-z_]+", target["expr"]):
+                    base = re.sub(r"_(bucket|sum|count)$", "", name)
+                    self.assertIn(base, exported, target["expr"])
+        provisioning = yaml.safe_load(
+            read("grafana", "provisioning", "datasources", "prometheus.yaml"))
+        self.assertEqual(provisioning["datasources"][0]["uid"], "prometheus")
+        providers = yaml.safe_load(
+            read("grafana", "provisioning", "dashboards", "newsdedup.yaml"))
+        self.assertEqual(providers["providers"][0]["options"]["path"],
+                         "/var/lib/grafana/dashboards")
+
+    def test_compose_runs_service_prometheus_and_grafana_on_loopback(self):
+        compose = yaml.safe_load(read("compose.yaml"))
+        services = compose["services"]
+        self.assertEqual(set(services), {"newsdedup", "prometheus", "grafana"})
+        for name, service in services.items():
+            for port in service.get("ports", []):
+                self.assertTrue(port.startswith("127.0.0.1:"), (name, port))
+            for volume in service.get("volumes", []):
+                source = volume.split(":")[0]
+                if source.startswith("./"):
+                    self.assertTrue(
+                        os.path.exists(os.path.join(DEPLOY, source)), source)
+        self.assertEqual(services["newsdedup"]["build"]["dockerfile"],
+                         "deploy/Dockerfile")
+
+    def test_dockerfile_is_multistage_bookworm_nonroot_with_healthcheck(self):
+        dockerfile = read("Dockerfile")
+        stages = re.findall(r"^FROM (\S+)", dockerfile, re.M)
+        self.assertEqual(len(stages), 2)
+        self.assertTrue(all("bookworm" in s for s in stages), stages)
+        self.assertRegex(dockerfile, r"(?m)^USER newsdedup$")
+        self.assertRegex(dockerfile, r"(?m)^HEALTHCHECK ")
+        self.assertIn("--data-dir", dockerfile)
+
+    def test_kubernetes_manifests(self):
+        docs = []
+        for name in sorted(os.listdir(os.path.join(DEPLOY, "k8s"))):
+            docs += [d for d in yaml.safe_load_all(read("k8s", name)) if d]
+        kinds = {d["kind"]: d for d in docs}
+        self.assertEqual(set(kinds), {"StatefulSet", "Service"})
+        spec = kinds["StatefulSet"]["spec"]
+        pod = spec["template"]["spec"]
+        self.assertTrue(pod["securityContext"]["runAsNonRoot"])
+        container = pod["containers"][0]
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            self.assertEqual(container[probe]["grpc"]["port"], 50051, probe)
+        self.assertIn("limits", container["resources"])
+        self.assertIn("requests", container["resources"])
+        claims = [c["metadata"]["name"] for c in spec["volumeClaimTemplates"]]
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        self.assertEqual(claims, ["data"])
+        self.assertEqual(mounts["data"], "/var/lib/newsdedup")
+        selector = kinds["Service"]["spec"]["selector"]
+        labels = spec["template"]["metadata"]["labels"]
+        self.assertEqual(selector, labels)
+
+
+if __name__ == "__main__":
+    unittest.main()
