@@ -189,6 +189,13 @@ TEST_F(DashboardTest, ChromiumRendersStoriesAndAStoryPage) {
       << page;
   EXPECT_THAT(page, HasSubstr("same story"));
 
+  // The search box's route: stories near a text, and where it would go.
+  const std::string search =
+      RenderedDom(absl::StrCat(base, "#/search/Budapest%20summit"), "search");
+  EXPECT_THAT(search, HasSubstr("would join story"));
+  EXPECT_THAT(search, HasSubstr("class=\"story-row\""));
+  EXPECT_THAT(search, HasSubstr("Budapest"));
+
   // A screenshot for people to look at.
   const std::string shot =
       absl::StrCat(NEWSDEDUP_BUILD_DIR, "/dashboard-screenshot.png");

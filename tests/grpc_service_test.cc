@@ -470,6 +470,25 @@ TEST_F(GrpcServiceTest, ListClustersSortsFiltersAndPages) {
     EXPECT_EQ(response.total(), 1);
     EXPECT_TRUE(response.next_page_token().empty());
   }
+  // Story C: two articles 30 hours later, the only growth in the last day.
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(Assign(MakeProtoArticle(absl::StrCat("c", i),
+                                        "Central bank raises interest rates",
+                                        "", 1761130000 + 30 * 3600 + i),
+                       &answer)
+                    .ok());
+  }
+  request.clear_updated_since();
+  request.set_sort_by(v1::ListClustersRequest::RECENT_GROWTH);
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListClusters(&context, request, &response).ok());
+    ASSERT_EQ(response.clusters_size(), 3);
+    EXPECT_EQ(response.clusters(0).representative_id(), "c0");
+    EXPECT_EQ(response.clusters(0).recent_articles(), 2);
+    EXPECT_EQ(response.clusters(1).recent_articles(), 0);
+    EXPECT_EQ(response.clusters(1).size(), 3);  // ties: larger first
+  }
 }
 
 TEST_F(GrpcServiceTest, HealthIsServingUntilShutdown) {
