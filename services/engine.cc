@@ -1105,6 +1105,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
           {ClusterEvent::Kind::kCreated, absl::Now(), cluster.id, article.id});
     }
     if (Dated(article.published)) {
+      if (!Dated(newest_) || article.published > newest_) {
+        newest_ = article.published;  // exact duplicates advance it too
+      }
       cluster.dated = true;
       cluster.first_seen = std::min(cluster.first_seen, article.published);
       cluster.last_seen = std::max(cluster.last_seen, article.published);
@@ -1241,6 +1244,14 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     return survivor;
   }
 
+  // "Now" in news time: the newest publication time seen, but never more
+  // than kMaxClockSkew ahead of the wall clock. InfinitePast before any
+  // dated article.
+  absl::Time NewsClock() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    if (!Dated(newest_)) return newest_;
+    return std::min(newest_, absl::Now() + kMaxClockSkew);
+  }
+
   // Drops index shards that no article in the window can reach any more.
   // Expiry follows the newest publication time seen, but never runs ahead
   // of the wall clock by more than a day: one article dated years ahead
@@ -1248,7 +1259,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   void ExpireOldShards(absl::Time t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!Dated(t)) return;
     if (!Dated(newest_) || t > newest_) newest_ = t;
-    const absl::Time now = std::min(newest_, absl::Now() + kMaxClockSkew);
+    const absl::Time now = NewsClock();
     index_->DropBucketsBefore(BucketOf(now - options_.story_window) - 1);
     ForgetOldArticles(now);
   }
@@ -1303,11 +1314,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     }
     s.num_sources = static_cast<int>(sources.size());
     s.timeline.assign(ClusterSummary::kTimelineHours, 0);
-    if (Dated(newest_)) {
+    const absl::Time now = NewsClock();
+    if (Dated(now)) {
       for (int64_t m : cluster.members) {
         const absl::Time t = articles_[m].published;
-        if (!Dated(t) || t > newest_) continue;
-        const int64_t hours_ago = absl::ToInt64Hours(newest_ - t);
+        if (!Dated(t) || t > now) continue;
+        const int64_t hours_ago = absl::ToInt64Hours(now - t);
         if (hours_ago >= ClusterSummary::kTimelineHours) continue;
         ++s.timeline[ClusterSummary::kTimelineHours - 1 - hours_ago];
         ++s.recent_articles;
