@@ -580,6 +580,37 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     }
   }
 
+  // Counts one new answer by its relation.
+  void CountAnswer(Relation relation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    switch (relation) {
+      case Relation::kExactDuplicate:
+        ++stats_.exact_duplicates;
+        break;
+      case Relation::kNearDuplicate:
+        ++stats_.near_duplicates;
+        break;
+      case Relation::kSameStory:
+        ++stats_.same_story;
+        break;
+      case Relation::kNewStory:
+        ++stats_.new_stories;
+        break;
+    }
+  }
+
+  // Adds an embedded article (already in the index) to a cluster's
+  // centroid. The index keeps its own copy of the dense vector;
+  // similarities and centroids use the exact sparse vector, so the dense
+  // one is dropped. Dense-only embedders keep theirs for both.
+  static void AddToCentroid(Cluster* cluster, Embedding* embedding) {
+    if (!embedding->sparse.empty()) {
+      embedding->dense.clear();
+      embedding->dense.shrink_to_fit();
+    }
+    cluster->centroid.Add(*embedding);
+    cluster->total_words += embedding->num_words;
+  }
+
   // Every cluster number present, merge chains in range and loop-free:
   // Resolve() relies on both.
   absl::Status CheckRecoveredClusters() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -642,28 +673,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
           record.index_bucket >= keep_from_bucket) {
         RETURN_IF_ERROR(index_->Add(a, record.index_bucket, embedding.dense));
       }
-      if (!embedding.sparse.empty()) {
-        embedding.dense.clear();
-        embedding.dense.shrink_to_fit();
-      }
-      cluster.centroid.Add(embedding);
-      cluster.total_words += embedding.num_words;
+      AddToCentroid(&cluster, &embedding);
       record.embedding = std::move(embedding);
     }
-    switch (record.answer.relation) {
-      case Relation::kExactDuplicate:
-        ++stats_.exact_duplicates;
-        break;
-      case Relation::kNearDuplicate:
-        ++stats_.near_duplicates;
-        break;
-      case Relation::kSameStory:
-        ++stats_.same_story;
-        break;
-      case Relation::kNewStory:
-        ++stats_.new_stories;
-        break;
-    }
+    CountAnswer(record.answer.relation);
     if (record.answer.version > 1) ++stats_.updates;
     articles_.push_back(std::move(record));
     article_by_id_.insert_or_assign(article.id, a);
@@ -790,7 +803,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     answer.cluster_similarity =
         clusters_[c].centroid.Cosine(EmbeddingOf(original));
     answer.version = version;
-    ++stats_.exact_duplicates;
+    CountAnswer(Relation::kExactDuplicate);
     return Record(article, hash, articles_[original].embedded_as, c,
                   std::move(answer));
   }
@@ -977,32 +990,14 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     Assignment answer;
     FillDecision(d, &answer);
     answer.version = version;
-    switch (d.relation) {
-      case Relation::kNearDuplicate:
-        ++stats_.near_duplicates;
-        break;
-      case Relation::kSameStory:
-        ++stats_.same_story;
-        break;
-      default:
-        ++stats_.new_stories;
-        break;
-    }
+    CountAnswer(d.relation);
     const int64_t chosen = d.cluster >= 0 ? d.cluster : NewCluster();
     answer.shared_terms = SharedTerms(chosen, embedding);
 
     const int64_t a = static_cast<int64_t>(articles_.size());
     const int64_t bucket = BucketOf(t);
     RETURN_IF_ERROR(index_->Add(a, bucket, embedding.dense));
-    if (!embedding.sparse.empty()) {
-      // The index keeps its own copy; similarities and centroids use the
-      // exact sparse vector. Dense-only embedders keep theirs for both.
-      embedding.dense.clear();
-      embedding.dense.shrink_to_fit();
-    }
-    Cluster& cluster = clusters_[chosen];
-    cluster.centroid.Add(embedding);
-    cluster.total_words += embedding.num_words;
+    AddToCentroid(&clusters_[chosen], &embedding);
     Assignment recorded = Record(article, hash, a, chosen, std::move(answer));
     articles_[a].embedding = std::move(embedding);
     articles_[a].index_bucket = bucket;
