@@ -117,7 +117,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
                        std::unique_ptr<EngineStore> store)
       : options_(options),
         embedder_(std::move(embedder)),
-        bucket_width_(std::max(absl::Hours(1), options.story_window / 4)),
+        bucket_width_(std::max(absl::Hours(1), options.story_window / 2)),
         store_(std::move(store)),
         index_(std::move(index)) {}
 
@@ -1333,6 +1333,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
   const EngineOptions options_;
   const std::unique_ptr<Embedder> embedder_;
+  // Time span of one index shard: half the story window, so a query
+  // searches two or three shards. Narrower shards expire sooner (less
+  // memory) but every query then searches more graphs, which costs more
+  // than one larger graph (search time grows with the logarithm of size).
   const absl::Duration bucket_width_;
   const std::unique_ptr<EngineStore> store_;  // null: memory only
 
