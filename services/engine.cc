@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -1342,7 +1343,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
   mutable absl::Mutex mu_;
   std::unique_ptr<VectorIndex> index_ ABSL_GUARDED_BY(mu_);
-  std::vector<ArticleRecord> articles_ ABSL_GUARDED_BY(mu_);
+  // A deque: grows without copying or doubling its footprint.
+  std::deque<ArticleRecord> articles_ ABSL_GUARDED_BY(mu_);
   std::vector<Cluster> clusters_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> article_by_id_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, int64_t> article_by_hash_ ABSL_GUARDED_BY(mu_);
