@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <deque>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -14,6 +14,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "embeddings/normalizer.h"
@@ -140,6 +142,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     std::vector<int64_t> representative_seq;
     absl::flat_hash_map<int64_t, int64_t> index_of_seq;
     bool clusters_checked = false;
+    std::vector<ForwardReference> forward_references;
     EngineStore::Visitor visitor;
     visitor.meta = [&](const storage::v1::StoreMeta& meta) {
       next_seq_ = meta.next_seq();
@@ -170,10 +173,14 @@ class ClusteringEngineImpl final : public ClusteringEngine {
         RETURN_IF_ERROR(CheckRecoveredClusters());
         clusters_checked = true;
       }
-      return RecoverArticle(stored, keep_from_bucket, &index_of_seq);
+      return RecoverArticle(stored, keep_from_bucket, &index_of_seq,
+                            &forward_references);
     };
     RETURN_IF_ERROR(store_->Load(visitor));
     if (!clusters_checked) RETURN_IF_ERROR(CheckRecoveredClusters());
+    for (const ForwardReference& ref : forward_references) {
+      articles_[ref.article].answer.*ref.field = IndexOfArticle(ref.id);
+    }
     for (size_t c = 0; c < clusters_.size(); ++c) {
       Cluster& cluster = clusters_[c];
       if (cluster.merged_into >= 0) {
@@ -225,6 +232,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
     auto known = article_by_id_.find(article.id);
     if (known == article_by_id_.end()) {
+      RETURN_IF_ERROR(CheckCapacity());
       return AssignEmbedded(article, text.hash, std::move(embedding), found,
                             /*preferred=*/-1, /*version=*/1);
     }
@@ -379,10 +387,30 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   const EngineOptions& options() const override { return options_; }
 
  private:
+  // The first answer an article got, without strings: articles and
+  // clusters by index (records are never erased, so indices stay valid),
+  // shared terms in one string. A tenth of an Assignment's memory, which
+  // matters at millions of articles; Expand() rebuilds the Assignment.
+  struct CompactAnswer {
+    std::string shared_terms;     // joined by kTermSeparator
+    int64_t duplicate_of = -1;    // article
+    int64_t nearest = -1;         // article
+    int64_t runner_up = -1;       // cluster
+    int64_t representative = -1;  // article
+    float nearest_similarity = 0.0f;
+    float cluster_similarity = 0.0f;
+    float threshold = 0.0f;
+    float runner_up_similarity = 0.0f;
+    int32_t cluster_size = 0;
+    int16_t version = 1;
+    Relation relation = Relation::kNewStory;
+  };
+  static constexpr char kTermSeparator = '\x1f';
+
   struct ArticleRecord {
     std::string id;
     std::string title;
-    std::string source;
+    int32_t source = -1;  // in source_names_; -1 for none
     absl::Time published;
     uint64_t content_hash;
     int64_t cluster;  // as assigned; Resolve() for the live one
@@ -392,7 +420,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     Embedding embedding;       // sparse part only, once indexed
     int64_t index_bucket = 0;  // index shard holding its vector
     bool removed = false;      // deleted, or replaced by a new version
-    Assignment answer;         // the first answer, replayed on resend
+    CompactAnswer answer;      // the first answer, replayed on resend
     int64_t seq = 0;           // arrival number; its key in the store
   };
 
@@ -492,7 +520,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     }
     out.set_cluster(record.cluster);
     out.set_content_hash(record.content_hash);
-    const Assignment& in = record.answer;
+    const Assignment in = Expand(a);
     storage::v1::StoredAnswer* answer = out.mutable_answer();
     answer->set_cluster_id(in.cluster_id);
     answer->set_relation(static_cast<int>(in.relation));
@@ -633,9 +661,18 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     return absl::OkStatus();
   }
 
+  // An answer naming an article stored after it (its current version is
+  // newer), resolved once everything is loaded.
+  struct ForwardReference {
+    int64_t article;
+    int64_t CompactAnswer::*field;
+    std::string id;
+  };
+
   absl::Status RecoverArticle(
       const storage::v1::StoredArticle& stored, int64_t keep_from_bucket,
-      absl::flat_hash_map<int64_t, int64_t>* index_of_seq)
+      absl::flat_hash_map<int64_t, int64_t>* index_of_seq,
+      std::vector<ForwardReference>* forward_references)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     Article article;
     article.id = stored.id();
@@ -656,12 +693,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     ArticleRecord record;
     record.id = article.id;
     record.title = article.title;
-    record.source = article.source;
+    record.source = SourceNumber(article.source);
     record.published = article.published;
     record.content_hash = text->hash;
     record.cluster = stored.cluster();
     record.seq = stored.seq();
-    record.answer = FromStored(article.id, stored.answer());
+    const Assignment answer = FromStored(article.id, stored.answer());
     Cluster& cluster = clusters_[live];
     auto same_text = article_by_hash_.find(text->hash);
     if (same_text != article_by_hash_.end()) {
@@ -677,10 +714,22 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       AddToCentroid(&cluster, &embedding);
       record.embedding = std::move(embedding);
     }
-    CountAnswer(record.answer.relation);
-    if (record.answer.version > 1) ++stats_.updates;
+    CountAnswer(answer.relation);
+    if (answer.version > 1) ++stats_.updates;
     articles_.push_back(std::move(record));
     article_by_id_.insert_or_assign(article.id, a);
+    // References to articles deleted before the restart are lost.
+    CompactAnswer& compact = articles_.back().answer;
+    compact = Compact(answer);
+    for (const auto& [field, id] :
+         {std::pair(&CompactAnswer::duplicate_of, &answer.duplicate_of),
+          std::pair(&CompactAnswer::nearest, &answer.nearest_article_id),
+          std::pair(&CompactAnswer::representative,
+                    &answer.representative_id)}) {
+      if (compact.*field < 0 && !id->empty()) {
+        forward_references->push_back({a, field, *id});
+      }
+    }
     article_by_hash_.try_emplace(text->hash, a);
     cluster.members.push_back(a);
     (*index_of_seq)[stored.seq()] = a;
@@ -787,8 +836,21 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     }
     auto same_text = article_by_hash_.find(text.hash);
     if (same_text == article_by_hash_.end()) return std::nullopt;
+    if (absl::Status full = CheckCapacity(); !full.ok()) return full;
     return AssignExactDuplicate(article, text.hash, same_text->second,
                                 /*version=*/1);
+  }
+
+  // Back-pressure: a new id is refused while the engine holds
+  // options_.max_articles, so that memory stays bounded whatever the
+  // input rate (resends and new versions still pass).
+  absl::Status CheckCapacity() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    if (static_cast<int64_t>(article_by_id_.size()) < options_.max_articles) {
+      return absl::OkStatus();
+    }
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the engine holds its limit of ", options_.max_articles,
+        " articles; retry later, shorten the retention or raise the limit"));
   }
 
   // Records `article` as an exact duplicate of `original`.
@@ -1009,7 +1071,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
     recorded.cluster_id = clusters_[survivor].id;
     FillClusterView(survivor, &recorded);
-    articles_[a].answer = recorded;
+    articles_[a].answer = Compact(recorded);
     return recorded;
   }
 
@@ -1080,7 +1142,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     ArticleRecord record;
     record.id = article.id;
     record.title = article.title;
-    record.source = article.source;
+    record.source = SourceNumber(article.source);
     record.published = article.published;
     record.content_hash = hash;
     record.cluster = c;
@@ -1111,7 +1173,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     answer.article_id = article.id;
     answer.cluster_id = cluster.id;
     FillClusterView(c, &answer);
-    articles_.back().answer = answer;
+    articles_.back().answer = Compact(answer);
     return answer;
   }
 
@@ -1280,8 +1342,78 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       ++stats_.forgotten;
       record.title.clear();
       record.title.shrink_to_fit();
-      record.answer = Assignment();
+      record.answer = CompactAnswer();
     }
+  }
+
+  // The index of the live article `id` (-1 for none or an empty id).
+  int64_t IndexOfArticle(const std::string& id) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    if (id.empty()) return -1;
+    auto it = article_by_id_.find(id);
+    return it == article_by_id_.end() ? -1 : it->second;
+  }
+
+  CompactAnswer Compact(const Assignment& in) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    CompactAnswer out;
+    out.shared_terms =
+        absl::StrJoin(in.shared_terms, absl::string_view(&kTermSeparator, 1));
+    out.duplicate_of = IndexOfArticle(in.duplicate_of);
+    out.nearest = IndexOfArticle(in.nearest_article_id);
+    out.representative = IndexOfArticle(in.representative_id);
+    if (!in.runner_up_cluster_id.empty()) {
+      auto it = cluster_by_id_.find(in.runner_up_cluster_id);
+      if (it != cluster_by_id_.end()) out.runner_up = it->second;
+    }
+    out.nearest_similarity = in.nearest_similarity;
+    out.cluster_similarity = in.cluster_similarity;
+    out.threshold = in.threshold;
+    out.runner_up_similarity = in.runner_up_similarity;
+    out.cluster_size = in.cluster_size;
+    out.version = static_cast<int16_t>(
+        std::min<int>(in.version, std::numeric_limits<int16_t>::max()));
+    out.relation = in.relation;
+    return out;
+  }
+
+  // The first answer of article `a`; cluster_id is the cluster it was
+  // assigned to (View() resolves merges).
+  Assignment Expand(int64_t a) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    const ArticleRecord& record = articles_[a];
+    const CompactAnswer& in = record.answer;
+    Assignment out;
+    out.article_id = record.id;
+    out.cluster_id = clusters_[record.cluster].id;
+    out.relation = in.relation;
+    if (in.duplicate_of >= 0) out.duplicate_of = articles_[in.duplicate_of].id;
+    if (in.nearest >= 0) out.nearest_article_id = articles_[in.nearest].id;
+    if (in.runner_up >= 0)
+      out.runner_up_cluster_id = clusters_[in.runner_up].id;
+    if (in.representative >= 0) {
+      out.representative_id = articles_[in.representative].id;
+      out.representative_title = articles_[in.representative].title;
+    }
+    out.nearest_similarity = in.nearest_similarity;
+    out.cluster_similarity = in.cluster_similarity;
+    out.threshold = in.threshold;
+    out.runner_up_similarity = in.runner_up_similarity;
+    out.cluster_size = in.cluster_size;
+    out.version = in.version;
+    if (!in.shared_terms.empty()) {
+      out.shared_terms = absl::StrSplit(in.shared_terms, kTermSeparator);
+    }
+    return out;
+  }
+
+  // Outlets repeat across millions of articles: each name is kept once.
+  int32_t SourceNumber(const std::string& source)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (source.empty()) return -1;
+    auto [it, added] = source_numbers_.try_emplace(
+        source, static_cast<int32_t>(source_names_.size()));
+    if (added) source_names_.push_back(source);
+    return it->second;
   }
 
   ArticleView View(int64_t a) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -1289,9 +1421,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     ArticleView view;
     view.id = record.id;
     view.title = record.title;
-    view.source = record.source;
+    if (record.source >= 0) view.source = source_names_[record.source];
     view.published = record.published;
-    view.assignment = record.answer;
+    view.assignment = Expand(a);
     view.assignment.cluster_id = clusters_[Resolve(record.cluster)].id;
     return view;
   }
@@ -1304,9 +1436,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     s.aliases = cluster.aliases;
     if (with_history) s.history = cluster.history;
     s.size = static_cast<int>(cluster.members.size());
-    absl::flat_hash_set<absl::string_view> sources;
+    absl::flat_hash_set<int32_t> sources;
     for (int64_t m : cluster.members) {
-      if (!articles_[m].source.empty()) sources.insert(articles_[m].source);
+      if (articles_[m].source >= 0) sources.insert(articles_[m].source);
     }
     s.num_sources = static_cast<int>(sources.size());
     s.timeline.assign(ClusterSummary::kTimelineHours, 0);
@@ -1348,6 +1480,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   std::vector<Cluster> clusters_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> article_by_id_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, int64_t> article_by_hash_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> source_names_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int32_t> source_numbers_
+      ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> cluster_by_id_ ABSL_GUARDED_BY(mu_);
   absl::Time newest_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t live_clusters_ ABSL_GUARDED_BY(mu_) = 0;

@@ -26,6 +26,13 @@ struct EngineOptions {
   // sets its own default (`newsdedup serve --retention`).
   absl::Duration retention = absl::InfiniteDuration();
 
+  // Most articles held at once; past it, new ids are refused with
+  // RESOURCE_EXHAUSTED until retention frees room (back-pressure instead
+  // of growing until the process is killed). About 2 KiB of memory per
+  // headline-sized article (docs/performance.md), so the default bounds
+  // the engine near 20 GiB.
+  int64_t max_articles = 10'000'000;
+
   // How fast the join threshold rises with the gap between an article and
   // the cluster's last article: multiplied by 1 + time_penalty * log2(1 +
   // gap in days). Lets a long window follow slow stories without letting

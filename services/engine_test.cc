@@ -55,6 +55,31 @@ TEST(EngineTest, RejectsBadInputWithFieldNames) {
   EXPECT_EQ(engine->stats().articles, 0);
 }
 
+TEST(EngineTest, RefusesNewArticlesPastItsLimitButAnswersResends) {
+  EngineOptions options;
+  options.max_articles = 2;
+  auto engine = MakeEngine(options);
+  const Article first = MakeArticle("a", "Harbour bridge closes for repairs");
+  ASSERT_TRUE(engine->Assign(first).ok());
+  ASSERT_TRUE(
+      engine->Assign(MakeArticle("b", "Election results announced")).ok());
+  auto refused = engine->Assign(MakeArticle("c", "Volcano erupts in Iceland"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  // An exact copy under a new id is a new article too.
+  Article copy = first;
+  copy.id = "a-copy";
+  EXPECT_EQ(engine->Assign(copy).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(engine->Assign(first).ok());  // a resend
+  Article update = first;
+  update.title += " until May";
+  EXPECT_TRUE(engine->Assign(update).ok());  // a new version
+  EXPECT_EQ(engine->stats().articles, 2);
+  ASSERT_TRUE(engine->DeleteArticle("b").ok());
+  EXPECT_TRUE(
+      engine->Assign(MakeArticle("c", "Volcano erupts in Iceland")).ok());
+}
+
 TEST(EngineTest, RejectsBadOptions) {
   EngineOptions options;
   options.story_window = absl::ZeroDuration();

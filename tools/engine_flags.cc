@@ -16,6 +16,14 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->capture_default_str()
       ->group(group);
   command
+      ->add_option("--max-articles", e.max_articles,
+                   "Most articles held; new ids past it get "
+                   "RESOURCE_EXHAUSTED (back-pressure) until retention frees "
+                   "room")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
       ->add_option("--time-penalty", e.time_penalty,
                    "Rise of the join threshold per doubling of the time gap")
       ->check(CLI::NonNegativeNumber)
