@@ -463,8 +463,9 @@ class DenseOnlyEmbedder final : public Embedder {
   absl::StatusOr<Embedding> Embed(const EmbedInput& input, EmbedMode) override {
     Embedding e;
     e.dense.assign(1024, 0.0f);
-    for (absl::string_view w :
-         SplitWords(absl::StrCat(input.title, " ", input.body))) {
+    // Named: the words are views into it.
+    const std::string text = absl::StrCat(input.title, " ", input.body);
+    for (absl::string_view w : SplitWords(text)) {
       e.dense[std::hash<std::string>()(std::string(w)) % 1024] += 1.0f;
       ++e.num_words;
     }
