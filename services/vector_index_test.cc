@@ -11,6 +11,19 @@
 namespace newsdedup {
 namespace {
 
+// A random direction in `dimension` dimensions, L2-normalised.
+std::vector<float> RandomUnitVector(int dimension, std::mt19937* rng) {
+  std::normal_distribution<float> normal;
+  std::vector<float> v(dimension);
+  float norm = 0;
+  for (float& x : v) {
+    x = normal(*rng);
+    norm += x * x;
+  }
+  for (float& x : v) x /= std::sqrt(norm);
+  return v;
+}
+
 constexpr int kDim = 8;
 
 // A unit vector with weight on axes `a` and `b`.
@@ -111,16 +124,9 @@ TEST(VectorIndexTest, LargeShardTurnsIntoGraphAndKeepsWorking) {
   options.exact_limit = 200;
   auto index = *NewTimeShardedIndex(options);
   std::mt19937 rng(7);
-  std::normal_distribution<float> normal;
   std::vector<std::vector<float>> vectors;
   for (int i = 0; i < 300; ++i) {
-    std::vector<float> v(kDimension);
-    float norm = 0;
-    for (float& x : v) {
-      x = normal(rng);
-      norm += x * x;
-    }
-    for (float& x : v) x /= std::sqrt(norm);
+    const std::vector<float> v = RandomUnitVector(kDimension, &rng);
     vectors.push_back(v);
     ASSERT_TRUE(index->Add(1000 + i, 3, v).ok());
   }
@@ -175,17 +181,7 @@ TEST(VectorIndexTest, QuantizedScoresStayCloseToExactOnes) {
   auto quantized = *NewTimeShardedIndex(options);
   auto exact = *NewTimeShardedFlatIndex(kDimension);
   std::mt19937 rng(11);
-  std::normal_distribution<float> normal;
-  auto unit_vector = [&] {
-    std::vector<float> v(kDimension);
-    float norm = 0;
-    for (float& x : v) {
-      x = normal(rng);
-      norm += x * x;
-    }
-    for (float& x : v) x /= std::sqrt(norm);
-    return v;
-  };
+  auto unit_vector = [&] { return RandomUnitVector(kDimension, &rng); };
   for (int i = 0; i < 100; ++i) {
     const std::vector<float> v = unit_vector();
     ASSERT_TRUE(quantized->Add(i, 0, v).ok());
