@@ -197,7 +197,9 @@ class RocksDbStore final : public EngineStore {
     batch.meta.set_embedder_fingerprint(options_.embedder_fingerprint);
     pending.writes.emplace_back(kMetaKey, batch.meta.SerializeAsString());
     absl::MutexLock lock(&mu_);
-    pending_.push_back(std::move(pending));
+    // After a failed write nothing more is written (WaitDurable reports the
+    // failure); queueing would only grow memory.
+    if (failed_.ok()) pending_.push_back(std::move(pending));
     return ++staged_;
   }
 
