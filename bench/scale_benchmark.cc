@@ -145,8 +145,8 @@ void RunEngine(const std::vector<LabelledArticle>& corpus, int threads) {
 void RunRecall(const std::vector<LabelledArticle>& corpus, int queries) {
   auto embedder = *NewLexicalEmbedder(LexicalEmbedderOptions());
   const EngineOptions engine_options;
-  const absl::Duration width =
-      std::max(absl::Hours(1), engine_options.story_window / 2);  // as the engine
+  const absl::Duration width = std::max(
+      absl::Hours(1), engine_options.story_window / 2);  // as the engine
   auto bucket_of = [&](absl::Time t) {
     return absl::ToInt64Seconds(t - absl::UnixEpoch()) /
            absl::ToInt64Seconds(width);

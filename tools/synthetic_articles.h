@@ -72,10 +72,10 @@ class StoryCorpus {
   StoryCorpus(std::vector<std::string> words, std::vector<double> counts,
               std::vector<std::string> names, uint64_t seed);
 
-  std::vector<std::string> words_;    // lower case, by decreasing count
+  std::vector<std::string> words_;  // lower case, by decreasing count
   std::discrete_distribution<size_t> common_;  // by frequency
-  size_t rare_from_ = 0;              // words_[rare_from_..] are the rarer half
-  std::vector<std::string> names_;    // capitalised words
+  size_t rare_from_ = 0;            // words_[rare_from_..] are the rarer half
+  std::vector<std::string> names_;  // capitalised words
   std::mt19937_64 rng_;
 };
 
