@@ -8,6 +8,7 @@
 #include <deque>
 #include <limits>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -168,15 +169,42 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       representative_seq[c] = stored.representative_seq();
       return absl::OkStatus();
     };
+    // Articles go through two stages on two cores: a worker thread
+    // normalises and embeds them (in store order), this thread puts them
+    // back into the index, the clusters and the lookups.
+    RecoveryQueue queue;
+    std::thread worker([this, &queue] {
+      absl::flat_hash_set<uint64_t> seen;
+      while (std::optional<storage::v1::StoredArticle> stored = queue.Take()) {
+        queue.Done(PrepareArticle(*std::move(stored), &seen));
+      }
+    });
+    absl::Status applied = absl::OkStatus();
+    auto apply = [&](PreparedArticle prepared) {
+      if (applied.ok()) {
+        applied = RecoverArticle(std::move(prepared), keep_from_bucket,
+                                 &index_of_seq, &forward_references);
+      }
+    };
     visitor.article = [&](const storage::v1::StoredArticle& stored) {
       if (!clusters_checked) {
         RETURN_IF_ERROR(CheckRecoveredClusters());
         clusters_checked = true;
       }
-      return RecoverArticle(stored, keep_from_bucket, &index_of_seq,
-                            &forward_references);
+      queue.Put(stored);
+      while (std::optional<PreparedArticle> ready = queue.Ready()) {
+        apply(*std::move(ready));
+      }
+      return applied;
     };
-    RETURN_IF_ERROR(store_->Load(visitor));
+    absl::Status loaded = store_->Load(visitor);
+    queue.Close();
+    while (std::optional<PreparedArticle> ready = queue.Next()) {
+      apply(*std::move(ready));
+    }
+    worker.join();
+    RETURN_IF_ERROR(loaded);
+    RETURN_IF_ERROR(applied);
     if (!clusters_checked) RETURN_IF_ERROR(CheckRecoveredClusters());
     for (const ForwardReference& ref : forward_references) {
       articles_[ref.article].answer.*ref.field = IndexOfArticle(ref.id);
@@ -661,6 +689,86 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     return absl::OkStatus();
   }
 
+  // A stored article read back, normalised and (unless its text was seen
+  // before: an exact duplicate) embedded, ready to be put back.
+  struct PreparedArticle {
+    storage::v1::StoredArticle stored;
+    Article article;
+    absl::StatusOr<NormalizedText> text = absl::UnknownError("not prepared");
+    std::optional<absl::StatusOr<Embedding>> embedding;
+  };
+
+  // Hands stored articles to the recovery worker and prepared ones back,
+  // in order. At most kRecoveryBacklog articles are in flight, which
+  // bounds the memory of the pipeline.
+  class RecoveryQueue {
+   public:
+    // Queues one article; blocks while the backlog is full.
+    void Put(const storage::v1::StoredArticle& stored) {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &RecoveryQueue::HasRoom));
+      todo_.push_back(stored);
+      ++in_flight_;
+    }
+    // No more articles will be put.
+    void Close() {
+      absl::MutexLock lock(&mu_);
+      closed_ = true;
+    }
+    // Worker: the next article to prepare; nullopt once closed and empty.
+    std::optional<storage::v1::StoredArticle> Take() {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &RecoveryQueue::HasWork));
+      if (todo_.empty()) return std::nullopt;
+      storage::v1::StoredArticle stored = std::move(todo_.front());
+      todo_.pop_front();
+      return stored;
+    }
+    // Worker: one prepared article.
+    void Done(PreparedArticle prepared) {
+      absl::MutexLock lock(&mu_);
+      done_.push_back(std::move(prepared));
+    }
+    // A prepared article if one is waiting (does not block).
+    std::optional<PreparedArticle> Ready() {
+      absl::MutexLock lock(&mu_);
+      return PopDone();
+    }
+    // The next prepared article, waiting for it; nullopt when none is left.
+    std::optional<PreparedArticle> Next() {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &RecoveryQueue::HasResultOrDrained));
+      return PopDone();
+    }
+
+   private:
+    static constexpr int kRecoveryBacklog = 4096;
+
+    std::optional<PreparedArticle> PopDone()
+        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (done_.empty()) return std::nullopt;
+      PreparedArticle prepared = std::move(done_.front());
+      done_.pop_front();
+      --in_flight_;
+      return prepared;
+    }
+    bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return in_flight_ < kRecoveryBacklog || !done_.empty();
+    }
+    bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !todo_.empty() || closed_;
+    }
+    bool HasResultOrDrained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !done_.empty() || in_flight_ == 0;
+    }
+
+    absl::Mutex mu_;
+    std::deque<storage::v1::StoredArticle> todo_ ABSL_GUARDED_BY(mu_);
+    std::deque<PreparedArticle> done_ ABSL_GUARDED_BY(mu_);
+    int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+    bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  };
+
   // An answer naming an article stored after it (its current version is
   // newer), resolved once everything is loaded.
   struct ForwardReference {
@@ -669,20 +777,36 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     std::string id;
   };
 
+  // The expensive, engine-independent half of recovering an article; runs
+  // on the recovery worker thread, in store order (the IDF statistics see
+  // the articles in the order they first did). `seen` holds the text
+  // hashes met so far: exact duplicates share their original's vector.
+  PreparedArticle PrepareArticle(storage::v1::StoredArticle stored,
+                                 absl::flat_hash_set<uint64_t>* seen) const {
+    PreparedArticle p;
+    p.article.id = stored.id();
+    p.article.title = stored.title();
+    p.article.body = stored.body();
+    p.article.source = stored.source();
+    if (stored.dated()) {
+      p.article.published = absl::FromUnixNanos(stored.published_unix_nanos());
+    }
+    p.text = NormalizeArticle(p.article);
+    if (p.text.ok() && seen->insert(p.text->hash).second) {
+      p.embedding = Embed(*p.text, EmbedMode::kObserve);
+    }
+    p.stored = std::move(stored);
+    return p;
+  }
+
   absl::Status RecoverArticle(
-      const storage::v1::StoredArticle& stored, int64_t keep_from_bucket,
+      PreparedArticle prepared, int64_t keep_from_bucket,
       absl::flat_hash_map<int64_t, int64_t>* index_of_seq,
       std::vector<ForwardReference>* forward_references)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    Article article;
-    article.id = stored.id();
-    article.title = stored.title();
-    article.body = stored.body();
-    article.source = stored.source();
-    if (stored.dated()) {
-      article.published = absl::FromUnixNanos(stored.published_unix_nanos());
-    }
-    absl::StatusOr<NormalizedText> text = NormalizeArticle(article);
+    const storage::v1::StoredArticle& stored = prepared.stored;
+    const Article& article = prepared.article;
+    const absl::StatusOr<NormalizedText>& text = prepared.text;
     if (!text.ok() || stored.cluster() < 0 ||
         stored.cluster() >= static_cast<int64_t>(clusters_.size())) {
       return absl::DataLossError(absl::StrCat(
@@ -704,7 +828,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     if (same_text != article_by_hash_.end()) {
       record.embedded_as = articles_[same_text->second].embedded_as;
     } else {
-      ASSIGN_OR_RETURN(Embedding embedding, Embed(*text, EmbedMode::kObserve));
+      if (!prepared.embedding.has_value()) {  // its original was not loaded
+        prepared.embedding = Embed(*text, EmbedMode::kObserve);
+      }
+      ASSIGN_OR_RETURN(Embedding embedding, std::move(*prepared.embedding));
       record.embedded_as = a;
       record.index_bucket = BucketOf(article.published);
       if (record.index_bucket == VectorIndex::kTimelessBucket ||
