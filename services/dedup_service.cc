@@ -398,16 +398,15 @@ grpc::ServerUnaryReactor* DedupServiceImpl::ListClusters(
                                   }),
                    clusters.end());
   }
-  if (request->sort_by() == v1::ListClustersRequest::LAST_UPDATE) {
-    std::stable_sort(clusters.begin(), clusters.end(),
-                     [](const ClusterSummary& a, const ClusterSummary& b) {
-                       return a.last_seen > b.last_seen;
-                     });
-  } else if (request->sort_by() == v1::ListClustersRequest::RECENT_GROWTH) {
-    std::stable_sort(clusters.begin(), clusters.end(),
-                     [](const ClusterSummary& a, const ClusterSummary& b) {
-                       return a.recent_articles > b.recent_articles;
-                     });
+  switch (request->sort_by()) {
+    case v1::ListClustersRequest::LAST_UPDATE:
+      SortClusters(ClusterOrder::kLastUpdate, &clusters);
+      break;
+    case v1::ListClustersRequest::RECENT_GROWTH:
+      SortClusters(ClusterOrder::kRecentGrowth, &clusters);
+      break;
+    default:  // SIZE, or unspecified: as listed
+      break;
   }
   const int total = static_cast<int>(clusters.size());
   for (int i = *offset; i < total && i - *offset < *page_size; ++i) {

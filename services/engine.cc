@@ -52,6 +52,26 @@ const char* ClusterEventKindName(ClusterEvent::Kind kind) {
   return "UNKNOWN";
 }
 
+void SortClusters(ClusterOrder order, std::vector<ClusterSummary>* clusters) {
+  // Stable: ties keep ListClusters' order (by size, then age).
+  switch (order) {
+    case ClusterOrder::kSize:
+      return;
+    case ClusterOrder::kLastUpdate:
+      std::stable_sort(clusters->begin(), clusters->end(),
+                       [](const ClusterSummary& a, const ClusterSummary& b) {
+                         return a.last_seen > b.last_seen;
+                       });
+      return;
+    case ClusterOrder::kRecentGrowth:
+      std::stable_sort(clusters->begin(), clusters->end(),
+                       [](const ClusterSummary& a, const ClusterSummary& b) {
+                         return a.recent_articles > b.recent_articles;
+                       });
+      return;
+  }
+}
+
 namespace {
 
 // Full re-election of the representative is cheap for small clusters; for

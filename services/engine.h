@@ -130,6 +130,16 @@ struct EngineStats {
   double recovery_seconds = 0.0;
 };
 
+// Orders in which stories are listed.
+enum class ClusterOrder {
+  kSize,          // largest first (ties: oldest first): ListClusters' own
+  kLastUpdate,    // most recent last_seen first
+  kRecentGrowth,  // most recent_articles first (ties: larger first)
+};
+
+// Re-orders `clusters`, as ListClusters() returns them, into `order`.
+void SortClusters(ClusterOrder order, std::vector<ClusterSummary>* clusters);
+
 class ClusteringEngine {
  public:
   // With a `store`, every change is durable before its answer leaves, and

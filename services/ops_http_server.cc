@@ -80,21 +80,17 @@ void Serve(httplib::Server& server, const ClusteringEngine* engine,
     if (!IntParam(req, "limit", 1, 1000, 50, &limit, res)) return;
     const std::string sort =
         req.has_param("sort") ? req.get_param_value("sort") : "growth";
-    std::vector<ClusterSummary> clusters = engine->ListClusters();  // size
-    if (sort == "growth") {
-      std::stable_sort(clusters.begin(), clusters.end(),
-                       [](const ClusterSummary& a, const ClusterSummary& b) {
-                         return a.recent_articles > b.recent_articles;
-                       });
+    ClusterOrder order = ClusterOrder::kRecentGrowth;
+    if (sort == "size") {
+      order = ClusterOrder::kSize;
     } else if (sort == "last-update") {
-      std::stable_sort(clusters.begin(), clusters.end(),
-                       [](const ClusterSummary& a, const ClusterSummary& b) {
-                         return a.last_seen > b.last_seen;
-                       });
-    } else if (sort != "size") {
+      order = ClusterOrder::kLastUpdate;
+    } else if (sort != "growth") {
       Error(res, 400, "sort: must be growth, size or last-update");
       return;
     }
+    std::vector<ClusterSummary> clusters = engine->ListClusters();
+    SortClusters(order, &clusters);
     const EngineStats stats = engine->stats();
     json stories = json::array();
     for (size_t i = 0; i < clusters.size() && i < size_t(limit); ++i) {
