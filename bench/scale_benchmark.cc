@@ -72,13 +72,6 @@ int64_t PeakResidentBytes() {
   return static_cast<int64_t>(usage.ru_maxrss) * 1024;
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return v[k];
-}
-
 int64_t NumStories(const std::vector<LabelledArticle>& corpus) {
   int64_t most = -1;
   for (const LabelledArticle& a : corpus) most = std::max(most, a.story);
@@ -127,8 +120,8 @@ void RunEngine(const std::vector<LabelledArticle>& corpus, int threads) {
   std::cout << absl::StrFormat(
       "  newsdedup: %.0f articles/s (%d threads, %d failed); latency p50 "
       "%.2f ms, p99 %.2f ms; %d live articles, %d in the index\n",
-      n / seconds, threads, failed.load(), Percentile(latency_ms, 0.5),
-      Percentile(latency_ms, 0.99), stats.articles, stats.indexed_vectors);
+      n / seconds, threads, failed.load(), Percentile(&latency_ms, 0.5),
+      Percentile(&latency_ms, 0.99), stats.articles, stats.indexed_vectors);
   std::cout << absl::StrFormat(
       "  memory: +%.0f MiB resident = %.0f bytes/article beyond %.0f bytes "
       "of raw text; peak resident %.0f MiB (corpus included)\n",

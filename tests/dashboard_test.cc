@@ -46,11 +46,7 @@ class DashboardTest : public ::testing::Test {
 
   // Runs a shell command; returns its exit code and output.
   int Run(const std::string& command, std::string* out) {
-    const std::string out_path = (dir_ / "command.out").string();
-    const int status =
-        std::system(absl::StrCat(command, " >", out_path, " 2>&1").c_str());
-    *out = ReadFile(out_path);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return testing::RunCommand(command, (dir_ / "command.out").string(), out);
   }
 
   void FeedStories() {

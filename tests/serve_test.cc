@@ -46,12 +46,8 @@ class ServeTest : public ::testing::Test {
 
   // Runs `newsdedup <args>`; returns the exit code.
   int Run(const std::string& args, std::string* out) {
-    const std::string out_path = (dir_ / "command.out").string();
-    const std::string command =
-        absl::StrCat(NEWSDEDUP_CLI_PATH, " ", args, " >", out_path, " 2>&1");
-    const int status = std::system(command.c_str());
-    *out = ReadFile(out_path);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return testing::RunCommand(absl::StrCat(NEWSDEDUP_CLI_PATH, " ", args),
+                               (dir_ / "command.out").string(), out);
   }
 
   // Runs `newsdedup client --server ... <args>`; returns the exit code.
@@ -173,14 +169,9 @@ TEST_F(ServeTest, AdminChecksBacksUpAndRestores) {
 
 TEST_F(ServeTest, ClientReportsAnUnreachableServer) {
   std::string out;
-  const std::string command =
-      absl::StrCat(NEWSDEDUP_CLI_PATH,
-                   " client --server 127.0.0.1:1 --timeout-seconds 2 health "
-                   ">",
-                   (dir_ / "o").string(), " 2>&1");
-  const int status = std::system(command.c_str());
-  EXPECT_NE(WEXITSTATUS(status), 0);
-  EXPECT_THAT(ReadFile((dir_ / "o").string()), HasSubstr("127.0.0.1:1"));
+  EXPECT_NE(Run("client --server 127.0.0.1:1 --timeout-seconds 2 health", &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("127.0.0.1:1"));
 }
 
 }  // namespace

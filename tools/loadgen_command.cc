@@ -30,6 +30,7 @@
 #include "tools/article_jsonl.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
+#include "tools/metrics.h"
 #include "tools/synthetic_articles.h"
 
 namespace newsdedup {
@@ -95,13 +96,6 @@ int64_t StreamArticles(v1::DedupService::Stub* stub,
     return -1;
   }
   return errors;
-}
-
-double Percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return v[k];
 }
 
 int RunLoadgen(const LoadgenFlags& flags) {
@@ -205,9 +199,9 @@ int RunLoadgen(const LoadgenFlags& flags) {
   for (auto& t : senders) t.join();
   const double max_ms =
       *std::max_element(latencies_ms.begin(), latencies_ms.end());
-  const double p50 = Percentile(latencies_ms, 0.50);
-  const double p90 = Percentile(latencies_ms, 0.90);
-  const double p99 = Percentile(latencies_ms, 0.99);
+  const double p50 = Percentile(&latencies_ms, 0.50);
+  const double p90 = Percentile(&latencies_ms, 0.90);
+  const double p99 = Percentile(&latencies_ms, 0.99);
   std::cout << absl::StrFormat(
       "unary Assign at %.0f/s for %.0fs: p50=%.2fms p90=%.2fms p99=%.2fms "
       "max=%.2fms (%d failed)\n",

@@ -81,6 +81,14 @@ double PearsonCorrelation(absl::Span<const double> x,
   return sxy / std::sqrt(sxx * syy);
 }
 
+double Percentile(std::vector<double>* values, double p) {
+  if (values->empty()) return 0;
+  const size_t k =
+      std::min(values->size() - 1, static_cast<size_t>(p * values->size()));
+  std::nth_element(values->begin(), values->begin() + k, values->end());
+  return (*values)[k];
+}
+
 double RocAuc(absl::Span<const double> scores,
               const std::vector<bool>& positive) {
   // Mann-Whitney U from average ranks.

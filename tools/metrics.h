@@ -30,6 +30,10 @@ double AdjustedRandIndex(absl::Span<const int64_t> gold,
 double PearsonCorrelation(absl::Span<const double> x,
                           absl::Span<const double> y);
 
+// The value below which a share `p` (0..1) of `values` lies (nearest
+// rank); 0 for no values. Reorders `values` (std::nth_element).
+double Percentile(std::vector<double>* values, double p);
+
 // Area under the ROC curve of `scores` separating positives from negatives
 // (ties count half). 0.5 when a class is empty.
 double RocAuc(absl::Span<const double> scores,

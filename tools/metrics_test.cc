@@ -68,5 +68,14 @@ TEST(RocAucTest, SeparatesAndCountsTiesHalf) {
   EXPECT_DOUBLE_EQ(RocAuc({0.5, 0.7}, {true, true}), 0.5);
 }
 
+TEST(PercentileTest, NearestRankAndEmpty) {
+  std::vector<double> v = {5, 1, 4, 2, 3, 6, 8, 7, 10, 9};
+  EXPECT_DOUBLE_EQ(Percentile(&v, 0.5), 6);
+  EXPECT_DOUBLE_EQ(Percentile(&v, 0.99), 10);
+  EXPECT_DOUBLE_EQ(Percentile(&v, 0.0), 1);
+  std::vector<double> none;
+  EXPECT_DOUBLE_EQ(Percentile(&none, 0.5), 0);
+}
+
 }  // namespace
 }  // namespace newsdedup

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -23,6 +24,14 @@ std::string ReadFile(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+int RunCommand(const std::string& command, const std::string& output_path,
+               std::string* output) {
+  const int status =
+      std::system(absl::StrCat(command, " >", output_path, " 2>&1").c_str());
+  *output = ReadFile(output_path);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 ServerProcess::~ServerProcess() { Stop(SIGKILL); }

@@ -12,6 +12,12 @@ namespace testing {
 
 std::string ReadFile(const std::string& path);
 
+// Runs a shell `command` with stdout and stderr sent to `output_path`, puts
+// what it wrote in `*output`, and returns its exit code (-1 if it did not
+// exit normally).
+int RunCommand(const std::string& command, const std::string& output_path,
+               std::string* output);
+
 class ServerProcess {
  public:
   ServerProcess() = default;
