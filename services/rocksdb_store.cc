@@ -8,6 +8,7 @@
 
 #include <deque>
 #include <filesystem>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -126,12 +127,11 @@ class RocksDbStore final : public EngineStore {
     db_->Close().PermitUncheckedError();
   }
 
-  // Reads the meta record and checks that this build may use the store.
+  // Checks that this build may use the store; claims a new one for this
+  // embedder.
   absl::Status CheckMeta() {
-    std::string value;
-    const rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), kMetaKey, &value);
-    if (s.IsNotFound()) {  // a new store: claim it for this embedder
+    ASSIGN_OR_RETURN(std::optional<StoreMeta> stored, ReadMeta());
+    if (!stored.has_value()) {
       StoreMeta meta;
       meta.set_format_version(kStoreFormatVersion);
       meta.set_embedder_fingerprint(options_.embedder_fingerprint);
@@ -139,43 +139,28 @@ class RocksDbStore final : public EngineStore {
           db_->Put(write_options_, kMetaKey, meta.SerializeAsString()),
           options_.path, "initialising");
     }
-    RETURN_IF_ERROR(FromRocksDb(s, options_.path, "reading the meta record"));
-    StoreMeta meta;
-    if (!meta.ParseFromString(value)) {
-      return absl::DataLossError(absl::StrCat(
-          "store in ", options_.path, ": the meta record does not parse"));
-    }
-    if (meta.format_version() > kStoreFormatVersion) {
+    if (stored->format_version() > kStoreFormatVersion) {
       return absl::FailedPreconditionError(
           absl::StrCat("store in ", options_.path, " has format version ",
-                       meta.format_version(), "; this build reads up to ",
+                       stored->format_version(), "; this build reads up to ",
                        kStoreFormatVersion, ". Use a newer newsdedup"));
     }
-    if (meta.embedder_fingerprint() != options_.embedder_fingerprint) {
+    if (stored->embedder_fingerprint() != options_.embedder_fingerprint) {
       return absl::FailedPreconditionError(absl::StrCat(
           "store in ", options_.path,
           " was built with another embedder (tokenizer model or feature "
           "settings): stored fingerprint ",
-          meta.embedder_fingerprint(), ", this server's ",
+          stored->embedder_fingerprint(), ", this server's ",
           options_.embedder_fingerprint,
-          ". Start with the original --tokenizer-model, or use a new "
-          "--data-dir"));
+          ". Start with the original --model and embedder flags, or use a "
+          "new --data-dir"));
     }
     return absl::OkStatus();
   }
 
   absl::Status Load(const Visitor& visitor) override {
-    std::string value;
-    StoreMeta meta;
-    const rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), kMetaKey, &value);
-    if (!s.IsNotFound()) {
-      RETURN_IF_ERROR(FromRocksDb(s, options_.path, "reading"));
-      if (!meta.ParseFromString(value)) {
-        return absl::DataLossError("store: the meta record does not parse");
-      }
-    }
-    RETURN_IF_ERROR(visitor.meta(meta));
+    ASSIGN_OR_RETURN(std::optional<StoreMeta> meta, ReadMeta());
+    RETURN_IF_ERROR(visitor.meta(meta.value_or(StoreMeta())));
     RETURN_IF_ERROR(Scan<StoredCluster>(kClusterPrefix, visitor.cluster));
     return Scan<StoredArticle>(kArticlePrefix, visitor.article);
   }
@@ -251,6 +236,21 @@ class RocksDbStore final : public EngineStore {
     std::vector<std::pair<std::string, std::string>> writes;
     std::vector<std::string> deletes;
   };
+
+  // The meta record; nullopt for a new store.
+  absl::StatusOr<std::optional<StoreMeta>> ReadMeta() {
+    std::string value;
+    const rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), kMetaKey, &value);
+    if (s.IsNotFound()) return std::nullopt;
+    RETURN_IF_ERROR(FromRocksDb(s, options_.path, "reading the meta record"));
+    StoreMeta meta;
+    if (!meta.ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat(
+          "store in ", options_.path, ": the meta record does not parse"));
+    }
+    return meta;
+  }
 
   template <typename Record>
   absl::Status Scan(char prefix,
