@@ -166,25 +166,12 @@ class RocksDbStore final : public EngineStore {
   }
 
   uint64_t Stage(Batch batch) override {
-    Pending pending;
-    for (const StoredArticle& a : batch.put_articles) {
-      pending.writes.emplace_back(NumberKey(kArticlePrefix, a.seq()),
-                                  a.SerializeAsString());
-    }
-    for (int64_t seq : batch.delete_articles) {
-      pending.deletes.push_back(NumberKey(kArticlePrefix, seq));
-    }
-    for (const StoredCluster& c : batch.put_clusters) {
-      pending.writes.emplace_back(NumberKey(kClusterPrefix, c.number()),
-                                  c.SerializeAsString());
-    }
-    batch.meta.set_format_version(kStoreFormatVersion);
-    batch.meta.set_embedder_fingerprint(options_.embedder_fingerprint);
-    pending.writes.emplace_back(kMetaKey, batch.meta.SerializeAsString());
+    // Only queued here, under the engine's lock; the writing thread
+    // serialises (WaitDurable).
     absl::MutexLock lock(&mu_);
     // After a failed write nothing more is written (WaitDurable reports the
     // failure); queueing would only grow memory.
-    if (failed_.ok()) pending_.push_back(std::move(pending));
+    if (failed_.ok()) pending_.push_back(std::move(batch));
     return ++staged_;
   }
 
@@ -206,15 +193,11 @@ class RocksDbStore final : public EngineStore {
       // operation, and a delete of a key put by an earlier operation
       // correctly comes later.
       writing_ = true;
-      std::deque<Pending> taking;
+      std::deque<Batch> taking;
       taking.swap(pending_);
       const uint64_t last = staged_;
       mu_.Unlock();
-      rocksdb::WriteBatch batch;
-      for (const Pending& p : taking) {
-        for (const auto& [key, value] : p.writes) batch.Put(key, value);
-        for (const std::string& key : p.deletes) batch.Delete(key);
-      }
+      rocksdb::WriteBatch batch = Serialize(&taking);
       const rocksdb::Status s = db_->Write(write_options_, &batch);
       mu_.Lock();
       writing_ = false;
@@ -231,11 +214,29 @@ class RocksDbStore final : public EngineStore {
   }
 
  private:
-  // One staged batch, serialised.
-  struct Pending {
-    std::vector<std::pair<std::string, std::string>> writes;
-    std::vector<std::string> deletes;
-  };
+  // One RocksDB write for staged batches, in order. Each batch's meta
+  // replaces the one before, so only the last is written.
+  rocksdb::WriteBatch Serialize(std::deque<Batch>* batches) const {
+    rocksdb::WriteBatch out;
+    for (const Batch& b : *batches) {
+      for (const StoredArticle& a : b.put_articles) {
+        out.Put(NumberKey(kArticlePrefix, a.seq()), a.SerializeAsString());
+      }
+      for (const StoredCluster& c : b.put_clusters) {
+        out.Put(NumberKey(kClusterPrefix, c.number()), c.SerializeAsString());
+      }
+      for (int64_t seq : b.delete_articles) {
+        out.Delete(NumberKey(kArticlePrefix, seq));
+      }
+    }
+    if (!batches->empty()) {
+      StoreMeta& meta = batches->back().meta;
+      meta.set_format_version(kStoreFormatVersion);
+      meta.set_embedder_fingerprint(options_.embedder_fingerprint);
+      out.Put(kMetaKey, meta.SerializeAsString());
+    }
+    return out;
+  }
 
   // The meta record; nullopt for a new store.
   absl::StatusOr<std::optional<StoreMeta>> ReadMeta() {
@@ -279,7 +280,7 @@ class RocksDbStore final : public EngineStore {
 
   mutable absl::Mutex mu_;
   absl::CondVar written_;
-  std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<Batch> pending_ ABSL_GUARDED_BY(mu_);
   uint64_t staged_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t durable_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
