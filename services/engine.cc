@@ -1461,9 +1461,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // Expiry follows the newest publication time seen, but never runs ahead
   // of the wall clock by more than a day: one article dated years ahead
   // (a feed's bad clock) must not expire or forget everything else.
+  // Record() has already advanced newest_ past `t`.
   void ExpireOldShards(absl::Time t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!Dated(t)) return;
-    if (!Dated(newest_) || t > newest_) newest_ = t;
     const absl::Time now = NewsClock();
     index_->DropBucketsBefore(BucketOf(now - options_.story_window) - 1);
     ForgetOldArticles(now);
