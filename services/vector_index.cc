@@ -36,59 +36,6 @@ __attribute__((target_clones("arch=haswell", "default"))) float InnerProduct(
   return sum;
 }
 
-// FAISS's distance computer for inner-product storage, using InnerProduct.
-class FastInnerProductDistance final : public faiss::FlatCodesDistanceComputer {
- public:
-  explicit FastInnerProductDistance(const faiss::IndexFlat& storage)
-      : FlatCodesDistanceComputer(storage.codes.data(), storage.code_size),
-        dimension_(storage.d),
-        vectors_(storage.get_xb()) {}
-
-  void set_query(const float* x) override { query_ = x; }
-
-  float distance_to_code(const uint8_t* code) override {
-    return InnerProduct(query_, reinterpret_cast<const float*>(code),
-                        dimension_);
-  }
-
-  float symmetric_dis(FaissId i, FaissId j) override {
-    return InnerProduct(vectors_ + i * dimension_, vectors_ + j * dimension_,
-                        dimension_);
-  }
-
- private:
-  const size_t dimension_;
-  const float* const vectors_;
-  const float* query_ = nullptr;
-};
-
-// The graph minimises distances; inner products are similarities, so the
-// graph sees them negated (as inside faiss::IndexHNSW).
-class NegatedDistance final : public faiss::DistanceComputer {
- public:
-  explicit NegatedDistance(std::unique_ptr<faiss::DistanceComputer> base)
-      : base_(std::move(base)) {}
-  void set_query(const float* x) override { base_->set_query(x); }
-  float operator()(FaissId i) override { return -(*base_)(i); }
-  float symmetric_dis(FaissId i, FaissId j) override {
-    return -base_->symmetric_dis(i, j);
-  }
-
- private:
-  std::unique_ptr<faiss::DistanceComputer> base_;
-};
-
-// Flat inner-product storage whose distance computer (what HNSW uses for
-// every comparison) is FastInnerProductDistance.
-class FastIndexFlatIP final : public faiss::IndexFlatIP {
- public:
-  using faiss::IndexFlatIP::IndexFlatIP;
-  faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer()
-      const override {
-    return new FastInnerProductDistance(*this);
-  }
-};
-
 // Inner product of two vectors of n signed bytes, exact in 32 bits.
 __attribute__((target_clones("arch=haswell", "default"))) int32_t
 InnerProductQuantized(const int8_t* a, const int8_t* b, size_t n) {
@@ -134,16 +81,11 @@ class QuantizedIndexIP final : public faiss::IndexFlatCodes {
     }
   }
 
-  // Shards search through distance computers; FAISS's batch search entry
+  // Shards compare through the scorers below; FAISS's batch search entry
   // point is not used.
   void search(FaissId, const float*, FaissId, float*, FaissId*,
               const faiss::SearchParameters*) const override {
     FAISS_THROW_MSG("QuantizedIndexIP::search is not supported");
-  }
-
-  faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer()
-      const override {
-    return new Distance(*this);
   }
 
   static float ScaleOf(const uint8_t* code) {
@@ -154,47 +96,288 @@ class QuantizedIndexIP final : public faiss::IndexFlatCodes {
   static const int8_t* ValuesOf(const uint8_t* code) {
     return reinterpret_cast<const int8_t*>(code + sizeof(float));
   }
+};
+
+// Scores a query against a shard's stored vectors without a virtual call
+// per comparison; what the graph search below is templated on.
+class QuantizedScorer {
+ public:
+  QuantizedScorer(const QuantizedIndexIP& storage, const float* query)
+      : codes_(storage.codes.data()),
+        code_size_(storage.code_size),
+        dimension_(static_cast<size_t>(storage.d)),
+        query_code_(storage.code_size) {
+    storage.sa_encode(1, query, query_code_.data());
+  }
+
+  const uint8_t* CodeOf(FaissId v) const { return codes_ + v * code_size_; }
+  size_t code_size() const { return code_size_; }
+
+  float Score(FaissId v) const { return Similarity(query_code_.data(), CodeOf(v)); }
+
+  // Similarity of two stored vectors.
+  float Between(FaissId a, FaissId b) const {
+    return Similarity(CodeOf(a), CodeOf(b));
+  }
 
  private:
-  // Compares in integers: the query is quantised like the stored vectors
-  // once per query, so every comparison is one int8 x int8 dot product
-  // (twice the lanes of converting the codes to floats). The query's own
-  // rounding adds at most about as much error as the codes'.
-  class Distance final : public faiss::FlatCodesDistanceComputer {
-   public:
-    explicit Distance(const QuantizedIndexIP& storage)
-        : FlatCodesDistanceComputer(storage.codes.data(), storage.code_size),
-          storage_(storage),
-          query_code_(storage.code_size) {}
+  float Similarity(const uint8_t* a, const uint8_t* b) const {
+    return QuantizedIndexIP::ScaleOf(a) * QuantizedIndexIP::ScaleOf(b) *
+           static_cast<float>(InnerProductQuantized(
+               QuantizedIndexIP::ValuesOf(a), QuantizedIndexIP::ValuesOf(b),
+               dimension_));
+  }
 
-    void set_query(const float* x) override {
-      storage_.sa_encode(1, x, query_code_.data());
-    }
-
-    float distance_to_code(const uint8_t* code) override {
-      return Similarity(query_code_.data(), code);
-    }
-
-    float symmetric_dis(FaissId i, FaissId j) override {
-      return Similarity(codes + i * code_size, codes + j * code_size);
-    }
-
-   private:
-    float Similarity(const uint8_t* a, const uint8_t* b) const {
-      return ScaleOf(a) * ScaleOf(b) *
-             static_cast<float>(InnerProductQuantized(
-                 ValuesOf(a), ValuesOf(b), static_cast<size_t>(storage_.d)));
-    }
-
-    const QuantizedIndexIP& storage_;
-    std::vector<uint8_t> query_code_;
-  };
+  const uint8_t* const codes_;
+  const size_t code_size_;
+  const size_t dimension_;
+  std::vector<uint8_t> query_code_;
 };
+
+class FloatScorer {
+ public:
+  FloatScorer(const faiss::IndexFlatCodes& storage, const float* query)
+      : codes_(storage.codes.data()),
+        code_size_(storage.code_size),
+        dimension_(static_cast<size_t>(storage.d)),
+        query_(query) {}
+
+  const uint8_t* CodeOf(FaissId v) const { return codes_ + v * code_size_; }
+  size_t code_size() const { return code_size_; }
+
+  float Score(FaissId v) const {
+    return InnerProduct(query_, reinterpret_cast<const float*>(CodeOf(v)),
+                        dimension_);
+  }
+
+  float Between(FaissId a, FaissId b) const {
+    return InnerProduct(reinterpret_cast<const float*>(CodeOf(a)),
+                        reinterpret_cast<const float*>(CodeOf(b)), dimension_);
+  }
+
+ private:
+  const uint8_t* const codes_;
+  const size_t code_size_;
+  const size_t dimension_;
+  const float* const query_;
+};
+
+// Asks the memory system for every cache line of vector `v`'s code. Graph
+// search at scale waits on memory: each step compares the query with up to
+// 2 x degree vectors scattered over hundreds of megabytes, and fetching
+// them all at once overlaps the misses instead of taking them one by one.
+template <typename Scorer>
+void PrefetchCode(const Scorer& scorer, FaissId v) {
+  const char* code = reinterpret_cast<const char*>(scorer.CodeOf(v));
+  for (size_t offset = 0; offset < scorer.code_size(); offset += 64) {
+    __builtin_prefetch(code + offset);
+  }
+  __builtin_prefetch(code + scorer.code_size() - 1);
+}
+
+struct ScoredVertex {
+  float score;
+  FaissId vertex;
+};
+
+bool BetterFirst(const ScoredVertex& a, const ScoredVertex& b) {
+  return a.score > b.score;
+}
+
+// The links of `vertex` on graph layer `level`: a fixed-width slot range of
+// hnsw.neighbors, unused slots -1 at the end.
+std::pair<faiss::HNSW::storage_idx_t*, size_t> LinksOf(faiss::HNSW& hnsw,
+                                                        FaissId vertex,
+                                                        int level) {
+  const size_t begin = hnsw.cum_nneighbor_per_level[level];
+  return {hnsw.neighbors.data() + hnsw.offsets[vertex] + begin,
+          hnsw.cum_nneighbor_per_level[level + 1] - begin};
+}
+
+std::pair<const faiss::HNSW::storage_idx_t*, size_t> LinksOf(
+    const faiss::HNSW& hnsw, FaissId vertex, int level) {
+  return LinksOf(const_cast<faiss::HNSW&>(hnsw), vertex, level);
+}
+
+// Greedy descent: from `*nearest`, moves to a better neighbour on each
+// layer above `to_level` until none is better.
+template <typename Scorer>
+void Descend(const faiss::HNSW& hnsw, const Scorer& scorer, int from_level,
+             int to_level, ScoredVertex* nearest) {
+  for (int level = from_level; level > to_level; --level) {
+    for (bool moved = true; moved;) {
+      moved = false;
+      const auto [links, width] = LinksOf(hnsw, nearest->vertex, level);
+      for (size_t j = 0; j < width && links[j] >= 0; ++j) {
+        const float score = scorer.Score(links[j]);
+        if (score > nearest->score) {
+          *nearest = {score, links[j]};
+          moved = true;
+        }
+      }
+    }
+  }
+}
+
+// Best-first search of one graph layer from `entry`, keeping the `breadth`
+// best vertices seen (efSearch / efConstruction); returns them best first.
+// The same walk as faiss's, written here so that comparisons are direct
+// calls and each step prefetches all its unvisited neighbours before
+// comparing any. `visited` needs a slot per vertex and is advanced.
+template <typename Scorer>
+std::vector<ScoredVertex> SearchLayer(const faiss::HNSW& hnsw,
+                                      const Scorer& scorer, int level,
+                                      ScoredVertex entry, int breadth,
+                                      faiss::VisitedTable* visited) {
+  // Candidates to expand: best on top. Results: worst on top.
+  auto lower = [](const ScoredVertex& a, const ScoredVertex& b) {
+    return a.score < b.score;
+  };
+  std::vector<ScoredVertex> candidates, results;
+  candidates.reserve(4 * breadth);
+  results.reserve(breadth + 1);
+  candidates.push_back(entry);
+  results.push_back(entry);
+  visited->set(entry.vertex);
+  std::vector<FaissId> fresh(LinksOf(hnsw, entry.vertex, level).second);
+  while (!candidates.empty()) {
+    std::pop_heap(candidates.begin(), candidates.end(), lower);
+    const ScoredVertex current = candidates.back();
+    candidates.pop_back();
+    if (static_cast<int>(results.size()) >= breadth &&
+        current.score < results.front().score) {
+      break;  // nothing left can improve the results
+    }
+    const auto [links, width] = LinksOf(hnsw, current.vertex, level);
+    size_t num_fresh = 0;
+    for (size_t j = 0; j < width && links[j] >= 0; ++j) {
+      if (visited->get(links[j])) continue;
+      visited->set(links[j]);
+      fresh[num_fresh++] = links[j];
+    }
+    for (size_t j = 0; j < num_fresh; ++j) PrefetchCode(scorer, fresh[j]);
+    for (size_t j = 0; j < num_fresh; ++j) {
+      const float score = scorer.Score(fresh[j]);
+      if (static_cast<int>(results.size()) >= breadth &&
+          score <= results.front().score) {
+        continue;
+      }
+      candidates.push_back({score, fresh[j]});
+      std::push_heap(candidates.begin(), candidates.end(), lower);
+      results.push_back({score, fresh[j]});
+      std::push_heap(results.begin(), results.end(), BetterFirst);
+      if (static_cast<int>(results.size()) > breadth) {
+        std::pop_heap(results.begin(), results.end(), BetterFirst);
+        results.pop_back();
+      }
+    }
+  }
+  visited->advance();
+  std::sort(results.begin(), results.end(), BetterFirst);
+  return results;
+}
+
+// The `breadth` best vertices of the graph for the scorer's query, best
+// first (faiss::HNSW::search).
+template <typename Scorer>
+std::vector<ScoredVertex> SearchGraph(const faiss::HNSW& hnsw,
+                                      const Scorer& scorer, int breadth,
+                                      faiss::VisitedTable* visited) {
+  if (hnsw.entry_point < 0) return {};
+  ScoredVertex nearest{scorer.Score(hnsw.entry_point), hnsw.entry_point};
+  Descend(hnsw, scorer, hnsw.max_level, 0, &nearest);
+  return SearchLayer(hnsw, scorer, 0, nearest, breadth, visited);
+}
+
+// HNSW's neighbour selection heuristic: walking the candidates best first,
+// keeps one unless it is closer to an already kept vertex than to the
+// point being linked, up to `most`. Keeps links pointing in different
+// directions, which is what makes the graph navigable. Fewer candidates
+// than `most` are all kept (as faiss does).
+template <typename Scorer>
+void SelectLinks(const Scorer& scorer, size_t most,
+                 std::vector<ScoredVertex>* candidates) {
+  if (candidates->size() <= most) return;
+  std::vector<ScoredVertex> kept;
+  for (const ScoredVertex& c : *candidates) {
+    bool diverse = true;
+    for (const ScoredVertex& k : kept) {
+      if (scorer.Between(k.vertex, c.vertex) > c.score) {
+        diverse = false;
+        break;
+      }
+    }
+    if (!diverse) continue;
+    kept.push_back(c);
+    if (kept.size() >= most) break;
+  }
+  *candidates = std::move(kept);
+}
+
+// Links `from` to `to` on `level`; a full link list re-selects among its
+// links and the new one (faiss::HNSW's add_link).
+template <typename Scorer>
+void AddLink(faiss::HNSW& hnsw, const Scorer& scorer, FaissId from, FaissId to,
+             int level) {
+  const auto [links, width] = LinksOf(hnsw, from, level);
+  if (links[width - 1] < 0) {
+    size_t free = width;
+    while (free > 0 && links[free - 1] < 0) --free;
+    links[free] = static_cast<faiss::HNSW::storage_idx_t>(to);
+    return;
+  }
+  std::vector<ScoredVertex> candidates;
+  candidates.push_back({scorer.Between(from, to), to});
+  for (size_t j = 0; j < width; ++j) {
+    candidates.push_back({scorer.Between(from, links[j]), links[j]});
+  }
+  std::sort(candidates.begin(), candidates.end(), BetterFirst);
+  SelectLinks(scorer, width, &candidates);
+  for (size_t j = 0; j < width; ++j) {
+    links[j] = j < candidates.size()
+                   ? static_cast<faiss::HNSW::storage_idx_t>(
+                         candidates[j].vertex)
+                   : -1;
+  }
+}
+
+// Links the graph's newest vertex, whose code is stored and whose level
+// and empty link slots are prepared, into the graph (faiss::HNSW's
+// add_with_locks, single-threaded). The scorer's query is its vector.
+template <typename Scorer>
+void InsertIntoGraph(faiss::HNSW& hnsw, const Scorer& scorer, FaissId vertex,
+                     faiss::VisitedTable* visited) {
+  const int level = hnsw.levels[vertex] - 1;
+  if (hnsw.entry_point < 0) {
+    hnsw.entry_point = static_cast<faiss::HNSW::storage_idx_t>(vertex);
+    hnsw.max_level = level;
+    return;
+  }
+  ScoredVertex nearest{scorer.Score(hnsw.entry_point), hnsw.entry_point};
+  Descend(hnsw, scorer, hnsw.max_level, level, &nearest);
+  for (int l = std::min(level, hnsw.max_level); l >= 0; --l) {
+    std::vector<ScoredVertex> found =
+        SearchLayer(hnsw, scorer, l, nearest, hnsw.efConstruction, visited);
+    nearest = found.front();
+    const auto [links, width] = LinksOf(hnsw, vertex, l);
+    SelectLinks(scorer, width, &found);
+    for (size_t j = 0; j < found.size(); ++j) {
+      links[j] = static_cast<faiss::HNSW::storage_idx_t>(found[j].vertex);
+    }
+    for (const ScoredVertex& f : found) {
+      AddLink(hnsw, scorer, f.vertex, vertex, l);
+    }
+  }
+  if (level > hnsw.max_level) {
+    hnsw.max_level = level;
+    hnsw.entry_point = static_cast<faiss::HNSW::storage_idx_t>(vertex);
+  }
+}
 
 // Vector storage for a shard, as configured.
 faiss::IndexFlatCodes* NewStorage(const VectorIndexOptions& options) {
   if (options.quantize) return new QuantizedIndexIP(options.dimension);
-  return new FastIndexFlatIP(options.dimension);
+  return new faiss::IndexFlatIP(options.dimension);
 }
 
 // One time bucket's vectors, behind an IndexIDMap that maps FAISS's
@@ -207,9 +390,6 @@ class Shard {
  public:
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
-  ~Shard() {
-    for (omp_lock_t& lock : locks_) omp_destroy_lock(&lock);
-  }
 
   explicit Shard(const VectorIndexOptions& options) : options_(options) {
     index_ = std::make_unique<faiss::IndexIDMap>(NewStorage(options));
@@ -223,29 +403,30 @@ class Shard {
 
   void Add(FaissId id, const float* vector) {
     if (graph_) {
-      AddToGraph(id, vector);
+      AppendToGraph(vector);
+      index_->id_map.push_back(id);
+      index_->ntotal = index_->index->ntotal;
       return;
     }
     index_->add_with_ids(1, vector, &id);
     if (index_->ntotal >= options_.exact_limit) ConvertToGraph();
   }
 
-  // Appends up to k (id, score) hits to `out`.
-  void Search(const float* query, int k, std::vector<Neighbor>* out) const {
+  // Appends up to k (id, score) hits to `out`; a graph keeps `breadth`
+  // candidates while searching.
+  void Search(const float* query, int k, int breadth,
+              std::vector<Neighbor>* out) const {
     if (size() == 0) return;
     if (!graph_) {
       // Exact: one pass over the contiguous vectors. FAISS would route a
       // single query through BLAS matrix multiplication, which copies the
       // whole shard into its own layout first.
-      const auto& storage =
-          static_cast<const faiss::IndexFlatCodes&>(*index_->index);
-      std::unique_ptr<faiss::FlatCodesDistanceComputer> distance(
-          storage.get_FlatCodesDistanceComputer());
-      distance->set_query(query);
       std::vector<Neighbor> all(index_->ntotal);
-      for (FaissId i = 0; i < index_->ntotal; ++i) {
-        all[i] = {index_->id_map[i], (*distance)(i)};
-      }
+      WithScorer(*index_->index, query, [&](const auto& scorer) {
+        for (FaissId i = 0; i < index_->ntotal; ++i) {
+          all[i] = {index_->id_map[i], scorer.Score(i)};
+        }
+      });
       const size_t keep = std::min<size_t>(k, all.size());
       std::partial_sort(all.begin(), all.begin() + keep, all.end(),
                         [](const Neighbor& a, const Neighbor& b) {
@@ -257,30 +438,22 @@ class Shard {
     // Ask for enough to make up for removed vectors among the results.
     const int64_t want = std::min<int64_t>(
         index_->ntotal, k + static_cast<int64_t>(removed_.size()));
-    // Straight to faiss::HNSW's single-query search: IndexHNSW::search
-    // opens an OpenMP team for every call, and waking a second thread for
-    // one query costs more than the query.
     const auto& graph = static_cast<const faiss::IndexHNSW&>(*index_->index);
     thread_local faiss::VisitedTable visited(0);
     if (visited.visited.size() < static_cast<size_t>(graph.ntotal)) {
       visited.visited.resize(graph.ntotal);
     }
-    std::vector<float> distances(want);
-    std::vector<FaissId> vertices(want);
-    faiss::maxheap_heapify(want, distances.data(), vertices.data());
-    NegatedDistance distance(std::unique_ptr<faiss::DistanceComputer>(
-        graph.storage->get_distance_computer()));
-    distance.set_query(query);
-    graph.hnsw.search(distance, static_cast<int>(want), vertices.data(),
-                      distances.data(), visited);
-    visited.advance();
-    faiss::maxheap_reorder(want, distances.data(), vertices.data());
+    const int width = static_cast<int>(std::max<int64_t>(want, breadth));
+    std::vector<ScoredVertex> found;
+    WithScorer(*graph.storage, query, [&](const auto& scorer) {
+      found = SearchGraph(graph.hnsw, scorer, width, &visited);
+    });
     int kept = 0;
-    for (int64_t i = 0; i < want && kept < k; ++i) {
-      if (vertices[i] < 0) continue;
-      const FaissId id = index_->id_map[vertices[i]];
+    for (const ScoredVertex& hit : found) {
+      if (kept == k) break;
+      const FaissId id = index_->id_map[hit.vertex];
       if (removed_.contains(id)) continue;
-      out->push_back({id, -distances[i]});
+      out->push_back({id, hit.score});
       ++kept;
     }
   }
@@ -308,26 +481,31 @@ class Shard {
   }
 
  private:
-  // Inserts one vector into the graph through faiss::HNSW's public
-  // per-vertex API. faiss::IndexHNSW::add would create and destroy one lock
-  // per vertex of the whole graph on every call, which makes single inserts
-  // O(shard size); the locks and the visited table live here instead.
-  void AddToGraph(FaissId id, const float* vector) {
+  // Calls fn(scorer) with the scorer of `storage`'s kind for `query`.
+  template <typename Fn>
+  void WithScorer(const faiss::Index& storage, const float* query,
+                  Fn&& fn) const {
+    if (options_.quantize) {
+      fn(QuantizedScorer(static_cast<const QuantizedIndexIP&>(storage), query));
+    } else {
+      fn(FloatScorer(static_cast<const faiss::IndexFlatCodes&>(storage),
+                     query));
+    }
+  }
+
+  // Stores a vector in the graph's storage and links it in. faiss's own
+  // IndexHNSW::add would create and destroy one lock per vertex of the
+  // whole graph on every call, which makes single inserts O(shard size).
+  void AppendToGraph(const float* vector) {
     auto& graph = static_cast<faiss::IndexHNSW&>(*index_->index);
     const FaissId vertex = graph.ntotal;
     graph.storage->add(1, vector);
     graph.ntotal = graph.storage->ntotal;
     graph.hnsw.prepare_level_tab(1);
-    locks_.emplace_back();
-    omp_init_lock(&locks_.back());
-    visited_->visited.resize(graph.ntotal);
-    NegatedDistance distance(std::unique_ptr<faiss::DistanceComputer>(
-        graph.storage->get_distance_computer()));
-    distance.set_query(vector);
-    graph.hnsw.add_with_locks(distance, graph.hnsw.levels[vertex] - 1,
-                              static_cast<int>(vertex), locks_, *visited_);
-    index_->id_map.push_back(id);
-    index_->ntotal = graph.ntotal;
+    visited_.visited.resize(graph.ntotal);
+    WithScorer(*graph.storage, vector, [&](const auto& scorer) {
+      InsertIntoGraph(graph.hnsw, scorer, vertex, &visited_);
+    });
   }
 
   // Moves the shard's vectors from exact storage into an HNSW graph.
@@ -339,29 +517,28 @@ class Shard {
                                                     options_.graph_degree);
     graph->own_fields = true;
     graph->hnsw.efConstruction = options_.build_breadth;
-    graph->hnsw.efSearch = options_.search_breadth;
     auto mapped = std::make_unique<faiss::IndexIDMap>(graph.release());
     mapped->own_fields = true;
-    mapped->add_with_ids(index_->ntotal, vectors.data(), index_->id_map.data());
+    mapped->id_map = index_->id_map;
     index_ = std::move(mapped);
     graph_ = true;
-    locks_.resize(index_->ntotal);
-    for (omp_lock_t& lock : locks_) omp_init_lock(&lock);
-    visited_ = std::make_unique<faiss::VisitedTable>(index_->ntotal);
+    for (size_t i = 0; i < index_->id_map.size(); ++i) {
+      AppendToGraph(&vectors[i * options_.dimension]);
+    }
+    index_->ntotal = index_->index->ntotal;
   }
 
   const VectorIndexOptions options_;
   std::unique_ptr<faiss::IndexIDMap> index_;
   bool graph_ = false;
   absl::flat_hash_set<FaissId> removed_;  // only once graph_
-  std::vector<omp_lock_t> locks_;         // one per graph vertex
-  std::unique_ptr<faiss::VisitedTable> visited_;
+  faiss::VisitedTable visited_{0};        // for inserts
 };
 
 class TimeShardedIndex final : public VectorIndex {
  public:
   explicit TimeShardedIndex(const VectorIndexOptions& options)
-      : options_(options) {}
+      : options_(options), search_breadth_(options.search_breadth) {}
 
   int dimension() const override { return options_.dimension; }
 
@@ -396,12 +573,13 @@ class TimeShardedIndex final : public VectorIndex {
     try {
       for (auto it = shards_.lower_bound(min_bucket);
            it != shards_.end() && it->first <= max_bucket; ++it) {
-        it->second->Search(query.data(), k, &merged);
+        it->second->Search(query.data(), k, search_breadth_, &merged);
       }
       if (min_bucket != kTimelessBucket) {
         auto timeless = shards_.find(kTimelessBucket);
         if (timeless != shards_.end()) {
-          timeless->second->Search(query.data(), k, &merged);
+          timeless->second->Search(query.data(), k, search_breadth_,
+                                   &merged);
         }
       }
     } catch (const faiss::FaissException& e) {
@@ -462,8 +640,11 @@ class TimeShardedIndex final : public VectorIndex {
     return sizes;
   }
 
+  void SetSearchBreadth(int breadth) override { search_breadth_ = breadth; }
+
  private:
   const VectorIndexOptions options_;
+  int search_breadth_;
   std::map<int64_t, std::unique_ptr<Shard>> shards_;
   int64_t size_ = 0;
 };

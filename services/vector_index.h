@@ -64,6 +64,10 @@ class VectorIndex {
   // the number of vectors removed.
   virtual int64_t DropBucketsBefore(int64_t bucket) = 0;
 
+  // Candidates a graph shard keeps while searching (efSearch) from now on;
+  // exact shards ignore it. Needs exclusive access.
+  virtual void SetSearchBreadth(int breadth) = 0;
+
   virtual int64_t size() const = 0;
   virtual int num_shards() const = 0;
   // (bucket, vectors) of every shard, oldest first.

@@ -116,4 +116,13 @@ double RocAuc(absl::Span<const double> scores,
          (static_cast<double>(num_pos) * num_neg);
 }
 
+int64_t NeighborsWithinTolerance(absl::Span<const float> returned_scores,
+                                 float kth_exact_score, float tolerance) {
+  int64_t within = 0;
+  for (float score : returned_scores) {
+    within += score >= kth_exact_score - tolerance;
+  }
+  return within;
+}
+
 }  // namespace newsdedup

@@ -39,6 +39,15 @@ double Percentile(std::vector<double>* values, double p);
 double RocAuc(absl::Span<const double> scores,
               const std::vector<bool>& positive);
 
+// Nearest-neighbour recall as ann-benchmarks counts it: of the exact scores
+// of the neighbours an approximate search returned, how many reach the k-th
+// best exact score less `tolerance`. Vectors that tie with the k-th (exact
+// copies of one headline, say) are equally right answers, which comparing
+// ids alone would count as misses. Divide by k for recall@k.
+int64_t NeighborsWithinTolerance(absl::Span<const float> returned_scores,
+                                 float kth_exact_score,
+                                 float tolerance = 1e-3f);
+
 }  // namespace newsdedup
 
 #endif  // NEWSDEDUP_TOOLS_METRICS_H_
