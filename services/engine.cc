@@ -141,7 +141,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
                        std::unique_ptr<EngineStore> store)
       : options_(options),
         embedder_(std::move(embedder)),
-        bucket_width_(std::max(absl::Hours(1), options.story_window / 2)),
+        bucket_width_(std::max(absl::Hours(1), options.story_window)),
         store_(std::move(store)),
         index_(std::move(index)) {}
 
@@ -272,7 +272,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     {
       absl::ReaderMutexLock lock(&mu_);
       ASSIGN_OR_RETURN(
-          found, SearchIndex(embedding, article.published, options_.neighbors));
+          found, SearchIndex(embedding, article.published, options_.neighbors,
+                             /*for_insert=*/true));
     }
     absl::MutexLock lock(&mu_);
     StageOnExit stage(this, ticket);
@@ -307,7 +308,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     absl::ReaderMutexLock lock(&mu_);
     ASSIGN_OR_RETURN(Candidates found,
                      SearchIndex(embedding, article.published,
-                                 std::max(k, options_.neighbors)));
+                                 std::max(k, options_.neighbors),
+                                 /*for_insert=*/false));
     ASSIGN_OR_RETURN(Decision decision,
                      Decide(embedding, article.published, found,
                             /*preferred=*/-1));
@@ -1040,10 +1042,16 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   struct Candidates {
     std::vector<Neighbor> hits;
     int64_t searched_articles = 0;
+    // Where the article would be linked into the index (for_insert only).
+    InsertHint insert_hint;
   };
 
+  // The k nearest articles in the story window of time `t`. `for_insert`:
+  // the article will be added if its decision allows, so the search also
+  // does the graph search of the insert, outside the exclusive lock.
   absl::StatusOr<Candidates> SearchIndex(const Embedding& embedding,
-                                         absl::Time t, int k) const
+                                         absl::Time t, int k,
+                                         bool for_insert) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     int64_t min_bucket = VectorIndex::kTimelessBucket;
     int64_t max_bucket = std::numeric_limits<int64_t>::max();
@@ -1053,8 +1061,15 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     }
     Candidates found;
     found.searched_articles = static_cast<int64_t>(articles_.size());
-    ASSIGN_OR_RETURN(
-        found.hits, index_->Search(embedding.dense, k, min_bucket, max_bucket));
+    if (for_insert) {
+      ASSIGN_OR_RETURN(found.hits, index_->SearchBeforeAdd(
+                                       embedding.dense, k, min_bucket,
+                                       max_bucket, BucketOf(t),
+                                       &found.insert_hint));
+    } else {
+      ASSIGN_OR_RETURN(found.hits, index_->Search(embedding.dense, k,
+                                                  min_bucket, max_bucket));
+    }
     return found;
   }
 
@@ -1206,7 +1221,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
     const int64_t a = static_cast<int64_t>(articles_.size());
     const int64_t bucket = BucketOf(t);
-    RETURN_IF_ERROR(index_->Add(a, bucket, embedding.dense));
+    RETURN_IF_ERROR(index_->Add(a, bucket, embedding.dense, found.insert_hint));
     AddToCentroid(&clusters_[chosen], &embedding);
     Assignment recorded = Record(article, hash, a, chosen, std::move(answer));
     articles_[a].embedding = std::move(embedding);
@@ -1613,10 +1628,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
   const EngineOptions options_;
   const std::unique_ptr<Embedder> embedder_;
-  // Time span of one index shard: half the story window, so a query
-  // searches two or three shards. Narrower shards expire sooner (less
-  // memory) but every query then searches more graphs, which costs more
-  // than one larger graph (search time grows with the logarithm of size).
+  // Time span of one index shard: the story window, so a query about the
+  // present searches two shards (this window's and the last). Narrower
+  // shards expire sooner (less memory) but every query then searches more
+  // graphs, which costs more than one larger graph (search time grows with
+  // the logarithm of size): half the window meant three graphs a query.
   const absl::Duration bucket_width_;
   const std::unique_ptr<EngineStore> store_;  // null: memory only
 

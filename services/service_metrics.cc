@@ -170,7 +170,7 @@ void RegisterEngineMetrics(const ClusteringEngine* engine,
   MetricFamily* shard_vectors = registry->AddGauge(
       "newsdedup_index_shard_vectors",
       "Vectors per live index shard, by time bucket number (a bucket spans "
-      "half the story window).",
+      "one story window).",
       {"shard"});
   MetricFamily* indexed = registry->AddGauge(
       "newsdedup_index_vectors", "Vectors in the live (windowed) index.");

@@ -341,16 +341,39 @@ void AddLink(faiss::HNSW& hnsw, const Scorer& scorer, FaissId from, FaissId to,
   }
 }
 
+// Links `vertex` on `level` to the best of `candidates` (best first), and
+// them back to it.
+template <typename Scorer>
+void LinkVertex(faiss::HNSW& hnsw, const Scorer& scorer, FaissId vertex,
+                int level, std::vector<ScoredVertex> candidates) {
+  const auto [links, width] = LinksOf(hnsw, vertex, level);
+  SelectLinks(scorer, width, &candidates);
+  for (size_t j = 0; j < candidates.size(); ++j) {
+    links[j] = static_cast<faiss::HNSW::storage_idx_t>(candidates[j].vertex);
+  }
+  for (const ScoredVertex& c : candidates) {
+    AddLink(hnsw, scorer, c.vertex, vertex, level);
+  }
+}
+
 // Links the graph's newest vertex, whose code is stored and whose level
 // and empty link slots are prepared, into the graph (faiss::HNSW's
 // add_with_locks, single-threaded). The scorer's query is its vector.
+// `base_candidates`, when given, are the base layer's nearest vertices
+// found by an earlier search for the same vector; a vertex that lives on
+// the base layer only (all but about one in `degree`) then needs no search.
 template <typename Scorer>
 void InsertIntoGraph(faiss::HNSW& hnsw, const Scorer& scorer, FaissId vertex,
+                     const std::vector<ScoredVertex>* base_candidates,
                      faiss::VisitedTable* visited) {
   const int level = hnsw.levels[vertex] - 1;
   if (hnsw.entry_point < 0) {
     hnsw.entry_point = static_cast<faiss::HNSW::storage_idx_t>(vertex);
     hnsw.max_level = level;
+    return;
+  }
+  if (level == 0 && base_candidates != nullptr && !base_candidates->empty()) {
+    LinkVertex(hnsw, scorer, vertex, 0, *base_candidates);
     return;
   }
   ScoredVertex nearest{scorer.Score(hnsw.entry_point), hnsw.entry_point};
@@ -359,14 +382,7 @@ void InsertIntoGraph(faiss::HNSW& hnsw, const Scorer& scorer, FaissId vertex,
     std::vector<ScoredVertex> found =
         SearchLayer(hnsw, scorer, l, nearest, hnsw.efConstruction, visited);
     nearest = found.front();
-    const auto [links, width] = LinksOf(hnsw, vertex, l);
-    SelectLinks(scorer, width, &found);
-    for (size_t j = 0; j < found.size(); ++j) {
-      links[j] = static_cast<faiss::HNSW::storage_idx_t>(found[j].vertex);
-    }
-    for (const ScoredVertex& f : found) {
-      AddLink(hnsw, scorer, f.vertex, vertex, l);
-    }
+    LinkVertex(hnsw, scorer, vertex, l, std::move(found));
   }
   if (level > hnsw.max_level) {
     hnsw.max_level = level;
@@ -391,7 +407,8 @@ class Shard {
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
-  explicit Shard(const VectorIndexOptions& options) : options_(options) {
+  explicit Shard(const VectorIndexOptions& options)
+      : options_(options), serial_(NextSerial()) {
     index_ = std::make_unique<faiss::IndexIDMap>(NewStorage(options));
     index_->own_fields = true;
   }
@@ -401,9 +418,16 @@ class Shard {
     return index_->ntotal - static_cast<int64_t>(removed_.size());
   }
 
-  void Add(FaissId id, const float* vector) {
+  // Adds a vector; `hint` (may be null) is from a search of this shard.
+  void Add(FaissId id, const float* vector, const InsertHint* hint) {
     if (graph_) {
-      AppendToGraph(vector);
+      std::vector<ScoredVertex> candidates;
+      if (hint != nullptr && hint->shard_serial == serial_) {
+        for (const auto& [vertex, score] : hint->candidates) {
+          candidates.push_back({score, vertex});
+        }
+      }
+      AppendToGraph(vector, &candidates);
       index_->id_map.push_back(id);
       index_->ntotal = index_->index->ntotal;
       return;
@@ -413,9 +437,10 @@ class Shard {
   }
 
   // Appends up to k (id, score) hits to `out`; a graph keeps `breadth`
-  // candidates while searching.
+  // candidates while searching. With a `hint`, searches at least as
+  // broadly as an insert and keeps what an insert of `query` needs.
   void Search(const float* query, int k, int breadth,
-              std::vector<Neighbor>* out) const {
+              std::vector<Neighbor>* out, InsertHint* hint) const {
     if (size() == 0) return;
     if (!graph_) {
       // Exact: one pass over the contiguous vectors. FAISS would route a
@@ -443,11 +468,20 @@ class Shard {
     if (visited.visited.size() < static_cast<size_t>(graph.ntotal)) {
       visited.visited.resize(graph.ntotal);
     }
-    const int width = static_cast<int>(std::max<int64_t>(want, breadth));
+    int width = static_cast<int>(std::max<int64_t>(want, breadth));
+    if (hint != nullptr) width = std::max(width, graph.hnsw.efConstruction);
     std::vector<ScoredVertex> found;
     WithScorer(*graph.storage, query, [&](const auto& scorer) {
       found = SearchGraph(graph.hnsw, scorer, width, &visited);
     });
+    if (hint != nullptr) {
+      hint->shard_serial = serial_;
+      const size_t keep = std::min<size_t>(found.size(),
+                                           graph.hnsw.efConstruction);
+      for (size_t i = 0; i < keep; ++i) {
+        hint->candidates.emplace_back(found[i].vertex, found[i].score);
+      }
+    }
     int kept = 0;
     for (const ScoredVertex& hit : found) {
       if (kept == k) break;
@@ -493,10 +527,19 @@ class Shard {
     }
   }
 
-  // Stores a vector in the graph's storage and links it in. faiss's own
+  // A number no other shard of this process has had: hints name shards by
+  // it, since a bucket's shard can expire and be created anew.
+  static uint64_t NextSerial() {
+    static std::atomic<uint64_t> last{0};
+    return ++last;
+  }
+
+  // Stores a vector in the graph's storage and links it in, to the
+  // `base_candidates` of a search if not empty. faiss's own
   // IndexHNSW::add would create and destroy one lock per vertex of the
   // whole graph on every call, which makes single inserts O(shard size).
-  void AppendToGraph(const float* vector) {
+  void AppendToGraph(const float* vector,
+                     const std::vector<ScoredVertex>* base_candidates) {
     auto& graph = static_cast<faiss::IndexHNSW&>(*index_->index);
     const FaissId vertex = graph.ntotal;
     graph.storage->add(1, vector);
@@ -504,7 +547,7 @@ class Shard {
     graph.hnsw.prepare_level_tab(1);
     visited_.visited.resize(graph.ntotal);
     WithScorer(*graph.storage, vector, [&](const auto& scorer) {
-      InsertIntoGraph(graph.hnsw, scorer, vertex, &visited_);
+      InsertIntoGraph(graph.hnsw, scorer, vertex, base_candidates, &visited_);
     });
   }
 
@@ -523,13 +566,14 @@ class Shard {
     index_ = std::move(mapped);
     graph_ = true;
     for (size_t i = 0; i < index_->id_map.size(); ++i) {
-      AppendToGraph(&vectors[i * options_.dimension]);
+      AppendToGraph(&vectors[i * options_.dimension], nullptr);
     }
     index_->ntotal = index_->index->ntotal;
   }
 
   const VectorIndexOptions options_;
   std::unique_ptr<faiss::IndexIDMap> index_;
+  const uint64_t serial_;
   bool graph_ = false;
   absl::flat_hash_set<FaissId> removed_;  // only once graph_
   faiss::VisitedTable visited_{0};        // for inserts
@@ -544,57 +588,28 @@ class TimeShardedIndex final : public VectorIndex {
 
   absl::Status Add(int64_t id, int64_t bucket,
                    absl::Span<const float> vector) override {
-    if (static_cast<int>(vector.size()) != options_.dimension) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("vector has ", vector.size(), " floats, index expects ",
-                       options_.dimension));
-    }
-    try {
-      auto& shard = shards_[bucket];
-      if (shard == nullptr) shard = std::make_unique<Shard>(options_);
-      shard->Add(id, vector.data());
-    } catch (const faiss::FaissException& e) {
-      return absl::InternalError(absl::StrCat("FAISS add failed: ", e.what()));
-    }
-    ++size_;
-    return absl::OkStatus();
+    return AddWithHint(id, bucket, vector, nullptr);
+  }
+
+  absl::Status Add(int64_t id, int64_t bucket, absl::Span<const float> vector,
+                   const InsertHint& hint) override {
+    return AddWithHint(id, bucket, vector, HintFor(bucket, &hint));
   }
 
   absl::StatusOr<std::vector<Neighbor>> Search(
       absl::Span<const float> query, int k, int64_t min_bucket,
       int64_t max_bucket) const override {
-    if (static_cast<int>(query.size()) != options_.dimension) {
-      return absl::InvalidArgumentError(absl::StrCat("query has ", query.size(),
-                                                     " floats, index expects ",
-                                                     options_.dimension));
-    }
-    std::vector<Neighbor> merged;
-    if (k <= 0) return merged;
-    try {
-      for (auto it = shards_.lower_bound(min_bucket);
-           it != shards_.end() && it->first <= max_bucket; ++it) {
-        it->second->Search(query.data(), k, search_breadth_, &merged);
-      }
-      if (min_bucket != kTimelessBucket) {
-        auto timeless = shards_.find(kTimelessBucket);
-        if (timeless != shards_.end()) {
-          timeless->second->Search(query.data(), k, search_breadth_,
-                                   &merged);
-        }
-      }
-    } catch (const faiss::FaissException& e) {
-      return absl::InternalError(
-          absl::StrCat("FAISS search failed: ", e.what()));
-    }
-    const size_t keep = std::min<size_t>(k, merged.size());
-    std::partial_sort(merged.begin(), merged.begin() + keep, merged.end(),
-                      [](const Neighbor& a, const Neighbor& b) {
-                        return a.score > b.score ||
-                               (a.score == b.score && a.id < b.id);
-                      });
-    merged.resize(keep);
-    return merged;
+    return SearchWithHint(query, k, min_bucket, max_bucket, nullptr);
   }
+
+  absl::StatusOr<std::vector<Neighbor>> SearchBeforeAdd(
+      absl::Span<const float> query, int k, int64_t min_bucket,
+      int64_t max_bucket, int64_t bucket, InsertHint* hint) const override {
+    *hint = InsertHint();
+    hint->bucket = bucket;
+    return SearchWithHint(query, k, min_bucket, max_bucket, hint);
+  }
+
 
   absl::StatusOr<bool> Remove(int64_t id, int64_t bucket) override {
     auto shard = shards_.find(bucket);
@@ -643,6 +658,70 @@ class TimeShardedIndex final : public VectorIndex {
   void SetSearchBreadth(int breadth) override { search_breadth_ = breadth; }
 
  private:
+  // Adds to `bucket`, linking by `hint` if not null.
+  absl::Status AddWithHint(int64_t id, int64_t bucket,
+                           absl::Span<const float> vector,
+                           const InsertHint* hint) {
+    if (static_cast<int>(vector.size()) != options_.dimension) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("vector has ", vector.size(), " floats, index expects ",
+                       options_.dimension));
+    }
+    try {
+      auto& shard = shards_[bucket];
+      if (shard == nullptr) shard = std::make_unique<Shard>(options_);
+      shard->Add(id, vector.data(), hint);
+    } catch (const faiss::FaissException& e) {
+      return absl::InternalError(absl::StrCat("FAISS add failed: ", e.what()));
+    }
+    ++size_;
+    return absl::OkStatus();
+  }
+
+  // Search; fills `hint`, if not null, for an add to hint->bucket.
+  absl::StatusOr<std::vector<Neighbor>> SearchWithHint(
+      absl::Span<const float> query, int k, int64_t min_bucket,
+      int64_t max_bucket, InsertHint* hint) const {
+    if (static_cast<int>(query.size()) != options_.dimension) {
+      return absl::InvalidArgumentError(absl::StrCat("query has ", query.size(),
+                                                     " floats, index expects ",
+                                                     options_.dimension));
+    }
+    std::vector<Neighbor> merged;
+    if (k <= 0) return merged;
+    try {
+      for (auto it = shards_.lower_bound(min_bucket);
+           it != shards_.end() && it->first <= max_bucket; ++it) {
+        it->second->Search(query.data(), k, search_breadth_, &merged,
+                           HintFor(it->first, hint));
+      }
+      if (min_bucket != kTimelessBucket) {
+        auto timeless = shards_.find(kTimelessBucket);
+        if (timeless != shards_.end()) {
+          timeless->second->Search(query.data(), k, search_breadth_,
+                                   &merged, HintFor(kTimelessBucket, hint));
+        }
+      }
+    } catch (const faiss::FaissException& e) {
+      return absl::InternalError(
+          absl::StrCat("FAISS search failed: ", e.what()));
+    }
+    const size_t keep = std::min<size_t>(k, merged.size());
+    std::partial_sort(merged.begin(), merged.begin() + keep, merged.end(),
+                      [](const Neighbor& a, const Neighbor& b) {
+                        return a.score > b.score ||
+                               (a.score == b.score && a.id < b.id);
+                      });
+    merged.resize(keep);
+    return merged;
+  }
+
+  // `hint` if it is for `bucket`, else null.
+  template <typename Hint>
+  static Hint* HintFor(int64_t bucket, Hint* hint) {
+    return hint != nullptr && hint->bucket == bucket ? hint : nullptr;
+  }
+
   const VectorIndexOptions options_;
   int search_breadth_;
   std::map<int64_t, std::unique_ptr<Shard>> shards_;

@@ -30,6 +30,20 @@ struct Neighbor {
   float score;
 };
 
+// What a search learned about where its query would be linked into a graph
+// shard: the shard's nearest vectors, found anyway while searching. Add
+// uses it instead of searching the graph a second time, which is most of
+// the cost of an insert. Filled by SearchBeforeAdd, consumed by Add; only
+// the index reads its fields. Still valid after other vectors were added
+// meanwhile (they are then missing from the candidates, as with any
+// concurrent graph build); Add ignores a hint whose shard has changed
+// otherwise.
+struct InsertHint {
+  int64_t bucket = 0;
+  uint64_t shard_serial = 0;  // 0: no hint
+  std::vector<std::pair<int64_t, float>> candidates;  // (vertex, score)
+};
+
 class VectorIndex {
  public:
   // Bucket for items without a time: never expires, searched by every query.
@@ -45,11 +59,22 @@ class VectorIndex {
   virtual absl::Status Add(int64_t id, int64_t bucket,
                            absl::Span<const float> vector) = 0;
 
+  // Add with the hint of a SearchBeforeAdd for the same vector and bucket.
+  virtual absl::Status Add(int64_t id, int64_t bucket,
+                           absl::Span<const float> vector,
+                           const InsertHint& hint) = 0;
+
   // The `k` highest-scoring vectors in buckets [min_bucket, max_bucket] and
   // the timeless bucket, best first.
   virtual absl::StatusOr<std::vector<Neighbor>> Search(
       absl::Span<const float> query, int k, int64_t min_bucket,
       int64_t max_bucket) const = 0;
+
+  // Search for a vector about to be added to `bucket`: fills `hint` for
+  // Add. Searches that shard at least as broadly as an insert would.
+  virtual absl::StatusOr<std::vector<Neighbor>> SearchBeforeAdd(
+      absl::Span<const float> query, int k, int64_t min_bucket,
+      int64_t max_bucket, int64_t bucket, InsertHint* hint) const = 0;
 
   // Removes the vector stored under `id` in `bucket`; returns whether it
   // was there (a bucket that already expired holds nothing).

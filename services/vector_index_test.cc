@@ -154,6 +154,94 @@ TEST(VectorIndexTest, LargeShardTurnsIntoGraphAndKeepsWorking) {
   EXPECT_EQ(ids, (std::vector<int64_t>{1007, 5000}));
 }
 
+// Share of exact top-10 neighbours that `index` finds for `queries`.
+double RecallAt10(const VectorIndex& index, const VectorIndex& exact,
+                  const std::vector<std::vector<float>>& queries) {
+  int found = 0, total = 0;
+  for (const std::vector<float>& q : queries) {
+    const std::vector<Neighbor> truth = *exact.Search(q, 10, 0, 0);
+    const std::vector<Neighbor> hits = *index.Search(q, 10, 0, 0);
+    for (const Neighbor& t : truth) {
+      total += 1;
+      for (const Neighbor& h : hits) found += h.id == t.id;
+    }
+  }
+  return static_cast<double>(found) / total;
+}
+
+TEST(VectorIndexTest, GraphFindsWhatExactSearchFinds) {
+  // Clustered data, like stories: 200 centres, members near them.
+  constexpr int kDimension = 32;
+  std::mt19937 rng(11);
+  std::vector<std::vector<float>> centres;
+  for (int c = 0; c < 200; ++c) {
+    centres.push_back(RandomUnitVector(kDimension, &rng));
+  }
+  std::vector<std::vector<float>> vectors, queries;
+  for (int i = 0; i < 6000; ++i) {
+    std::vector<float> v = RandomUnitVector(kDimension, &rng);
+    const std::vector<float>& centre = centres[rng() % centres.size()];
+    float norm = 0;
+    for (int d = 0; d < kDimension; ++d) {
+      v[d] = centre[d] + 0.5f * v[d];
+      norm += v[d] * v[d];
+    }
+    for (float& x : v) x /= std::sqrt(norm);
+    (i % 30 == 0 ? queries : vectors).push_back(v);
+  }
+  VectorIndexOptions options;
+  options.dimension = kDimension;
+  options.exact_limit = 256;
+  auto plain = *NewTimeShardedIndex(options);
+  auto hinted = *NewTimeShardedIndex(options);
+  auto exact = *NewTimeShardedFlatIndex(kDimension);
+  for (size_t i = 0; i < vectors.size(); ++i) {
+    ASSERT_TRUE(plain->Add(i, 0, vectors[i]).ok());
+    ASSERT_TRUE(exact->Add(i, 0, vectors[i]).ok());
+    // As the engine adds: search first, then link by what it found.
+    InsertHint hint;
+    ASSERT_TRUE(hinted->SearchBeforeAdd(vectors[i], 10, 0, 0, 0, &hint).ok());
+    ASSERT_TRUE(hinted->Add(i, 0, vectors[i], hint).ok());
+  }
+  EXPECT_GE(RecallAt10(*plain, *exact, queries), 0.95);
+  EXPECT_GE(RecallAt10(*hinted, *exact, queries), 0.95);
+  // A narrow search finds less; the breadth is what buys recall.
+  plain->SetSearchBreadth(10);
+  EXPECT_LT(RecallAt10(*plain, *exact, queries),
+            RecallAt10(*hinted, *exact, queries));
+}
+
+TEST(VectorIndexTest, HintForAShardThatExpiredIsIgnored) {
+  constexpr int kDimension = 16;
+  VectorIndexOptions options;
+  options.dimension = kDimension;
+  options.exact_limit = 50;
+  auto index = *NewTimeShardedIndex(options);
+  std::mt19937 rng(3);
+  std::vector<std::vector<float>> vectors;
+  for (int i = 0; i < 400; ++i) {
+    vectors.push_back(RandomUnitVector(kDimension, &rng));
+  }
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(index->Add(i, 5, vectors[i]).ok());
+  InsertHint hint;
+  ASSERT_TRUE(index->SearchBeforeAdd(vectors[399], 5, 5, 5, 5, &hint).ok());
+  // The shard expires and its bucket fills again: the hint's vertices
+  // would name other vectors now.
+  EXPECT_EQ(index->DropBucketsBefore(6), 200);
+  for (int i = 200; i < 260; ++i) {
+    ASSERT_TRUE(index->Add(i, 5, vectors[i]).ok());
+  }
+  ASSERT_TRUE(index->Add(399, 5, vectors[399], hint).ok());
+  const std::vector<Neighbor> hits = *index->Search(vectors[399], 1, 5, 5);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].id, 399);
+  // A hint for another bucket is ignored too.
+  InsertHint other;
+  ASSERT_TRUE(index->SearchBeforeAdd(vectors[398], 5, 5, 5, 5, &other).ok());
+  ASSERT_TRUE(index->Add(398, 7, vectors[398], other).ok());
+  EXPECT_EQ((*index->Search(vectors[398], 1, 7, 7))[0].id, 398);
+}
+
 TEST(VectorIndexTest, RejectsInconsistentGraphOptions) {
   VectorIndexOptions options;
   options.graph_degree = 1;
