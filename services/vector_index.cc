@@ -8,7 +8,7 @@
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/utils/Heap.h>
-#include <omp.h>
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
@@ -36,15 +36,51 @@ __attribute__((target_clones("arch=haswell", "default"))) float InnerProduct(
   return sum;
 }
 
-// Inner product of two vectors of n signed bytes, exact in 32 bits.
-__attribute__((target_clones("arch=haswell", "default"))) int32_t
-InnerProductQuantized(const int8_t* a, const int8_t* b, size_t n) {
+// Inner product of two vectors of n signed bytes, exact in 32 bits. The
+// portable loop; GCC vectorises it poorly (16 bytes a step, widened twice).
+int32_t InnerProductQuantizedPortable(const int8_t* a, const int8_t* b,
+                                      size_t n) {
   int32_t sum = 0;
-#pragma omp simd reduction(+ : sum)
   for (size_t i = 0; i < n; ++i) {
     sum += static_cast<int32_t>(a[i]) * static_cast<int32_t>(b[i]);
   }
   return sum;
+}
+
+// The same with AVX2, 32 bytes a step: vpmaddubsw multiplies unsigned by
+// signed bytes, so |a| is paired with b carrying a's sign. Exact for codes
+// in [-127, 127] (what QuantizedIndexIP writes): the pairwise sums reach
+// at most 2 x 127 x 127 = 32,258 and do not saturate 16 bits.
+__attribute__((target("avx2"))) int32_t InnerProductQuantizedAvx2(
+    const int8_t* a, const int8_t* b, size_t n) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i sum = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i va =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
+    const __m256i vb =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
+    const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(va, va),
+                                               _mm256_sign_epi8(vb, va));
+    sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, ones));
+  }
+  const __m128i half = _mm_add_epi32(_mm256_castsi256_si128(sum),
+                                     _mm256_extracti128_si256(sum, 1));
+  const __m128i quarter = _mm_add_epi32(half, _mm_unpackhi_epi64(half, half));
+  const __m128i total =
+      _mm_add_epi32(quarter, _mm_shuffle_epi32(quarter, _MM_SHUFFLE(1, 1, 1, 1)));
+  return _mm_cvtsi128_si32(total) +
+         InnerProductQuantizedPortable(a + i, b + i, n - i);
+}
+
+int32_t InnerProductQuantized(const int8_t* a, const int8_t* b, size_t n) {
+  static const bool has_avx2 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
+  return has_avx2 ? InnerProductQuantizedAvx2(a, b, n)
+                  : InnerProductQuantizedPortable(a, b, n);
 }
 
 // Storage with 8-bit scalar quantisation: each vector is one float scale
@@ -180,9 +216,13 @@ struct ScoredVertex {
   FaissId vertex;
 };
 
-bool BetterFirst(const ScoredVertex& a, const ScoredVertex& b) {
-  return a.score > b.score;
-}
+// Orders best first; a type rather than a function so that the heap and
+// sort calls inline it.
+struct BetterFirst {
+  bool operator()(const ScoredVertex& a, const ScoredVertex& b) const {
+    return a.score > b.score;
+  }
+};
 
 // The links of `vertex` on graph layer `level`: a fixed-width slot range of
 // hnsw.neighbors, unused slots -1 at the end.
@@ -265,15 +305,15 @@ std::vector<ScoredVertex> SearchLayer(const faiss::HNSW& hnsw,
       candidates.push_back({score, fresh[j]});
       std::push_heap(candidates.begin(), candidates.end(), lower);
       results.push_back({score, fresh[j]});
-      std::push_heap(results.begin(), results.end(), BetterFirst);
+      std::push_heap(results.begin(), results.end(), BetterFirst());
       if (static_cast<int>(results.size()) > breadth) {
-        std::pop_heap(results.begin(), results.end(), BetterFirst);
+        std::pop_heap(results.begin(), results.end(), BetterFirst());
         results.pop_back();
       }
     }
   }
   visited->advance();
-  std::sort(results.begin(), results.end(), BetterFirst);
+  std::sort(results.begin(), results.end(), BetterFirst());
   return results;
 }
 
@@ -331,7 +371,7 @@ void AddLink(faiss::HNSW& hnsw, const Scorer& scorer, FaissId from, FaissId to,
   for (size_t j = 0; j < width; ++j) {
     candidates.push_back({scorer.Between(from, links[j]), links[j]});
   }
-  std::sort(candidates.begin(), candidates.end(), BetterFirst);
+  std::sort(candidates.begin(), candidates.end(), BetterFirst());
   SelectLinks(scorer, width, &candidates);
   for (size_t j = 0; j < width; ++j) {
     links[j] = j < candidates.size()

@@ -112,9 +112,13 @@ struct VectorIndexOptions {
   int graph_degree = 16;
   // Candidates kept while searching (efSearch) and while inserting
   // (efConstruction): higher means higher recall against exact search at a
-  // roughly linear cost (measured in docs/performance.md).
-  int search_breadth = 64;
-  int build_breadth = 40;
+  // roughly linear cost. A query searches every shard of its window but an
+  // article is inserted into one, and the graph's quality (how far a
+  // search gets per step) depends on the insert breadth, so inserts get
+  // the broader one (measured in docs/performance.md). With the engine's
+  // InsertHint, an insert's search is its query's search of that shard.
+  int search_breadth = 48;
+  int build_breadth = 64;
   // Store vectors as 8-bit scalar-quantised codes (a float scale and one
   // signed byte per dimension) instead of floats: 4x less memory and
   // memory traffic, scores within a few thousandths of exact. Recall
