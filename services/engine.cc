@@ -265,16 +265,14 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     embedding_nanos_.fetch_add(
         absl::ToInt64Nanoseconds(absl::Now() - embed_start),
         std::memory_order_relaxed);
-    // The index search, the most expensive step, runs under a shared lock so
-    // that concurrent callers search in parallel; the decision takes the
+    // The index search, the most expensive step, runs without the engine's
+    // lock (the index has its own), so concurrent callers search in
+    // parallel and while decisions are made; the decision takes the
     // exclusive lock and also considers every article added since.
-    Candidates found;
-    {
-      absl::ReaderMutexLock lock(&mu_);
-      ASSIGN_OR_RETURN(
-          found, SearchIndex(embedding, article.published, options_.neighbors,
-                             /*for_insert=*/true));
-    }
+    ASSIGN_OR_RETURN(
+        Candidates found,
+        SearchIndex(embedding, article.published, options_.neighbors,
+                    /*for_insert=*/true));
     absl::MutexLock lock(&mu_);
     StageOnExit stage(this, ticket);
     // Another caller may have sent the same id or text meanwhile.
@@ -866,6 +864,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     CountAnswer(answer.relation);
     if (answer.version > 1) ++stats_.updates;
     articles_.push_back(std::move(record));
+    num_articles_.store(static_cast<int64_t>(articles_.size()),
+                        std::memory_order_release);
     article_by_id_.insert_or_assign(article.id, a);
     // References to articles deleted before the restart are lost.
     CompactAnswer& compact = articles_.back().answer;
@@ -1051,8 +1051,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // does the graph search of the insert, outside the exclusive lock.
   absl::StatusOr<Candidates> SearchIndex(const Embedding& embedding,
                                          absl::Time t, int k,
-                                         bool for_insert) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+                                         bool for_insert) const {
     int64_t min_bucket = VectorIndex::kTimelessBucket;
     int64_t max_bucket = std::numeric_limits<int64_t>::max();
     if (Dated(t)) {
@@ -1060,7 +1059,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       max_bucket = BucketOf(t + options_.story_window);
     }
     Candidates found;
-    found.searched_articles = static_cast<int64_t>(articles_.size());
+    // Read before searching: an article added meanwhile may or may not be
+    // in the hits, and Decide considers everything from here on.
+    found.searched_articles = num_articles_.load(std::memory_order_acquire);
     if (for_insert) {
       ASSIGN_OR_RETURN(found.hits, index_->SearchBeforeAdd(
                                        embedding.dense, k, min_bucket,
@@ -1085,7 +1086,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     for (const Neighbor& n : found.hits) ids.push_back(n.id);
     for (int64_t a = found.searched_articles;
          a < static_cast<int64_t>(articles_.size()); ++a) {
-      if (articles_[a].embedded_as == a) ids.push_back(a);  // concurrent adds
+      // Concurrent adds, unless the search already found them.
+      if (articles_[a].embedded_as == a &&
+          std::none_of(found.hits.begin(), found.hits.end(),
+                       [a](const Neighbor& n) { return n.id == a; })) {
+        ids.push_back(a);
+      }
     }
     Decision d;
     // Re-score neighbours exactly; collect candidate clusters in the window.
@@ -1311,6 +1317,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     record.embedded_as = embedded_as;
     record.seq = next_seq_++;
     articles_.push_back(std::move(record));
+    num_articles_.store(static_cast<int64_t>(articles_.size()),
+                        std::memory_order_release);
     if (store_ != nullptr) new_articles_.push_back({a, &article});
     MarkDirty(c);
     article_by_id_.insert_or_assign(article.id, a);
@@ -1637,7 +1645,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   const std::unique_ptr<EngineStore> store_;  // null: memory only
 
   mutable absl::Mutex mu_;
-  std::unique_ptr<VectorIndex> index_ ABSL_GUARDED_BY(mu_);
+  // Synchronises itself: searches run without the engine's lock.
+  const std::unique_ptr<VectorIndex> index_;
+  // articles_.size(), readable without the lock: what a search started
+  // without it may have missed is every article from here on.
+  std::atomic<int64_t> num_articles_{0};
   // A deque: grows without copying or doubling its footprint.
   std::deque<ArticleRecord> articles_ ABSL_GUARDED_BY(mu_);
   std::vector<Cluster> clusters_ ABSL_GUARDED_BY(mu_);

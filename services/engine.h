@@ -16,12 +16,12 @@
 //   ASSIGN_OR_RETURN(std::string story,
 //   engine->ResolveClusterId(a.cluster_id));
 //
-// Thread safety: all methods may be called concurrently. Embedding runs
-// outside the engine's lock and the index search under a shared lock, so
-// callers embed and search in parallel; the decision and the update run
-// under the exclusive lock, and a decision also scores every article added
-// since its search, so concurrent callers see one consistent order of
-// assignments.
+// Thread safety: all methods may be called concurrently. Embedding and the
+// index search (which the index synchronises itself) run outside the
+// engine's lock, so callers embed and search in parallel with each other
+// and with decisions; the decision and the update run under the exclusive
+// lock, and a decision also scores every article added since its search
+// began, so concurrent callers see one consistent order of assignments.
 #ifndef NEWSDEDUP_SERVICES_ENGINE_H_
 #define NEWSDEDUP_SERVICES_ENGINE_H_
 

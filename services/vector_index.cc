@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -18,6 +19,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace newsdedup {
 namespace {
@@ -224,9 +226,23 @@ struct BetterFirst {
   }
 };
 
+// Graph links are read by searches while one insert at a time writes them
+// (see TimeShardedIndex): each slot is read and written whole, and a link
+// is published (release) only after everything it leads to (the vertex's
+// code, level, offsets and own links) is written, so a search that reads
+// it (acquire) sees a complete vertex. A search racing an insert may see
+// a link list half old and half new, which costs it at most a detour.
+using GraphLink = faiss::HNSW::storage_idx_t;
+GraphLink LoadLink(const GraphLink* slot) {
+  return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+}
+void StoreLink(GraphLink* slot, GraphLink value) {
+  __atomic_store_n(slot, value, __ATOMIC_RELEASE);
+}
+
 // The links of `vertex` on graph layer `level`: a fixed-width slot range of
 // hnsw.neighbors, unused slots -1 at the end.
-std::pair<faiss::HNSW::storage_idx_t*, size_t> LinksOf(faiss::HNSW& hnsw,
+std::pair<GraphLink*, size_t> LinksOf(faiss::HNSW& hnsw,
                                                         FaissId vertex,
                                                         int level) {
   const size_t begin = hnsw.cum_nneighbor_per_level[level];
@@ -234,7 +250,7 @@ std::pair<faiss::HNSW::storage_idx_t*, size_t> LinksOf(faiss::HNSW& hnsw,
           hnsw.cum_nneighbor_per_level[level + 1] - begin};
 }
 
-std::pair<const faiss::HNSW::storage_idx_t*, size_t> LinksOf(
+std::pair<const GraphLink*, size_t> LinksOf(
     const faiss::HNSW& hnsw, FaissId vertex, int level) {
   return LinksOf(const_cast<faiss::HNSW&>(hnsw), vertex, level);
 }
@@ -248,10 +264,12 @@ void Descend(const faiss::HNSW& hnsw, const Scorer& scorer, int from_level,
     for (bool moved = true; moved;) {
       moved = false;
       const auto [links, width] = LinksOf(hnsw, nearest->vertex, level);
-      for (size_t j = 0; j < width && links[j] >= 0; ++j) {
-        const float score = scorer.Score(links[j]);
+      for (size_t j = 0; j < width; ++j) {
+        const GraphLink link = LoadLink(&links[j]);
+        if (link < 0) break;
+        const float score = scorer.Score(link);
         if (score > nearest->score) {
-          *nearest = {score, links[j]};
+          *nearest = {score, link};
           moved = true;
         }
       }
@@ -290,10 +308,12 @@ std::vector<ScoredVertex> SearchLayer(const faiss::HNSW& hnsw,
     }
     const auto [links, width] = LinksOf(hnsw, current.vertex, level);
     size_t num_fresh = 0;
-    for (size_t j = 0; j < width && links[j] >= 0; ++j) {
-      if (visited->get(links[j])) continue;
-      visited->set(links[j]);
-      fresh[num_fresh++] = links[j];
+    for (size_t j = 0; j < width; ++j) {
+      const GraphLink link = LoadLink(&links[j]);
+      if (link < 0) break;
+      if (visited->get(link)) continue;
+      visited->set(link);
+      fresh[num_fresh++] = link;
     }
     for (size_t j = 0; j < num_fresh; ++j) PrefetchCode(scorer, fresh[j]);
     for (size_t j = 0; j < num_fresh; ++j) {
@@ -323,9 +343,12 @@ template <typename Scorer>
 std::vector<ScoredVertex> SearchGraph(const faiss::HNSW& hnsw,
                                       const Scorer& scorer, int breadth,
                                       faiss::VisitedTable* visited) {
-  if (hnsw.entry_point < 0) return {};
-  ScoredVertex nearest{scorer.Score(hnsw.entry_point), hnsw.entry_point};
-  Descend(hnsw, scorer, hnsw.max_level, 0, &nearest);
+  const GraphLink entry = LoadLink(&hnsw.entry_point);
+  if (entry < 0) return {};
+  ScoredVertex nearest{scorer.Score(entry), entry};
+  // The entry point's own top layer: hnsw.max_level may already belong to
+  // an entry point this search does not see yet.
+  Descend(hnsw, scorer, hnsw.levels[entry] - 1, 0, &nearest);
   return SearchLayer(hnsw, scorer, 0, nearest, breadth, visited);
 }
 
@@ -363,7 +386,7 @@ void AddLink(faiss::HNSW& hnsw, const Scorer& scorer, FaissId from, FaissId to,
   if (links[width - 1] < 0) {
     size_t free = width;
     while (free > 0 && links[free - 1] < 0) --free;
-    links[free] = static_cast<faiss::HNSW::storage_idx_t>(to);
+    StoreLink(&links[free], static_cast<GraphLink>(to));
     return;
   }
   std::vector<ScoredVertex> candidates;
@@ -374,10 +397,9 @@ void AddLink(faiss::HNSW& hnsw, const Scorer& scorer, FaissId from, FaissId to,
   std::sort(candidates.begin(), candidates.end(), BetterFirst());
   SelectLinks(scorer, width, &candidates);
   for (size_t j = 0; j < width; ++j) {
-    links[j] = j < candidates.size()
-                   ? static_cast<faiss::HNSW::storage_idx_t>(
-                         candidates[j].vertex)
-                   : -1;
+    StoreLink(&links[j], j < candidates.size()
+                             ? static_cast<GraphLink>(candidates[j].vertex)
+                             : -1);
   }
 }
 
@@ -389,7 +411,7 @@ void LinkVertex(faiss::HNSW& hnsw, const Scorer& scorer, FaissId vertex,
   const auto [links, width] = LinksOf(hnsw, vertex, level);
   SelectLinks(scorer, width, &candidates);
   for (size_t j = 0; j < candidates.size(); ++j) {
-    links[j] = static_cast<faiss::HNSW::storage_idx_t>(candidates[j].vertex);
+    StoreLink(&links[j], static_cast<GraphLink>(candidates[j].vertex));
   }
   for (const ScoredVertex& c : candidates) {
     AddLink(hnsw, scorer, c.vertex, vertex, level);
@@ -408,8 +430,8 @@ void InsertIntoGraph(faiss::HNSW& hnsw, const Scorer& scorer, FaissId vertex,
                      faiss::VisitedTable* visited) {
   const int level = hnsw.levels[vertex] - 1;
   if (hnsw.entry_point < 0) {
-    hnsw.entry_point = static_cast<faiss::HNSW::storage_idx_t>(vertex);
     hnsw.max_level = level;
+    StoreLink(&hnsw.entry_point, static_cast<GraphLink>(vertex));
     return;
   }
   if (level == 0 && base_candidates != nullptr && !base_candidates->empty()) {
@@ -426,7 +448,7 @@ void InsertIntoGraph(faiss::HNSW& hnsw, const Scorer& scorer, FaissId vertex,
   }
   if (level > hnsw.max_level) {
     hnsw.max_level = level;
-    hnsw.entry_point = static_cast<faiss::HNSW::storage_idx_t>(vertex);
+    StoreLink(&hnsw.entry_point, static_cast<GraphLink>(vertex));
   }
 }
 
@@ -455,25 +477,37 @@ class Shard {
 
   // Vectors searchable in this shard.
   int64_t size() const {
-    return index_->ntotal - static_cast<int64_t>(removed_.size());
+    return stored_.load(std::memory_order_relaxed) -
+           static_cast<int64_t>(removed_.size());
+  }
+
+  // Whether Add can run while searches run: a graph with memory reserved
+  // for one more vertex, so that no array it shares with searches moves.
+  bool CanAddAlongsideSearches() const {
+    if (!graph_ || index_->ntotal >= capacity_) return false;
+    const faiss::HNSW& hnsw = Graph().hnsw;
+    return hnsw.neighbors.size() + hnsw.cum_nneighbor_per_level.back() <=
+           hnsw.neighbors.capacity();
   }
 
   // Adds a vector; `hint` (may be null) is from a search of this shard.
+  // Alongside searches only if CanAddAlongsideSearches(), and one Add at a
+  // time.
   void Add(FaissId id, const float* vector, const InsertHint* hint) {
     if (graph_) {
+      if (!CanAddAlongsideSearches()) Reserve(2 * capacity_);
       std::vector<ScoredVertex> candidates;
       if (hint != nullptr && hint->shard_serial == serial_) {
         for (const auto& [vertex, score] : hint->candidates) {
           candidates.push_back({score, vertex});
         }
       }
-      AppendToGraph(vector, &candidates);
-      index_->id_map.push_back(id);
-      index_->ntotal = index_->index->ntotal;
-      return;
+      AppendToGraph(id, vector, &candidates);
+    } else {
+      index_->add_with_ids(1, vector, &id);
+      if (index_->ntotal >= options_.exact_limit) ConvertToGraph();
     }
-    index_->add_with_ids(1, vector, &id);
-    if (index_->ntotal >= options_.exact_limit) ConvertToGraph();
+    stored_.store(index_->ntotal, std::memory_order_relaxed);
   }
 
   // Appends up to k (id, score) hits to `out`; a graph keeps `breadth`
@@ -501,12 +535,12 @@ class Shard {
       return;
     }
     // Ask for enough to make up for removed vectors among the results.
-    const int64_t want = std::min<int64_t>(
-        index_->ntotal, k + static_cast<int64_t>(removed_.size()));
-    const auto& graph = static_cast<const faiss::IndexHNSW&>(*index_->index);
+    const int64_t want = k + static_cast<int64_t>(removed_.size());
+    const faiss::IndexHNSW& graph = Graph();
+    // Sized by capacity: vertices added during the search may be reached.
     thread_local faiss::VisitedTable visited(0);
-    if (visited.visited.size() < static_cast<size_t>(graph.ntotal)) {
-      visited.visited.resize(graph.ntotal);
+    if (visited.visited.size() < static_cast<size_t>(capacity_)) {
+      visited.visited.resize(capacity_);
     }
     int width = static_cast<int>(std::max<int64_t>(want, breadth));
     if (hint != nullptr) width = std::max(width, graph.hnsw.efConstruction);
@@ -540,7 +574,9 @@ class Shard {
     }
     if (!graph_) {  // exact storage compacts
       faiss::IDSelectorArray selector(1, &id);
-      return index_->remove_ids(selector);
+      const size_t removed = index_->remove_ids(selector);
+      stored_.store(index_->ntotal, std::memory_order_relaxed);
+      return removed;
     }
     removed_.insert(id);
     return 1;
@@ -574,18 +610,51 @@ class Shard {
     return ++last;
   }
 
+  const faiss::IndexHNSW& Graph() const {
+    return static_cast<const faiss::IndexHNSW&>(*index_->index);
+  }
+  faiss::IndexHNSW& Graph() {
+    return static_cast<faiss::IndexHNSW&>(*index_->index);
+  }
+
+  // Reserves memory for `vertices` graph vertices in every array a search
+  // reads (codes, ids, levels, link offsets and slots), so that adding
+  // them moves none: searches can then run during an Add. Needs exclusive
+  // access itself.
+  void Reserve(int64_t vertices) {
+    faiss::IndexHNSW& graph = Graph();
+    faiss::HNSW& hnsw = graph.hnsw;
+    auto& storage = static_cast<faiss::IndexFlatCodes&>(*graph.storage);
+    storage.codes.reserve(vertices * storage.code_size);
+    index_->id_map.reserve(vertices);
+    hnsw.levels.reserve(vertices);
+    hnsw.offsets.reserve(vertices + 1);
+    // Base-layer slots for every vertex, upper layers for about one in
+    // `degree` (each layer up is `degree` times rarer), and room for one
+    // vertex on every layer.
+    const size_t base = hnsw.cum_nneighbor_per_level[1];
+    const size_t upper = hnsw.cum_nneighbor_per_level[2] - base;
+    hnsw.neighbors.reserve(vertices * (base + 2 * upper / options_.graph_degree) +
+                           hnsw.cum_nneighbor_per_level.back());
+    visited_.visited.resize(vertices);
+    capacity_ = vertices;
+  }
+
   // Stores a vector in the graph's storage and links it in, to the
   // `base_candidates` of a search if not empty. faiss's own
   // IndexHNSW::add would create and destroy one lock per vertex of the
   // whole graph on every call, which makes single inserts O(shard size).
-  void AppendToGraph(const float* vector,
+  // Everything the new vertex's links lead to is written before they are
+  // published (see GraphLink).
+  void AppendToGraph(FaissId id, const float* vector,
                      const std::vector<ScoredVertex>* base_candidates) {
-    auto& graph = static_cast<faiss::IndexHNSW&>(*index_->index);
+    faiss::IndexHNSW& graph = Graph();
     const FaissId vertex = graph.ntotal;
     graph.storage->add(1, vector);
     graph.ntotal = graph.storage->ntotal;
     graph.hnsw.prepare_level_tab(1);
-    visited_.visited.resize(graph.ntotal);
+    index_->id_map.push_back(id);
+    index_->ntotal = graph.ntotal;
     WithScorer(*graph.storage, vector, [&](const auto& scorer) {
       InsertIntoGraph(graph.hnsw, scorer, vertex, base_candidates, &visited_);
     });
@@ -600,21 +669,23 @@ class Shard {
                                                     options_.graph_degree);
     graph->own_fields = true;
     graph->hnsw.efConstruction = options_.build_breadth;
-    auto mapped = std::make_unique<faiss::IndexIDMap>(graph.release());
-    mapped->own_fields = true;
-    mapped->id_map = index_->id_map;
-    index_ = std::move(mapped);
+    const std::vector<faiss::Index::idx_t> ids = index_->id_map;
+    index_ = std::make_unique<faiss::IndexIDMap>(graph.release());
+    index_->own_fields = true;
     graph_ = true;
-    for (size_t i = 0; i < index_->id_map.size(); ++i) {
-      AppendToGraph(&vectors[i * options_.dimension], nullptr);
+    Reserve(2 * static_cast<int64_t>(ids.size()));
+    for (size_t i = 0; i < ids.size(); ++i) {
+      AppendToGraph(ids[i], &vectors[i * options_.dimension], nullptr);
     }
-    index_->ntotal = index_->index->ntotal;
   }
 
   const VectorIndexOptions options_;
   std::unique_ptr<faiss::IndexIDMap> index_;
   const uint64_t serial_;
   bool graph_ = false;
+  int64_t capacity_ = 0;  // graph vertices with memory reserved
+  // index_->ntotal, for size() during an Add.
+  std::atomic<int64_t> stored_{0};
   absl::flat_hash_set<FaissId> removed_;  // only once graph_
   faiss::VisitedTable visited_{0};        // for inserts
 };
@@ -639,6 +710,7 @@ class TimeShardedIndex final : public VectorIndex {
   absl::StatusOr<std::vector<Neighbor>> Search(
       absl::Span<const float> query, int k, int64_t min_bucket,
       int64_t max_bucket) const override {
+    absl::ReaderMutexLock lock(&mu_);
     return SearchWithHint(query, k, min_bucket, max_bucket, nullptr);
   }
 
@@ -647,11 +719,13 @@ class TimeShardedIndex final : public VectorIndex {
       int64_t max_bucket, int64_t bucket, InsertHint* hint) const override {
     *hint = InsertHint();
     hint->bucket = bucket;
+    absl::ReaderMutexLock lock(&mu_);
     return SearchWithHint(query, k, min_bucket, max_bucket, hint);
   }
 
 
   absl::StatusOr<bool> Remove(int64_t id, int64_t bucket) override {
+    absl::MutexLock lock(&mu_);
     auto shard = shards_.find(bucket);
     if (shard == shards_.end()) return false;
     size_t removed = 0;
@@ -661,16 +735,18 @@ class TimeShardedIndex final : public VectorIndex {
       return absl::InternalError(
           absl::StrCat("FAISS remove failed: ", e.what()));
     }
-    size_ -= static_cast<int64_t>(removed);
+    size_.fetch_sub(static_cast<int64_t>(removed), std::memory_order_relaxed);
     return removed > 0;
   }
 
   bool Relabel(int64_t old_id, int64_t new_id, int64_t bucket) override {
+    absl::MutexLock lock(&mu_);
     auto shard = shards_.find(bucket);
     return shard != shards_.end() && shard->second->Relabel(old_id, new_id);
   }
 
   int64_t DropBucketsBefore(int64_t bucket) override {
+    absl::MutexLock lock(&mu_);
     int64_t dropped = 0;
     for (auto it = shards_.begin();
          it != shards_.end() && it->first < bucket;) {
@@ -681,13 +757,19 @@ class TimeShardedIndex final : public VectorIndex {
       dropped += it->second->size();
       it = shards_.erase(it);
     }
-    size_ -= dropped;
+    size_.fetch_sub(dropped, std::memory_order_relaxed);
     return dropped;
   }
 
-  int64_t size() const override { return size_; }
-  int num_shards() const override { return static_cast<int>(shards_.size()); }
+  int64_t size() const override {
+    return size_.load(std::memory_order_relaxed);
+  }
+  int num_shards() const override {
+    absl::ReaderMutexLock lock(&mu_);
+    return static_cast<int>(shards_.size());
+  }
   std::vector<std::pair<int64_t, int64_t>> ShardSizes() const override {
+    absl::ReaderMutexLock lock(&mu_);
     std::vector<std::pair<int64_t, int64_t>> sizes;
     for (const auto& [bucket, shard] : shards_) {
       sizes.emplace_back(bucket, shard->size());
@@ -695,18 +777,36 @@ class TimeShardedIndex final : public VectorIndex {
     return sizes;
   }
 
-  void SetSearchBreadth(int breadth) override { search_breadth_ = breadth; }
+  void SetSearchBreadth(int breadth) override {
+    absl::MutexLock lock(&mu_);
+    search_breadth_ = breadth;
+  }
 
  private:
-  // Adds to `bucket`, linking by `hint` if not null.
+  // Adds to `bucket`, linking by `hint` if not null. Most adds go to a
+  // graph shard with room, and run alongside searches (one add at a time);
+  // the rest (new, exact or full shards) wait for the index alone.
   absl::Status AddWithHint(int64_t id, int64_t bucket,
                            absl::Span<const float> vector,
-                           const InsertHint* hint) {
+                           const InsertHint* hint) ABSL_LOCKS_EXCLUDED(mu_) {
     if (static_cast<int>(vector.size()) != options_.dimension) {
       return absl::InvalidArgumentError(
           absl::StrCat("vector has ", vector.size(), " floats, index expects ",
                        options_.dimension));
     }
+    try {
+      absl::ReaderMutexLock search_lock(&mu_);
+      absl::MutexLock add_lock(&add_mu_);
+      auto it = shards_.find(bucket);
+      if (it != shards_.end() && it->second->CanAddAlongsideSearches()) {
+        it->second->Add(id, vector.data(), hint);
+        size_.fetch_add(1, std::memory_order_relaxed);
+        return absl::OkStatus();
+      }
+    } catch (const faiss::FaissException& e) {
+      return absl::InternalError(absl::StrCat("FAISS add failed: ", e.what()));
+    }
+    absl::MutexLock lock(&mu_);
     try {
       auto& shard = shards_[bucket];
       if (shard == nullptr) shard = std::make_unique<Shard>(options_);
@@ -714,14 +814,15 @@ class TimeShardedIndex final : public VectorIndex {
     } catch (const faiss::FaissException& e) {
       return absl::InternalError(absl::StrCat("FAISS add failed: ", e.what()));
     }
-    ++size_;
+    size_.fetch_add(1, std::memory_order_relaxed);
     return absl::OkStatus();
   }
 
   // Search; fills `hint`, if not null, for an add to hint->bucket.
   absl::StatusOr<std::vector<Neighbor>> SearchWithHint(
       absl::Span<const float> query, int k, int64_t min_bucket,
-      int64_t max_bucket, InsertHint* hint) const {
+      int64_t max_bucket, InsertHint* hint) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     if (static_cast<int>(query.size()) != options_.dimension) {
       return absl::InvalidArgumentError(absl::StrCat("query has ", query.size(),
                                                      " floats, index expects ",
@@ -763,9 +864,14 @@ class TimeShardedIndex final : public VectorIndex {
   }
 
   const VectorIndexOptions options_;
-  int search_breadth_;
-  std::map<int64_t, std::unique_ptr<Shard>> shards_;
-  int64_t size_ = 0;
+  // Searches share mu_; so do adds to graph shards with room, which take
+  // add_mu_ as well (one at a time; see GraphLink for why searches can
+  // run meanwhile). Everything else takes mu_ alone.
+  mutable absl::Mutex mu_;
+  absl::Mutex add_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  int search_breadth_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, std::unique_ptr<Shard>> shards_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int64_t> size_{0};
 };
 
 }  // namespace

@@ -10,8 +10,10 @@
 //   RETURN_IF_ERROR(index->Add(article_number, bucket, embedding.dense));
 //   ASSIGN_OR_RETURN(auto hits, index->Search(query, 10, bucket - 7, bucket));
 //
-// Thread safety: const methods may run concurrently with each other; Add and
-// DropBucketsBefore need exclusive access (the engine holds its lock).
+// Thread safety: all methods may be called concurrently. Searches run in
+// parallel with each other; changes wait for running searches and hold
+// new ones off while they last, which for a graph insert prepared by
+// SearchBeforeAdd is only the linking.
 #ifndef NEWSDEDUP_SERVICES_VECTOR_INDEX_H_
 #define NEWSDEDUP_SERVICES_VECTOR_INDEX_H_
 
@@ -90,7 +92,7 @@ class VectorIndex {
   virtual int64_t DropBucketsBefore(int64_t bucket) = 0;
 
   // Candidates a graph shard keeps while searching (efSearch) from now on;
-  // exact shards ignore it. Needs exclusive access.
+  // exact shards ignore it.
   virtual void SetSearchBreadth(int breadth) = 0;
 
   virtual int64_t size() const = 0;

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -240,6 +242,48 @@ TEST(VectorIndexTest, HintForAShardThatExpiredIsIgnored) {
   ASSERT_TRUE(index->SearchBeforeAdd(vectors[398], 5, 5, 5, 5, &other).ok());
   ASSERT_TRUE(index->Add(398, 7, vectors[398], other).ok());
   EXPECT_EQ((*index->Search(vectors[398], 1, 7, 7))[0].id, 398);
+}
+
+TEST(VectorIndexTest, SearchesRunWhileVectorsAreAdded) {
+  constexpr int kDimension = 16;
+  VectorIndexOptions options;
+  options.dimension = kDimension;
+  options.exact_limit = 100;  // graph early; grows several times below
+  auto index = *NewTimeShardedIndex(options);
+  std::mt19937 rng(5);
+  std::vector<std::vector<float>> vectors;
+  for (int i = 0; i < 3000; ++i) {
+    vectors.push_back(RandomUnitVector(kDimension, &rng));
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> searches{0}, failures{0};
+  std::vector<std::thread> searchers;
+  for (int t = 0; t < 2; ++t) {
+    searchers.emplace_back([&, t] {
+      for (int q = t; !done; q = (q + 7) % vectors.size()) {
+        InsertHint hint;
+        auto hits = index->SearchBeforeAdd(vectors[q], 5, 0, 0, 0, &hint);
+        if (!hits.ok()) ++failures;
+        ++searches;
+      }
+    });
+  }
+  for (int i = 0; i < static_cast<int>(vectors.size()); ++i) {
+    InsertHint hint;
+    ASSERT_TRUE(index->SearchBeforeAdd(vectors[i], 5, 0, 0, 0, &hint).ok());
+    ASSERT_TRUE(index->Add(i, 0, vectors[i], hint).ok());
+  }
+  done = true;
+  for (std::thread& t : searchers) t.join();
+  EXPECT_GT(searches.load(), 0);
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(index->size(), 3000);
+  int found_itself = 0;
+  for (int i = 0; i < static_cast<int>(vectors.size()); ++i) {
+    const std::vector<Neighbor> hits = *index->Search(vectors[i], 1, 0, 0);
+    found_itself += !hits.empty() && hits[0].id == i;
+  }
+  EXPECT_GE(found_itself, 2970);  // graph search is approximate
 }
 
 TEST(VectorIndexTest, RejectsInconsistentGraphOptions) {
