@@ -746,6 +746,12 @@ class TimeShardedIndex final : public VectorIndex {
   }
 
   int64_t DropBucketsBefore(int64_t bucket) override {
+    {
+      // The engine asks after every article; the answer is almost always
+      // "nothing", which must not wait for running searches.
+      absl::ReaderMutexLock lock(&mu_);
+      if (!HasBucketBefore(bucket)) return 0;
+    }
     absl::MutexLock lock(&mu_);
     int64_t dropped = 0;
     for (auto it = shards_.begin();
@@ -855,6 +861,14 @@ class TimeShardedIndex final : public VectorIndex {
                       });
     merged.resize(keep);
     return merged;
+  }
+
+  bool HasBucketBefore(int64_t bucket) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    for (const auto& [b, shard] : shards_) {
+      if (b >= bucket) return false;
+      if (b != kTimelessBucket) return true;
+    }
+    return false;
   }
 
   // `hint` if it is for `bucket`, else null.
