@@ -80,7 +80,7 @@ struct EngineOptions {
   // Recall against exact search and speed are measured in
   // docs/performance.md.
   int64_t exact_search_limit = 8192;
-  int index_search_breadth = 48;
+  int index_search_breadth = 64;
 
   // A member replaces the representative only when its centrality (cosine
   // to the centroid) beats the current one's by this much; keeps the

@@ -520,18 +520,29 @@ class Shard {
       // Exact: one pass over the contiguous vectors. FAISS would route a
       // single query through BLAS matrix multiplication, which copies the
       // whole shard into its own layout first.
-      std::vector<Neighbor> all(index_->ntotal);
+      // The best k so far in a heap, worst on top: most vectors lose to
+      // it on one comparison.
+      std::vector<ScoredVertex> best;
+      best.reserve(k + 1);
       WithScorer(*index_->index, query, [&](const auto& scorer) {
         for (FaissId i = 0; i < index_->ntotal; ++i) {
-          all[i] = {index_->id_map[i], scorer.Score(i)};
+          const float score = scorer.Score(i);
+          if (static_cast<int>(best.size()) == k &&
+              score <= best.front().score) {
+            continue;
+          }
+          best.push_back({score, i});
+          std::push_heap(best.begin(), best.end(), BetterFirst());
+          if (static_cast<int>(best.size()) > k) {
+            std::pop_heap(best.begin(), best.end(), BetterFirst());
+            best.pop_back();
+          }
         }
       });
-      const size_t keep = std::min<size_t>(k, all.size());
-      std::partial_sort(all.begin(), all.begin() + keep, all.end(),
-                        [](const Neighbor& a, const Neighbor& b) {
-                          return a.score > b.score;
-                        });
-      out->insert(out->end(), all.begin(), all.begin() + keep);
+      std::sort_heap(best.begin(), best.end(), BetterFirst());
+      for (const ScoredVertex& hit : best) {
+        out->push_back({index_->id_map[hit.vertex], hit.score});
+      }
       return;
     }
     // Ask for enough to make up for removed vectors among the results.

@@ -119,7 +119,7 @@ struct VectorIndexOptions {
   // search gets per step) depends on the insert breadth, so inserts get
   // the broader one (measured in docs/performance.md). With the engine's
   // InsertHint, an insert's search is its query's search of that shard.
-  int search_breadth = 48;
+  int search_breadth = 64;
   int build_breadth = 64;
   // Store vectors as 8-bit scalar-quantised codes (a float scale and one
   // signed byte per dimension) instead of floats: 4x less memory and
