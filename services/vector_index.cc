@@ -4,10 +4,8 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/impl/AuxIndexStructures.h>
-#include <faiss/impl/DistanceComputer.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
-#include <faiss/utils/Heap.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -460,10 +458,14 @@ faiss::IndexFlatCodes* NewStorage(const VectorIndexOptions& options) {
 
 // One time bucket's vectors, behind an IndexIDMap that maps FAISS's
 // sequential ids to ours. Starts exact (a scan of the stored codes); past
-// the exact limit it is rebuilt as an IndexHNSW over the same storage. HNSW
-// cannot remove vectors, so removed ids are remembered and filtered out of
-// results (deletions and article updates are rare next to inserts). Every FAISS
-// call below may throw; the index class catches and converts.
+// the exact limit it is rebuilt as a faiss::IndexHNSW over the same kind of
+// storage, whose graph (faiss::HNSW) our own functions above search and
+// extend. HNSW cannot remove vectors, so removed ids are remembered and
+// filtered out of results (deletions and article updates are rare next to
+// inserts). Every FAISS call below may throw; the index class catches and
+// converts. Synchronisation is the caller's (TimeShardedIndex): const
+// methods may run together, and with one Add while
+// CanAddAlongsideSearches(); everything else needs the shard alone.
 class Shard {
  public:
   Shard(const Shard&) = delete;
