@@ -141,8 +141,8 @@ void RunEngine(const std::vector<LabelledArticle>& corpus, int threads) {
 void RunRecall(const std::vector<LabelledArticle>& corpus, int queries) {
   auto embedder = *NewLexicalEmbedder(LexicalEmbedderOptions());
   const EngineOptions engine_options;
-  const absl::Duration width = std::max(
-      absl::Hours(1), engine_options.story_window);  // as the engine
+  const absl::Duration width =
+      std::max(absl::Hours(1), engine_options.story_window);  // as the engine
   auto bucket_of = [&](absl::Time t) {
     return absl::ToInt64Seconds(t - absl::UnixEpoch()) /
            absl::ToInt64Seconds(width);
@@ -188,8 +188,7 @@ void RunRecall(const std::vector<LabelledArticle>& corpus, int queries) {
       for (int d = 0; d < dim; ++d) score += query[d] * vectors[h.id * dim + d];
       exact_scores.push_back(score);
     }
-    within +=
-        NeighborsWithinTolerance(exact_scores, truth_hits.back().score);
+    within += NeighborsWithinTolerance(exact_scores, truth_hits.back().score);
     total += truth.size();
   }
   std::cout << absl::StrFormat(

@@ -74,12 +74,10 @@ int Run(const Flags& flags) {
   const int64_t indexed = static_cast<int64_t>(vectors.size()) / dim;
   const int num_queries = static_cast<int>(queries.size()) / dim;
   auto vector = [&](int64_t i) {
-    return absl::Span<const float>(&vectors[static_cast<size_t>(i) * dim],
-                                   dim);
+    return absl::Span<const float>(&vectors[static_cast<size_t>(i) * dim], dim);
   };
   auto query = [&](int q) {
-    return absl::Span<const float>(&queries[static_cast<size_t>(q) * dim],
-                                   dim);
+    return absl::Span<const float>(&queries[static_cast<size_t>(q) * dim], dim);
   };
 
   auto exact = *NewTimeShardedFlatIndex(dim);

@@ -269,10 +269,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     // lock (the index has its own), so concurrent callers search in
     // parallel and while decisions are made; the decision takes the
     // exclusive lock and also considers every article added since.
-    ASSIGN_OR_RETURN(
-        Candidates found,
-        SearchIndex(embedding, article.published, options_.neighbors,
-                    /*for_insert=*/true));
+    ASSIGN_OR_RETURN(Candidates found, SearchIndex(embedding, article.published,
+                                                   options_.neighbors,
+                                                   /*for_insert=*/true));
     absl::MutexLock lock(&mu_);
     StageOnExit stage(this, ticket);
     // Another caller may have sent the same id or text meanwhile.
@@ -1063,10 +1062,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     // in the hits, and Decide considers everything from here on.
     found.searched_articles = num_articles_.load(std::memory_order_acquire);
     if (for_insert) {
-      ASSIGN_OR_RETURN(found.hits, index_->SearchBeforeAdd(
-                                       embedding.dense, k, min_bucket,
-                                       max_bucket, BucketOf(t),
-                                       &found.insert_hint));
+      ASSIGN_OR_RETURN(
+          found.hits,
+          index_->SearchBeforeAdd(embedding.dense, k, min_bucket, max_bucket,
+                                  BucketOf(t), &found.insert_hint));
     } else {
       ASSIGN_OR_RETURN(found.hits, index_->Search(embedding.dense, k,
                                                   min_bucket, max_bucket));

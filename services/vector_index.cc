@@ -68,8 +68,8 @@ __attribute__((target("avx2"))) int32_t InnerProductQuantizedAvx2(
   const __m128i half = _mm_add_epi32(_mm256_castsi256_si128(sum),
                                      _mm256_extracti128_si256(sum, 1));
   const __m128i quarter = _mm_add_epi32(half, _mm_unpackhi_epi64(half, half));
-  const __m128i total =
-      _mm_add_epi32(quarter, _mm_shuffle_epi32(quarter, _MM_SHUFFLE(1, 1, 1, 1)));
+  const __m128i total = _mm_add_epi32(
+      quarter, _mm_shuffle_epi32(quarter, _MM_SHUFFLE(1, 1, 1, 1)));
   return _mm_cvtsi128_si32(total) +
          InnerProductQuantizedPortable(a + i, b + i, n - i);
 }
@@ -149,7 +149,9 @@ class QuantizedScorer {
   const uint8_t* CodeOf(FaissId v) const { return codes_ + v * code_size_; }
   size_t code_size() const { return code_size_; }
 
-  float Score(FaissId v) const { return Similarity(query_code_.data(), CodeOf(v)); }
+  float Score(FaissId v) const {
+    return Similarity(query_code_.data(), CodeOf(v));
+  }
 
   // Similarity of two stored vectors.
   float Between(FaissId a, FaissId b) const {
@@ -240,16 +242,15 @@ void StoreLink(GraphLink* slot, GraphLink value) {
 
 // The links of `vertex` on graph layer `level`: a fixed-width slot range of
 // hnsw.neighbors, unused slots -1 at the end.
-std::pair<GraphLink*, size_t> LinksOf(faiss::HNSW& hnsw,
-                                                        FaissId vertex,
-                                                        int level) {
+std::pair<GraphLink*, size_t> LinksOf(faiss::HNSW& hnsw, FaissId vertex,
+                                      int level) {
   const size_t begin = hnsw.cum_nneighbor_per_level[level];
   return {hnsw.neighbors.data() + hnsw.offsets[vertex] + begin,
           hnsw.cum_nneighbor_per_level[level + 1] - begin};
 }
 
-std::pair<const GraphLink*, size_t> LinksOf(
-    const faiss::HNSW& hnsw, FaissId vertex, int level) {
+std::pair<const GraphLink*, size_t> LinksOf(const faiss::HNSW& hnsw,
+                                            FaissId vertex, int level) {
   return LinksOf(const_cast<faiss::HNSW&>(hnsw), vertex, level);
 }
 
@@ -563,8 +564,8 @@ class Shard {
     });
     if (hint != nullptr) {
       hint->shard_serial = serial_;
-      const size_t keep = std::min<size_t>(found.size(),
-                                           graph.hnsw.efConstruction);
+      const size_t keep =
+          std::min<size_t>(found.size(), graph.hnsw.efConstruction);
       for (size_t i = 0; i < keep; ++i) {
         hint->candidates.emplace_back(found[i].vertex, found[i].score);
       }
@@ -647,7 +648,8 @@ class Shard {
     // vertex on every layer.
     const size_t base = hnsw.cum_nneighbor_per_level[1];
     const size_t upper = hnsw.cum_nneighbor_per_level[2] - base;
-    hnsw.neighbors.reserve(vertices * (base + 2 * upper / options_.graph_degree) +
+    hnsw.neighbors.reserve(vertices *
+                               (base + 2 * upper / options_.graph_degree) +
                            hnsw.cum_nneighbor_per_level.back());
     visited_.visited.resize(vertices);
     capacity_ = vertices;
@@ -735,7 +737,6 @@ class TimeShardedIndex final : public VectorIndex {
     absl::ReaderMutexLock lock(&mu_);
     return SearchWithHint(query, k, min_bucket, max_bucket, hint);
   }
-
 
   absl::StatusOr<bool> Remove(int64_t id, int64_t bucket) override {
     absl::MutexLock lock(&mu_);
@@ -858,8 +859,8 @@ class TimeShardedIndex final : public VectorIndex {
       if (min_bucket != kTimelessBucket) {
         auto timeless = shards_.find(kTimelessBucket);
         if (timeless != shards_.end()) {
-          timeless->second->Search(query.data(), k, search_breadth_,
-                                   &merged, HintFor(kTimelessBucket, hint));
+          timeless->second->Search(query.data(), k, search_breadth_, &merged,
+                                   HintFor(kTimelessBucket, hint));
         }
       }
     } catch (const faiss::FaissException& e) {

@@ -42,7 +42,7 @@ struct Neighbor {
 // otherwise.
 struct InsertHint {
   int64_t bucket = 0;
-  uint64_t shard_serial = 0;  // 0: no hint
+  uint64_t shard_serial = 0;                          // 0: no hint
   std::vector<std::pair<int64_t, float>> candidates;  // (vertex, score)
 };
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <memory>
 #include <random>
 #include <thread>
 #include <vector>
@@ -24,6 +25,25 @@ std::vector<float> RandomUnitVector(int dimension, std::mt19937* rng) {
   }
   for (float& x : v) x /= std::sqrt(norm);
   return v;
+}
+
+// `n` random unit vectors from a generator seeded with `seed`.
+std::vector<std::vector<float>> RandomUnitVectors(int n, int dimension,
+                                                  uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::vector<float>> vectors;
+  for (int i = 0; i < n; ++i) {
+    vectors.push_back(RandomUnitVector(dimension, &rng));
+  }
+  return vectors;
+}
+
+// An index whose shards become graphs past `exact_limit` vectors.
+std::unique_ptr<VectorIndex> GraphIndex(int dimension, int64_t exact_limit) {
+  VectorIndexOptions options;
+  options.dimension = dimension;
+  options.exact_limit = exact_limit;
+  return *NewTimeShardedIndex(options);
 }
 
 constexpr int kDim = 8;
@@ -120,17 +140,10 @@ TEST(VectorIndexTest, RemovesAndRelabelsSingleVectors) {
 // A shard past its exact limit becomes a graph index: every vector is still
 // found by itself, and removal and relabelling keep working.
 TEST(VectorIndexTest, LargeShardTurnsIntoGraphAndKeepsWorking) {
-  constexpr int kDimension = 16;
-  VectorIndexOptions options;
-  options.dimension = kDimension;
-  options.exact_limit = 200;
-  auto index = *NewTimeShardedIndex(options);
-  std::mt19937 rng(7);
-  std::vector<std::vector<float>> vectors;
+  auto index = GraphIndex(16, /*exact_limit=*/200);
+  const std::vector<std::vector<float>> vectors = RandomUnitVectors(300, 16, 7);
   for (int i = 0; i < 300; ++i) {
-    const std::vector<float> v = RandomUnitVector(kDimension, &rng);
-    vectors.push_back(v);
-    ASSERT_TRUE(index->Add(1000 + i, 3, v).ok());
+    ASSERT_TRUE(index->Add(1000 + i, 3, vectors[i]).ok());
   }
   EXPECT_EQ(index->size(), 300);
   for (int i : {0, 150, 250, 299}) {
@@ -191,11 +204,8 @@ TEST(VectorIndexTest, GraphFindsWhatExactSearchFinds) {
     for (float& x : v) x /= std::sqrt(norm);
     (i % 30 == 0 ? queries : vectors).push_back(v);
   }
-  VectorIndexOptions options;
-  options.dimension = kDimension;
-  options.exact_limit = 256;
-  auto plain = *NewTimeShardedIndex(options);
-  auto hinted = *NewTimeShardedIndex(options);
+  auto plain = GraphIndex(kDimension, /*exact_limit=*/256);
+  auto hinted = GraphIndex(kDimension, /*exact_limit=*/256);
   auto exact = *NewTimeShardedFlatIndex(kDimension);
   for (size_t i = 0; i < vectors.size(); ++i) {
     ASSERT_TRUE(plain->Add(i, 0, vectors[i]).ok());
@@ -214,16 +224,8 @@ TEST(VectorIndexTest, GraphFindsWhatExactSearchFinds) {
 }
 
 TEST(VectorIndexTest, HintForAShardThatExpiredIsIgnored) {
-  constexpr int kDimension = 16;
-  VectorIndexOptions options;
-  options.dimension = kDimension;
-  options.exact_limit = 50;
-  auto index = *NewTimeShardedIndex(options);
-  std::mt19937 rng(3);
-  std::vector<std::vector<float>> vectors;
-  for (int i = 0; i < 400; ++i) {
-    vectors.push_back(RandomUnitVector(kDimension, &rng));
-  }
+  auto index = GraphIndex(16, /*exact_limit=*/50);
+  const std::vector<std::vector<float>> vectors = RandomUnitVectors(400, 16, 3);
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(index->Add(i, 5, vectors[i]).ok());
   InsertHint hint;
   ASSERT_TRUE(index->SearchBeforeAdd(vectors[399], 5, 5, 5, 5, &hint).ok());
@@ -245,16 +247,10 @@ TEST(VectorIndexTest, HintForAShardThatExpiredIsIgnored) {
 }
 
 TEST(VectorIndexTest, SearchesRunWhileVectorsAreAdded) {
-  constexpr int kDimension = 16;
-  VectorIndexOptions options;
-  options.dimension = kDimension;
-  options.exact_limit = 100;  // graph early; grows several times below
-  auto index = *NewTimeShardedIndex(options);
-  std::mt19937 rng(5);
-  std::vector<std::vector<float>> vectors;
-  for (int i = 0; i < 3000; ++i) {
-    vectors.push_back(RandomUnitVector(kDimension, &rng));
-  }
+  // A graph early, whose memory grows several times below.
+  auto index = GraphIndex(16, /*exact_limit=*/100);
+  const std::vector<std::vector<float>> vectors =
+      RandomUnitVectors(3000, 16, 5);
   std::atomic<bool> done{false};
   std::atomic<int> searches{0}, failures{0};
   std::vector<std::thread> searchers;
