@@ -26,4 +26,36 @@ float Similarity(const Embedding& a, const Embedding& b) {
   return dot;
 }
 
+namespace {
+
+// The default PreparedText: the input, copied.
+class CopiedInput final : public PreparedText {
+ public:
+  explicit CopiedInput(const EmbedInput& input)
+      : title_(input.title),
+        body_(input.body),
+        title_names_(input.title_names.begin(), input.title_names.end()),
+        body_names_(input.body_names.begin(), input.body_names.end()) {}
+
+  EmbedInput input() const {
+    return {title_, body_, title_names_, body_names_};
+  }
+
+ private:
+  std::string title_, body_;
+  std::vector<std::string> title_names_, body_names_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PreparedText>> Embedder::Prepare(
+    const EmbedInput& input) const {
+  return std::make_unique<CopiedInput>(input);
+}
+
+absl::StatusOr<Embedding> Embedder::EmbedPrepared(const PreparedText& prepared,
+                                                  EmbedMode mode) {
+  return Embed(static_cast<const CopiedInput&>(prepared).input(), mode);
+}
+
 }  // namespace newsdedup

@@ -22,6 +22,7 @@
 #define NEWSDEDUP_EMBEDDINGS_EMBEDDER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,13 @@ enum class EmbedMode {
   kReadOnly,
 };
 
+// What an embedder read from one text, before corpus statistics weigh it
+// (Embedder::Prepare); each implementation keeps its own.
+class PreparedText {
+ public:
+  virtual ~PreparedText() = default;
+};
+
 class Embedder {
  public:
   virtual ~Embedder() = default;
@@ -86,6 +94,18 @@ class Embedder {
   // Embeds one article. Errors: kInternal if the tokenizer fails.
   virtual absl::StatusOr<Embedding> Embed(const EmbedInput& input,
                                           EmbedMode mode) = 0;
+
+  // Embed in two halves, so that a batch can read texts ahead on another
+  // thread: Prepare does the work that needs no corpus statistics
+  // (tokenising, hashing) and may run in any order, concurrently;
+  // EmbedPrepared weighs (and, with kObserve, counts) in ingest order.
+  // EmbedPrepared(*Prepare(input), mode) equals Embed(input, mode). The
+  // defaults keep a copy of the input and call Embed.
+  // Errors: as Embed.
+  virtual absl::StatusOr<std::unique_ptr<PreparedText>> Prepare(
+      const EmbedInput& input) const;
+  virtual absl::StatusOr<Embedding> EmbedPrepared(const PreparedText& prepared,
+                                                  EmbedMode mode);
 
   // Human-readable names of sparse feature ids, for explanations; ids the
   // embedder does not know are skipped.

@@ -44,6 +44,17 @@ double Idf(double n, double df) {
   return std::log(1.0 + (n - df + 0.5) / (df + 0.5));
 }
 
+// What Prepare reads from a text.
+struct LexicalFeatures final : public PreparedText {
+  // (feature id, term frequency), ascending ids, and each feature's group
+  // weight (word, bigram, subword, name).
+  std::vector<std::pair<uint32_t, float>> features;
+  std::vector<float> group_weights;
+  int num_words = 0;
+  // Words by feature id, for explanations.
+  std::vector<std::pair<uint32_t, std::string>> word_names;
+};
+
 class LexicalEmbedder final : public Embedder {
  public:
   LexicalEmbedder(const LexicalEmbedderOptions& options,
@@ -65,6 +76,12 @@ class LexicalEmbedder final : public Embedder {
 
   absl::StatusOr<Embedding> Embed(const EmbedInput& input,
                                   EmbedMode mode) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<PreparedText> prepared, Prepare(input));
+    return EmbedPrepared(*prepared, mode);
+  }
+
+  absl::StatusOr<std::unique_ptr<PreparedText>> Prepare(
+      const EmbedInput& input) const override {
     // Term frequencies, with title occurrences weighted up.
     absl::flat_hash_map<uint32_t, float> tf;
     absl::flat_hash_map<uint32_t, float> group;  // feature -> group weight
@@ -114,21 +131,35 @@ class LexicalEmbedder final : public Embedder {
       }
     }
 
-    Embedding embedding;
-    embedding.num_words = num_words;
-    embedding.dense.assign(options_.dimension, 0.0f);
-    if (tf.empty()) return embedding;
+    auto prepared = std::make_unique<LexicalFeatures>();
+    prepared->num_words = num_words;
+    prepared->features.assign(tf.begin(), tf.end());
+    std::sort(prepared->features.begin(), prepared->features.end());
+    for (const auto& [id, count] : prepared->features) {
+      prepared->group_weights.push_back(group[id]);
+    }
+    for (const auto& [id, word] : word_names) {
+      prepared->word_names.emplace_back(id, std::string(word));
+    }
+    return prepared;
+  }
 
-    std::vector<std::pair<uint32_t, float>> features(tf.begin(), tf.end());
-    std::sort(features.begin(), features.end());
+  absl::StatusOr<Embedding> EmbedPrepared(const PreparedText& text,
+                                          EmbedMode mode) override {
+    const auto& prepared = static_cast<const LexicalFeatures&>(text);
+    const auto& features = prepared.features;
+    Embedding embedding;
+    embedding.num_words = prepared.num_words;
+    embedding.dense.assign(options_.dimension, 0.0f);
+    if (features.empty()) return embedding;
 
     if (mode == EmbedMode::kObserve) {
       absl::MutexLock lock(&mu_);
       ++num_documents_;
       for (const auto& [id, count] : features) ++document_frequency_[id];
-      for (const auto& [id, word] : word_names) {
+      for (const auto& [id, word] : prepared.word_names) {
         if (word_names_.size() >= kMaxDescribedWords) break;
-        word_names_.try_emplace(id, std::string(word));
+        word_names_.try_emplace(id, word);
       }
     }
 
@@ -138,13 +169,15 @@ class LexicalEmbedder final : public Embedder {
     {
       absl::ReaderMutexLock lock(&mu_);
       const double n = static_cast<double>(num_documents_);
-      for (const auto& [id, count] : features) {
+      for (size_t i = 0; i < features.size(); ++i) {
+        const auto& [id, count] = features[i];
         auto df_it = document_frequency_.find(id);
         const double df =
             df_it == document_frequency_.end() ? 0 : df_it->second;
         const double idf =
             std::pow(Idf(n, df) + options_.idf_offset, options_.idf_power);
-        const double w = group[id] * (1.0 + std::log(count)) * idf;
+        const double w =
+            prepared.group_weights[i] * (1.0 + std::log(count)) * idf;
         embedding.sparse.ids.push_back(id);
         embedding.sparse.weights.push_back(static_cast<float>(w));
         norm2 += w * w;

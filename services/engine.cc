@@ -153,6 +153,62 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     return answer;
   }
 
+  std::vector<absl::StatusOr<Assignment>> AssignBatch(
+      absl::Span<const Article> articles) override {
+    // A worker thread normalises each article and reads its text
+    // (Embedder::Prepare, no corpus statistics needed) ahead of this
+    // thread, which assigns them in order exactly as Assign would.
+    struct Ahead {
+      absl::StatusOr<NormalizedText> text = absl::UnknownError("not read");
+      absl::StatusOr<std::unique_ptr<PreparedText>> prepared = nullptr;
+    };
+    std::vector<Ahead> ahead(articles.size());
+    absl::Mutex mu;
+    size_t ready = 0;  // guarded by mu
+    std::thread reader([&] {
+      for (size_t i = 0; i < articles.size(); ++i) {
+        Ahead a;
+        a.text = NormalizeArticle(articles[i]);
+        if (a.text.ok()) a.prepared = embedder_->Prepare(EmbedInputOf(*a.text));
+        absl::MutexLock lock(&mu);
+        ahead[i] = std::move(a);
+        ready = i + 1;
+      }
+    });
+    std::vector<absl::StatusOr<Assignment>> answers;
+    answers.reserve(articles.size());
+    uint64_t last_ticket = 0;
+    for (size_t i = 0; i < articles.size(); ++i) {
+      {
+        absl::MutexLock lock(&mu);
+        auto is_ready = [&ready, i]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return ready > i;
+        };
+        mu.Await(absl::Condition(&is_ready));
+      }
+      Ahead& a = ahead[i];
+      uint64_t ticket = 0;
+      if (!a.text.ok()) {
+        answers.push_back(a.text.status());
+      } else if (!a.prepared.ok()) {
+        answers.push_back(a.prepared.status());
+      } else {
+        answers.push_back(
+            AssignNormalized(articles[i], *a.text, a.prepared->get(), &ticket));
+      }
+      last_ticket = std::max(last_ticket, ticket);
+      a = Ahead();  // frees the text early
+    }
+    reader.join();
+    const absl::Status durable = WaitDurable(last_ticket);
+    if (!durable.ok()) {
+      for (auto& answer : answers) {
+        if (answer.ok()) answer = durable;
+      }
+    }
+    return answers;
+  }
+
   // Rebuilds the engine from its store: clusters as stored, articles in
   // arrival order, embedded again (which also rebuilds the IDF statistics)
   // into the index and the centroids. Only called by Create().
@@ -253,6 +309,15 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::StatusOr<Assignment> AssignAndStage(const Article& article,
                                             uint64_t* ticket) {
     ASSIGN_OR_RETURN(NormalizedText text, NormalizeArticle(article));
+    return AssignNormalized(article, text, /*prepared=*/nullptr, ticket);
+  }
+
+  // Assign for a normalised article. `prepared`: the embedder's Prepare of
+  // the text if done ahead, else null.
+  absl::StatusOr<Assignment> AssignNormalized(const Article& article,
+                                              const NormalizedText& text,
+                                              const PreparedText* prepared,
+                                              uint64_t* ticket) {
     {
       // Fast path without embedding: resend or exact duplicate.
       absl::MutexLock lock(&mu_);
@@ -260,7 +325,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
     }
     const absl::Time embed_start = absl::Now();
-    ASSIGN_OR_RETURN(Embedding embedding, Embed(text, EmbedMode::kObserve));
+    ASSIGN_OR_RETURN(Embedding embedding,
+                     prepared != nullptr ? embedder_->EmbedPrepared(
+                                               *prepared, EmbedMode::kObserve)
+                                         : Embed(text, EmbedMode::kObserve));
     embeddings_.fetch_add(1, std::memory_order_relaxed);
     embedding_nanos_.fetch_add(
         absl::ToInt64Nanoseconds(absl::Now() - embed_start),
@@ -964,10 +1032,13 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     return Resolve(it->second);
   }
 
+  static EmbedInput EmbedInputOf(const NormalizedText& text) {
+    return {text.title, text.body, text.title_names, text.body_names};
+  }
+
   absl::StatusOr<Embedding> Embed(const NormalizedText& text,
                                   EmbedMode mode) const {
-    return embedder_->Embed(
-        {text.title, text.body, text.title_names, text.body_names}, mode);
+    return embedder_->Embed(EmbedInputOf(text), mode);
   }
 
   // Answers a resend or an exact duplicate of a new id; nullopt when the

@@ -34,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "embeddings/embedder.h"
 #include "services/article.h"
 #include "services/engine_options.h"
@@ -164,6 +165,13 @@ class ClusteringEngine {
   // normalisation, or invalid UTF-8 (the message names the field);
   // kInternal if the index fails.
   virtual absl::StatusOr<Assignment> Assign(const Article& article) = 0;
+
+  // Assigns `articles` in order, with the answers consecutive Assign calls
+  // would give, one per article (an error for a rejected one), but uses a
+  // second thread: normalising and reading the texts runs ahead of the
+  // searches and decisions. Answers return once all are durable.
+  virtual std::vector<absl::StatusOr<Assignment>> AssignBatch(
+      absl::Span<const Article> articles) = 0;
 
   // Dry run of Assign: the `k` nearest live articles and the answer the
   // article would get, changing nothing (statistics included). In the

@@ -547,5 +547,44 @@ TEST(EngineTest, ConcurrentCallersGetConsistentAnswers) {
   EXPECT_EQ(total, engine->stats().articles);
 }
 
+TEST(EngineTest, BatchAnswersAsOneAtATime) {
+  // Stories, an exact copy, a resend, a new version of an id, a rejected
+  // article and an undated one, all in one batch.
+  std::vector<Article> articles = testing::LoadStoriesFixture().articles;
+  articles.push_back(MakeArticle("copy", articles[0].title, "", 1));
+  articles.push_back(articles[1]);
+  articles.push_back(MakeArticle(articles[2].id, "Chile earthquake update"));
+  articles.push_back(MakeArticle("", "no id"));
+  articles.push_back(MakeUndatedArticle("undated", articles[3].title));
+  articles.push_back(
+      MakeArticle("copy-of-new-version", "Chile earthquake update", "", 2));
+  auto one_at_a_time = MakeEngine();
+  auto batched = MakeEngine();
+  const std::vector<absl::StatusOr<Assignment>> batch =
+      batched->AssignBatch(articles);
+  ASSERT_EQ(batch.size(), articles.size());
+  for (size_t i = 0; i < articles.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("article ", i, " ", articles[i].id));
+    const absl::StatusOr<Assignment> single =
+        one_at_a_time->Assign(articles[i]);
+    ASSERT_EQ(batch[i].status(), single.status());
+    if (!single.ok()) continue;
+    EXPECT_EQ(batch[i]->article_id, single->article_id);
+    EXPECT_EQ(batch[i]->cluster_id, single->cluster_id);
+    EXPECT_EQ(batch[i]->relation, single->relation);
+    EXPECT_EQ(batch[i]->duplicate_of, single->duplicate_of);
+    EXPECT_EQ(batch[i]->nearest_article_id, single->nearest_article_id);
+    EXPECT_EQ(batch[i]->nearest_similarity, single->nearest_similarity);
+    EXPECT_EQ(batch[i]->cluster_similarity, single->cluster_similarity);
+    EXPECT_EQ(batch[i]->shared_terms, single->shared_terms);
+    EXPECT_EQ(batch[i]->representative_id, single->representative_id);
+    EXPECT_EQ(batch[i]->version, single->version);
+  }
+  EXPECT_EQ(batched->stats().articles, one_at_a_time->stats().articles);
+  EXPECT_EQ(batched->stats().exact_duplicates, 3);  // copy, undated, last
+  EXPECT_EQ(batched->stats().updates, 1);
+  EXPECT_TRUE(batched->AssignBatch({}).empty());
+}
+
 }  // namespace
 }  // namespace newsdedup

@@ -13,6 +13,10 @@
 namespace newsdedup {
 namespace {
 
+// Articles per AssignBatch: enough to keep the reading thread ahead, few
+// enough that output follows input closely.
+constexpr size_t kBatchSize = 256;
+
 struct ClusterFlags {
   std::string input = "-";
   std::string output = "-";
@@ -85,35 +89,60 @@ int RunCluster(const ClusterFlags& flags) {
   int64_t accepted = 0, rejected = 0;
   std::vector<nlohmann::json> pending;  // only with --resolve-merges
   const absl::Time start = absl::Now();
-  ForEachArticleLine(**in, [&](int64_t line,
-                               absl::StatusOr<ParsedArticle> parsed) {
-    absl::StatusOr<Assignment> answer =
-        parsed.ok() ? (*engine)->Assign(parsed->article) : parsed.status();
-    if (!answer.ok()) {
-      ++rejected;
-      std::cerr << "line " << line << ": " << answer.status().message() << "\n";
-      return;
+  // Articles go to the engine in batches (AssignBatch reads texts ahead
+  // on a second core); lines that do not parse wait with them, so that
+  // messages keep the input's order.
+  struct Line {
+    int64_t number;
+    absl::StatusOr<ParsedArticle> parsed;
+  };
+  std::vector<Line> lines;
+  auto flush = [&] {
+    std::vector<Article> articles;
+    for (const Line& l : lines) {
+      if (l.parsed.ok()) articles.push_back(l.parsed->article);
     }
-    ++accepted;
-    if (answer->version > 1) {
-      std::cerr << "line " << line << ": id " << parsed->article.id
-                << " was seen before with different content; treated as "
-                   "version "
-                << answer->version << " of that article\n";
+    std::vector<absl::StatusOr<Assignment>> answers =
+        (*engine)->AssignBatch(articles);
+    size_t next_answer = 0;
+    for (const Line& l : lines) {
+      absl::StatusOr<Assignment> answer =
+          l.parsed.ok() ? std::move(answers[next_answer++]) : l.parsed.status();
+      if (!answer.ok()) {
+        ++rejected;
+        std::cerr << "line " << l.number << ": " << answer.status().message()
+                  << "\n";
+        continue;
+      }
+      ++accepted;
+      if (answer->version > 1) {
+        std::cerr << "line " << l.number << ": id " << l.parsed->article.id
+                  << " was seen before with different content; treated as "
+                     "version "
+                  << answer->version << " of that article\n";
+      }
+      nlohmann::json row = AssignmentJson(*answer);
+      row["id"] = l.parsed->article.id;
+      row["title"] = l.parsed->article.title;
+      if (flags.resolve_merges) {
+        pending.push_back(std::move(row));
+      } else {
+        out << row.dump(-1, ' ', false,
+                        nlohmann::json::error_handler_t::replace)
+            << "\n";
+      }
     }
-    nlohmann::json row = AssignmentJson(*answer);
-    row["id"] = parsed->article.id;
-    row["title"] = parsed->article.title;
-    if (flags.resolve_merges) {
-      pending.push_back(std::move(row));
-    } else {
-      out << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-          << "\n";
-    }
+    lines.clear();
     progress.Update(
         accepted + rejected,
         flags.input == "-" ? 0 : static_cast<int64_t>((*in)->tellg()));
-  });
+  };
+  ForEachArticleLine(**in,
+                     [&](int64_t line, absl::StatusOr<ParsedArticle> parsed) {
+                       lines.push_back({line, std::move(parsed)});
+                       if (lines.size() >= kBatchSize) flush();
+                     });
+  flush();
   for (nlohmann::json& row : pending) {
     // Final story of each article, after every merge.
     row["cluster_id"] =
