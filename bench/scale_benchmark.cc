@@ -239,10 +239,7 @@ double RunReference(const Flags& flags,
 int Run(const Flags& flags) {
   omp_set_num_threads(1);  // parallelism comes from the caller threads
   auto corpus_maker =
-      StoryCorpus::FromJsonl({flags.data_dir + "/uci-news-dev.jsonl",
-                              flags.data_dir + "/ecbplus-dev.jsonl",
-                              flags.data_dir + "/gva-dev.jsonl"},
-                             /*seed=*/7);
+      StoryCorpus::FromClusteringFiles(flags.data_dir, /*seed=*/7);
   if (!corpus_maker.ok()) {
     std::cerr << corpus_maker.status() << "\n";
     return 1;

@@ -45,10 +45,7 @@ float Dot(absl::Span<const float> a, absl::Span<const float> b) {
 
 int Run(const Flags& flags) {
   auto corpus_maker =
-      StoryCorpus::FromJsonl({flags.data_dir + "/uci-news-dev.jsonl",
-                              flags.data_dir + "/ecbplus-dev.jsonl",
-                              flags.data_dir + "/gva-dev.jsonl"},
-                             /*seed=*/7);
+      StoryCorpus::FromClusteringFiles(flags.data_dir, /*seed=*/7);
   auto embedder = NewLexicalEmbedder(LexicalEmbedderOptions());
   if (!corpus_maker.ok() || !embedder.ok()) {
     std::cerr << corpus_maker.status() << " " << embedder.status() << "\n";

@@ -109,6 +109,14 @@ absl::StatusOr<StoryCorpus> StoryCorpus::FromJsonl(
                      seed);
 }
 
+absl::StatusOr<StoryCorpus> StoryCorpus::FromClusteringFiles(
+    const std::string& data_dir, uint64_t seed) {
+  return FromJsonl(
+      {data_dir + "/uci-news-dev.jsonl", data_dir + "/ecbplus-dev.jsonl",
+       data_dir + "/gva-dev.jsonl"},
+      seed);
+}
+
 StoryCorpus::StoryCorpus(std::vector<std::string> words,
                          std::vector<double> counts,
                          std::vector<std::string> names, uint64_t seed)

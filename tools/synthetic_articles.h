@@ -62,6 +62,11 @@ class StoryCorpus {
   static absl::StatusOr<StoryCorpus> FromJsonl(
       const std::vector<std::string>& paths, uint64_t seed);
 
+  // From the three labelled clustering files in `data_dir` (UCI
+  // headlines, ECB+ and GVA full texts): the benchmarks' vocabulary.
+  static absl::StatusOr<StoryCorpus> FromClusteringFiles(
+      const std::string& data_dir, uint64_t seed);
+
   // `n` articles sorted by publication time, ids "<prefix><i>".
   std::vector<LabelledArticle> Generate(int64_t n, absl::Time start,
                                         absl::Duration span,
