@@ -325,20 +325,40 @@ grpc::ServerUnaryReactor* DedupServiceImpl::AssignBatch(
                       "articles: ", request->articles_size(),
                       " exceeds the batch limit of ", limits_.max_batch_size)));
   }
-  for (const v1::Article& article : request->articles()) {
+  // The engine takes the articles in chunks (AssignBatch reads texts
+  // ahead on a second thread; the answers are those of one Assign at a
+  // time); cancellation is checked between chunks.
+  constexpr int kChunk = 64;
+  const int n = request->articles_size();
+  for (int i = 0; i < n; ++i) response->add_results();
+  for (int from = 0; from < n; from += kChunk) {
     if (context->IsCancelled()) {
       // Deadline passed or client gone: what was assigned stays assigned
       // (a resend is idempotent), the rest is not attempted.
       return Finish(context, absl::DeadlineExceededError(
                                  "cancelled before the batch completed"));
     }
-    v1::AssignResult* result = response->add_results();
-    v1::AssignResponse answer;
-    const absl::Status status = AssignOne(article, &answer);
-    if (status.ok()) {
-      *result->mutable_answer() = std::move(answer);
-    } else {
-      ToProto(status, result->mutable_error());
+    std::vector<Article> articles;
+    std::vector<int> positions;  // of `articles` in the request
+    for (int i = from; i < std::min(n, from + kChunk); ++i) {
+      absl::StatusOr<Article> article = ToArticle(request->articles(i));
+      if (article.ok()) {
+        articles.push_back(*std::move(article));
+        positions.push_back(i);
+      } else {
+        ToProto(article.status(),
+                response->mutable_results(i)->mutable_error());
+      }
+    }
+    const std::vector<absl::StatusOr<Assignment>> answers =
+        engine_->AssignBatch(articles);
+    for (size_t k = 0; k < answers.size(); ++k) {
+      v1::AssignResult* result = response->mutable_results(positions[k]);
+      if (answers[k].ok()) {
+        ToProto(*answers[k], result->mutable_answer());
+      } else {
+        ToProto(InArticle(answers[k].status()), result->mutable_error());
+      }
     }
   }
   return Finish(context, absl::OkStatus());
