@@ -100,7 +100,9 @@ class Embedder {
   // (tokenising, hashing) and may run in any order, concurrently;
   // EmbedPrepared weighs (and, with kObserve, counts) in ingest order.
   // EmbedPrepared(*Prepare(input), mode) equals Embed(input, mode). The
-  // defaults keep a copy of the input and call Embed.
+  // prepared text may refer to the input's strings, which must stay where
+  // they are until EmbedPrepared returns (moving a short std::string moves
+  // its characters). The defaults keep a copy of the input and call Embed.
   // Errors: as Embed.
   virtual absl::StatusOr<std::unique_ptr<PreparedText>> Prepare(
       const EmbedInput& input) const;

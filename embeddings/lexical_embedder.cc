@@ -51,8 +51,8 @@ struct LexicalFeatures final : public PreparedText {
   std::vector<std::pair<uint32_t, float>> features;
   std::vector<float> group_weights;
   int num_words = 0;
-  // Words by feature id, for explanations.
-  std::vector<std::pair<uint32_t, std::string>> word_names;
+  // Words by feature id, for explanations: views into the input's text.
+  std::vector<std::pair<uint32_t, absl::string_view>> word_names;
 };
 
 class LexicalEmbedder final : public Embedder {
@@ -139,7 +139,7 @@ class LexicalEmbedder final : public Embedder {
       prepared->group_weights.push_back(group[id]);
     }
     for (const auto& [id, word] : word_names) {
-      prepared->word_names.emplace_back(id, std::string(word));
+      prepared->word_names.emplace_back(id, word);
     }
     return prepared;
   }
@@ -159,7 +159,7 @@ class LexicalEmbedder final : public Embedder {
       for (const auto& [id, count] : features) ++document_frequency_[id];
       for (const auto& [id, word] : prepared.word_names) {
         if (word_names_.size() >= kMaxDescribedWords) break;
-        word_names_.try_emplace(id, word);
+        word_names_.try_emplace(id, std::string(word));
       }
     }
 

@@ -162,16 +162,19 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       absl::StatusOr<NormalizedText> text = absl::UnknownError("not read");
       absl::StatusOr<std::unique_ptr<PreparedText>> prepared = nullptr;
     };
+    if (articles.size() == 1) return {Assign(articles[0])};
     std::vector<Ahead> ahead(articles.size());
     absl::Mutex mu;
     size_t ready = 0;  // guarded by mu
     std::thread reader([&] {
       for (size_t i = 0; i < articles.size(); ++i) {
-        Ahead a;
+        // In place: the prepared text may point into the normalised one.
+        // This thread writes element i only, the other reads elements
+        // below `ready` only.
+        Ahead& a = ahead[i];
         a.text = NormalizeArticle(articles[i]);
         if (a.text.ok()) a.prepared = embedder_->Prepare(EmbedInputOf(*a.text));
         absl::MutexLock lock(&mu);
-        ahead[i] = std::move(a);
         ready = i + 1;
       }
     });
