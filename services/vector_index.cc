@@ -226,6 +226,22 @@ struct BetterFirst {
   }
 };
 
+// Offers `candidate` to `best`, a heap of at most `most` vertices with the
+// worst on top (BetterFirst order); returns whether it was kept.
+bool KeepIfAmongBest(ScoredVertex candidate, size_t most,
+                     std::vector<ScoredVertex>* best) {
+  if (best->size() >= most && candidate.score <= best->front().score) {
+    return false;
+  }
+  best->push_back(candidate);
+  std::push_heap(best->begin(), best->end(), BetterFirst());
+  if (best->size() > most) {
+    std::pop_heap(best->begin(), best->end(), BetterFirst());
+    best->pop_back();
+  }
+  return true;
+}
+
 // Graph links are read by searches while one insert at a time writes them
 // (see TimeShardedIndex): each slot is read and written whole, and a link
 // is published (release) only after everything it leads to (the vertex's
@@ -316,18 +332,10 @@ std::vector<ScoredVertex> SearchLayer(const faiss::HNSW& hnsw,
     }
     for (size_t j = 0; j < num_fresh; ++j) PrefetchCode(scorer, fresh[j]);
     for (size_t j = 0; j < num_fresh; ++j) {
-      const float score = scorer.Score(fresh[j]);
-      if (static_cast<int>(results.size()) >= breadth &&
-          score <= results.front().score) {
-        continue;
-      }
-      candidates.push_back({score, fresh[j]});
-      std::push_heap(candidates.begin(), candidates.end(), lower);
-      results.push_back({score, fresh[j]});
-      std::push_heap(results.begin(), results.end(), BetterFirst());
-      if (static_cast<int>(results.size()) > breadth) {
-        std::pop_heap(results.begin(), results.end(), BetterFirst());
-        results.pop_back();
+      const ScoredVertex seen{scorer.Score(fresh[j]), fresh[j]};
+      if (KeepIfAmongBest(seen, breadth, &results)) {
+        candidates.push_back(seen);
+        std::push_heap(candidates.begin(), candidates.end(), lower);
       }
     }
   }
@@ -529,17 +537,7 @@ class Shard {
       best.reserve(k + 1);
       WithScorer(*index_->index, query, [&](const auto& scorer) {
         for (FaissId i = 0; i < index_->ntotal; ++i) {
-          const float score = scorer.Score(i);
-          if (static_cast<int>(best.size()) == k &&
-              score <= best.front().score) {
-            continue;
-          }
-          best.push_back({score, i});
-          std::push_heap(best.begin(), best.end(), BetterFirst());
-          if (static_cast<int>(best.size()) > k) {
-            std::pop_heap(best.begin(), best.end(), BetterFirst());
-            best.pop_back();
-          }
+          KeepIfAmongBest({scorer.Score(i), i}, k, &best);
         }
       });
       std::sort_heap(best.begin(), best.end(), BetterFirst());
