@@ -34,7 +34,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -171,32 +170,29 @@ void RunRecall(const std::vector<LabelledArticle>& corpus, int queries) {
     (void)approximate->Add(i, bucket_of(a.published), e->dense);
     (void)exact->Add(i, bucket_of(a.published), e->dense);
   }
-  int64_t within = 0, same_ids = 0, total = 0;
+  NeighborRecall recall;
   for (const auto& [query, t] : held_out) {
     const int64_t lo = bucket_of(t - engine_options.story_window);
     const int64_t hi = bucket_of(t + engine_options.story_window);
     // Named results: a range-for over *StatusOr of a temporary dangles.
-    const std::vector<Neighbor> truth_hits = *exact->Search(query, 10, lo, hi);
+    const std::vector<Neighbor> truth = *exact->Search(query, 10, lo, hi);
     const std::vector<Neighbor> hits = *approximate->Search(query, 10, lo, hi);
-    if (truth_hits.empty()) continue;
-    absl::flat_hash_set<int64_t> truth;
-    for (const Neighbor& h : truth_hits) truth.insert(h.id);
+    if (truth.empty()) continue;
+    std::vector<int64_t> truth_ids, hit_ids;
     std::vector<float> exact_scores;
+    for (const Neighbor& h : truth) truth_ids.push_back(h.id);
     for (const Neighbor& h : hits) {
-      same_ids += truth.contains(h.id);
-      float score = 0;
-      for (int d = 0; d < dim; ++d) score += query[d] * vectors[h.id * dim + d];
-      exact_scores.push_back(score);
+      hit_ids.push_back(h.id);
+      exact_scores.push_back(
+          DotProduct(query, absl::MakeConstSpan(&vectors[h.id * dim], dim)));
     }
-    within += NeighborsWithinTolerance(exact_scores, truth_hits.back().score);
-    total += truth.size();
+    recall.Add(truth_ids, truth.back().score, hit_ids, exact_scores);
   }
   std::cout << absl::StrFormat(
       "  index: recall@10 %.3f against exact search (ids equal: %.3f; %d "
       "held-out queries, %d shards)\n",
-      static_cast<double>(within) / std::max<int64_t>(1, total),
-      static_cast<double>(same_ids) / std::max<int64_t>(1, total),
-      held_out.size(), approximate->num_shards());
+      recall.recall(), recall.same_ids(), held_out.size(),
+      approximate->num_shards());
 }
 
 // Runs the scikit-learn reference on the corpus; returns its articles/s.

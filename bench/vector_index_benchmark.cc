@@ -13,7 +13,6 @@
 #include <iostream>
 #include <thread>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -36,12 +35,6 @@ struct Flags {
   std::string breadths = "32,64,128";
   std::string data_dir = "../shared/data";
 };
-
-float Dot(absl::Span<const float> a, absl::Span<const float> b) {
-  float sum = 0;
-  for (size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
-  return sum;
-}
 
 int Run(const Flags& flags) {
   auto corpus_maker =
@@ -79,7 +72,7 @@ int Run(const Flags& flags) {
 
   auto exact = *NewTimeShardedFlatIndex(dim);
   for (int64_t i = 0; i < indexed; ++i) (void)exact->Add(i, 0, vector(i));
-  std::vector<absl::flat_hash_set<int64_t>> truth(num_queries);
+  std::vector<std::vector<int64_t>> truth(num_queries);  // exact top k ids
   std::vector<float> kth_score(num_queries);
   {
     // Two threads: the exact scans of a million vectors are slow.
@@ -89,7 +82,7 @@ int Run(const Flags& flags) {
         for (int q = t; q < num_queries; q += 2) {
           const std::vector<Neighbor> hits =
               *exact->Search(query(q), flags.k, 0, 0);
-          for (const Neighbor& h : hits) truth[q].insert(h.id);
+          for (const Neighbor& h : hits) truth[q].push_back(h.id);
           kth_score[q] = hits.empty() ? 0.0f : hits.back().score;
         }
       });
@@ -127,21 +120,19 @@ int Run(const Flags& flags) {
     }
     const double ms =
         absl::ToDoubleMilliseconds(absl::Now() - start) / num_queries;
-    int64_t same_ids = 0, good_enough = 0, total = 0;
+    NeighborRecall recall;
     for (int q = 0; q < num_queries; ++q) {
+      std::vector<int64_t> hit_ids;
       std::vector<float> exact_scores;
       for (const Neighbor& h : hits[q]) {
-        same_ids += truth[q].contains(h.id);
-        exact_scores.push_back(Dot(query(q), vector(h.id)));
+        hit_ids.push_back(h.id);
+        exact_scores.push_back(DotProduct(query(q), vector(h.id)));
       }
-      good_enough += NeighborsWithinTolerance(exact_scores, kth_score[q]);
-      total += truth[q].size();
+      recall.Add(truth[q], kth_score[q], hit_ids, exact_scores);
     }
     std::cout << absl::StrFormat(
         "search breadth %d: recall@%d %.3f (same ids %.3f), %.3f ms/query\n",
-        breadth, flags.k,
-        static_cast<double>(good_enough) / std::max<int64_t>(1, total),
-        static_cast<double>(same_ids) / std::max<int64_t>(1, total), ms);
+        breadth, flags.k, recall.recall(), recall.same_ids(), ms);
   }
   return 0;
 }

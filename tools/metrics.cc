@@ -116,13 +116,31 @@ double RocAuc(absl::Span<const double> scores,
          (static_cast<double>(num_pos) * num_neg);
 }
 
-int64_t NeighborsWithinTolerance(absl::Span<const float> returned_scores,
-                                 float kth_exact_score, float tolerance) {
-  int64_t within = 0;
-  for (float score : returned_scores) {
-    within += score >= kth_exact_score - tolerance;
+void NeighborRecall::Add(absl::Span<const int64_t> exact_ids,
+                         float kth_exact_score,
+                         absl::Span<const int64_t> returned_ids,
+                         absl::Span<const float> returned_exact_scores) {
+  if (exact_ids.empty()) return;
+  for (size_t i = 0; i < returned_ids.size(); ++i) {
+    right_ += returned_exact_scores[i] >= kth_exact_score - tolerance_;
+    same_ids_ += std::find(exact_ids.begin(), exact_ids.end(),
+                           returned_ids[i]) != exact_ids.end();
   }
-  return within;
+  exact_ += static_cast<int64_t>(exact_ids.size());
+}
+
+double NeighborRecall::recall() const {
+  return exact_ == 0 ? 0.0 : static_cast<double>(right_) / exact_;
+}
+
+double NeighborRecall::same_ids() const {
+  return exact_ == 0 ? 0.0 : static_cast<double>(same_ids_) / exact_;
+}
+
+float DotProduct(absl::Span<const float> a, absl::Span<const float> b) {
+  float sum = 0.0f;
+  for (size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
+  return sum;
 }
 
 }  // namespace newsdedup

@@ -39,14 +39,35 @@ double Percentile(std::vector<double>* values, double p);
 double RocAuc(absl::Span<const double> scores,
               const std::vector<bool>& positive);
 
-// Nearest-neighbour recall as ann-benchmarks counts it: of the exact scores
-// of the neighbours an approximate search returned, how many reach the k-th
-// best exact score less `tolerance`. Vectors that tie with the k-th (exact
-// copies of one headline, say) are equally right answers, which comparing
-// ids alone would count as misses. Divide by k for recall@k.
-int64_t NeighborsWithinTolerance(absl::Span<const float> returned_scores,
-                                 float kth_exact_score,
-                                 float tolerance = 1e-3f);
+// Nearest-neighbour recall against exact search, summed over queries, as
+// ann-benchmarks counts it: a returned neighbour is right when its exact
+// score reaches the k-th best exact score less `tolerance`, since vectors
+// that tie with the k-th (exact copies of one headline, say) are equally
+// right answers. The share of returned ids that are the exact ones, which
+// counts such ties as misses, is kept beside it.
+class NeighborRecall {
+ public:
+  explicit NeighborRecall(float tolerance = 1e-3f) : tolerance_(tolerance) {}
+
+  // One query: the ids of the exact top k, best first, with the k-th best
+  // exact score; the ids an approximate search returned, each with its
+  // exact score. A query without exact neighbours counts for nothing.
+  void Add(absl::Span<const int64_t> exact_ids, float kth_exact_score,
+           absl::Span<const int64_t> returned_ids,
+           absl::Span<const float> returned_exact_scores);
+
+  // Right neighbours / exact neighbours; 0 before any.
+  double recall() const;
+  // Returned exact ids / exact neighbours; 0 before any.
+  double same_ids() const;
+
+ private:
+  const float tolerance_;
+  int64_t right_ = 0, same_ids_ = 0, exact_ = 0;
+};
+
+// Inner product of two vectors of the same length.
+float DotProduct(absl::Span<const float> a, absl::Span<const float> b);
 
 }  // namespace newsdedup
 

@@ -77,5 +77,24 @@ TEST(PercentileTest, NearestRankAndEmpty) {
   EXPECT_DOUBLE_EQ(Percentile(&none, 0.5), 0);
 }
 
+TEST(NeighborRecallTest, TiesWithTheKthCountAsRightButNotAsSameIds) {
+  NeighborRecall recall;
+  // Exact top 2: ids 1 and 2, the 2nd scoring 0.8. The search returned 1
+  // and 3, an exact copy of 2 (same score), then 4 and 5 below it.
+  recall.Add({1, 2}, 0.8f, {1, 3}, {0.9f, 0.8f});
+  EXPECT_DOUBLE_EQ(recall.recall(), 1.0);
+  EXPECT_DOUBLE_EQ(recall.same_ids(), 0.5);
+  recall.Add({6, 7}, 0.8f, {4, 5}, {0.79f, 0.5f});  // 0.79: outside 0.001
+  EXPECT_DOUBLE_EQ(recall.recall(), 0.5);
+  EXPECT_DOUBLE_EQ(recall.same_ids(), 0.25);
+  recall.Add({}, 0.0f, {8}, {0.1f});  // no exact neighbours: ignored
+  EXPECT_DOUBLE_EQ(recall.recall(), 0.5);
+  EXPECT_DOUBLE_EQ(NeighborRecall().recall(), 0.0);
+}
+
+TEST(DotProductTest, SumsProducts) {
+  EXPECT_FLOAT_EQ(DotProduct({1, 2, 3}, {4, 5, 6}), 32.0f);
+}
+
 }  // namespace
 }  // namespace newsdedup
