@@ -13,10 +13,6 @@
 namespace newsdedup {
 namespace {
 
-// Articles per AssignBatch: enough to keep the reading thread ahead, few
-// enough that output follows input closely.
-constexpr size_t kBatchSize = 256;
-
 struct ClusterFlags {
   std::string input = "-";
   std::string output = "-";
@@ -140,7 +136,7 @@ int RunCluster(const ClusterFlags& flags) {
   ForEachArticleLine(**in,
                      [&](int64_t line, absl::StatusOr<ParsedArticle> parsed) {
                        lines.push_back({line, std::move(parsed)});
-                       if (lines.size() >= kBatchSize) flush();
+                       if (lines.size() >= kAssignBatchSize) flush();
                      });
   flush();
   for (nlohmann::json& row : pending) {

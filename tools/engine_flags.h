@@ -12,6 +12,11 @@
 
 namespace newsdedup {
 
+// Articles per ClusteringEngine::AssignBatch call for the batch commands
+// (cluster, eval): enough to keep the reading thread ahead, few enough
+// that output follows input closely.
+constexpr size_t kAssignBatchSize = 256;
+
 // Where the engine keeps its state (commands that register AddStoreFlags).
 struct StoreFlags {
   bool durable = false;  // false: memory only

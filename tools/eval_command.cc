@@ -59,10 +59,10 @@ absl::StatusOr<RunResult> RunOnce(const EngineFlags& flags,
   const absl::Time start = absl::Now();
   // In batches, as `newsdedup cluster` sends them (same answers as one
   // Assign at a time, with texts read ahead on a second core).
-  constexpr size_t kBatchSize = 256;
-  for (size_t from = 0; from < data.size(); from += kBatchSize) {
+  for (size_t from = 0; from < data.size(); from += kAssignBatchSize) {
     std::vector<Article> batch;
-    for (size_t i = from; i < std::min(data.size(), from + kBatchSize); ++i) {
+    for (size_t i = from; i < std::min(data.size(), from + kAssignBatchSize);
+         ++i) {
       batch.push_back(data[i].article);
     }
     const std::vector<absl::StatusOr<Assignment>> answers =
