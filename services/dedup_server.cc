@@ -33,6 +33,9 @@ absl::StatusOr<std::unique_ptr<DedupServer>> DedupServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address,
                            grpc::InsecureServerCredentials(), &server->port_);
+  // gRPC sets SO_REUSEPORT by default, which lets a second server bind the
+  // same port and take half of the new connections to another store.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(&server->service_);
@@ -63,7 +66,7 @@ DedupServer::~DedupServer() { Shutdown(); }
 void DedupServer::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
-    if (shut_down_) return;
+    if (shut_down_ || server_ == nullptr) return;  // null: never started
     shut_down_ = true;
   }
   server_->GetHealthCheckService()->SetServingStatus(false);

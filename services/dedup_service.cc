@@ -96,6 +96,7 @@ void ToProto(const ClusterSummary& c, v1::ClusterSummary* out) {
   out->set_size(c.size);
   out->set_num_sources(c.num_sources);
   out->set_recent_articles(c.recent_articles);
+  out->set_expired(c.expired);
   out->set_representative_id(c.representative_id);
   out->set_representative_title(c.representative_title);
   if (Dated(c.first_seen)) ToTimestamp(c.first_seen, out->mutable_first_seen());
@@ -409,7 +410,8 @@ grpc::ServerUnaryReactor* DedupServiceImpl::ListClusters(
     if (!t.ok()) return Finish(context, t.status());
     since = *t;
   }
-  std::vector<ClusterSummary> clusters = engine_->ListClusters();  // by size
+  std::vector<ClusterSummary> clusters =
+      engine_->ListClusters(request->include_expired());  // by size
   if (request->has_updated_since()) {
     clusters.erase(std::remove_if(clusters.begin(), clusters.end(),
                                   [since](const ClusterSummary& c) {

@@ -145,6 +145,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
         store_(std::move(store)),
         index_(std::move(index)) {}
 
+  // The engine's notion of now (options_.clock, or the wall clock).
+  absl::Time Now() const {
+    return options_.clock ? options_.clock() : absl::Now();
+  }
+
   absl::StatusOr<Assignment> Assign(const Article& article) override {
     uint64_t ticket = 0;
     absl::StatusOr<Assignment> answer = AssignAndStage(article, &ticket);
@@ -218,6 +223,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::Status Recover() {
     absl::MutexLock lock(&mu_);
     const absl::Time start = absl::Now();
+    const absl::Time recovered_at = Now();
     int64_t keep_from_bucket = std::numeric_limits<int64_t>::min();
     std::vector<int64_t> representative_seq;
     absl::flat_hash_map<int64_t, int64_t> index_of_seq;
@@ -261,8 +267,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     absl::Status applied = absl::OkStatus();
     auto apply = [&](PreparedArticle prepared) {
       if (applied.ok()) {
-        applied = RecoverArticle(std::move(prepared), keep_from_bucket,
-                                 &index_of_seq, &forward_references);
+        applied =
+            RecoverArticle(std::move(prepared), keep_from_bucket, recovered_at,
+                           &index_of_seq, &forward_references);
       }
     };
     visitor.article = [&](const storage::v1::StoredArticle& stored) {
@@ -321,10 +328,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
                                               const NormalizedText& text,
                                               const PreparedText* prepared,
                                               uint64_t* ticket) {
+    RETURN_IF_ERROR(CheckPublished(article.published));
     {
       // Fast path without embedding: resend or exact duplicate.
       absl::MutexLock lock(&mu_);
       StageOnExit stage(this, ticket);
+      ForgetExpiredLocked();
       if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
     }
     const absl::Time embed_start = absl::Now();
@@ -345,6 +354,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
                                                    /*for_insert=*/true));
     absl::MutexLock lock(&mu_);
     StageOnExit stage(this, ticket);
+    ForgetExpiredLocked();
     // Another caller may have sent the same id or text meanwhile.
     if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
     auto known = article_by_id_.find(article.id);
@@ -371,6 +381,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::StatusOr<SimilarResult> FindSimilar(const Article& article,
                                             int k) const override {
     if (k < 0) return absl::InvalidArgumentError("k: must be >= 0");
+    RETURN_IF_ERROR(CheckPublished(article.published));
     ASSIGN_OR_RETURN(NormalizedText text, NormalizeArticle(article));
     ASSIGN_OR_RETURN(Embedding embedding, Embed(text, EmbedMode::kReadOnly));
     absl::ReaderMutexLock lock(&mu_);
@@ -418,9 +429,20 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     {
       absl::MutexLock lock(&mu_);
       StageOnExit stage(this, &ticket);
+      ForgetExpiredLocked();
       ASSIGN_OR_RETURN(const int64_t a, FindArticle(article_id));
       RETURN_IF_ERROR(RemoveArticle(a));
       ++stats_.deletions;
+    }
+    return WaitDurable(ticket);
+  }
+
+  absl::Status ForgetExpired() override {
+    uint64_t ticket = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      StageOnExit stage(this, &ticket);
+      ForgetExpiredLocked();
     }
     return WaitDurable(ticket);
   }
@@ -472,11 +494,13 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     return Summarize(c, /*with_history=*/true);
   }
 
-  std::vector<ClusterSummary> ListClusters() const override {
+  std::vector<ClusterSummary> ListClusters(
+      bool include_expired) const override {
     absl::MutexLock lock(&mu_);
     std::vector<ClusterSummary> out;
     for (size_t c = 0; c < clusters_.size(); ++c) {
-      if (clusters_[c].merged_into < 0 && !clusters_[c].members.empty()) {
+      if (clusters_[c].merged_into < 0 &&
+          (include_expired || !clusters_[c].members.empty())) {
         out.push_back(Summarize(c));
       }
     }
@@ -540,6 +564,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     bool removed = false;      // deleted, or replaced by a new version
     CompactAnswer answer;      // the first answer, replayed on resend
     int64_t seq = 0;           // arrival number; its key in the store
+    // When the engine received it (never decreasing along articles_):
+    // retention counts from here.
+    absl::Time received;
   };
 
   struct Cluster {
@@ -555,10 +582,6 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     absl::Time last_seen = absl::InfinitePast();
     bool dated = false;
   };
-
-  // How far publication times may run ahead of the wall clock and still
-  // move expiry and retention (see ExpireOldShards).
-  static constexpr absl::Duration kMaxClockSkew = absl::Hours(24);
 
   // Upper bound on cluster numbers read from a store (a sanity check).
   static constexpr int64_t kMaxClusters = int64_t{1} << 40;
@@ -638,6 +661,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     }
     out.set_cluster(record.cluster);
     out.set_content_hash(record.content_hash);
+    out.set_received_unix_nanos(absl::ToUnixNanos(record.received));
     const Assignment in = Expand(a);
     storage::v1::StoredAnswer* answer = out.mutable_answer();
     answer->set_cluster_id(in.cluster_id);
@@ -891,6 +915,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
   absl::Status RecoverArticle(
       PreparedArticle prepared, int64_t keep_from_bucket,
+      absl::Time recovered_at,
       absl::flat_hash_map<int64_t, int64_t>* index_of_seq,
       std::vector<ForwardReference>* forward_references)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -912,6 +937,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     record.content_hash = text->hash;
     record.cluster = stored.cluster();
     record.seq = stored.seq();
+    // Stores from before ingest times were kept: count from now, which
+    // keeps every article for at least the whole retention.
+    record.received =
+        ReceivedNow(stored.received_unix_nanos() != 0
+                        ? absl::FromUnixNanos(stored.received_unix_nanos())
+                        : recovered_at);
     const Assignment answer = FromStored(article.id, stored.answer());
     Cluster& cluster = clusters_[live];
     auto same_text = article_by_hash_.find(text->hash);
@@ -1389,6 +1420,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     record.cluster = c;
     record.embedded_as = embedded_as;
     record.seq = next_seq_++;
+    record.received = ReceivedNow(Now());
     articles_.push_back(std::move(record));
     num_articles_.store(static_cast<int64_t>(articles_.size()),
                         std::memory_order_release);
@@ -1403,7 +1435,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     if (cluster.representative < 0) {
       cluster.representative = a;
       cluster.history.push_back(
-          {ClusterEvent::Kind::kCreated, absl::Now(), cluster.id, article.id});
+          {ClusterEvent::Kind::kCreated, Now(), cluster.id, article.id});
     }
     if (Dated(article.published)) {
       if (!Dated(newest_) || article.published > newest_) {
@@ -1423,8 +1455,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   void FillClusterView(int64_t c, Assignment* answer) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     const Cluster& cluster = clusters_[c];
-    answer->representative_id = articles_[cluster.representative].id;
-    answer->representative_title = articles_[cluster.representative].title;
+    if (cluster.representative >= 0) {  // -1 once every member is gone
+      answer->representative_id = articles_[cluster.representative].id;
+      answer->representative_title = articles_[cluster.representative].title;
+    }
     answer->cluster_size = static_cast<int>(cluster.members.size());
   }
 
@@ -1441,7 +1475,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     cluster.representative = a;
     MarkDirty(c);
     cluster.history.push_back({ClusterEvent::Kind::kRepresentativeChanged,
-                               absl::Now(), std::string(), articles_[a].id});
+                               Now(), std::string(), articles_[a].id});
   }
 
   // The most central embedded member of a non-empty cluster, ties to the
@@ -1529,7 +1563,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       s.last_seen = std::max(s.last_seen, x.last_seen);
     }
     s.history.push_back(
-        {ClusterEvent::Kind::kAbsorbed, absl::Now(), x.id, std::string()});
+        {ClusterEvent::Kind::kAbsorbed, Now(), x.id, std::string()});
     x.merged_into = survivor;
     --live_clusters_;
     x.members.clear();
@@ -1546,11 +1580,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   }
 
   // "Now" in news time: the newest publication time seen, but never more
-  // than kMaxClockSkew ahead of the wall clock. InfinitePast before any
+  // than options_.max_future_skew ahead of the clock (stores written before
+  // future dates were refused may hold one). InfinitePast before any
   // dated article.
   absl::Time NewsClock() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     if (!Dated(newest_)) return newest_;
-    return std::min(newest_, absl::Now() + kMaxClockSkew);
+    return std::min(newest_, Now() + options_.max_future_skew);
   }
 
   // Drops index shards that no article in the window can reach any more.
@@ -1562,31 +1597,63 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     if (!Dated(t)) return;
     const absl::Time now = NewsClock();
     index_->DropBucketsBefore(BucketOf(now - options_.story_window) - 1);
-    ForgetOldArticles(now);
   }
 
-  // Retention: forgets articles published more than options_.retention
-  // before `now`, in memory and in the store. Their clusters keep
-  // their ids (and aliases), so answers already given still resolve.
-  // Scans all articles, but only when the cutoff enters a new time bucket.
-  void ForgetOldArticles(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // A time for a new record's `received`: `t`, but never before the last
+  // one, so that articles_ stays in receiving order even if the clock
+  // steps back (retention then walks it from the front).
+  absl::Time ReceivedNow(absl::Time t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    last_received_ = std::max(last_received_, t);
+    return last_received_;
+  }
+
+  // INVALID_ARGUMENT for a publication time beyond options_.max_future_skew
+  // ahead of the clock (undated articles pass).
+  absl::Status CheckPublished(absl::Time published) const {
+    if (!Dated(published) ||
+        options_.max_future_skew == absl::InfiniteDuration()) {
+      return absl::OkStatus();
+    }
+    const absl::Time now = Now();
+    if (published <= now + options_.max_future_skew) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "published: ", FormatUtc(published), " is more than ",
+        absl::FormatDuration(options_.max_future_skew),
+        " ahead of the server clock (", FormatUtc(now),
+        "); fix the feed's clock or send the article without a date"));
+  }
+
+  static std::string FormatUtc(absl::Time t) {
+    return absl::FormatTime("%E4Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+  }
+
+  // Retention: forgets every article received more than options_.retention
+  // before now, in memory and in the store (the caller stages the change).
+  // articles_ is in receiving order, so this walks a cursor from the front:
+  // O(1) when nothing is due. Their clusters keep their ids (and aliases),
+  // so answers already given still resolve; a cluster left empty is
+  // reported as expired.
+  void ForgetExpiredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (options_.retention == absl::InfiniteDuration()) return;
-    const absl::Time cutoff = now - options_.retention;
-    const int64_t bucket = BucketOf(cutoff);
-    if (bucket <= retention_bucket_) return;
-    retention_bucket_ = bucket;
-    for (int64_t a = 0; a < static_cast<int64_t>(articles_.size()); ++a) {
-      ArticleRecord& record = articles_[a];
-      if (record.removed || !Dated(record.published) ||
-          record.published >= cutoff) {
-        continue;
-      }
-      if (!RemoveArticle(a).ok()) continue;  // index errors: keep it
-      ++stats_.forgotten;
+    const absl::Time cutoff = Now() - options_.retention;
+    EngineOptions::RetentionSweep sweep;
+    sweep.cutoff = cutoff;
+    const int64_t end = static_cast<int64_t>(articles_.size());
+    for (; retention_cursor_ < end; ++retention_cursor_) {
+      ArticleRecord& record = articles_[retention_cursor_];
+      if (record.received >= cutoff) break;
+      if (record.removed) continue;  // deleted, or replaced by a version
+      const int64_t c = Resolve(record.cluster);
+      if (!RemoveArticle(retention_cursor_).ok()) break;  // index error: later
+      ++sweep.articles;
+      if (clusters_[c].members.empty()) ++sweep.expired_stories;
       record.title.clear();
       record.title.shrink_to_fit();
       record.answer = CompactAnswer();
     }
+    if (sweep.articles == 0) return;
+    stats_.forgotten += sweep.articles;
+    if (options_.on_retention_sweep) options_.on_retention_sweep(sweep);
   }
 
   // The index of the live article `id` (-1 for none or an empty id).
@@ -1696,6 +1763,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
         ++s.recent_articles;
       }
     }
+    s.expired = cluster.members.empty();
     if (cluster.representative >= 0) {  // -1 once every member was deleted
       s.representative_id = articles_[cluster.representative].id;
       s.representative_title = articles_[cluster.representative].title;
@@ -1735,8 +1803,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::Time newest_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t live_clusters_ ABSL_GUARDED_BY(mu_) = 0;
   EngineStats stats_ ABSL_GUARDED_BY(mu_);
-  int64_t retention_bucket_ ABSL_GUARDED_BY(mu_) =
-      std::numeric_limits<int64_t>::min();
+  // Retention: articles_ before this index are forgotten or removed, and
+  // the newest `received` time handed out.
+  int64_t retention_cursor_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_received_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 
   // Durability: the next arrival number, and the changes of the operation
   // in progress (see StageChanges).

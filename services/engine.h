@@ -74,6 +74,9 @@ struct ClusterSummary {
   static constexpr int kTimelineHours = 24;
   int recent_articles = 0;
   std::vector<int> timeline;
+  // No members left: all past the retention, or taken down. The id (and
+  // its aliases) still resolve.
+  bool expired = false;
 };
 
 // An article as the engine stores it.
@@ -153,7 +156,8 @@ class ClusteringEngine {
 
   virtual ~ClusteringEngine() = default;
 
-  // Assigns one article to a story and returns the answer.
+  // Assigns one article to a story and returns the answer. Every change
+  // first forgets what the retention has expired (ForgetExpired).
   // Re-sending an id with the same content returns the answer of its
   // current version again (cluster id resolved through later merges).
   // The same id with different content is a new version: it replaces the
@@ -162,7 +166,8 @@ class ClusteringEngine {
   // longer reaches the join threshold and another does), and answers with
   // `version` incremented.
   // Errors: kInvalidArgument for a missing id, text that is empty after
-  // normalisation, or invalid UTF-8 (the message names the field);
+  // normalisation, invalid UTF-8 (the message names the field), or a
+  // publication time beyond options().max_future_skew ahead of the clock;
   // kInternal if the index fails.
   virtual absl::StatusOr<Assignment> Assign(const Article& article) = 0;
 
@@ -206,13 +211,23 @@ class ClusteringEngine {
   virtual absl::StatusOr<MemberPage> ClusterMembers(
       absl::string_view cluster_id, int offset, int limit) const = 0;
 
-  // Summary of one live or absorbed cluster (resolved to the live one).
-  // Errors: kNotFound for an unknown id.
+  // Summary of one live or absorbed cluster (resolved to the live one),
+  // expired ones included. Errors: kNotFound for an unknown id.
   virtual absl::StatusOr<ClusterSummary> GetCluster(
       absl::string_view cluster_id) const = 0;
 
-  // Live clusters, largest first (ties: oldest first).
-  virtual std::vector<ClusterSummary> ListClusters() const = 0;
+  // Live clusters, largest first (ties: oldest first); expired ones (no
+  // members left) only when `include_expired`.
+  virtual std::vector<ClusterSummary> ListClusters(
+      bool include_expired) const = 0;
+  std::vector<ClusterSummary> ListClusters() const {
+    return ListClusters(/*include_expired=*/false);
+  }
+
+  // Runs the retention now (it also runs at every change): forgets the
+  // articles received more than options().retention ago. Errors: the
+  // store's, as for Assign.
+  virtual absl::Status ForgetExpired() = 0;
 
   virtual EngineStats stats() const = 0;
   virtual const EngineOptions& options() const = 0;

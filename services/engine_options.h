@@ -8,6 +8,9 @@
 #ifndef NEWSDEDUP_SERVICES_ENGINE_OPTIONS_H_
 #define NEWSDEDUP_SERVICES_ENGINE_OPTIONS_H_
 
+#include <cstdint>
+#include <functional>
+
 #include "absl/time/time.h"
 
 namespace newsdedup {
@@ -19,12 +22,34 @@ struct EngineOptions {
   // look-alike events (two shootings in one town a month apart) apart.
   absl::Duration story_window = absl::Hours(24 * 7);
 
-  // Articles published longer than this before the newest one are
-  // forgotten: removed from memory and from the store. Their clusters keep
-  // their ids, so earlier answers still resolve. Must be at least the
-  // story window; infinite keeps everything (batch tools); the server
-  // sets its own default (`newsdedup serve --retention`).
+  // Articles received longer than this ago (by `clock`, from when the
+  // engine accepted them, not from their publication date: a backfill of
+  // old news is kept as long as fresh news) are forgotten: removed from
+  // memory and from the store. Their clusters keep their ids, so earlier
+  // answers still resolve; a cluster left without members is reported as
+  // expired. Must be at least the story window; infinite keeps everything
+  // (batch tools); the server sets its own default (`--retention-days`).
   absl::Duration retention = absl::InfiniteDuration();
+
+  // Publication times further than this ahead of `clock` are refused with
+  // INVALID_ARGUMENT (a feed with a bad clock), so that no single article
+  // can move the story window, shard expiry or the timelines into the
+  // future.
+  absl::Duration max_future_skew = absl::Hours(24);
+
+  // The engine's clock: when articles were received, the retention cutoff
+  // and the future-date check. Null: the wall clock. Tests and log replays
+  // supply their own.
+  std::function<absl::Time()> clock;
+
+  // Called after every retention sweep that forgot articles (under the
+  // engine's lock: it must not call the engine). The server logs it.
+  struct RetentionSweep {
+    int64_t articles = 0;         // forgotten by this sweep
+    int64_t expired_stories = 0;  // stories it left without members
+    absl::Time cutoff;  // articles received before this were forgotten
+  };
+  std::function<void(const RetentionSweep&)> on_retention_sweep;
 
   // Most articles held at once; past it, new ids are refused with
   // RESOURCE_EXHAUSTED until retention frees room (back-pressure instead

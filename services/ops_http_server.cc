@@ -166,6 +166,29 @@ void Serve(httplib::Server& server, const ClusteringEngine* engine,
   });
 }
 
+// cpp-httplib serves each connection on one thread of a fixed pool, for as
+// long as the connection stays open. Its defaults (a pool of 8, idle
+// keep-alive held 5 s, SO_REUSEPORT on the listening socket) let eight idle
+// clients lock out Prometheus and the health probe, and let a second
+// server bind the same port. Here the pool is larger than any scraper or
+// browser needs, idle connections go after a second, slow clients after a
+// few, and the port is ours alone.
+void ConfigureConnections(httplib::Server& server) {
+  server.new_task_queue = [] {
+    return new httplib::ThreadPool(OpsHttpServer::kConnectionThreads);
+  };
+  server.set_keep_alive_timeout(OpsHttpServer::kIdleKeepAliveSeconds);
+  server.set_keep_alive_max_count(100);
+  server.set_read_timeout(OpsHttpServer::kSlowClientSeconds, 0);
+  server.set_write_timeout(OpsHttpServer::kSlowClientSeconds, 0);
+  server.set_socket_options([](socket_t sock) {
+    // SO_REUSEADDR only: a restart may bind while old connections linger in
+    // TIME_WAIT, but a port another process listens on stays taken.
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
@@ -173,6 +196,7 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
     const PrometheusRegistry* registry) {
   std::unique_ptr<OpsHttpServer> ops(new OpsHttpServer());
   ops->server_ = std::make_unique<httplib::Server>();
+  ConfigureConnections(*ops->server_);
   Serve(*ops->server_, engine, registry);
   if (port == 0) {
     ops->port_ = ops->server_->bind_to_any_port(host);
@@ -181,7 +205,8 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
   }
   if (ops->port_ <= 0) {
     return absl::UnavailableError(
-        absl::StrCat("cannot listen for HTTP on ", host, ":", port));
+        absl::StrCat("cannot listen for HTTP on ", host, ":", port,
+                     " (address in use, or not an address of this host)"));
   }
   httplib::Server* server = ops->server_.get();
   ops->thread_ = std::thread([server] { server->listen_after_bind(); });

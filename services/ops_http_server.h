@@ -46,6 +46,15 @@ class OpsHttpServer {
   int port() const { return port_; }
   void Stop();
 
+  // Connections served at once (one thread each); more wait in the
+  // kernel's accept queue.
+  static constexpr int kConnectionThreads = 64;
+  // An idle keep-alive connection is closed after this long, so idle
+  // clients never hold the threads that probes and scrapes need.
+  static constexpr int kIdleKeepAliveSeconds = 1;
+  // A client that stalls mid-request or mid-response is dropped after this.
+  static constexpr int kSlowClientSeconds = 5;
+
  private:
   OpsHttpServer() = default;
 

@@ -260,49 +260,108 @@ TEST(RocksDbStoreTest, BackupRestoresIntoANewDirectoryOnly) {
   EXPECT_EQ(Observe(**engine, ids), before);
 }
 
-TEST(RocksDbStoreTest, RetentionForgetsOldArticlesButKeepsClusterIds) {
+// A clock the test moves by hand, for EngineOptions::clock.
+struct ManualClock {
+  absl::Time now = absl::FromUnixSeconds(1'800'000'000);  // 2027-01-15
+  std::function<absl::Time()> AsFunction() {
+    return [this] { return now; };
+  }
+};
+
+TEST(RocksDbStoreTest, RetentionCountsFromReceptionAndKeepsStoryIds) {
   TempDir dir("retention");
+  ManualClock clock;
   EngineOptions options;
   options.retention = absl::Hours(24 * 10);
-  std::string old_cluster;
+  options.clock = clock.AsFunction();
+  std::vector<EngineOptions::RetentionSweep> sweeps;
+  options.on_retention_sweep = [&](const EngineOptions::RetentionSweep& s) {
+    sweeps.push_back(s);
+  };
+  std::string old_story;
   {
     auto engine = OpenEngine(dir.path(), options);
     ASSERT_TRUE(engine.ok());
-    old_cluster =
-        (*engine)
-            ->Assign(MakeArticle("old", "Harbour bridge closes", "", 0))
-            ->cluster_id;
+    // Published decades ago, received now: a backfill is kept as long as
+    // fresh news.
+    old_story = (*engine)
+                    ->Assign(MakeArticle("old", "Harbour bridge closes", "", 0))
+                    ->cluster_id;
+    clock.now += absl::Hours(24 * 9);
     ASSERT_TRUE((*engine)
-                    ->Assign(MakeArticle("new", "Election results announced",
-                                         "", 24 * 30))
+                    ->Assign(MakeArticle("backfill", "Election results in", "",
+                                         -24 * 365))
+                    .ok());
+    EXPECT_TRUE((*engine)->GetArticle("old").ok());
+    EXPECT_TRUE(sweeps.empty());
+
+    clock.now += absl::Hours(24 * 2);  // "old" is 11 days old, "backfill" 2
+    ASSERT_TRUE((*engine)
+                    ->Assign(MakeArticle("new", "Zoo welcomes panda", "", 1))
                     .ok());
     EXPECT_EQ((*engine)->GetArticle("old").status().code(),
               absl::StatusCode::kNotFound);
+    EXPECT_TRUE((*engine)->GetArticle("backfill").ok());
     EXPECT_EQ((*engine)->stats().forgotten, 1);
+    ASSERT_EQ(sweeps.size(), 1u);
+    EXPECT_EQ(sweeps[0].articles, 1);
+    EXPECT_EQ(sweeps[0].expired_stories, 1);
+    EXPECT_EQ(sweeps[0].cutoff, clock.now - options.retention);
+
+    // The emptied story is expired: it resolves, GetCluster says so, and
+    // lists leave it out unless asked.
+    auto story = (*engine)->GetCluster(old_story);
+    ASSERT_TRUE(story.ok()) << story.status();
+    EXPECT_TRUE(story->expired);
+    EXPECT_EQ(story->size, 0);
+    for (const ClusterSummary& c : (*engine)->ListClusters()) {
+      EXPECT_NE(c.cluster_id, old_story);
+    }
+    bool listed = false;
+    for (const ClusterSummary& c : (*engine)->ListClusters(true)) {
+      listed |= c.cluster_id == old_story && c.expired;
+    }
+    EXPECT_TRUE(listed);
   }
+  // After a restart the reception times are those stored: "backfill" goes
+  // when its own ten days are up, through a sweep without any new article.
   auto engine = OpenEngine(dir.path(), options);
   ASSERT_TRUE(engine.ok());
-  EXPECT_EQ((*engine)->stats().recovered_articles, 1);
-  EXPECT_EQ((*engine)->GetArticle("old").status().code(),
+  EXPECT_EQ((*engine)->stats().recovered_articles, 2);
+  EXPECT_EQ(*(*engine)->ResolveClusterId(old_story), old_story);
+  clock.now += absl::Hours(24 * 9);
+  ASSERT_TRUE((*engine)->ForgetExpired().ok());
+  EXPECT_EQ((*engine)->GetArticle("backfill").status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(*(*engine)->ResolveClusterId(old_cluster), old_cluster);
   EXPECT_TRUE((*engine)->GetArticle("new").ok());
 }
 
-TEST(RocksDbStoreTest, FutureDatedArticleDoesNotExpireTheRest) {
-  // A feed with a broken clock (an article dated 70 years ahead) must not
-  // make everything else look old: expiry never runs ahead of the clock.
+TEST(RocksDbStoreTest, FutureDatedArticleIsRefusedAndChangesNothing) {
+  // A feed with a broken clock (an article dated 9999-12-31) is refused:
+  // it must not make everything else look old.
   TempDir dir("future");
+  ManualClock clock;
   EngineOptions options;
   options.retention = absl::Hours(24 * 10);
+  options.clock = clock.AsFunction();
   auto engine = OpenEngine(dir.path(), options);
   ASSERT_TRUE(engine.ok());
   Article recent = MakeArticle("recent", "Harbour bridge closes");
-  recent.published = absl::Now() - absl::Hours(1);
+  recent.published = clock.now - absl::Hours(1);
   ASSERT_TRUE((*engine)->Assign(recent).ok());
   Article future = MakeArticle("future", "Moon base opens");
-  future.published = absl::Now() + absl::Hours(24 * 365 * 70);
-  ASSERT_TRUE((*engine)->Assign(future).ok());
+  future.published = absl::FromCivil(absl::CivilSecond(9999, 12, 31, 0, 0, 0),
+                                     absl::UTCTimeZone());
+  absl::StatusOr<Assignment> refused = (*engine)->Assign(future);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("published: 9999-12-31T00:00:00Z is more than 24h"));
+  EXPECT_EQ((*engine)->GetArticle("future").status().code(),
+            absl::StatusCode::kNotFound);
+  // Within the allowed skew is fine.
+  Article early = MakeArticle("early", "Moon base opens");
+  early.published = clock.now + absl::Hours(23);
+  EXPECT_TRUE((*engine)->Assign(early).ok());
   EXPECT_TRUE((*engine)->GetArticle("recent").ok());
   EXPECT_EQ((*engine)->stats().forgotten, 0);
 }

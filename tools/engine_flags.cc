@@ -140,6 +140,7 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
 void AddStoreFlags(CLI::App* command, EngineFlags* flags) {
   StoreFlags& s = flags->store;
   s.durable = true;
+  flags->has_store_flags = true;
   const auto group = "Storage";
   command
       ->add_option("--data-dir", s.data_dir,
@@ -162,9 +163,10 @@ void AddStoreFlags(CLI::App* command, EngineFlags* flags) {
       ->group(group);
   command
       ->add_option("--retention-days", s.retention_days,
-                   "Articles older than this (behind the newest) are deleted "
-                   "from memory and store; clusters keep their ids. At least "
-                   "the story window; 0: keep forever")
+                   "Articles received more than this many days ago are "
+                   "deleted from memory (and the store); stories keep their "
+                   "ids. Counts from when the server received an article, "
+                   "not its date. At least the story window; 0: keep forever")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str()
       ->group(group);
@@ -182,15 +184,16 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine(
   options.story_window = absl::Seconds(flags.story_window_hours * 3600.0);
   ASSIGN_OR_RETURN(std::unique_ptr<Embedder> embedder,
                    NewLexicalEmbedder(flags.embedder));
-  if (!flags.store.durable) {
-    return ClusteringEngine::Create(options, std::move(embedder));
-  }
-  if (flags.store.retention_days > 0) {
+  // Commands without store flags (cluster, eval) keep everything.
+  if (flags.store.retention_days > 0 && flags.has_store_flags) {
     options.retention = absl::Seconds(flags.store.retention_days * 86400.0);
     if (options.retention < options.story_window) {
       return absl::InvalidArgumentError(
           "--retention-days must cover the story window (--window-hours)");
     }
+  }
+  if (!flags.store.durable) {
+    return ClusteringEngine::Create(options, std::move(embedder));
   }
   RocksDbStoreOptions store_options;
   store_options.path = flags.store.data_dir;

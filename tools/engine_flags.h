@@ -31,6 +31,7 @@ struct EngineFlags {
   LexicalEmbedderOptions embedder;
   double story_window_hours = absl::ToDoubleHours(EngineOptions().story_window);
   StoreFlags store;
+  bool has_store_flags = false;  // set by AddStoreFlags: retention applies
 };
 
 // Registers --window-hours, thresholds, --model, --dim ... on `command`,

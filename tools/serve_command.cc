@@ -17,6 +17,9 @@
 namespace newsdedup {
 namespace {
 
+// How often an idle server applies the retention.
+constexpr int kRetentionSweepSeconds = 60;
+
 struct ServeFlags {
   ServerOptions server;
   std::string http_listen = "127.0.0.1:8080";
@@ -37,6 +40,15 @@ int RunServe(ServeFlags& flags) {
   // OpenMP threads would only compete with them for the cores.
   omp_set_num_threads(1);
   const absl::Time start = absl::Now();
+  flags.engine.engine.on_retention_sweep =
+      [](const EngineOptions::RetentionSweep& sweep) {
+        LogEvent("info", "retention_forgot",
+                 {{"articles", absl::StrCat(sweep.articles)},
+                  {"expired_stories", absl::StrCat(sweep.expired_stories)},
+                  {"received_before",
+                   absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", sweep.cutoff,
+                                    absl::UTCTimeZone())}});
+      };
   auto engine = BuildEngine(flags.engine);
   if (!engine.ok()) {
     LogEvent("error", "engine_failed", {{"error", engine.status().ToString()}});
@@ -95,8 +107,17 @@ int RunServe(ServeFlags& flags) {
             {"port", absl::StrCat((*server)->port())},
             {"startup_ms", absl::StrFormat("%.0f", absl::ToDoubleMilliseconds(
                                                        absl::Now() - start))}});
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  // Retention also runs with every change; this covers a quiet server.
+  int signal_number = -1;
+  const timespec sweep_interval = {kRetentionSweepSeconds, 0};
+  while (signal_number < 0) {
+    signal_number = sigtimedwait(&signals, nullptr, &sweep_interval);
+    if (signal_number < 0) {
+      if (absl::Status swept = (*engine)->ForgetExpired(); !swept.ok()) {
+        LogEvent("warning", "retention_failed", {{"error", swept.ToString()}});
+      }
+    }
+  }
   LogEvent("info", "shutting_down",
            {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*server)->Shutdown();

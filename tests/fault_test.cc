@@ -1,0 +1,241 @@
+// Fault-injection tests of the real server: `newsdedup serve` as a child
+// process on loopback ports, driven by a real gRPC client or raw sockets,
+// its store damaged on disk or its ports taken. Each test checks that the
+// server answers with a clear error (or refuses to start with one), stays
+// up, and keeps every article it acknowledged. See docs/reliability.md.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "newsdedup/v1/dedup.grpc.pb.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_articles.h"
+
+namespace newsdedup {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::ReadFile;
+using testing::ServerProcess;
+
+class FaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           absl::StrCat("newsdedup-fault-test-", getpid());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    log_ = (dir_ / "server.log").string();
+  }
+  void TearDown() override {
+    server_.Stop(SIGKILL);
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string DataDir() const { return (dir_ / "data").string(); }
+
+  // Starts the server on DataDir() with `extra` flags; connects stub_.
+  void StartServer(const std::string& extra = "") {
+    ASSERT_TRUE(
+        server_.Start(NEWSDEDUP_CLI_PATH,
+                      absl::StrCat("--data-dir ", DataDir(), " ", extra), log_))
+        << ReadFile(log_);
+    stub_ = v1::DedupService::NewStub(grpc::CreateChannel(
+        server_.address(), grpc::InsecureChannelCredentials()));
+  }
+
+  // Runs `newsdedup <args>` to completion (bounded by `timeout` in
+  // seconds); returns its exit code, 124 if it was still running.
+  int Run(const std::string& args, std::string* out, int timeout = 60) {
+    return testing::RunCommand(
+        absl::StrCat("timeout ", timeout, " ", NEWSDEDUP_CLI_PATH, " ", args),
+        (dir_ / "command.out").string(), out);
+  }
+
+  // The fixture's stories as API articles, plus backfilled reports dated
+  // years earlier (old news arriving late, as an archive import sends it).
+  static std::vector<v1::Article> Articles() {
+    std::vector<v1::Article> out;
+    for (const Article& a : testing::LoadStoriesFixture().articles) {
+      v1::Article article;
+      article.set_id(a.id);
+      article.set_title(a.title);
+      article.set_body(a.body);
+      article.set_source(a.source);
+      article.mutable_published()->set_seconds(
+          absl::ToUnixSeconds(a.published));
+      out.push_back(article);
+      article.set_id(absl::StrCat(a.id, "-2013"));
+      article.set_title(absl::StrCat(a.title, " (archive)"));
+      article.mutable_published()->set_seconds(
+          absl::ToUnixSeconds(a.published) - int64_t{12} * 365 * 86400);
+      out.push_back(article);
+    }
+    return out;
+  }
+
+  grpc::Status Assign(const v1::Article& article,
+                      v1::AssignResponse* response = nullptr) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(30));
+    v1::AssignRequest request;
+    *request.mutable_article() = article;
+    v1::AssignResponse ignored;
+    return stub_->Assign(&context, request,
+                         response != nullptr ? response : &ignored);
+  }
+
+  grpc::Status GetArticle(const std::string& id) {
+    grpc::ClientContext context;
+    v1::GetArticleRequest request;
+    request.set_article_id(id);
+    v1::GetArticleResponse response;
+    return stub_->GetArticle(&context, request, &response);
+  }
+
+  // Every article in `articles` is stored; the server is alive.
+  void ExpectAllPresent(const std::vector<v1::Article>& articles) {
+    for (const v1::Article& a : articles) {
+      const grpc::Status s = GetArticle(a.id());
+      EXPECT_TRUE(s.ok()) << a.id() << ": " << s.error_message();
+    }
+  }
+
+  std::filesystem::path dir_;
+  std::string log_;
+  ServerProcess server_;
+  std::unique_ptr<v1::DedupService::Stub> stub_;
+};
+
+// Issue 12.1: a restart followed by the same articles again (dated years
+// apart) crashed the server in all three ingest RPCs.
+TEST_F(FaultTest, RestartThenReingestingTheSameArticlesKeepsEverything) {
+  const std::vector<v1::Article> articles = Articles();
+  StartServer("--retention-days 30");
+  for (const v1::Article& a : articles) ASSERT_TRUE(Assign(a).ok()) << a.id();
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM)));
+
+  StartServer("--retention-days 30");
+  for (const v1::Article& a : articles) {
+    const grpc::Status s = Assign(a);
+    ASSERT_TRUE(s.ok()) << a.id() << ": " << s.error_message();
+  }
+  {
+    grpc::ClientContext context;
+    v1::AssignBatchRequest request;
+    for (const v1::Article& a : articles) *request.add_articles() = a;
+    v1::AssignBatchResponse response;
+    ASSERT_TRUE(stub_->AssignBatch(&context, request, &response).ok());
+    for (const v1::AssignResult& r : response.results()) {
+      EXPECT_TRUE(r.has_answer()) << r.error().message();
+    }
+  }
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(60));
+    auto stream = stub_->AssignStream(&context);
+    for (const v1::Article& a : articles) {
+      v1::AssignRequest request;
+      *request.mutable_article() = a;
+      ASSERT_TRUE(stream->Write(request));
+    }
+    stream->WritesDone();
+    v1::AssignStreamResponse response;
+    size_t answered = 0;
+    while (stream->Read(&response)) {
+      EXPECT_TRUE(response.result().has_answer()) << response.article_id();
+      ++answered;
+    }
+    EXPECT_TRUE(stream->Finish().ok());
+    EXPECT_EQ(answered, articles.size());
+  }
+  ExpectAllPresent(articles);
+  EXPECT_THAT(ReadFile(log_), ::testing::Not(HasSubstr("retention_forgot")));
+}
+
+// Issue 12.2: one article dated 9999-12-31 made every other article look
+// old and deleted the store.
+TEST_F(FaultTest, FutureDatedArticleIsRefusedAndDeletesNothing) {
+  const std::vector<v1::Article> articles = Articles();
+  StartServer("--retention-days 30");
+  for (const v1::Article& a : articles) ASSERT_TRUE(Assign(a).ok()) << a.id();
+  v1::Article future = articles[0];
+  future.set_id("from-a-broken-clock");
+  future.set_title("Moon base opens to tourists");
+  future.mutable_published()->set_seconds(253402214400);  // 9999-12-31
+  const grpc::Status refused = Assign(future);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_message(), HasSubstr("published: 9999-12-31"));
+  EXPECT_EQ(GetArticle("from-a-broken-clock").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  ExpectAllPresent(articles);
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM)));
+  StartServer("--retention-days 30");
+  ExpectAllPresent(articles);
+}
+
+// Issue 12.5: gRPC's SO_REUSEPORT and cpp-httplib's let a second server
+// share a port, splitting connections between two stores.
+TEST_F(FaultTest, PortsInUseFailTheStart) {
+  StartServer("--in-memory");
+  std::string out;
+  EXPECT_EQ(Run(absl::StrCat("serve --in-memory --http-listen 127.0.0.1:0 "
+                             "--listen ",
+                             server_.address()),
+                &out, 20),
+            1)
+      << out;
+  EXPECT_THAT(out, HasSubstr("cannot listen on " + server_.address()));
+  EXPECT_EQ(Run(absl::StrCat("serve --in-memory --listen 127.0.0.1:0 "
+                             "--http-listen 127.0.0.1:",
+                             server_.http_port()),
+                &out, 20),
+            1)
+      << out;
+  EXPECT_THAT(out, HasSubstr("cannot listen for HTTP"));
+}
+
+// Issue 12.7: eight idle keep-alive connections took every HTTP thread, so
+// /healthz and /metrics stopped answering.
+TEST_F(FaultTest, IdleHttpConnectionsDoNotBlockProbes) {
+  StartServer("--in-memory");
+  std::vector<int> idle;
+  for (int i = 0; i < 24; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(server_.http_port()));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(
+        connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    idle.push_back(fd);  // connected, never sends a byte
+  }
+  httplib::Client probe("127.0.0.1", server_.http_port());
+  probe.set_connection_timeout(2, 0);
+  probe.set_read_timeout(2, 0);
+  for (const char* path : {"/healthz", "/metrics", "/api/stories"}) {
+    auto response = probe.Get(path);
+    ASSERT_TRUE(response) << path << ": "
+                          << httplib::to_string(response.error());
+    EXPECT_EQ(response->status, 200) << path;
+  }
+  for (int fd : idle) close(fd);
+}
+
+}  // namespace
+}  // namespace newsdedup
