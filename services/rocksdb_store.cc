@@ -87,11 +87,84 @@ rocksdb::Options BaseOptions() {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
-  // After a crash, recover every write up to the first damaged record of
-  // the log tail (an unfinished last write) and nothing after it.
-  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // Every record of the write-ahead log must read back, the last one
+  // included. RocksDB's default (point-in-time recovery) stops at the
+  // first damaged record and silently drops it and everything after it,
+  // acknowledged articles included, then deletes the log. An incomplete
+  // last record is only tolerated on request (WalTailPolicy::kDrop).
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
   options.max_background_jobs = 2;
   return options;
+}
+
+// What an operator does with a store that cannot be read back in full.
+std::string RestoreAdvice(const std::string& path) {
+  return absl::StrCat(
+      "`newsdedup admin check --data-dir ", path,
+      "` lists the damage. Restore the latest backup into a new directory "
+      "(`newsdedup admin restore --from BACKUP_DIR --data-dir NEW_DIR`) and "
+      "start "
+      "on it; keep this directory for inspection");
+}
+
+// Checks an existing store without changing a byte of it: opens it
+// read-only (which replays the write-ahead log in memory) with the strict
+// log mode and verifies every block checksum, so that damage is refused
+// before the read-write open rewrites the log, MANIFEST and OPTIONS.
+// Returns the log recovery mode to open it with.
+absl::StatusOr<rocksdb::WALRecoveryMode> CheckBeforeOpening(
+    const RocksDbStoreOptions& options) {
+  const std::string& path = options.path;
+  rocksdb::Options strict = BaseOptions();
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(strict, path, &raw);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::WALRecoveryMode mode = strict.wal_recovery_mode;
+  if (s.IsCorruption()) {
+    // Damage in the middle of the log, or only an incomplete last record
+    // (what a crash in the middle of a write leaves)?
+    rocksdb::Options tolerant = BaseOptions();
+    tolerant.wal_recovery_mode =
+        rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+    raw = nullptr;
+    const rocksdb::Status tail_only =
+        rocksdb::DB::OpenForReadOnly(tolerant, path, &raw);
+    db.reset(raw);
+    if (!tail_only.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "the store in ", path,
+          " cannot be read back in full: its write-ahead log or tables are "
+          "damaged (",
+          s.ToString(),
+          "), so acknowledged articles would be lost. Nothing was changed. ",
+          RestoreAdvice(path)));
+    }
+    if (options.wal_tail != WalTailPolicy::kDrop) {
+      return absl::DataLossError(absl::StrCat(
+          "the write-ahead log of the store in ", path,
+          " ends in an incomplete record (", s.ToString(),
+          "). Nothing was changed. If the server was killed or crashed while "
+          "writing, that record was never acknowledged: start once with "
+          "--wal-tail drop to drop it. If the log was truncated or damaged "
+          "otherwise, acknowledged articles are missing: restore the latest "
+          "backup (`newsdedup admin restore`) instead"));
+    }
+    if (options.warn) {
+      options.warn(absl::StrCat(
+          "dropping the incomplete last record of the write-ahead log in ",
+          path, " (--wal-tail drop): ", s.ToString()));
+    }
+    mode = tolerant.wal_recovery_mode;
+  } else if (!s.ok()) {
+    return FromRocksDb(s, path, "opening read-only");
+  }
+  const rocksdb::Status checksums = db->VerifyChecksum();
+  if (!checksums.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "the store in ", path, " has damaged tables (", checksums.ToString(),
+        "). Nothing was changed. ", RestoreAdvice(path)));
+  }
+  return mode;
 }
 
 bool StoreExists(const std::string& path) {
@@ -308,10 +381,13 @@ absl::StatusOr<std::unique_ptr<EngineStore>> OpenRocksDbStore(
         "cannot create data dir ", options.path, ": ", error.message()));
   }
   RETURN_IF_ERROR(CheckFreeSpace(options.path, options.min_free_bytes));
+  rocksdb::Options db_options = BaseOptions();
+  if (StoreExists(options.path)) {
+    ASSIGN_OR_RETURN(db_options.wal_recovery_mode, CheckBeforeOpening(options));
+  }
   rocksdb::DB* db = nullptr;
-  RETURN_IF_ERROR(
-      FromRocksDb(rocksdb::DB::Open(BaseOptions(), options.path, &db),
-                  options.path, "opening"));
+  RETURN_IF_ERROR(FromRocksDb(rocksdb::DB::Open(db_options, options.path, &db),
+                              options.path, "opening"));
   auto store =
       std::make_unique<RocksDbStore>(options, std::unique_ptr<rocksdb::DB>(db));
   RETURN_IF_ERROR(store->CheckMeta());

@@ -15,6 +15,7 @@
 #define NEWSDEDUP_SERVICES_ROCKSDB_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,6 +40,16 @@ enum class SyncPolicy {
 // Parses "always" or "none". Errors: kInvalidArgument.
 absl::StatusOr<SyncPolicy> ParseSyncPolicy(absl::string_view name);
 
+// What to do when the write-ahead log ends in an incomplete record at start.
+enum class WalTailPolicy {
+  // Refuse to start (kDataLoss): a crash mid-write leaves such a record,
+  // which was never acknowledged, but so does a log truncated by other
+  // means, which loses acknowledged articles. The operator decides.
+  kRefuse,
+  // Drop the incomplete record and start (reported through `warn`).
+  kDrop,
+};
+
 struct RocksDbStoreOptions {
   std::string path;  // the data directory
   SyncPolicy sync = SyncPolicy::kAlways;
@@ -48,15 +59,21 @@ struct RocksDbStoreOptions {
   // Opening fails when the data directory's file system has less free
   // space than this: better a clear error at start than failed writes.
   int64_t min_free_bytes = int64_t{64} << 20;
+  WalTailPolicy wal_tail = WalTailPolicy::kRefuse;
+  // Receives warnings about the opening (a dropped log tail).
+  std::function<void(const std::string&)> warn;
 };
 
 // Opens (creating if needed) the store in options.path. Errors, each with
 // a message that names the directory and what to do:
 // kFailedPrecondition when another process holds the directory, when it
 // was written by another embedder or a newer format, or when the disk is
-// (nearly) full; kDataLoss for a corrupt or truncated store (nothing is
-// deleted or repaired: see `newsdedup admin check` and restore); kInternal
-// for other I/O errors.
+// (nearly) full; kDataLoss for a store that cannot be read back in full:
+// a damaged write-ahead log or table, or a log ending in an incomplete
+// record unless options.wal_tail says to drop it. A store is checked
+// read-only (log replay and every block checksum) before it is opened for
+// writing, so a refusal leaves every file as it was. kInternal for other
+// I/O errors.
 absl::StatusOr<std::unique_ptr<EngineStore>> OpenRocksDbStore(
     const RocksDbStoreOptions& options);
 

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -111,6 +113,64 @@ class FaultTest : public ::testing::Test {
     for (const v1::Article& a : articles) {
       const grpc::Status s = GetArticle(a.id());
       EXPECT_TRUE(s.ok()) << a.id() << ": " << s.error_message();
+    }
+  }
+
+  // The store's data files and their bytes (RocksDB's own info log LOG*
+  // aside: it is diagnostics, rotated by every open).
+  std::map<std::string, std::string> DataFiles() const {
+    std::map<std::string, std::string> files;
+    for (const auto& entry : std::filesystem::directory_iterator(DataDir())) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("LOG", 0) == 0) continue;
+      files[name] = ReadFile(entry.path().string());
+    }
+    return files;
+  }
+
+  // The newest file of the store whose name ends in `suffix`.
+  std::string NewestFile(const std::string& suffix) const {
+    std::string newest;
+    for (const auto& entry : std::filesystem::directory_iterator(DataDir())) {
+      const std::string path = entry.path().string();
+      if (path.size() >= suffix.size() &&
+          path.compare(path.size() - suffix.size(), suffix.size(), suffix) ==
+              0 &&
+          (newest.empty() || path > newest)) {
+        newest = path;
+      }
+    }
+    return newest;
+  }
+
+  // Inverts `count` bytes of `path` from `offset` on.
+  static void FlipBytes(const std::string& path, size_t offset, int count) {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    for (int i = 0; i < count; ++i) {
+      file.seekg(static_cast<std::streamoff>(offset + i));
+      const char c = static_cast<char>(file.get());
+      file.seekp(static_cast<std::streamoff>(offset + i));
+      file.put(static_cast<char>(~c));
+    }
+  }
+
+  // Starts a server on DataDir() expecting it to refuse; returns its
+  // output. A server that starts anyway is stopped after 30 s.
+  std::string ExpectRefusedStart(const std::string& extra = "") {
+    std::string out;
+    EXPECT_EQ(Run(absl::StrCat("serve --listen 127.0.0.1:0 --http-listen "
+                               "127.0.0.1:0 --data-dir ",
+                               DataDir(), " ", extra),
+                  &out, 30),
+              1)
+        << out;
+    return out;
+  }
+
+  // Assigns every article of Articles() through unary calls.
+  void AssignAll() {
+    for (const v1::Article& a : Articles()) {
+      ASSERT_TRUE(Assign(a).ok()) << a.id();
     }
   }
 
@@ -235,6 +295,69 @@ TEST_F(FaultTest, IdleHttpConnectionsDoNotBlockProbes) {
     EXPECT_EQ(response->status, 200) << path;
   }
   for (int fd : idle) close(fd);
+}
+
+// Issue 12.3: a log damaged in the middle started with half the articles
+// and deleted the log; `admin check` then saw nothing wrong.
+TEST_F(FaultTest, DamagedWriteAheadLogRefusesToStartAndChangesNothing) {
+  StartServer();
+  AssignAll();
+  server_.Stop(SIGKILL);  // everything is in the write-ahead log
+  const std::string wal = NewestFile(".log");
+  ASSERT_FALSE(wal.empty());
+  FlipBytes(wal, std::filesystem::file_size(wal) / 2, 8);
+  const auto before = DataFiles();
+
+  const std::string out = ExpectRefusedStart();
+  EXPECT_THAT(out, HasSubstr("DATA_LOSS"));
+  EXPECT_THAT(out, HasSubstr("cannot be read back in full"));
+  EXPECT_THAT(out, HasSubstr("Nothing was changed"));
+  EXPECT_THAT(out, HasSubstr("admin restore"));
+  EXPECT_TRUE(DataFiles() == before) << "a refused start changed the store";
+  std::string check;
+  EXPECT_NE(Run(absl::StrCat("admin check --data-dir ", DataDir()), &check), 0)
+      << check;
+  EXPECT_TRUE(DataFiles() == before);
+}
+
+// Issue 12.3: a truncated log lost its last acknowledged articles without
+// a word. Now the start is refused until the operator decides.
+TEST_F(FaultTest, TruncatedWriteAheadLogTailNeedsTheOperatorsChoice) {
+  StartServer();
+  AssignAll();
+  server_.Stop(SIGKILL);
+  const std::string wal = NewestFile(".log");
+  ASSERT_FALSE(wal.empty());
+  std::filesystem::resize_file(wal, std::filesystem::file_size(wal) - 10);
+  const auto before = DataFiles();
+
+  const std::string out = ExpectRefusedStart();
+  EXPECT_THAT(out, HasSubstr("ends in an incomplete record"));
+  EXPECT_THAT(out, HasSubstr("--wal-tail drop"));
+  EXPECT_TRUE(DataFiles() == before);
+
+  StartServer("--wal-tail drop");
+  EXPECT_THAT(ReadFile(log_), HasSubstr("event=store_warning"));
+  EXPECT_TRUE(GetArticle(Articles()[0].id()).ok());
+}
+
+// Issue 12.3: a failed start on a damaged table rewrote the log, MANIFEST
+// and OPTIONS while saying that nothing was changed.
+TEST_F(FaultTest, DamagedTableRefusesToStartAndChangesNothing) {
+  StartServer();
+  AssignAll();
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM)));
+  StartServer();  // recovery moves the log into a table
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM)));
+  const std::string table = NewestFile(".sst");
+  ASSERT_FALSE(table.empty());
+  FlipBytes(table, std::filesystem::file_size(table) / 3, 8);
+  const auto before = DataFiles();
+
+  const std::string out = ExpectRefusedStart();
+  EXPECT_THAT(out, HasSubstr("DATA_LOSS"));
+  EXPECT_THAT(out, HasSubstr("Nothing was changed"));
+  EXPECT_TRUE(DataFiles() == before) << "a refused start changed the store";
 }
 
 }  // namespace

@@ -171,6 +171,15 @@ void AddStoreFlags(CLI::App* command, EngineFlags* flags) {
       ->capture_default_str()
       ->group(group);
   command
+      ->add_option("--wal-tail", s.wal_tail,
+                   "When the write-ahead log ends in an incomplete record: "
+                   "refuse to start (a truncated log may have lost "
+                   "acknowledged articles), or drop it (what a crash "
+                   "mid-write leaves; it was never acknowledged)")
+      ->check(CLI::IsMember({"refuse", "drop"}))
+      ->capture_default_str()
+      ->group(group);
+  command
       ->add_option("--min-free-mb", s.min_free_mb,
                    "Refuse to start with less free disk space than this")
       ->check(CLI::NonNegativeNumber)
@@ -200,6 +209,10 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine(
   ASSIGN_OR_RETURN(store_options.sync, ParseSyncPolicy(flags.store.sync));
   store_options.embedder_fingerprint = embedder->fingerprint();
   store_options.min_free_bytes = flags.store.min_free_mb << 20;
+  store_options.wal_tail = flags.store.wal_tail == "drop"
+                               ? WalTailPolicy::kDrop
+                               : WalTailPolicy::kRefuse;
+  store_options.warn = flags.store.warn;
   ASSIGN_OR_RETURN(std::unique_ptr<EngineStore> store,
                    OpenRocksDbStore(store_options));
   return ClusteringEngine::Create(options, std::move(embedder),

@@ -4,6 +4,7 @@
 #define NEWSDEDUP_TOOLS_ENGINE_FLAGS_H_
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <memory>
 
 #include "absl/status/statusor.h"
@@ -24,6 +25,9 @@ struct StoreFlags {
   std::string sync = "always";
   double retention_days = 30;
   int64_t min_free_mb = 64;
+  std::string wal_tail = "refuse";  // or "drop"
+  // Receives warnings about opening the store (serve logs them).
+  std::function<void(const std::string&)> warn;
 };
 
 struct EngineFlags {

@@ -49,6 +49,9 @@ int RunServe(ServeFlags& flags) {
                    absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", sweep.cutoff,
                                     absl::UTCTimeZone())}});
       };
+  flags.engine.store.warn = [](const std::string& warning) {
+    LogEvent("warning", "store_warning", {{"warning", warning}});
+  };
   auto engine = BuildEngine(flags.engine);
   if (!engine.ok()) {
     LogEvent("error", "engine_failed", {{"error", engine.status().ToString()}});
