@@ -5,10 +5,14 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "google/protobuf/stubs/common.h"
+#include "services/wire_messages.h"
 
 namespace newsdedup {
 
@@ -20,6 +24,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 }
 
 namespace {
+
+using absl::StrCat;
 
 // Timestamps beyond these bounds are rejected (protobuf's valid range).
 constexpr int64_t kMinTimestampSeconds = -62135596800;  // 0001-01-01
@@ -153,6 +159,25 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+// Ids name articles and stories in logs, URLs and the store: printable
+// enough to be shown, short enough to be kept.
+absl::Status ValidateId(absl::string_view field, absl::string_view id) {
+  if (id.empty())
+    return absl::InvalidArgumentError(StrCat(field, ": required"));
+  if (id.size() > DedupServiceImpl::kMaxIdBytes) {
+    return absl::InvalidArgumentError(StrCat(field, ": ", id.size(),
+                                             " bytes exceeds the limit of ",
+                                             DedupServiceImpl::kMaxIdBytes));
+  }
+  if (id.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError(StrCat(field, ": contains a NUL byte"));
+  }
+  if (absl::StripAsciiWhitespace(id).empty()) {
+    return absl::InvalidArgumentError(StrCat(field, ": only whitespace"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // Answers an AssignStream in request order while keeping the stream busy:
@@ -160,9 +185,11 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
 // so a client that pipelines its requests never waits for a round trip per
 // article. At most `kMaxPendingWrites` answers wait for the network; past
 // that, reading pauses (back-pressure on a client that does not read).
+// Every request gets an answer: one that does not parse (invalid UTF-8)
+// gets its error, like one the engine refuses. A cancelled call stops
+// reading at once, so no work is done for a client that has gone.
 class AssignStreamReactor final
-    : public grpc::ServerBidiReactor<v1::AssignRequest,
-                                     v1::AssignStreamResponse> {
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   explicit AssignStreamReactor(DedupServiceImpl* service) : service_(service) {
     StartRead(&request_);
@@ -175,25 +202,45 @@ class AssignStreamReactor final
       MaybeFinishLocked();
       return;
     }
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || cancelled_) return;
+    }
     // Reads are sequential, so `request_` is ours until the next StartRead.
     v1::AssignStreamResponse response;
-    response.set_article_id(request_.article().id());
+    v1::AssignRequest request;
+    absl::Status status = ParseRequest(request_, &request);
     v1::AssignResponse answer;
-    const absl::Status status =
-        service_->AssignOne(request_.article(), &answer);
+    if (status.ok()) {
+      response.set_article_id(request.article().id());
+      status = request.has_article()
+                   ? service_->AssignOne(request.article(), &answer)
+                   : absl::InvalidArgumentError("article: required");
+    } else {
+      // The id, if it is there, even when it is what does not parse.
+      response.set_article_id(ValidUtf8Prefix(FindStringField(
+          request_, *v1::AssignRequest::descriptor(), "article.id")));
+    }
     if (status.ok()) {
       *response.mutable_result()->mutable_answer() = std::move(answer);
     } else {
       ToProto(status, response.mutable_result()->mutable_error());
     }
+    grpc::ByteBuffer bytes;
+    if (absl::Status serialised = SerializeResponse(response, &bytes);
+        !serialised.ok()) {
+      absl::MutexLock lock(&mu_);
+      FinishLocked(ToGrpcStatus(serialised));
+      return;
+    }
 
-    const v1::AssignStreamResponse* to_write = nullptr;
+    const grpc::ByteBuffer* to_write = nullptr;
     bool read_next = false;
     {
       absl::MutexLock lock(&mu_);
       if (finished_) return;
       // A deque keeps element addresses stable while it grows at the back.
-      pending_.push_back(std::move(response));
+      pending_.push_back(std::move(bytes));
       if (!writing_) {
         writing_ = true;
         to_write = &pending_.front();
@@ -206,17 +253,15 @@ class AssignStreamReactor final
   }
 
   void OnWriteDone(bool ok) override {
-    const v1::AssignStreamResponse* to_write = nullptr;
+    const grpc::ByteBuffer* to_write = nullptr;
     bool read_next = false;
     {
       absl::MutexLock lock(&mu_);
       pending_.pop_front();
       writing_ = false;
       if (!ok) {
-        if (!finished_) {
-          finished_ = true;
-          Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
-        }
+        FinishLocked(
+            grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
         return;
       }
       if (!pending_.empty()) {
@@ -233,28 +278,51 @@ class AssignStreamReactor final
     if (read_next) StartRead(&request_);
   }
 
+  // The deadline passed or the client went away: nothing more is read or
+  // assigned (writes and reads in flight complete with ok = false).
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+
   void OnDone() override { delete this; }
 
  private:
   static constexpr size_t kMaxPendingWrites = 64;
 
+  // `s` cut before its first invalid UTF-8 byte, for an answer's id.
+  static std::string ValidUtf8Prefix(std::string s) {
+    while (!s.empty() && !google::protobuf::internal::IsStructurallyValidUTF8(
+                             s.data(), static_cast<int>(s.size()))) {
+      s.pop_back();
+    }
+    return s;
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
   // Ends the call once the client has closed its side and every answer
   // has been written.
   void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reads_done_ && !writing_ && pending_.empty() && !finished_) {
-      finished_ = true;
-      Finish(grpc::Status::OK);
+    if (reads_done_ && !writing_ && pending_.empty()) {
+      FinishLocked(cancelled_ ? grpc::Status::CANCELLED : grpc::Status::OK);
     }
   }
 
   DedupServiceImpl* const service_;
-  v1::AssignRequest request_;
+  grpc::ByteBuffer request_;
 
   absl::Mutex mu_;
-  std::deque<v1::AssignStreamResponse> pending_ ABSL_GUARDED_BY(mu_);
+  std::deque<grpc::ByteBuffer> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;      // front of pending_
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;  // by back-pressure
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -262,16 +330,70 @@ DedupServiceImpl::DedupServiceImpl(ClusteringEngine* engine,
                                    const ServiceLimits& limits)
     : engine_(engine), limits_(limits) {}
 
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* DedupServiceImpl::Unary(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response,
+    absl::Status (DedupServiceImpl::*handle)(grpc::CallbackServerContext*,
+                                             const Request&, Response*)) {
+  Request parsed;
+  absl::Status status = ParseRequest(*request, &parsed);
+  Response answer;
+  if (status.ok()) status = (this->*handle)(context, parsed, &answer);
+  if (status.ok()) status = SerializeResponse(answer, response);
+  return Finish(context, status);
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::Assign(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, &DedupServiceImpl::DoAssign);
+}
+grpc::ServerUnaryReactor* DedupServiceImpl::AssignBatch(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, &DedupServiceImpl::DoAssignBatch);
+}
+grpc::ServerUnaryReactor* DedupServiceImpl::GetCluster(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, &DedupServiceImpl::DoGetCluster);
+}
+grpc::ServerUnaryReactor* DedupServiceImpl::ListClusters(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, &DedupServiceImpl::DoListClusters);
+}
+grpc::ServerUnaryReactor* DedupServiceImpl::GetArticle(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, &DedupServiceImpl::DoGetArticle);
+}
+grpc::ServerUnaryReactor* DedupServiceImpl::FindSimilar(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, &DedupServiceImpl::DoFindSimilar);
+}
+grpc::ServerUnaryReactor* DedupServiceImpl::DeleteArticle(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, &DedupServiceImpl::DoDeleteArticle);
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+DedupServiceImpl::AssignStream(grpc::CallbackServerContext* /*context*/) {
+  return new AssignStreamReactor(this);
+}
+
 absl::StatusOr<Article> DedupServiceImpl::ToArticle(
     const v1::Article& in) const {
-  if (in.id().empty())
-    return absl::InvalidArgumentError("article.id: required");
+  RETURN_IF_ERROR(ValidateId("article.id", in.id()));
   const size_t bytes = in.id().size() + in.title().size() + in.body().size() +
                        in.url().size() + in.source().size();
   if (bytes > limits_.max_article_bytes) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("article ", in.id(), ": ", bytes, " bytes exceeds the ",
-                     limits_.max_article_bytes, "-byte limit"));
+        StrCat("article ", in.id(), ": ", bytes, " bytes exceeds the ",
+               limits_.max_article_bytes, "-byte limit"));
   }
   Article article;
   article.id = in.id();
@@ -281,19 +403,16 @@ absl::StatusOr<Article> DedupServiceImpl::ToArticle(
   article.source = in.source();
   article.language = in.language();
   if (in.has_published()) {
-    absl::StatusOr<absl::Time> t =
-        FromTimestamp(in.published(), "article.published");
-    if (!t.ok()) return t.status();
-    article.published = *t;
+    ASSIGN_OR_RETURN(article.published,
+                     FromTimestamp(in.published(), "article.published"));
   }
   return article;
 }
 
 absl::Status DedupServiceImpl::AssignOne(const v1::Article& in,
                                          v1::AssignResponse* response) {
-  absl::StatusOr<Article> article = ToArticle(in);
-  if (!article.ok()) return article.status();
-  absl::StatusOr<Assignment> answer = engine_->Assign(*article);
+  ASSIGN_OR_RETURN(const Article article, ToArticle(in));
+  absl::StatusOr<Assignment> answer = engine_->Assign(article);
   if (!answer.ok()) return InArticle(answer.status());
   ToProto(*answer, response);
   return absl::OkStatus();
@@ -302,52 +421,66 @@ absl::Status DedupServiceImpl::AssignOne(const v1::Article& in,
 absl::StatusOr<int> DedupServiceImpl::PageSize(int requested) const {
   if (requested == 0) return limits_.default_page_size;
   if (requested < 0 || requested > limits_.max_page_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "page_size: must be between 1 and ", limits_.max_page_size));
+    return absl::InvalidArgumentError(
+        StrCat("page_size: must be between 1 and ", limits_.max_page_size));
   }
   return requested;
 }
 
-grpc::ServerUnaryReactor* DedupServiceImpl::Assign(
-    grpc::CallbackServerContext* context, const v1::AssignRequest* request,
-    v1::AssignResponse* response) {
-  if (!request->has_article()) {
-    return Finish(context, absl::InvalidArgumentError("article: required"));
-  }
-  return Finish(context, AssignOne(request->article(), response));
+// A call whose deadline has passed (or whose client has gone) is not
+// started: its answer could not arrive, and what it stored would surprise.
+absl::Status NotCancelled(grpc::CallbackServerContext* context) {
+  if (!context->IsCancelled()) return absl::OkStatus();
+  return absl::DeadlineExceededError(
+      "cancelled or past its deadline before it started; nothing was stored");
 }
 
-grpc::ServerUnaryReactor* DedupServiceImpl::AssignBatch(
-    grpc::CallbackServerContext* context, const v1::AssignBatchRequest* request,
+absl::Status DedupServiceImpl::DoAssign(grpc::CallbackServerContext* context,
+                                        const v1::AssignRequest& request,
+                                        v1::AssignResponse* response) {
+  if (!request.has_article()) {
+    return absl::InvalidArgumentError("article: required");
+  }
+  RETURN_IF_ERROR(NotCancelled(context));
+  return AssignOne(request.article(), response);
+}
+
+absl::Status DedupServiceImpl::DoAssignBatch(
+    grpc::CallbackServerContext* context, const v1::AssignBatchRequest& request,
     v1::AssignBatchResponse* response) {
-  if (request->articles_size() > limits_.max_batch_size) {
-    return Finish(context,
-                  absl::ResourceExhaustedError(absl::StrCat(
-                      "articles: ", request->articles_size(),
-                      " exceeds the batch limit of ", limits_.max_batch_size)));
+  if (request.articles_size() > limits_.max_batch_size) {
+    return absl::ResourceExhaustedError(
+        StrCat("articles: ", request.articles_size(),
+               " exceeds the batch limit of ", limits_.max_batch_size));
   }
   // The engine takes the articles in chunks (AssignBatch reads texts
   // ahead on a second thread; the answers are those of one Assign at a
   // time); cancellation is checked between chunks.
   constexpr int kChunk = 64;
-  const int n = request->articles_size();
+  const int n = request.articles_size();
   for (int i = 0; i < n; ++i) response->add_results();
   for (int from = 0; from < n; from += kChunk) {
     if (context->IsCancelled()) {
       // Deadline passed or client gone: what was assigned stays assigned
-      // (a resend is idempotent), the rest is not attempted.
-      return Finish(context, absl::DeadlineExceededError(
-                                 "cancelled before the batch completed"));
+      // (a resend is idempotent), the rest is not attempted; the message
+      // says which.
+      return absl::DeadlineExceededError(StrCat(
+          "cancelled or past its deadline after ", from, " of ", n,
+          " articles: articles[0..", from,
+          ") were assigned and stored, the rest were not attempted; resend "
+          "the batch (resends are idempotent)"));
     }
     std::vector<Article> articles;
     std::vector<int> positions;  // of `articles` in the request
     for (int i = from; i < std::min(n, from + kChunk); ++i) {
-      absl::StatusOr<Article> article = ToArticle(request->articles(i));
+      absl::StatusOr<Article> article = ToArticle(request.articles(i));
       if (article.ok()) {
         articles.push_back(*std::move(article));
         positions.push_back(i);
       } else {
-        ToProto(article.status(),
+        ToProto(absl::Status(
+                    article.status().code(),
+                    StrCat("articles[", i, "]: ", article.status().message())),
                 response->mutable_results(i)->mutable_error());
       }
     }
@@ -362,57 +495,47 @@ grpc::ServerUnaryReactor* DedupServiceImpl::AssignBatch(
       }
     }
   }
-  return Finish(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
-grpc::ServerBidiReactor<v1::AssignRequest, v1::AssignStreamResponse>*
-DedupServiceImpl::AssignStream(grpc::CallbackServerContext* /*context*/) {
-  return new AssignStreamReactor(this);
-}
-
-grpc::ServerUnaryReactor* DedupServiceImpl::GetCluster(
-    grpc::CallbackServerContext* context, const v1::GetClusterRequest* request,
-    v1::GetClusterResponse* response) {
-  if (request->cluster_id().empty()) {
-    return Finish(context, absl::InvalidArgumentError("cluster_id: required"));
-  }
-  absl::StatusOr<int> page_size = PageSize(request->page_size());
-  if (!page_size.ok()) return Finish(context, page_size.status());
-  absl::StatusOr<int> offset = ParsePageToken(request->page_token());
-  if (!offset.ok()) return Finish(context, offset.status());
-  absl::StatusOr<ClusterSummary> summary =
-      engine_->GetCluster(request->cluster_id());
-  if (!summary.ok()) return Finish(context, summary.status());
-  absl::StatusOr<MemberPage> page =
-      engine_->ClusterMembers(request->cluster_id(), *offset, *page_size);
-  if (!page.ok()) return Finish(context, page.status());
-  ToProto(*summary, response->mutable_cluster());
-  for (const ArticleView& member : page->members) {
+absl::Status DedupServiceImpl::DoGetCluster(
+    grpc::CallbackServerContext* /*context*/,
+    const v1::GetClusterRequest& request, v1::GetClusterResponse* response) {
+  RETURN_IF_ERROR(ValidateId("cluster_id", request.cluster_id()));
+  ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size()));
+  ASSIGN_OR_RETURN(const int offset, ParsePageToken(request.page_token()));
+  ASSIGN_OR_RETURN(const ClusterSummary summary,
+                   engine_->GetCluster(request.cluster_id()));
+  ASSIGN_OR_RETURN(
+      const MemberPage page,
+      engine_->ClusterMembers(request.cluster_id(), offset, page_size));
+  ToProto(summary, response->mutable_cluster());
+  for (const ArticleView& member : page.members) {
     ToProto(member, response->add_members());
   }
-  response->set_next_page_token(
-      NextPageToken(*offset, *page_size, page->total));
-  return Finish(context, absl::OkStatus());
+  response->set_next_page_token(NextPageToken(offset, page_size, page.total));
+  return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* DedupServiceImpl::ListClusters(
-    grpc::CallbackServerContext* context,
-    const v1::ListClustersRequest* request,
+absl::Status DedupServiceImpl::DoListClusters(
+    grpc::CallbackServerContext* /*context*/,
+    const v1::ListClustersRequest& request,
     v1::ListClustersResponse* response) {
-  absl::StatusOr<int> page_size = PageSize(request->page_size());
-  if (!page_size.ok()) return Finish(context, page_size.status());
-  absl::StatusOr<int> offset = ParsePageToken(request->page_token());
-  if (!offset.ok()) return Finish(context, offset.status());
+  if (!v1::ListClustersRequest::SortBy_IsValid(request.sort_by())) {
+    return absl::InvalidArgumentError(
+        StrCat("sort_by: ", request.sort_by(),
+               " is not a value of ListClustersRequest.SortBy"));
+  }
+  ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size()));
+  ASSIGN_OR_RETURN(const int offset, ParsePageToken(request.page_token()));
   absl::Time since = absl::InfinitePast();
-  if (request->has_updated_since()) {
-    absl::StatusOr<absl::Time> t =
-        FromTimestamp(request->updated_since(), "updated_since");
-    if (!t.ok()) return Finish(context, t.status());
-    since = *t;
+  if (request.has_updated_since()) {
+    ASSIGN_OR_RETURN(since,
+                     FromTimestamp(request.updated_since(), "updated_since"));
   }
   std::vector<ClusterSummary> clusters =
-      engine_->ListClusters(request->include_expired());  // by size
-  if (request->has_updated_since()) {
+      engine_->ListClusters(request.include_expired());  // by size
+  if (request.has_updated_since()) {
     clusters.erase(std::remove_if(clusters.begin(), clusters.end(),
                                   [since](const ClusterSummary& c) {
                                     return !Dated(c.last_seen) ||
@@ -420,7 +543,7 @@ grpc::ServerUnaryReactor* DedupServiceImpl::ListClusters(
                                   }),
                    clusters.end());
   }
-  switch (request->sort_by()) {
+  switch (request.sort_by()) {
     case v1::ListClustersRequest::LAST_UPDATE:
       SortClusters(ClusterOrder::kLastUpdate, &clusters);
       break;
@@ -431,44 +554,39 @@ grpc::ServerUnaryReactor* DedupServiceImpl::ListClusters(
       break;
   }
   const int total = static_cast<int>(clusters.size());
-  for (int i = *offset; i < total && i - *offset < *page_size; ++i) {
+  for (int i = offset; i < total && i - offset < page_size; ++i) {
     ToProto(clusters[i], response->add_clusters());
   }
   response->set_total(total);
-  response->set_next_page_token(NextPageToken(*offset, *page_size, total));
-  return Finish(context, absl::OkStatus());
+  response->set_next_page_token(NextPageToken(offset, page_size, total));
+  return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* DedupServiceImpl::GetArticle(
-    grpc::CallbackServerContext* context, const v1::GetArticleRequest* request,
-    v1::GetArticleResponse* response) {
-  if (request->article_id().empty()) {
-    return Finish(context, absl::InvalidArgumentError("article_id: required"));
-  }
-  absl::StatusOr<ArticleView> article =
-      engine_->GetArticle(request->article_id());
-  if (!article.ok()) return Finish(context, article.status());
-  ToProto(article->assignment, response->mutable_assignment());
-  return Finish(context, absl::OkStatus());
+absl::Status DedupServiceImpl::DoGetArticle(
+    grpc::CallbackServerContext* /*context*/,
+    const v1::GetArticleRequest& request, v1::GetArticleResponse* response) {
+  RETURN_IF_ERROR(ValidateId("article_id", request.article_id()));
+  ASSIGN_OR_RETURN(const ArticleView article,
+                   engine_->GetArticle(request.article_id()));
+  ToProto(article.assignment, response->mutable_assignment());
+  return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* DedupServiceImpl::FindSimilar(
-    grpc::CallbackServerContext* context, const v1::FindSimilarRequest* request,
-    v1::FindSimilarResponse* response) {
-  if (!request->has_article()) {
-    return Finish(context, absl::InvalidArgumentError("article: required"));
+absl::Status DedupServiceImpl::DoFindSimilar(
+    grpc::CallbackServerContext* /*context*/,
+    const v1::FindSimilarRequest& request, v1::FindSimilarResponse* response) {
+  if (!request.has_article()) {
+    return absl::InvalidArgumentError("article: required");
   }
   constexpr int kDefaultNeighbors = 10;  // as documented in the proto
-  const int k = request->k() == 0 ? kDefaultNeighbors : request->k();
+  const int k = request.k() == 0 ? kDefaultNeighbors : request.k();
   if (k < 1 || k > limits_.max_page_size) {
-    return Finish(context,
-                  absl::InvalidArgumentError(absl::StrCat(
-                      "k: must be between 1 and ", limits_.max_page_size)));
+    return absl::InvalidArgumentError(
+        StrCat("k: must be between 1 and ", limits_.max_page_size));
   }
-  absl::StatusOr<Article> article = ToArticle(request->article());
-  if (!article.ok()) return Finish(context, article.status());
-  absl::StatusOr<SimilarResult> result = engine_->FindSimilar(*article, k);
-  if (!result.ok()) return Finish(context, InArticle(result.status()));
+  ASSIGN_OR_RETURN(const Article article, ToArticle(request.article()));
+  absl::StatusOr<SimilarResult> result = engine_->FindSimilar(article, k);
+  if (!result.ok()) return InArticle(result.status());
   for (const SimilarArticle& n : result->neighbors) {
     v1::SimilarArticle* out = response->add_neighbors();
     out->set_article_id(n.article_id);
@@ -476,17 +594,16 @@ grpc::ServerUnaryReactor* DedupServiceImpl::FindSimilar(
     out->set_similarity(n.similarity);
   }
   ToProto(result->would_be, response->mutable_would_be());
-  return Finish(context, absl::OkStatus());
+  return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* DedupServiceImpl::DeleteArticle(
+absl::Status DedupServiceImpl::DoDeleteArticle(
     grpc::CallbackServerContext* context,
-    const v1::DeleteArticleRequest* request,
+    const v1::DeleteArticleRequest& request,
     v1::DeleteArticleResponse* /*response*/) {
-  if (request->article_id().empty()) {
-    return Finish(context, absl::InvalidArgumentError("article_id: required"));
-  }
-  return Finish(context, engine_->DeleteArticle(request->article_id()));
+  RETURN_IF_ERROR(ValidateId("article_id", request.article_id()));
+  RETURN_IF_ERROR(NotCancelled(context));
+  return engine_->DeleteArticle(request.article_id());
 }
 
 }  // namespace newsdedup

@@ -37,42 +37,85 @@ struct ServiceLimits {
 // Maps an absl::Status to the grpc::Status with the same code and message.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-class DedupServiceImpl final : public v1::DedupService::CallbackService {
+// The generated callback service with every method taking the raw bytes
+// of its messages: requests are parsed by the service (wire_messages.h),
+// so that a request gRPC could not parse still gets an answer that names
+// the bad field.
+using RawDedupService = v1::DedupService::WithRawCallbackMethod_Assign<
+    v1::DedupService::WithRawCallbackMethod_AssignBatch<
+        v1::DedupService::WithRawCallbackMethod_AssignStream<
+            v1::DedupService::WithRawCallbackMethod_GetCluster<
+                v1::DedupService::WithRawCallbackMethod_ListClusters<
+                    v1::DedupService::WithRawCallbackMethod_GetArticle<
+                        v1::DedupService::WithRawCallbackMethod_FindSimilar<
+                            v1::DedupService::
+                                WithRawCallbackMethod_DeleteArticle<
+                                    v1::DedupService::Service>>>>>>>>;
+
+class DedupServiceImpl final : public RawDedupService {
  public:
   DedupServiceImpl(ClusteringEngine* engine, const ServiceLimits& limits);
 
+  // Longest id accepted (article and cluster ids), in bytes.
+  static constexpr size_t kMaxIdBytes = 512;
+
   grpc::ServerUnaryReactor* Assign(grpc::CallbackServerContext* context,
-                                   const v1::AssignRequest* request,
-                                   v1::AssignResponse* response) override;
-  grpc::ServerUnaryReactor* AssignBatch(
-      grpc::CallbackServerContext* context,
-      const v1::AssignBatchRequest* request,
-      v1::AssignBatchResponse* response) override;
-  grpc::ServerBidiReactor<v1::AssignRequest, v1::AssignStreamResponse>*
-  AssignStream(grpc::CallbackServerContext* context) override;
-  grpc::ServerUnaryReactor* GetCluster(
-      grpc::CallbackServerContext* context,
-      const v1::GetClusterRequest* request,
-      v1::GetClusterResponse* response) override;
-  grpc::ServerUnaryReactor* ListClusters(
-      grpc::CallbackServerContext* context,
-      const v1::ListClustersRequest* request,
-      v1::ListClustersResponse* response) override;
-  grpc::ServerUnaryReactor* GetArticle(
-      grpc::CallbackServerContext* context,
-      const v1::GetArticleRequest* request,
-      v1::GetArticleResponse* response) override;
-  grpc::ServerUnaryReactor* FindSimilar(
-      grpc::CallbackServerContext* context,
-      const v1::FindSimilarRequest* request,
-      v1::FindSimilarResponse* response) override;
-  grpc::ServerUnaryReactor* DeleteArticle(
-      grpc::CallbackServerContext* context,
-      const v1::DeleteArticleRequest* request,
-      v1::DeleteArticleResponse* response) override;
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* AssignBatch(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AssignStream(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* GetCluster(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListClusters(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetArticle(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* FindSimilar(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* DeleteArticle(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
 
  private:
   friend class AssignStreamReactor;
+
+  // Parses the request, runs `handle` and serialises its response; the
+  // call finishes with the first error.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Unary(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response,
+      absl::Status (DedupServiceImpl::*handle)(grpc::CallbackServerContext*,
+                                               const Request&, Response*));
+
+  absl::Status DoAssign(grpc::CallbackServerContext* context,
+                        const v1::AssignRequest& request,
+                        v1::AssignResponse* response);
+  absl::Status DoAssignBatch(grpc::CallbackServerContext* context,
+                             const v1::AssignBatchRequest& request,
+                             v1::AssignBatchResponse* response);
+  absl::Status DoGetCluster(grpc::CallbackServerContext* context,
+                            const v1::GetClusterRequest& request,
+                            v1::GetClusterResponse* response);
+  absl::Status DoListClusters(grpc::CallbackServerContext* context,
+                              const v1::ListClustersRequest& request,
+                              v1::ListClustersResponse* response);
+  absl::Status DoGetArticle(grpc::CallbackServerContext* context,
+                            const v1::GetArticleRequest& request,
+                            v1::GetArticleResponse* response);
+  absl::Status DoFindSimilar(grpc::CallbackServerContext* context,
+                             const v1::FindSimilarRequest& request,
+                             v1::FindSimilarResponse* response);
+  absl::Status DoDeleteArticle(grpc::CallbackServerContext* context,
+                               const v1::DeleteArticleRequest& request,
+                               v1::DeleteArticleResponse* response);
 
   // Validates `article` and converts it for the engine.
   absl::StatusOr<Article> ToArticle(const v1::Article& article) const;

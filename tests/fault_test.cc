@@ -360,5 +360,127 @@ TEST_F(FaultTest, DamagedTableRefusesToStartAndChangesNothing) {
   EXPECT_TRUE(DataFiles() == before) << "a refused start changed the store";
 }
 
+// Issue 12.4: invalid UTF-8 answered UNIMPLEMENTED with no message, and a
+// stream ended OK having dropped the bad item and all after it.
+TEST_F(FaultTest, InvalidUtf8GetsInvalidArgumentNamingTheFieldOnEveryRpc) {
+  StartServer("--in-memory");
+  const std::string bad = "caf\xc3 \xff\xfe";
+  auto expect_invalid = [&](const grpc::Status& s, const std::string& field) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_THAT(s.error_message(), HasSubstr(field + ": not valid UTF-8"));
+  };
+  v1::Article article = Articles()[0];
+  article.set_title(bad);
+  expect_invalid(Assign(article), "article.title");
+  {
+    grpc::ClientContext context;
+    v1::AssignBatchRequest request;
+    *request.add_articles() = Articles()[0];
+    *request.add_articles() = Articles()[1];
+    request.mutable_articles(1)->set_body(bad);
+    v1::AssignBatchResponse response;
+    expect_invalid(stub_->AssignBatch(&context, request, &response),
+                   "articles[1].body");
+  }
+  {
+    grpc::ClientContext context;
+    v1::GetArticleRequest request;
+    request.set_article_id(bad);
+    v1::GetArticleResponse response;
+    expect_invalid(stub_->GetArticle(&context, request, &response),
+                   "article_id");
+  }
+  {
+    grpc::ClientContext context;
+    v1::DeleteArticleRequest request;
+    request.set_article_id(bad);
+    v1::DeleteArticleResponse response;
+    expect_invalid(stub_->DeleteArticle(&context, request, &response),
+                   "article_id");
+  }
+  {
+    grpc::ClientContext context;
+    v1::GetClusterRequest request;
+    request.set_cluster_id(bad);
+    v1::GetClusterResponse response;
+    expect_invalid(stub_->GetCluster(&context, request, &response),
+                   "cluster_id");
+  }
+  {
+    grpc::ClientContext context;
+    v1::ListClustersRequest request;
+    request.set_page_token(bad);
+    v1::ListClustersResponse response;
+    expect_invalid(stub_->ListClusters(&context, request, &response),
+                   "page_token");
+  }
+  {
+    grpc::ClientContext context;
+    v1::FindSimilarRequest request;
+    *request.mutable_article() = Articles()[0];
+    request.mutable_article()->set_source(bad);
+    v1::FindSimilarResponse response;
+    expect_invalid(stub_->FindSimilar(&context, request, &response),
+                   "article.source");
+  }
+  // A stream answers the bad item with its error and goes on.
+  const std::vector<v1::Article> good = {Articles()[0], Articles()[2]};
+  {
+    grpc::ClientContext context;
+    auto stream = stub_->AssignStream(&context);
+    v1::AssignRequest request;
+    *request.mutable_article() = good[0];
+    ASSERT_TRUE(stream->Write(request));
+    request.mutable_article()->set_id("bad-item");
+    request.mutable_article()->set_url(bad);
+    ASSERT_TRUE(stream->Write(request));
+    *request.mutable_article() = good[1];
+    ASSERT_TRUE(stream->Write(request));
+    stream->WritesDone();
+    std::vector<v1::AssignStreamResponse> answers;
+    v1::AssignStreamResponse response;
+    while (stream->Read(&response)) answers.push_back(response);
+    EXPECT_TRUE(stream->Finish().ok());
+    ASSERT_EQ(answers.size(), 3u);
+    EXPECT_TRUE(answers[0].result().has_answer());
+    EXPECT_EQ(answers[1].article_id(), "bad-item");
+    EXPECT_EQ(answers[1].result().error().code(),
+              static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+    EXPECT_THAT(answers[1].result().error().message(),
+                HasSubstr("article.url: not valid UTF-8"));
+    EXPECT_TRUE(answers[2].result().has_answer());
+  }
+  ExpectAllPresent(good);
+  EXPECT_EQ(GetArticle("bad-item").error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// Issue 12.9: ids that cannot be shown or kept, and enum values that do
+// not exist, are refused up front.
+TEST_F(FaultTest, BadIdsOversizedFieldsAndUnknownEnumValuesAreRefused) {
+  StartServer("--in-memory --max-article-bytes 10000");
+  v1::Article article = Articles()[0];
+  for (const std::string& id :
+       {std::string("   \t"), std::string("a\0b", 3), std::string(513, 'x')}) {
+    article.set_id(id);
+    const grpc::Status s = Assign(article);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << id.size();
+    EXPECT_THAT(s.error_message(), HasSubstr("article.id: "));
+    EXPECT_EQ(GetArticle(id).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  article.set_id(std::string(512, 'x'));
+  EXPECT_TRUE(Assign(article).ok());
+  article.set_id("big");
+  article.set_body(std::string(20000, 'b'));
+  EXPECT_EQ(Assign(article).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  grpc::ClientContext context;
+  v1::ListClustersRequest request;
+  request.set_sort_by(static_cast<v1::ListClustersRequest::SortBy>(99));
+  v1::ListClustersResponse response;
+  const grpc::Status s = stub_->ListClusters(&context, request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("sort_by: 99"));
+}
+
 }  // namespace
 }  // namespace newsdedup
