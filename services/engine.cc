@@ -567,15 +567,21 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     // When the engine received it (never decreasing along articles_):
     // retention counts from here.
     absl::Time received;
+    // Its place in its live cluster's `members`, for O(1) removal.
+    int32_t member_slot = -1;
+    // Exact duplicates whose embedded_as is this article.
+    int32_t sharers = 0;
   };
 
   struct Cluster {
     std::string id;
     int64_t merged_into = -1;  // survivor cluster, or -1 while live
     std::vector<std::string> aliases;
-    std::vector<int64_t> members;  // article indices in arrival order
-    internal::Centroid centroid;   // over embedded members only
-    int64_t total_words = 0;       // over embedded members
+    // Article indices; in arrival order until a member leaves (its place
+    // goes to the last one, see RemoveMember).
+    std::vector<int64_t> members;
+    internal::Centroid centroid;  // over embedded members only
+    int64_t total_words = 0;      // over embedded members
     int64_t representative = -1;
     std::vector<ClusterEvent> history;
     absl::Time first_seen = absl::InfiniteFuture();
@@ -981,7 +987,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       }
     }
     article_by_hash_.try_emplace(text->hash, a);
-    cluster.members.push_back(a);
+    if (articles_[a].embedded_as != a)
+      ++articles_[articles_[a].embedded_as].sharers;
+    AddMember(&cluster, a);
     (*index_of_seq)[stored.seq()] = a;
     next_seq_ = std::max(next_seq_, stored.seq() + 1);
     return absl::OkStatus();
@@ -1355,13 +1363,21 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     Cluster& cluster = clusters_[c];
     if (store_ != nullptr) deleted_seqs_.push_back(record.seq);
     MarkDirty(c);
-    cluster.members.erase(
-        std::find(cluster.members.begin(), cluster.members.end(), a));
+    RemoveMember(&cluster, a);
     int64_t heir = -1;
-    if (record.embedded_as == a) {
-      for (int64_t m : cluster.members) {
+    if (record.embedded_as != a) {
+      --articles_[record.embedded_as].sharers;
+    } else {
+      // Exact duplicates share its vector only if it has sharers: the scan
+      // of the members is skipped for every other article (most of them).
+      for (size_t i = 0; i < cluster.members.size() && record.sharers > 0;
+           ++i) {
+        const int64_t m = cluster.members[i];
         if (articles_[m].embedded_as != a) continue;
-        if (heir < 0) heir = m;
+        if (heir < 0) {
+          heir = m;
+          articles_[heir].sharers = record.sharers - 1;
+        }
         articles_[m].embedded_as = heir;
       }
       if (heir >= 0) {
@@ -1393,6 +1409,25 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       SetRepresentative(c, MostCentral(cluster));
     }
     return absl::OkStatus();
+  }
+
+  // Cluster membership in O(1) each way: a leaving member's place goes to
+  // the last member. (Removal by search and erase cost O(cluster size),
+  // which made new versions of articles in big stories ten times dearer
+  // than new articles.)
+  void AddMember(Cluster* cluster, int64_t a)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    articles_[a].member_slot = static_cast<int32_t>(cluster->members.size());
+    cluster->members.push_back(a);
+  }
+  void RemoveMember(Cluster* cluster, int64_t a)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const int32_t slot = articles_[a].member_slot;
+    const int64_t last = cluster->members.back();
+    cluster->members[slot] = last;
+    articles_[last].member_slot = slot;
+    cluster->members.pop_back();
+    articles_[a].member_slot = -1;
   }
 
   int64_t NewCluster() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -1431,7 +1466,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
     Cluster& cluster = clusters_[c];
     if (cluster.members.empty()) ++live_clusters_;  // new, or emptied earlier
-    cluster.members.push_back(a);
+    AddMember(&cluster, a);
+    if (embedded_as != a) ++articles_[embedded_as].sharers;
     if (cluster.representative < 0) {
       cluster.representative = a;
       cluster.history.push_back(
@@ -1493,7 +1529,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
         best_score = score;
       }
     }
-    return best >= 0 ? best : cluster.members.front();
+    return best >= 0 ? best
+                     : *std::min_element(cluster.members.begin(),
+                                         cluster.members.end());
   }
 
   // Re-elects the most central member, ties to the earliest; the incumbent
@@ -1554,7 +1592,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     MarkDirty(absorbed);
     s.centroid.Merge(x.centroid);
     s.total_words += x.total_words;
-    s.members.insert(s.members.end(), x.members.begin(), x.members.end());
+    for (int64_t m : x.members) AddMember(&s, m);
     s.aliases.push_back(x.id);
     s.aliases.insert(s.aliases.end(), x.aliases.begin(), x.aliases.end());
     if (x.dated) {

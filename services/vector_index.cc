@@ -15,6 +15,7 @@
 #include <limits>
 #include <map>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -489,7 +490,7 @@ class Shard {
   // Vectors searchable in this shard.
   int64_t size() const {
     return stored_.load(std::memory_order_relaxed) -
-           static_cast<int64_t>(removed_.size());
+           removed_count_.load(std::memory_order_relaxed);
   }
 
   // Whether Add can run while searches run: a graph with memory reserved
@@ -546,16 +547,15 @@ class Shard {
       }
       return;
     }
-    // Ask for enough to make up for removed vectors among the results.
-    const int64_t want = k + static_cast<int64_t>(removed_.size());
     const faiss::IndexHNSW& graph = Graph();
     // Sized by capacity: vertices added during the search may be reached.
     thread_local faiss::VisitedTable visited(0);
     if (visited.visited.size() < static_cast<size_t>(capacity_)) {
       visited.visited.resize(capacity_);
     }
-    int width = static_cast<int>(std::max<int64_t>(want, breadth));
+    int width = std::max(k, breadth);
     if (hint != nullptr) width = std::max(width, graph.hnsw.efConstruction);
+    width = WidenForRemoved(width);
     std::vector<ScoredVertex> found;
     WithScorer(*graph.storage, query, [&](const auto& scorer) {
       found = SearchGraph(graph.hnsw, scorer, width, &visited);
@@ -571,31 +571,47 @@ class Shard {
     int kept = 0;
     for (const ScoredVertex& hit : found) {
       if (kept == k) break;
+      if (IsRemoved(hit.vertex)) continue;
       const FaissId id = index_->id_map[hit.vertex];
-      if (removed_.contains(id)) continue;
       out->push_back({id, hit.score});
       ++kept;
     }
   }
 
+  // A graph's vertices stay as waypoints, left out of results: removal is
+  // O(1) and may run alongside searches (not alongside an Add). Exact
+  // storage compacts, O(shard size) (at most exact_limit), and needs the
+  // shard alone.
+  bool CanRemoveAlongsideSearches() const { return graph_; }
   size_t Remove(FaissId id) {
+    if (graph_) {
+      auto vertex = vertex_of_id_.find(id);
+      if (vertex == vertex_of_id_.end()) return 0;
+      __atomic_store_n(&removed_flags_[vertex->second], 1, __ATOMIC_RELAXED);
+      vertex_of_id_.erase(vertex);
+      removed_count_.fetch_add(1, std::memory_order_relaxed);
+      return 1;
+    }
     if (std::find(index_->id_map.begin(), index_->id_map.end(), id) ==
-            index_->id_map.end() ||
-        removed_.contains(id)) {
+        index_->id_map.end()) {
       return 0;
     }
-    if (!graph_) {  // exact storage compacts
-      faiss::IDSelectorArray selector(1, &id);
-      const size_t removed = index_->remove_ids(selector);
-      stored_.store(index_->ntotal, std::memory_order_relaxed);
-      return removed;
-    }
-    removed_.insert(id);
-    return 1;
+    faiss::IDSelectorArray selector(1, &id);
+    const size_t removed = index_->remove_ids(selector);
+    stored_.store(index_->ntotal, std::memory_order_relaxed);
+    return removed;
   }
 
   bool Relabel(FaissId old_id, FaissId new_id) {
-    if (removed_.contains(old_id)) return false;
+    if (graph_) {
+      auto vertex = vertex_of_id_.find(old_id);
+      if (vertex == vertex_of_id_.end()) return false;
+      const FaissId v = vertex->second;
+      vertex_of_id_.erase(vertex);
+      vertex_of_id_[new_id] = v;
+      index_->id_map[v] = new_id;
+      return true;
+    }
     auto it = std::find(index_->id_map.begin(), index_->id_map.end(), old_id);
     if (it == index_->id_map.end()) return false;
     *it = new_id;
@@ -603,6 +619,25 @@ class Shard {
   }
 
  private:
+  // A graph search keeps `width` candidates, removed vertices among them;
+  // widened in proportion so that as many live ones come back, but never
+  // by more than the removed count. (Adding the whole removed count, as
+  // this did, made every search slower with each new version of an
+  // article: 20,000 updates meant searches 20,000 wide.)
+  int WidenForRemoved(int width) const {
+    const int64_t removed = removed_count_.load(std::memory_order_relaxed);
+    if (removed == 0) return width;
+    const int64_t total = index_->ntotal;
+    const int64_t live = std::max<int64_t>(1, total - removed);
+    const int64_t widened = (width * total + live - 1) / live;
+    return static_cast<int>(std::min<int64_t>(widened, width + removed));
+  }
+
+  // Whether graph vertex `v` was removed (read alongside Remove).
+  bool IsRemoved(FaissId v) const {
+    return __atomic_load_n(&removed_flags_[v], __ATOMIC_RELAXED) != 0;
+  }
+
   // Calls fn(scorer) with the scorer of `storage`'s kind for `query`.
   template <typename Fn>
   void WithScorer(const faiss::Index& storage, const float* query,
@@ -639,6 +674,7 @@ class Shard {
     auto& storage = static_cast<faiss::IndexFlatCodes&>(*graph.storage);
     storage.codes.reserve(vertices * storage.code_size);
     index_->id_map.reserve(vertices);
+    removed_flags_.reserve(vertices);
     hnsw.levels.reserve(vertices);
     hnsw.offsets.reserve(vertices + 1);
     // Base-layer slots for every vertex, upper layers for about one in
@@ -667,6 +703,8 @@ class Shard {
     graph.ntotal = graph.storage->ntotal;
     graph.hnsw.prepare_level_tab(1);
     index_->id_map.push_back(id);
+    removed_flags_.push_back(0);  // within capacity: nothing moves
+    vertex_of_id_[id] = vertex;
     index_->ntotal = graph.ntotal;
     WithScorer(*graph.storage, vector, [&](const auto& scorer) {
       InsertIntoGraph(graph.hnsw, scorer, vertex, base_candidates, &visited_);
@@ -699,8 +737,16 @@ class Shard {
   int64_t capacity_ = 0;  // graph vertices with memory reserved
   // index_->ntotal, for size() during an Add.
   std::atomic<int64_t> stored_{0};
-  absl::flat_hash_set<FaissId> removed_;  // only once graph_
-  faiss::VisitedTable visited_{0};        // for inserts
+  // Graph only. Per vertex, whether it was removed (it stays as a waypoint;
+  // reserved with the graph, so appends move nothing under searches), and
+  // the vertex of every id not removed, for O(1) removal: new versions of
+  // articles remove their old vector, and a scan of the id map made each
+  // one cost O(shard size). The map is changed by Add and Remove, one at a
+  // time, and never read by searches.
+  std::vector<uint8_t> removed_flags_;
+  std::atomic<int64_t> removed_count_{0};
+  absl::flat_hash_map<FaissId, FaissId> vertex_of_id_;
+  faiss::VisitedTable visited_{0};  // for inserts
 };
 
 class TimeShardedIndex final : public VectorIndex {
@@ -737,6 +783,19 @@ class TimeShardedIndex final : public VectorIndex {
   }
 
   absl::StatusOr<bool> Remove(int64_t id, int64_t bucket) override {
+    {
+      // From a graph: alongside searches, one change at a time.
+      absl::ReaderMutexLock search_lock(&mu_);
+      absl::MutexLock change_lock(&add_mu_);
+      auto shard = shards_.find(bucket);
+      if (shard == shards_.end()) return false;
+      if (shard->second->CanRemoveAlongsideSearches()) {
+        const size_t removed = shard->second->Remove(id);
+        size_.fetch_sub(static_cast<int64_t>(removed),
+                        std::memory_order_relaxed);
+        return removed > 0;
+      }
+    }
     absl::MutexLock lock(&mu_);
     auto shard = shards_.find(bucket);
     if (shard == shards_.end()) return false;

@@ -282,6 +282,44 @@ TEST(VectorIndexTest, SearchesRunWhileVectorsAreAdded) {
   EXPECT_GE(found_itself, 2970);  // graph search is approximate
 }
 
+TEST(VectorIndexTest, GraphRemovalsRunAlongsideSearchesAndStayOutOfHits) {
+  auto index = GraphIndex(16, /*exact_limit=*/100);
+  const std::vector<std::vector<float>> vectors =
+      RandomUnitVectors(2000, 16, 9);
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(index->Add(i, 0, vectors[i]).ok());
+  std::atomic<bool> done{false};
+  std::atomic<int> searches{0}, short_answers{0};
+  std::thread searcher([&] {
+    for (int q = 0; !done; q = (q + 13) % 2000) {
+      auto hits = index->Search(vectors[q], 10, 0, 0);
+      short_answers += !hits.ok() || hits->size() < 10;
+      ++searches;
+    }
+  });
+  while (searches.load() == 0) std::this_thread::yield();
+  // Three in four vectors go (as when most articles get a new version);
+  // each removal used to scan the shard and widen every later search.
+  for (int i = 0; i < 2000; ++i) {
+    if (i % 4 != 0) {
+      ASSERT_TRUE(*index->Remove(i, 0));
+    }
+  }
+  const int before = searches.load();
+  while (searches.load() < before + 10) std::this_thread::yield();
+  done = true;
+  searcher.join();
+  EXPECT_EQ(short_answers.load(), 0);
+  EXPECT_EQ(index->size(), 500);
+  int found_itself = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const std::vector<Neighbor> hits = *index->Search(vectors[i], 10, 0, 0);
+    EXPECT_EQ(hits.size(), 10u);
+    for (const Neighbor& h : hits) EXPECT_EQ(h.id % 4, 0) << h.id;
+    found_itself += i % 4 == 0 && !hits.empty() && hits[0].id == i;
+  }
+  EXPECT_GE(found_itself, 490);
+}
+
 TEST(VectorIndexTest, RejectsInconsistentGraphOptions) {
   VectorIndexOptions options;
   options.graph_degree = 1;

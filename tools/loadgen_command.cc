@@ -41,6 +41,7 @@ struct LoadgenFlags {
   std::string corpus = "../shared/data/uci-news-dev.jsonl";
   int preload = 100000;
   int stream_articles = 20000;
+  int update_articles = 20000;
   int streams = 4;
   double rate = 500;
   double seconds = 10;
@@ -62,12 +63,16 @@ v1::Article MakeLoadArticle(SyntheticArticles* maker, int64_t n) {
 }
 
 // Makes the requests for articles [first, first + count) ahead of time, so
-// that building them is not counted as the server's time.
+// that building them is not counted as the server's time. `updated`: new
+// versions of those articles (same ids, edited headlines).
 std::vector<v1::AssignRequest> MakeRequests(SyntheticArticles* maker,
-                                            int64_t first, int64_t count) {
+                                            int64_t first, int64_t count,
+                                            bool updated = false) {
   std::vector<v1::AssignRequest> requests(count);
   for (int64_t i = 0; i < count; ++i) {
-    *requests[i].mutable_article() = MakeLoadArticle(maker, first + i);
+    v1::Article* article = requests[i].mutable_article();
+    *article = MakeLoadArticle(maker, first + i);
+    if (updated) article->set_title(article->title() + " (updated)");
   }
   return requests;
 }
@@ -96,6 +101,26 @@ int64_t StreamArticles(v1::DedupService::Stub* stub,
     return -1;
   }
   return errors;
+}
+
+// Sends requests[c] through stream c, all streams at once; returns the
+// seconds taken and adds the articles answered with an error to `errors`.
+double StreamConcurrently(
+    v1::DedupService::Stub* stub,
+    const std::vector<std::vector<v1::AssignRequest>>& requests,
+    int64_t* errors) {
+  std::vector<std::thread> streams;
+  std::atomic<int64_t> failed{0};
+  const absl::Time start = absl::Now();
+  for (const std::vector<v1::AssignRequest>& stream : requests) {
+    streams.emplace_back([&] {
+      const int64_t e = StreamArticles(stub, stream);
+      failed += e < 0 ? static_cast<int64_t>(stream.size()) : e;
+    });
+  }
+  for (auto& t : streams) t.join();
+  *errors += failed.load();
+  return absl::ToDoubleSeconds(absl::Now() - start);
 }
 
 int RunLoadgen(const LoadgenFlags& flags) {
@@ -144,29 +169,38 @@ int RunLoadgen(const LoadgenFlags& flags) {
   std::cout << absl::StrFormat("preload: %d articles in %.1fs (%.0f/s)\n",
                                flags.preload, s, flags.preload / s);
 
-  // Phase 2: concurrent streams.
-  std::vector<std::thread> streams;
-  std::atomic<int64_t> errors{0};
+  // Phase 2: concurrent streams of new articles.
   const int64_t per_stream = flags.stream_articles / flags.streams;
   std::vector<std::vector<v1::AssignRequest>> requests;
   for (int c = 0; c < flags.streams; ++c) {
     requests.push_back(
         MakeRequests(&maker, flags.preload + c * per_stream, per_stream));
   }
-  start = absl::Now();
-  for (int c = 0; c < flags.streams; ++c) {
-    streams.emplace_back([&, c] {
-      const int64_t e = StreamArticles(stub.get(), requests[c]);
-      errors += e < 0 ? per_stream : e;
-    });
-  }
-  for (auto& t : streams) t.join();
-  s = absl::ToDoubleSeconds(absl::Now() - start);
+  int64_t errors = 0;
+  s = StreamConcurrently(stub.get(), requests, &errors);
   std::cout << absl::StrFormat(
       "AssignStream: %d articles over %d streams in %.1fs: %.0f Assign/s "
       "(%d errors)\n",
       per_stream * flags.streams, flags.streams, s,
-      per_stream * flags.streams / s, errors.load());
+      per_stream * flags.streams / s, errors);
+
+  // Phase 2b: the same streams sending new versions of preloaded articles.
+  const int64_t updates_per_stream =
+      std::min<int64_t>(flags.update_articles, flags.preload) / flags.streams;
+  if (updates_per_stream > 0) {
+    requests.clear();
+    for (int c = 0; c < flags.streams; ++c) {
+      requests.push_back(MakeRequests(&maker, c * updates_per_stream,
+                                      updates_per_stream, /*updated=*/true));
+    }
+    errors = 0;
+    s = StreamConcurrently(stub.get(), requests, &errors);
+    std::cout << absl::StrFormat(
+        "AssignStream updates: %d new versions over %d streams in %.1fs: "
+        "%.0f Assign/s (%d errors)\n",
+        updates_per_stream * flags.streams, flags.streams, s,
+        updates_per_stream * flags.streams / s, errors);
+  }
 
   // Phase 3: unary Assign, open loop at a fixed rate.
   const int64_t total = static_cast<int64_t>(flags.rate * flags.seconds);
@@ -232,6 +266,12 @@ void RegisterLoadgenCommand(CLI::App* app, int* exit_code) {
       ->add_option("--stream-articles", flags->stream_articles,
                    "Articles sent through the concurrent streams")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command
+      ->add_option("--update-articles", flags->update_articles,
+                   "New versions of preloaded articles sent over the streams "
+                   "after the new ones (0: none)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   command->add_option("--streams", flags->streams, "Concurrent AssignStreams")
       ->check(CLI::PositiveNumber)
