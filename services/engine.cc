@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "common/time_format.h"
 #include "embeddings/normalizer.h"
 #include "services/engine_store.h"
 #include "services/internal/centroid.h"
@@ -1655,14 +1656,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     const absl::Time now = Now();
     if (published <= now + options_.max_future_skew) return absl::OkStatus();
     return absl::InvalidArgumentError(absl::StrCat(
-        "published: ", FormatUtc(published), " is more than ",
+        "published: ", FormatRfc3339(published), " is more than ",
         absl::FormatDuration(options_.max_future_skew),
-        " ahead of the server clock (", FormatUtc(now),
+        " ahead of the server clock (", FormatRfc3339(now),
         "); fix the feed's clock or send the article without a date"));
-  }
-
-  static std::string FormatUtc(absl::Time t) {
-    return absl::FormatTime("%E4Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
   }
 
   // Retention: forgets every article received more than options_.retention

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/time_format.h"
 #include "services/dashboard_assets.h"
 
 namespace newsdedup {
@@ -18,7 +19,7 @@ using nlohmann::json;
 // RFC 3339 in UTC, or null for an unknown time.
 json TimeJson(absl::Time t) {
   if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return nullptr;
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+  return FormatRfc3339(t);
 }
 
 json StoryJson(const ClusterSummary& c) {

@@ -177,6 +177,32 @@ TEST_F(CliTest, EvalScoresLabelledFile) {
   EXPECT_THAT(r.out, HasSubstr("articles/s="));
 }
 
+// Issue 12.9: eval counted an article without text as rejected without a
+// word, where `cluster` names the line and the reason.
+TEST_F(CliTest, EvalReportsRejectedArticlesAsClusterDoes) {
+  const std::string input =
+      Write("stories.jsonl",
+            absl::StrCat(testing::StoriesJsonl(),
+                         "{\"id\": \"empty\", \"title\": \"\", \"text\": \"\", "
+                         "\"story\": \"s9\"}\n"));
+  RunResult r = Run(absl::StrCat("eval ", input));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("line 14: title: article has no text"));
+  EXPECT_THAT(r.err, HasSubstr("1 articles rejected"));
+  RunResult c = Run(absl::StrCat("cluster ", input));
+  EXPECT_THAT(c.err, HasSubstr("line 14: title: article has no text"));
+}
+
+// Issue 12.9: a pairs file without one valid pair printed NaN scores and
+// exited 0.
+TEST_F(CliTest, EvalPairsWithoutAValidPairFails) {
+  RunResult r = Run(absl::StrCat(
+      "eval --pairs ",
+      Write("pairs.jsonl", "{\"text1\": \"only one side\"}\nnot json\n")));
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.err, HasSubstr("no valid pair"));
+}
+
 TEST_F(CliTest, ConfigFileSetsFlagsPerCommand) {
   const std::string stories = Write("stories.jsonl", testing::StoriesJsonl());
   // Thresholds nothing can reach: every article becomes its own story.

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "common/time_format.h"
 
 namespace newsdedup {
 namespace {
@@ -117,7 +118,7 @@ void ForEachArticleLine(
 
 std::string FormatTime(absl::Time t) {
   if (t == absl::InfinitePast()) return "";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+  return FormatRfc3339(t);
 }
 
 }  // namespace newsdedup

@@ -103,6 +103,16 @@ TEST(ForEachArticleLineTest, ReadsMultiMegabyteLines) {
   EXPECT_EQ(count, 1);
 }
 
+// Issue 12.9: year 1 came out as "1-01-01T00:00:00Z".
+TEST(FormatTimeTest, WritesFourDigitYears) {
+  EXPECT_EQ(newsdedup::FormatTime(absl::FromCivil(
+                absl::CivilSecond(1, 1, 1, 0, 0, 0), absl::UTCTimeZone())),
+            "0001-01-01T00:00:00Z");
+  EXPECT_EQ(newsdedup::FormatTime(absl::FromUnixSeconds(1761091200)),
+            "2025-10-22T00:00:00Z");
+  EXPECT_EQ(newsdedup::FormatTime(absl::InfinitePast()), "");
+}
+
 TEST(OpenInputTest, MissingFileIsNotFound) {
   EXPECT_EQ(OpenInput("/nonexistent/file.jsonl").status().code(),
             absl::StatusCode::kNotFound);

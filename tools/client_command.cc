@@ -41,7 +41,7 @@ std::string ToJson(const google::protobuf::Message& message) {
 
 std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0 && t.nanos() == 0) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(t.seconds()),
+  return absl::FormatTime("%E4Y-%m-%d %H:%M", absl::FromUnixSeconds(t.seconds()),
                           absl::UTCTimeZone());
 }
 

@@ -38,6 +38,7 @@ struct EvalFlags {
 struct LabelledArticle {
   Article article;
   int64_t label;
+  int64_t line;  // in the input, for error messages
 };
 
 struct RunResult {
@@ -49,8 +50,11 @@ struct RunResult {
   double articles_per_second = 0;
 };
 
+// Clusters `data`; `report` writes each rejected article to stderr with its
+// line number, as `newsdedup cluster` does.
 absl::StatusOr<RunResult> RunOnce(const EngineFlags& flags,
-                                  const std::vector<LabelledArticle>& data) {
+                                  const std::vector<LabelledArticle>& data,
+                                  bool report) {
   auto engine = BuildEngine(flags);
   if (!engine.ok()) return engine.status();
   RunResult result;
@@ -70,6 +74,10 @@ absl::StatusOr<RunResult> RunOnce(const EngineFlags& flags,
     for (size_t i = 0; i < answers.size(); ++i) {
       if (!answers[i].ok()) {
         ++result.rejected;
+        if (report) {
+          std::cerr << "line " << data[from + i].line << ": "
+                    << answers[i].status().message() << "\n";
+        }
         continue;
       }
       gold.push_back(data[from + i].label);
@@ -127,7 +135,7 @@ int RunClusteringEval(const EvalFlags& flags) {
         }
         const int64_t number =
             labels.try_emplace(name, labels.size()).first->second;
-        data.push_back({std::move(p->article), number});
+        data.push_back({std::move(p->article), number, line});
         return;
       }
     }
@@ -149,13 +157,18 @@ int RunClusteringEval(const EvalFlags& flags) {
                                flags.input, data.size(), labels.size());
 
   if (!flags.sweep) {
-    absl::StatusOr<RunResult> r = RunOnce(flags.engine, data);
+    absl::StatusOr<RunResult> r = RunOnce(flags.engine, data, /*report=*/true);
     if (!r.ok()) {
       std::cerr << "newsdedup eval: " << r.status().message() << "\n";
       return kExitFailure;
     }
     PrintResult(*r);
-    return bad > 0 || r->rejected > 0 ? kExitSomeRejected : kExitOk;
+    if (bad + r->rejected > 0) {
+      std::cerr << "newsdedup eval: " << bad + r->rejected
+                << " articles rejected (see above); scores cover the rest\n";
+      return kExitSomeRejected;
+    }
+    return kExitOk;
   }
   RunResult best;
   EngineFlags best_flags;
@@ -164,7 +177,7 @@ int RunClusteringEval(const EvalFlags& flags) {
       EngineFlags trial = flags.engine;
       trial.engine.short_text_threshold = short_threshold;
       trial.engine.long_text_threshold = long_threshold;
-      absl::StatusOr<RunResult> r = RunOnce(trial, data);
+      absl::StatusOr<RunResult> r = RunOnce(trial, data, /*report=*/false);
       if (!r.ok()) {
         std::cerr << "newsdedup eval: " << r.status().message() << "\n";
         return kExitFailure;
@@ -204,7 +217,7 @@ int RunPairsEval(const EvalFlags& flags) {
   };
   std::vector<Pair> pairs;
   std::string line;
-  int64_t number = 0;
+  int64_t number = 0, bad = 0;
   while (std::getline(**in, line)) {
     ++number;
     if (line.empty()) continue;
@@ -216,6 +229,7 @@ int RunPairsEval(const EvalFlags& flags) {
       absl::StatusOr<std::string> n2 = NormalizeText(text2);
       if (!n1.ok() || !n2.ok()) {
         std::cerr << "line " << number << ": invalid UTF-8\n";
+        ++bad;
         continue;
       }
       pairs.push_back(
@@ -225,6 +239,7 @@ int RunPairsEval(const EvalFlags& flags) {
            j.at("overall").get<double>()});
     } catch (const nlohmann::json::exception& e) {
       std::cerr << "line " << number << ": " << e.what() << "\n";
+      ++bad;
     }
   }
   // Document frequencies from every text first, as a service would have
@@ -248,6 +263,11 @@ int RunPairsEval(const EvalFlags& flags) {
     by_lang[p.lang].first.push_back(sim);
     by_lang[p.lang].second.push_back(-p.overall);
   }
+  if (similarity.empty()) {
+    std::cerr << "newsdedup eval: no valid pair in " << flags.input
+              << " (each line needs lang1, lang2, text1, text2 and overall)\n";
+    return kExitFailure;
+  }
   std::vector<double> separable_scores;
   std::vector<bool> same_story;
   for (size_t i = 0; i < similarity.size(); ++i) {
@@ -265,7 +285,7 @@ int RunPairsEval(const EvalFlags& flags) {
         "  %-5s pairs=%-4d pearson=%.3f\n", lang, values.first.size(),
         PearsonCorrelation(values.first, values.second));
   }
-  return kExitOk;
+  return bad > 0 ? kExitSomeRejected : kExitOk;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/time_format.h"
 #include "services/dedup_server.h"
 #include "services/ops_http_server.h"
 #include "services/service_metrics.h"
@@ -45,9 +46,7 @@ int RunServe(ServeFlags& flags) {
         LogEvent("info", "retention_forgot",
                  {{"articles", absl::StrCat(sweep.articles)},
                   {"expired_stories", absl::StrCat(sweep.expired_stories)},
-                  {"received_before",
-                   absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", sweep.cutoff,
-                                    absl::UTCTimeZone())}});
+                  {"received_before", FormatRfc3339(sweep.cutoff)}});
       };
   flags.engine.store.warn = [](const std::string& warning) {
     LogEvent("warning", "store_warning", {{"warning", warning}});
