@@ -12,7 +12,7 @@
 namespace newsdedup {
 
 DedupServer::DedupServer(const ServerOptions& options, ClusteringEngine* engine)
-    : options_(options), service_(engine, options.limits) {}
+    : options_(options), service_(engine, options.limits), admin_(engine) {}
 
 absl::StatusOr<std::unique_ptr<DedupServer>> DedupServer::Start(
     const ServerOptions& options, ClusteringEngine* engine) {
@@ -39,6 +39,7 @@ absl::StatusOr<std::unique_ptr<DedupServer>> DedupServer::Start(
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(&server->service_);
+  builder.RegisterService(&server->admin_);
   if (options.metrics != nullptr) {
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/admin_service.h"
 #include "services/dedup_service.h"
 #include "services/engine.h"
 #include "services/prometheus_registry.h"
@@ -71,6 +72,7 @@ class DedupServer {
 
   const ServerOptions options_;
   DedupServiceImpl service_;
+  AdminServiceImpl admin_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Mutex mu_;

@@ -512,6 +512,16 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     return out;
   }
 
+  absl::StatusOr<EngineStore::BackupInfo> Backup(
+      const std::string& backup_dir) override {
+    if (store_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "the engine keeps nothing on disk (--in-memory): nothing to back up");
+    }
+    // The store backs up what is durable; nothing here needs the lock.
+    return store_->Backup(backup_dir);
+  }
+
   EngineStats stats() const override {
     absl::MutexLock lock(&mu_);
     EngineStats s = stats_;

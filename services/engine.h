@@ -229,6 +229,12 @@ class ClusteringEngine {
   // store's, as for Assign.
   virtual absl::Status ForgetExpired() = 0;
 
+  // A consistent backup of the store in `backup_dir` (see
+  // EngineStore::Backup), while the engine goes on. Errors:
+  // kFailedPrecondition without a store; the store's.
+  virtual absl::StatusOr<EngineStore::BackupInfo> Backup(
+      const std::string& backup_dir) = 0;
+
   virtual EngineStats stats() const = 0;
   virtual const EngineOptions& options() const = 0;
 };

@@ -14,9 +14,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "newsdedup/storage/v1/state.pb.h"
 
 namespace newsdedup {
@@ -63,6 +65,20 @@ class EngineStore {
 
   // Batches staged but not yet durable (a queue depth, for metrics).
   virtual int64_t pending() const = 0;
+
+  // What a backup holds.
+  struct BackupInfo {
+    uint32_t id = 0;
+    uint64_t size_bytes = 0;
+  };
+
+  // Adds a consistent backup of everything durable so far to `backup_dir`
+  // while writes go on. Errors: kUnimplemented for a store that cannot;
+  // the store's I/O errors.
+  virtual absl::StatusOr<BackupInfo> Backup(const std::string& backup_dir) {
+    (void)backup_dir;
+    return absl::UnimplementedError("this store cannot back up");
+  }
 };
 
 }  // namespace newsdedup

@@ -187,6 +187,29 @@ absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenExisting(
   return std::unique_ptr<rocksdb::DB>(db);
 }
 
+// Adds a backup of the open database `db` to `backup_dir`. Consistent as of
+// one moment (RocksDB flushes, then copies the live files with deletions
+// held off) while writes go on.
+absl::StatusOr<EngineStore::BackupInfo> BackupDatabase(
+    rocksdb::DB* db, const std::string& backup_dir) {
+  rocksdb::BackupEngine* engine = nullptr;
+  RETURN_IF_ERROR(FromRocksDb(
+      rocksdb::BackupEngine::Open(rocksdb::Env::Default(),
+                                  rocksdb::BackupEngineOptions(backup_dir),
+                                  &engine),
+      backup_dir, "opening the backup directory"));
+  std::unique_ptr<rocksdb::BackupEngine> owner(engine);
+  rocksdb::CreateBackupOptions options;
+  options.flush_before_backup = true;
+  rocksdb::BackupID id = 0;
+  RETURN_IF_ERROR(FromRocksDb(engine->CreateNewBackup(options, db, &id),
+                              backup_dir, "backing up"));
+  rocksdb::BackupInfo info;
+  RETURN_IF_ERROR(FromRocksDb(engine->GetBackupInfo(id, &info), backup_dir,
+                              "reading the backup's size"));
+  return EngineStore::BackupInfo{id, info.size};
+}
+
 class RocksDbStore final : public EngineStore {
  public:
   RocksDbStore(const RocksDbStoreOptions& options,
@@ -246,6 +269,10 @@ class RocksDbStore final : public EngineStore {
     // failure); queueing would only grow memory.
     if (failed_.ok()) pending_.push_back(std::move(batch));
     return ++staged_;
+  }
+
+  absl::StatusOr<BackupInfo> Backup(const std::string& backup_dir) override {
+    return BackupDatabase(db_.get(), backup_dir);
   }
 
   int64_t pending() const override {
@@ -414,17 +441,7 @@ absl::StatusOr<int64_t> StoreSizeBytes(const std::string& path) {
 absl::Status BackupStore(const std::string& path,
                          const std::string& backup_dir) {
   ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db, OpenExisting(path));
-  rocksdb::BackupEngine* engine = nullptr;
-  RETURN_IF_ERROR(FromRocksDb(
-      rocksdb::BackupEngine::Open(rocksdb::Env::Default(),
-                                  rocksdb::BackupEngineOptions(backup_dir),
-                                  &engine),
-      backup_dir, "opening the backup directory"));
-  std::unique_ptr<rocksdb::BackupEngine> owner(engine);
-  rocksdb::CreateBackupOptions options;
-  options.flush_before_backup = true;
-  return FromRocksDb(engine->CreateNewBackup(options, db.get()), backup_dir,
-                     "backing up");
+  return BackupDatabase(db.get(), backup_dir).status();
 }
 
 absl::Status RestoreStore(const std::string& backup_dir,

@@ -14,10 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -480,6 +483,109 @@ TEST_F(FaultTest, BadIdsOversizedFieldsAndUnknownEnumValuesAreRefused) {
   const grpc::Status s = stub_->ListClusters(&context, request, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("sort_by: 99"));
+}
+
+// Issue 12.10: `admin backup` refused while the server ran.
+TEST_F(FaultTest, OnlineBackupUnderWritesRestoresConsistently) {
+  StartServer();
+  AssignAll();
+  std::mutex mu;
+  std::vector<v1::Article> live;  // acknowledged while backups run
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    const std::vector<v1::Article> base = Articles();
+    for (int n = 0; !stop; ++n) {
+      v1::Article a = base[n % base.size()];
+      a.set_id(absl::StrCat("live-", n));
+      a.set_title(absl::StrCat(a.title(), " (live ", n, ")"));
+      if (Assign(a).ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        live.push_back(a);
+      }
+    }
+  });
+  auto acknowledged = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return live;
+  };
+  while (acknowledged().size() < 20) std::this_thread::yield();
+  const std::vector<v1::Article> before_backup = acknowledged();
+  const std::string during = (dir_ / "backup-during").string();
+  std::string out;
+  ASSERT_EQ(
+      Run(absl::StrCat("admin backup --data-dir ", DataDir(), " --to ", during),
+          &out),
+      0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("online through the server"));
+  stop = true;
+  writer.join();
+  EXPECT_GT(acknowledged().size(), before_backup.size()) << "writes stopped";
+  const std::string after = (dir_ / "backup-after").string();
+  ASSERT_EQ(Run(absl::StrCat("admin backup --server ", server_.address(),
+                             " --to ", after),
+                &out),
+            0)
+      << out;
+
+  // Each backup restores into a store that checks clean and starts.
+  for (const auto& [backup, name] :
+       {std::pair(during, "restored-during"), std::pair(after, "restored")}) {
+    const std::string restored = (dir_ / name).string();
+    ASSERT_EQ(Run(absl::StrCat("admin restore --from ", backup, " --data-dir ",
+                               restored),
+                  &out),
+              0)
+        << out;
+    ASSERT_EQ(Run(absl::StrCat("admin check --data-dir ", restored), &out), 0)
+        << out;
+    EXPECT_THAT(out, HasSubstr("no problems found"));
+  }
+  ServerProcess copy;
+  const std::string copy_log = (dir_ / "copy.log").string();
+  ASSERT_TRUE(copy.Start(NEWSDEDUP_CLI_PATH,
+                         "--data-dir " + (dir_ / "restored-during").string(),
+                         copy_log))
+      << ReadFile(copy_log);
+  auto copy_stub = v1::DedupService::NewStub(
+      grpc::CreateChannel(copy.address(), grpc::InsecureChannelCredentials()));
+  auto cluster_of = [](v1::DedupService::Stub* stub, const std::string& id) {
+    grpc::ClientContext context;
+    v1::GetArticleRequest request;
+    request.set_article_id(id);
+    v1::GetArticleResponse response;
+    const grpc::Status s = stub->GetArticle(&context, request, &response);
+    return s.ok() ? response.assignment().cluster_id() + " " +
+                        response.assignment().representative_id()
+                  : "missing: " + s.error_message();
+  };
+  // Everything acknowledged before the backup began is in it.
+  for (const v1::Article& a : Articles()) {
+    EXPECT_EQ(cluster_of(copy_stub.get(), a.id()).rfind("missing", 0),
+              std::string::npos)
+        << a.id();
+  }
+  for (const v1::Article& a : before_backup) {
+    EXPECT_EQ(cluster_of(copy_stub.get(), a.id()).rfind("missing", 0),
+              std::string::npos)
+        << a.id();
+  }
+  copy.Stop(SIGTERM);
+
+  // The quiescent backup answers exactly as the server it came from.
+  ASSERT_TRUE(copy.Start(NEWSDEDUP_CLI_PATH,
+                         "--data-dir " + (dir_ / "restored").string(),
+                         copy_log))
+      << ReadFile(copy_log);
+  copy_stub = v1::DedupService::NewStub(
+      grpc::CreateChannel(copy.address(), grpc::InsecureChannelCredentials()));
+  std::vector<v1::Article> all = Articles();
+  for (const v1::Article& a : acknowledged()) all.push_back(a);
+  for (const v1::Article& a : all) {
+    EXPECT_EQ(cluster_of(copy_stub.get(), a.id()),
+              cluster_of(stub_.get(), a.id()))
+        << a.id();
+  }
 }
 
 }  // namespace

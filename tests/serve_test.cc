@@ -140,13 +140,17 @@ TEST_F(ServeTest, AdminChecksBacksUpAndRestores) {
   ASSERT_EQ(Client(absl::StrCat("assign ", input), &out), 0) << out;
 
   const std::string data = absl::StrCat(" --data-dir ", DataDir());
-  // check runs beside the server; backup needs it stopped.
+  // check runs beside the server, backup goes through it; compact needs
+  // it stopped.
   ASSERT_EQ(Run("admin check" + data, &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("13 articles"));
   EXPECT_THAT(out, HasSubstr("no problems found"));
   const std::string backups = (dir_ / "backups").string();
   EXPECT_EQ(Run(absl::StrCat("admin backup", data, " --to ", backups), &out),
-            1);
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("online through the server"));
+  EXPECT_EQ(Run("admin compact" + data, &out), 1);
   EXPECT_THAT(out, HasSubstr("in use"));
   ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM)));
   ASSERT_EQ(Run(absl::StrCat("admin backup", data, " --to ", backups), &out), 0)

@@ -1,14 +1,24 @@
 // `newsdedup admin`: operator commands on a data directory (backup,
-// restore, compact, check). All but `check` need the directory to be free:
-// stop the server first.
+// restore, compact, check). restore and compact need the directory free;
+// backup goes through the server that holds it, if one does.
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/rocksdb_store.h"
 #include "tools/commands.h"
+#include "tools/engine_flags.h"
 
 namespace newsdedup {
 namespace {
@@ -16,7 +26,56 @@ namespace {
 struct AdminFlags {
   std::string data_dir = "newsdedup-data";
   std::string backup_dir;
+  std::string server;  // backup through this running server
 };
+
+// Backs up through a running server's AdminService.Backup. `backup_dir`
+// is a path on the server's machine.
+absl::Status BackupOnline(const std::string& server,
+                          const std::string& backup_dir) {
+  auto stub = v1::AdminService::NewStub(
+      grpc::CreateChannel(server, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::hours(1));
+  v1::BackupRequest request;
+  request.set_backup_dir(std::filesystem::absolute(backup_dir).string());
+  v1::BackupResponse response;
+  const grpc::Status status = stub->Backup(&context, request, &response);
+  if (!status.ok()) {
+    return absl::Status(
+        static_cast<absl::StatusCode>(status.error_code()),
+        absl::StrCat("server ", server, ": ", status.error_message()));
+  }
+  return absl::OkStatus();
+}
+
+// A backup of flags.data_dir: directly when no server holds it, else
+// through the server that does (found by --server or the address it left
+// in the directory). Says which in `*how`.
+absl::Status Backup(const AdminFlags& flags, std::string* how) {
+  if (!flags.server.empty()) {
+    *how = " online through the server at " + flags.server;
+    return BackupOnline(flags.server, flags.backup_dir);
+  }
+  absl::Status offline = BackupStore(flags.data_dir, flags.backup_dir);
+  if (offline.code() != absl::StatusCode::kFailedPrecondition ||
+      !absl::StrContains(offline.message(), "in use")) {
+    return offline;
+  }
+  std::ifstream file(ServerAddressFile(flags.data_dir));
+  std::string server;
+  if (!std::getline(file, server) ||
+      absl::StripAsciiWhitespace(server).empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(offline.message(),
+                     ". If a newsdedup server holds it, pass its address with "
+                     "--server HOST:PORT to back up while it runs"));
+  }
+  server = std::string(absl::StripAsciiWhitespace(server));
+  *how = " online through the server at " + server;
+  return BackupOnline(server, flags.backup_dir);
+}
 
 // Prints the outcome of an operation that returns only a status.
 int Report(const absl::Status& status, absl::string_view done,
@@ -64,20 +123,29 @@ void RegisterAdminCommand(CLI::App* app, int* exit_code) {
   auto flags = std::make_shared<AdminFlags>();
   CLI::App* admin = app->add_subcommand(
       "admin",
-      "Operate on a data directory. backup, restore and compact need the "
-      "directory free\n(stop the server first); check may run beside a "
-      "server and changes nothing.");
+      "Operate on a data directory. restore and compact need the directory "
+      "free (stop the server\nfirst); backup asks a running server to make "
+      "it; check may run beside a server and changes nothing.");
   admin->require_subcommand(1);
 
   CLI::App* backup = admin->add_subcommand(
-      "backup", "Add an incremental backup of the store to a backup directory");
+      "backup",
+      "Add an incremental backup of the store to a backup directory; while a "
+      "server holds the\ndata directory, the server makes it (consistent as "
+      "of one moment; writes go on)");
   AddDataDir(backup, flags.get());
   backup->add_option("--to", flags->backup_dir, "Backup directory")->required();
+  backup->add_option("--server", flags->server,
+                     "Back up through the running server at HOST:PORT (found "
+                     "in the data directory when omitted)");
   backup->callback([flags, exit_code] {
     const absl::Time start = absl::Now();
+    std::string how;
+    const absl::Status status = Backup(*flags, &how);
     *exit_code = Report(
-        BackupStore(flags->data_dir, flags->backup_dir),
-        "backed up " + flags->data_dir + " to " + flags->backup_dir, start);
+        status,
+        "backed up " + flags->data_dir + " to " + flags->backup_dir + how,
+        start);
   });
 
   CLI::App* restore = admin->add_subcommand(

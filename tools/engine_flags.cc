@@ -187,6 +187,10 @@ void AddStoreFlags(CLI::App* command, EngineFlags* flags) {
       ->group(group);
 }
 
+std::string ServerAddressFile(const std::string& data_dir) {
+  return data_dir + "/newsdedup-server.address";
+}
+
 absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine(
     const EngineFlags& flags) {
   EngineOptions options = flags.engine;

@@ -46,6 +46,10 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags);
 // --min-free-mb, and makes the engine durable unless --in-memory is given.
 void AddStoreFlags(CLI::App* command, EngineFlags* flags);
 
+// A file in a server's data directory naming the gRPC address it serves
+// on, so that `newsdedup admin` reaches a server that holds the directory.
+std::string ServerAddressFile(const std::string& data_dir);
+
 // Builds the embedder and engine described by `flags`; with a store, the
 // engine first recovers what the store holds.
 absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine(

@@ -2,6 +2,8 @@
 #include <omp.h>
 #include <signal.h>
 
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "absl/strings/numbers.h"
@@ -20,6 +22,14 @@ namespace {
 
 // How often an idle server applies the retention.
 constexpr int kRetentionSweepSeconds = 60;
+
+// Where a local client reaches a server listening on `listen` (host:port;
+// the wildcard hosts mean this machine) at `port`.
+std::string LocalAddress(const std::string& listen, int port) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
+  return absl::StrCat(host, ":", port);
+}
 
 struct ServeFlags {
   ServerOptions server;
@@ -104,6 +114,16 @@ int RunServe(ServeFlags& flags) {
     LogEvent("error", "listen_failed", {{"error", server.status().ToString()}});
     return kExitFailure;
   }
+  // `newsdedup admin` finds the server that holds the data directory here
+  // (removed at a clean stop; a stale one only costs a failed connection).
+  const std::string address_file =
+      flags.engine.store.durable
+          ? ServerAddressFile(flags.engine.store.data_dir)
+          : "";
+  if (!address_file.empty()) {
+    std::ofstream(address_file)
+        << LocalAddress(flags.server.listen_address, (*server)->port()) << "\n";
+  }
   LogEvent("info", "serving",
            {{"address", flags.server.listen_address},
             {"port", absl::StrCat((*server)->port())},
@@ -124,6 +144,7 @@ int RunServe(ServeFlags& flags) {
            {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*server)->Shutdown();
   (*server)->Wait();
+  if (!address_file.empty()) std::remove(address_file.c_str());
   if (http != nullptr) http->Stop();
   const EngineStats stats = (*engine)->stats();
   LogEvent("info", "stopped",
