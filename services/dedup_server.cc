@@ -77,4 +77,12 @@ void DedupServer::Shutdown() {
 
 void DedupServer::Wait() { server_->Wait(); }
 
+void DedupServer::ReportWritable(bool writable) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_ || server_ == nullptr) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus(writable);
+  health->SetServingStatus(v1::DedupService::service_full_name(), writable);
+}
+
 }  // namespace newsdedup

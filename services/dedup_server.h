@@ -67,6 +67,12 @@ class DedupServer {
   // Blocks until Shutdown() has completed.
   void Wait();
 
+  // Health checks report NOT_SERVING (overall and for
+  // newsdedup.v1.DedupService) while the engine cannot take changes, and
+  // SERVING again once it can; reads are answered throughout. Ignored
+  // after Shutdown().
+  void ReportWritable(bool writable);
+
  private:
   DedupServer(const ServerOptions& options, ClusteringEngine* engine);
 

@@ -330,6 +330,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
                                               const PreparedText* prepared,
                                               uint64_t* ticket) {
     RETURN_IF_ERROR(CheckPublished(article.published));
+    // A change the store could not keep is refused before it is made.
+    RETURN_IF_ERROR(Writable());
     {
       // Fast path without embedding: resend or exact duplicate.
       absl::MutexLock lock(&mu_);
@@ -429,6 +431,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     uint64_t ticket = 0;
     {
       absl::MutexLock lock(&mu_);
+      RETURN_IF_ERROR(Writable());
       StageOnExit stage(this, &ticket);
       ForgetExpiredLocked();
       ASSIGN_OR_RETURN(const int64_t a, FindArticle(article_id));
@@ -439,6 +442,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   }
 
   absl::Status ForgetExpired() override {
+    RETURN_IF_ERROR(Writable());
     uint64_t ticket = 0;
     {
       absl::MutexLock lock(&mu_);
@@ -510,6 +514,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
                        return a.size > b.size;
                      });
     return out;
+  }
+
+  absl::Status Writable() const override {
+    return store_ != nullptr ? store_->Writable() : absl::OkStatus();
   }
 
   absl::StatusOr<EngineStore::BackupInfo> Backup(

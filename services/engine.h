@@ -229,6 +229,10 @@ class ClusteringEngine {
   // store's, as for Assign.
   virtual absl::Status ForgetExpired() = 0;
 
+  // OK while changes can be made durable; otherwise why not (kUnavailable;
+  // see EngineStore::Writable). Changes are refused, unchanged, meanwhile.
+  virtual absl::Status Writable() const = 0;
+
   // A consistent backup of the store in `backup_dir` (see
   // EngineStore::Backup), while the engine goes on. Errors:
   // kFailedPrecondition without a store; the store's.

@@ -66,6 +66,12 @@ class EngineStore {
   // Batches staged but not yet durable (a queue depth, for metrics).
   virtual int64_t pending() const = 0;
 
+  // OK while changes can be written. Errors: kUnavailable when the store
+  // cannot take them (its disk is nearly full, or a write failed); the
+  // engine then refuses changes before making them, so that a refused
+  // change leaves memory as it was.
+  virtual absl::Status Writable() const { return absl::OkStatus(); }
+
   // What a backup holds.
   struct BackupInfo {
     uint32_t id = 0;

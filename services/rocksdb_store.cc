@@ -271,6 +271,21 @@ class RocksDbStore final : public EngineStore {
     return ++staged_;
   }
 
+  absl::Status Writable() const override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!failed_.ok()) return failed_;
+    }
+    // Refused up front, while RocksDB can still write what is in flight:
+    // a write that fails half-way leaves the engine's memory ahead of the
+    // disk.
+    absl::Status space = CheckFreeSpace(options_.path, options_.min_free_bytes);
+    if (space.ok()) return space;
+    return absl::UnavailableError(absl::StrCat(
+        "the store cannot take changes now: ", space.message(),
+        "; changes resume by themselves once space is freed (reads go on)"));
+  }
+
   absl::StatusOr<BackupInfo> Backup(const std::string& backup_dir) override {
     return BackupDatabase(db_.get(), backup_dir);
   }
@@ -304,9 +319,14 @@ class RocksDbStore final : public EngineStore {
       if (s.ok()) {
         durable_ = last;
       } else {
+        // The engine's memory now holds changes the disk does not: every
+        // later change is refused, and a restart reloads the durable state.
         failed_ = absl::UnavailableError(absl::StrCat(
-            "store write failed, refusing further changes until restart: ",
-            FromRocksDb(s, options_.path, "writing").message()));
+            "a store write failed (",
+            FromRocksDb(s, options_.path, "writing").message(),
+            "); changes are refused until the server restarts, which reloads "
+            "what is durable (reads go on)"));
+        if (options_.warn) options_.warn(std::string(failed_.message()));
       }
       written_.SignalAll();
     }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_articles.h"
@@ -49,7 +50,9 @@ class FaultTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  std::string DataDir() const { return (dir_ / "data").string(); }
+  std::string DataDir() const {
+    return data_dir_.empty() ? (dir_ / "data").string() : data_dir_;
+  }
 
   // Starts the server on DataDir() with `extra` flags; connects stub_.
   void StartServer(const std::string& extra = "") {
@@ -177,7 +180,36 @@ class FaultTest : public ::testing::Test {
     }
   }
 
+  // The health service's answer for `service` ("" for the server).
+  grpc::health::v1::HealthCheckResponse::ServingStatus Health(
+      const std::string& service = "") {
+    auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+        server_.address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    if (!health->Check(&context, request, &response).ok()) {
+      return grpc::health::v1::HealthCheckResponse::UNKNOWN;
+    }
+    return response.status();
+  }
+
+  // Waits up to 5 s for the health service to report `status`.
+  bool HealthBecomes(
+      grpc::health::v1::HealthCheckResponse::ServingStatus status) {
+    for (int i = 0; i < 50; ++i) {
+      if (Health() == status &&
+          Health(v1::DedupService::service_full_name()) == status) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
   std::filesystem::path dir_;
+  std::string data_dir_;  // DataDir() when set
   std::string log_;
   ServerProcess server_;
   std::unique_ptr<v1::DedupService::Stub> stub_;
@@ -586,6 +618,97 @@ TEST_F(FaultTest, OnlineBackupUnderWritesRestoresConsistently) {
               cluster_of(stub_.get(), a.id()))
         << a.id();
   }
+}
+
+// A small file system of its own, mounted for one test (needs root).
+class SmallDisk {
+ public:
+  SmallDisk(const std::filesystem::path& at, int megabytes) : at_(at) {
+    std::filesystem::create_directories(at);
+    mounted_ = geteuid() == 0 &&
+               std::system(absl::StrCat("mount -t tmpfs -o size=", megabytes,
+                                        "m tmpfs ", at.string(), " 2>/dev/null")
+                               .c_str()) == 0;
+  }
+  ~SmallDisk() {
+    if (mounted_) std::system(("umount -l " + at_.string()).c_str());
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::filesystem::path at_;
+  bool mounted_ = false;
+};
+
+// Issue 12.6: on a full disk, refused writes were applied in memory (and a
+// refused delete took effect until restart), nothing was logged, and
+// health said SERVING.
+TEST_F(FaultTest, FullDiskRefusesChangesWithoutMakingThemAndRecovers) {
+  SmallDisk disk(dir_ / "small-disk", 32);
+  if (!disk.mounted()) {
+    GTEST_SKIP() << "mounting a tmpfs needs root and a mount namespace";
+  }
+  const std::string ballast = (dir_ / "small-disk" / "ballast").string();
+  std::ofstream(ballast) << std::string(12 << 20, 'x');
+  data_dir_ = (dir_ / "small-disk" / "data").string();
+  StartServer("--min-free-mb 8");
+  ASSERT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  // Distinct 64 KiB articles until the store refuses one.
+  std::vector<v1::Article> acknowledged;
+  v1::Article refused;
+  grpc::Status status;
+  for (int n = 0; n < 2000; ++n) {
+    v1::Article a = Articles()[n % Articles().size()];
+    a.set_id(absl::StrCat("big-", n));
+    std::string body;
+    for (int w = 0; body.size() < (64 << 10); ++w) {
+      absl::StrAppend(&body, "word", n * 100003 + w * 7919, " ");
+    }
+    a.set_body(body);
+    status = Assign(a);
+    if (!status.ok()) {
+      refused = a;
+      break;
+    }
+    acknowledged.push_back(a);
+  }
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("MiB free"));
+  ASSERT_GT(acknowledged.size(), 10u);
+  // Refused means unchanged: the article is unknown, a delete is refused
+  // and does not happen.
+  EXPECT_EQ(GetArticle(refused.id()).error_code(), grpc::StatusCode::NOT_FOUND);
+  {
+    grpc::ClientContext context;
+    v1::DeleteArticleRequest request;
+    request.set_article_id(acknowledged[0].id());
+    v1::DeleteArticleResponse response;
+    EXPECT_EQ(stub_->DeleteArticle(&context, request, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+  EXPECT_TRUE(GetArticle(acknowledged[0].id()).ok());
+  EXPECT_TRUE(
+      HealthBecomes(grpc::health::v1::HealthCheckResponse::NOT_SERVING));
+  EXPECT_TRUE(Assign(refused).error_code() == grpc::StatusCode::UNAVAILABLE);
+
+  // Space comes back: so do writes and health, by themselves.
+  std::filesystem::remove(ballast);
+  EXPECT_TRUE(HealthBecomes(grpc::health::v1::HealthCheckResponse::SERVING));
+  ASSERT_TRUE(Assign(refused).ok());
+  acknowledged.push_back(refused);
+  const std::string log = ReadFile(log_);
+  EXPECT_EQ(log.find("event=store_not_writable"),
+            log.rfind("event=store_not_writable"))
+      << "logged more than once:\n"
+      << log;
+  EXPECT_THAT(log, HasSubstr("event=store_writable"));
+
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM)));
+  StartServer("--min-free-mb 8");
+  ExpectAllPresent(acknowledged);
+  server_.Stop(SIGTERM);
 }
 
 }  // namespace

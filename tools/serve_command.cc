@@ -129,12 +129,27 @@ int RunServe(ServeFlags& flags) {
             {"port", absl::StrCat((*server)->port())},
             {"startup_ms", absl::StrFormat("%.0f", absl::ToDoubleMilliseconds(
                                                        absl::Now() - start))}});
-  // Retention also runs with every change; this covers a quiet server.
+  // Once a second: is the store writable (health follows it; each change
+  // is logged once)? Once a minute: retention, which also runs with every
+  // change, for a quiet server.
   int signal_number = -1;
-  const timespec sweep_interval = {kRetentionSweepSeconds, 0};
-  while (signal_number < 0) {
-    signal_number = sigtimedwait(&signals, nullptr, &sweep_interval);
-    if (signal_number < 0) {
+  const timespec tick = {1, 0};
+  bool writable = true;
+  for (int64_t seconds = 1; signal_number < 0; ++seconds) {
+    signal_number = sigtimedwait(&signals, nullptr, &tick);
+    if (signal_number >= 0) break;
+    const absl::Status status = (*engine)->Writable();
+    if (status.ok() != writable) {
+      writable = status.ok();
+      (*server)->ReportWritable(writable);
+      if (writable) {
+        LogEvent("info", "store_writable", {});
+      } else {
+        LogEvent("error", "store_not_writable",
+                 {{"error", std::string(status.message())}});
+      }
+    }
+    if (writable && seconds % kRetentionSweepSeconds == 0) {
       if (absl::Status swept = (*engine)->ForgetExpired(); !swept.ok()) {
         LogEvent("warning", "retention_failed", {{"error", swept.ToString()}});
       }
