@@ -492,7 +492,8 @@ TEST_F(FaultTest, InvalidUtf8GetsInvalidArgumentNamingTheFieldOnEveryRpc) {
 // Issue 12.9: ids that cannot be shown or kept, and enum values that do
 // not exist, are refused up front.
 TEST_F(FaultTest, BadIdsOversizedFieldsAndUnknownEnumValuesAreRefused) {
-  StartServer("--in-memory --max-article-bytes 10000");
+  StartServer(
+      "--in-memory --max-article-bytes 10000 --max-message-bytes 100000");
   v1::Article article = Articles()[0];
   for (const std::string& id :
        {std::string("   \t"), std::string("a\0b", 3), std::string(513, 'x')}) {
@@ -504,6 +505,36 @@ TEST_F(FaultTest, BadIdsOversizedFieldsAndUnknownEnumValuesAreRefused) {
   }
   article.set_id(std::string(512, 'x'));
   EXPECT_TRUE(Assign(article).ok());
+  const std::string too_long(513, 'x');
+  {
+    grpc::ClientContext context;
+    v1::GetClusterRequest request;
+    request.set_cluster_id(too_long);
+    v1::GetClusterResponse response;
+    EXPECT_EQ(stub_->GetCluster(&context, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    grpc::ClientContext context;
+    v1::DeleteArticleRequest request;
+    request.set_article_id(too_long);
+    v1::DeleteArticleResponse response;
+    EXPECT_EQ(stub_->DeleteArticle(&context, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    // Past --max-message-bytes gRPC refuses the message itself.
+    grpc::ClientContext context;
+    v1::AssignBatchRequest request;
+    for (int i = 0; i < 30; ++i) {
+      v1::Article* a = request.add_articles();
+      a->set_id(absl::StrCat("huge-", i));
+      a->set_body(std::string(9000, 'h'));
+    }
+    v1::AssignBatchResponse response;
+    EXPECT_EQ(stub_->AssignBatch(&context, request, &response).error_code(),
+              grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
   article.set_id("big");
   article.set_body(std::string(20000, 'b'));
   EXPECT_EQ(Assign(article).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
@@ -618,6 +649,39 @@ TEST_F(FaultTest, OnlineBackupUnderWritesRestoresConsistently) {
               cluster_of(stub_.get(), a.id()))
         << a.id();
   }
+}
+
+// A client that writes and never reads stalls only its own stream: the
+// server stops reading it (back-pressure) and goes on serving others.
+TEST_F(FaultTest, AClientThatNeverReadsDoesNotStallOthers) {
+  StartServer("--in-memory");
+  grpc::ClientContext context;
+  auto stream = stub_->AssignStream(&context);
+  std::atomic<int> written{0};
+  std::thread writer([&] {
+    const std::vector<v1::Article> base = Articles();
+    for (int n = 0; n < 100000; ++n) {
+      v1::AssignRequest request;
+      *request.mutable_article() = base[n % base.size()];
+      request.mutable_article()->set_id(absl::StrCat("unread-", n));
+      request.mutable_article()->set_body(std::string(2000, 'u'));
+      if (!stream->Write(request)) return;  // cancelled below
+      ++written;
+    }
+  });
+  // The writer fills the server's bounded queue and the socket, then
+  // blocks; meanwhile every other call is answered promptly.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_LT(written.load(), 100000) << "nothing held the writer back";
+  for (int i = 0; i < 20; ++i) {
+    const absl::Time start = absl::Now();
+    EXPECT_TRUE(Assign(Articles()[i % Articles().size()]).ok());
+    EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  }
+  EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
+  context.TryCancel();
+  writer.join();
+  EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
 // A small file system of its own, mounted for one test (needs root).
