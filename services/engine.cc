@@ -572,6 +572,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     std::string id;
     std::string title;
     int32_t source = -1;  // in source_names_; -1 for none
+    // Its place in its live cluster's `members`, for O(1) removal.
+    int32_t member_slot = -1;
     absl::Time published;
     uint64_t content_hash;
     int64_t cluster;  // as assigned; Resolve() for the live one
@@ -581,15 +583,13 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     Embedding embedding;       // sparse part only, once indexed
     int64_t index_bucket = 0;  // index shard holding its vector
     bool removed = false;      // deleted, or replaced by a new version
-    CompactAnswer answer;      // the first answer, replayed on resend
-    int64_t seq = 0;           // arrival number; its key in the store
+    // Exact duplicates whose embedded_as is this article.
+    int32_t sharers = 0;
+    CompactAnswer answer;  // the first answer, replayed on resend
+    int64_t seq = 0;       // arrival number; its key in the store
     // When the engine received it (never decreasing along articles_):
     // retention counts from here.
     absl::Time received;
-    // Its place in its live cluster's `members`, for O(1) removal.
-    int32_t member_slot = -1;
-    // Exact duplicates whose embedded_as is this article.
-    int32_t sharers = 0;
   };
 
   struct Cluster {

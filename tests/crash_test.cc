@@ -38,10 +38,7 @@ struct Acknowledged {
 class CrashTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("newsdedup-crash-test-", getpid());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = testing::FreshTempDir("crash-test");
     log_ = (dir_ / "server.log").string();
     for (const Article& a : testing::LoadStoriesFixture().articles) {
       titles_.push_back(a.title);

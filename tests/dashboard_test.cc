@@ -27,10 +27,7 @@ using testing::ReadFile;
 class DashboardTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("newsdedup-dashboard-test-", getpid());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = testing::FreshTempDir("dashboard-test");
     log_ = (dir_ / "server.log").string();
     ASSERT_TRUE(server_.Start(
         NEWSDEDUP_CLI_PATH,

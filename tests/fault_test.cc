@@ -39,10 +39,7 @@ using testing::ServerProcess;
 class FaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("newsdedup-fault-test-", getpid());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = testing::FreshTempDir("fault-test");
     log_ = (dir_ / "server.log").string();
   }
   void TearDown() override {
@@ -506,22 +503,22 @@ TEST_F(FaultTest, BadIdsOversizedFieldsAndUnknownEnumValuesAreRefused) {
   article.set_id(std::string(512, 'x'));
   EXPECT_TRUE(Assign(article).ok());
   const std::string too_long(513, 'x');
-  {
-    grpc::ClientContext context;
-    v1::GetClusterRequest request;
-    request.set_cluster_id(too_long);
-    v1::GetClusterResponse response;
-    EXPECT_EQ(stub_->GetCluster(&context, request, &response).error_code(),
-              grpc::StatusCode::INVALID_ARGUMENT);
-  }
-  {
-    grpc::ClientContext context;
-    v1::DeleteArticleRequest request;
-    request.set_article_id(too_long);
-    v1::DeleteArticleResponse response;
-    EXPECT_EQ(stub_->DeleteArticle(&context, request, &response).error_code(),
-              grpc::StatusCode::INVALID_ARGUMENT);
-  }
+  EXPECT_EQ(GetArticle(too_long).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::GetClusterRequest get_cluster;
+  get_cluster.set_cluster_id(too_long);
+  v1::GetClusterResponse cluster;
+  grpc::ClientContext cluster_context;
+  EXPECT_EQ(
+      stub_->GetCluster(&cluster_context, get_cluster, &cluster).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+  v1::DeleteArticleRequest remove;
+  remove.set_article_id(too_long);
+  v1::DeleteArticleResponse removed;
+  grpc::ClientContext remove_context;
+  EXPECT_EQ(
+      stub_->DeleteArticle(&remove_context, remove, &removed).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   {
     // Past --max-message-bytes gRPC refuses the message itself.
     grpc::ClientContext context;

@@ -26,10 +26,7 @@ using testing::ReadFile;
 class ServeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           absl::StrCat("newsdedup-serve-test-", getpid());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = testing::FreshTempDir("serve-test");
     log_ = (dir_ / "server.log").string();
     ASSERT_TRUE(server_.Start(NEWSDEDUP_CLI_PATH,
                               absl::StrCat("--data-dir ", DataDir()), log_))
@@ -146,8 +143,7 @@ TEST_F(ServeTest, AdminChecksBacksUpAndRestores) {
   EXPECT_THAT(out, HasSubstr("13 articles"));
   EXPECT_THAT(out, HasSubstr("no problems found"));
   const std::string backups = (dir_ / "backups").string();
-  EXPECT_EQ(Run(absl::StrCat("admin backup", data, " --to ", backups), &out),
-            0)
+  EXPECT_EQ(Run(absl::StrCat("admin backup", data, " --to ", backups), &out), 0)
       << out;
   EXPECT_THAT(out, HasSubstr("online through the server"));
   EXPECT_EQ(Run("admin compact" + data, &out), 1);

@@ -169,37 +169,30 @@ int RunLoadgen(const LoadgenFlags& flags) {
   std::cout << absl::StrFormat("preload: %d articles in %.1fs (%.0f/s)\n",
                                flags.preload, s, flags.preload / s);
 
-  // Phase 2: concurrent streams of new articles.
+  // Phase 2: concurrent streams of new articles; then the same streams
+  // sending new versions of preloaded articles.
   const int64_t per_stream = flags.stream_articles / flags.streams;
-  std::vector<std::vector<v1::AssignRequest>> requests;
-  for (int c = 0; c < flags.streams; ++c) {
-    requests.push_back(
-        MakeRequests(&maker, flags.preload + c * per_stream, per_stream));
-  }
-  int64_t errors = 0;
-  s = StreamConcurrently(stub.get(), requests, &errors);
-  std::cout << absl::StrFormat(
-      "AssignStream: %d articles over %d streams in %.1fs: %.0f Assign/s "
-      "(%d errors)\n",
-      per_stream * flags.streams, flags.streams, s,
-      per_stream * flags.streams / s, errors);
-
-  // Phase 2b: the same streams sending new versions of preloaded articles.
   const int64_t updates_per_stream =
       std::min<int64_t>(flags.update_articles, flags.preload) / flags.streams;
-  if (updates_per_stream > 0) {
-    requests.clear();
+  auto stream_phase = [&](const char* what, int64_t first, int64_t count,
+                          bool updated) {
+    std::vector<std::vector<v1::AssignRequest>> requests;
     for (int c = 0; c < flags.streams; ++c) {
-      requests.push_back(MakeRequests(&maker, c * updates_per_stream,
-                                      updates_per_stream, /*updated=*/true));
+      requests.push_back(
+          MakeRequests(&maker, first + c * count, count, updated));
     }
-    errors = 0;
-    s = StreamConcurrently(stub.get(), requests, &errors);
+    int64_t errors = 0;
+    const double seconds = StreamConcurrently(stub.get(), requests, &errors);
     std::cout << absl::StrFormat(
-        "AssignStream updates: %d new versions over %d streams in %.1fs: "
-        "%.0f Assign/s (%d errors)\n",
-        updates_per_stream * flags.streams, flags.streams, s,
-        updates_per_stream * flags.streams / s, errors);
+        "AssignStream%s: %d articles over %d streams in %.1fs: %.0f Assign/s "
+        "(%d errors)\n",
+        what, count * flags.streams, flags.streams, seconds,
+        count * flags.streams / seconds, errors);
+  };
+  stream_phase("", flags.preload, per_stream, /*updated=*/false);
+  if (updates_per_stream > 0) {
+    stream_phase(" updates (new versions)", 0, updates_per_stream,
+                 /*updated=*/true);
   }
 
   // Phase 3: unary Assign, open loop at a fixed rate.

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -32,6 +33,15 @@ int RunCommand(const std::string& command, const std::string& output_path,
       std::system(absl::StrCat(command, " >", output_path, " 2>&1").c_str());
   *output = ReadFile(output_path);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::filesystem::path FreshTempDir(const std::string& name) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      absl::StrCat("newsdedup-", name, "-", getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
 }
 
 ServerProcess::~ServerProcess() { Stop(SIGKILL); }

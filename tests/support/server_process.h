@@ -5,12 +5,17 @@
 
 #include <sys/types.h>
 
+#include <filesystem>
 #include <string>
 
 namespace newsdedup {
 namespace testing {
 
 std::string ReadFile(const std::string& path);
+
+// An empty directory for one test process: <tmp>/newsdedup-<name>-<pid>,
+// emptied if it exists.
+std::filesystem::path FreshTempDir(const std::string& name);
 
 // Runs a shell `command` with stdout and stderr sent to `output_path`, puts
 // what it wrote in `*output`, and returns its exit code (-1 if it did not
