@@ -122,6 +122,14 @@ class Embedder {
   // Stored with durable state, so that a store is never read back by an
   // embedder that would see its articles differently.
   virtual std::string fingerprint() const = 0;
+
+  // A new embedder of the same model and settings (same fingerprint) that
+  // has observed nothing: what a restarted process starts from. Lets an
+  // engine rebuild itself from its store without restarting. Errors:
+  // kUnimplemented where an embedder cannot (the default).
+  virtual absl::StatusOr<std::unique_ptr<Embedder>> NewEmpty() const {
+    return absl::UnimplementedError("this embedder cannot make a new copy");
+  }
 };
 
 }  // namespace newsdedup

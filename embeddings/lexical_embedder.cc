@@ -63,6 +63,16 @@ class LexicalEmbedder final : public Embedder {
 
   int dimension() const override { return options_.dimension; }
 
+  absl::StatusOr<std::unique_ptr<Embedder>> NewEmpty() const override {
+    ASSIGN_OR_RETURN(std::unique_ptr<Embedder> fresh,
+                     NewLexicalEmbedder(options_));
+    if (fresh->fingerprint() != fingerprint()) {  // built from another model
+      return absl::FailedPreconditionError(
+          "cannot reload this embedder's tokenizer model from its options");
+    }
+    return fresh;
+  }
+
   std::string fingerprint() const override {
     // Every option that changes a vector, and the vocabulary.
     return absl::StrCat(

@@ -23,6 +23,7 @@
 #include "embeddings/normalizer.h"
 #include "services/engine_store.h"
 #include "services/internal/centroid.h"
+#include "services/internal/engine_factory.h"
 #include "services/vector_index.h"
 
 namespace newsdedup {
@@ -138,12 +139,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
  public:
   ClusteringEngineImpl(const EngineOptions& options,
                        std::unique_ptr<Embedder> embedder,
-                       std::unique_ptr<VectorIndex> index,
-                       std::unique_ptr<EngineStore> store)
+                       std::unique_ptr<VectorIndex> index, EngineStore* store)
       : options_(options),
         embedder_(std::move(embedder)),
         bucket_width_(std::max(absl::Hours(1), options.story_window)),
-        store_(std::move(store)),
+        store_(store),
         index_(std::move(index)) {}
 
   // The engine's notion of now (options_.clock, or the wall clock).
@@ -1836,7 +1836,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // graphs, which costs more than one larger graph (search time grows with
   // the logarithm of size): half the window meant three graphs a query.
   const absl::Duration bucket_width_;
-  const std::unique_ptr<EngineStore> store_;  // null: memory only
+  EngineStore* const store_;  // not owned; null: memory only
 
   mutable absl::Mutex mu_;
   // Synchronises itself: searches run without the engine's lock.
@@ -1877,9 +1877,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ClusteringEngine>> ClusteringEngine::Create(
+namespace internal {
+
+absl::StatusOr<std::unique_ptr<ClusteringEngine>> NewEngineOnStore(
     const EngineOptions& options, std::unique_ptr<Embedder> embedder,
-    std::unique_ptr<EngineStore> store) {
+    EngineStore* store) {
   if (embedder == nullptr) {
     return absl::InvalidArgumentError("embedder must not be null");
   }
@@ -1904,11 +1906,22 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> ClusteringEngine::Create(
   index_options.search_breadth = options.index_search_breadth;
   ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
                    NewTimeShardedIndex(index_options));
-  const bool recover = store != nullptr;
   auto engine = std::make_unique<ClusteringEngineImpl>(
-      options, std::move(embedder), std::move(index), std::move(store));
-  if (recover) RETURN_IF_ERROR(engine->Recover());
+      options, std::move(embedder), std::move(index), store);
+  if (store != nullptr) RETURN_IF_ERROR(engine->Recover());
   return std::unique_ptr<ClusteringEngine>(std::move(engine));
+}
+
+}  // namespace internal
+
+absl::StatusOr<std::unique_ptr<ClusteringEngine>> ClusteringEngine::Create(
+    const EngineOptions& options, std::unique_ptr<Embedder> embedder,
+    std::unique_ptr<EngineStore> store) {
+  if (store == nullptr) {
+    return internal::NewEngineOnStore(options, std::move(embedder), nullptr);
+  }
+  return internal::NewDurableEngine(options, std::move(embedder),
+                                    std::move(store));
 }
 
 }  // namespace newsdedup

@@ -72,6 +72,16 @@ class EngineStore {
   // change leaves memory as it was.
   virtual absl::Status Writable() const { return absl::OkStatus(); }
 
+  // Failed writes so far (0 while healthy). After one, the engine's memory
+  // holds changes the store does not: the engine rebuilds itself from the
+  // store when this count grows (see services/durable_engine.cc).
+  virtual uint64_t failed_writes() const { return 0; }
+
+  // After a failed write: makes the store writable again if it can (its
+  // disk has room again), dropping the batches that failed, whose callers
+  // were told. Errors: kUnavailable while it still cannot write.
+  virtual absl::Status Resume() { return absl::OkStatus(); }
+
   // What a backup holds.
   struct BackupInfo {
     uint32_t id = 0;

@@ -83,8 +83,9 @@ absl::Status CheckFreeSpace(const std::string& path, int64_t min_free_bytes) {
   return absl::OkStatus();
 }
 
-rocksdb::Options BaseOptions() {
+rocksdb::Options BaseOptions(rocksdb::Env* env = nullptr) {
   rocksdb::Options options;
+  if (env != nullptr) options.env = env;
   options.create_if_missing = true;
   options.paranoid_checks = true;
   // Every record of the write-ahead log must read back, the last one
@@ -115,7 +116,7 @@ std::string RestoreAdvice(const std::string& path) {
 absl::StatusOr<rocksdb::WALRecoveryMode> CheckBeforeOpening(
     const RocksDbStoreOptions& options) {
   const std::string& path = options.path;
-  rocksdb::Options strict = BaseOptions();
+  rocksdb::Options strict = BaseOptions(options.env);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenForReadOnly(strict, path, &raw);
   std::unique_ptr<rocksdb::DB> db(raw);
@@ -123,7 +124,7 @@ absl::StatusOr<rocksdb::WALRecoveryMode> CheckBeforeOpening(
   if (s.IsCorruption()) {
     // Damage in the middle of the log, or only an incomplete last record
     // (what a crash in the middle of a write leaves)?
-    rocksdb::Options tolerant = BaseOptions();
+    rocksdb::Options tolerant = BaseOptions(options.env);
     tolerant.wal_recovery_mode =
         rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
     raw = nullptr;
@@ -220,7 +221,7 @@ class RocksDbStore final : public EngineStore {
 
   ~RocksDbStore() override {
     // Closing flushes nothing that matters: every batch is in the log.
-    db_->Close().PermitUncheckedError();
+    if (db_ != nullptr) db_->Close().PermitUncheckedError();
   }
 
   // Checks that this build may use the store; claims a new one for this
@@ -254,7 +255,14 @@ class RocksDbStore final : public EngineStore {
     return absl::OkStatus();
   }
 
+  absl::Status Closed() const {
+    return absl::UnavailableError(absl::StrCat(
+        "the store in ", options_.path,
+        " could not be reopened after a failed write; restart the server"));
+  }
+
   absl::Status Load(const Visitor& visitor) override {
+    if (db_ == nullptr) return Closed();
     ASSIGN_OR_RETURN(std::optional<StoreMeta> meta, ReadMeta());
     RETURN_IF_ERROR(visitor.meta(meta.value_or(StoreMeta())));
     RETURN_IF_ERROR(Scan<StoredCluster>(kClusterPrefix, visitor.cluster));
@@ -269,6 +277,49 @@ class RocksDbStore final : public EngineStore {
     // failure); queueing would only grow memory.
     if (failed_.ok()) pending_.push_back(std::move(batch));
     return ++staged_;
+  }
+
+  uint64_t failed_writes() const override {
+    absl::MutexLock lock(&mu_);
+    return failed_writes_;
+  }
+
+  absl::Status Resume() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (failed_.ok()) return absl::OkStatus();
+      if (writing_) return failed_;
+    }
+    RETURN_IF_ERROR(CheckFreeSpace(options_.path, options_.min_free_bytes));
+    // RocksDB 7.8's own DB::Resume() does not recover from a failed log
+    // write (facebook/rocksdb#11643: the log writer keeps its error), so
+    // the database is closed and opened again. The failed write may have
+    // left an incomplete last record: it was never acknowledged (its write
+    // failed), so here alone it is dropped.
+    if (db_ != nullptr) db_->Close().PermitUncheckedError();
+    db_.reset();
+    rocksdb::Options reopen = BaseOptions(options_.env);
+    reopen.wal_recovery_mode =
+        rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+    rocksdb::DB* db = nullptr;
+    const rocksdb::Status s = rocksdb::DB::Open(reopen, options_.path, &db);
+    db_.reset(db);
+    absl::MutexLock lock(&mu_);
+    if (!s.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("the store still cannot write: ",
+                       FromRocksDb(s, options_.path, "reopening").message()));
+    }
+    // Every batch staged since the failure was built on changes the disk
+    // does not have; their callers were told. Later ones start afresh.
+    lost_from_ = durable_ + 1;
+    lost_to_ = staged_;
+    lost_ = failed_;
+    pending_.clear();
+    durable_ = staged_;
+    failed_ = absl::OkStatus();
+    if (options_.warn) options_.warn("the store can write again");
+    return absl::OkStatus();
   }
 
   absl::Status Writable() const override {
@@ -287,6 +338,7 @@ class RocksDbStore final : public EngineStore {
   }
 
   absl::StatusOr<BackupInfo> Backup(const std::string& backup_dir) override {
+    if (db_ == nullptr) return Closed();
     return BackupDatabase(db_.get(), backup_dir);
   }
 
@@ -297,6 +349,8 @@ class RocksDbStore final : public EngineStore {
 
   absl::Status WaitDurable(uint64_t ticket) override {
     absl::MutexLock lock(&mu_);
+    // A batch dropped by a failed write stays failed after Resume().
+    if (ticket >= lost_from_ && ticket <= lost_to_) return lost_;
     while (durable_ < ticket) {
       if (!failed_.ok()) return failed_;
       if (writing_) {  // another caller is writing; it may cover us
@@ -324,8 +378,9 @@ class RocksDbStore final : public EngineStore {
         failed_ = absl::UnavailableError(absl::StrCat(
             "a store write failed (",
             FromRocksDb(s, options_.path, "writing").message(),
-            "); changes are refused until the server restarts, which reloads "
-            "what is durable (reads go on)"));
+            "); nothing of it was kept, and changes are refused until the "
+            "store can write again (reads go on)"));
+        ++failed_writes_;
         if (options_.warn) options_.warn(std::string(failed_.message()));
       }
       written_.SignalAll();
@@ -395,7 +450,10 @@ class RocksDbStore final : public EngineStore {
   }
 
   const RocksDbStoreOptions options_;
-  const std::unique_ptr<rocksdb::DB> db_;
+  // Null only after a reopen (Resume) failed; every use checks. Replaced
+  // by Resume only while no other call uses the store (the engine calls it
+  // with every other call held off).
+  std::unique_ptr<rocksdb::DB> db_;
   rocksdb::WriteOptions write_options_;
 
   mutable absl::Mutex mu_;
@@ -405,6 +463,11 @@ class RocksDbStore final : public EngineStore {
   uint64_t durable_ ABSL_GUARDED_BY(mu_) = 0;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  uint64_t failed_writes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Tickets of batches dropped by a failed write, and why.
+  uint64_t lost_from_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t lost_to_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status lost_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -428,7 +491,7 @@ absl::StatusOr<std::unique_ptr<EngineStore>> OpenRocksDbStore(
         "cannot create data dir ", options.path, ": ", error.message()));
   }
   RETURN_IF_ERROR(CheckFreeSpace(options.path, options.min_free_bytes));
-  rocksdb::Options db_options = BaseOptions();
+  rocksdb::Options db_options = BaseOptions(options.env);
   if (StoreExists(options.path)) {
     ASSIGN_OR_RETURN(db_options.wal_recovery_mode, CheckBeforeOpening(options));
   }

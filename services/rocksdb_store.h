@@ -23,6 +23,10 @@
 #include "absl/status/statusor.h"
 #include "services/engine_store.h"
 
+namespace rocksdb {
+class Env;
+}  // namespace rocksdb
+
 namespace newsdedup {
 
 // When a batch counts as durable.
@@ -60,8 +64,10 @@ struct RocksDbStoreOptions {
   // space than this: better a clear error at start than failed writes.
   int64_t min_free_bytes = int64_t{64} << 20;
   WalTailPolicy wal_tail = WalTailPolicy::kRefuse;
-  // Receives warnings about the opening (a dropped log tail).
+  // Receives warnings: a dropped log tail, a failed write, writes resumed.
   std::function<void(const std::string&)> warn;
+  // The file system RocksDB uses (null: the default); tests inject faults.
+  rocksdb::Env* env = nullptr;
 };
 
 // Opens (creating if needed) the store in options.path. Errors, each with

@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -45,9 +48,11 @@ std::string Fingerprint() {
 }
 
 absl::StatusOr<std::unique_ptr<ClusteringEngine>> OpenEngine(
-    const std::string& dir, EngineOptions options = EngineOptions()) {
+    const std::string& dir, EngineOptions options = EngineOptions(),
+    rocksdb::Env* env = nullptr) {
   RocksDbStoreOptions store_options;
   store_options.path = dir;
+  store_options.env = env;
   store_options.embedder_fingerprint = Fingerprint();
   absl::StatusOr<std::unique_ptr<EngineStore>> store =
       OpenRocksDbStore(store_options);
@@ -258,6 +263,91 @@ TEST(RocksDbStoreTest, BackupRestoresIntoANewDirectoryOnly) {
   auto engine = OpenEngine(restored.path());
   ASSERT_TRUE(engine.ok()) << engine.status();
   EXPECT_EQ(Observe(**engine, ids), before);
+}
+
+// A file system whose writes fail with "no space" while `full` is set.
+class FillableFileSystem final : public rocksdb::FileSystemWrapper {
+ public:
+  FillableFileSystem()
+      : rocksdb::FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  static const char* kClassName() { return "FillableFileSystem"; }
+  const char* Name() const override { return kClassName(); }
+
+  rocksdb::IOStatus NewWritableFile(
+      const std::string& name, const rocksdb::FileOptions& options,
+      std::unique_ptr<rocksdb::FSWritableFile>* file,
+      rocksdb::IODebugContext* debug) override {
+    rocksdb::IOStatus s = target()->NewWritableFile(name, options, file, debug);
+    if (s.ok()) *file = std::make_unique<File>(std::move(*file), &full);
+    return s;
+  }
+
+  std::atomic<bool> full{false};
+
+ private:
+  class File final : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> file,
+         const std::atomic<bool>* full)
+        : rocksdb::FSWritableFileOwnerWrapper(std::move(file)), full_(full) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data,
+                             const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* debug) override {
+      if (*full_) return rocksdb::IOStatus::NoSpace("test: disk full");
+      return target()->Append(data, options, debug);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data,
+                             const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo& info,
+                             rocksdb::IODebugContext* debug) override {
+      if (*full_) return rocksdb::IOStatus::NoSpace("test: disk full");
+      return target()->Append(data, options, info, debug);
+    }
+
+   private:
+    const std::atomic<bool>* const full_;
+  };
+};
+
+// Issue 12.6: a write the store failed used to stay in memory (a refused
+// article was readable, a refused delete took effect) until a restart.
+TEST(RocksDbStoreTest, AFailedWriteLeavesNoTraceAndWritesResume) {
+  TempDir dir("failed_write");
+  auto fs = std::make_shared<FillableFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  std::vector<std::string> warnings;
+  auto engine = OpenEngine(dir.path(), EngineOptions(), env.get());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  ClusteringEngine& e = **engine;
+  ASSERT_TRUE(e.Assign(MakeArticle("kept", "Harbour bridge closes")).ok());
+
+  fs->full = true;
+  absl::StatusOr<Assignment> refused =
+      e.Assign(MakeArticle("refused", "Election results announced"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(refused.status().message(), HasSubstr("store write failed"));
+  EXPECT_EQ(e.GetArticle("refused").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(e.DeleteArticle("kept").code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(e.GetArticle("kept").ok());
+  EXPECT_EQ(e.stats().articles, 1);
+  EXPECT_FALSE(e.Writable().ok());
+
+  fs->full = false;
+  absl::Status writable = e.Writable();
+  for (int i = 0; i < 30 && !writable.ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    writable = e.Writable();
+  }
+  ASSERT_TRUE(writable.ok()) << writable;
+  ASSERT_TRUE(
+      e.Assign(MakeArticle("refused", "Election results announced")).ok());
+  engine->reset();
+  auto reopened = OpenEngine(dir.path());
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_TRUE((*reopened)->GetArticle("kept").ok());
+  EXPECT_TRUE((*reopened)->GetArticle("refused").ok());
+  EXPECT_EQ((*reopened)->stats().articles, 2);
 }
 
 // A clock the test moves by hand, for EngineOptions::clock.
