@@ -551,5 +551,49 @@ TEST_F(GrpcServiceTest, ExpiredDeadlineIsDeadlineExceeded) {
             grpc::StatusCode::DEADLINE_EXCEEDED);
 }
 
+// Issue 12.8: the server went on assigning ~23 s after the client had
+// gone. A cancelled stream stops being read at once.
+TEST_F(GrpcServiceTest, CancelledStreamStopsTheWork) {
+  grpc::ClientContext context;
+  auto stream = stub_->AssignStream(&context);
+  std::thread writer([&] {
+    for (int n = 0; n < 5000; ++n) {
+      v1::AssignRequest request;
+      *request.mutable_article() = MakeProtoArticle(
+          absl::StrCat("c", n), absl::StrCat("Harbour bridge closes ", n),
+          std::string(4000, 'b'));
+      if (!stream->Write(request)) return;
+    }
+    stream->WritesDone();
+  });
+  v1::AssignStreamResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  context.TryCancel();
+  writer.join();
+  absl::SleepFor(absl::Milliseconds(300));
+  const int64_t after_cancel = engine_->stats().articles;
+  absl::SleepFor(absl::Milliseconds(700));
+  EXPECT_EQ(engine_->stats().articles, after_cancel) << "still working";
+  EXPECT_LT(after_cancel, 5000);
+}
+
+// A batch whose deadline passes is not worked through to the end, and the
+// answer says what was stored.
+TEST_F(GrpcServiceTest, ExpiredBatchStopsBetweenChunks) {
+  v1::AssignBatchRequest request;
+  for (int n = 0; n < 1000; ++n) {
+    *request.add_articles() = MakeProtoArticle(
+        absl::StrCat("b", n), absl::StrCat("Harbour bridge closes ", n),
+        std::string(4000, 'b'));
+  }
+  grpc::ClientContext context;
+  SetDeadline(&context, 30);
+  v1::AssignBatchResponse response;
+  const grpc::Status status = stub_->AssignBatch(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  absl::SleepFor(absl::Milliseconds(500));  // the server notices between chunks
+  EXPECT_LT(engine_->stats().articles, 1000);
+}
+
 }  // namespace
 }  // namespace newsdedup
