@@ -1786,8 +1786,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     view.title = record.title;
     if (record.source >= 0) view.source = source_names_[record.source];
     view.published = record.published;
+    // The relation and explanation it first received; its story, that
+    // story's representative and size as they are now (after merges).
     view.assignment = Expand(a);
-    view.assignment.cluster_id = clusters_[Resolve(record.cluster)].id;
+    const int64_t live = Resolve(record.cluster);
+    view.assignment.cluster_id = clusters_[live].id;
+    FillClusterView(live, &view.assignment);
     return view;
   }
 

@@ -85,8 +85,9 @@ struct ArticleView {
   std::string title;
   std::string source;
   absl::Time published = absl::InfinitePast();
-  // The answer the article first received, with cluster_id resolved to the
-  // live cluster it belongs to now.
+  // The relation and explanation the article first received, with its
+  // story (cluster_id), that story's representative and size as they are
+  // now, after merges and later members.
   Assignment assignment;
 };
 
@@ -159,7 +160,8 @@ class ClusteringEngine {
   // Assigns one article to a story and returns the answer. Every change
   // first forgets what the retention has expired (ForgetExpired).
   // Re-sending an id with the same content returns the answer of its
-  // current version again (cluster id resolved through later merges).
+  // current version again, as GetArticle gives it (its story,
+  // representative and size as they are now).
   // The same id with different content is a new version: it replaces the
   // old text (in the index, the centroid and the duplicate lookup), keeps
   // its cluster unless it now clearly belongs elsewhere (the old cluster no

@@ -416,6 +416,14 @@ TEST_F(GrpcServiceTest, GetClusterPagesMembersAndGetArticleResolves) {
   ASSERT_TRUE(stub_->GetArticle(&context, get, &article).ok());
   EXPECT_EQ(article.assignment().cluster_id(), cluster_id);
   EXPECT_EQ(article.assignment().relation(), v1::EXACT_DUPLICATE);
+  // Issue 13: the story as it is now, not as it was when m0 arrived.
+  get.set_article_id("m0");
+  grpc::ClientContext first_context;
+  ASSERT_TRUE(stub_->GetArticle(&first_context, get, &article).ok());
+  EXPECT_EQ(article.assignment().cluster_size(), 5);
+  EXPECT_EQ(article.assignment().representative_id(), "m0");
+  EXPECT_EQ(article.assignment().representative_title(),
+            "Budapest summit between Trump and Putin on hold");
 
   get.set_article_id("nope");
   grpc::ClientContext context2;
