@@ -31,6 +31,10 @@ enum class Relation {
 // "NEW_STORY", "SAME_STORY", "NEAR_DUPLICATE" or "EXACT_DUPLICATE".
 const char* RelationName(Relation relation);
 
+// Whether `t` is a known time (Article::published and the times derived
+// from it use absl::InfinitePast() for "unknown").
+inline bool Dated(absl::Time t) { return t != absl::InfinitePast(); }
+
 struct Assignment {
   std::string article_id;
   std::string cluster_id;  // as assigned; later merges are resolved by

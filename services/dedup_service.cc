@@ -49,8 +49,6 @@ void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
       absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
 }
 
-bool Dated(absl::Time t) { return t != absl::InfinitePast(); }
-
 v1::Relation ToProto(Relation relation) {
   switch (relation) {
     case Relation::kNewStory:

@@ -28,20 +28,6 @@
 
 namespace newsdedup {
 
-const char* RelationName(Relation relation) {
-  switch (relation) {
-    case Relation::kNewStory:
-      return "NEW_STORY";
-    case Relation::kSameStory:
-      return "SAME_STORY";
-    case Relation::kNearDuplicate:
-      return "NEAR_DUPLICATE";
-    case Relation::kExactDuplicate:
-      return "EXACT_DUPLICATE";
-  }
-  return "UNKNOWN";
-}
-
 const char* ClusterEventKindName(ClusterEvent::Kind kind) {
   switch (kind) {
     case ClusterEvent::Kind::kCreated:
@@ -1013,8 +999,6 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     next_seq_ = std::max(next_seq_, stored.seq() + 1);
     return absl::OkStatus();
   }
-
-  static bool Dated(absl::Time t) { return t != absl::InfinitePast(); }
 
   int64_t BucketOf(absl::Time t) const {
     if (!Dated(t)) return VectorIndex::kTimelessBucket;
