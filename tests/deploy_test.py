@@ -114,7 +114,13 @@ class DeployTest(unittest.TestCase):
             docs += [d for d in yaml.safe_load_all(read("k8s", name)) if d]
         kinds = {d["kind"]: d for d in docs}
         self.assertEqual(set(kinds), {"StatefulSet", "Service"})
+        services = {d["metadata"]["name"]: d for d in docs
+                    if d["kind"] == "Service"}
         spec = kinds["StatefulSet"]["spec"]
+        # The governing Service of a StatefulSet must be headless.
+        self.assertIn(spec["serviceName"], services)
+        self.assertEqual(services[spec["serviceName"]]["spec"]["clusterIP"],
+                         "None")
         pod = spec["template"]["spec"]
         self.assertTrue(pod["securityContext"]["runAsNonRoot"])
         container = pod["containers"][0]
@@ -126,9 +132,17 @@ class DeployTest(unittest.TestCase):
         mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
         self.assertEqual(claims, ["data"])
         self.assertEqual(mounts["data"], "/var/lib/newsdedup")
-        selector = kinds["Service"]["spec"]["selector"]
         labels = spec["template"]["metadata"]["labels"]
-        self.assertEqual(selector, labels)
+        for service in services.values():
+            self.assertEqual(service["spec"]["selector"], labels)
+
+    def test_dockerignore_keeps_build_trees_out_of_the_image(self):
+        # COPY . . of a checkout built per the README brought a
+        # CMakeCache.txt from another path, and cmake in the image failed.
+        with open(os.path.join(ROOT, ".dockerignore")) as f:
+            patterns = [l.strip() for l in f if l.strip()
+                        and not l.startswith("#")]
+        self.assertIn("build*/", patterns)
 
 
 if __name__ == "__main__":
