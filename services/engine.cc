@@ -421,8 +421,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       StageOnExit stage(this, &ticket);
       ForgetExpiredLocked();
       ASSIGN_OR_RETURN(const int64_t a, FindArticle(article_id));
+      const std::string story = clusters_[Resolve(articles_[a].cluster)].id;
       RETURN_IF_ERROR(RemoveArticle(a));
       ++stats_.deletions;
+      Announce({EngineOptions::StoryChange::Kind::kTakedown, story,
+                std::string(article_id), std::string()});
     }
     return WaitDurable(ticket);
   }
@@ -1515,6 +1518,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     MarkDirty(c);
     cluster.history.push_back({ClusterEvent::Kind::kRepresentativeChanged,
                                Now(), std::string(), articles_[a].id});
+    Announce({EngineOptions::StoryChange::Kind::kRepresentativeChanged,
+              cluster.id, articles_[a].id, std::string()});
+  }
+
+  void Announce(const EngineOptions::StoryChange& change) const {
+    if (options_.on_story_change) options_.on_story_change(change);
   }
 
   // The most central embedded member of a non-empty cluster, ties to the
@@ -1605,6 +1614,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     }
     s.history.push_back(
         {ClusterEvent::Kind::kAbsorbed, Now(), x.id, std::string()});
+    Announce(
+        {EngineOptions::StoryChange::Kind::kMerge, s.id, std::string(), x.id});
     x.merged_into = survivor;
     --live_clusters_;
     x.members.clear();

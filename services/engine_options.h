@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "absl/time/time.h"
 
@@ -50,6 +51,18 @@ struct EngineOptions {
     absl::Time cutoff;  // articles received before this were forgotten
   };
   std::function<void(const RetentionSweep&)> on_retention_sweep;
+
+  // Called for every takedown, merge of two stories and change of a
+  // story's representative, as it happens (under the engine's lock: it
+  // must not call the engine). The server logs them, without article text.
+  struct StoryChange {
+    enum class Kind { kTakedown, kMerge, kRepresentativeChanged };
+    Kind kind = Kind::kTakedown;
+    std::string story_id;     // the story changed (a merge's survivor)
+    std::string article_id;   // taken down, or the new representative
+    std::string absorbed_id;  // kMerge: the story merged into story_id
+  };
+  std::function<void(const StoryChange&)> on_story_change;
 
   // Most articles held at once; past it, new ids are refused with
   // RESOURCE_EXHAUSTED until retention frees room (back-pressure instead

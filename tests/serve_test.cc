@@ -83,12 +83,19 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
   EXPECT_NE(Client("get-article no-such-id", &out), 0);
   EXPECT_THAT(out, HasSubstr("unknown article"));
 
+  ASSERT_EQ(Client("delete-article s1", &out), 0) << out;  // a representative
   const int status = server_.Stop(SIGTERM);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   const std::string log = ReadFile(log_);
   EXPECT_THAT(log, HasSubstr("event=shutting_down signal=SIGTERM"));
-  EXPECT_THAT(log, HasSubstr("event=stopped articles=13"));
+  EXPECT_THAT(log, HasSubstr("event=stopped articles=12"));
+  // Issue 13: takedowns and representative changes are logged.
+  EXPECT_THAT(log, ::testing::ContainsRegex("event=takedown article=s1 "
+                                            "story=story-[0-9]+"));
+  EXPECT_THAT(log, ::testing::ContainsRegex(
+                       "event=representative_changed story=story-[0-9]+ "
+                       "article=s[0-9]+"));
   // No article text in the logs.
   EXPECT_THAT(log, ::testing::Not(HasSubstr("Budapest")));
 }

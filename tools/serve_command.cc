@@ -58,6 +58,27 @@ int RunServe(ServeFlags& flags) {
                   {"expired_stories", absl::StrCat(sweep.expired_stories)},
                   {"received_before", FormatRfc3339(sweep.cutoff)}});
       };
+  flags.engine.engine.on_story_change =
+      [](const EngineOptions::StoryChange& change) {
+        using Kind = EngineOptions::StoryChange::Kind;
+        switch (change.kind) {
+          case Kind::kTakedown:
+            LogEvent(
+                "info", "takedown",
+                {{"article", change.article_id}, {"story", change.story_id}});
+            break;
+          case Kind::kMerge:
+            LogEvent(
+                "info", "stories_merged",
+                {{"story", change.story_id}, {"absorbed", change.absorbed_id}});
+            break;
+          case Kind::kRepresentativeChanged:
+            LogEvent(
+                "info", "representative_changed",
+                {{"story", change.story_id}, {"article", change.article_id}});
+            break;
+        }
+      };
   flags.engine.store.warn = [](const std::string& warning) {
     LogEvent("warning", "store_warning", {{"warning", warning}});
   };
