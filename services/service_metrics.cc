@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
+#include "common/version.h"
 #include "services/rocksdb_store.h"
 #include "services/vector_index.h"
 
@@ -185,6 +186,11 @@ void RegisterEngineMetrics(const ClusteringEngine* engine,
       "Change batches waiting for their write to the store (queue depth).");
   MetricFamily* store_bytes = registry->AddGauge(
       "newsdedup_store_bytes", "Size of the data directory on disk.");
+  registry
+      ->AddGauge("newsdedup_build_info",
+                 "Always 1; the label says which version is running.",
+                 {"version"})
+      ->Set({Version()}, 1);
   MetricFamily* forgotten =
       registry->AddCounter("newsdedup_forgotten_articles_total",
                            "Articles deleted past the retention.");

@@ -88,6 +88,13 @@ TEST_F(CliTest, HelpListsCommandsAndFlags) {
   EXPECT_THAT(r.out, HasSubstr("--vocab-size"));
 }
 
+// Issue 13: `newsdedup --version`.
+TEST_F(CliTest, VersionIsPrinted) {
+  RunResult r = Run("--version");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, ::testing::MatchesRegex("[0-9]+\\.[0-9]+\\.[0-9]+\n"));
+}
+
 TEST_F(CliTest, UnknownCommandIsAUsageError) {
   RunResult r = Run("frobnicate");
   EXPECT_NE(r.exit_code, 0);

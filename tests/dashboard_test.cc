@@ -102,6 +102,8 @@ TEST_F(DashboardTest, MetricsMoveAsArticlesArriveAndPassPromtool) {
   const std::string before = Get("/metrics");
   ASSERT_FALSE(before.empty());
   EXPECT_EQ(Sample(before, "newsdedup_articles"), 0);
+  EXPECT_THAT(before, ::testing::ContainsRegex(
+                          "newsdedup_build_info\\{version=\"[0-9.]+\"\\} 1"));
   FeedStories();
   const std::string after = Get("/metrics");
   EXPECT_EQ(Sample(after, "newsdedup_articles"), 13);

@@ -2,6 +2,7 @@
 // A thin shell: flags are parsed here, the work is in the engine library.
 #include <CLI/CLI.hpp>
 
+#include "common/version.h"
 #include "tools/commands.h"
 
 int main(int argc, char** argv) {
@@ -9,6 +10,7 @@ int main(int argc, char** argv) {
       "newsdedup: deduplicates news articles and clusters them into stories.\n"
       "Run 'newsdedup <command> --help' for a command's flags."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", newsdedup::Version());
   // Flag values may come from a TOML/INI file, one section per command:
   //   [serve]
   //   listen = "127.0.0.1:50051"
