@@ -221,6 +221,12 @@ TEST_F(CliTest, ConfigFileSetsFlagsPerCommand) {
   RunResult r = Run(absl::StrCat("--config ", config, " eval ", stories));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("clusters=13"));
+  // Issue 13: a misspelt key is an error that names it, not ignored.
+  r = Run(absl::StrCat("--config ",
+                       Write("typo.toml", "[eval]\nshort-treshold = 0.99\n"),
+                       " eval ", stories));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err + r.out, HasSubstr("short-treshold"));
   r = Run(absl::StrCat("--config /nonexistent/newsdedup.toml eval ", stories));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err + r.out, HasSubstr("/nonexistent/newsdedup.toml"));

@@ -81,7 +81,7 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
   ASSERT_EQ(Client("get-article s2", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("\"article_id\":\"s2\""));
   EXPECT_NE(Client("get-article no-such-id", &out), 0);
-  EXPECT_THAT(out, HasSubstr("unknown article"));
+  EXPECT_THAT(out, HasSubstr("NOT_FOUND: unknown article"));  // a name, not 5
 
   ASSERT_EQ(Client("delete-article s1", &out), 0) << out;  // a representative
   const int status = server_.Stop(SIGTERM);

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -41,7 +42,8 @@ std::string ToJson(const google::protobuf::Message& message) {
 
 std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0 && t.nanos() == 0) return "-";
-  return absl::FormatTime("%E4Y-%m-%d %H:%M", absl::FromUnixSeconds(t.seconds()),
+  return absl::FormatTime("%E4Y-%m-%d %H:%M",
+                          absl::FromUnixSeconds(t.seconds()),
                           absl::UTCTimeZone());
 }
 
@@ -89,8 +91,10 @@ class Client {
   void Report(const std::string& article_id, const v1::AssignResult& result) {
     if (result.has_error()) {
       ++rejected_;
-      std::cerr << "article " << article_id << ": " << result.error().message()
-                << "\n";
+      std::cerr << "article " << article_id << ": "
+                << absl::StatusCodeToString(
+                       static_cast<absl::StatusCode>(result.error().code()))
+                << ": " << result.error().message() << "\n";
       return;
     }
     ++answered_;
@@ -148,8 +152,9 @@ class Client {
 
   int Fail(const grpc::Status& status) const {
     std::cerr << "newsdedup client: " << flags_.server << ": "
-              << status.error_message() << " (code " << status.error_code()
-              << ")\n";
+              << absl::StatusCodeToString(
+                     static_cast<absl::StatusCode>(status.error_code()))
+              << ": " << status.error_message() << "\n";
     return kExitFailure;
   }
 

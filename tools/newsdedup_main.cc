@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   app.set_config("--config", "",
                  "TOML/INI file of flag values, one [command] section per "
                  "command (give it before the command)");
+  // A misspelt key must not be ignored silently: the error names it.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   int exit_code = newsdedup::kExitOk;
   newsdedup::RegisterClusterCommand(&app, &exit_code);
   newsdedup::RegisterEvalCommand(&app, &exit_code);
