@@ -63,6 +63,10 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
   std::string out;
   ASSERT_EQ(Client("health", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("SERVING"));
+  // Issue 13: client flags after the subcommand work too.
+  ASSERT_EQ(Run(absl::StrCat("client health --server 127.0.0.1:", port_), &out),
+            0)
+      << out;
 
   const std::string input = (dir_ / "in.jsonl").string();
   std::ofstream(input) << testing::StoriesJsonl();

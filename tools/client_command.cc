@@ -389,6 +389,10 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       "health", "Ask the standard gRPC health service; exit 0 when SERVING");
   health->callback(
       [flags, exit_code] { *exit_code = Client(*flags).Health(); });
+
+  // --server and --timeout-seconds may also follow the subcommand
+  // (`client get-cluster story-3 --server host:port`).
+  for (CLI::App* command : client->get_subcommands({})) command->fallthrough();
 }
 
 }  // namespace newsdedup
