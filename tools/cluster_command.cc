@@ -139,6 +139,7 @@ int RunCluster(const ClusterFlags& flags) {
                        if (lines.size() >= kAssignBatchSize) flush();
                      });
   flush();
+  progress.Finish(accepted + rejected);
   for (nlohmann::json& row : pending) {
     // Final story of each article, after every merge.
     row["cluster_id"] =
