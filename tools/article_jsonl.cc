@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
@@ -37,6 +38,12 @@ absl::StatusOr<absl::Time> ParsePublished(const std::string& text) {
       "published: \"", text, "\" is not an RFC 3339 time or YYYY-MM-DD date"));
 }
 
+// What a line should hold, for errors on lines that hold something else.
+constexpr char kExpectedLine[] =
+    " (expected one JSON object per line with \"id\" and \"title\", and "
+    "optionally \"text\", \"url\", \"source\", \"language\", "
+    "\"published\"; this is not CSV)";
+
 }  // namespace
 
 absl::StatusOr<ParsedArticle> ParseArticleLine(absl::string_view line) {
@@ -45,8 +52,12 @@ absl::StatusOr<ParsedArticle> ParseArticleLine(absl::string_view line) {
   try {
     parsed.fields = nlohmann::json::parse(line.begin(), line.end());
   } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("malformed JSON: ", e.what()));
+    const absl::string_view trimmed = absl::StripLeadingAsciiWhitespace(line);
+    const bool looks_like_csv = !trimmed.empty() && trimmed[0] != '{' &&
+                                trimmed[0] != '[' &&
+                                absl::StrContains(trimmed, ',');
+    return absl::InvalidArgumentError(absl::StrCat(
+        "malformed JSON: ", e.what(), looks_like_csv ? kExpectedLine : ""));
   }
   const nlohmann::json& object = parsed.fields;
   if (!object.is_object()) {
@@ -55,7 +66,13 @@ absl::StatusOr<ParsedArticle> ParseArticleLine(absl::string_view line) {
   Article& a = parsed.article;
   auto id = object.find("id");
   if (id == object.end() || id->is_null()) {
-    return absl::InvalidArgumentError("id: missing");
+    if (object.contains("text1") && object.contains("text2")) {
+      return absl::InvalidArgumentError(
+          "id: missing; this looks like a line of article pairs (text1, "
+          "text2): score those with `newsdedup eval --pairs`");
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("id: missing", kExpectedLine));
   }
   if (id->is_string()) {
     a.id = id->get<std::string>();

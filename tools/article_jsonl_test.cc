@@ -103,6 +103,17 @@ TEST(ForEachArticleLineTest, ReadsMultiMegabyteLines) {
   EXPECT_EQ(count, 1);
 }
 
+// Issue 13: a CSV line or a pairs file gets a hint of what is expected.
+TEST(ParseArticleLineTest, HintsAtCsvAndPairsFiles) {
+  absl::StatusOr<ParsedArticle> csv = ParseArticleLine("id,title,text\n");
+  EXPECT_THAT(csv.status().message(), ::testing::HasSubstr("not CSV"));
+  EXPECT_THAT(csv.status().message(),
+              ::testing::HasSubstr("one JSON object per line"));
+  absl::StatusOr<ParsedArticle> pairs = ParseArticleLine(
+      "{\"lang1\": \"en\", \"text1\": \"a\", \"text2\": \"b\"}");
+  EXPECT_THAT(pairs.status().message(), ::testing::HasSubstr("eval --pairs"));
+}
+
 // Issue 12.9: year 1 came out as "1-01-01T00:00:00Z".
 TEST(FormatTimeTest, WritesFourDigitYears) {
   EXPECT_EQ(newsdedup::FormatTime(absl::FromCivil(
