@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -127,20 +128,6 @@ void ToProto(const ArticleView& a, v1::ClusterMember* out) {
 void ToProto(const absl::Status& status, v1::Error* out) {
   out->set_code(static_cast<int>(status.code()));
   out->set_message(std::string(status.message()));
-}
-
-// Page tokens are the decimal offset of the page's first item.
-absl::StatusOr<int> ParsePageToken(const std::string& token) {
-  if (token.empty()) return 0;
-  int offset = 0;
-  if (!absl::SimpleAtoi(token, &offset) || offset < 0) {
-    return absl::InvalidArgumentError("page_token: not a token from this API");
-  }
-  return offset;
-}
-
-std::string NextPageToken(int offset, int page_size, int total) {
-  return offset + page_size < total ? absl::StrCat(offset + page_size) : "";
 }
 
 // Engine messages name the field ("title: ..."); say which message.
@@ -501,17 +488,30 @@ absl::Status DedupServiceImpl::DoGetCluster(
     const v1::GetClusterRequest& request, v1::GetClusterResponse* response) {
   RETURN_IF_ERROR(ValidateId("cluster_id", request.cluster_id()));
   ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size()));
-  ASSIGN_OR_RETURN(const int offset, ParsePageToken(request.page_token()));
   ASSIGN_OR_RETURN(const ClusterSummary summary,
                    engine_->GetCluster(request.cluster_id()));
-  ASSIGN_OR_RETURN(
-      const MemberPage page,
-      engine_->ClusterMembers(request.cluster_id(), offset, page_size));
   ToProto(summary, response->mutable_cluster());
-  for (const ArticleView& member : page.members) {
-    ToProto(member, response->add_members());
+  PageSnapshots::Page page;
+  if (request.page_token().empty()) {
+    // Members in arrival order, as of now; later pages keep this order.
+    ASSIGN_OR_RETURN(MemberPage members,
+                     engine_->ClusterMembers(request.cluster_id(), 0,
+                                             std::numeric_limits<int>::max()));
+    std::vector<std::string> ids;
+    for (const ArticleView& member : members.members) ids.push_back(member.id);
+    page = member_pages_.First(std::move(ids), page_size);
+    for (int i = 0; i < static_cast<int>(page.ids.size()); ++i) {
+      ToProto(members.members[i], response->add_members());
+    }
+  } else {
+    ASSIGN_OR_RETURN(page, member_pages_.Next(request.page_token(), page_size));
+    for (const std::string& id : page.ids) {
+      // Taken down or expired since the first page: left out.
+      absl::StatusOr<ArticleView> member = engine_->GetArticle(id);
+      if (member.ok()) ToProto(*member, response->add_members());
+    }
   }
-  response->set_next_page_token(NextPageToken(offset, page_size, page.total));
+  response->set_next_page_token(page.next_token);
   return absl::OkStatus();
 }
 
@@ -525,7 +525,24 @@ absl::Status DedupServiceImpl::DoListClusters(
                " is not a value of ListClustersRequest.SortBy"));
   }
   ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size()));
-  ASSIGN_OR_RETURN(const int offset, ParsePageToken(request.page_token()));
+  if (!request.page_token().empty()) {
+    // Later pages: the order the first page computed (see page_tokens.h).
+    ASSIGN_OR_RETURN(const PageSnapshots::Page page,
+                     cluster_pages_.Next(request.page_token(), page_size));
+    for (const std::string& id : page.ids) {
+      absl::StatusOr<ClusterSummary> cluster = engine_->GetCluster(id);
+      // Merged into another story (listed under its own id) or expired
+      // since the first page: left out, never shown twice.
+      if (!cluster.ok() || cluster->cluster_id != id ||
+          (cluster->expired && !request.include_expired())) {
+        continue;
+      }
+      ToProto(*cluster, response->add_clusters());
+    }
+    response->set_total(static_cast<int>(page.total));
+    response->set_next_page_token(page.next_token);
+    return absl::OkStatus();
+  }
   absl::Time since = absl::InfinitePast();
   if (request.has_updated_since()) {
     ASSIGN_OR_RETURN(since,
@@ -551,12 +568,15 @@ absl::Status DedupServiceImpl::DoListClusters(
     default:  // SIZE, or unspecified: as listed
       break;
   }
-  const int total = static_cast<int>(clusters.size());
-  for (int i = offset; i < total && i - offset < page_size; ++i) {
+  std::vector<std::string> ids;
+  for (const ClusterSummary& c : clusters) ids.push_back(c.cluster_id);
+  const PageSnapshots::Page page =
+      cluster_pages_.First(std::move(ids), page_size);
+  for (size_t i = 0; i < page.ids.size(); ++i) {
     ToProto(clusters[i], response->add_clusters());
   }
-  response->set_total(total);
-  response->set_next_page_token(NextPageToken(offset, page_size, total));
+  response->set_total(static_cast<int>(page.total));
+  response->set_next_page_token(page.next_token);
   return absl::OkStatus();
 }
 

@@ -19,6 +19,7 @@
 #include "grpcpp/grpcpp.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/engine.h"
+#include "services/page_tokens.h"
 
 namespace newsdedup {
 
@@ -127,6 +128,9 @@ class DedupServiceImpl final : public RawDedupService {
 
   ClusteringEngine* const engine_;
   const ServiceLimits limits_;
+  // Orders of listed stories and of story members behind page tokens.
+  PageSnapshots cluster_pages_{absl::Minutes(10), 1000};
+  PageSnapshots member_pages_{absl::Minutes(10), 100};
 };
 
 }  // namespace newsdedup

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "common/time_format.h"
 #include "services/dashboard_assets.h"
+#include "services/page_tokens.h"
 
 namespace newsdedup {
 namespace {
@@ -59,7 +60,7 @@ bool IntParam(const httplib::Request& req, const char* name, int lo, int hi,
 }
 
 void Serve(httplib::Server& server, const ClusteringEngine* engine,
-           const PrometheusRegistry* registry) {
+           const PrometheusRegistry* registry, PageSnapshots* pages) {
   server.Get("/metrics",
              [registry](const httplib::Request&, httplib::Response& res) {
                res.set_content(registry->Render(), "text/plain; version=0.0.4");
@@ -75,10 +76,34 @@ void Serve(httplib::Server& server, const ClusteringEngine* engine,
                });
   }
 
-  server.Get("/api/stories", [engine](const httplib::Request& req,
-                                      httplib::Response& res) {
+  server.Get("/api/stories", [engine, pages](const httplib::Request& req,
+                                             httplib::Response& res) {
     int limit = 0;
     if (!IntParam(req, "limit", 1, 1000, 50, &limit, res)) return;
+    const EngineStats stats = engine->stats();
+    json stories = json::array();
+    if (req.has_param("page_token")) {
+      // A later page: the order the first page computed (page_tokens.h).
+      absl::StatusOr<PageSnapshots::Page> page =
+          pages->Next(req.get_param_value("page_token"), limit);
+      if (!page.ok()) {
+        Error(res, 400, std::string(page.status().message()));
+        return;
+      }
+      for (const std::string& id : page->ids) {
+        absl::StatusOr<ClusterSummary> story = engine->GetCluster(id);
+        if (story.ok() && story->cluster_id == id && !story->expired) {
+          stories.push_back(StoryJson(*story));
+        }
+      }
+      Reply(res, 200,
+            {{"total", page->total},
+             {"articles", stats.articles},
+             {"timeline_hours", ClusterSummary::kTimelineHours},
+             {"stories", stories},
+             {"next_page_token", page->next_token}});
+      return;
+    }
     const std::string sort =
         req.has_param("sort") ? req.get_param_value("sort") : "growth";
     ClusterOrder order = ClusterOrder::kRecentGrowth;
@@ -92,16 +117,18 @@ void Serve(httplib::Server& server, const ClusteringEngine* engine,
     }
     std::vector<ClusterSummary> clusters = engine->ListClusters();
     SortClusters(order, &clusters);
-    const EngineStats stats = engine->stats();
-    json stories = json::array();
-    for (size_t i = 0; i < clusters.size() && i < size_t(limit); ++i) {
+    std::vector<std::string> ids;
+    for (const ClusterSummary& c : clusters) ids.push_back(c.cluster_id);
+    const PageSnapshots::Page page = pages->First(std::move(ids), limit);
+    for (size_t i = 0; i < page.ids.size(); ++i) {
       stories.push_back(StoryJson(clusters[i]));
     }
     Reply(res, 200,
           {{"total", clusters.size()},
            {"articles", stats.articles},
            {"timeline_hours", ClusterSummary::kTimelineHours},
-           {"stories", stories}});
+           {"stories", stories},
+           {"next_page_token", page.next_token}});
   });
 
   server.Get(R"(/api/stories/([^/]+))", [engine](const httplib::Request& req,
@@ -198,7 +225,7 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
   std::unique_ptr<OpsHttpServer> ops(new OpsHttpServer());
   ops->server_ = std::make_unique<httplib::Server>();
   ConfigureConnections(*ops->server_);
-  Serve(*ops->server_, engine, registry);
+  Serve(*ops->server_, engine, registry, &ops->story_pages_);
   if (port == 0) {
     ops->port_ = ops->server_->bind_to_any_port(host);
   } else {

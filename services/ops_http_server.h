@@ -5,7 +5,9 @@
 //   GET /                        the dashboard (static page, no external
 //                                resources; app.js and style.css beside it)
 //   GET /api/stories             live stories; ?sort=growth|size|last-update
-//                                (default growth), ?limit=1..1000 (50)
+//                                (default growth), ?limit=1..1000 (50),
+//                                ?page_token= the next_page_token of the
+//                                page before
 //   GET /api/stories/{id}        one story (alias ids resolve) with its
 //                                members, ?limit=1..1000 (200)
 //   GET /api/search?q=TEXT       stories near a text: FindSimilar's nearest
@@ -24,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/engine.h"
+#include "services/page_tokens.h"
 #include "services/prometheus_registry.h"
 
 namespace httplib {
@@ -59,6 +62,8 @@ class OpsHttpServer {
   OpsHttpServer() = default;
 
   std::unique_ptr<httplib::Server> server_;
+  // The orders behind /api/stories page tokens.
+  PageSnapshots story_pages_{absl::Minutes(10), 1000};
   std::thread thread_;
   int port_ = 0;
 };

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "absl/strings/numbers.h"
@@ -140,6 +141,18 @@ TEST_F(DashboardTest, JsonApiAnswersAndRejectsBadParameters) {
   EXPECT_EQ(status, 200);
   EXPECT_THAT(stories, HasSubstr("\"total\":4"));
   EXPECT_THAT(stories, HasSubstr("\"timeline\":["));
+  // Issue 13: the HTTP API pages with an opaque token.
+  const std::string token =
+      nlohmann::json::parse(stories).at("next_page_token").get<std::string>();
+  ASSERT_FALSE(token.empty());
+  const std::string rest =
+      Get("/api/stories?limit=2&page_token=" + token, &status);
+  EXPECT_EQ(status, 200);
+  const nlohmann::json page = nlohmann::json::parse(rest);
+  EXPECT_EQ(page.at("stories").size(), 2u);
+  EXPECT_EQ(page.at("next_page_token"), "");
+  Get("/api/stories?page_token=bm90LWEtdG9rZW4", &status);
+  EXPECT_EQ(status, 400);
   Get("/api/stories?limit=0", &status);
   EXPECT_EQ(status, 400);
   Get("/api/stories?sort=sideways", &status);

@@ -468,7 +468,18 @@ TEST_F(GrpcServiceTest, ListClustersSortsFiltersAndPages) {
     ASSERT_TRUE(stub_->ListClusters(&context, request, &response).ok());
     ASSERT_EQ(response.clusters_size(), 1);
     EXPECT_EQ(response.clusters(0).representative_id(), "b0");  // newest first
-    EXPECT_EQ(response.next_page_token(), "1");
+    EXPECT_FALSE(response.next_page_token().empty());
+    EXPECT_NE(response.next_page_token(), "1");  // opaque, not an offset
+  }
+  {
+    v1::ListClustersRequest next;
+    next.set_page_size(1);
+    next.set_page_token(response.next_page_token());
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListClusters(&context, next, &response).ok());
+    ASSERT_EQ(response.clusters_size(), 1);
+    EXPECT_EQ(response.clusters(0).representative_id(), "a0");
+    EXPECT_TRUE(response.next_page_token().empty());
   }
   request.mutable_updated_since()->set_seconds(1761125000);
   request.set_page_size(10);
@@ -601,6 +612,71 @@ TEST_F(GrpcServiceTest, ExpiredBatchStopsBetweenChunks) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   absl::SleepFor(absl::Milliseconds(500));  // the server notices between chunks
   EXPECT_LT(engine_->stats().articles, 1000);
+}
+
+// Issue 13: page tokens were offsets into a list re-sorted at every call,
+// so a story that grew between two pages was shown twice (or skipped).
+TEST_F(GrpcServiceTest, PagesNeitherSkipNorRepeatWhileStoriesChange) {
+  v1::AssignResponse answer;
+  const std::vector<std::string> headlines = {
+      "Chile earthquake tsunami warning",   "Real Madrid beat Juventus",
+      "Central bank raises interest rates", "Volcano erupts in Iceland",
+      "Apple unveils new iPhone",           "Floods hit northern Italy"};
+  for (size_t i = 0; i < headlines.size(); ++i) {
+    // Sizes 6, 5, ..., 1: a clear order by size.
+    for (size_t copy = 0; copy < headlines.size() - i; ++copy) {
+      ASSERT_TRUE(Assign(MakeProtoArticle(absl::StrCat("h", i, "-", copy),
+                                          headlines[i], "", 1761120000),
+                         &answer)
+                      .ok());
+    }
+  }
+  v1::ListClustersRequest request;
+  request.set_page_size(2);
+  std::vector<std::string> seen;
+  for (int page = 0; page < 10; ++page) {
+    v1::ListClustersResponse response;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListClusters(&context, request, &response).ok());
+    for (const auto& c : response.clusters()) seen.push_back(c.cluster_id());
+    if (page == 0) {
+      // The smallest story grows to the top between pages.
+      for (int copy = 0; copy < 10; ++copy) {
+        ASSERT_TRUE(Assign(MakeProtoArticle(absl::StrCat("late-", copy),
+                                            headlines.back(), "", 1761120000),
+                           &answer)
+                        .ok());
+      }
+    }
+    if (response.next_page_token().empty()) break;
+    request.set_page_token(response.next_page_token());
+  }
+  std::vector<std::string> sorted = seen;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::unique(sorted.begin(), sorted.end()), sorted.end())
+      << "a story was listed twice";
+  EXPECT_EQ(seen.size(), headlines.size()) << "a story was skipped";
+
+  // Members page the same way, and a stale or foreign token is refused.
+  v1::GetClusterRequest get;
+  get.set_cluster_id(seen[0]);
+  get.set_page_size(2);
+  std::vector<std::string> members;
+  for (int page = 0; page < 10; ++page) {
+    v1::GetClusterResponse response;
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->GetCluster(&context, get, &response).ok());
+    for (const auto& m : response.members()) members.push_back(m.article_id());
+    if (response.next_page_token().empty()) break;
+    get.set_page_token(response.next_page_token());
+  }
+  EXPECT_EQ(members.size(), 6u);
+  get.set_page_token("MQ");  // base64 of "1"
+  v1::GetClusterResponse response;
+  grpc::ClientContext context;
+  const grpc::Status status = stub_->GetCluster(&context, get, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("page_token"));
 }
 
 }  // namespace

@@ -82,6 +82,18 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
 
   ASSERT_EQ(Client("list-clusters", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("4 stories"));
+  // Issue 13: the CLI pages with the opaque token it is given.
+  ASSERT_EQ(Client("list-clusters --limit 3", &out), 0) << out;
+  std::smatch token;
+  ASSERT_TRUE(
+      std::regex_search(out, token, std::regex("add --page-token (\\S+)")))
+      << out;
+  ASSERT_EQ(Client(absl::StrCat("list-clusters --limit 3 --page-token ",
+                                token[1].str()),
+                   &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("showing 1"));
   ASSERT_EQ(Client("get-article s2", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("\"article_id\":\"s2\""));
   EXPECT_NE(Client("get-article no-such-id", &out), 0);

@@ -30,6 +30,8 @@ struct ClientFlags {
   std::string sort = "size";
   int limit = 20;
   bool json = false;
+  // get-cluster / list-clusters: the next_page_token of the page before
+  std::string page_token;
 };
 
 std::string ToJson(const google::protobuf::Message& message) {
@@ -179,6 +181,7 @@ class Client {
     v1::GetClusterRequest request;
     request.set_cluster_id(flags_.id);
     request.set_page_size(flags_.page_size);
+    request.set_page_token(flags_.page_token);
     v1::GetClusterResponse response;
     const grpc::Status status = Call(&Stub::GetCluster, request, &response);
     if (!status.ok()) return Fail(status);
@@ -208,7 +211,8 @@ class Client {
           v1::Relation_Name(m.relation()), m.article_id(), m.title());
     }
     if (!response.next_page_token().empty()) {
-      std::cout << "  ... (more members; raise --page-size)\n";
+      std::cout << "  more members: add --page-token "
+                << response.next_page_token() << "\n";
     }
     return kExitOk;
   }
@@ -216,6 +220,7 @@ class Client {
   int ListClusters() {
     v1::ListClustersRequest request;
     request.set_page_size(flags_.limit);
+    request.set_page_token(flags_.page_token);
     request.set_sort_by(flags_.sort == "last-update"
                             ? v1::ListClustersRequest::LAST_UPDATE
                         : flags_.sort == "recent-growth"
@@ -237,6 +242,10 @@ class Client {
                                    c.size(), c.num_sources(),
                                    FormatTimestamp(c.last_seen()),
                                    c.representative_title());
+    }
+    if (!response.next_page_token().empty()) {
+      std::cout << "more stories: add --page-token "
+                << response.next_page_token() << "\n";
     }
     return kExitOk;
   }
@@ -342,6 +351,8 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       client->add_subcommand("get-cluster", "Show one story and its members");
   get_cluster->add_option("cluster_id", flags->id, "Cluster id (aliases work)")
       ->required();
+  get_cluster->add_option("--page-token", flags->page_token,
+                          "Next page: the token the page before ended with");
   get_cluster->add_option("--page-size", flags->page_size, "Members to show")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
@@ -355,6 +366,8 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
                    "24 hours)")
       ->check(CLI::IsMember({"size", "last-update", "recent-growth"}))
       ->capture_default_str();
+  list->add_option("--page-token", flags->page_token,
+                   "Next page: the token the page before ended with");
   list->add_option("--limit", flags->limit, "Stories to show")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
