@@ -1,10 +1,19 @@
 #include "services/service_metrics.h"
 
 #include <grpcpp/support/interceptor.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "common/version.h"
@@ -117,6 +126,64 @@ class MetricsInterceptorFactory final
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 NewGrpcMetricsInterceptorFactory(PrometheusRegistry* registry) {
   return std::make_unique<MetricsInterceptorFactory>(registry);
+}
+
+void RegisterProcessMetrics(PrometheusRegistry* registry) {
+  MetricFamily* cpu = registry->AddCounter("process_cpu_seconds_total",
+                                           "User and system CPU time spent.");
+  MetricFamily* resident = registry->AddGauge("process_resident_memory_bytes",
+                                              "Resident memory size in bytes.");
+  MetricFamily* virtual_memory = registry->AddGauge(
+      "process_virtual_memory_bytes", "Virtual memory size in bytes.");
+  MetricFamily* open_fds =
+      registry->AddGauge("process_open_fds", "Open file descriptors.");
+  MetricFamily* start_time = registry->AddGauge(
+      "process_start_time_seconds",
+      "Start time of the process since the Unix epoch, in seconds.");
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double page_bytes = static_cast<double>(sysconf(_SC_PAGESIZE));
+  // Boot time, for the start time (/proc/self/stat counts from boot).
+  double boot_seconds = 0;
+  {
+    std::ifstream stat("/proc/stat");
+    for (std::string line; std::getline(stat, line);) {
+      if (absl::StartsWith(line, "btime ")) {
+        (void)absl::SimpleAtod(line.substr(6), &boot_seconds);
+      }
+    }
+  }
+  registry->AddScrapeHook([=] {
+    // /proc/self/stat: the fields after the command name (which may hold
+    // spaces, hence the last ')'); utime, stime, starttime, vsize and rss
+    // are fields 14, 15, 22, 23 and 24.
+    std::ifstream stat_file("/proc/self/stat");
+    std::string stat((std::istreambuf_iterator<char>(stat_file)),
+                     std::istreambuf_iterator<char>());
+    const size_t paren = stat.rfind(')');
+    if (paren != std::string::npos) {
+      const std::vector<std::string> fields =
+          absl::StrSplit(stat.substr(paren + 2), ' ', absl::SkipEmpty());
+      auto field = [&fields](int number) {  // 1-based, as in proc(5)
+        double value = 0;
+        const size_t index = static_cast<size_t>(number - 3);
+        if (index < fields.size())
+          (void)absl::SimpleAtod(fields[index], &value);
+        return value;
+      };
+      cpu->Set({}, (field(14) + field(15)) / ticks);
+      start_time->Set({}, boot_seconds + field(22) / ticks);
+      virtual_memory->Set({}, field(23));
+      resident->Set({}, field(24) * page_bytes);
+    }
+    std::error_code error;
+    int64_t fds = 0;
+    for (auto it = std::filesystem::directory_iterator("/proc/self/fd", error);
+         !error && it != std::filesystem::directory_iterator();
+         it.increment(error)) {
+      ++fds;
+    }
+    open_fds->Set({}, static_cast<double>(fds));
+  });
 }
 
 void RegisterEngineMetrics(const ClusteringEngine* engine,

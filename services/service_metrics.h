@@ -22,6 +22,12 @@ namespace newsdedup {
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 NewGrpcMetricsInterceptorFactory(PrometheusRegistry* registry);
 
+// The process's own figures, under the names Prometheus client libraries
+// use: process_cpu_seconds_total, process_resident_memory_bytes,
+// process_virtual_memory_bytes, process_open_fds and
+// process_start_time_seconds (read from /proc/self at each scrape).
+void RegisterProcessMetrics(PrometheusRegistry* registry);
+
 // Declares the engine's metrics and a scrape hook that refreshes them from
 // engine->stats() (and the size of `data_dir` when not empty). `engine`
 // must outlive the registry's use.

@@ -103,6 +103,11 @@ TEST_F(DashboardTest, MetricsMoveAsArticlesArriveAndPassPromtool) {
   const std::string before = Get("/metrics");
   ASSERT_FALSE(before.empty());
   EXPECT_EQ(Sample(before, "newsdedup_articles"), 0);
+  // Issue 13: the process's own figures.
+  EXPECT_GT(Sample(before, "process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GT(Sample(before, "process_open_fds"), 3);
+  EXPECT_GT(Sample(before, "process_cpu_seconds_total"), 0);
+  EXPECT_GT(Sample(before, "process_start_time_seconds"), 1.7e9);
   EXPECT_THAT(before, ::testing::ContainsRegex(
                           "newsdedup_build_info\\{version=\"[0-9.]+\"\\} 1"));
   FeedStories();

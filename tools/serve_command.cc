@@ -103,6 +103,7 @@ int RunServe(ServeFlags& flags) {
   }
   flags.server.shutdown_grace = absl::Seconds(flags.shutdown_grace_seconds);
   PrometheusRegistry metrics;
+  RegisterProcessMetrics(&metrics);
   RegisterEngineMetrics(
       engine->get(),
       flags.engine.store.durable ? flags.engine.store.data_dir : "", &metrics);
