@@ -3,6 +3,7 @@
 #include <grpcpp/support/interceptor.h>
 #include <unistd.h>
 
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/version.h"
 #include "services/rocksdb_store.h"
@@ -30,6 +32,7 @@ struct GrpcFamilies {
   MetricFamily* duration;
   MetricFamily* in_flight;
   MetricFamily* stream_messages;
+  MetricFamily* message_latency;
 };
 
 // "/newsdedup.v1.DedupService/Assign" -> "Assign"; other services keep
@@ -66,6 +69,19 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
             InterceptionHookPoints::POST_RECV_MESSAGE) &&
         methods->GetRecvMessage() != nullptr) {
       families_.stream_messages->Add({method_}, 1);
+      absl::MutexLock lock(&mu_);
+      received_.push_back(absl::Now());
+    }
+    // Answers leave in request order (AssignStream keeps it), so each one
+    // goes with the oldest request not yet answered.
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_MESSAGE)) {
+      absl::MutexLock lock(&mu_);
+      if (!received_.empty()) {
+        families_.message_latency->Observe(
+            {method_}, absl::ToDoubleSeconds(absl::Now() - received_.front()));
+        received_.pop_front();
+      }
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS) &&
@@ -88,6 +104,10 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
   const std::string method_;
   const absl::Time start_;
   bool finished_ = false;
+  // Arrival times of requests not yet answered (reads and writes of a
+  // stream may run on different threads).
+  absl::Mutex mu_;
+  std::deque<absl::Time> received_ ABSL_GUARDED_BY(mu_);
 };
 
 class MetricsInterceptorFactory final
@@ -101,6 +121,11 @@ class MetricsInterceptorFactory final
         "newsdedup_grpc_request_duration_seconds",
         "Time from the start of an RPC to its status, by method (whole "
         "stream for AssignStream).",
+        {"method"}, LatencyBuckets());
+    families_.message_latency = registry->AddHistogram(
+        "newsdedup_grpc_message_latency_seconds",
+        "Time from a request message's arrival to its answer's send, by "
+        "method: per article in AssignStream, per call otherwise.",
         {"method"}, LatencyBuckets());
     families_.in_flight = registry->AddGauge(
         "newsdedup_grpc_requests_in_flight",

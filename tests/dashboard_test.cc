@@ -113,6 +113,11 @@ TEST_F(DashboardTest, MetricsMoveAsArticlesArriveAndPassPromtool) {
   FeedStories();
   const std::string after = Get("/metrics");
   EXPECT_EQ(Sample(after, "newsdedup_articles"), 13);
+  // Issue 13: latency per streamed article, not per whole stream.
+  EXPECT_EQ(Sample(after,
+                   "newsdedup_grpc_message_latency_seconds_count{"
+                   "method=\"AssignStream\"}"),
+            13);
   EXPECT_EQ(Sample(after, "newsdedup_live_clusters"), 4);
   EXPECT_EQ(Sample(after,
                    "newsdedup_assigned_articles_total{relation=\"NEW_STORY\"}"),
