@@ -45,7 +45,7 @@
 #include "services/engine.h"
 #include "services/vector_index.h"
 #include "tools/article_jsonl.h"
-#include "tools/metrics.h"
+#include "tools/quality_scores.h"
 #include "tools/synthetic_articles.h"
 
 namespace newsdedup {

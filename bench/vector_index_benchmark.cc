@@ -20,7 +20,7 @@
 #include "embeddings/lexical_embedder.h"
 #include "embeddings/normalizer.h"
 #include "services/vector_index.h"
-#include "tools/metrics.h"
+#include "tools/quality_scores.h"
 #include "tools/synthetic_articles.h"
 
 namespace newsdedup {

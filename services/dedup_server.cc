@@ -7,7 +7,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
-#include "services/service_metrics.h"
+#include "services/prometheus_metrics.h"
 
 namespace newsdedup {
 

@@ -42,7 +42,7 @@ struct ServerOptions {
   // How long Shutdown() lets in-flight calls run before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(10);
   ServiceLimits limits;
-  // When set, every RPC is counted and timed in it (service_metrics.h);
+  // When set, every RPC is counted and timed in it (prometheus_metrics.h);
   // it must outlive the server.
   PrometheusRegistry* metrics = nullptr;
 };

@@ -27,8 +27,8 @@ def read(*parts):
 
 
 def exported_metric_names():
-    """Metric names the server declares (services/service_metrics.cc)."""
-    with open(os.path.join(ROOT, "services", "service_metrics.cc"),
+    """Metric names the server declares (services/prometheus_metrics.cc)."""
+    with open(os.path.join(ROOT, "services", "prometheus_metrics.cc"),
               encoding="utf-8") as f:
         return set(re.findall(r'"(newsdedup_[a-z_]+)"', f.read()))
 

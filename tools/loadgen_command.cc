@@ -30,7 +30,7 @@
 #include "tools/article_jsonl.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
-#include "tools/metrics.h"
+#include "tools/quality_scores.h"
 #include "tools/synthetic_articles.h"
 
 namespace newsdedup {

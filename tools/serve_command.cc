@@ -12,7 +12,7 @@
 #include "common/time_format.h"
 #include "services/dedup_server.h"
 #include "services/ops_http_server.h"
-#include "services/service_metrics.h"
+#include "services/prometheus_metrics.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
 #include "tools/log.h"

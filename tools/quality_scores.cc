@@ -1,4 +1,4 @@
-#include "tools/metrics.h"
+#include "tools/quality_scores.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,9 +1,10 @@
 // The service's Prometheus metrics: every RPC counted and timed by method
-// and status code (a gRPC server interceptor), and the engine's state read
-// at scrape time (articles by relation, live clusters, vectors per index
-// shard, embedding time, store size and queue depths).
-#ifndef NEWSDEDUP_SERVICES_SERVICE_METRICS_H_
-#define NEWSDEDUP_SERVICES_SERVICE_METRICS_H_
+// and status code (a gRPC server interceptor), the engine's state read at
+// scrape time (articles by relation, live clusters, vectors per index
+// shard, embedding time, store size and queue depths), and the process's
+// own figures. (Quality scores of a clustering are tools/quality_scores.h.)
+#ifndef NEWSDEDUP_SERVICES_PROMETHEUS_METRICS_H_
+#define NEWSDEDUP_SERVICES_PROMETHEUS_METRICS_H_
 
 #include <grpcpp/support/server_interceptor.h>
 
@@ -37,4 +38,4 @@ void RegisterEngineMetrics(const ClusteringEngine* engine,
 
 }  // namespace newsdedup
 
-#endif  // NEWSDEDUP_SERVICES_SERVICE_METRICS_H_
+#endif  // NEWSDEDUP_SERVICES_PROMETHEUS_METRICS_H_

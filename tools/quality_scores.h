@@ -3,8 +3,8 @@
 // Clusterings are given as one label per item (any integer; only equality
 // matters). B-cubed follows Bagga & Baldwin (1998); the adjusted Rand index
 // follows Hubert & Arabie (1985).
-#ifndef NEWSDEDUP_TOOLS_METRICS_H_
-#define NEWSDEDUP_TOOLS_METRICS_H_
+#ifndef NEWSDEDUP_TOOLS_QUALITY_SCORES_H_
+#define NEWSDEDUP_TOOLS_QUALITY_SCORES_H_
 
 #include <cstdint>
 #include <vector>
@@ -71,4 +71,4 @@ float DotProduct(absl::Span<const float> a, absl::Span<const float> b);
 
 }  // namespace newsdedup
 
-#endif  // NEWSDEDUP_TOOLS_METRICS_H_
+#endif  // NEWSDEDUP_TOOLS_QUALITY_SCORES_H_

@@ -1,4 +1,4 @@
-#include "services/service_metrics.h"
+#include "services/prometheus_metrics.h"
 
 #include <grpcpp/support/interceptor.h>
 #include <unistd.h>
