@@ -79,6 +79,11 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
   ASSERT_EQ(Client(absl::StrCat("assign --batch 5 ", input), &out), 3) << out;
   EXPECT_THAT(out, HasSubstr("13 answered, 1 rejected"));
   EXPECT_THAT(out, HasSubstr("line 14: malformed JSON"));
+  // Issue 13: rejecting everything exits 1, as documented (3 is "some").
+  const std::string bad_only = (dir_ / "bad.jsonl").string();
+  std::ofstream(bad_only) << "{not json\n{\"id\": \"\"}\n";
+  EXPECT_EQ(Client(absl::StrCat("assign ", bad_only), &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("0 answered, 2 rejected"));
 
   ASSERT_EQ(Client("list-clusters", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("4 stories"));

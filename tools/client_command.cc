@@ -174,7 +174,7 @@ class Client {
     if (!status.ok()) return Fail(status);
     std::cerr << absl::StrFormat("newsdedup client: %d answered, %d rejected\n",
                                  answered_, rejected_);
-    return rejected_ > 0 ? kExitSomeRejected : kExitOk;
+    return ExitCodeFor(answered_, rejected_);
   }
 
   int GetCluster() {
@@ -335,7 +335,8 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   CLI::App* assign = client->add_subcommand(
       "assign",
       "Stream JSONL articles (as for 'cluster') through AssignStream; writes "
-      "one JSON answer per line.\nExit code 3 if some articles were rejected.");
+      "one JSON answer per line.\nExit code 3 if some articles were rejected, "
+      "1 if all were.");
   assign->add_option("input", flags->input, "JSONL file, or - for stdin")
       ->capture_default_str();
   assign

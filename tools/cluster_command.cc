@@ -159,8 +159,7 @@ int RunCluster(const ClusterFlags& flags) {
     PrintSummary(**engine, flags.summary,
                  flags.output == "-" ? std::cerr : std::cout);
   }
-  if (accepted == 0 && rejected > 0) return kExitFailure;
-  return rejected > 0 ? kExitSomeRejected : kExitOk;
+  return ExitCodeFor(accepted, rejected);
 }
 
 }  // namespace
@@ -172,7 +171,8 @@ void RegisterClusterCommand(CLI::App* app, int* exit_code) {
       "Cluster JSONL articles into stories; writes one JSONL answer per "
       "article\n(id, title, cluster_id, relation, duplicate_of, "
       "representative_id, ...).\nBad lines are reported on stderr with their "
-      "line number and skipped;\nexit code 3 means some lines were rejected. "
+      "line number and skipped;\nexit code 3 means some lines were rejected, 1 "
+      "that all were. "
       "An id seen before with different content\nis a new version of that "
       "article (reported on stderr).");
   command

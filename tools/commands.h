@@ -5,6 +5,7 @@
 #define NEWSDEDUP_TOOLS_COMMANDS_H_
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 
 namespace newsdedup {
 
@@ -13,6 +14,13 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;       // nothing useful was produced
 inline constexpr int kExitUsage = 2;         // bad flags (CLI11's own code)
 inline constexpr int kExitSomeRejected = 3;  // output written, some lines bad
+
+// The exit code of a command that took `accepted` inputs and rejected
+// `rejected`: kExitFailure when it rejected everything it was given.
+inline int ExitCodeFor(int64_t accepted, int64_t rejected) {
+  if (rejected == 0) return kExitOk;
+  return accepted == 0 ? kExitFailure : kExitSomeRejected;
+}
 
 void RegisterClusterCommand(CLI::App* app, int* exit_code);
 void RegisterEvalCommand(CLI::App* app, int* exit_code);

@@ -166,9 +166,9 @@ int RunClusteringEval(const EvalFlags& flags) {
     if (bad + r->rejected > 0) {
       std::cerr << "newsdedup eval: " << bad + r->rejected
                 << " articles rejected (see above); scores cover the rest\n";
-      return kExitSomeRejected;
     }
-    return kExitOk;
+    return ExitCodeFor(static_cast<int64_t>(data.size()) - r->rejected,
+                       bad + r->rejected);
   }
   RunResult best;
   EngineFlags best_flags;
