@@ -1904,7 +1904,11 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> NewEngineOnStore(
   index_options.exact_limit = options.exact_search_limit;
   index_options.search_breadth = options.index_search_breadth;
   ASSIGN_OR_RETURN(std::unique_ptr<VectorIndex> index,
-                   NewTimeShardedIndex(index_options));
+                   options.new_index ? options.new_index(index_options)
+                                     : NewTimeShardedIndex(index_options));
+  if (index == nullptr) {
+    return absl::InvalidArgumentError("new_index returned no index");
+  }
   auto engine = std::make_unique<ClusteringEngineImpl>(
       options, std::move(embedder), std::move(index), store);
   if (store != nullptr) RETURN_IF_ERROR(engine->Recover());

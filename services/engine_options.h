@@ -10,9 +10,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/vector_index.h"
 
 namespace newsdedup {
 
@@ -63,6 +66,14 @@ struct EngineOptions {
     std::string absorbed_id;  // kMerge: the story merged into story_id
   };
   std::function<void(const StoryChange&)> on_story_change;
+
+  // Builds the nearest-neighbour index from the options the engine derives
+  // (dimension, exact_search_limit, index_search_breadth). Null: the
+  // time-sharded graph index (NewTimeShardedIndex). Tests pass a fake;
+  // any VectorIndex works.
+  std::function<absl::StatusOr<std::unique_ptr<VectorIndex>>(
+      const VectorIndexOptions&)>
+      new_index;
 
   // Most articles held at once; past it, new ids are refused with
   // RESOURCE_EXHAUSTED until retention frees room (back-pressure instead

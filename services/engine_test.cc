@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "embeddings/lexical_embedder.h"
 #include "embeddings/normalizer.h"
+#include "services/vector_index.h"
 #include "tests/support/test_articles.h"
 
 namespace newsdedup {
@@ -90,6 +91,99 @@ TEST(EngineTest, RejectsBadOptions) {
       absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ClusteringEngine::Create(EngineOptions(), nullptr).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// An index that counts the engine's changes to it, over the exact one.
+class CountingIndex final : public VectorIndex {
+ public:
+  struct Counts {
+    int adds = 0, removes = 0, relabels = 0, searches = 0;
+  };
+  CountingIndex(std::unique_ptr<VectorIndex> inner, Counts* counts)
+      : inner_(std::move(inner)), counts_(counts) {}
+
+  int dimension() const override { return inner_->dimension(); }
+  absl::Status Add(int64_t id, int64_t bucket,
+                   absl::Span<const float> vector) override {
+    ++counts_->adds;
+    return inner_->Add(id, bucket, vector);
+  }
+  absl::Status Add(int64_t id, int64_t bucket, absl::Span<const float> vector,
+                   const InsertHint& hint) override {
+    ++counts_->adds;
+    return inner_->Add(id, bucket, vector, hint);
+  }
+  absl::StatusOr<std::vector<Neighbor>> Search(
+      absl::Span<const float> query, int k, int64_t min_bucket,
+      int64_t max_bucket) const override {
+    ++counts_->searches;
+    return inner_->Search(query, k, min_bucket, max_bucket);
+  }
+  absl::StatusOr<std::vector<Neighbor>> SearchBeforeAdd(
+      absl::Span<const float> query, int k, int64_t min_bucket,
+      int64_t max_bucket, int64_t bucket, InsertHint* hint) const override {
+    ++counts_->searches;
+    return inner_->SearchBeforeAdd(query, k, min_bucket, max_bucket, bucket,
+                                   hint);
+  }
+  absl::StatusOr<bool> Remove(int64_t id, int64_t bucket) override {
+    ++counts_->removes;
+    return inner_->Remove(id, bucket);
+  }
+  bool Relabel(int64_t old_id, int64_t new_id, int64_t bucket) override {
+    ++counts_->relabels;
+    return inner_->Relabel(old_id, new_id, bucket);
+  }
+  int64_t DropBucketsBefore(int64_t bucket) override {
+    return inner_->DropBucketsBefore(bucket);
+  }
+  void SetSearchBreadth(int breadth) override {
+    inner_->SetSearchBreadth(breadth);
+  }
+  int64_t size() const override { return inner_->size(); }
+  int num_shards() const override { return inner_->num_shards(); }
+  std::vector<std::pair<int64_t, int64_t>> ShardSizes() const override {
+    return inner_->ShardSizes();
+  }
+
+ private:
+  const std::unique_ptr<VectorIndex> inner_;
+  Counts* const counts_;
+};
+
+// Issue 13: the engine takes its index from its options, so a test can
+// watch what the engine does to it.
+TEST(EngineTest, UsesTheIndexItsOptionsBuild) {
+  CountingIndex::Counts counts;
+  EngineOptions options;
+  options.new_index = [&counts](const VectorIndexOptions& index_options)
+      -> absl::StatusOr<std::unique_ptr<VectorIndex>> {
+    auto exact = NewTimeShardedFlatIndex(index_options.dimension);
+    if (!exact.ok()) return exact.status();
+    return std::make_unique<CountingIndex>(*std::move(exact), &counts);
+  };
+  auto engine = MakeEngine(options);
+  ASSERT_TRUE(
+      engine->Assign(MakeArticle("a", "Harbour bridge closes for repairs"))
+          .ok());
+  ASSERT_TRUE(
+      engine->Assign(MakeArticle("copy", "Harbour bridge closes for repairs"))
+          .ok());  // an exact duplicate shares the original's vector
+  ASSERT_TRUE(
+      engine->Assign(MakeArticle("b", "Election results announced")).ok());
+  EXPECT_EQ(counts.adds, 2);
+  EXPECT_EQ(engine->stats().indexed_vectors, 2);
+  // A new version replaces its vector; deleting an original hands its
+  // vector to its exact copy.
+  ASSERT_TRUE(
+      engine->Assign(MakeArticle("b", "Election results announced today"))
+          .ok());
+  EXPECT_EQ(counts.adds, 3);
+  EXPECT_EQ(counts.removes, 1);
+  ASSERT_TRUE(engine->DeleteArticle("a").ok());
+  EXPECT_EQ(counts.relabels, 1);
+  EXPECT_EQ(engine->stats().indexed_vectors, 2);
+  EXPECT_GT(counts.searches, 0);
 }
 
 TEST(EngineTest, FirstArticleStartsAStory) {
