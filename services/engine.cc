@@ -1632,13 +1632,14 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   }
 
   // "Now" in news time: the newest publication time seen, but never more
-  // than options_.max_future_skew ahead of the clock (stores written before
-  // future dates were refused may hold one). InfinitePast before any
-  // dated article.
+  // than kMaxClockLead ahead of the clock, so that shard expiry follows no
+  // article dated years ahead (where such dates are accepted, or stored
+  // before they were refused). InfinitePast before any dated article.
   absl::Time NewsClock() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     if (!Dated(newest_)) return newest_;
-    return std::min(newest_, Now() + options_.max_future_skew);
+    return std::min(newest_, Now() + kMaxClockLead);
   }
+  static constexpr absl::Duration kMaxClockLead = absl::Hours(24);
 
   // Drops index shards that no article in the window can reach any more.
   // Expiry follows the newest publication time seen, but never runs ahead

@@ -37,9 +37,11 @@ struct EngineOptions {
 
   // Publication times further than this ahead of `clock` are refused with
   // INVALID_ARGUMENT (a feed with a bad clock), so that no single article
-  // can move the story window, shard expiry or the timelines into the
-  // future.
-  absl::Duration max_future_skew = absl::Hours(24);
+  // can move the story window or the timelines into the future. Infinite
+  // accepts every date: batch tools replay files whose dates have nothing
+  // to do with the wall clock; the server sets 24 hours (`newsdedup
+  // serve`).
+  absl::Duration max_future_skew = absl::InfiniteDuration();
 
   // The engine's clock: when articles were received, the retention cutoff
   // and the future-date check. Null: the wall clock. Tests and log replays

@@ -432,6 +432,7 @@ TEST(RocksDbStoreTest, FutureDatedArticleIsRefusedAndChangesNothing) {
   TempDir dir("future");
   ManualClock clock;
   EngineOptions options;
+  options.max_future_skew = absl::Hours(24);  // as the server sets it
   options.retention = absl::Hours(24 * 10);
   options.clock = clock.AsFunction();
   auto engine = OpenEngine(dir.path(), options);

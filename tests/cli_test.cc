@@ -169,6 +169,16 @@ TEST_F(CliTest, BadLinesAreNamedAndNeverLoseTheOthers) {
   EXPECT_EQ(nlohmann::json::parse(lines[1]).at("version"), 2);
 }
 
+// The server refuses dates far ahead of its clock; a batch replay of a
+// file (a mixed or shifted corpus) takes every date as given.
+TEST_F(CliTest, ClusterAcceptsDatesAheadOfTheClock) {
+  RunResult r = Run(absl::StrCat(
+      "cluster ", Write("future.jsonl",
+                        "{\"id\": \"f1\", \"title\": \"Moon base opens\", "
+                        "\"published\": \"2999-01-01T00:00:00Z\"}\n")));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 TEST_F(CliTest, MissingInputFileFailsClearly) {
   RunResult r = Run("cluster /nonexistent/input.jsonl");
   EXPECT_EQ(r.exit_code, 1);

@@ -197,6 +197,9 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine(
   options.story_window = absl::Seconds(flags.story_window_hours * 3600.0);
   ASSIGN_OR_RETURN(std::unique_ptr<Embedder> embedder,
                    NewLexicalEmbedder(flags.embedder));
+  // The server refuses dates more than a day ahead of its clock; batch
+  // tools (cluster, eval) replay files whatever their dates.
+  if (flags.has_store_flags) options.max_future_skew = absl::Hours(24);
   // Commands without store flags (cluster, eval) keep everything.
   if (flags.store.retention_days > 0 && flags.has_store_flags) {
     options.retention = absl::Seconds(flags.store.retention_days * 86400.0);
