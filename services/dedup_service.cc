@@ -277,10 +277,9 @@ class AssignStreamReactor final
 
   // `s` cut before its first invalid UTF-8 byte, for an answer's id.
   static std::string ValidUtf8Prefix(std::string s) {
-    while (!s.empty() && !google::protobuf::internal::IsStructurallyValidUTF8(
-                             s.data(), static_cast<int>(s.size()))) {
-      s.pop_back();
-    }
+    // One pass: the id can be as long as the message (a quadratic trim of
+    // a megabyte-long id would stall this thread).
+    s.resize(google::protobuf::internal::UTF8SpnStructurallyValid(s));
     return s;
   }
 
