@@ -104,9 +104,8 @@ class DurableEngine final : public ClusteringEngine {
   }
   absl::StatusOr<EngineStore::BackupInfo> Backup(
       const std::string& backup_dir) override {
-    // The store backs up what is durable, whatever the engine holds; the
-    // shared lock keeps the store from reopening meanwhile.
-    return Read([&](ClusteringEngine&) { return store_->Backup(backup_dir); });
+    // Under the shared lock: the store cannot reopen meanwhile.
+    return Read([&](ClusteringEngine& e) { return e.Backup(backup_dir); });
   }
   EngineStats stats() const override {
     return Read([](const ClusteringEngine& e) { return e.stats(); });
@@ -114,15 +113,14 @@ class DurableEngine final : public ClusteringEngine {
   const EngineOptions& options() const override { return options_; }
 
   absl::Status Writable() const override {
-    if (store_->failed_writes() == 0) {
-      return Read([](const ClusteringEngine& e) { return e.Writable(); });
+    if (!store_->Writable().ok() && store_->failed_writes() > 0) {
+      // After a failed write: memory first (a change in flight may have
+      // failed since the last rebuild), then the store, tried at most once
+      // a second.
+      RebuildIfBehind();
+      TryResume();
     }
-    // After a failed write: memory first (a change in flight may have
-    // failed since the last rebuild), then the store, tried at most once
-    // a second.
-    RebuildIfBehind();
-    TryResume();
-    return store_->Writable();
+    return Read([](const ClusteringEngine& e) { return e.Writable(); });
   }
 
  private:

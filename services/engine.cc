@@ -414,10 +414,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   }
 
   absl::Status DeleteArticle(absl::string_view article_id) override {
+    RETURN_IF_ERROR(Writable());
     uint64_t ticket = 0;
     {
       absl::MutexLock lock(&mu_);
-      RETURN_IF_ERROR(Writable());
       StageOnExit stage(this, &ticket);
       ForgetExpiredLocked();
       ASSIGN_OR_RETURN(const int64_t a, FindArticle(article_id));
