@@ -670,9 +670,10 @@ TEST_F(FaultTest, AClientThatNeverReadsDoesNotStallOthers) {
   // blocks; meanwhile every other call is answered promptly.
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_LT(written.load(), 100000) << "nothing held the writer back";
+  const std::vector<v1::Article> others = Articles();
   for (int i = 0; i < 20; ++i) {
     const absl::Time start = absl::Now();
-    EXPECT_TRUE(Assign(Articles()[i % Articles().size()]).ok());
+    EXPECT_TRUE(Assign(others[i % others.size()]).ok());
     EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   }
   EXPECT_EQ(Health(), grpc::health::v1::HealthCheckResponse::SERVING);
@@ -719,8 +720,9 @@ TEST_F(FaultTest, FullDiskRefusesChangesWithoutMakingThemAndRecovers) {
   std::vector<v1::Article> acknowledged;
   v1::Article refused;
   grpc::Status status;
+  const std::vector<v1::Article> base = Articles();
   for (int n = 0; n < 2000; ++n) {
-    v1::Article a = Articles()[n % Articles().size()];
+    v1::Article a = base[n % base.size()];
     a.set_id(absl::StrCat("big-", n));
     std::string body;
     for (int w = 0; body.size() < (64 << 10); ++w) {

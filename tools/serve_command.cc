@@ -157,9 +157,9 @@ int RunServe(ServeFlags& flags) {
   int signal_number = -1;
   const timespec tick = {1, 0};
   bool writable = true;
-  for (int64_t seconds = 1; signal_number < 0; ++seconds) {
+  for (int64_t seconds = 1;; ++seconds) {
     signal_number = sigtimedwait(&signals, nullptr, &tick);
-    if (signal_number >= 0) break;
+    if (signal_number >= 0) break;  // SIGTERM or SIGINT; else the tick
     const absl::Status status = (*engine)->Writable();
     if (status.ok() != writable) {
       writable = status.ok();
