@@ -1,0 +1,333 @@
+#include <xxhash.h>
+
+#include <algorithm>
+#include <limits>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "embeddings/normalizer.h"
+#include "services/internal/engine_impl.h"
+
+// Where an article goes: normalise, embed, search the index, ask the join
+// policy, record the answer.
+
+namespace newsdedup {
+namespace internal {
+absl::StatusOr<NormalizedText> NormalizeArticle(const Article& article) {
+  if (article.id.empty()) {
+    return absl::InvalidArgumentError("id: must not be empty");
+  }
+  NormalizedText text;
+  absl::StatusOr<std::string> title = NormalizeText(article.title);
+  if (!title.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("title: ", title.status().message()));
+  }
+  absl::StatusOr<std::string> body = NormalizeText(article.body);
+  if (!body.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("body: ", body.status().message()));
+  }
+  text.title = *std::move(title);
+  text.body = *std::move(body);
+  // Both texts are valid UTF-8 (they normalised), so these cannot fail.
+  text.title_names =
+      ExtractNameWords(article.title).value_or(std::vector<std::string>());
+  text.body_names =
+      ExtractNameWords(article.body).value_or(std::vector<std::string>());
+  if (text.title.empty() && text.body.empty()) {
+    return absl::InvalidArgumentError(
+        "title: article has no text (title and body are empty after "
+        "normalisation)");
+  }
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_64bits_reset(state);
+  XXH3_64bits_update(state, text.title.data(), text.title.size());
+  XXH3_64bits_update(state, "\x1f", 1);  // keeps "ab"+"c" apart from "a"+"bc"
+  XXH3_64bits_update(state, text.body.data(), text.body.size());
+  text.hash = XXH3_64bits_digest(state);
+  XXH3_freeState(state);
+  return text;
+}
+
+void ClusteringEngineImpl::CountAnswer(Relation relation) {
+  switch (relation) {
+    case Relation::kExactDuplicate:
+      ++stats_.exact_duplicates;
+      break;
+    case Relation::kNearDuplicate:
+      ++stats_.near_duplicates;
+      break;
+    case Relation::kSameStory:
+      ++stats_.same_story;
+      break;
+    case Relation::kNewStory:
+      ++stats_.new_stories;
+      break;
+  }
+}
+
+int64_t ClusteringEngineImpl::BucketOf(absl::Time t) const {
+  if (!Dated(t)) return VectorIndex::kTimelessBucket;
+  absl::Duration remainder;
+  const int64_t q =
+      absl::IDivDuration(t - absl::UnixEpoch(), bucket_width_, &remainder);
+  return remainder < absl::ZeroDuration() ? q - 1 : q;  // floor
+}
+
+absl::StatusOr<Assignment> ClusteringEngineImpl::AssignAndStage(
+    const Article& article, uint64_t* ticket) {
+  ASSIGN_OR_RETURN(NormalizedText text, NormalizeArticle(article));
+  return AssignNormalized(article, text, /*prepared=*/nullptr, ticket);
+}
+
+absl::StatusOr<Assignment> ClusteringEngineImpl::AssignNormalized(
+    const Article& article, const NormalizedText& text,
+    const PreparedText* prepared, uint64_t* ticket) {
+  RETURN_IF_ERROR(CheckPublished(article.published));
+  // A change the store could not keep is refused before it is made.
+  RETURN_IF_ERROR(Writable());
+  {
+    // Fast path without embedding: resend or exact duplicate.
+    absl::MutexLock lock(&mu_);
+    StageOnExit stage(this, ticket);
+    ForgetExpiredLocked();
+    if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
+  }
+  const absl::Time embed_start = absl::Now();
+  ASSIGN_OR_RETURN(Embedding embedding,
+                   prepared != nullptr ? embedder_->EmbedPrepared(
+                                             *prepared, EmbedMode::kObserve)
+                                       : Embed(text, EmbedMode::kObserve));
+  embeddings_.fetch_add(1, std::memory_order_relaxed);
+  embedding_nanos_.fetch_add(
+      absl::ToInt64Nanoseconds(absl::Now() - embed_start),
+      std::memory_order_relaxed);
+  // The index search, the most expensive step, runs without the engine's
+  // lock (the index has its own), so concurrent callers search in
+  // parallel and while decisions are made; the decision takes the
+  // exclusive lock and also considers every article added since.
+  ASSIGN_OR_RETURN(Candidates found,
+                   SearchIndex(embedding, article.published, options_.neighbors,
+                               /*for_insert=*/true));
+  absl::MutexLock lock(&mu_);
+  StageOnExit stage(this, ticket);
+  ForgetExpiredLocked();
+  // Another caller may have sent the same id or text meanwhile.
+  if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
+  auto known = article_by_id_.find(article.id);
+  if (known == article_by_id_.end()) {
+    RETURN_IF_ERROR(CheckCapacity());
+    return AssignEmbedded(article, text.hash, std::move(embedding), found,
+                          /*preferred=*/-1, /*version=*/1);
+  }
+  // A new version of a known article: the old text leaves first.
+  const int64_t old = known->second;
+  const int version = articles_[old].answer.version + 1;
+  const int64_t preferred = Resolve(articles_[old].cluster);
+  RETURN_IF_ERROR(RemoveArticle(old));
+  ++stats_.updates;
+  auto same_text = article_by_hash_.find(text.hash);
+  if (same_text != article_by_hash_.end()) {
+    return AssignExactDuplicate(article, text.hash, same_text->second, version);
+  }
+  return AssignEmbedded(article, text.hash, std::move(embedding), found,
+                        preferred, version);
+}
+
+EmbedInput ClusteringEngineImpl::EmbedInputOf(const NormalizedText& text) {
+  return {text.title, text.body, text.title_names, text.body_names};
+}
+
+absl::StatusOr<Embedding> ClusteringEngineImpl::Embed(
+    const NormalizedText& text, EmbedMode mode) const {
+  return embedder_->Embed(EmbedInputOf(text), mode);
+}
+
+std::optional<absl::StatusOr<Assignment>>
+ClusteringEngineImpl::AnswerWithoutEmbedding(const Article& article,
+                                             const NormalizedText& text) {
+  auto known = article_by_id_.find(article.id);
+  if (known != article_by_id_.end()) {
+    if (articles_[known->second].content_hash != text.hash) {
+      return std::nullopt;  // a new version
+    }
+    return View(known->second).assignment;  // a resend
+  }
+  auto same_text = article_by_hash_.find(text.hash);
+  if (same_text == article_by_hash_.end()) return std::nullopt;
+  if (absl::Status full = CheckCapacity(); !full.ok()) return full;
+  return AssignExactDuplicate(article, text.hash, same_text->second,
+                              /*version=*/1);
+}
+
+Assignment ClusteringEngineImpl::AssignExactDuplicate(const Article& article,
+                                                      uint64_t hash,
+                                                      int64_t original,
+                                                      int version) {
+  const int64_t c = Resolve(articles_[original].cluster);
+  Assignment answer;
+  answer.relation = Relation::kExactDuplicate;
+  answer.duplicate_of = articles_[original].id;
+  answer.nearest_article_id = articles_[original].id;
+  answer.nearest_similarity = 1.0f;
+  answer.cluster_similarity =
+      clusters_[c].centroid.Cosine(EmbeddingOf(original));
+  answer.version = version;
+  CountAnswer(Relation::kExactDuplicate);
+  return Record(article, hash, articles_[original].embedded_as, c,
+                std::move(answer));
+}
+
+absl::StatusOr<ClusteringEngineImpl::Candidates>
+ClusteringEngineImpl::SearchIndex(const Embedding& embedding, absl::Time t,
+                                  int k, bool for_insert) const {
+  int64_t min_bucket = VectorIndex::kTimelessBucket;
+  int64_t max_bucket = std::numeric_limits<int64_t>::max();
+  if (Dated(t)) {
+    min_bucket = BucketOf(t - options_.story_window);
+    max_bucket = BucketOf(t + options_.story_window);
+  }
+  Candidates found;
+  // Read before searching: an article added meanwhile may or may not be
+  // in the hits, and Decide considers everything from here on.
+  found.searched_articles = num_articles_.load(std::memory_order_acquire);
+  if (for_insert) {
+    ASSIGN_OR_RETURN(found.hits, index_->SearchBeforeAdd(
+                                     embedding.dense, k, min_bucket, max_bucket,
+                                     BucketOf(t), &found.insert_hint));
+  } else {
+    ASSIGN_OR_RETURN(
+        found.hits, index_->Search(embedding.dense, k, min_bucket, max_bucket));
+  }
+  return found;
+}
+
+absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
+    const Embedding& embedding, absl::Time t, const Candidates& found,
+    int64_t preferred) const {
+  std::vector<int64_t> ids;
+  for (const Neighbor& n : found.hits) ids.push_back(n.id);
+  for (int64_t a = found.searched_articles;
+       a < static_cast<int64_t>(articles_.size()); ++a) {
+    // Concurrent adds, unless the search already found them.
+    if (articles_[a].embedded_as == a &&
+        std::none_of(found.hits.begin(), found.hits.end(),
+                     [a](const Neighbor& n) { return n.id == a; })) {
+      ids.push_back(a);
+    }
+  }
+  Decision d;
+  // Re-score neighbours exactly; collect candidate clusters in the window.
+  std::vector<int64_t> candidates;
+  absl::flat_hash_set<int64_t> seen;
+  for (int64_t a : ids) {
+    if (articles_[a].removed) continue;  // taken down since the search
+    const int64_t c = Resolve(articles_[a].cluster);
+    if (!policy_.InWindow(clusters_[c].span, t)) continue;
+    d.neighbors.push_back({a, Similarity(embedding, EmbeddingOf(a))});
+    if (seen.insert(c).second) candidates.push_back(c);
+  }
+  std::stable_sort(
+      d.neighbors.begin(), d.neighbors.end(),
+      [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (!d.neighbors.empty()) {
+    d.nearest = d.neighbors[0].first;
+    d.nearest_similarity = d.neighbors[0].second;
+  }
+  if (preferred >= 0 && seen.insert(preferred).second) {
+    candidates.push_back(preferred);
+  }
+
+  // Candidates score by how far they clear their threshold, which rises
+  // with the time since the cluster last grew.
+  JoinQuestion question;
+  question.base_threshold = policy_.JoinThreshold(embedding.num_words);
+  for (int64_t c : candidates) {
+    ScoredStory score;
+    score.story = c;
+    score.similarity = clusters_[c].centroid.Cosine(embedding);
+    score.threshold =
+        question.base_threshold * policy_.TimeFactor(clusters_[c].span, t);
+    question.candidates.push_back(score);
+  }
+  if (d.nearest >= 0) {
+    question.nearest_story = Resolve(articles_[d.nearest].cluster);
+    question.nearest_similarity = d.nearest_similarity;
+  }
+  question.preferred = preferred;
+  question.preferred_has_members =
+      preferred >= 0 && !clusters_[preferred].members.empty();
+  JoinChoice choice = policy_.Choose(question);
+  d.relation = choice.relation;
+  d.cluster = choice.story;
+  d.cluster_similarity = choice.similarity;
+  d.threshold = choice.threshold;
+  d.runner_up = choice.runner_up;
+  d.runner_up_similarity = choice.runner_up_similarity;
+  d.merge_candidates = std::move(choice.merge_candidates);
+  return d;
+}
+
+void ClusteringEngineImpl::FillDecision(const Decision& d,
+                                        Assignment* answer) const {
+  answer->relation = d.relation;
+  answer->threshold = d.threshold;
+  answer->cluster_similarity = d.cluster_similarity;
+  if (d.nearest >= 0) {
+    answer->nearest_article_id = articles_[d.nearest].id;
+    answer->nearest_similarity = d.nearest_similarity;
+  }
+  if (d.relation == Relation::kNearDuplicate) {
+    answer->duplicate_of = articles_[d.nearest].id;
+  }
+  if (d.runner_up >= 0) {
+    answer->runner_up_cluster_id = clusters_[d.runner_up].id;
+    answer->runner_up_similarity = d.runner_up_similarity;
+  }
+}
+
+std::vector<std::string> ClusteringEngineImpl::SharedTerms(
+    int64_t c, const Embedding& embedding) const {
+  constexpr int kCandidates = 16;  // features; not all of them are words
+  constexpr size_t kTerms = 5;
+  std::vector<std::string> terms = embedder_->DescribeFeatures(
+      clusters_[c].centroid.TopSharedFeatures(embedding, kCandidates));
+  if (terms.size() > kTerms) terms.resize(kTerms);
+  return terms;
+}
+
+absl::StatusOr<Assignment> ClusteringEngineImpl::AssignEmbedded(
+    const Article& article, uint64_t hash, Embedding embedding,
+    const Candidates& found, int64_t preferred, int version) {
+  const absl::Time t = article.published;
+  ASSIGN_OR_RETURN(Decision d, Decide(embedding, t, found, preferred));
+  Assignment answer;
+  FillDecision(d, &answer);
+  answer.version = version;
+  CountAnswer(d.relation);
+  const int64_t chosen = d.cluster >= 0 ? d.cluster : NewCluster();
+  answer.shared_terms = SharedTerms(chosen, embedding);
+
+  const int64_t a = static_cast<int64_t>(articles_.size());
+  const int64_t bucket = BucketOf(t);
+  RETURN_IF_ERROR(index_->Add(a, bucket, embedding.dense, found.insert_hint));
+  AddToCentroid(&clusters_[chosen], &embedding);
+  Assignment recorded = Record(article, hash, a, chosen, std::move(answer));
+  articles_[a].embedding = std::move(embedding);
+  articles_[a].index_bucket = bucket;
+  UpdateRepresentative(chosen, a);
+
+  const int64_t survivor = MergeSimilar(chosen, d.merge_candidates);
+  ExpireOldShards(t);
+
+  recorded.cluster_id = clusters_[survivor].id;
+  FillClusterView(survivor, &recorded);
+  articles_[a].answer = Compact(recorded);
+  return recorded;
+}
+
+}  // namespace internal
+}  // namespace newsdedup

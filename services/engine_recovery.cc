@@ -1,0 +1,445 @@
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "services/internal/engine_impl.h"
+
+// Persistence: what the engine hands its store after each change, and how
+// it rebuilds itself from the store at start.
+
+namespace newsdedup {
+namespace internal {
+namespace {
+
+// The one mapping between an answer and its stored form, each way.
+storage::v1::StoredAnswer ToStoredAnswer(const Assignment& in) {
+  storage::v1::StoredAnswer out;
+  out.set_cluster_id(in.cluster_id);
+  out.set_relation(static_cast<int>(in.relation));
+  out.set_duplicate_of(in.duplicate_of);
+  out.set_nearest_article_id(in.nearest_article_id);
+  out.set_nearest_similarity(in.nearest_similarity);
+  out.set_cluster_similarity(in.cluster_similarity);
+  out.set_threshold(in.threshold);
+  out.set_runner_up_cluster_id(in.runner_up_cluster_id);
+  out.set_runner_up_similarity(in.runner_up_similarity);
+  for (const std::string& term : in.shared_terms) out.add_shared_terms(term);
+  out.set_representative_id(in.representative_id);
+  out.set_representative_title(in.representative_title);
+  out.set_cluster_size(in.cluster_size);
+  out.set_version(in.version);
+  return out;
+}
+
+Assignment FromStoredAnswer(const std::string& article_id,
+                            const storage::v1::StoredAnswer& in) {
+  Assignment out;
+  out.article_id = article_id;
+  out.cluster_id = in.cluster_id();
+  out.relation = static_cast<Relation>(std::clamp(
+      in.relation(), 0, static_cast<int>(Relation::kExactDuplicate)));
+  out.duplicate_of = in.duplicate_of();
+  out.nearest_article_id = in.nearest_article_id();
+  out.nearest_similarity = in.nearest_similarity();
+  out.cluster_similarity = in.cluster_similarity();
+  out.threshold = in.threshold();
+  out.runner_up_cluster_id = in.runner_up_cluster_id();
+  out.runner_up_similarity = in.runner_up_similarity();
+  out.shared_terms.assign(in.shared_terms().begin(), in.shared_terms().end());
+  out.representative_id = in.representative_id();
+  out.representative_title = in.representative_title();
+  out.cluster_size = in.cluster_size();
+  out.version = std::max(1, in.version());
+  return out;
+}
+
+}  // namespace
+
+// Hands stored articles to the recovery worker and prepared ones back,
+// in order. At most kRecoveryBacklog articles are in flight, which
+// bounds the memory of the pipeline.
+class ClusteringEngineImpl::RecoveryQueue {
+ public:
+  // Queues one article; blocks while the backlog is full.
+  void Put(const storage::v1::StoredArticle& stored) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &RecoveryQueue::HasRoom));
+    todo_.push_back(stored);
+    ++in_flight_;
+  }
+  // No more articles will be put.
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
+  // Worker: the next article to prepare; nullopt once closed and empty.
+  std::optional<storage::v1::StoredArticle> Take() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &RecoveryQueue::HasWork));
+    if (todo_.empty()) return std::nullopt;
+    storage::v1::StoredArticle stored = std::move(todo_.front());
+    todo_.pop_front();
+    return stored;
+  }
+  // Worker: one prepared article.
+  void Done(PreparedArticle prepared) {
+    absl::MutexLock lock(&mu_);
+    done_.push_back(std::move(prepared));
+  }
+  // A prepared article if one is waiting (does not block).
+  std::optional<PreparedArticle> Ready() {
+    absl::MutexLock lock(&mu_);
+    return PopDone();
+  }
+  // The next prepared article, waiting for it; nullopt when none is left.
+  std::optional<PreparedArticle> Next() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &RecoveryQueue::HasResultOrDrained));
+    return PopDone();
+  }
+
+ private:
+  static constexpr int kRecoveryBacklog = 4096;
+
+  std::optional<PreparedArticle> PopDone() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (done_.empty()) return std::nullopt;
+    PreparedArticle prepared = std::move(done_.front());
+    done_.pop_front();
+    --in_flight_;
+    return prepared;
+  }
+  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return in_flight_ < kRecoveryBacklog || !done_.empty();
+  }
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !todo_.empty() || closed_;
+  }
+  bool HasResultOrDrained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !done_.empty() || in_flight_ == 0;
+  }
+
+  absl::Mutex mu_;
+  std::deque<storage::v1::StoredArticle> todo_ ABSL_GUARDED_BY(mu_);
+  std::deque<PreparedArticle> done_ ABSL_GUARDED_BY(mu_);
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+absl::Status ClusteringEngineImpl::Recover() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time start = absl::Now();
+  const absl::Time recovered_at = Now();
+  int64_t keep_from_bucket = std::numeric_limits<int64_t>::min();
+  std::vector<int64_t> representative_seq;
+  absl::flat_hash_map<int64_t, int64_t> index_of_seq;
+  bool clusters_checked = false;
+  std::vector<ForwardReference> forward_references;
+  EngineStore::Visitor visitor;
+  visitor.meta = [&](const storage::v1::StoreMeta& meta) {
+    next_seq_ = meta.next_seq();
+    if (meta.has_newest()) {
+      newest_ = absl::FromUnixNanos(meta.newest_unix_nanos());
+      // Vectors of shards that expiry would drop are not indexed at all.
+      keep_from_bucket = BucketOf(newest_ - options_.story_window) - 1;
+    }
+    return absl::OkStatus();
+  };
+  visitor.cluster = [&](const storage::v1::StoredCluster& stored) {
+    if (stored.number() < 0 || stored.number() >= kMaxClusters) {
+      return absl::DataLossError(
+          absl::StrCat("store: cluster number ", stored.number()));
+    }
+    const size_t c = static_cast<size_t>(stored.number());
+    if (c >= clusters_.size()) {
+      clusters_.resize(c + 1);
+      representative_seq.resize(c + 1, -1);
+    }
+    RestoreCluster(stored, &clusters_[c]);
+    cluster_by_id_[stored.id()] = static_cast<int64_t>(c);
+    representative_seq[c] = stored.representative_seq();
+    return absl::OkStatus();
+  };
+  // Articles go through two stages on two cores: a worker thread
+  // normalises and embeds them (in store order), this thread puts them
+  // back into the index, the clusters and the lookups.
+  RecoveryQueue queue;
+  std::thread worker([this, &queue] {
+    absl::flat_hash_set<uint64_t> seen;
+    while (std::optional<storage::v1::StoredArticle> stored = queue.Take()) {
+      queue.Done(PrepareArticle(*std::move(stored), &seen));
+    }
+  });
+  absl::Status applied = absl::OkStatus();
+  auto apply = [&](PreparedArticle prepared) {
+    if (applied.ok()) {
+      applied =
+          RecoverArticle(std::move(prepared), keep_from_bucket, recovered_at,
+                         &index_of_seq, &forward_references);
+    }
+  };
+  visitor.article = [&](const storage::v1::StoredArticle& stored) {
+    if (!clusters_checked) {
+      RETURN_IF_ERROR(CheckRecoveredClusters());
+      clusters_checked = true;
+    }
+    queue.Put(stored);
+    while (std::optional<PreparedArticle> ready = queue.Ready()) {
+      apply(*std::move(ready));
+    }
+    return applied;
+  };
+  absl::Status loaded = store_->Load(visitor);
+  queue.Close();
+  while (std::optional<PreparedArticle> ready = queue.Next()) {
+    apply(*std::move(ready));
+  }
+  worker.join();
+  RETURN_IF_ERROR(loaded);
+  RETURN_IF_ERROR(applied);
+  if (!clusters_checked) RETURN_IF_ERROR(CheckRecoveredClusters());
+  for (const ForwardReference& ref : forward_references) {
+    articles_[ref.article].answer.*ref.field = IndexOfArticle(ref.id);
+  }
+  for (size_t c = 0; c < clusters_.size(); ++c) {
+    Cluster& cluster = clusters_[c];
+    if (cluster.merged_into >= 0) {
+      ++stats_.merges;
+      continue;
+    }
+    if (cluster.members.empty()) continue;
+    ++live_clusters_;
+    auto rep = index_of_seq.find(representative_seq[c]);
+    cluster.representative =
+        rep != index_of_seq.end() && Resolve(articles_[rep->second].cluster) ==
+                                         static_cast<int64_t>(c)
+            ? rep->second
+            : MostCentral(cluster);
+  }
+  stats_.recovered_articles = static_cast<int64_t>(articles_.size());
+  stats_.recovery_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return absl::OkStatus();
+}
+
+absl::Status ClusteringEngineImpl::WaitDurable(uint64_t ticket) {
+  if (store_ == nullptr || ticket == 0) return absl::OkStatus();
+  return store_->WaitDurable(ticket);
+}
+
+void ClusteringEngineImpl::MarkDirty(int64_t c) {
+  if (store_ != nullptr) dirty_clusters_.push_back(c);
+}
+
+uint64_t ClusteringEngineImpl::StageChanges() {
+  if (store_ == nullptr) return 0;
+  if (new_articles_.empty() && deleted_seqs_.empty() &&
+      dirty_clusters_.empty()) {
+    return last_ticket_;
+  }
+  EngineStore::Batch batch;
+  for (const auto& [a, article] : new_articles_) {
+    if (!articles_[a].removed) {
+      batch.put_articles.push_back(ToStored(a, *article));
+    }
+  }
+  batch.delete_articles = std::move(deleted_seqs_);
+  std::sort(dirty_clusters_.begin(), dirty_clusters_.end());
+  dirty_clusters_.erase(
+      std::unique(dirty_clusters_.begin(), dirty_clusters_.end()),
+      dirty_clusters_.end());
+  for (int64_t c : dirty_clusters_) batch.put_clusters.push_back(ToStored(c));
+  batch.meta.set_next_seq(next_seq_);
+  if (Dated(newest_)) {
+    batch.meta.set_has_newest(true);
+    batch.meta.set_newest_unix_nanos(absl::ToUnixNanos(newest_));
+  }
+  new_articles_.clear();
+  deleted_seqs_.clear();
+  dirty_clusters_.clear();
+  last_ticket_ = store_->Stage(std::move(batch));
+  return last_ticket_;
+}
+
+storage::v1::StoredArticle ClusteringEngineImpl::ToStored(
+    int64_t a, const Article& article) const {
+  const ArticleRecord& record = articles_[a];
+  storage::v1::StoredArticle out;
+  out.set_seq(record.seq);
+  out.set_id(article.id);
+  out.set_title(article.title);
+  out.set_body(article.body);
+  out.set_url(article.url);
+  out.set_source(article.source);
+  out.set_language(article.language);
+  if (Dated(article.published)) {
+    out.set_dated(true);
+    out.set_published_unix_nanos(absl::ToUnixNanos(article.published));
+  }
+  out.set_cluster(record.cluster);
+  out.set_content_hash(record.content_hash);
+  out.set_received_unix_nanos(absl::ToUnixNanos(record.received));
+  *out.mutable_answer() = ToStoredAnswer(Expand(a));
+  return out;
+}
+
+storage::v1::StoredCluster ClusteringEngineImpl::ToStored(int64_t c) const {
+  const Cluster& cluster = clusters_[c];
+  storage::v1::StoredCluster out;
+  out.set_number(c);
+  out.set_id(cluster.id);
+  out.set_merged_into(cluster.merged_into);
+  for (const std::string& alias : cluster.aliases) out.add_aliases(alias);
+  out.set_representative_seq(
+      cluster.representative >= 0 ? articles_[cluster.representative].seq : -1);
+  for (const ClusterEvent& event : cluster.history) {
+    storage::v1::StoredClusterEvent* e = out.add_history();
+    e->set_kind(static_cast<int>(event.kind));
+    e->set_time_unix_nanos(absl::ToUnixNanos(event.time));
+    e->set_cluster_id(event.cluster_id);
+    e->set_article_id(event.article_id);
+  }
+  if (cluster.span.dated) {
+    out.set_dated(true);
+    out.set_first_seen_unix_nanos(absl::ToUnixNanos(cluster.span.first_seen));
+    out.set_last_seen_unix_nanos(absl::ToUnixNanos(cluster.span.last_seen));
+  }
+  return out;
+}
+
+void ClusteringEngineImpl::RestoreCluster(const storage::v1::StoredCluster& in,
+                                          Cluster* out) {
+  out->id = in.id();
+  out->merged_into = in.merged_into() < 0 ? -1 : in.merged_into();
+  out->aliases.assign(in.aliases().begin(), in.aliases().end());
+  for (const storage::v1::StoredClusterEvent& e : in.history()) {
+    out->history.push_back(
+        {static_cast<ClusterEvent::Kind>(std::clamp(
+             e.kind(), 0,
+             static_cast<int>(ClusterEvent::Kind::kRepresentativeChanged))),
+         absl::FromUnixNanos(e.time_unix_nanos()), e.cluster_id(),
+         e.article_id()});
+  }
+  out->span.dated = in.dated();
+  if (in.dated()) {
+    out->span.first_seen = absl::FromUnixNanos(in.first_seen_unix_nanos());
+    out->span.last_seen = absl::FromUnixNanos(in.last_seen_unix_nanos());
+  }
+}
+
+absl::Status ClusteringEngineImpl::CheckRecoveredClusters() {
+  const int64_t n = static_cast<int64_t>(clusters_.size());
+  for (int64_t c = 0; c < n; ++c) {
+    if (clusters_[c].id.empty()) {
+      return absl::DataLossError(
+          absl::StrCat("store: cluster number ", c, " is missing"));
+    }
+    int64_t at = c;
+    for (int64_t steps = 0; clusters_[at].merged_into >= 0; ++steps) {
+      at = clusters_[at].merged_into;
+      if (at >= n || steps > n) {
+        return absl::DataLossError(absl::StrCat(
+            "store: merge chain of cluster ", clusters_[c].id, " is broken"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+ClusteringEngineImpl::PreparedArticle ClusteringEngineImpl::PrepareArticle(
+    storage::v1::StoredArticle stored,
+    absl::flat_hash_set<uint64_t>* seen) const {
+  PreparedArticle p;
+  p.article.id = stored.id();
+  p.article.title = stored.title();
+  p.article.body = stored.body();
+  p.article.source = stored.source();
+  if (stored.dated()) {
+    p.article.published = absl::FromUnixNanos(stored.published_unix_nanos());
+  }
+  p.text = NormalizeArticle(p.article);
+  if (p.text.ok() && seen->insert(p.text->hash).second) {
+    p.embedding = Embed(*p.text, EmbedMode::kObserve);
+  }
+  p.stored = std::move(stored);
+  return p;
+}
+
+absl::Status ClusteringEngineImpl::RecoverArticle(
+    PreparedArticle prepared, int64_t keep_from_bucket, absl::Time recovered_at,
+    absl::flat_hash_map<int64_t, int64_t>* index_of_seq,
+    std::vector<ForwardReference>* forward_references) {
+  const storage::v1::StoredArticle& stored = prepared.stored;
+  const Article& article = prepared.article;
+  const absl::StatusOr<NormalizedText>& text = prepared.text;
+  if (!text.ok() || stored.cluster() < 0 ||
+      stored.cluster() >= static_cast<int64_t>(clusters_.size())) {
+    return absl::DataLossError(absl::StrCat("store: article ", stored.seq(),
+                                            " (", stored.id(), ") is damaged"));
+  }
+  const int64_t a = static_cast<int64_t>(articles_.size());
+  const int64_t live = Resolve(stored.cluster());
+  ArticleRecord record;
+  record.id = article.id;
+  record.title = article.title;
+  record.source = SourceNumber(article.source);
+  record.published = article.published;
+  record.content_hash = text->hash;
+  record.cluster = stored.cluster();
+  record.seq = stored.seq();
+  // Stores from before ingest times were kept: count from now, which
+  // keeps every article for at least the whole retention.
+  record.received =
+      ReceivedNow(stored.received_unix_nanos() != 0
+                      ? absl::FromUnixNanos(stored.received_unix_nanos())
+                      : recovered_at);
+  const Assignment answer = FromStoredAnswer(article.id, stored.answer());
+  Cluster& cluster = clusters_[live];
+  auto same_text = article_by_hash_.find(text->hash);
+  if (same_text != article_by_hash_.end()) {
+    record.embedded_as = articles_[same_text->second].embedded_as;
+  } else {
+    if (!prepared.embedding.has_value()) {  // its original was not loaded
+      prepared.embedding = Embed(*text, EmbedMode::kObserve);
+    }
+    ASSIGN_OR_RETURN(Embedding embedding, std::move(*prepared.embedding));
+    record.embedded_as = a;
+    record.index_bucket = BucketOf(article.published);
+    if (record.index_bucket == VectorIndex::kTimelessBucket ||
+        record.index_bucket >= keep_from_bucket) {
+      RETURN_IF_ERROR(index_->Add(a, record.index_bucket, embedding.dense));
+    }
+    AddToCentroid(&cluster, &embedding);
+    record.embedding = std::move(embedding);
+  }
+  CountAnswer(answer.relation);
+  if (answer.version > 1) ++stats_.updates;
+  articles_.push_back(std::move(record));
+  num_articles_.store(static_cast<int64_t>(articles_.size()),
+                      std::memory_order_release);
+  article_by_id_.insert_or_assign(article.id, a);
+  // References to articles deleted before the restart are lost.
+  CompactAnswer& compact = articles_.back().answer;
+  compact = Compact(answer);
+  for (const auto& [field, id] :
+       {std::pair(&CompactAnswer::duplicate_of, &answer.duplicate_of),
+        std::pair(&CompactAnswer::nearest, &answer.nearest_article_id),
+        std::pair(&CompactAnswer::representative, &answer.representative_id)}) {
+    if (compact.*field < 0 && !id->empty()) {
+      forward_references->push_back({a, field, *id});
+    }
+  }
+  article_by_hash_.try_emplace(text->hash, a);
+  if (articles_[a].embedded_as != a)
+    ++articles_[articles_[a].embedded_as].sharers;
+  AddMember(&cluster, a);
+  (*index_of_seq)[stored.seq()] = a;
+  next_seq_ = std::max(next_seq_, stored.seq() + 1);
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+}  // namespace newsdedup

@@ -1,0 +1,404 @@
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "services/internal/engine_impl.h"
+
+// The story table: clusters, their members and representative, merges,
+// and the views of them that the API returns.
+
+namespace newsdedup {
+namespace internal {
+namespace {
+
+// Full re-election of the representative is cheap for small clusters; for
+// large ones it runs when the size reaches a power of two, and in between
+// only the newcomer is compared with the incumbent (amortised O(1)).
+constexpr int kAlwaysReelectBelow = 64;
+
+bool IsPowerOfTwo(int n) { return n > 0 && (n & (n - 1)) == 0; }
+
+}  // namespace
+
+void ClusteringEngineImpl::AddToCentroid(Cluster* cluster,
+                                         Embedding* embedding) {
+  if (!embedding->sparse.empty()) {
+    embedding->dense.clear();
+    embedding->dense.shrink_to_fit();
+  }
+  cluster->centroid.Add(*embedding);
+  cluster->total_words += embedding->num_words;
+}
+
+absl::StatusOr<int64_t> ClusteringEngineImpl::FindArticle(
+    absl::string_view article_id) const {
+  auto it = article_by_id_.find(article_id);
+  if (it == article_by_id_.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown article: ", article_id));
+  }
+  return it->second;
+}
+
+absl::StatusOr<int64_t> ClusteringEngineImpl::FindLiveCluster(
+    absl::string_view cluster_id) const {
+  auto it = cluster_by_id_.find(cluster_id);
+  if (it == cluster_by_id_.end()) {
+    return absl::NotFoundError(absl::StrCat("unknown cluster: ", cluster_id));
+  }
+  return Resolve(it->second);
+}
+
+absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
+  ArticleRecord& record = articles_[a];
+  const int64_t c = Resolve(record.cluster);
+  Cluster& cluster = clusters_[c];
+  if (store_ != nullptr) deleted_seqs_.push_back(record.seq);
+  MarkDirty(c);
+  RemoveMember(&cluster, a);
+  int64_t heir = -1;
+  if (record.embedded_as != a) {
+    --articles_[record.embedded_as].sharers;
+  } else {
+    // Exact duplicates share its vector only if it has sharers: the scan
+    // of the members is skipped for every other article (most of them).
+    for (size_t i = 0; i < cluster.members.size() && record.sharers > 0; ++i) {
+      const int64_t m = cluster.members[i];
+      if (articles_[m].embedded_as != a) continue;
+      if (heir < 0) {
+        heir = m;
+        articles_[heir].sharers = record.sharers - 1;
+      }
+      articles_[m].embedded_as = heir;
+    }
+    if (heir >= 0) {
+      articles_[heir].embedding = std::move(record.embedding);
+      articles_[heir].index_bucket = record.index_bucket;
+      index_->Relabel(a, heir, record.index_bucket);
+    } else {
+      ASSIGN_OR_RETURN(bool removed, index_->Remove(a, record.index_bucket));
+      (void)removed;  // false when its shard had already expired
+      cluster.centroid.Subtract(record.embedding);
+      cluster.total_words -= record.embedding.num_words;
+    }
+    record.embedding = Embedding();
+  }
+  auto by_hash = article_by_hash_.find(record.content_hash);
+  if (by_hash != article_by_hash_.end() && by_hash->second == a) {
+    if (heir >= 0) {
+      by_hash->second = heir;
+    } else {
+      article_by_hash_.erase(by_hash);
+    }
+  }
+  article_by_id_.erase(record.id);
+  record.removed = true;
+  if (cluster.members.empty()) {
+    cluster.representative = -1;
+    --live_clusters_;
+  } else if (cluster.representative == a) {
+    SetRepresentative(c, MostCentral(cluster));
+  }
+  return absl::OkStatus();
+}
+
+void ClusteringEngineImpl::AddMember(Cluster* cluster, int64_t a) {
+  articles_[a].member_slot = static_cast<int32_t>(cluster->members.size());
+  cluster->members.push_back(a);
+}
+
+void ClusteringEngineImpl::RemoveMember(Cluster* cluster, int64_t a) {
+  const int32_t slot = articles_[a].member_slot;
+  const int64_t last = cluster->members.back();
+  cluster->members[slot] = last;
+  articles_[last].member_slot = slot;
+  cluster->members.pop_back();
+  articles_[a].member_slot = -1;
+}
+
+int64_t ClusteringEngineImpl::NewCluster() {
+  const int64_t c = static_cast<int64_t>(clusters_.size());
+  clusters_.emplace_back();
+  // Opaque, stable and never reused: the sequence only grows.
+  clusters_[c].id = absl::StrCat("story-", c + 1);
+  cluster_by_id_.emplace(clusters_[c].id, c);
+  MarkDirty(c);
+  return c;
+}
+
+Assignment ClusteringEngineImpl::Record(const Article& article, uint64_t hash,
+                                        int64_t embedded_as, int64_t c,
+                                        Assignment answer) {
+  const int64_t a = static_cast<int64_t>(articles_.size());
+  ArticleRecord record;
+  record.id = article.id;
+  record.title = article.title;
+  record.source = SourceNumber(article.source);
+  record.published = article.published;
+  record.content_hash = hash;
+  record.cluster = c;
+  record.embedded_as = embedded_as;
+  record.seq = next_seq_++;
+  record.received = ReceivedNow(Now());
+  articles_.push_back(std::move(record));
+  num_articles_.store(static_cast<int64_t>(articles_.size()),
+                      std::memory_order_release);
+  if (store_ != nullptr) new_articles_.push_back({a, &article});
+  MarkDirty(c);
+  article_by_id_.insert_or_assign(article.id, a);
+  article_by_hash_.try_emplace(hash, a);
+
+  Cluster& cluster = clusters_[c];
+  if (cluster.members.empty()) ++live_clusters_;  // new, or emptied earlier
+  AddMember(&cluster, a);
+  if (embedded_as != a) ++articles_[embedded_as].sharers;
+  if (cluster.representative < 0) {
+    cluster.representative = a;
+    cluster.history.push_back(
+        {ClusterEvent::Kind::kCreated, Now(), cluster.id, article.id});
+  }
+  if (Dated(article.published) &&
+      (!Dated(newest_) || article.published > newest_)) {
+    newest_ = article.published;  // exact duplicates advance it too
+  }
+  cluster.span.Extend(article.published);
+  answer.article_id = article.id;
+  answer.cluster_id = cluster.id;
+  FillClusterView(c, &answer);
+  articles_.back().answer = Compact(answer);
+  return answer;
+}
+
+void ClusteringEngineImpl::FillClusterView(int64_t c,
+                                           Assignment* answer) const {
+  const Cluster& cluster = clusters_[c];
+  if (cluster.representative >= 0) {  // -1 once every member is gone
+    answer->representative_id = articles_[cluster.representative].id;
+    answer->representative_title = articles_[cluster.representative].title;
+  }
+  answer->cluster_size = static_cast<int>(cluster.members.size());
+}
+
+float ClusteringEngineImpl::Centrality(const Cluster& cluster,
+                                       int64_t a) const {
+  return cluster.centroid.Cosine(EmbeddingOf(a));
+}
+
+void ClusteringEngineImpl::SetRepresentative(int64_t c, int64_t a) {
+  Cluster& cluster = clusters_[c];
+  if (cluster.representative == a) return;
+  cluster.representative = a;
+  MarkDirty(c);
+  cluster.history.push_back({ClusterEvent::Kind::kRepresentativeChanged, Now(),
+                             std::string(), articles_[a].id});
+  Announce({EngineOptions::StoryChange::Kind::kRepresentativeChanged,
+            cluster.id, articles_[a].id, std::string()});
+}
+
+void ClusteringEngineImpl::Announce(
+    const EngineOptions::StoryChange& change) const {
+  if (options_.on_story_change) options_.on_story_change(change);
+}
+
+int64_t ClusteringEngineImpl::MostCentral(const Cluster& cluster) const {
+  int64_t best = -1;
+  float best_score = 0.0f;
+  for (int64_t m : cluster.members) {
+    if (articles_[m].embedded_as != m) continue;  // exact duplicates
+    const float score = Centrality(cluster, m);
+    if (best < 0 || score > best_score + 1e-6f ||
+        (score > best_score - 1e-6f && m < best)) {
+      best = m;
+      best_score = score;
+    }
+  }
+  return best >= 0 ? best
+                   : *std::min_element(cluster.members.begin(),
+                                       cluster.members.end());
+}
+
+void ClusteringEngineImpl::UpdateRepresentative(int64_t c, int64_t newcomer) {
+  Cluster& cluster = clusters_[c];
+  const int embedded = cluster.centroid.count();
+  const int64_t challenger =
+      embedded <= kAlwaysReelectBelow || IsPowerOfTwo(embedded)
+          ? MostCentral(cluster)
+          : newcomer;
+  const float incumbent = Centrality(cluster, cluster.representative);
+  if (challenger != cluster.representative &&
+      Centrality(cluster, challenger) >
+          incumbent + options_.representative_margin) {
+    SetRepresentative(c, challenger);
+  }
+}
+
+int64_t ClusteringEngineImpl::MergeSimilar(
+    int64_t c, const std::vector<int64_t>& candidates) {
+  for (int64_t d : candidates) {
+    d = Resolve(d);
+    c = Resolve(c);
+    if (d == c) continue;
+    const Cluster& a = clusters_[c];
+    const Cluster& b = clusters_[d];
+    if (!policy_.MayMerge(a.span, b.span)) continue;
+    const double words = (a.total_words + b.total_words) /
+                         std::max(1.0, static_cast<double>(a.centroid.count() +
+                                                           b.centroid.count()));
+    const float threshold = policy_.MergeThreshold(words);
+    if (a.centroid.Cosine(b.centroid) < threshold) continue;
+    // The older cluster (smaller sequence number) survives.
+    c = std::min(c, d) == c ? Absorb(c, d) : Absorb(d, c);
+  }
+  return Resolve(c);
+}
+
+int64_t ClusteringEngineImpl::Absorb(int64_t survivor, int64_t absorbed) {
+  Cluster& s = clusters_[survivor];
+  Cluster& x = clusters_[absorbed];
+  MarkDirty(survivor);
+  MarkDirty(absorbed);
+  s.centroid.Merge(x.centroid);
+  s.total_words += x.total_words;
+  for (int64_t m : x.members) AddMember(&s, m);
+  s.aliases.push_back(x.id);
+  s.aliases.insert(s.aliases.end(), x.aliases.begin(), x.aliases.end());
+  s.span.Extend(x.span);
+  s.history.push_back(
+      {ClusterEvent::Kind::kAbsorbed, Now(), x.id, std::string()});
+  Announce(
+      {EngineOptions::StoryChange::Kind::kMerge, s.id, std::string(), x.id});
+  x.merged_into = survivor;
+  --live_clusters_;
+  x.members.clear();
+  x.members.shrink_to_fit();
+  x.centroid = Centroid();
+  ++stats_.merges;
+  // The survivor's incumbent competes with the absorbed representative.
+  const int64_t absorbed_rep = x.representative;
+  if (Centrality(s, absorbed_rep) >
+      Centrality(s, s.representative) + options_.representative_margin) {
+    SetRepresentative(survivor, absorbed_rep);
+  }
+  return survivor;
+}
+
+int64_t ClusteringEngineImpl::IndexOfArticle(const std::string& id) const {
+  if (id.empty()) return -1;
+  auto it = article_by_id_.find(id);
+  return it == article_by_id_.end() ? -1 : it->second;
+}
+
+ClusteringEngineImpl::CompactAnswer ClusteringEngineImpl::Compact(
+    const Assignment& in) const {
+  CompactAnswer out;
+  out.shared_terms =
+      absl::StrJoin(in.shared_terms, absl::string_view(&kTermSeparator, 1));
+  out.duplicate_of = IndexOfArticle(in.duplicate_of);
+  out.nearest = IndexOfArticle(in.nearest_article_id);
+  out.representative = IndexOfArticle(in.representative_id);
+  if (!in.runner_up_cluster_id.empty()) {
+    auto it = cluster_by_id_.find(in.runner_up_cluster_id);
+    if (it != cluster_by_id_.end()) out.runner_up = it->second;
+  }
+  out.nearest_similarity = in.nearest_similarity;
+  out.cluster_similarity = in.cluster_similarity;
+  out.threshold = in.threshold;
+  out.runner_up_similarity = in.runner_up_similarity;
+  out.cluster_size = in.cluster_size;
+  out.version = static_cast<int16_t>(
+      std::min<int>(in.version, std::numeric_limits<int16_t>::max()));
+  out.relation = in.relation;
+  return out;
+}
+
+Assignment ClusteringEngineImpl::Expand(int64_t a) const {
+  const ArticleRecord& record = articles_[a];
+  const CompactAnswer& in = record.answer;
+  Assignment out;
+  out.article_id = record.id;
+  out.cluster_id = clusters_[record.cluster].id;
+  out.relation = in.relation;
+  if (in.duplicate_of >= 0) out.duplicate_of = articles_[in.duplicate_of].id;
+  if (in.nearest >= 0) out.nearest_article_id = articles_[in.nearest].id;
+  if (in.runner_up >= 0) out.runner_up_cluster_id = clusters_[in.runner_up].id;
+  if (in.representative >= 0) {
+    out.representative_id = articles_[in.representative].id;
+    out.representative_title = articles_[in.representative].title;
+  }
+  out.nearest_similarity = in.nearest_similarity;
+  out.cluster_similarity = in.cluster_similarity;
+  out.threshold = in.threshold;
+  out.runner_up_similarity = in.runner_up_similarity;
+  out.cluster_size = in.cluster_size;
+  out.version = in.version;
+  if (!in.shared_terms.empty()) {
+    out.shared_terms = absl::StrSplit(in.shared_terms, kTermSeparator);
+  }
+  return out;
+}
+
+int32_t ClusteringEngineImpl::SourceNumber(const std::string& source) {
+  if (source.empty()) return -1;
+  auto [it, added] = source_numbers_.try_emplace(
+      source, static_cast<int32_t>(source_names_.size()));
+  if (added) source_names_.push_back(source);
+  return it->second;
+}
+
+ArticleView ClusteringEngineImpl::View(int64_t a) const {
+  const ArticleRecord& record = articles_[a];
+  ArticleView view;
+  view.id = record.id;
+  view.title = record.title;
+  if (record.source >= 0) view.source = source_names_[record.source];
+  view.published = record.published;
+  // The relation and explanation it first received; its story, that
+  // story's representative and size as they are now (after merges).
+  view.assignment = Expand(a);
+  const int64_t live = Resolve(record.cluster);
+  view.assignment.cluster_id = clusters_[live].id;
+  FillClusterView(live, &view.assignment);
+  return view;
+}
+
+ClusterSummary ClusteringEngineImpl::Summarize(int64_t c,
+                                               bool with_history) const {
+  const Cluster& cluster = clusters_[c];
+  ClusterSummary s;
+  s.cluster_id = cluster.id;
+  s.aliases = cluster.aliases;
+  if (with_history) s.history = cluster.history;
+  s.size = static_cast<int>(cluster.members.size());
+  absl::flat_hash_set<int32_t> sources;
+  for (int64_t m : cluster.members) {
+    if (articles_[m].source >= 0) sources.insert(articles_[m].source);
+  }
+  s.num_sources = static_cast<int>(sources.size());
+  s.timeline.assign(ClusterSummary::kTimelineHours, 0);
+  const absl::Time now = NewsClock();
+  if (Dated(now)) {
+    for (int64_t m : cluster.members) {
+      const absl::Time t = articles_[m].published;
+      if (!Dated(t) || t > now) continue;
+      const int64_t hours_ago = absl::ToInt64Hours(now - t);
+      if (hours_ago >= ClusterSummary::kTimelineHours) continue;
+      ++s.timeline[ClusterSummary::kTimelineHours - 1 - hours_ago];
+      ++s.recent_articles;
+    }
+  }
+  s.expired = cluster.members.empty();
+  if (cluster.representative >= 0) {  // -1 once every member was deleted
+    s.representative_id = articles_[cluster.representative].id;
+    s.representative_title = articles_[cluster.representative].title;
+  }
+  if (cluster.span.dated) {
+    s.first_seen = cluster.span.first_seen;
+    s.last_seen = cluster.span.last_seen;
+  }
+  return s;
+}
+
+}  // namespace internal
+}  // namespace newsdedup

@@ -1,0 +1,108 @@
+// The rules that decide whether an article joins a story and whether two
+// stories merge. They are pure functions of EngineOptions and of the
+// similarities the engine measured, so they are tested without an engine
+// (join_policy_test.cc); the engine gathers the measurements and applies
+// the choice. Internal to services/.
+#ifndef NEWSDEDUP_SERVICES_INTERNAL_JOIN_POLICY_H_
+#define NEWSDEDUP_SERVICES_INTERNAL_JOIN_POLICY_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "services/article.h"
+#include "services/engine_options.h"
+
+namespace newsdedup {
+namespace internal {
+
+// When a story's dated members were published. Undated stories (and
+// undated articles) are never kept apart by time.
+struct StorySpan {
+  bool dated = false;
+  absl::Time first_seen = absl::InfiniteFuture();
+  absl::Time last_seen = absl::InfinitePast();
+
+  // Widens the span to `t`; undated times change nothing.
+  void Extend(absl::Time t);
+  void Extend(const StorySpan& other);
+};
+
+// One candidate story, as the engine measured it for an article.
+struct ScoredStory {
+  int64_t story = -1;
+  float similarity = 0.0f;  // article to the story's centroid
+  float threshold = 0.0f;   // join threshold in force (time included)
+  // How far the story clears its threshold; >= 1 means it may be joined.
+  float ratio() const { return similarity / threshold; }
+};
+
+// Everything a join decision depends on.
+struct JoinQuestion {
+  // Candidate stories, each once, in the order the neighbours named them;
+  // `preferred` (if any) among them.
+  std::vector<ScoredStory> candidates;
+  int64_t nearest_story = -1;  // story of the nearest article; -1: none
+  float nearest_similarity = 0.0f;
+  // The story of the article's previous version, or -1.
+  int64_t preferred = -1;
+  bool preferred_has_members = false;
+  float base_threshold = 0.0f;  // JoinThreshold of the article's length
+};
+
+struct JoinChoice {
+  Relation relation = Relation::kNewStory;
+  int64_t story = -1;       // story to join; -1: start a new one
+  float similarity = 0.0f;  // to the chosen story
+  float threshold = 0.0f;   // in force for it (base threshold for a new one)
+  int64_t runner_up = -1;   // best other candidate
+  float runner_up_similarity = 0.0f;
+  // Candidates close enough to the article to be worth a merge check with
+  // the story it joins, closest first.
+  std::vector<int64_t> merge_candidates;
+};
+
+class JoinPolicy {
+ public:
+  // `options` must outlive the policy.
+  explicit JoinPolicy(const EngineOptions& options) : options_(options) {}
+
+  // The similarity to a story's centroid an article of `num_words` needs
+  // to join it: short texts need more (their vectors are noisier).
+  float JoinThreshold(double num_words) const;
+
+  // Multiplier of the join threshold for an article published at `t` next
+  // to `story`: same_time_factor at no gap, rising with the logarithm of
+  // the gap in days. Coverage of one event is dense in its first days; a
+  // look-alike event weeks later must match much more closely. 1 when
+  // either is undated.
+  float TimeFactor(const StorySpan& story, absl::Time t) const;
+
+  // True if an article published at `t` may join `story` at all.
+  bool InWindow(const StorySpan& story, absl::Time t) const;
+
+  // True if two stories are close enough in time to be merged.
+  bool MayMerge(const StorySpan& a, const StorySpan& b) const;
+
+  // The centroid similarity at which two stories whose embedded members
+  // average `mean_words` merge.
+  float MergeThreshold(double mean_words) const;
+
+  // NEAR_DUPLICATE when the nearest article is close enough; else the
+  // candidate that clears its threshold by the most (SAME_STORY); else a
+  // new story. A new version stays in its previous story while that still
+  // clears its threshold, or when no other story does.
+  JoinChoice Choose(const JoinQuestion& question) const;
+
+ private:
+  // Interpolates log-linearly between the short- and long-text values.
+  float LengthAdjusted(float short_value, float long_value,
+                       double num_words) const;
+
+  const EngineOptions& options_;
+};
+
+}  // namespace internal
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_SERVICES_INTERNAL_JOIN_POLICY_H_
