@@ -28,139 +28,12 @@ namespace {
 
 using absl::StrCat;
 
-// Timestamps beyond these bounds are rejected (protobuf's valid range).
-constexpr int64_t kMinTimestampSeconds = -62135596800;  // 0001-01-01
-constexpr int64_t kMaxTimestampSeconds = 253402300799;  // 9999-12-31
-
-absl::StatusOr<absl::Time> FromTimestamp(const google::protobuf::Timestamp& t,
-                                         absl::string_view field) {
-  if (t.seconds() < kMinTimestampSeconds ||
-      t.seconds() > kMaxTimestampSeconds || t.nanos() < 0 ||
-      t.nanos() > 999999999) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": not a valid timestamp"));
-  }
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
-void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
-}
-
-v1::Relation ToProto(Relation relation) {
-  switch (relation) {
-    case Relation::kNewStory:
-      return v1::NEW_STORY;
-    case Relation::kSameStory:
-      return v1::SAME_STORY;
-    case Relation::kNearDuplicate:
-      return v1::NEAR_DUPLICATE;
-    case Relation::kExactDuplicate:
-      return v1::EXACT_DUPLICATE;
-  }
-  return v1::RELATION_UNSPECIFIED;
-}
-
-void ToProto(const Assignment& a, v1::AssignResponse* out) {
-  out->set_article_id(a.article_id);
-  out->set_cluster_id(a.cluster_id);
-  out->set_relation(ToProto(a.relation));
-  out->set_duplicate_of(a.duplicate_of);
-  out->set_representative_id(a.representative_id);
-  out->set_representative_title(a.representative_title);
-  out->set_cluster_size(a.cluster_size);
-  v1::Explanation* why = out->mutable_explanation();
-  why->set_nearest_article_id(a.nearest_article_id);
-  why->set_nearest_similarity(a.nearest_similarity);
-  why->set_cluster_similarity(a.cluster_similarity);
-  why->set_threshold(a.threshold);
-  why->set_runner_up_cluster_id(a.runner_up_cluster_id);
-  why->set_runner_up_similarity(a.runner_up_similarity);
-  for (const std::string& term : a.shared_terms) why->add_shared_terms(term);
-  out->set_version(a.version);
-}
-
-v1::ClusterEvent::Kind ToProto(ClusterEvent::Kind kind) {
-  switch (kind) {
-    case ClusterEvent::Kind::kCreated:
-      return v1::ClusterEvent::CREATED;
-    case ClusterEvent::Kind::kAbsorbed:
-      return v1::ClusterEvent::ABSORBED;
-    case ClusterEvent::Kind::kRepresentativeChanged:
-      return v1::ClusterEvent::REPRESENTATIVE_CHANGED;
-  }
-  return v1::ClusterEvent::KIND_UNSPECIFIED;
-}
-
-void ToProto(const ClusterSummary& c, v1::ClusterSummary* out) {
-  out->set_cluster_id(c.cluster_id);
-  for (const std::string& alias : c.aliases) out->add_aliases(alias);
-  out->set_size(c.size);
-  out->set_num_sources(c.num_sources);
-  out->set_recent_articles(c.recent_articles);
-  out->set_expired(c.expired);
-  out->set_representative_id(c.representative_id);
-  out->set_representative_title(c.representative_title);
-  if (Dated(c.first_seen)) ToTimestamp(c.first_seen, out->mutable_first_seen());
-  if (Dated(c.last_seen)) ToTimestamp(c.last_seen, out->mutable_last_seen());
-  for (const ClusterEvent& event : c.history) {
-    v1::ClusterEvent* e = out->add_history();
-    e->set_kind(ToProto(event.kind));
-    ToTimestamp(event.time, e->mutable_time());
-    if (event.kind == ClusterEvent::Kind::kAbsorbed) {
-      e->set_absorbed_cluster_id(event.cluster_id);
-    }
-    e->set_article_id(event.article_id);
-  }
-}
-
-void ToProto(const ArticleView& a, v1::ClusterMember* out) {
-  out->set_article_id(a.id);
-  out->set_title(a.title);
-  out->set_source(a.source);
-  if (Dated(a.published)) ToTimestamp(a.published, out->mutable_published());
-  out->set_relation(ToProto(a.assignment.relation));
-}
-
-void ToProto(const absl::Status& status, v1::Error* out) {
-  out->set_code(static_cast<int>(status.code()));
-  out->set_message(std::string(status.message()));
-}
-
-// Engine messages name the field ("title: ..."); say which message.
-absl::Status InArticle(const absl::Status& status) {
-  return absl::Status(status.code(),
-                      absl::StrCat("article.", status.message()));
-}
-
 // Finishes a unary call with `status`.
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
                                  const absl::Status& status) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
-}
-
-// Ids name articles and stories in logs, URLs and the store: printable
-// enough to be shown, short enough to be kept.
-absl::Status ValidateId(absl::string_view field, absl::string_view id) {
-  if (id.empty())
-    return absl::InvalidArgumentError(StrCat(field, ": required"));
-  if (id.size() > DedupServiceImpl::kMaxIdBytes) {
-    return absl::InvalidArgumentError(StrCat(field, ": ", id.size(),
-                                             " bytes exceeds the limit of ",
-                                             DedupServiceImpl::kMaxIdBytes));
-  }
-  if (id.find('\0') != absl::string_view::npos) {
-    return absl::InvalidArgumentError(StrCat(field, ": contains a NUL byte"));
-  }
-  if (absl::StripAsciiWhitespace(id).empty()) {
-    return absl::InvalidArgumentError(StrCat(field, ": only whitespace"));
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -312,7 +185,7 @@ class AssignStreamReactor final
 
 DedupServiceImpl::DedupServiceImpl(ClusteringEngine* engine,
                                    const ServiceLimits& limits)
-    : engine_(engine), limits_(limits) {}
+    : engine_(engine), limits_(limits), reads_(engine, limits) {}
 
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* DedupServiceImpl::Unary(
@@ -369,46 +242,13 @@ DedupServiceImpl::AssignStream(grpc::CallbackServerContext* /*context*/) {
   return new AssignStreamReactor(this);
 }
 
-absl::StatusOr<Article> DedupServiceImpl::ToArticle(
-    const v1::Article& in) const {
-  RETURN_IF_ERROR(ValidateId("article.id", in.id()));
-  const size_t bytes = in.id().size() + in.title().size() + in.body().size() +
-                       in.url().size() + in.source().size();
-  if (bytes > limits_.max_article_bytes) {
-    return absl::ResourceExhaustedError(
-        StrCat("article ", in.id(), ": ", bytes, " bytes exceeds the ",
-               limits_.max_article_bytes, "-byte limit"));
-  }
-  Article article;
-  article.id = in.id();
-  article.title = in.title();
-  article.body = in.body();
-  article.url = in.url();
-  article.source = in.source();
-  article.language = in.language();
-  if (in.has_published()) {
-    ASSIGN_OR_RETURN(article.published,
-                     FromTimestamp(in.published(), "article.published"));
-  }
-  return article;
-}
-
 absl::Status DedupServiceImpl::AssignOne(const v1::Article& in,
                                          v1::AssignResponse* response) {
-  ASSIGN_OR_RETURN(const Article article, ToArticle(in));
+  ASSIGN_OR_RETURN(const Article article, FromProto(in, limits_));
   absl::StatusOr<Assignment> answer = engine_->Assign(article);
   if (!answer.ok()) return InArticle(answer.status());
   ToProto(*answer, response);
   return absl::OkStatus();
-}
-
-absl::StatusOr<int> DedupServiceImpl::PageSize(int requested) const {
-  if (requested == 0) return limits_.default_page_size;
-  if (requested < 0 || requested > limits_.max_page_size) {
-    return absl::InvalidArgumentError(
-        StrCat("page_size: must be between 1 and ", limits_.max_page_size));
-  }
-  return requested;
 }
 
 // A call whose deadline has passed (or whose client has gone) is not
@@ -457,7 +297,7 @@ absl::Status DedupServiceImpl::DoAssignBatch(
     std::vector<Article> articles;
     std::vector<int> positions;  // of `articles` in the request
     for (int i = from; i < std::min(n, from + kChunk); ++i) {
-      absl::StatusOr<Article> article = ToArticle(request.articles(i));
+      absl::StatusOr<Article> article = FromProto(request.articles(i), limits_);
       if (article.ok()) {
         articles.push_back(*std::move(article));
         positions.push_back(i);
@@ -485,133 +325,26 @@ absl::Status DedupServiceImpl::DoAssignBatch(
 absl::Status DedupServiceImpl::DoGetCluster(
     grpc::CallbackServerContext* /*context*/,
     const v1::GetClusterRequest& request, v1::GetClusterResponse* response) {
-  RETURN_IF_ERROR(ValidateId("cluster_id", request.cluster_id()));
-  ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size()));
-  ASSIGN_OR_RETURN(const ClusterSummary summary,
-                   engine_->GetCluster(request.cluster_id()));
-  ToProto(summary, response->mutable_cluster());
-  PageSnapshots::Page page;
-  if (request.page_token().empty()) {
-    // Members in arrival order, as of now; later pages keep this order.
-    ASSIGN_OR_RETURN(MemberPage members,
-                     engine_->ClusterMembers(request.cluster_id(), 0,
-                                             std::numeric_limits<int>::max()));
-    std::vector<std::string> ids;
-    for (const ArticleView& member : members.members) ids.push_back(member.id);
-    page = member_pages_.First(std::move(ids), page_size);
-    for (int i = 0; i < static_cast<int>(page.ids.size()); ++i) {
-      ToProto(members.members[i], response->add_members());
-    }
-  } else {
-    ASSIGN_OR_RETURN(page, member_pages_.Next(request.page_token(), page_size));
-    for (const std::string& id : page.ids) {
-      // Taken down or expired since the first page: left out.
-      absl::StatusOr<ArticleView> member = engine_->GetArticle(id);
-      if (member.ok()) ToProto(*member, response->add_members());
-    }
-  }
-  response->set_next_page_token(page.next_token);
-  return absl::OkStatus();
+  return reads_.GetCluster(request, response);
 }
 
 absl::Status DedupServiceImpl::DoListClusters(
     grpc::CallbackServerContext* /*context*/,
     const v1::ListClustersRequest& request,
     v1::ListClustersResponse* response) {
-  if (!v1::ListClustersRequest::SortBy_IsValid(request.sort_by())) {
-    return absl::InvalidArgumentError(
-        StrCat("sort_by: ", request.sort_by(),
-               " is not a value of ListClustersRequest.SortBy"));
-  }
-  ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size()));
-  if (!request.page_token().empty()) {
-    // Later pages: the order the first page computed (see page_tokens.h).
-    ASSIGN_OR_RETURN(const PageSnapshots::Page page,
-                     cluster_pages_.Next(request.page_token(), page_size));
-    for (const std::string& id : page.ids) {
-      absl::StatusOr<ClusterSummary> cluster = engine_->GetCluster(id);
-      // Merged into another story (listed under its own id) or expired
-      // since the first page: left out, never shown twice.
-      if (!cluster.ok() || cluster->cluster_id != id ||
-          (cluster->expired && !request.include_expired())) {
-        continue;
-      }
-      ToProto(*cluster, response->add_clusters());
-    }
-    response->set_total(static_cast<int>(page.total));
-    response->set_next_page_token(page.next_token);
-    return absl::OkStatus();
-  }
-  absl::Time since = absl::InfinitePast();
-  if (request.has_updated_since()) {
-    ASSIGN_OR_RETURN(since,
-                     FromTimestamp(request.updated_since(), "updated_since"));
-  }
-  std::vector<ClusterSummary> clusters =
-      engine_->ListClusters(request.include_expired());  // by size
-  if (request.has_updated_since()) {
-    clusters.erase(std::remove_if(clusters.begin(), clusters.end(),
-                                  [since](const ClusterSummary& c) {
-                                    return !Dated(c.last_seen) ||
-                                           c.last_seen < since;
-                                  }),
-                   clusters.end());
-  }
-  switch (request.sort_by()) {
-    case v1::ListClustersRequest::LAST_UPDATE:
-      SortClusters(ClusterOrder::kLastUpdate, &clusters);
-      break;
-    case v1::ListClustersRequest::RECENT_GROWTH:
-      SortClusters(ClusterOrder::kRecentGrowth, &clusters);
-      break;
-    default:  // SIZE, or unspecified: as listed
-      break;
-  }
-  std::vector<std::string> ids;
-  for (const ClusterSummary& c : clusters) ids.push_back(c.cluster_id);
-  const PageSnapshots::Page page =
-      cluster_pages_.First(std::move(ids), page_size);
-  for (size_t i = 0; i < page.ids.size(); ++i) {
-    ToProto(clusters[i], response->add_clusters());
-  }
-  response->set_total(static_cast<int>(page.total));
-  response->set_next_page_token(page.next_token);
-  return absl::OkStatus();
+  return reads_.ListClusters(request, response);
 }
 
 absl::Status DedupServiceImpl::DoGetArticle(
     grpc::CallbackServerContext* /*context*/,
     const v1::GetArticleRequest& request, v1::GetArticleResponse* response) {
-  RETURN_IF_ERROR(ValidateId("article_id", request.article_id()));
-  ASSIGN_OR_RETURN(const ArticleView article,
-                   engine_->GetArticle(request.article_id()));
-  ToProto(article.assignment, response->mutable_assignment());
-  return absl::OkStatus();
+  return reads_.GetArticle(request, response);
 }
 
 absl::Status DedupServiceImpl::DoFindSimilar(
     grpc::CallbackServerContext* /*context*/,
     const v1::FindSimilarRequest& request, v1::FindSimilarResponse* response) {
-  if (!request.has_article()) {
-    return absl::InvalidArgumentError("article: required");
-  }
-  constexpr int kDefaultNeighbors = 10;  // as documented in the proto
-  const int k = request.k() == 0 ? kDefaultNeighbors : request.k();
-  if (k < 1 || k > limits_.max_page_size) {
-    return absl::InvalidArgumentError(
-        StrCat("k: must be between 1 and ", limits_.max_page_size));
-  }
-  ASSIGN_OR_RETURN(const Article article, ToArticle(request.article()));
-  absl::StatusOr<SimilarResult> result = engine_->FindSimilar(article, k);
-  if (!result.ok()) return InArticle(result.status());
-  for (const SimilarArticle& n : result->neighbors) {
-    v1::SimilarArticle* out = response->add_neighbors();
-    out->set_article_id(n.article_id);
-    out->set_cluster_id(n.cluster_id);
-    out->set_similarity(n.similarity);
-  }
-  ToProto(result->would_be, response->mutable_would_be());
-  return absl::OkStatus();
+  return reads_.FindSimilar(request, response);
 }
 
 absl::Status DedupServiceImpl::DoDeleteArticle(

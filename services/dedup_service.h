@@ -18,22 +18,11 @@
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
+#include "services/api_messages.h"
+#include "services/cluster_reads.h"
 #include "services/engine.h"
-#include "services/page_tokens.h"
 
 namespace newsdedup {
-
-struct ServiceLimits {
-  // Largest accepted article (title + body + url + source, in bytes);
-  // larger ones get RESOURCE_EXHAUSTED. Only the first 32 KiB of a body is
-  // embedded, so this bounds memory and parsing, not quality.
-  size_t max_article_bytes = 4 * 1024 * 1024;
-  // Most articles in one AssignBatch call.
-  int max_batch_size = 1000;
-  // Page sizes of GetCluster and ListClusters: default and maximum.
-  int default_page_size = 50;
-  int max_page_size = 1000;
-};
 
 // Maps an absl::Status to the grpc::Status with the same code and message.
 grpc::Status ToGrpcStatus(const absl::Status& status);
@@ -56,9 +45,6 @@ using RawDedupService = v1::DedupService::WithRawCallbackMethod_Assign<
 class DedupServiceImpl final : public RawDedupService {
  public:
   DedupServiceImpl(ClusteringEngine* engine, const ServiceLimits& limits);
-
-  // Longest id accepted (article and cluster ids), in bytes.
-  static constexpr size_t kMaxIdBytes = 512;
 
   grpc::ServerUnaryReactor* Assign(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
@@ -118,19 +104,13 @@ class DedupServiceImpl final : public RawDedupService {
                                const v1::DeleteArticleRequest& request,
                                v1::DeleteArticleResponse* response);
 
-  // Validates `article` and converts it for the engine.
-  absl::StatusOr<Article> ToArticle(const v1::Article& article) const;
   // Validates `article` and assigns it; fills `response` on success.
   absl::Status AssignOne(const v1::Article& article,
                          v1::AssignResponse* response);
-  // Page size from a request: default for 0, error when out of range.
-  absl::StatusOr<int> PageSize(int requested) const;
 
   ClusteringEngine* const engine_;
   const ServiceLimits limits_;
-  // Orders of listed stories and of story members behind page tokens.
-  PageSnapshots cluster_pages_{absl::Minutes(10), 1000};
-  PageSnapshots member_pages_{absl::Minutes(10), 100};
+  ClusterReads reads_;
 };
 
 }  // namespace newsdedup

@@ -141,9 +141,11 @@ absl::StatusOr<SimilarResult> ClusteringEngineImpl::FindSimilar(
   SimilarResult result;
   for (const auto& [a, similarity] : decision.neighbors) {
     if (static_cast<int>(result.neighbors.size()) >= k) break;
-    result.neighbors.push_back({articles_[a].id,
-                                clusters_[Resolve(articles_[a].cluster)].id,
-                                similarity});
+    const Cluster& cluster = clusters_[Resolve(articles_[a].cluster)];
+    result.neighbors.push_back(
+        {articles_[a].id, cluster.id, similarity, articles_[a].title,
+         cluster.representative >= 0 ? articles_[cluster.representative].title
+                                     : std::string()});
   }
   Assignment& answer = result.would_be;
   auto known = article_by_id_.find(article.id);

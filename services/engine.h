@@ -63,6 +63,9 @@ struct ClusterSummary {
   std::vector<std::string> aliases;  // ids of clusters merged into this one
   int size = 0;                      // articles, duplicates included
   int num_sources = 0;               // distinct non-empty sources
+  // The sources with the most members, most first (at most kTopSources).
+  std::vector<std::string> top_sources;
+  static constexpr int kTopSources = 10;
   std::string representative_id;
   std::string representative_title;
   absl::Time first_seen = absl::InfinitePast();
@@ -84,6 +87,7 @@ struct ArticleView {
   std::string id;
   std::string title;
   std::string source;
+  std::string url;
   absl::Time published = absl::InfinitePast();
   // The relation and explanation the article first received, with its
   // story (cluster_id), that story's representative and size as they are
@@ -102,6 +106,8 @@ struct SimilarArticle {
   std::string article_id;
   std::string cluster_id;  // its live cluster
   float similarity = 0.0f;
+  std::string title;
+  std::string representative_title;  // of its live cluster
 };
 
 struct SimilarResult {

@@ -357,6 +357,7 @@ ClusteringEngineImpl::PreparedArticle ClusteringEngineImpl::PrepareArticle(
   p.article.title = stored.title();
   p.article.body = stored.body();
   p.article.source = stored.source();
+  p.article.url = stored.url();
   if (stored.dated()) {
     p.article.published = absl::FromUnixNanos(stored.published_unix_nanos());
   }
@@ -385,6 +386,7 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
   ArticleRecord record;
   record.id = article.id;
   record.title = article.title;
+  record.url = article.url;
   record.source = SourceNumber(article.source);
   record.published = article.published;
   record.content_hash = text->hash;

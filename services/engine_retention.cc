@@ -39,6 +39,8 @@ void ClusteringEngineImpl::ForgetExpiredLocked() {
     if (clusters_[c].members.empty()) ++sweep.expired_stories;
     record.title.clear();
     record.title.shrink_to_fit();
+    record.url.clear();
+    record.url.shrink_to_fit();
     record.answer = CompactAnswer();
   }
   if (sweep.articles == 0) return;

@@ -135,6 +135,7 @@ Assignment ClusteringEngineImpl::Record(const Article& article, uint64_t hash,
   ArticleRecord record;
   record.id = article.id;
   record.title = article.title;
+  record.url = article.url;
   record.source = SourceNumber(article.source);
   record.published = article.published;
   record.content_hash = hash;
@@ -352,6 +353,7 @@ ArticleView ClusteringEngineImpl::View(int64_t a) const {
   ArticleView view;
   view.id = record.id;
   view.title = record.title;
+  view.url = record.url;
   if (record.source >= 0) view.source = source_names_[record.source];
   view.published = record.published;
   // The relation and explanation it first received; its story, that
@@ -371,11 +373,21 @@ ClusterSummary ClusteringEngineImpl::Summarize(int64_t c,
   s.aliases = cluster.aliases;
   if (with_history) s.history = cluster.history;
   s.size = static_cast<int>(cluster.members.size());
-  absl::flat_hash_set<int32_t> sources;
+  absl::flat_hash_map<int32_t, int> sources;  // source -> members
   for (int64_t m : cluster.members) {
-    if (articles_[m].source >= 0) sources.insert(articles_[m].source);
+    if (articles_[m].source >= 0) ++sources[articles_[m].source];
   }
   s.num_sources = static_cast<int>(sources.size());
+  std::vector<std::pair<int, int32_t>> by_count;  // (-members, source)
+  for (const auto& [source, count] : sources) {
+    by_count.push_back({-count, source});
+  }
+  const size_t top =
+      std::min<size_t>(by_count.size(), ClusterSummary::kTopSources);
+  std::partial_sort(by_count.begin(), by_count.begin() + top, by_count.end());
+  for (size_t i = 0; i < top; ++i) {
+    s.top_sources.push_back(source_names_[by_count[i].second]);
+  }
   s.timeline.assign(ClusterSummary::kTimelineHours, 0);
   const absl::Time now = NewsClock();
   if (Dated(now)) {

@@ -2,65 +2,136 @@
 
 #include <httplib.h>
 
-#include <algorithm>
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
-#include "common/time_format.h"
+#include "common/status_macros.h"
+#include "services/api_messages.h"
 #include "services/dashboard_assets.h"
-#include "services/page_tokens.h"
 
 namespace newsdedup {
 namespace {
 
-using nlohmann::json;
-
-// RFC 3339 in UTC, or null for an unknown time.
-json TimeJson(absl::Time t) {
-  if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return nullptr;
-  return FormatRfc3339(t);
-}
-
-json StoryJson(const ClusterSummary& c) {
-  return {{"id", c.cluster_id},
-          {"title", c.representative_title},
-          {"representative_id", c.representative_id},
-          {"size", c.size},
-          {"sources", c.num_sources},
-          {"first_seen", TimeJson(c.first_seen)},
-          {"last_seen", TimeJson(c.last_seen)},
-          {"recent", c.recent_articles},
-          {"timeline", c.timeline},
-          {"aliases", c.aliases}};
-}
-
-void Reply(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json");
-}
-
-void Error(httplib::Response& res, int status, const std::string& message) {
-  Reply(res, status, {{"error", message}});
-}
-
-// An integer query parameter within [lo, hi], or `fallback` when absent.
-bool IntParam(const httplib::Request& req, const char* name, int lo, int hi,
-              int fallback, int* out, httplib::Response& res) {
-  *out = fallback;
-  if (!req.has_param(name)) return true;
-  if (!absl::SimpleAtoi(req.get_param_value(name), out) || *out < lo ||
-      *out > hi) {
-    Error(res, 400,
-          absl::StrCat(name, ": must be an integer in [", lo, ", ", hi, "]"));
-    return false;
+// HTTP status for an API error (the gRPC code's usual HTTP mapping).
+int HttpStatus(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return 400;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
   }
-  return true;
 }
 
-void Serve(httplib::Server& server, const ClusteringEngine* engine,
-           const PrometheusRegistry* registry, PageSnapshots* pages) {
+// Replies with `response` in the API's JSON form, or with the error as a
+// newsdedup.v1.Error.
+void Reply(const absl::Status& status,
+           const google::protobuf::Message& response, httplib::Response& res) {
+  if (status.ok()) {
+    res.set_content(ApiJson(response), "application/json");
+    return;
+  }
+  v1::Error error;
+  ToProto(status, &error);
+  res.status = HttpStatus(status.code());
+  res.set_content(ApiJson(error), "application/json");
+}
+
+// An integer query parameter, 0 when absent.
+absl::StatusOr<int> IntParam(const httplib::Request& req, const char* name) {
+  int value = 0;
+  if (req.has_param(name) &&
+      !absl::SimpleAtoi(req.get_param_value(name), &value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": must be an integer"));
+  }
+  return value;
+}
+
+std::string Param(const httplib::Request& req, const char* name) {
+  return req.has_param(name) ? req.get_param_value(name) : std::string();
+}
+
+absl::Status ToListRequest(const httplib::Request& req,
+                           v1::ListClustersRequest* out) {
+  const std::string sort = Param(req, "sort");
+  if (sort.empty() || sort == "size") {
+    out->set_sort_by(v1::ListClustersRequest::SIZE);
+  } else if (sort == "growth") {
+    out->set_sort_by(v1::ListClustersRequest::RECENT_GROWTH);
+  } else if (sort == "last-update") {
+    out->set_sort_by(v1::ListClustersRequest::LAST_UPDATE);
+  } else {
+    return absl::InvalidArgumentError(
+        "sort: must be size, growth or last-update");
+  }
+  ASSIGN_OR_RETURN(const int page_size, IntParam(req, "page_size"));
+  out->set_page_size(page_size);
+  out->set_page_token(Param(req, "page_token"));
+  return absl::OkStatus();
+}
+
+// The JSON API: GET /api/clusters, /api/clusters/ID, /api/articles/ID and
+// /api/search answer the gRPC read calls (ListClusters, GetCluster,
+// GetArticle, FindSimilar) with the same messages in protobuf's JSON
+// mapping; query parameters are the request fields (sort is size, growth
+// or last-update).
+void ServeApi(httplib::Server& server, ClusterReads* reads) {
+  server.Get("/api/clusters",
+             [reads](const httplib::Request& req, httplib::Response& res) {
+               v1::ListClustersRequest request;
+               v1::ListClustersResponse response;
+               absl::Status status = ToListRequest(req, &request);
+               if (status.ok())
+                 status = reads->ListClusters(request, &response);
+               Reply(status, response, res);
+             });
+  server.Get(R"(/api/clusters/([^/]+))",
+             [reads](const httplib::Request& req, httplib::Response& res) {
+               v1::GetClusterRequest request;
+               v1::GetClusterResponse response;
+               request.set_cluster_id(req.matches[1]);
+               request.set_page_token(Param(req, "page_token"));
+               absl::StatusOr<int> page_size = IntParam(req, "page_size");
+               absl::Status status = page_size.status();
+               if (status.ok()) {
+                 request.set_page_size(*page_size);
+                 status = reads->GetCluster(request, &response);
+               }
+               Reply(status, response, res);
+             });
+  server.Get(R"(/api/articles/([^/]+))",
+             [reads](const httplib::Request& req, httplib::Response& res) {
+               v1::GetArticleRequest request;
+               v1::GetArticleResponse response;
+               request.set_article_id(req.matches[1]);
+               Reply(reads->GetArticle(request, &response), response, res);
+             });
+  server.Get("/api/search",
+             [reads](const httplib::Request& req, httplib::Response& res) {
+               v1::FindSimilarRequest request;
+               v1::FindSimilarResponse response;
+               request.mutable_article()->set_id("dashboard-search");
+               request.mutable_article()->set_title(Param(req, "q"));
+               absl::StatusOr<int> k = IntParam(req, "k");
+               absl::Status status = k.status();
+               if (status.ok()) {
+                 request.set_k(*k);
+                 status = reads->FindSimilar(request, &response);
+               }
+               Reply(status, response, res);
+             });
+}
+
+void Serve(httplib::Server& server, const PrometheusRegistry* registry,
+           ClusterReads* reads) {
   server.Get("/metrics",
              [registry](const httplib::Request&, httplib::Response& res) {
                res.set_content(registry->Render(), "text/plain; version=0.0.4");
@@ -75,123 +146,7 @@ void Serve(httplib::Server& server, const ClusteringEngine* engine,
                  res.set_header("Cache-Control", "no-cache");
                });
   }
-
-  server.Get("/api/stories", [engine, pages](const httplib::Request& req,
-                                             httplib::Response& res) {
-    int limit = 0;
-    if (!IntParam(req, "limit", 1, 1000, 50, &limit, res)) return;
-    const EngineStats stats = engine->stats();
-    json stories = json::array();
-    if (req.has_param("page_token")) {
-      // A later page: the order the first page computed (page_tokens.h).
-      absl::StatusOr<PageSnapshots::Page> page =
-          pages->Next(req.get_param_value("page_token"), limit);
-      if (!page.ok()) {
-        Error(res, 400, std::string(page.status().message()));
-        return;
-      }
-      for (const std::string& id : page->ids) {
-        absl::StatusOr<ClusterSummary> story = engine->GetCluster(id);
-        if (story.ok() && story->cluster_id == id && !story->expired) {
-          stories.push_back(StoryJson(*story));
-        }
-      }
-      Reply(res, 200,
-            {{"total", page->total},
-             {"articles", stats.articles},
-             {"timeline_hours", ClusterSummary::kTimelineHours},
-             {"stories", stories},
-             {"next_page_token", page->next_token}});
-      return;
-    }
-    const std::string sort =
-        req.has_param("sort") ? req.get_param_value("sort") : "growth";
-    ClusterOrder order = ClusterOrder::kRecentGrowth;
-    if (sort == "size") {
-      order = ClusterOrder::kSize;
-    } else if (sort == "last-update") {
-      order = ClusterOrder::kLastUpdate;
-    } else if (sort != "growth") {
-      Error(res, 400, "sort: must be growth, size or last-update");
-      return;
-    }
-    std::vector<ClusterSummary> clusters = engine->ListClusters();
-    SortClusters(order, &clusters);
-    std::vector<std::string> ids;
-    for (const ClusterSummary& c : clusters) ids.push_back(c.cluster_id);
-    const PageSnapshots::Page page = pages->First(std::move(ids), limit);
-    for (size_t i = 0; i < page.ids.size(); ++i) {
-      stories.push_back(StoryJson(clusters[i]));
-    }
-    Reply(res, 200,
-          {{"total", clusters.size()},
-           {"articles", stats.articles},
-           {"timeline_hours", ClusterSummary::kTimelineHours},
-           {"stories", stories},
-           {"next_page_token", page.next_token}});
-  });
-
-  server.Get(R"(/api/stories/([^/]+))", [engine](const httplib::Request& req,
-                                                 httplib::Response& res) {
-    int limit = 0;
-    if (!IntParam(req, "limit", 1, 1000, 200, &limit, res)) return;
-    const std::string id = req.matches[1];
-    absl::StatusOr<ClusterSummary> story = engine->GetCluster(id);
-    absl::StatusOr<MemberPage> page = engine->ClusterMembers(id, 0, limit);
-    if (!story.ok() || !page.ok()) {
-      Error(res, 404, absl::StrCat("unknown story: ", id));
-      return;
-    }
-    json members = json::array();
-    for (const ArticleView& m : page->members) {
-      members.push_back({{"id", m.id},
-                         {"title", m.title},
-                         {"source", m.source},
-                         {"published", TimeJson(m.published)},
-                         {"relation", RelationName(m.assignment.relation)},
-                         {"duplicate_of", m.assignment.duplicate_of}});
-    }
-    json body = StoryJson(*story);
-    body["members"] = members;
-    body["members_total"] = page->total;
-    Reply(res, 200, body);
-  });
-
-  server.Get("/api/search", [engine](const httplib::Request& req,
-                                     httplib::Response& res) {
-    int k = 0;
-    if (!IntParam(req, "k", 1, 100, 20, &k, res)) return;
-    const std::string q = req.has_param("q") ? req.get_param_value("q") : "";
-    Article probe;
-    probe.id = "dashboard-search";
-    probe.title = q;
-    absl::StatusOr<SimilarResult> found = engine->FindSimilar(probe, k);
-    if (!found.ok()) {
-      Error(res, 400, std::string(found.status().message()));
-      return;
-    }
-    // Nearest articles grouped by story, best story first.
-    json stories = json::array();
-    std::vector<std::string> seen;
-    for (const SimilarArticle& n : found->neighbors) {
-      if (std::find(seen.begin(), seen.end(), n.cluster_id) != seen.end()) {
-        continue;
-      }
-      seen.push_back(n.cluster_id);
-      absl::StatusOr<ClusterSummary> story = engine->GetCluster(n.cluster_id);
-      if (!story.ok()) continue;
-      json s = StoryJson(*story);
-      s["similarity"] = n.similarity;
-      stories.push_back(s);
-    }
-    const Assignment& would = found->would_be;
-    Reply(res, 200,
-          {{"query", q},
-           {"would_join",
-            would.cluster_id.empty() ? json(nullptr) : json(would.cluster_id)},
-           {"relation", RelationName(would.relation)},
-           {"stories", stories}});
-  });
+  ServeApi(server, reads);
 }
 
 // cpp-httplib serves each connection on one thread of a fixed pool, for as
@@ -222,10 +177,10 @@ void ConfigureConnections(httplib::Server& server) {
 absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
     const std::string& host, int port, const ClusteringEngine* engine,
     const PrometheusRegistry* registry) {
-  std::unique_ptr<OpsHttpServer> ops(new OpsHttpServer());
+  std::unique_ptr<OpsHttpServer> ops(new OpsHttpServer(engine));
   ops->server_ = std::make_unique<httplib::Server>();
   ConfigureConnections(*ops->server_);
-  Serve(*ops->server_, engine, registry, &ops->story_pages_);
+  Serve(*ops->server_, registry, &ops->reads_);
   if (port == 0) {
     ops->port_ = ops->server_->bind_to_any_port(host);
   } else {
@@ -240,6 +195,9 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
   ops->thread_ = std::thread([server] { server->listen_after_bind(); });
   return ops;
 }
+
+OpsHttpServer::OpsHttpServer(const ClusteringEngine* engine)
+    : reads_(engine, ServiceLimits()) {}
 
 OpsHttpServer::~OpsHttpServer() { Stop(); }
 

@@ -25,8 +25,8 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "services/cluster_reads.h"
 #include "services/engine.h"
-#include "services/page_tokens.h"
 #include "services/prometheus_registry.h"
 
 namespace httplib {
@@ -59,11 +59,11 @@ class OpsHttpServer {
   static constexpr int kSlowClientSeconds = 5;
 
  private:
-  OpsHttpServer() = default;
+  explicit OpsHttpServer(const ClusteringEngine* engine);
 
   std::unique_ptr<httplib::Server> server_;
-  // The orders behind /api/stories page tokens.
-  PageSnapshots story_pages_{absl::Minutes(10), 1000};
+  // The JSON API answers through the same reads as the gRPC service.
+  ClusterReads reads_;
   std::thread thread_;
   int port_ = 0;
 };

@@ -16,6 +16,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "newsdedup/v1/dedup.pb.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_articles.h"
 
@@ -144,88 +146,149 @@ TEST_F(DashboardTest, MetricsMoveAsArticlesArriveAndPassPromtool) {
   EXPECT_EQ(Run("promtool check metrics < " + scraped, &out), 0) << out;
 }
 
-TEST_F(DashboardTest, JsonApiAnswersAndRejectsBadParameters) {
+TEST_F(DashboardTest,
+       JsonApiAnswersWithTheGrpcMessagesAndRejectsBadParameters) {
   FeedStories();
   int status = 0;
-  const std::string stories = Get("/api/stories?sort=size&limit=2", &status);
+  const std::string listed =
+      Get("/api/clusters?sort=size&page_size=2", &status);
   EXPECT_EQ(status, 200);
-  EXPECT_THAT(stories, HasSubstr("\"total\":4"));
-  EXPECT_THAT(stories, HasSubstr("\"timeline\":["));
+  // Issue 13: one answer shape: ListClustersResponse in protobuf's JSON
+  // mapping, proto field names, zero fields printed.
+  v1::ListClustersResponse list;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(listed, &list).ok())
+      << listed;
+  EXPECT_EQ(list.total(), 4);
+  EXPECT_EQ(list.total_articles(), 13);
+  ASSERT_EQ(list.clusters_size(), 2);
+  EXPECT_EQ(list.clusters(0).timeline_size(), 24);
+  EXPECT_FALSE(list.clusters(0).top_sources().empty());
+  EXPECT_THAT(listed, HasSubstr("\"cluster_id\":"));
+  EXPECT_THAT(listed, HasSubstr("\"expired\":false"));
   // Issue 13: the HTTP API pages with an opaque token.
-  const std::string token =
-      nlohmann::json::parse(stories).at("next_page_token").get<std::string>();
-  ASSERT_FALSE(token.empty());
-  const std::string rest =
-      Get("/api/stories?limit=2&page_token=" + token, &status);
+  ASSERT_FALSE(list.next_page_token().empty());
+  const nlohmann::json page = nlohmann::json::parse(
+      Get("/api/clusters?page_size=2&page_token=" + list.next_page_token(),
+          &status));
   EXPECT_EQ(status, 200);
-  const nlohmann::json page = nlohmann::json::parse(rest);
-  EXPECT_EQ(page.at("stories").size(), 2u);
+  EXPECT_EQ(page.at("clusters").size(), 2u);
   EXPECT_EQ(page.at("next_page_token"), "");
-  Get("/api/stories?page_token=bm90LWEtdG9rZW4", &status);
+  // A cluster with its members (titles, URLs) and history.
+  const std::string id = list.clusters(0).cluster_id();
+  v1::GetClusterResponse cluster;
+  const std::string got = Get("/api/clusters/" + id, &status);
+  EXPECT_EQ(status, 200);
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(got, &cluster).ok());
+  EXPECT_EQ(cluster.cluster().cluster_id(), id);
+  EXPECT_GE(cluster.members_size(), 3);
+  EXPECT_FALSE(cluster.cluster().history().empty());
+  // Errors are newsdedup.v1.Error messages with the HTTP status of the code.
+  const std::string bad =
+      Get("/api/clusters?page_token=bm90LWEtdG9rZW4", &status);
   EXPECT_EQ(status, 400);
-  Get("/api/stories?limit=0", &status);
+  EXPECT_THAT(bad, HasSubstr("\"code\":3"));
+  Get("/api/clusters?page_size=0x", &status);
   EXPECT_EQ(status, 400);
-  Get("/api/stories?sort=sideways", &status);
+  Get("/api/clusters?page_size=5000", &status);
   EXPECT_EQ(status, 400);
-  Get("/api/stories/no-such-story", &status);
+  Get("/api/clusters?sort=sideways", &status);
+  EXPECT_EQ(status, 400);
+  Get("/api/clusters/no-such-cluster", &status);
   EXPECT_EQ(status, 404);
+  Get("/api/articles/s1", &status);
+  EXPECT_EQ(status, 200);
+  v1::FindSimilarResponse similar;
   const std::string search = Get("/api/search?q=Budapest%20summit", &status);
   EXPECT_EQ(status, 200);
-  EXPECT_THAT(search, HasSubstr("Budapest"));
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(search, &similar).ok());
+  ASSERT_GT(similar.neighbors_size(), 0);
+  EXPECT_THAT(similar.neighbors(0).representative_title(),
+              HasSubstr("Budapest"));
+  // Rounded, not 0.12999999523162842.
+  EXPECT_THAT(search,
+              ::testing::ContainsRegex("\"similarity\":0\\.[0-9]{1,4}[,}]"));
   Get("/api/search?q=", &status);
   EXPECT_EQ(status, 400);
 }
 
-TEST_F(DashboardTest, ChromiumRendersStoriesAndAStoryPage) {
+// Counts the matches of `pattern` in `text`.
+int Count(const std::string& text, const std::string& pattern) {
+  std::regex re(pattern);
+  return static_cast<int>(
+      std::distance(std::sregex_iterator(text.begin(), text.end(), re),
+                    std::sregex_iterator()));
+}
+
+TEST_F(DashboardTest, ChromiumRendersClustersAClusterPageAndSearch) {
   FeedStories();
   const std::string base =
       absl::StrCat("http://127.0.0.1:", server_.http_port(), "/");
-  const std::string list = RenderedDom(base, "stories");
-  // Four story rows, each with a representative headline.
-  std::regex row_re("class=\"story-row\"");
-  EXPECT_EQ(
-      std::distance(std::sregex_iterator(list.begin(), list.end(), row_re),
-                    std::sregex_iterator()),
-      4)
-      << list;
+  const std::string list = RenderedDom(base, "clusters");
+  // Four cluster rows, each with a representative headline.
+  EXPECT_EQ(Count(list, "class=\"cluster-row\""), 4) << list;
   EXPECT_THAT(list, HasSubstr("Budapest"));
   EXPECT_THAT(list, HasSubstr("earthquake"));
   EXPECT_THAT(list, HasSubstr("13 articles"));
+  // Issue 13: a readable timeline: an hour axis, and a count on hover.
+  EXPECT_THAT(list, HasSubstr("class=\"tick\""));
+  EXPECT_THAT(list, HasSubstr("now</text>"));
+  EXPECT_THAT(list, ::testing::ContainsRegex("<title>[0-9]+ articles?, "));
 
-  // The story page of the summit story lists its members and relations.
+  // Issue 13: filters by source, size and time.
+  const std::string by_source = RenderedDom(base + "#/?source=Sport", "source");
+  EXPECT_EQ(Count(by_source, "class=\"cluster-row\""), 1) << by_source;
+  EXPECT_THAT(by_source, HasSubstr("Juventus"));
+  const std::string by_size = RenderedDom(base + "#/?min_size=4", "size");
+  EXPECT_EQ(Count(by_size, "class=\"cluster-row\""), 1) << by_size;
+  EXPECT_THAT(by_size, HasSubstr("Budapest"));
+  // The football cluster ends at 22:00, the others by 13:00.
+  const std::string by_time = RenderedDom(base + "#/?hours=6", "time");
+  EXPECT_EQ(Count(by_time, "class=\"cluster-row\""), 1) << by_time;
+
+  // The summit cluster's page: members linked to their URLs (http(s)
+  // only), relations, history.
   std::smatch m;
-  std::regex summit_re("data-story=\"([^\"]+)\"[^>]*>.{0,300}Budapest");
+  std::regex summit_re("data-cluster=\"([^\"]+)\"[^>]*>.{0,300}Budapest");
   ASSERT_TRUE(std::regex_search(list, m, summit_re)) << list;
   const std::string page =
-      RenderedDom(absl::StrCat(base, "#/story/", m[1].str()), "story");
+      RenderedDom(absl::StrCat(base, "#/cluster/", m[1].str()), "cluster");
   EXPECT_THAT(page, HasSubstr("id=\"members\""));
-  std::regex member_re("class=\"member-row\"");
-  EXPECT_GE(
-      std::distance(std::sregex_iterator(page.begin(), page.end(), member_re),
-                    std::sregex_iterator()),
-      3)
-      << page;
+  EXPECT_GE(Count(page, "class=\"member-row\""), 3) << page;
   EXPECT_THAT(page, HasSubstr("same story"));
+  EXPECT_THAT(page,
+              HasSubstr("href=\"https://example.com/news/summit-on-hold\""));
+  EXPECT_THAT(page, ::testing::Not(HasSubstr("href=\"javascript:")));
+  EXPECT_THAT(page, HasSubstr("id=\"history\""));
+  EXPECT_THAT(page, HasSubstr("created with article"));
 
-  // The search box's route: stories near a text, and where it would go.
+  // The search route names clusters by their headline, with similarity.
   const std::string search =
       RenderedDom(absl::StrCat(base, "#/search/Budapest%20summit"), "search");
-  EXPECT_THAT(search, HasSubstr("would join story"));
-  EXPECT_THAT(search, HasSubstr("class=\"story-row\""));
-  EXPECT_THAT(search, HasSubstr("Budapest"));
+  EXPECT_THAT(search, HasSubstr("would join the cluster “"));
+  EXPECT_THAT(search, ::testing::ContainsRegex(
+                          "class=\"headline\"[^>]*>[^<]*Budapest"));
+  EXPECT_THAT(search, ::testing::ContainsRegex(
+                          "class=\"num similarity\">0\\.[0-9][0-9]<"));
 
-  // A screenshot for people to look at.
-  const std::string shot =
-      absl::StrCat(NEWSDEDUP_BUILD_DIR, "/dashboard-screenshot.png");
-  std::filesystem::remove(shot);
-  std::string out;
-  EXPECT_EQ(Run(absl::StrCat(kChromium, " --window-size=1280,800 --screenshot=",
-                             shot, " '", base, "'"),
-                &out),
-            0)
-      << out;
-  ASSERT_TRUE(std::filesystem::exists(shot)) << out;
-  EXPECT_GT(std::filesystem::file_size(shot), 10000u);
+  // Screenshots for people to look at.
+  for (const auto& [name, route] :
+       {std::pair<std::string, std::string>("clusters", ""),
+        {"cluster", "#/cluster/" + m[1].str()},
+        {"search", "#/search/Budapest%20summit"}}) {
+    const std::string shot = absl::StrCat(NEWSDEDUP_BUILD_DIR, "/dashboard-",
+                                          name, "-screenshot.png");
+    std::filesystem::remove(shot);
+    std::string out;
+    EXPECT_EQ(Run(absl::StrCat(kChromium,
+                               " --window-size=1280,800 --screenshot=", shot,
+                               " '", base, route, "'"),
+                  &out),
+              0)
+        << out;
+    ASSERT_TRUE(std::filesystem::exists(shot)) << out;
+    EXPECT_GT(std::filesystem::file_size(shot), 10000u);
+  }
 }
 
 }  // namespace

@@ -320,7 +320,7 @@ TEST_F(FaultTest, IdleHttpConnectionsDoNotBlockProbes) {
   httplib::Client probe("127.0.0.1", server_.http_port());
   probe.set_connection_timeout(2, 0);
   probe.set_read_timeout(2, 0);
-  for (const char* path : {"/healthz", "/metrics", "/api/stories"}) {
+  for (const char* path : {"/healthz", "/metrics", "/api/clusters"}) {
     auto response = probe.Get(path);
     ASSERT_TRUE(response) << path << ": "
                           << httplib::to_string(response.error());

@@ -129,7 +129,7 @@ int RunServe(ServeFlags& flags) {
     LogEvent("info", "http_serving",
              {{"address", flags.http_listen},
               {"http_port", absl::StrCat(http->port())},
-              {"paths", "/ /metrics /api/stories /api/search"}});
+              {"paths", "/ /metrics /api/clusters /api/search"}});
   }
   auto server = DedupServer::Start(flags.server, engine->get());
   if (!server.ok()) {

@@ -1,11 +1,17 @@
-// newsdedup dashboard: live stories from the JSON API of the same server.
-// No framework and no external resources; routes are URL fragments:
-//   #/                 stories by recent growth (refreshed every 5 s)
-//   #/story/<id>       one story and its members
-//   #/search/<text>    stories near a text
+// newsdedup dashboard: live clusters (stories) from the JSON API of the
+// same server, which answers with the gRPC API's messages in protobuf's
+// JSON mapping. No framework and no external resources; routes are URL
+// fragments:
+//   #/                 clusters by recent growth (refreshed every 5 s),
+//                      with filters: #/?source=Wire&min_size=3&hours=6
+//   #/cluster/<id>     one cluster: timeline, members (paged), history
+//   #/search/<text>    clusters near a text
+// Every text from the server goes into the page as text, never as HTML;
+// only http(s) URLs become links.
 "use strict";
 
 const REFRESH_MS = 5000;
+const PAGE_SIZE = 100;
 const view = document.getElementById("view");
 const statusLine = document.getElementById("status");
 let timer = null;
@@ -24,124 +30,283 @@ function el(tag, attrs, ...children) {
 }
 
 function when(iso) {
-  return iso ? iso.replace("T", " ").replace(":00Z", "Z") : "–";
+  return iso ? iso.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, "Z") : "–";
 }
 
-// Articles per hour over the last hours, as small bars.
-function timeline(counts) {
+// A link for http(s) URLs only; anything else stays plain text.
+function link(text, url) {
+  if (/^https?:\/\//i.test(url || "")) {
+    return el("a", {href: url, class: "article-link", rel: "noopener noreferrer",
+                    target: "_blank"}, text);
+  }
+  return document.createTextNode(text);
+}
+
+function clusterHref(id) { return "#/cluster/" + encodeURIComponent(id); }
+
+// Articles per hour over the last counts.length hours, oldest first: bars
+// with an hour axis underneath and the count of each bar on hover.
+function timeline(counts, large) {
   const ns = "http://www.w3.org/2000/svg";
+  const barWidth = large ? 24 : 6, plot = large ? 80 : 22;
+  const axis = 14, width = counts.length * barWidth + 2;
+  const max = Math.max(1, ...counts);
   const svg = document.createElementNS(ns, "svg");
-  const w = 3, h = 18, max = Math.max(1, ...counts);
-  svg.setAttribute("class", "timeline");
-  svg.setAttribute("width", counts.length * w);
-  svg.setAttribute("height", h);
+  const node = (tag, attrs, text) => {
+    const n = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    if (text !== undefined) n.textContent = text;
+    return n;
+  };
+  svg.setAttribute("class", "timeline" + (large ? " large" : ""));
+  svg.setAttribute("width", width);
+  svg.setAttribute("height", plot + axis);
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", counts.reduce((a, b) => a + b, 0) +
                    " articles in the last " + counts.length + " hours");
+  svg.append(node("line", {x1: 0, y1: plot + 0.5, x2: width, y2: plot + 0.5,
+                           class: "axis"}));
   counts.forEach((c, i) => {
-    if (!c) return;
-    const r = document.createElementNS(ns, "rect");
-    const bh = Math.max(1, Math.round(h * c / max));
-    r.setAttribute("x", i * w); r.setAttribute("y", h - bh);
-    r.setAttribute("width", w - 1); r.setAttribute("height", bh);
-    svg.append(r);
+    const hoursAgo = counts.length - i;
+    const slot = node("g", {class: "hour"});
+    slot.append(node("title", {}, c + (c === 1 ? " article, " : " articles, ") +
+                     hoursAgo + "–" + (hoursAgo - 1) + " h ago"));
+    // A full-height transparent target, so empty hours answer hover too.
+    slot.append(node("rect", {x: i * barWidth, y: 0, width: barWidth,
+                              height: plot, class: "target"}));
+    if (c) {
+      const h = Math.max(2, Math.round(plot * c / max));
+      slot.append(node("rect", {x: i * barWidth + 1, y: plot - h,
+                                width: barWidth - 2, height: h, class: "bar"}));
+    }
+    svg.append(slot);
   });
+  const ticks = large ? [24, 18, 12, 6, 0] : [24, 12, 0];
+  for (const t of ticks) {
+    const x = (counts.length - t) * barWidth;
+    const anchor = t === counts.length ? "start" : t === 0 ? "end" : "middle";
+    svg.append(node("text", {x: x, y: plot + axis - 2, class: "tick",
+                             "text-anchor": anchor},
+                    t === 0 ? "now" : "−" + t + "h"));
+  }
   return svg;
 }
 
 async function getJson(url) {
   const res = await fetch(url);
   const body = await res.json();
-  if (!res.ok) throw new Error(body.error || res.statusText);
+  if (!res.ok) throw new Error(body.message || res.statusText);
   return body;
 }
 
-function storyTable(stories) {
+function clusterTable(clusters) {
   const body = el("tbody");
-  for (const s of stories) {
-    const open = () => { location.hash = "#/story/" + encodeURIComponent(s.id); };
-    body.append(el("tr", {class: "story-row", "data-story": s.id, onclick: open},
-      el("td", {}, el("a", {class: "headline", href: "#/story/" + encodeURIComponent(s.id)},
-                       s.title || "(untitled)")),
-      el("td", {class: "num"}, String(s.size)),
-      el("td", {class: "num"}, String(s.sources)),
-      el("td", {class: "num"}, String(s.recent)),
-      el("td", {}, timeline(s.timeline || [])),
-      el("td", {class: "time"}, when(s.first_seen)),
-      el("td", {class: "time"}, when(s.last_seen))));
+  for (const c of clusters) {
+    const open = () => { location.hash = clusterHref(c.cluster_id); };
+    body.append(el("tr", {class: "cluster-row", "data-cluster": c.cluster_id,
+                          onclick: open},
+      el("td", {}, el("a", {class: "headline", href: clusterHref(c.cluster_id)},
+                       c.representative_title || "(untitled)"),
+         el("div", {class: "sources"}, (c.top_sources || []).join(" · "))),
+      el("td", {class: "num"}, String(c.size)),
+      el("td", {class: "num"}, String(c.num_sources)),
+      el("td", {class: "num"}, String(c.recent_articles)),
+      el("td", {}, timeline(c.timeline || [], false)),
+      el("td", {class: "time"}, when(c.first_seen)),
+      el("td", {class: "time"}, when(c.last_seen))));
   }
-  return el("table", {id: "stories"},
+  return el("table", {id: "clusters"},
     el("thead", {}, el("tr", {},
       el("th", {}, "Representative headline"), el("th", {}, "Articles"),
-      el("th", {}, "Sources"), el("th", {}, "Last 24 h"), el("th", {}, "Timeline"),
+      el("th", {}, "Sources"), el("th", {}, "Last 24 h"),
+      el("th", {}, "Articles per hour"),
       el("th", {}, "First seen"), el("th", {}, "Last seen"))),
     body);
 }
 
-async function showStories() {
-  const data = await getJson("/api/stories?sort=growth&limit=100");
-  statusLine.textContent = data.total + " stories · " + data.articles +
-      " articles · updated " + new Date().toLocaleTimeString();
-  view.replaceChildren(
-    el("h2", {}, "Stories by recent growth"),
-    data.stories.length ? storyTable(data.stories)
-                        : el("div", {class: "empty"}, "No stories yet."));
+// Filters of the list, from the fragment's query (#/?source=...).
+function listFilters(query) {
+  const p = new URLSearchParams(query);
+  return {source: p.get("source") || "", minSize: Number(p.get("min_size")) || 0,
+          hours: Number(p.get("hours")) || 0};
 }
 
-async function showStory(id) {
-  const s = await getJson("/api/stories/" + encodeURIComponent(id));
-  const rows = el("tbody");
-  for (const m of s.members) {
-    rows.append(el("tr", {class: "member-row", "data-article": m.id},
-      el("td", {}, m.title),
+function keep(c, f, newest) {
+  if (f.source && !(c.top_sources || []).some(
+        s => s.toLowerCase().includes(f.source.toLowerCase()))) return false;
+  if (c.size < f.minSize) return false;
+  if (f.hours && (!c.last_seen ||
+      newest - Date.parse(c.last_seen) > f.hours * 3600e3)) return false;
+  return true;
+}
+
+function filterForm(f) {
+  const source = el("input", {name: "source", type: "search", value: f.source,
+                              placeholder: "source", "aria-label": "Source"});
+  const minSize = el("input", {name: "min_size", type: "number", min: "0",
+                               value: f.minSize || "", placeholder: "min size",
+                               "aria-label": "Minimum size"});
+  const hours = el("select", {name: "hours", "aria-label": "Updated within"},
+    ...[[0, "any time"], [1, "last hour"], [6, "last 6 h"], [24, "last 24 h"],
+        [72, "last 3 days"]].map(([v, label]) => {
+      const o = el("option", {value: String(v)}, label);
+      if (v === f.hours) o.selected = true;
+      return o;
+    }));
+  const apply = (e) => {
+    e.preventDefault();
+    const p = new URLSearchParams();
+    if (source.value.trim()) p.set("source", source.value.trim());
+    if (Number(minSize.value) > 0) p.set("min_size", minSize.value);
+    if (Number(hours.value) > 0) p.set("hours", hours.value);
+    location.hash = "#/" + (p.toString() ? "?" + p : "");
+  };
+  return el("form", {id: "filters", onsubmit: apply},
+            "Filter: ", source, minSize, hours, el("button", {type: "submit"}, "Apply"));
+}
+
+async function showClusters(query) {
+  const f = listFilters(query);
+  const clusters = [];
+  let data = await getJson("/api/clusters?sort=growth&page_size=" + PAGE_SIZE);
+  const total = data.total, articles = data.total_articles;
+  clusters.push(...data.clusters);
+  // Filters look past the first page (a few pages at most).
+  for (let pages = 1; data.next_page_token && (f.source || f.minSize || f.hours) &&
+       pages < 10; ++pages) {
+    data = await getJson("/api/clusters?page_size=" + PAGE_SIZE +
+                         "&page_token=" + encodeURIComponent(data.next_page_token));
+    clusters.push(...data.clusters);
+  }
+  const newest = Math.max(0, ...clusters.map(c => Date.parse(c.last_seen || 0) || 0));
+  const shown = clusters.filter(c => keep(c, f, newest));
+  statusLine.textContent = total + " clusters · " + articles +
+      " articles · updated " + new Date().toLocaleTimeString();
+  view.replaceChildren(
+    el("h2", {}, "Clusters by recent growth"),
+    filterForm(f),
+    shown.length ? clusterTable(shown)
+                 : el("div", {class: "empty"},
+                      clusters.length ? "No cluster matches the filter." : "No clusters yet."));
+}
+
+function memberRows(members, body) {
+  for (const m of members) {
+    body.append(el("tr", {class: "member-row", "data-article": m.article_id},
+      el("td", {}, link(m.title || m.article_id, m.url)),
       el("td", {}, el("span", {class: "badge " + m.relation},
                       m.relation.replace("_", " ").toLowerCase())),
       el("td", {}, m.duplicate_of || ""),
       el("td", {}, m.source || ""),
       el("td", {class: "time"}, when(m.published))));
   }
-  statusLine.textContent = "story " + s.id;
+}
+
+function historyList(events) {
+  const describe = (e) => {
+    switch (e.kind) {
+      case "CREATED": return "created with article " + e.article_id;
+      case "ABSORBED": return "absorbed cluster " + e.absorbed_cluster_id;
+      case "REPRESENTATIVE_CHANGED": return "representative is now " + e.article_id;
+      default: return e.kind;
+    }
+  };
+  return el("ol", {id: "history"}, ...events.map(e =>
+    el("li", {class: "event " + e.kind}, el("span", {class: "time"}, when(e.time)),
+       " ", describe(e))));
+}
+
+async function showCluster(id) {
+  const base = "/api/clusters/" + encodeURIComponent(id) + "?page_size=" + PAGE_SIZE;
+  const r = await getJson(base);
+  const c = r.cluster;
+  const rows = el("tbody");
+  memberRows(r.members, rows);
+  let shown = r.members.length, token = r.next_page_token;
+  const more = el("p", {class: "meta"});
+  const moreButton = el("button", {id: "more-members", type: "button"}, "Show more");
+  const updateMore = () => {
+    more.replaceChildren(token ? moreButton : "",
+                         " " + shown + " of " + c.size + " members");
+  };
+  moreButton.addEventListener("click", async () => {
+    const next = await getJson(base + "&page_token=" + encodeURIComponent(token));
+    memberRows(next.members, rows);
+    shown += next.members.length;
+    token = next.next_page_token;
+    updateMore();
+  });
+  updateMore();
+  statusLine.textContent = "cluster " + c.cluster_id;
   view.replaceChildren(
-    el("p", {}, el("a", {href: "#/"}, "← all stories")),
-    el("h2", {id: "story-title"}, s.title),
+    el("p", {}, el("a", {href: "#/"}, "← all clusters")),
+    el("h2", {id: "cluster-title"}, c.representative_title),
     el("div", {class: "meta"},
-       s.size + " articles from " + s.sources + " sources · first seen " +
-       when(s.first_seen) + " · last seen " + when(s.last_seen) +
-       (s.aliases.length ? " · merged: " + s.aliases.join(", ") : "")),
-    timeline(s.timeline || []),
+       c.size + " articles from " + c.num_sources + " sources · first seen " +
+       when(c.first_seen) + " · last seen " + when(c.last_seen) +
+       (c.aliases.length ? " · merged: " + c.aliases.join(", ") : "")),
+    el("h3", {}, "Articles per hour"),
+    timeline(c.timeline || [], true),
+    el("h3", {}, "Members"),
     el("table", {id: "members"},
       el("thead", {}, el("tr", {}, el("th", {}, "Headline"), el("th", {}, "Relation"),
         el("th", {}, "Duplicate of"), el("th", {}, "Source"), el("th", {}, "Published"))),
       rows),
-    s.members_total > s.members.length
-      ? el("p", {class: "meta"}, "… " + (s.members_total - s.members.length) + " more")
-      : "");
+    more,
+    el("h3", {}, "History"),
+    historyList(c.history || []));
 }
 
 async function showSearch(text) {
   document.getElementById("search").value = text;
-  const r = await getJson("/api/search?q=" + encodeURIComponent(text));
-  statusLine.textContent = r.stories.length + " stories near the text";
+  const r = await getJson("/api/search?k=50&q=" + encodeURIComponent(text));
+  // Neighbours grouped by cluster, named by its representative headline,
+  // with the best similarity among its articles.
+  const groups = new Map();
+  for (const n of r.neighbors) {
+    const g = groups.get(n.cluster_id);
+    if (g) { g.articles += 1; continue; }
+    groups.set(n.cluster_id, {id: n.cluster_id, title: n.representative_title,
+                              similarity: n.similarity, articles: 1});
+  }
+  const body = el("tbody");
+  for (const g of groups.values()) {
+    body.append(el("tr", {class: "cluster-row", "data-cluster": g.id},
+      el("td", {}, el("a", {class: "headline", href: clusterHref(g.id)},
+                       g.title || "(untitled)")),
+      el("td", {class: "num similarity"}, g.similarity.toFixed(2)),
+      el("td", {class: "num"}, String(g.articles))));
+  }
+  const would = r.would_be;
+  const joined = would.cluster_id && groups.get(would.cluster_id);
+  statusLine.textContent = groups.size + " clusters near the text";
   view.replaceChildren(
-    el("p", {}, el("a", {href: "#/"}, "← all stories")),
-    el("h2", {}, "Stories near “" + text + "”"),
-    el("div", {class: "meta"}, r.would_join
-       ? "An article with this text would join story " + r.would_join + "."
-       : "An article with this text would start a new story."),
-    r.stories.length ? storyTable(r.stories)
-                     : el("div", {class: "empty"}, "Nothing similar."));
+    el("p", {}, el("a", {href: "#/"}, "← all clusters")),
+    el("h2", {}, "Clusters near “" + text + "”"),
+    el("div", {class: "meta", id: "would-be"}, would.cluster_id
+       ? "An article with this text would join the cluster “" +
+         (would.representative_title || (joined && joined.title) || would.cluster_id) +
+         "” (" + would.relation.replace("_", " ").toLowerCase() + ")."
+       : "An article with this text would start a new cluster."),
+    groups.size
+      ? el("table", {id: "search-results"},
+          el("thead", {}, el("tr", {}, el("th", {}, "Cluster (representative headline)"),
+            el("th", {}, "Similarity"), el("th", {}, "Close articles"))),
+          body)
+      : el("div", {class: "empty"}, "Nothing similar."));
 }
 
 async function route() {
   clearTimeout(timer);
-  const hash = decodeURIComponent(location.hash.slice(1) || "/");
+  const hash = location.hash.slice(1) || "/";
   try {
-    if (hash.startsWith("/story/")) {
-      await showStory(hash.slice(7));
+    if (hash.startsWith("/cluster/")) {
+      await showCluster(decodeURIComponent(hash.slice(9)));
     } else if (hash.startsWith("/search/")) {
-      await showSearch(hash.slice(8));
+      await showSearch(decodeURIComponent(hash.slice(8)));
     } else {
-      await showStories();
+      const q = hash.indexOf("?");
+      await showClusters(q >= 0 ? hash.slice(q + 1) : "");
       timer = setTimeout(route, REFRESH_MS);
     }
   } catch (e) {

@@ -125,6 +125,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   struct ArticleRecord {
     std::string id;
     std::string title;
+    std::string url;
     int32_t source = -1;  // in source_names_; -1 for none
     // Its place in its live cluster's `members`, for O(1) removal.
     int32_t member_slot = -1;

@@ -45,9 +45,9 @@ std::unique_ptr<ClusteringEngine> MakeEngine(const EngineOptions& options) {
 // Hand-written headlines of four stories on one day (not taken from the
 // data sets); as in real feeds, headlines of one story share few words.
 const char kStoriesJsonl[] =
-    R"jsonl({"id": "s1", "title": "Trump says summit with Putin in Budapest is on hold", "text": "", "source": "Wire A", "published": "2025-10-22T08:00:00Z", "story": "summit"}
+    R"jsonl({"id": "s1", "title": "Trump says summit with Putin in Budapest is on hold", "text": "", "url": "https://example.com/news/summit-on-hold", "source": "Wire A", "published": "2025-10-22T08:00:00Z", "story": "summit"}
 {"id": "q1", "title": "Magnitude 6.1 earthquake strikes off coast of Chile, tsunami warning issued", "text": "", "source": "Wire B", "published": "2025-10-22T08:30:00Z", "story": "quake"}
-{"id": "s2", "title": "Putin-Trump summit in Budapest put on hold, White House says", "text": "", "source": "Paper C", "published": "2025-10-22T09:00:00Z", "story": "summit"}
+{"id": "s2", "title": "Putin-Trump summit in Budapest put on hold, White House says", "text": "", "url": "javascript:alert(1)", "source": "Paper C", "published": "2025-10-22T09:00:00Z", "story": "summit"}
 {"id": "f1", "title": "Central bank raises interest rates by a quarter point to fight inflation", "text": "", "source": "Paper D", "published": "2025-10-22T09:10:00Z", "story": "rates"}
 {"id": "q2", "title": "Chile earthquake: tsunami warning lifted after magnitude 6.1 quake", "text": "", "source": "Paper E", "published": "2025-10-22T09:20:00Z", "story": "quake"}
 {"id": "s3", "title": "No plans for Trump to meet Putin in Budapest soon, official says", "text": "", "source": "Site F", "published": "2025-10-22T10:00:00Z", "story": "summit"}
