@@ -13,6 +13,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "google/protobuf/util/json_util.h"
+#include "newsdedup/v1/dedup.pb.h"
 #include "tests/support/test_articles.h"
 
 namespace newsdedup {
@@ -100,23 +102,52 @@ TEST_F(CliTest, UnknownCommandIsAUsageError) {
   EXPECT_NE(r.exit_code, 0);
 }
 
-TEST_F(CliTest, ClusterWritesOneAnswerPerArticle) {
+TEST_F(CliTest, ClusterWritesOneAnswerPerArticleInTheApisShape) {
+  const std::string clusters = (dir_ / "clusters.jsonl").string();
   RunResult r = Run(
       absl::StrCat("cluster ", Write("stories.jsonl", testing::StoriesJsonl()),
-                   " --resolve-merges --summary 3"));
+                   " --resolve-merges --summary 3 --clusters ", clusters));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> lines =
       absl::StrSplit(r.out, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 13u);
   for (const std::string& line : lines) {
+    // Issue 13: each line is the API's AssignResponse in protobuf's JSON
+    // mapping, every field present, similarities rounded.
+    v1::AssignResponse answer;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &answer).ok())
+        << line;
     const nlohmann::json j = nlohmann::json::parse(line);
-    EXPECT_TRUE(j.contains("id"));
+    EXPECT_TRUE(j.at("article_id").is_string());
     EXPECT_TRUE(j.at("cluster_id").is_string());
     EXPECT_TRUE(j.at("relation").is_string());
-    EXPECT_TRUE(j.contains("duplicate_of"));
+    EXPECT_TRUE(j.at("duplicate_of").is_string());
     EXPECT_TRUE(j.at("representative_id").is_string());
+    EXPECT_TRUE(j.at("explanation").at("threshold").is_number());
+    EXPECT_THAT(line, Not(::testing::ContainsRegex("[0-9]\\.[0-9]{5,}")));
   }
   EXPECT_THAT(r.err, HasSubstr("4 stories"));
+  // --clusters: one GetClusterResponse per cluster with every member.
+  std::vector<std::string> rows =
+      absl::StrSplit(ReadFile(clusters), '\n', absl::SkipEmpty());
+  ASSERT_EQ(rows.size(), 4u);
+  int members = 0;
+  for (const std::string& row : rows) {
+    v1::GetClusterResponse cluster;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(row, &cluster).ok())
+        << row;
+    EXPECT_EQ(cluster.members_size(), cluster.cluster().size());
+    EXPECT_FALSE(cluster.cluster().representative_title().empty());
+    EXPECT_EQ(cluster.cluster().num_sources(),
+              cluster.cluster().top_sources_size());
+    members += cluster.members_size();
+  }
+  EXPECT_EQ(members, 13);
+  // The issue's spelling works too; an unwritable file is an error.
+  r = Run(absl::StrCat("cluster ", Write("s.jsonl", testing::StoriesJsonl()),
+                       " --stories /nonexistent/dir/clusters.jsonl"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("cannot write /nonexistent/dir/clusters.jsonl"));
 }
 
 TEST_F(CliTest, ClusterReadsStdin) {
@@ -163,7 +194,7 @@ TEST_F(CliTest, BadLinesAreNamedAndNeverLoseTheOthers) {
       absl::StrSplit(ReadFile(output), '\n', absl::SkipEmpty());
   std::vector<std::string> ids;
   for (const std::string& line : lines) {
-    ids.push_back(nlohmann::json::parse(line).at("id"));
+    ids.push_back(nlohmann::json::parse(line).at("article_id"));
   }
   EXPECT_EQ(ids, (std::vector<std::string>{"ok1", "ok1", "big", "ok2"}));
   EXPECT_EQ(nlohmann::json::parse(lines[1]).at("version"), 2);

@@ -1,5 +1,4 @@
 // `newsdedup client`: call a running newsdedup server from the shell.
-#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
@@ -11,6 +10,7 @@
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
+#include "services/api_messages.h"
 #include "tools/article_jsonl.h"
 #include "tools/commands.h"
 
@@ -33,14 +33,6 @@ struct ClientFlags {
   // get-cluster / list-clusters: the next_page_token of the page before
   std::string page_token;
 };
-
-std::string ToJson(const google::protobuf::Message& message) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
-  return out;
-}
 
 std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0 && t.nanos() == 0) return "-";
@@ -100,7 +92,7 @@ class Client {
       return;
     }
     ++answered_;
-    std::cout << ToJson(result.answer()) << "\n";
+    std::cout << ApiJson(result.answer()) << "\n";
   }
 
   grpc::Status AssignInStream(std::istream& in) {
@@ -186,7 +178,7 @@ class Client {
     const grpc::Status status = Call(&Stub::GetCluster, request, &response);
     if (!status.ok()) return Fail(status);
     if (flags_.json) {
-      std::cout << ToJson(response) << "\n";
+      std::cout << ApiJson(response) << "\n";
       return kExitOk;
     }
     const v1::ClusterSummary& c = response.cluster();
@@ -230,7 +222,7 @@ class Client {
     const grpc::Status status = Call(&Stub::ListClusters, request, &response);
     if (!status.ok()) return Fail(status);
     if (flags_.json) {
-      std::cout << ToJson(response) << "\n";
+      std::cout << ApiJson(response) << "\n";
       return kExitOk;
     }
     std::cout << absl::StrFormat("%d stories; showing %d\n", response.total(),
@@ -256,7 +248,7 @@ class Client {
     v1::GetArticleResponse response;
     const grpc::Status status = Call(&Stub::GetArticle, request, &response);
     if (!status.ok()) return Fail(status);
-    std::cout << ToJson(response.assignment()) << "\n";
+    std::cout << ApiJson(response.assignment()) << "\n";
     return kExitOk;
   }
 
@@ -269,7 +261,7 @@ class Client {
     const grpc::Status status = Call(&Stub::FindSimilar, request, &response);
     if (!status.ok()) return Fail(status);
     if (flags_.json) {
-      std::cout << ToJson(response) << "\n";
+      std::cout << ApiJson(response) << "\n";
       return kExitOk;
     }
     const v1::AssignResponse& would = response.would_be();

@@ -2,9 +2,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "newsdedup/v1/dedup.pb.h"
+#include "services/api_messages.h"
 #include "tools/article_jsonl.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
@@ -17,28 +21,31 @@ struct ClusterFlags {
   std::string input = "-";
   std::string output = "-";
   bool resolve_merges = false;
+  std::string clusters;  // --clusters FILE
   int summary = 0;
   EngineFlags engine;
 };
 
-nlohmann::json AssignmentJson(const Assignment& a) {
-  nlohmann::json out;
-  out["cluster_id"] = a.cluster_id;
-  out["relation"] = RelationName(a.relation);
-  out["duplicate_of"] = a.duplicate_of.empty() ? nlohmann::json()
-                                               : nlohmann::json(a.duplicate_of);
-  out["nearest_id"] = a.nearest_article_id;
-  out["nearest_similarity"] = a.nearest_similarity;
-  out["cluster_similarity"] = a.cluster_similarity;
-  out["threshold"] = a.threshold;
-  out["representative_id"] = a.representative_id;
-  out["representative_title"] = a.representative_title;
-  out["cluster_size"] = a.cluster_size;
-  out["runner_up_cluster_id"] = a.runner_up_cluster_id;
-  out["runner_up_similarity"] = a.runner_up_similarity;
-  out["shared_terms"] = a.shared_terms;
-  out["version"] = a.version;
-  return out;
+// `--clusters FILE`: one line per live cluster, a GetClusterResponse with
+// every member (the API's shape, as `client get-cluster --json` prints).
+absl::Status WriteClusters(const ClusteringEngine& engine,
+                           const std::string& path) {
+  std::ofstream out(path);
+  if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  for (const ClusterSummary& summary : engine.ListClusters()) {
+    absl::StatusOr<MemberPage> members = engine.ClusterMembers(
+        summary.cluster_id, 0, std::numeric_limits<int>::max());
+    if (!members.ok()) return members.status();
+    v1::GetClusterResponse line;
+    ToProto(summary, line.mutable_cluster());
+    for (const ArticleView& member : members->members) {
+      ToProto(member, line.add_members());
+    }
+    out << ApiJson(line) << "\n";
+  }
+  out.flush();
+  if (!out) return absl::DataLossError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
 }
 
 void PrintSummary(const ClusteringEngine& engine, int limit,
@@ -83,7 +90,7 @@ int RunCluster(const ClusterFlags& flags) {
   Progress progress(size_error ? 0 : total_bytes);
 
   int64_t accepted = 0, rejected = 0;
-  std::vector<nlohmann::json> pending;  // only with --resolve-merges
+  std::vector<v1::AssignResponse> pending;  // only with --resolve-merges
   const absl::Time start = absl::Now();
   // Articles go to the engine in batches (AssignBatch reads texts ahead
   // on a second core); lines that do not parse wait with them, so that
@@ -117,15 +124,12 @@ int RunCluster(const ClusterFlags& flags) {
                      "version "
                   << answer->version << " of that article\n";
       }
-      nlohmann::json row = AssignmentJson(*answer);
-      row["id"] = l.parsed->article.id;
-      row["title"] = l.parsed->article.title;
+      v1::AssignResponse row;
+      ToProto(*answer, &row);
       if (flags.resolve_merges) {
         pending.push_back(std::move(row));
       } else {
-        out << row.dump(-1, ' ', false,
-                        nlohmann::json::error_handler_t::replace)
-            << "\n";
+        out << ApiJson(row) << "\n";
       }
     }
     lines.clear();
@@ -140,14 +144,19 @@ int RunCluster(const ClusterFlags& flags) {
                      });
   flush();
   progress.Finish(accepted + rejected);
-  for (nlohmann::json& row : pending) {
-    // Final story of each article, after every merge.
-    row["cluster_id"] =
-        *(*engine)->ClusterOfArticle(row["id"].get<std::string>());
-    out << row.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-        << "\n";
+  for (v1::AssignResponse& row : pending) {
+    // Final cluster of each article, after every merge.
+    row.set_cluster_id(*(*engine)->ClusterOfArticle(row.article_id()));
+    out << ApiJson(row) << "\n";
   }
   out.flush();
+  if (!flags.clusters.empty()) {
+    if (absl::Status written = WriteClusters(**engine, flags.clusters);
+        !written.ok()) {
+      std::cerr << "newsdedup cluster: " << written.message() << "\n";
+      return kExitFailure;
+    }
+  }
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   const EngineStats stats = (*engine)->stats();
   std::cerr << absl::StrFormat(
@@ -168,9 +177,10 @@ void RegisterClusterCommand(CLI::App* app, int* exit_code) {
   auto flags = std::make_shared<ClusterFlags>();
   CLI::App* command = app->add_subcommand(
       "cluster",
-      "Cluster JSONL articles into stories; writes one JSONL answer per "
-      "article\n(id, title, cluster_id, relation, duplicate_of, "
-      "representative_id, ...).\nBad lines are reported on stderr with their "
+      "Cluster JSONL articles into story clusters; writes one JSONL answer "
+      "per article,\nthe API's AssignResponse (article_id, cluster_id, "
+      "relation, duplicate_of,\nrepresentative_id, explanation, ...) in "
+      "protobuf's JSON mapping.\nBad lines are reported on stderr with their "
       "line number and skipped;\nexit code 3 means some lines were rejected, 1 "
       "that all were. "
       "An id seen before with different content\nis a new version of that "
@@ -186,6 +196,11 @@ void RegisterClusterCommand(CLI::App* app, int* exit_code) {
   command->add_flag("--resolve-merges", flags->resolve_merges,
                     "Write each article's final story (after later merges) "
                     "instead of the online answer; output waits for the end");
+  command->add_option(
+      "--clusters,--stories", flags->clusters,
+      "Also write FILE: one JSONL line per cluster at the end, the API's "
+      "GetClusterResponse (cluster_id, size, num_sources, top_sources, "
+      "representative, every member)");
   command
       ->add_option("--summary", flags->summary,
                    "Print the N largest stories with their representative "
