@@ -12,7 +12,14 @@
 namespace newsdedup {
 
 DedupServer::DedupServer(const ServerOptions& options, ClusteringEngine* engine)
-    : options_(options), service_(engine, options.limits), admin_(engine) {}
+    : options_(options),
+      service_(engine, options.limits),
+      admin_(engine),
+      reflection_v1_(
+          {v1::DedupService::service_full_name(),
+           v1::AdminService::service_full_name(), "grpc.health.v1.Health",
+           "grpc.reflection.v1alpha.ServerReflection",
+           grpc::reflection::v1::ServerReflection::service_full_name()}) {}
 
 absl::StatusOr<std::unique_ptr<DedupServer>> DedupServer::Start(
     const ServerOptions& options, ClusteringEngine* engine) {
@@ -40,6 +47,7 @@ absl::StatusOr<std::unique_ptr<DedupServer>> DedupServer::Start(
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.RegisterService(&server->service_);
   builder.RegisterService(&server->admin_);
+  builder.RegisterService(&server->reflection_v1_);
   if (options.metrics != nullptr) {
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>

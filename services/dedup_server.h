@@ -22,6 +22,7 @@
 #include "services/dedup_service.h"
 #include "services/engine.h"
 #include "services/prometheus_registry.h"
+#include "services/reflection_v1.h"
 
 namespace grpc {
 class Server;
@@ -79,6 +80,7 @@ class DedupServer {
   const ServerOptions options_;
   DedupServiceImpl service_;
   AdminServiceImpl admin_;
+  ReflectionV1Service reflection_v1_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Mutex mu_;

@@ -10,7 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/dedup_server.h"
 #include "tests/support/test_articles.h"
@@ -524,6 +526,52 @@ TEST_F(GrpcServiceTest, HealthIsServingUntilShutdown) {
   const grpc::Status status =
       Assign(MakeProtoArticle("late", "too late"), &answer);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+// Issue 13: reflection answers on grpc.reflection.v1 (what grpcurl asks
+// first), not only on v1alpha.
+TEST_F(GrpcServiceTest, ReflectionV1ListsServicesAndDescribesThem) {
+  namespace reflection = grpc::reflection::v1;
+  auto stub = reflection::ServerReflection::NewStub(channel_);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  auto stream = stub->ServerReflectionInfo(&context);
+  reflection::ServerReflectionRequest request;
+  reflection::ServerReflectionResponse response;
+
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  std::vector<std::string> names;
+  for (const auto& service : response.list_services_response().service()) {
+    names.push_back(service.name());
+  }
+  EXPECT_THAT(names, ::testing::IsSupersetOf(
+                         {"newsdedup.v1.DedupService", "grpc.health.v1.Health",
+                          "grpc.reflection.v1.ServerReflection"}));
+
+  request.set_file_containing_symbol("newsdedup.v1.DedupService.Assign");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_TRUE(response.has_file_descriptor_response());
+  std::vector<std::string> files;
+  for (const std::string& bytes :
+       response.file_descriptor_response().file_descriptor_proto()) {
+    google::protobuf::FileDescriptorProto file;
+    ASSERT_TRUE(file.ParseFromString(bytes));
+    files.push_back(file.name());
+  }
+  EXPECT_THAT(files,
+              ::testing::IsSupersetOf({"newsdedup/v1/dedup.proto",
+                                       "google/protobuf/timestamp.proto"}));
+
+  request.set_file_containing_symbol("newsdedup.v1.NoSuchThing");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.error_response().error_code(),
+            static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
 }
 
 TEST_F(GrpcServiceTest, ShutdownLetsOpenStreamsFinish) {
