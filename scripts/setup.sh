@@ -14,6 +14,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   libutf8proc-dev libxxhash-dev
   python3 python3-numpy python3-sklearn python3-grpcio python3-protobuf
+  python3-pip python3-setuptools
   # Operations tests: the dashboard in a real browser, promtool for the
   # metrics and Prometheus config, YAML parsing of the Kubernetes manifests.
   chromium prometheus python3-yaml

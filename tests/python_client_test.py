@@ -2,7 +2,9 @@
 """End-to-end test of the Python client: the real `newsdedup serve` on a
 loopback port, called by the client package and by the streaming example.
 
-Run by ctest with NEWSDEDUP_CLI, EXAMPLE and PYTHONPATH set."""
+Run by ctest with NEWSDEDUP_CLI and EXAMPLE set, after pip has installed
+the package (build/python-package) into the only folder on PYTHONPATH:
+the test uses the installed package, not the source tree."""
 import json
 import os
 import re
@@ -79,6 +81,38 @@ class PythonClientTest(unittest.TestCase):
             self.assertEqual(similar.neighbors[0].cluster_id, first.cluster_id)
             client.delete_article("p3")
             self.assertEqual(client.get_cluster(first.cluster_id).cluster.size, 1)
+
+    def test_package_is_the_installed_one(self):
+        import newsdedup_client
+        self.assertNotIn(os.path.join("tools", "python"), newsdedup_client.__file__)
+
+    def test_batch_health_and_every_list_option(self):
+        with DedupClient(self.address) as client:
+            self.assertEqual(client.health(), "SERVING")
+            self.assertEqual(client.health("no.such.Service"), "SERVICE_UNKNOWN")
+            results = client.assign_batch(ARTICLES)
+            self.assertEqual(len(results), len(ARTICLES))
+            self.assertEqual(results[0].answer.relation, dedup_pb2.NEW_STORY)
+            self.assertEqual(results[3].WhichOneof("result"), "error")
+            self.assertIn("article.id", results[3].error.message)
+            self.assertEqual(results[4].answer.cluster_id, results[0].answer.cluster_id)
+            clusters = {}
+            for sort in ("size", "last_update", "growth"):
+                page = client.list_clusters(sort=sort, page_size=1)
+                self.assertEqual(page.total, 2)
+                self.assertEqual(len(page.clusters), 1)
+                rest = client.list_clusters(page_size=1, page_token=page.next_page_token)
+                self.assertEqual(len(rest.clusters), 1)
+                self.assertEqual(rest.next_page_token, "")
+                clusters[sort] = [page.clusters[0].cluster_id, rest.clusters[0].cluster_id]
+            self.assertEqual(clusters["size"][0], results[0].answer.cluster_id)
+            # The earthquake (08:30) is older than the summit's last article.
+            since = client.list_clusters(updated_since="2025-10-22T09:00:00Z")
+            self.assertEqual([c.cluster_id for c in since.clusters],
+                             [results[0].answer.cluster_id])
+            self.assertEqual(client.list_clusters(include_expired=True).total, 2)
+            with self.assertRaises(ValueError):
+                client.list_clusters(sort="sideways")
 
     def test_streaming_example_answers_in_order(self):
         path = os.path.join(self.dir.name, "in.jsonl")

@@ -6,6 +6,7 @@
         print(answer.cluster_id, answer.relation)
 
 The message classes are generated from protos/newsdedup/v1/dedup.proto at
-build time (build/python); put that folder and this one on PYTHONPATH.
+build time; `cmake --build build --target python_package` assembles an
+installable package in build/python-package (see README.md).
 """
 from .client import DedupClient, article_from_dict  # noqa: F401

@@ -29,6 +29,27 @@ def article_from_dict(d):
     return article
 
 
+def _health_request(service):
+    """grpc.health.v1.HealthCheckRequest{service}, encoded by hand: Debian
+    packages no grpc_health module, and the message has one string."""
+    data = service.encode()
+    if not data:
+        return b""
+    if len(data) > 127:
+        raise ValueError("service name too long")
+    return b"\x0a" + bytes([len(data)]) + data
+
+
+_HEALTH_NAMES = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"]
+
+
+def _health_status(data):
+    """The status of a grpc.health.v1.HealthCheckResponse (field 1)."""
+    if len(data) >= 2 and data[0] == 0x08 and data[1] < len(_HEALTH_NAMES):
+        return _HEALTH_NAMES[data[1]]
+    return "UNKNOWN"
+
+
 class DedupClient:
     """One channel to a newsdedup server. Methods raise grpc.RpcError."""
 
@@ -73,13 +94,59 @@ class DedupClient:
                                         page_token=page_token),
             timeout=self._timeout)
 
-    def list_clusters(self, page_size=50, by_last_update=False, page_token=""):
-        sort = (dedup_pb2.ListClustersRequest.LAST_UPDATE if by_last_update
-                else dedup_pb2.ListClustersRequest.SIZE)
-        return self._stub.ListClusters(
-            dedup_pb2.ListClustersRequest(sort_by=sort, page_size=page_size,
-                                          page_token=page_token),
-            timeout=self._timeout)
+    def assign_batch(self, articles):
+        """Assigns articles (dicts or messages) in one AssignBatch call.
+
+        Returns one AssignResult per article, in order: `answer` or
+        `error` (a bad article does not fail the others).
+        """
+        request = dedup_pb2.AssignBatchRequest(articles=[
+            article_from_dict(a) if isinstance(a, dict) else a
+            for a in articles])
+        return list(self._stub.AssignBatch(request,
+                                           timeout=self._timeout).results)
+
+    _SORTS = {
+        "size": dedup_pb2.ListClustersRequest.SIZE,
+        "last_update": dedup_pb2.ListClustersRequest.LAST_UPDATE,
+        "growth": dedup_pb2.ListClustersRequest.RECENT_GROWTH,
+    }
+
+    def list_clusters(self, sort="size", page_size=50, page_token="",
+                      updated_since=None, include_expired=False):
+        """One page of clusters (ListClustersResponse).
+
+        sort: "size", "last_update" or "growth" (most articles in the last
+        24 hours); updated_since: a datetime or an RFC 3339 string; pass
+        the response's next_page_token as page_token for the next page.
+        """
+        if sort not in self._SORTS:
+            raise ValueError("sort must be one of " + ", ".join(self._SORTS))
+        request = dedup_pb2.ListClustersRequest(
+            sort_by=self._SORTS[sort], page_size=page_size,
+            page_token=page_token, include_expired=include_expired)
+        if updated_since is not None:
+            if isinstance(updated_since, str):
+                request.updated_since.FromJsonString(updated_since)
+            else:
+                request.updated_since.FromDatetime(updated_since)
+        return self._stub.ListClusters(request, timeout=self._timeout)
+
+    def health(self, service=""):
+        """The server's health (grpc.health.v1): "SERVING", "NOT_SERVING",
+        "UNKNOWN" or "SERVICE_UNKNOWN". Raises grpc.RpcError when the
+        server cannot be reached."""
+        check = self._channel.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=_health_request,
+            response_deserializer=_health_status)
+        try:
+            return check(service, timeout=self._timeout)
+        except grpc.RpcError as error:
+            # The protocol answers NOT_FOUND for a service it does not know.
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return "SERVICE_UNKNOWN"
+            raise
 
     def get_article(self, article_id):
         return self._stub.GetArticle(
