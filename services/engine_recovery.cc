@@ -383,14 +383,7 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
   }
   const int64_t a = static_cast<int64_t>(articles_.size());
   const int64_t live = Resolve(stored.cluster());
-  ArticleRecord record;
-  record.id = article.id;
-  record.title = article.title;
-  record.url = article.url;
-  record.source = SourceNumber(article.source);
-  record.published = article.published;
-  record.content_hash = text->hash;
-  record.cluster = stored.cluster();
+  ArticleRecord record = NewRecord(article, text->hash, stored.cluster());
   record.seq = stored.seq();
   // Stores from before ingest times were kept: count from now, which
   // keeps every article for at least the whole retention.

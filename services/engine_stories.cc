@@ -128,10 +128,8 @@ int64_t ClusteringEngineImpl::NewCluster() {
   return c;
 }
 
-Assignment ClusteringEngineImpl::Record(const Article& article, uint64_t hash,
-                                        int64_t embedded_as, int64_t c,
-                                        Assignment answer) {
-  const int64_t a = static_cast<int64_t>(articles_.size());
+ClusteringEngineImpl::ArticleRecord ClusteringEngineImpl::NewRecord(
+    const Article& article, uint64_t hash, int64_t c) {
   ArticleRecord record;
   record.id = article.id;
   record.title = article.title;
@@ -140,6 +138,14 @@ Assignment ClusteringEngineImpl::Record(const Article& article, uint64_t hash,
   record.published = article.published;
   record.content_hash = hash;
   record.cluster = c;
+  return record;
+}
+
+Assignment ClusteringEngineImpl::Record(const Article& article, uint64_t hash,
+                                        int64_t embedded_as, int64_t c,
+                                        Assignment answer) {
+  const int64_t a = static_cast<int64_t>(articles_.size());
+  ArticleRecord record = NewRecord(article, hash, c);
   record.embedded_as = embedded_as;
   record.seq = next_seq_++;
   record.received = ReceivedNow(Now());

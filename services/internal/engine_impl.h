@@ -386,6 +386,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
   int64_t NewCluster() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // A record of `article` in cluster `c` (number, embedding and times unset).
+  ArticleRecord NewRecord(const Article& article, uint64_t hash, int64_t c)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Stores the article as a member of live cluster `c` and completes the
   // answer with the cluster's view.
   Assignment Record(const Article& article, uint64_t hash, int64_t embedded_as,
