@@ -155,17 +155,14 @@ absl::StatusOr<SimilarResult> ClusteringEngineImpl::FindSimilar(
     answer = View(known->second).assignment;  // a resend
   } else if (same_text != article_by_hash_.end()) {
     const int64_t original = same_text->second;
-    answer.relation = Relation::kExactDuplicate;
-    answer.duplicate_of = articles_[original].id;
-    answer.nearest_article_id = articles_[original].id;
-    answer.nearest_similarity = 1.0f;
+    answer = ExactDuplicateAnswer(original);
     answer.cluster_id = clusters_[Resolve(articles_[original].cluster)].id;
   } else {
     FillDecision(decision, &answer);
-    if (decision.cluster >= 0) {
-      answer.cluster_id = clusters_[decision.cluster].id;
-      answer.shared_terms = SharedTerms(decision.cluster, embedding);
-      FillClusterView(decision.cluster, &answer);
+    if (const int64_t c = decision.choice.story; c >= 0) {
+      answer.cluster_id = clusters_[c].id;
+      answer.shared_terms = SharedTerms(c, embedding);
+      FillClusterView(c, &answer);
     }
   }
   answer.article_id = article.id;

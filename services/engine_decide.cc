@@ -15,6 +15,7 @@
 
 namespace newsdedup {
 namespace internal {
+
 absl::StatusOr<NormalizedText> NormalizeArticle(const Article& article) {
   if (article.id.empty()) {
     return absl::InvalidArgumentError("id: must not be empty");
@@ -163,16 +164,21 @@ ClusteringEngineImpl::AnswerWithoutEmbedding(const Article& article,
                               /*version=*/1);
 }
 
-Assignment ClusteringEngineImpl::AssignExactDuplicate(const Article& article,
-                                                      uint64_t hash,
-                                                      int64_t original,
-                                                      int version) {
-  const int64_t c = Resolve(articles_[original].cluster);
+Assignment ClusteringEngineImpl::ExactDuplicateAnswer(int64_t original) const {
   Assignment answer;
   answer.relation = Relation::kExactDuplicate;
   answer.duplicate_of = articles_[original].id;
   answer.nearest_article_id = articles_[original].id;
   answer.nearest_similarity = 1.0f;
+  return answer;
+}
+
+Assignment ClusteringEngineImpl::AssignExactDuplicate(const Article& article,
+                                                      uint64_t hash,
+                                                      int64_t original,
+                                                      int version) {
+  const int64_t c = Resolve(articles_[original].cluster);
+  Assignment answer = ExactDuplicateAnswer(original);
   answer.cluster_similarity =
       clusters_[c].centroid.Cosine(EmbeddingOf(original));
   answer.version = version;
@@ -260,32 +266,26 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
   question.preferred = preferred;
   question.preferred_has_members =
       preferred >= 0 && !clusters_[preferred].members.empty();
-  JoinChoice choice = policy_.Choose(question);
-  d.relation = choice.relation;
-  d.cluster = choice.story;
-  d.cluster_similarity = choice.similarity;
-  d.threshold = choice.threshold;
-  d.runner_up = choice.runner_up;
-  d.runner_up_similarity = choice.runner_up_similarity;
-  d.merge_candidates = std::move(choice.merge_candidates);
+  d.choice = policy_.Choose(question);
   return d;
 }
 
 void ClusteringEngineImpl::FillDecision(const Decision& d,
                                         Assignment* answer) const {
-  answer->relation = d.relation;
-  answer->threshold = d.threshold;
-  answer->cluster_similarity = d.cluster_similarity;
+  const JoinChoice& choice = d.choice;
+  answer->relation = choice.relation;
+  answer->threshold = choice.threshold;
+  answer->cluster_similarity = choice.similarity;
   if (d.nearest >= 0) {
     answer->nearest_article_id = articles_[d.nearest].id;
     answer->nearest_similarity = d.nearest_similarity;
   }
-  if (d.relation == Relation::kNearDuplicate) {
+  if (choice.relation == Relation::kNearDuplicate) {
     answer->duplicate_of = articles_[d.nearest].id;
   }
-  if (d.runner_up >= 0) {
-    answer->runner_up_cluster_id = clusters_[d.runner_up].id;
-    answer->runner_up_similarity = d.runner_up_similarity;
+  if (choice.runner_up >= 0) {
+    answer->runner_up_cluster_id = clusters_[choice.runner_up].id;
+    answer->runner_up_similarity = choice.runner_up_similarity;
   }
 }
 
@@ -307,8 +307,8 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignEmbedded(
   Assignment answer;
   FillDecision(d, &answer);
   answer.version = version;
-  CountAnswer(d.relation);
-  const int64_t chosen = d.cluster >= 0 ? d.cluster : NewCluster();
+  CountAnswer(d.choice.relation);
+  const int64_t chosen = d.choice.story >= 0 ? d.choice.story : NewCluster();
   answer.shared_terms = SharedTerms(chosen, embedding);
 
   const int64_t a = static_cast<int64_t>(articles_.size());
@@ -320,7 +320,7 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignEmbedded(
   articles_[a].index_bucket = bucket;
   UpdateRepresentative(chosen, a);
 
-  const int64_t survivor = MergeSimilar(chosen, d.merge_candidates);
+  const int64_t survivor = MergeSimilar(chosen, d.choice.merge_candidates);
   ExpireOldShards(t);
 
   recorded.cluster_id = clusters_[survivor].id;

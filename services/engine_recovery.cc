@@ -412,12 +412,9 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
   }
   CountAnswer(answer.relation);
   if (answer.version > 1) ++stats_.updates;
-  articles_.push_back(std::move(record));
-  num_articles_.store(static_cast<int64_t>(articles_.size()),
-                      std::memory_order_release);
-  article_by_id_.insert_or_assign(article.id, a);
+  AppendRecord(std::move(record), &cluster);
   // References to articles deleted before the restart are lost.
-  CompactAnswer& compact = articles_.back().answer;
+  CompactAnswer& compact = articles_[a].answer;
   compact = Compact(answer);
   for (const auto& [field, id] :
        {std::pair(&CompactAnswer::duplicate_of, &answer.duplicate_of),
@@ -427,10 +424,6 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
       forward_references->push_back({a, field, *id});
     }
   }
-  article_by_hash_.try_emplace(text->hash, a);
-  if (articles_[a].embedded_as != a)
-    ++articles_[articles_[a].embedded_as].sharers;
-  AddMember(&cluster, a);
   (*index_of_seq)[stored.seq()] = a;
   next_seq_ = std::max(next_seq_, stored.seq() + 1);
   return absl::OkStatus();

@@ -141,33 +141,37 @@ ClusteringEngineImpl::ArticleRecord ClusteringEngineImpl::NewRecord(
   return record;
 }
 
+int64_t ClusteringEngineImpl::AppendRecord(ArticleRecord record,
+                                           Cluster* cluster) {
+  const int64_t a = static_cast<int64_t>(articles_.size());
+  const int64_t embedded_as = record.embedded_as;
+  article_by_id_.insert_or_assign(record.id, a);
+  article_by_hash_.try_emplace(record.content_hash, a);
+  articles_.push_back(std::move(record));
+  num_articles_.store(a + 1, std::memory_order_release);
+  if (embedded_as != a) ++articles_[embedded_as].sharers;
+  AddMember(cluster, a);
+  return a;
+}
+
 Assignment ClusteringEngineImpl::Record(const Article& article, uint64_t hash,
                                         int64_t embedded_as, int64_t c,
                                         Assignment answer) {
-  const int64_t a = static_cast<int64_t>(articles_.size());
   ArticleRecord record = NewRecord(article, hash, c);
   record.embedded_as = embedded_as;
   record.seq = next_seq_++;
   record.received = ReceivedNow(Now());
-  articles_.push_back(std::move(record));
-  num_articles_.store(static_cast<int64_t>(articles_.size()),
-                      std::memory_order_release);
-  if (store_ != nullptr) new_articles_.push_back({a, &article});
-  MarkDirty(c);
-  article_by_id_.insert_or_assign(article.id, a);
-  article_by_hash_.try_emplace(hash, a);
-
   Cluster& cluster = clusters_[c];
   if (cluster.members.empty()) ++live_clusters_;  // new, or emptied earlier
-  AddMember(&cluster, a);
-  if (embedded_as != a) ++articles_[embedded_as].sharers;
+  const int64_t a = AppendRecord(std::move(record), &cluster);
+  if (store_ != nullptr) new_articles_.push_back({a, &article});
+  MarkDirty(c);
   if (cluster.representative < 0) {
     cluster.representative = a;
     cluster.history.push_back(
         {ClusterEvent::Kind::kCreated, Now(), cluster.id, article.id});
   }
-  if (Dated(article.published) &&
-      (!Dated(newest_) || article.published > newest_)) {
+  if (Dated(article.published) && article.published > newest_) {
     newest_ = article.published;  // exact duplicates advance it too
   }
   cluster.span.Extend(article.published);

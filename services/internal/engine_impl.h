@@ -163,20 +163,15 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     StorySpan span;  // publication times of its dated members
   };
 
-  // Where an embedded article belongs, computed without changing anything.
+  // Where an embedded article belongs, computed without changing anything:
+  // the join policy's choice (live clusters by number; story -1: start a
+  // new one) and the neighbours it was made from.
   struct Decision {
-    Relation relation = Relation::kNewStory;
-    int64_t cluster = -1;  // live cluster to join; -1: start a new one
+    JoinChoice choice;
     int64_t nearest = -1;  // nearest live article in the window
     float nearest_similarity = 0.0f;
-    float cluster_similarity = 0.0f;  // to the chosen cluster's centroid
-    float threshold = 0.0f;           // in force for the chosen cluster
-    int64_t runner_up = -1;           // best other candidate cluster
-    float runner_up_similarity = 0.0f;
     // Neighbours in the window with their exact similarity, best first.
     std::vector<std::pair<int64_t, float>> neighbors;
-    // Candidates close enough to the article to be worth a merge check.
-    std::vector<int64_t> merge_candidates;
   };
 
   // Nearest articles from the index, and how many articles existed when
@@ -313,6 +308,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       const Article& article, const NormalizedText& text)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // The relation and explanation of an exact duplicate of `original`.
+  Assignment ExactDuplicateAnswer(int64_t original) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
   // Records `article` as an exact duplicate of `original`.
   Assignment AssignExactDuplicate(const Article& article, uint64_t hash,
                                   int64_t original, int version)
@@ -388,6 +387,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
   // A record of `article` in cluster `c` (number, embedding and times unset).
   ArticleRecord NewRecord(const Article& article, uint64_t hash, int64_t c)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Appends `record` as the next article and makes it a member of
+  // `cluster`, findable by id and by text; returns its number.
+  int64_t AppendRecord(ArticleRecord record, Cluster* cluster)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Stores the article as a member of live cluster `c` and completes the
