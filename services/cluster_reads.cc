@@ -65,13 +65,16 @@ absl::Status ClusterReads::ListClusters(const v1::ListClustersRequest& request,
                " is not a value of ListClustersRequest.SortBy"));
   }
   ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size()));
-  if (!request.page_token().empty()) {
+  PageSnapshots::Page page;
+  if (request.page_token().empty()) {
+    ASSIGN_OR_RETURN(page, FirstClusterPage(request, page_size, response));
+  } else {
     // Later pages: the order the first page computed (see page_tokens.h).
-    ASSIGN_OR_RETURN(const PageSnapshots::Page page,
+    ASSIGN_OR_RETURN(page,
                      cluster_pages_.Next(request.page_token(), page_size));
     for (const std::string& id : page.ids) {
       absl::StatusOr<ClusterSummary> cluster = engine_->GetCluster(id);
-      // Merged into another story (listed under its own id) or expired
+      // Merged into another cluster (listed under its own id) or expired
       // since the first page: left out, never shown twice.
       if (!cluster.ok() || cluster->cluster_id != id ||
           (cluster->expired && !request.include_expired())) {
@@ -79,11 +82,16 @@ absl::Status ClusterReads::ListClusters(const v1::ListClustersRequest& request,
       }
       ToProto(*cluster, response->add_clusters());
     }
-    response->set_total(static_cast<int>(page.total));
-    response->set_next_page_token(page.next_token);
-    response->set_total_articles(engine_->stats().articles);
-    return absl::OkStatus();
   }
+  response->set_total(static_cast<int>(page.total));
+  response->set_next_page_token(page.next_token);
+  response->set_total_articles(engine_->stats().articles);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PageSnapshots::Page> ClusterReads::FirstClusterPage(
+    const v1::ListClustersRequest& request, int page_size,
+    v1::ListClustersResponse* response) {
   absl::Time since = absl::InfinitePast();
   if (request.has_updated_since()) {
     ASSIGN_OR_RETURN(since,
@@ -116,10 +124,7 @@ absl::Status ClusterReads::ListClusters(const v1::ListClustersRequest& request,
   for (size_t i = 0; i < page.ids.size(); ++i) {
     ToProto(clusters[i], response->add_clusters());
   }
-  response->set_total(static_cast<int>(page.total));
-  response->set_next_page_token(page.next_token);
-  response->set_total_articles(engine_->stats().articles);
-  return absl::OkStatus();
+  return page;
 }
 
 absl::Status ClusterReads::GetArticle(const v1::GetArticleRequest& request,
@@ -143,7 +148,8 @@ absl::Status ClusterReads::FindSimilar(
     return absl::InvalidArgumentError(
         StrCat("k: must be between 1 and ", limits_.max_page_size));
   }
-  ASSIGN_OR_RETURN(const Article article, FromProto(request.article(), limits_));
+  ASSIGN_OR_RETURN(const Article article,
+                   FromProto(request.article(), limits_));
   absl::StatusOr<SimilarResult> result = engine_->FindSimilar(article, k);
   if (!result.ok()) return InArticle(result.status());
   for (const SimilarArticle& n : result->neighbors) {

@@ -31,6 +31,11 @@ class ClusterReads {
                            v1::FindSimilarResponse* response) const;
 
  private:
+  // The first page of a listing: filters, sorts, keeps the order behind a
+  // page token, and adds the page's clusters to `response`.
+  absl::StatusOr<PageSnapshots::Page> FirstClusterPage(
+      const v1::ListClustersRequest& request, int page_size,
+      v1::ListClustersResponse* response);
   // Page size from a request: default for 0, error when out of range.
   absl::StatusOr<int> PageSize(int requested) const;
 

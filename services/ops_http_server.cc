@@ -30,10 +30,12 @@ int HttpStatus(absl::StatusCode code) {
   }
 }
 
-// Replies with `response` in the API's JSON form, or with the error as a
-// newsdedup.v1.Error.
-void Reply(const absl::Status& status,
-           const google::protobuf::Message& response, httplib::Response& res) {
+// Runs `call` (absl::Status(Response*)) and replies with its response in
+// the API's JSON form, or with its error as a newsdedup.v1.Error.
+template <typename Response, typename Call>
+void Answer(httplib::Response& res, Call call) {
+  Response response;
+  const absl::Status status = call(&response);
   if (status.ok()) {
     res.set_content(ApiJson(response), "application/json");
     return;
@@ -86,47 +88,41 @@ absl::Status ToListRequest(const httplib::Request& req,
 void ServeApi(httplib::Server& server, ClusterReads* reads) {
   server.Get("/api/clusters",
              [reads](const httplib::Request& req, httplib::Response& res) {
-               v1::ListClustersRequest request;
-               v1::ListClustersResponse response;
-               absl::Status status = ToListRequest(req, &request);
-               if (status.ok())
-                 status = reads->ListClusters(request, &response);
-               Reply(status, response, res);
+               Answer<v1::ListClustersResponse>(res, [&](auto* response) {
+                 v1::ListClustersRequest request;
+                 RETURN_IF_ERROR(ToListRequest(req, &request));
+                 return reads->ListClusters(request, response);
+               });
              });
-  server.Get(R"(/api/clusters/([^/]+))",
-             [reads](const httplib::Request& req, httplib::Response& res) {
-               v1::GetClusterRequest request;
-               v1::GetClusterResponse response;
-               request.set_cluster_id(req.matches[1]);
-               request.set_page_token(Param(req, "page_token"));
-               absl::StatusOr<int> page_size = IntParam(req, "page_size");
-               absl::Status status = page_size.status();
-               if (status.ok()) {
-                 request.set_page_size(*page_size);
-                 status = reads->GetCluster(request, &response);
-               }
-               Reply(status, response, res);
-             });
+  server.Get(R"(/api/clusters/([^/]+))", [reads](const httplib::Request& req,
+                                                 httplib::Response& res) {
+    Answer<v1::GetClusterResponse>(res, [&](auto* response) {
+      v1::GetClusterRequest request;
+      request.set_cluster_id(req.matches[1]);
+      request.set_page_token(Param(req, "page_token"));
+      ASSIGN_OR_RETURN(const int page_size, IntParam(req, "page_size"));
+      request.set_page_size(page_size);
+      return reads->GetCluster(request, response);
+    });
+  });
   server.Get(R"(/api/articles/([^/]+))",
              [reads](const httplib::Request& req, httplib::Response& res) {
-               v1::GetArticleRequest request;
-               v1::GetArticleResponse response;
-               request.set_article_id(req.matches[1]);
-               Reply(reads->GetArticle(request, &response), response, res);
+               Answer<v1::GetArticleResponse>(res, [&](auto* response) {
+                 v1::GetArticleRequest request;
+                 request.set_article_id(req.matches[1]);
+                 return reads->GetArticle(request, response);
+               });
              });
   server.Get("/api/search",
              [reads](const httplib::Request& req, httplib::Response& res) {
-               v1::FindSimilarRequest request;
-               v1::FindSimilarResponse response;
-               request.mutable_article()->set_id("dashboard-search");
-               request.mutable_article()->set_title(Param(req, "q"));
-               absl::StatusOr<int> k = IntParam(req, "k");
-               absl::Status status = k.status();
-               if (status.ok()) {
-                 request.set_k(*k);
-                 status = reads->FindSimilar(request, &response);
-               }
-               Reply(status, response, res);
+               Answer<v1::FindSimilarResponse>(res, [&](auto* response) {
+                 v1::FindSimilarRequest request;
+                 request.mutable_article()->set_id("dashboard-search");
+                 request.mutable_article()->set_title(Param(req, "q"));
+                 ASSIGN_OR_RETURN(const int k, IntParam(req, "k"));
+                 request.set_k(k);
+                 return reads->FindSimilar(request, response);
+               });
              });
 }
 

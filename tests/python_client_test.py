@@ -97,7 +97,7 @@ class PythonClientTest(unittest.TestCase):
             self.assertIn("article.id", results[3].error.message)
             self.assertEqual(results[4].answer.cluster_id, results[0].answer.cluster_id)
             clusters = {}
-            for sort in ("size", "last_update", "growth"):
+            for sort in ("size", "last-update", "growth"):
                 page = client.list_clusters(sort=sort, page_size=1)
                 self.assertEqual(page.total, 2)
                 self.assertEqual(len(page.clusters), 1)

@@ -108,7 +108,7 @@ class DedupClient:
 
     _SORTS = {
         "size": dedup_pb2.ListClustersRequest.SIZE,
-        "last_update": dedup_pb2.ListClustersRequest.LAST_UPDATE,
+        "last-update": dedup_pb2.ListClustersRequest.LAST_UPDATE,
         "growth": dedup_pb2.ListClustersRequest.RECENT_GROWTH,
     }
 
@@ -116,8 +116,8 @@ class DedupClient:
                       updated_since=None, include_expired=False):
         """One page of clusters (ListClustersResponse).
 
-        sort: "size", "last_update" or "growth" (most articles in the last
-        24 hours); updated_since: a datetime or an RFC 3339 string; pass
+        sort: "size", "last-update" or "growth" (most articles in the last
+        24 hours), as the HTTP API spells them; updated_since: a datetime or an RFC 3339 string; pass
         the response's next_page_token as page_token for the next page.
         """
         if sort not in self._SORTS:
