@@ -10,7 +10,7 @@ PACKAGES=(
   libfaiss-dev libopenblas-dev libomp-dev
   libsentencepiece-dev sentencepiece
   libgtest-dev libgmock-dev libbenchmark-dev
-  librocksdb-dev
+  librocksdb-dev prometheus-cpp-dev
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   libutf8proc-dev libxxhash-dev
   python3 python3-numpy python3-sklearn python3-grpcio python3-protobuf

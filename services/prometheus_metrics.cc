@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/version.h"
@@ -35,13 +36,16 @@ struct GrpcFamilies {
   MetricFamily* message_latency;
 };
 
-// "/newsdedup.v1.DedupService/Assign" -> "Assign"; other services keep
-// their full name so that they stay apart.
-std::string MethodLabel(const char* method) {
-  absl::string_view m = method == nullptr ? "" : method;
-  constexpr absl::string_view kOurs = "/newsdedup.v1.DedupService/";
-  if (absl::StartsWith(m, kOurs)) m.remove_prefix(kOurs.size());
-  return std::string(m);
+// Every RPC is labelled the same way, by the two halves of its path:
+// "/newsdedup.v1.DedupService/Assign" -> {"newsdedup.v1.DedupService",
+// "Assign"} (the grpc_service / grpc_method labels that gRPC's other
+// Prometheus exporters use).
+std::vector<std::string> MethodLabels(const char* path) {
+  absl::string_view p = path == nullptr ? "" : path;
+  absl::ConsumePrefix(&p, "/");
+  const size_t slash = p.rfind('/');
+  if (slash == absl::string_view::npos) return {"", std::string(p)};
+  return {std::string(p.substr(0, slash)), std::string(p.substr(slash + 1))};
 }
 
 // "INVALID_ARGUMENT": gRPC's and absl's codes share their numbers.
@@ -53,7 +57,8 @@ std::string CodeName(grpc::StatusCode code) {
 // sent (or the call ends without one), then records code and duration.
 class MetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
-  MetricsInterceptor(const GrpcFamilies& families, std::string method)
+  MetricsInterceptor(const GrpcFamilies& families,
+                     std::vector<std::string> method)
       : families_(families), method_(std::move(method)), start_(absl::Now()) {
     families_.in_flight->Change({}, +1);
   }
@@ -68,7 +73,7 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_MESSAGE) &&
         methods->GetRecvMessage() != nullptr) {
-      families_.stream_messages->Add({method_}, 1);
+      families_.stream_messages->Add(method_, 1);
       absl::MutexLock lock(&mu_);
       received_.push_back(absl::Now());
     }
@@ -79,7 +84,7 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
       absl::MutexLock lock(&mu_);
       if (!received_.empty()) {
         families_.message_latency->Observe(
-            {method_}, absl::ToDoubleSeconds(absl::Now() - received_.front()));
+            method_, absl::ToDoubleSeconds(absl::Now() - received_.front()));
         received_.pop_front();
       }
     }
@@ -95,13 +100,15 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
   void Finish(const std::string& code) {
     finished_ = true;
     families_.in_flight->Change({}, -1);
-    families_.requests->Add({method_, code}, 1);
-    families_.duration->Observe({method_},
+    std::vector<std::string> labels = method_;
+    labels.push_back(code);
+    families_.requests->Add(labels, 1);
+    families_.duration->Observe(method_,
                                 absl::ToDoubleSeconds(absl::Now() - start_));
   }
 
   const GrpcFamilies& families_;
-  const std::string method_;
+  const std::vector<std::string> method_;  // grpc_service, grpc_method
   const absl::Time start_;
   bool finished_ = false;
   // Arrival times of requests not yet answered (reads and writes of a
@@ -116,17 +123,18 @@ class MetricsInterceptorFactory final
   explicit MetricsInterceptorFactory(PrometheusRegistry* registry) {
     families_.requests = registry->AddCounter(
         "newsdedup_grpc_requests_total",
-        "RPCs finished, by method and gRPC status code.", {"method", "code"});
+        "RPCs finished, by method and gRPC status code.",
+        {"grpc_service", "grpc_method", "grpc_code"});
     families_.duration = registry->AddHistogram(
         "newsdedup_grpc_request_duration_seconds",
         "Time from the start of an RPC to its status, by method (whole "
         "stream for AssignStream).",
-        {"method"}, LatencyBuckets());
+        {"grpc_service", "grpc_method"}, LatencyBuckets());
     families_.message_latency = registry->AddHistogram(
         "newsdedup_grpc_message_latency_seconds",
         "Time from a request message's arrival to its answer's send, by "
         "method: per article in AssignStream, per call otherwise.",
-        {"method"}, LatencyBuckets());
+        {"grpc_service", "grpc_method"}, LatencyBuckets());
     families_.in_flight = registry->AddGauge(
         "newsdedup_grpc_requests_in_flight",
         "RPCs started and not yet finished (the server's queue depth).");
@@ -134,12 +142,12 @@ class MetricsInterceptorFactory final
         "newsdedup_grpc_received_messages_total",
         "Request messages received, by method (one per unary call; one per "
         "article in AssignStream).",
-        {"method"});
+        {"grpc_service", "grpc_method"});
   }
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new MetricsInterceptor(families_, MethodLabel(info->method()));
+    return new MetricsInterceptor(families_, MethodLabels(info->method()));
   }
 
  private:

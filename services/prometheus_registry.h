@@ -1,13 +1,17 @@
-// Metrics in the Prometheus text exposition format (version 0.0.4).
+// The server's Prometheus metrics: a small front over prometheus-cpp
+// (Debian's prometheus-cpp-dev 1.0.1), which keeps the values and writes
+// the text exposition format.
 //
-// Debian packages no maintained C++ Prometheus client, so this is a small
-// one: counter, gauge and histogram families with labels, rendered on
-// demand. Scrape hooks run before each rendering, for values that are
-// cheaper to read at scrape time than to track (sizes, queue depths).
+// The front adds what the server needs and prometheus-cpp does not have:
+// label values given positionally (the names are declared once, with the
+// family), counters set from a source that counts by itself (engine
+// statistics read at scrape time), and scrape hooks that refresh such
+// values before each rendering.
 //
 //   PrometheusRegistry registry;
 //   MetricFamily* requests = registry.AddCounter(
-//       "newsdedup_grpc_requests_total", "RPCs served.", {"method", "code"});
+//       "newsdedup_grpc_requests_total", "RPCs served.",
+//       {"grpc_method", "grpc_code"});
 //   requests->Add({"Assign", "OK"}, 1);
 //   std::string text = registry.Render();
 //
@@ -15,9 +19,16 @@
 #ifndef NEWSDEDUP_SERVICES_PROMETHEUS_REGISTRY_H_
 #define NEWSDEDUP_SERVICES_PROMETHEUS_REGISTRY_H_
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/labels.h>
+#include <prometheus/registry.h>
+
 #include <functional>
-#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,18 +37,18 @@
 
 namespace newsdedup {
 
+// One metric family: a name, its label names and one child per set of
+// label values. Label values are given in the order of the names.
 class MetricFamily {
  public:
-  enum class Type { kCounter, kGauge, kHistogram };
+  MetricFamily(const MetricFamily&) = delete;
+  MetricFamily& operator=(const MetricFamily&) = delete;
 
-  MetricFamily(std::string name, std::string help, Type type,
-               std::vector<std::string> label_names,
-               std::vector<double> bucket_bounds = {});
-
-  // Counters: adds `value` (>= 0) to the child with these label values.
+  // Counters: adds `value` (ignored unless > 0) to the child.
   void Add(const std::vector<std::string>& labels, double value);
-  // Sets the child's value: gauges, and counters read from a source that
-  // counts by itself (at scrape time).
+  // Gauges: sets the child's value. Counters: sets the value read from a
+  // source that counts by itself; a value below the last is ignored, so the
+  // counter never goes down.
   void Set(const std::vector<std::string>& labels, double value);
   // Gauges: adds `delta` (may be negative).
   void Change(const std::vector<std::string>& labels, double delta);
@@ -50,30 +61,34 @@ class MetricFamily {
   // (histograms); 0 for a child never touched. For tests.
   double Value(const std::vector<std::string>& labels) const;
 
-  void Render(std::string* out) const;
-
  private:
-  struct Child {
-    double value = 0;  // counter / gauge
-    std::vector<uint64_t>
-        bucket_counts;  // histogram, per bound (not cumulative)
-    uint64_t count = 0;
-    double sum = 0;
-  };
-  Child& ChildFor(const std::vector<std::string>& labels)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  friend class PrometheusRegistry;
 
-  const std::string name_;
-  const std::string help_;
-  const Type type_;
+  MetricFamily(std::vector<std::string> label_names,
+               prometheus::Family<prometheus::Counter>* counters,
+               prometheus::Family<prometheus::Gauge>* gauges,
+               prometheus::Family<prometheus::Histogram>* histograms,
+               std::vector<double> bounds);
+
+  prometheus::Labels Named(const std::vector<std::string>& values) const;
+
   const std::vector<std::string> label_names_;
+  // Exactly one is set; the registry owns the families.
+  prometheus::Family<prometheus::Counter>* const counters_;
+  prometheus::Family<prometheus::Gauge>* const gauges_;
+  prometheus::Family<prometheus::Histogram>* const histograms_;
   const std::vector<double> bounds_;
-  mutable absl::Mutex mu_;
-  std::map<std::vector<std::string>, Child> children_ ABSL_GUARDED_BY(mu_);
+
+  // Gauge children added since the last Clear().
+  absl::Mutex mu_;
+  std::set<std::vector<std::string>> gauge_children_ ABSL_GUARDED_BY(mu_);
 };
 
 class PrometheusRegistry {
  public:
+  PrometheusRegistry();
+  ~PrometheusRegistry();
+
   // Each Add* declares a family; names must be unique, valid Prometheus
   // names (counters end in _total by convention).
   MetricFamily* AddCounter(const std::string& name, const std::string& help,
@@ -88,12 +103,13 @@ class PrometheusRegistry {
   // Runs before every Render(), e.g. to refresh gauges.
   void AddScrapeHook(std::function<void()> hook);
 
-  // Every family in declaration order, in the text exposition format.
+  // Every family, in the text exposition format (version 0.0.4).
   std::string Render() const;
 
  private:
-  MetricFamily* Add(std::unique_ptr<MetricFamily> family);
+  MetricFamily* Keep(std::unique_ptr<MetricFamily> family);
 
+  prometheus::Registry registry_;
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<MetricFamily>> families_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void()>> hooks_ ABSL_GUARDED_BY(mu_);

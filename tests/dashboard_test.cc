@@ -113,26 +113,40 @@ TEST_F(DashboardTest, MetricsMoveAsArticlesArriveAndPassPromtool) {
   EXPECT_THAT(before, ::testing::ContainsRegex(
                           "newsdedup_build_info\\{version=\"[0-9.]+\"\\} 1"));
   FeedStories();
+  std::string out;
+  ASSERT_EQ(Run(absl::StrCat(NEWSDEDUP_CLI_PATH, " client --server ",
+                             server_.address(), " health"),
+                &out),
+            0)
+      << out;
   const std::string after = Get("/metrics");
   EXPECT_EQ(Sample(after, "newsdedup_articles"), 13);
   // Issue 13: latency per streamed article, not per whole stream.
   EXPECT_EQ(Sample(after,
                    "newsdedup_grpc_message_latency_seconds_count{"
-                   "method=\"AssignStream\"}"),
+                   "grpc_method=\"AssignStream\","
+                   "grpc_service=\"newsdedup.v1.DedupService\"}"),
             13);
   EXPECT_EQ(Sample(after, "newsdedup_live_clusters"), 4);
   EXPECT_EQ(Sample(after,
                    "newsdedup_assigned_articles_total{relation=\"NEW_STORY\"}"),
             4);
-  EXPECT_EQ(
-      Sample(after,
-             "newsdedup_grpc_received_messages_total{method=\"AssignStream\"}"),
-      13);
-  EXPECT_EQ(
-      Sample(
-          after,
-          "newsdedup_grpc_requests_total{method=\"AssignStream\",code=\"OK\"}"),
-      1);
+  EXPECT_EQ(Sample(after,
+                   "newsdedup_grpc_received_messages_total{"
+                   "grpc_method=\"AssignStream\","
+                   "grpc_service=\"newsdedup.v1.DedupService\"}"),
+            13);
+  // Issue 13: one label form for every method, ours or gRPC's own.
+  EXPECT_EQ(Sample(after,
+                   "newsdedup_grpc_requests_total{grpc_code=\"OK\","
+                   "grpc_method=\"AssignStream\","
+                   "grpc_service=\"newsdedup.v1.DedupService\"}"),
+            1);
+  EXPECT_EQ(Sample(after,
+                   "newsdedup_grpc_requests_total{grpc_code=\"OK\","
+                   "grpc_method=\"Check\","
+                   "grpc_service=\"grpc.health.v1.Health\"}"),
+            1);
   EXPECT_GT(Sample(after, "newsdedup_embeddings_total"), 0);
   EXPECT_GT(Sample(after, "newsdedup_store_bytes"), 0);
   EXPECT_GE(Sample(after, "newsdedup_index_vectors"), 13);
@@ -142,7 +156,6 @@ TEST_F(DashboardTest, MetricsMoveAsArticlesArriveAndPassPromtool) {
   // Prometheus's own parser agrees with the format.
   const std::string scraped = (dir_ / "metrics.txt").string();
   std::ofstream(scraped) << after;
-  std::string out;
   EXPECT_EQ(Run("promtool check metrics < " + scraped, &out), 0) << out;
 }
 

@@ -33,6 +33,17 @@ def exported_metric_names():
         return set(re.findall(r'"(newsdedup_[a-z_]+)"', f.read()))
 
 
+def exported_label_names():
+    """Label names the server declares (services/prometheus_metrics.cc)."""
+    with open(os.path.join(ROOT, "services", "prometheus_metrics.cc"),
+              encoding="utf-8") as f:
+        text = f.read()
+    names = set()
+    for group in re.findall(r"\{(\"[a-z_]+\"(?:, *\"[a-z_]+\")*)\}", text):
+        names.update(re.findall(r'"([a-z_]+)"', group))
+    return names
+
+
 class DeployTest(unittest.TestCase):
     def test_prometheus_config_passes_promtool(self):
         result = subprocess.run(
@@ -63,6 +74,7 @@ class DeployTest(unittest.TestCase):
         self.assertIsInstance(dashboard["schemaVersion"], int)
         exported = exported_metric_names()
         self.assertTrue(exported)
+        labels = exported_label_names()
         ids = set()
         for panel in dashboard["panels"]:
             self.assertNotIn(panel["id"], ids)
@@ -76,6 +88,15 @@ class DeployTest(unittest.TestCase):
                 for name in re.findall(r"newsdedup_[a-z_]+", target["expr"]):
                     base = re.sub(r"_(bucket|sum|count)$", "", name)
                     self.assertIn(base, exported, target["expr"])
+                # A legend names labels the server declares and the query
+                # keeps (a renamed label otherwise shows as "{{code}}").
+                groups = re.findall(r"by \(([^)]*)\)", target["expr"])
+                kept = {l.strip() for g in groups for l in g.split(",")}
+                for label in re.findall(r"\{\{(\w+)\}\}",
+                                        target.get("legendFormat", "")):
+                    self.assertIn(label, labels, target["expr"])
+                    if groups:
+                        self.assertIn(label, kept, target["expr"])
         provisioning = yaml.safe_load(
             read("grafana", "provisioning", "datasources", "prometheus.yaml"))
         self.assertEqual(provisioning["datasources"][0]["uid"], "prometheus")
