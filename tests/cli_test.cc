@@ -126,7 +126,7 @@ TEST_F(CliTest, ClusterWritesOneAnswerPerArticleInTheApisShape) {
     EXPECT_TRUE(j.at("explanation").at("threshold").is_number());
     EXPECT_THAT(line, Not(::testing::ContainsRegex("[0-9]\\.[0-9]{5,}")));
   }
-  EXPECT_THAT(r.err, HasSubstr("4 stories"));
+  EXPECT_THAT(r.err, HasSubstr("4 clusters"));
   // --clusters: one GetClusterResponse per cluster with every member.
   std::vector<std::string> rows =
       absl::StrSplit(ReadFile(clusters), '\n', absl::SkipEmpty());

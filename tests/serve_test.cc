@@ -86,7 +86,11 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
   EXPECT_THAT(out, HasSubstr("0 answered, 2 rejected"));
 
   ASSERT_EQ(Client("list-clusters", &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("4 stories"));
+  EXPECT_THAT(out, HasSubstr("4 clusters"));
+  // Issue 13: the sort orders are spelled as in the HTTP API and Python.
+  ASSERT_EQ(Client("list-clusters --sort growth", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("4 clusters"));
+  EXPECT_NE(Client("list-clusters --sort sideways", &out), 0);
   // Issue 13: the CLI pages with the opaque token it is given.
   ASSERT_EQ(Client("list-clusters --limit 3", &out), 0) << out;
   std::smatch token;
@@ -113,9 +117,9 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
   EXPECT_THAT(log, HasSubstr("event=stopped articles=12"));
   // Issue 13: takedowns and representative changes are logged.
   EXPECT_THAT(log, ::testing::ContainsRegex("event=takedown article=s1 "
-                                            "story=story-[0-9]+"));
+                                            "cluster=story-[0-9]+"));
   EXPECT_THAT(log, ::testing::ContainsRegex(
-                       "event=representative_changed story=story-[0-9]+ "
+                       "event=representative_changed cluster=story-[0-9]+ "
                        "article=s[0-9]+"));
   // No article text in the logs.
   EXPECT_THAT(log, ::testing::Not(HasSubstr("Budapest")));
@@ -143,11 +147,11 @@ TEST_F(ServeTest, RestartRecoversAndBadStartsFailClearly) {
   EXPECT_THAT(ReadFile(log_), HasSubstr("event=recovered"));
   EXPECT_THAT(ReadFile(log_), HasSubstr("articles=13 clusters=4"));
   ASSERT_EQ(Client("list-clusters", &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("4 stories"));
+  EXPECT_THAT(out, HasSubstr("4 clusters"));
   // Resending everything changes nothing.
   ASSERT_EQ(Client(absl::StrCat("assign ", input), &out), 0) << out;
   ASSERT_EQ(Client("list-clusters", &out), 0) << out;
-  EXPECT_THAT(out, HasSubstr("4 stories"));
+  EXPECT_THAT(out, HasSubstr("4 clusters"));
 
   // A missing tokenizer model stops the start with a message naming it.
   testing::ServerProcess no_model;

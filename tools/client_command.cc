@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include "absl/status/status.h"
@@ -215,7 +216,7 @@ class Client {
     request.set_page_token(flags_.page_token);
     request.set_sort_by(flags_.sort == "last-update"
                             ? v1::ListClustersRequest::LAST_UPDATE
-                        : flags_.sort == "recent-growth"
+                        : flags_.sort == "growth"
                             ? v1::ListClustersRequest::RECENT_GROWTH
                             : v1::ListClustersRequest::SIZE);
     v1::ListClustersResponse response;
@@ -225,9 +226,9 @@ class Client {
       std::cout << ApiJson(response) << "\n";
       return kExitOk;
     }
-    std::cout << absl::StrFormat("%d stories; showing %d\n", response.total(),
+    std::cout << absl::StrFormat("%d clusters; showing %d\n", response.total(),
                                  response.clusters_size());
-    std::cout << absl::StrFormat("%-12s %5s %7s %-16s  %s\n", "story", "size",
+    std::cout << absl::StrFormat("%-12s %5s %7s %-16s  %s\n", "cluster", "size",
                                  "sources", "last update", "representative");
     for (const v1::ClusterSummary& c : response.clusters()) {
       std::cout << absl::StrFormat("%-12s %5d %7d %-16s  %s\n", c.cluster_id(),
@@ -236,7 +237,7 @@ class Client {
                                    c.representative_title());
     }
     if (!response.next_page_token().empty()) {
-      std::cout << "more stories: add --page-token "
+      std::cout << "more clusters: add --page-token "
                 << response.next_page_token() << "\n";
     }
     return kExitOk;
@@ -341,7 +342,7 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       [flags, exit_code] { *exit_code = Client(*flags).Assign(); });
 
   CLI::App* get_cluster =
-      client->add_subcommand("get-cluster", "Show one story and its members");
+      client->add_subcommand("get-cluster", "Show one cluster and its members");
   get_cluster->add_option("cluster_id", flags->id, "Cluster id (aliases work)")
       ->required();
   get_cluster->add_option("--page-token", flags->page_token,
@@ -353,15 +354,19 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   get_cluster->callback(
       [flags, exit_code] { *exit_code = Client(*flags).GetCluster(); });
 
-  CLI::App* list = client->add_subcommand("list-clusters", "List stories");
+  CLI::App* list = client->add_subcommand("list-clusters", "List clusters");
   list->add_option("--sort", flags->sort,
-                   "size, last-update or recent-growth (articles in the last "
-                   "24 hours)")
-      ->check(CLI::IsMember({"size", "last-update", "recent-growth"}))
+                   "size, last-update or growth (articles in the last 24 "
+                   "hours); recent-growth is an older name for growth")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, std::string>{{"size", "size"},
+                                             {"last-update", "last-update"},
+                                             {"growth", "growth"},
+                                             {"recent-growth", "growth"}}))
       ->capture_default_str();
   list->add_option("--page-token", flags->page_token,
                    "Next page: the token the page before ended with");
-  list->add_option("--limit", flags->limit, "Stories to show")
+  list->add_option("--limit", flags->limit, "Clusters to show")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   list->add_flag("--json", flags->json, "Print the response as JSON");
@@ -386,7 +391,7 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       [flags, exit_code] { *exit_code = Client(*flags).FindSimilar(); });
 
   CLI::App* remove = client->add_subcommand(
-      "delete-article", "Take an article down (it leaves its story)");
+      "delete-article", "Take an article down (it leaves its cluster)");
   remove->add_option("article_id", flags->id, "Article id")->required();
   remove->callback(
       [flags, exit_code] { *exit_code = Client(*flags).DeleteArticle(); });

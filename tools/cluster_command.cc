@@ -51,9 +51,9 @@ absl::Status WriteClusters(const ClusteringEngine& engine,
 void PrintSummary(const ClusteringEngine& engine, int limit,
                   std::ostream& out) {
   const std::vector<ClusterSummary> clusters = engine.ListClusters();
-  out << absl::StrFormat("%d stories; the %d largest:\n", clusters.size(),
+  out << absl::StrFormat("%d clusters; the %d largest:\n", clusters.size(),
                          std::min<size_t>(limit, clusters.size()));
-  out << absl::StrFormat("%-12s %5s %7s  %s\n", "story", "size", "sources",
+  out << absl::StrFormat("%-12s %5s %7s  %s\n", "cluster", "size", "sources",
                          "representative headline");
   for (size_t i = 0; i < clusters.size() && static_cast<int>(i) < limit; ++i) {
     const ClusterSummary& c = clusters[i];
@@ -160,7 +160,7 @@ int RunCluster(const ClusterFlags& flags) {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   const EngineStats stats = (*engine)->stats();
   std::cerr << absl::StrFormat(
-      "newsdedup cluster: %d articles (%d rejected) -> %d stories, %d exact "
+      "newsdedup cluster: %d articles (%d rejected) -> %d clusters, %d exact "
       "and %d near duplicates, %d merges, %.1fs\n",
       accepted, rejected, stats.live_clusters, stats.exact_duplicates,
       stats.near_duplicates, stats.merges, seconds);

@@ -55,7 +55,7 @@ int RunServe(ServeFlags& flags) {
       [](const EngineOptions::RetentionSweep& sweep) {
         LogEvent("info", "retention_forgot",
                  {{"articles", absl::StrCat(sweep.articles)},
-                  {"expired_stories", absl::StrCat(sweep.expired_stories)},
+                  {"expired_clusters", absl::StrCat(sweep.expired_stories)},
                   {"received_before", FormatRfc3339(sweep.cutoff)}});
       };
   flags.engine.engine.on_story_change =
@@ -65,17 +65,17 @@ int RunServe(ServeFlags& flags) {
           case Kind::kTakedown:
             LogEvent(
                 "info", "takedown",
-                {{"article", change.article_id}, {"story", change.story_id}});
+                {{"article", change.article_id}, {"cluster", change.story_id}});
             break;
           case Kind::kMerge:
             LogEvent(
-                "info", "stories_merged",
-                {{"story", change.story_id}, {"absorbed", change.absorbed_id}});
+                "info", "clusters_merged",
+                {{"cluster", change.story_id}, {"absorbed", change.absorbed_id}});
             break;
           case Kind::kRepresentativeChanged:
             LogEvent(
                 "info", "representative_changed",
-                {{"story", change.story_id}, {"article", change.article_id}});
+                {{"cluster", change.story_id}, {"article", change.article_id}});
             break;
         }
       };
