@@ -505,9 +505,15 @@ TEST(EngineTest, MergedClusterIdStaysResolvable) {
   options.same_time_factor = 1.0f;
   options.short_text_merge_threshold = 0.3f;
   options.long_text_merge_threshold = 0.3f;
+  // Issue 13: merges are reported (the server logs them).
+  std::vector<EngineOptions::StoryChange> changes;
+  options.on_story_change = [&](const EngineOptions::StoryChange& change) {
+    changes.push_back(change);
+  };
   auto engine = MakeEngine(options);
   AddBackground(*engine);
   const int64_t background_merges = engine->stats().merges;
+  changes.clear();
   auto a = engine->Assign(
       MakeArticle("m1", "Iceland volcano erupts near Grindavik", "", 0));
   auto b = engine->Assign(MakeArticle(
@@ -533,6 +539,13 @@ TEST(EngineTest, MergedClusterIdStaysResolvable) {
   EXPECT_TRUE(absorbed);
   EXPECT_EQ(engine->GetCluster(summary->aliases[0])->cluster_id, a->cluster_id);
   EXPECT_EQ(*engine->ClusterOfArticle("m2"), a->cluster_id);
+  bool merge_reported = false;
+  for (const EngineOptions::StoryChange& change : changes) {
+    merge_reported |= change.kind == EngineOptions::StoryChange::Kind::kMerge &&
+                      change.story_id == a->cluster_id &&
+                      change.absorbed_id == summary->aliases[0];
+  }
+  EXPECT_TRUE(merge_reported);
   EXPECT_EQ(engine->ResolveClusterId("story-999").status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(engine->ClusterOfArticle("nope").status().code(),
