@@ -121,10 +121,10 @@ class MetricsInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   explicit MetricsInterceptorFactory(PrometheusRegistry* registry) {
-    families_.requests = registry->AddCounter(
-        "newsdedup_grpc_requests_total",
-        "RPCs finished, by method and gRPC status code.",
-        {"grpc_service", "grpc_method", "grpc_code"});
+    families_.requests =
+        registry->AddCounter("newsdedup_grpc_requests_total",
+                             "RPCs finished, by method and gRPC status code.",
+                             {"grpc_service", "grpc_method", "grpc_code"});
     families_.duration = registry->AddHistogram(
         "newsdedup_grpc_request_duration_seconds",
         "Time from the start of an RPC to its status, by method (whole "

@@ -114,8 +114,10 @@ MetricFamily* PrometheusRegistry::Keep(std::unique_ptr<MetricFamily> family) {
 MetricFamily* PrometheusRegistry::AddCounter(
     const std::string& name, const std::string& help,
     std::vector<std::string> label_names) {
-  auto* counters =
-      &prometheus::BuildCounter().Name(name).Help(EscapedHelp(help)).Register(registry_);
+  auto* counters = &prometheus::BuildCounter()
+                        .Name(name)
+                        .Help(EscapedHelp(help))
+                        .Register(registry_);
   return Keep(std::unique_ptr<MetricFamily>(new MetricFamily(
       std::move(label_names), counters, nullptr, nullptr, {})));
 }
@@ -123,17 +125,21 @@ MetricFamily* PrometheusRegistry::AddCounter(
 MetricFamily* PrometheusRegistry::AddGauge(
     const std::string& name, const std::string& help,
     std::vector<std::string> label_names) {
-  auto* gauges =
-      &prometheus::BuildGauge().Name(name).Help(EscapedHelp(help)).Register(registry_);
-  return Keep(std::unique_ptr<MetricFamily>(new MetricFamily(
-      std::move(label_names), nullptr, gauges, nullptr, {})));
+  auto* gauges = &prometheus::BuildGauge()
+                      .Name(name)
+                      .Help(EscapedHelp(help))
+                      .Register(registry_);
+  return Keep(std::unique_ptr<MetricFamily>(
+      new MetricFamily(std::move(label_names), nullptr, gauges, nullptr, {})));
 }
 
 MetricFamily* PrometheusRegistry::AddHistogram(
     const std::string& name, const std::string& help,
     std::vector<std::string> label_names, std::vector<double> bounds) {
-  auto* histograms =
-      &prometheus::BuildHistogram().Name(name).Help(EscapedHelp(help)).Register(registry_);
+  auto* histograms = &prometheus::BuildHistogram()
+                          .Name(name)
+                          .Help(EscapedHelp(help))
+                          .Register(registry_);
   return Keep(std::unique_ptr<MetricFamily>(
       new MetricFamily(std::move(label_names), nullptr, nullptr, histograms,
                        std::move(bounds))));

@@ -214,11 +214,10 @@ class Client {
     v1::ListClustersRequest request;
     request.set_page_size(flags_.limit);
     request.set_page_token(flags_.page_token);
-    request.set_sort_by(flags_.sort == "last-update"
-                            ? v1::ListClustersRequest::LAST_UPDATE
-                        : flags_.sort == "growth"
-                            ? v1::ListClustersRequest::RECENT_GROWTH
-                            : v1::ListClustersRequest::SIZE);
+    request.set_sort_by(
+        flags_.sort == "last-update" ? v1::ListClustersRequest::LAST_UPDATE
+        : flags_.sort == "growth"    ? v1::ListClustersRequest::RECENT_GROWTH
+                                     : v1::ListClustersRequest::SIZE);
     v1::ListClustersResponse response;
     const grpc::Status status = Call(&Stub::ListClusters, request, &response);
     if (!status.ok()) return Fail(status);

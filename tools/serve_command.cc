@@ -68,9 +68,9 @@ int RunServe(ServeFlags& flags) {
                 {{"article", change.article_id}, {"cluster", change.story_id}});
             break;
           case Kind::kMerge:
-            LogEvent(
-                "info", "clusters_merged",
-                {{"cluster", change.story_id}, {"absorbed", change.absorbed_id}});
+            LogEvent("info", "clusters_merged",
+                     {{"cluster", change.story_id},
+                      {"absorbed", change.absorbed_id}});
             break;
           case Kind::kRepresentativeChanged:
             LogEvent(
