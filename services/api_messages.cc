@@ -108,6 +108,16 @@ void ToProto(const ClusterSummary& c, v1::ClusterSummary* out) {
   }
 }
 
+void ToProto(const Article& a, v1::Article* out) {
+  out->set_id(a.id);
+  out->set_title(a.title);
+  out->set_body(a.body);
+  out->set_url(a.url);
+  out->set_source(a.source);
+  out->set_language(a.language);
+  if (Dated(a.published)) ToTimestamp(a.published, out->mutable_published());
+}
+
 void ToProto(const ArticleView& a, v1::ClusterMember* out) {
   out->set_article_id(a.id);
   out->set_title(a.title);

@@ -54,6 +54,7 @@ void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
 // Engine types to API messages. Similarities and thresholds are rounded to
 // four decimals: more digits are noise, and the JSON stays readable.
 v1::Relation ToProto(Relation relation);
+void ToProto(const Article& article, v1::Article* out);
 void ToProto(const Assignment& assignment, v1::AssignResponse* out);
 void ToProto(const ClusterSummary& cluster, v1::ClusterSummary* out);
 void ToProto(const ArticleView& article, v1::ClusterMember* out);

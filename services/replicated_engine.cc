@@ -1,0 +1,359 @@
+#include "services/replicated_engine.h"
+
+#include <xxhash.h>
+
+#include <atomic>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "newsdedup/replication/v1/log.pb.h"
+#include "services/api_messages.h"
+
+namespace newsdedup {
+namespace {
+
+using replication::v1::LogEntry;
+
+// What applying one entry gave: an assignment (assign) or a status
+// (delete, or a refused assign).
+using Answer = std::variant<Assignment, absl::Status>;
+
+class ReplicatedEngineImpl final : public ReplicatedEngine {
+ public:
+  ReplicatedEngineImpl(std::unique_ptr<ReplicationLog> log,
+                       ReplicationOptions options)
+      : log_(std::move(log)), options_(std::move(options)) {}
+
+  ~ReplicatedEngineImpl() override {
+    stop_.store(true);
+    if (applier_.joinable()) applier_.join();
+    if (poller_.joinable()) poller_.join();
+    reader_.reset();  // before the log that it reads
+  }
+
+  absl::Status Init(const EngineBuilder& build) {
+    auto engine = build([this] {
+      return absl::FromUnixNanos(clock_nanos_.load(std::memory_order_acquire));
+    });
+    if (!engine.ok()) return engine.status();
+    engine_ = *std::move(engine);
+    auto reader = log_->Read(1);
+    if (!reader.ok()) return reader.status();
+    reader_ = *std::move(reader);
+    // The first look at the log's end decides when this replica has
+    // caught up; without it the replica stays not ready.
+    PollLog();
+    applier_ = std::thread([this] { ApplyLoop(); });
+    poller_ = std::thread([this] { PollLoop(); });
+    return absl::OkStatus();
+  }
+
+  // --- Writes: through the log. ---
+
+  absl::StatusOr<Assignment> Assign(const Article& article) override {
+    LogEntry entry;
+    ToProto(article, entry.mutable_assign());
+    auto sequence = Append(entry, "");
+    if (!sequence.ok()) return sequence.status();
+    return AssignmentAt(*sequence);
+  }
+
+  std::vector<absl::StatusOr<Assignment>> AssignBatch(
+      absl::Span<const Article> articles) override {
+    // Appended one by one, in order; answered once the last is applied.
+    std::vector<absl::StatusOr<uint64_t>> sequences;
+    sequences.reserve(articles.size());
+    uint64_t last = 0;
+    for (const Article& article : articles) {
+      LogEntry entry;
+      ToProto(article, entry.mutable_assign());
+      sequences.push_back(Append(entry, ""));
+      if (sequences.back().ok()) last = std::max(last, *sequences.back());
+    }
+    const absl::Status applied = WaitApplied(last);
+    std::vector<absl::StatusOr<Assignment>> answers;
+    answers.reserve(articles.size());
+    for (const absl::StatusOr<uint64_t>& sequence : sequences) {
+      if (!sequence.ok()) {
+        answers.push_back(sequence.status());
+      } else if (!applied.ok()) {
+        answers.push_back(applied);
+      } else {
+        answers.push_back(AssignmentAt(*sequence));
+      }
+    }
+    return answers;
+  }
+
+  absl::Status DeleteArticle(absl::string_view article_id) override {
+    LogEntry entry;
+    entry.set_delete_article_id(std::string(article_id));
+    // A takedown is not idempotent (a second one is NOT_FOUND), so its
+    // dedup id names the state it was asked in: a resend through the same
+    // replica before anything else is applied is stored once.
+    auto sequence = Append(entry, absl::StrCat("@", applied_sequence()));
+    if (!sequence.ok()) return sequence.status();
+    if (absl::Status applied = WaitApplied(*sequence); !applied.ok()) {
+      return applied;
+    }
+    auto answer = AnswerAt(*sequence);
+    if (!answer.ok()) return answer.status();
+    if (const auto* status = std::get_if<absl::Status>(&*answer)) {
+      return *status;
+    }
+    return absl::InternalError("log entry applied as an assign");
+  }
+
+  absl::Status ForgetExpired() override {
+    // Retention runs with every applied change, on the log's clock; a
+    // sweep on the replica's own clock would make replicas differ.
+    return absl::OkStatus();
+  }
+
+  absl::Status Writable() const override {
+    if (!log_reachable_.load()) {
+      return absl::UnavailableError(
+          "the change log (NATS JetStream) is unreachable or has no quorum; "
+          "reads go on, writes are refused");
+    }
+    const uint64_t target = caught_up_target_.load();
+    const uint64_t applied = applied_sequence();
+    if (target == 0 && !first_poll_done_.load()) {
+      return absl::UnavailableError("not yet in touch with the change log");
+    }
+    if (applied < target) {
+      return absl::UnavailableError(absl::StrFormat(
+          "catching up with the change log: %d of %d entries applied", applied,
+          target));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<EngineStore::BackupInfo> Backup(const std::string&) override {
+    return absl::FailedPreconditionError(
+        "a replica keeps no store of its own: its state is the change log "
+        "(back up the NATS JetStream stream instead)");
+  }
+
+  // --- Reads: the local engine, as far as it has applied. ---
+
+  absl::StatusOr<SimilarResult> FindSimilar(const Article& article,
+                                            int k) const override {
+    return engine_->FindSimilar(article, k);
+  }
+  absl::StatusOr<std::string> ResolveClusterId(
+      absl::string_view cluster_id) const override {
+    return engine_->ResolveClusterId(cluster_id);
+  }
+  absl::StatusOr<std::string> ClusterOfArticle(
+      absl::string_view article_id) const override {
+    return engine_->ClusterOfArticle(article_id);
+  }
+  absl::StatusOr<ArticleView> GetArticle(
+      absl::string_view article_id) const override {
+    return engine_->GetArticle(article_id);
+  }
+  absl::StatusOr<MemberPage> ClusterMembers(absl::string_view cluster_id,
+                                            int offset,
+                                            int limit) const override {
+    return engine_->ClusterMembers(cluster_id, offset, limit);
+  }
+  absl::StatusOr<ClusterSummary> GetCluster(
+      absl::string_view cluster_id) const override {
+    return engine_->GetCluster(cluster_id);
+  }
+  std::vector<ClusterSummary> ListClusters(
+      bool include_expired) const override {
+    return engine_->ListClusters(include_expired);
+  }
+  EngineStats stats() const override { return engine_->stats(); }
+  const EngineOptions& options() const override { return engine_->options(); }
+
+  // --- Replication state. ---
+
+  uint64_t applied_sequence() const override {
+    absl::MutexLock lock(&mu_);
+    return applied_;
+  }
+  uint64_t log_sequence() const override { return log_sequence_.load(); }
+
+  bool WaitForSequence(uint64_t sequence, absl::Time deadline) const override {
+    absl::MutexLock lock(&mu_);
+    auto reached = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return applied_ >= sequence;
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
+    return reached();
+  }
+
+ private:
+  // Appends `entry`; the dedup id is a hash of its bytes (and `salt`), so
+  // the same change sent twice, through any replica, is stored once.
+  absl::StatusOr<uint64_t> Append(const LogEntry& entry,
+                                  absl::string_view salt) {
+    std::string data;
+    entry.SerializeToString(&data);
+    const std::string hashed = absl::StrCat(data, salt);
+    const std::string dedup_id =
+        absl::StrFormat("%016x", XXH3_64bits(hashed.data(), hashed.size()));
+    auto sequence = log_->Append(dedup_id, data, options_.append_timeout);
+    if (!sequence.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("the change log did not confirm the write, so it is not "
+                       "acknowledged (resending is safe): ",
+                       sequence.status().message()));
+    }
+    return sequence;
+  }
+
+  absl::Status WaitApplied(uint64_t sequence) const {
+    if (WaitForSequence(sequence, absl::Now() + options_.apply_timeout)) {
+      return absl::OkStatus();
+    }
+    return absl::UnavailableError(absl::StrFormat(
+        "the write is stored in the change log as entry %d, but this "
+        "replica has not applied it within %s (it has applied %d); resend "
+        "to get the answer",
+        sequence, absl::FormatDuration(options_.apply_timeout),
+        applied_sequence()));
+  }
+
+  absl::StatusOr<Answer> AnswerAt(uint64_t sequence) const {
+    absl::MutexLock lock(&mu_);
+    auto it = answers_.find(sequence);
+    if (it == answers_.end()) {
+      return absl::UnavailableError(absl::StrFormat(
+          "entry %d is applied but its answer is no longer kept here; "
+          "GetArticle gives the article's cluster",
+          sequence));
+    }
+    return it->second;
+  }
+
+  absl::StatusOr<Assignment> AssignmentAt(uint64_t sequence) const {
+    if (absl::Status applied = WaitApplied(sequence); !applied.ok()) {
+      return applied;
+    }
+    auto answer = AnswerAt(sequence);
+    if (!answer.ok()) return answer.status();
+    if (const auto* status = std::get_if<absl::Status>(&*answer)) {
+      return *status;
+    }
+    return std::get<Assignment>(*answer);
+  }
+
+  // Applies one entry to the engine, on the entry's clock.
+  Answer Apply(const LogRecord& record) {
+    clock_nanos_.store(absl::ToUnixNanos(record.time),
+                       std::memory_order_release);
+    LogEntry entry;
+    if (!entry.ParseFromString(record.data)) {
+      return absl::InternalError("malformed log entry");
+    }
+    switch (entry.change_case()) {
+      case LogEntry::kAssign: {
+        auto article = FromProto(entry.assign(), ServiceLimits());
+        if (!article.ok()) return article.status();
+        auto assigned = engine_->Assign(*article);
+        if (!assigned.ok()) return assigned.status();
+        return *std::move(assigned);
+      }
+      case LogEntry::kDeleteArticleId:
+        return engine_->DeleteArticle(entry.delete_article_id());
+      case LogEntry::CHANGE_NOT_SET:
+        break;
+    }
+    return absl::InternalError("log entry of an unknown kind");
+  }
+
+  void ApplyLoop() {
+    while (!stop_.load()) {
+      auto next = reader_->Next(absl::Milliseconds(200));
+      if (!next.ok()) {
+        absl::SleepFor(absl::Milliseconds(100));
+        continue;
+      }
+      if (!next->has_value()) continue;
+      const LogRecord& record = **next;
+      Answer answer = Apply(record);
+      if (const auto* status = std::get_if<absl::Status>(&answer);
+          status != nullptr && !status->ok() && options_.on_rejected) {
+        options_.on_rejected(record.sequence, *status);
+      }
+      absl::MutexLock lock(&mu_);
+      answers_.emplace(record.sequence, std::move(answer));
+      while (static_cast<int>(answers_.size()) > options_.kept_answers) {
+        answers_.erase(answers_.begin());
+      }
+      applied_ = record.sequence;
+    }
+  }
+
+  void PollLog() {
+    auto last = log_->LastSequence(options_.poll_interval * 2);
+    log_reachable_.store(last.ok());
+    if (!last.ok()) return;
+    log_sequence_.store(*last);
+    // Caught up once: what the log held at the first answer.
+    if (!first_poll_done_.exchange(true)) caught_up_target_.store(*last);
+  }
+
+  void PollLoop() {
+    while (!stop_.load()) {
+      absl::SleepFor(options_.poll_interval);
+      PollLog();
+    }
+  }
+
+  const std::unique_ptr<ReplicationLog> log_;
+  const ReplicationOptions options_;
+  std::unique_ptr<ClusteringEngine> engine_;
+  std::unique_ptr<LogReader> reader_;  // the applier's only
+
+  // The engine's clock: the log time of the entry being applied (reads in
+  // between see the last one).
+  std::atomic<int64_t> clock_nanos_{0};
+
+  mutable absl::Mutex mu_;
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, Answer> answers_ ABSL_GUARDED_BY(mu_);
+
+  std::atomic<bool> log_reachable_{false};
+  std::atomic<bool> first_poll_done_{false};
+  std::atomic<uint64_t> log_sequence_{0};
+  std::atomic<uint64_t> caught_up_target_{0};
+
+  std::atomic<bool> stop_{false};
+  std::thread applier_;
+  std::thread poller_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ReplicatedEngine>> ReplicatedEngine::Start(
+    std::unique_ptr<ReplicationLog> log, const EngineBuilder& build,
+    ReplicationOptions options) {
+  if (log == nullptr) return absl::InvalidArgumentError("no change log");
+  if (options.kept_answers < 1) {
+    return absl::InvalidArgumentError("kept_answers must be positive");
+  }
+  auto engine = std::make_unique<ReplicatedEngineImpl>(std::move(log),
+                                                       std::move(options));
+  if (absl::Status started = engine->Init(build); !started.ok()) {
+    return started;
+  }
+  return engine;
+}
+
+}  // namespace newsdedup

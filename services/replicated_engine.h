@@ -1,0 +1,77 @@
+// An engine replica: every change goes through the replicated change log,
+// and every replica applies the whole log, in order, to its own engine.
+//
+// A write (Assign, AssignBatch, DeleteArticle) is appended to the log and
+// answered once this replica's engine has applied that entry, with the
+// answer its engine computed there; since the engine's decisions depend
+// only on the log (its clock is the entry's log time, entries are applied
+// one at a time), every replica computed the same answer. A write is
+// acknowledged only after the log confirmed it stored the entry on a
+// quorum; when it cannot, the write fails with UNAVAILABLE and nothing was
+// acknowledged. Reads are answered by the local engine at once, however
+// far it has applied (applied_sequence() says how far; WaitForSequence
+// lets a reader wait for its own earlier write).
+//
+// The replica's engine lives in memory: at start it replays the log from
+// its first entry, and reports not writable (health: NOT_SERVING) until
+// it has applied everything the log held when it last looked.
+// See docs/replication.md.
+#ifndef NEWSDEDUP_SERVICES_REPLICATED_ENGINE_H_
+#define NEWSDEDUP_SERVICES_REPLICATED_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/engine.h"
+#include "services/replication_log.h"
+
+namespace newsdedup {
+
+struct ReplicationOptions {
+  // How long a write waits for the log to confirm an entry.
+  absl::Duration append_timeout = absl::Seconds(5);
+  // How long a write then waits for this replica to apply it.
+  absl::Duration apply_timeout = absl::Seconds(30);
+  // Answers kept for entries applied here, so that a resend (which the log
+  // stores once) gets the answer of the first send.
+  int kept_answers = 1 << 16;
+  // How often the replica asks the log how far it reaches (catch-up and
+  // reachability for health).
+  absl::Duration poll_interval = absl::Milliseconds(500);
+  // Called for each entry that could not be applied (kept out of the
+  // engine on every replica alike), for logging.
+  std::function<void(uint64_t sequence, const absl::Status&)> on_rejected;
+};
+
+class ReplicatedEngine : public ClusteringEngine {
+ public:
+  // Builds the replica's engine with `build`, handing it the clock it must
+  // use (the log time of the entry being applied), then starts applying
+  // the log from its first entry. Errors: those of `build` and of the log.
+  using EngineBuilder =
+      std::function<absl::StatusOr<std::unique_ptr<ClusteringEngine>>(
+          std::function<absl::Time()> clock)>;
+  static absl::StatusOr<std::unique_ptr<ReplicatedEngine>> Start(
+      std::unique_ptr<ReplicationLog> log, const EngineBuilder& build,
+      ReplicationOptions options = {});
+
+  // The newest log entry this replica has applied (0: none).
+  virtual uint64_t applied_sequence() const = 0;
+  // The newest entry the log held when last asked (0 before the first
+  // answer).
+  virtual uint64_t log_sequence() const = 0;
+  // Waits until entry `sequence` is applied here or `deadline` passes;
+  // whether it was.
+  virtual bool WaitForSequence(uint64_t sequence,
+                               absl::Time deadline) const = 0;
+  // OK once everything the log held at start is applied and the log is
+  // reachable; UNAVAILABLE saying which is not.
+  absl::Status Writable() const override = 0;
+};
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_SERVICES_REPLICATED_ENGINE_H_

@@ -1,0 +1,206 @@
+#include "services/replicated_engine.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/state_digest.h"
+#include "tests/support/test_articles.h"
+
+namespace newsdedup {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::LoadStoriesFixture;
+using testing::MakeArticle;
+
+// A log handle that shares another's entries (two replicas, one log).
+class SharedLog : public ReplicationLog {
+ public:
+  explicit SharedLog(ReplicationLog* log) : log_(log) {}
+  absl::StatusOr<uint64_t> Append(absl::string_view id, absl::string_view data,
+                                  absl::Duration timeout) override {
+    return log_->Append(id, data, timeout);
+  }
+  absl::StatusOr<uint64_t> LastSequence(absl::Duration timeout) override {
+    return log_->LastSequence(timeout);
+  }
+  absl::StatusOr<std::unique_ptr<LogReader>> Read(uint64_t first) override {
+    return log_->Read(first);
+  }
+
+ private:
+  ReplicationLog* const log_;
+};
+
+ReplicationOptions FastOptions() {
+  ReplicationOptions options;
+  options.poll_interval = absl::Milliseconds(20);
+  options.apply_timeout = absl::Seconds(10);
+  return options;
+}
+
+std::unique_ptr<ReplicatedEngine> StartReplica(
+    ReplicationLog* log, EngineOptions engine_options = EngineOptions()) {
+  auto replica = ReplicatedEngine::Start(
+      std::make_unique<SharedLog>(log),
+      [engine_options](std::function<absl::Time()> clock)
+          -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
+        EngineOptions options = engine_options;
+        options.clock = std::move(clock);
+        return testing::MakeEngine(options);
+      },
+      FastOptions());
+  EXPECT_TRUE(replica.ok()) << replica.status();
+  return replica.ok() ? *std::move(replica) : nullptr;
+}
+
+bool WaitWritable(const ReplicatedEngine& replica) {
+  for (int i = 0; i < 500 && !replica.Writable().ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return replica.Writable().ok();
+}
+
+class ReplicatedEngineTest : public ::testing::Test {
+ protected:
+  // Every entry is stamped an hour after the last, from the fixture's day:
+  // the replicas' clock is the log's, not the machine's.
+  std::unique_ptr<InMemoryLog> log_ = NewInMemoryLog([this] {
+    return absl::FromUnixSeconds(1761091200) + absl::Hours(++entries_);
+  });
+  int entries_ = 0;
+};
+
+TEST_F(ReplicatedEngineTest, ReplicasAnswerAlikeAndAgreeOnEveryStoryId) {
+  auto a = StartReplica(log_.get());
+  auto b = StartReplica(log_.get());
+  ASSERT_TRUE(WaitWritable(*a) && WaitWritable(*b));
+  const auto fixture = LoadStoriesFixture();
+  for (size_t i = 0; i < fixture.articles.size(); ++i) {
+    // Alternate replicas, as a load balancer would.
+    ReplicatedEngine& via = i % 2 == 0 ? *a : *b;
+    ReplicatedEngine& other = i % 2 == 0 ? *b : *a;
+    auto answer = via.Assign(fixture.articles[i]);
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    ASSERT_TRUE(other.WaitForSequence(via.applied_sequence(),
+                                      absl::Now() + absl::Seconds(10)));
+    // The other replica holds the same answer.
+    auto there = other.ClusterOfArticle(fixture.articles[i].id);
+    ASSERT_TRUE(there.ok());
+    EXPECT_EQ(*there, *via.ClusterOfArticle(fixture.articles[i].id));
+  }
+  EXPECT_EQ(a->stats().live_clusters, 4);
+  EXPECT_EQ(ComputeStateDigest(*a).digest, ComputeStateDigest(*b).digest);
+  EXPECT_EQ(ComputeStateDigest(*a).articles, 13);
+
+  // A resend through the other replica is stored once and answered alike.
+  const uint64_t before = *log_->LastSequence(absl::Seconds(1));
+  auto first = a->Assign(fixture.articles[0]);
+  auto again = b->Assign(fixture.articles[0]);
+  ASSERT_TRUE(first.ok() && again.ok());
+  EXPECT_EQ(first->cluster_id, again->cluster_id);
+  EXPECT_LE(*log_->LastSequence(absl::Seconds(1)), before + 1);
+
+  // A takedown through one replica reaches both.
+  ASSERT_TRUE(b->DeleteArticle(fixture.articles[3].id).ok());
+  ASSERT_TRUE(a->WaitForSequence(b->applied_sequence(),
+                                 absl::Now() + absl::Seconds(10)));
+  EXPECT_EQ(a->GetArticle(fixture.articles[3].id).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(b->DeleteArticle(fixture.articles[3].id).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(ComputeStateDigest(*a).digest, ComputeStateDigest(*b).digest);
+}
+
+TEST_F(ReplicatedEngineTest, ALateReplicaReplaysTheLogToTheSameState) {
+  auto a = StartReplica(log_.get());
+  ASSERT_TRUE(WaitWritable(*a));
+  for (const Article& article : LoadStoriesFixture().articles) {
+    ASSERT_TRUE(a->Assign(article).ok());
+  }
+  auto late = StartReplica(log_.get());
+  ASSERT_TRUE(WaitWritable(*late));
+  EXPECT_EQ(late->applied_sequence(), a->applied_sequence());
+  EXPECT_EQ(ComputeStateDigest(*late).digest, ComputeStateDigest(*a).digest);
+}
+
+TEST_F(ReplicatedEngineTest, WithoutTheLogWritesAreRefusedAndReadsGoOn) {
+  auto a = StartReplica(log_.get());
+  ASSERT_TRUE(WaitWritable(*a));
+  ASSERT_TRUE(a->Assign(MakeArticle("x1", "Volcano erupts in Iceland")).ok());
+  log_->SetAvailable(false);
+  auto refused = a->Assign(MakeArticle("x2", "Central bank raises rates"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(refused.status().message(), HasSubstr("not acknowledged"));
+  EXPECT_EQ(a->DeleteArticle("x1").code(), absl::StatusCode::kUnavailable);
+  auto batch = a->AssignBatch({MakeArticle("x3", "Storm hits the coast")});
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].status().code(), absl::StatusCode::kUnavailable);
+  // Nothing changed, reads go on, health says why.
+  EXPECT_EQ(a->stats().articles, 1);
+  EXPECT_TRUE(a->GetArticle("x1").ok());
+  for (int i = 0; i < 200 && a->Writable().ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(a->Writable().code(), absl::StatusCode::kUnavailable);
+  log_->SetAvailable(true);
+  ASSERT_TRUE(WaitWritable(*a));
+  EXPECT_TRUE(a->Assign(MakeArticle("x2", "Central bank raises rates")).ok());
+  EXPECT_EQ(a->stats().articles, 2);
+}
+
+TEST_F(ReplicatedEngineTest, TheEnginesClockIsTheLogs) {
+  // Retention of 30 hours on the log's clock: entries are an hour apart,
+  // so the first article is forgotten after 31 more entries, however
+  // little wall time passes.
+  EngineOptions options;
+  options.retention = absl::Hours(30);
+  options.story_window = absl::Hours(24);
+  auto a = StartReplica(log_.get(), options);
+  ASSERT_TRUE(WaitWritable(*a));
+  ASSERT_TRUE(
+      a->Assign(MakeArticle("first", "Volcano erupts in Iceland")).ok());
+  for (int i = 0; i < 32; ++i) {
+    ASSERT_TRUE(
+        a->Assign(MakeArticle(absl::StrCat("n", i),
+                              absl::StrCat("Unrelated headline number ", i), "",
+                              i + 1))
+            .ok());
+  }
+  EXPECT_EQ(a->GetArticle("first").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(a->GetArticle("n31").ok());
+}
+
+TEST_F(ReplicatedEngineTest, BadEntriesAreRefusedAlikeEverywhere) {
+  std::vector<uint64_t> rejected;
+  ReplicationOptions options = FastOptions();
+  options.on_rejected = [&](uint64_t sequence, const absl::Status&) {
+    rejected.push_back(sequence);
+  };
+  ASSERT_TRUE(
+      log_->Append("junk", "\xff\xff not a log entry", absl::Seconds(1)).ok());
+  auto a = ReplicatedEngine::Start(
+      std::make_unique<SharedLog>(log_.get()),
+      [](std::function<absl::Time()> clock)
+          -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
+        EngineOptions engine_options;
+        engine_options.clock = std::move(clock);
+        return testing::MakeEngine(engine_options);
+      },
+      options);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(WaitWritable(**a));
+  EXPECT_EQ(rejected, std::vector<uint64_t>{1});
+  EXPECT_EQ((*a)->stats().articles, 0);
+  EXPECT_TRUE((*a)->Assign(MakeArticle("ok", "Volcano erupts")).ok());
+}
+
+}  // namespace
+}  // namespace newsdedup
