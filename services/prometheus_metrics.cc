@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "common/version.h"
 #include "services/rocksdb_store.h"
+#include "services/state_digest.h"
 #include "services/vector_index.h"
 
 namespace newsdedup {
@@ -283,6 +284,33 @@ void RegisterEngineMetrics(const ClusteringEngine* engine,
     if (!data_dir.empty()) {
       store_bytes->Set({}, StoreSizeBytes(data_dir).value_or(0));
     }
+  });
+}
+
+void RegisterReplicaMetrics(const ReplicatedEngine* replica,
+                            PrometheusRegistry* registry) {
+  MetricFamily* applied = registry->AddGauge(
+      "newsdedup_replication_applied_sequence",
+      "The newest change-log entry this replica has applied.");
+  MetricFamily* log = registry->AddGauge(
+      "newsdedup_replication_log_sequence",
+      "The newest entry of the change log when this replica last asked.");
+  MetricFamily* digest = registry->AddGauge(
+      "newsdedup_state_digest",
+      "Fingerprint of the story state (article clusters, representatives, "
+      "aliases; low 52 bits): equal on replicas at the same applied "
+      "sequence.");
+  MetricFamily* digest_sequence = registry->AddGauge(
+      "newsdedup_state_digest_sequence",
+      "The applied sequence the digest was read at (changes landing while "
+      "it is read make it approximate).");
+  registry->AddScrapeHook([=] {
+    const uint64_t at = replica->applied_sequence();
+    const StateDigest state = ComputeStateDigest(*replica);
+    applied->Set({}, static_cast<double>(replica->applied_sequence()));
+    log->Set({}, static_cast<double>(replica->log_sequence()));
+    digest->Set({}, static_cast<double>(state.digest & ((1ULL << 52) - 1)));
+    digest_sequence->Set({}, static_cast<double>(at));
   });
 }
 

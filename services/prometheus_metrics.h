@@ -13,13 +13,16 @@
 
 #include "services/engine.h"
 #include "services/prometheus_registry.h"
+#include "services/replicated_engine.h"
 
 namespace newsdedup {
 
 // Interceptor factory for ServerBuilder: newsdedup_grpc_requests_total
-// {method,code}, newsdedup_grpc_request_duration_seconds{method},
-// newsdedup_grpc_requests_in_flight, newsdedup_grpc_stream_messages_total
-// {method}. `registry` must outlive the server.
+// {grpc_service,grpc_method,grpc_code},
+// newsdedup_grpc_request_duration_seconds and
+// newsdedup_grpc_message_latency_seconds {grpc_service,grpc_method},
+// newsdedup_grpc_requests_in_flight, newsdedup_grpc_received_messages_total
+// {grpc_service,grpc_method}. `registry` must outlive the server.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 NewGrpcMetricsInterceptorFactory(PrometheusRegistry* registry);
 
@@ -35,6 +38,14 @@ void RegisterProcessMetrics(PrometheusRegistry* registry);
 void RegisterEngineMetrics(const ClusteringEngine* engine,
                            const std::string& data_dir,
                            PrometheusRegistry* registry);
+
+// A replica's place in the change log (newsdedup_replication_applied_
+// sequence, newsdedup_replication_log_sequence) and its state digest
+// (newsdedup_state_digest: the low 52 bits, exact in a float; equal on
+// replicas that applied the same entries). `replica` must outlive the
+// registry's use.
+void RegisterReplicaMetrics(const ReplicatedEngine* replica,
+                            PrometheusRegistry* registry);
 
 }  // namespace newsdedup
 

@@ -7,12 +7,16 @@
 #include <iostream>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "common/time_format.h"
 #include "services/dedup_server.h"
 #include "services/ops_http_server.h"
+#include "services/jetstream_log.h"
 #include "services/prometheus_metrics.h"
+#include "services/replicated_engine.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
 #include "tools/log.h"
@@ -36,7 +40,41 @@ struct ServeFlags {
   std::string http_listen = "127.0.0.1:8080";
   double shutdown_grace_seconds = 10;
   EngineFlags engine;
+  // Replication (docs/replication.md): on when servers are given.
+  JetStreamLogOptions replication;
+  double replication_max_age_hours = 0;
 };
+
+// The engine a replica or a single server runs on. A replica's state is
+// the change log: its engine lives in memory and replays the log.
+absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
+    ServeFlags& flags, ReplicatedEngine** replica) {
+  *replica = nullptr;
+  if (flags.replication.servers.empty()) return BuildEngine(flags.engine);
+  flags.replication.max_age =
+      absl::Seconds(flags.replication_max_age_hours * 3600);
+  ASSIGN_OR_RETURN(std::unique_ptr<ReplicationLog> log,
+                   OpenJetStreamLog(flags.replication));
+  EngineFlags engine_flags = flags.engine;
+  engine_flags.store.durable = false;
+  ReplicationOptions options;
+  options.on_rejected = [](uint64_t sequence, const absl::Status& status) {
+    LogEvent("warning", "log_entry_refused",
+             {{"sequence", absl::StrCat(sequence)},
+              {"error", status.ToString()}});
+  };
+  ASSIGN_OR_RETURN(
+      std::unique_ptr<ReplicatedEngine> engine,
+      ReplicatedEngine::Start(
+          std::move(log),
+          [engine_flags](std::function<absl::Time()> clock) mutable {
+            engine_flags.engine.clock = std::move(clock);
+            return BuildEngine(engine_flags);
+          },
+          std::move(options)));
+  *replica = engine.get();
+  return engine;
+}
 
 int RunServe(ServeFlags& flags) {
   // SIGINT and SIGTERM are taken by sigwait() below; block them before any
@@ -82,12 +120,19 @@ int RunServe(ServeFlags& flags) {
   flags.engine.store.warn = [](const std::string& warning) {
     LogEvent("warning", "store_warning", {{"warning", warning}});
   };
-  auto engine = BuildEngine(flags.engine);
+  ReplicatedEngine* replica = nullptr;
+  auto engine = BuildServingEngine(flags, &replica);
   if (!engine.ok()) {
     LogEvent("error", "engine_failed", {{"error", engine.status().ToString()}});
     return kExitFailure;
   }
-  if (flags.engine.store.durable) {
+  if (replica != nullptr) {
+    LogEvent("info", "replica",
+             {{"stream", flags.replication.stream},
+              {"servers", absl::StrJoin(flags.replication.servers, ",")},
+              {"log_entries", absl::StrCat(replica->log_sequence())},
+              {"note", "state replays from the change log"}});
+  } else if (flags.engine.store.durable) {
     const EngineStats recovered = (*engine)->stats();
     LogEvent("info", "recovered",
              {{"data_dir", flags.engine.store.data_dir},
@@ -104,9 +149,12 @@ int RunServe(ServeFlags& flags) {
   flags.server.shutdown_grace = absl::Seconds(flags.shutdown_grace_seconds);
   PrometheusRegistry metrics;
   RegisterProcessMetrics(&metrics);
-  RegisterEngineMetrics(
-      engine->get(),
-      flags.engine.store.durable ? flags.engine.store.data_dir : "", &metrics);
+  RegisterEngineMetrics(engine->get(),
+                        flags.engine.store.durable && replica == nullptr
+                            ? flags.engine.store.data_dir
+                            : "",
+                        &metrics);
+  if (replica != nullptr) RegisterReplicaMetrics(replica, &metrics);
   flags.server.metrics = &metrics;
   std::unique_ptr<OpsHttpServer> http;
   if (!flags.http_listen.empty()) {
@@ -139,7 +187,7 @@ int RunServe(ServeFlags& flags) {
   // `newsdedup admin` finds the server that holds the data directory here
   // (removed at a clean stop; a stale one only costs a failed connection).
   const std::string address_file =
-      flags.engine.store.durable
+      flags.engine.store.durable && replica == nullptr
           ? ServerAddressFile(flags.engine.store.data_dir)
           : "";
   if (!address_file.empty()) {
@@ -165,9 +213,12 @@ int RunServe(ServeFlags& flags) {
       writable = status.ok();
       (*server)->ReportWritable(writable);
       if (writable) {
-        LogEvent("info", "store_writable", {});
+        LogEvent("info", replica ? "replica_ready" : "store_writable",
+                 {{"applied", absl::StrCat(replica ? replica->applied_sequence()
+                                                   : 0)}});
       } else {
-        LogEvent("error", "store_not_writable",
+        LogEvent(replica ? "warning" : "error",
+                 replica ? "replica_not_ready" : "store_not_writable",
                  {{"error", std::string(status.message())}});
       }
     }
@@ -236,6 +287,34 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
       ->capture_default_str();
   AddEngineFlags(command, &flags->engine);
   AddStoreFlags(command, &flags->engine);
+  command
+      ->add_option("--replication-url", flags->replication.servers,
+                   "NATS servers of the JetStream change log, comma-separated "
+                   "(nats://127.0.0.1:4222,...): run as one replica of a "
+                   "replicated service (docs/replication.md); its state "
+                   "replays from the log, --data-dir is not used")
+      ->delimiter(',');
+  command
+      ->add_option("--replication-stream", flags->replication.stream,
+                   "JetStream stream of the change log (created if missing)")
+      ->capture_default_str();
+  command
+      ->add_option("--replication-replicas", flags->replication.replicas,
+                   "Copies of a new stream the NATS cluster keeps (1, 3 or 5)")
+      ->check(CLI::Range(1, 5))
+      ->capture_default_str();
+  command
+      ->add_option("--replication-max-age-hours",
+                   flags->replication_max_age_hours,
+                   "Entries older than this leave a new stream (0: kept); a "
+                   "new replica replays the stream from its first entry")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command->add_option("--replication-creds",
+                      flags->replication.credentials_file,
+                      "NATS credentials file (JWT and NKey seed)");
+  command->add_option("--replication-tls-ca", flags->replication.tls_ca_file,
+                      "CA bundle: connect to NATS over TLS");
   command->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
 }
 
