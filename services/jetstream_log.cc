@@ -136,12 +136,27 @@ class JetStreamLog final : public ReplicationLog {
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverByStartSequence;
     so.Config.OptStartSeq = std::max<uint64_t>(first_sequence, 1);
-    natsSubscription* sub = nullptr;
-    jsErrCode code = static_cast<jsErrCode>(0);
-    const natsStatus s = js_SubscribeSync(&sub, js_.get(), subject_.c_str(),
-                                          nullptr, &so, &code);
-    if (s != NATS_OK) return NatsError("subscribing to the log", s, code);
-    return std::make_unique<JetStreamReader>(NatsPtr<natsSubscription>(sub));
+    // Creating the consumer times out while the cluster elects leaders
+    // (a NATS server just died or came back): short tries until the
+    // connect timeout.
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = Millis(std::min(options_.connect_timeout, absl::Seconds(2)));
+    const absl::Time deadline = absl::Now() + options_.connect_timeout;
+    absl::Status last;
+    do {
+      natsSubscription* sub = nullptr;
+      jsErrCode code = static_cast<jsErrCode>(0);
+      const natsStatus s = js_SubscribeSync(&sub, js_.get(), subject_.c_str(),
+                                            &o, &so, &code);
+      if (s == NATS_OK) {
+        return std::make_unique<JetStreamReader>(
+            NatsPtr<natsSubscription>(sub));
+      }
+      last = NatsError("subscribing to the log", s, code);
+      absl::SleepFor(absl::Milliseconds(200));
+    } while (absl::Now() < deadline);
+    return last;
   }
 
  private:
@@ -165,9 +180,11 @@ absl::Status EnsureStream(jsCtx* js, const JetStreamLogOptions& options) {
   config.Replicas = options.replicas;
   config.Duplicates = absl::ToInt64Nanoseconds(options.duplicate_window);
   config.MaxAge = absl::ToInt64Nanoseconds(options.max_age);
+  // Short tries until the deadline: a cluster electing its leaders lets
+  // requests time out, and answers a moment later.
   jsOptions o;
   jsOptions_Init(&o);
-  o.Wait = Millis(options.connect_timeout);
+  o.Wait = Millis(std::min(options.connect_timeout, absl::Seconds(2)));
   const absl::Time deadline = absl::Now() + options.connect_timeout;
   absl::Status last;
   do {

@@ -37,7 +37,7 @@ struct JetStreamLogOptions {
   std::string credentials_file;
   std::string tls_ca_file;
   // How long to wait for the first connection and the stream.
-  absl::Duration connect_timeout = absl::Seconds(10);
+  absl::Duration connect_timeout = absl::Seconds(60);
 };
 
 // Connects, creates the stream if it is missing, and returns the log.

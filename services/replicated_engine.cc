@@ -278,14 +278,29 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
   }
 
   void ApplyLoop() {
+    absl::Time progress = absl::Now();
     while (!stop_.load()) {
-      auto next = reader_->Next(absl::Milliseconds(200));
-      if (!next.ok()) {
-        absl::SleepFor(absl::Milliseconds(100));
+      auto next = reader_ != nullptr
+                      ? reader_->Next(absl::Milliseconds(200))
+                      : absl::UnavailableError("no reader");
+      if (!next.ok() || !next->has_value()) {
+        if (!next.ok()) absl::SleepFor(absl::Milliseconds(100));
+        // A reader whose NATS server died may wait for ever (its consumer
+        // lived there); once the log is known to be ahead and nothing came
+        // for a while, read again from the next entry through a new one.
+        if (log_sequence_.load() > applied_sequence() &&
+            absl::Now() - progress > options_.stalled_reader_timeout) {
+          reader_.reset();
+          auto reader = log_->Read(applied_sequence() + 1);
+          if (reader.ok()) reader_ = *std::move(reader);
+          progress = absl::Now();
+        }
         continue;
       }
-      if (!next->has_value()) continue;
+      progress = absl::Now();
       const LogRecord& record = **next;
+      // A new reader may repeat what its predecessor delivered.
+      if (record.sequence <= applied_sequence()) continue;
       Answer answer = Apply(record);
       if (const auto* status = std::get_if<absl::Status>(&answer);
           status != nullptr && !status->ok() && options_.on_rejected) {

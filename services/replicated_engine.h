@@ -41,6 +41,9 @@ struct ReplicationOptions {
   // How often the replica asks the log how far it reaches (catch-up and
   // reachability for health).
   absl::Duration poll_interval = absl::Milliseconds(500);
+  // A reader that delivers nothing this long while the log is ahead is
+  // replaced by a new one from the next entry (its server may be gone).
+  absl::Duration stalled_reader_timeout = absl::Seconds(2);
   // Called for each entry that could not be applied (kept out of the
   // engine on every replica alike), for logging.
   std::function<void(uint64_t sequence, const absl::Status&)> on_rejected;

@@ -204,7 +204,10 @@ int RunServe(ServeFlags& flags) {
   // change, for a quiet server.
   int signal_number = -1;
   const timespec tick = {1, 0};
-  bool writable = true;
+  // The server starts SERVING; a replica still catching up says otherwise
+  // before its first probe.
+  bool writable = (*engine)->Writable().ok();
+  if (!writable) (*server)->ReportWritable(false);
   for (int64_t seconds = 1;; ++seconds) {
     signal_number = sigtimedwait(&signals, nullptr, &tick);
     if (signal_number >= 0) break;  // SIGTERM or SIGINT; else the tick
