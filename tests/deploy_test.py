@@ -157,6 +157,61 @@ class DeployTest(unittest.TestCase):
         for service in services.values():
             self.assertEqual(service["spec"]["selector"], labels)
 
+    def test_replicated_compose_runs_three_nats_and_three_replicas(self):
+        compose = yaml.safe_load(read("compose-replicated.yaml"))
+        services = compose["services"]
+        nats = sorted(n for n in services if n.startswith("nats"))
+        replicas = sorted(n for n in services if n.startswith("newsdedup"))
+        self.assertEqual(len(nats), 3)
+        self.assertEqual(len(replicas), 3)
+        for name in nats:
+            command = services[name]["command"]
+            self.assertIn("-js", command)
+            routes = command[command.index("--routes") + 1].split(",")
+            # Each node routes to the two others.
+            self.assertEqual({r.split("//")[1].split(":")[0] for r in routes},
+                             set(nats) - {name})
+        for name in replicas:
+            command = services[name]["command"]
+            urls = command[command.index("--replication-url") + 1]
+            self.assertEqual({u.split("//")[1].split(":")[0]
+                              for u in urls.split(",")}, set(nats))
+            for port in services[name].get("ports", []):
+                self.assertTrue(port.startswith("127.0.0.1:"), (name, port))
+
+    def test_replicated_kubernetes_manifests(self):
+        docs = []
+        directory = os.path.join(DEPLOY, "k8s-replicated")
+        for name in sorted(os.listdir(directory)):
+            docs += [d for d in yaml.safe_load_all(read("k8s-replicated", name))
+                     if d]
+        by_kind = {}
+        for d in docs:
+            by_kind.setdefault(d["kind"], []).append(d)
+        nats = by_kind["StatefulSet"][0]
+        self.assertEqual(nats["spec"]["replicas"], 3)
+        governing = [s for s in by_kind["Service"]
+                     if s["metadata"]["name"] == nats["spec"]["serviceName"]]
+        self.assertEqual(governing[0]["spec"]["clusterIP"], "None")
+        args = nats["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.assertIn("-js", args)
+        routes = args[args.index("--routes") + 1].split(",")
+        self.assertEqual(len(routes), 3)
+        deployment = by_kind["Deployment"][0]
+        self.assertEqual(deployment["spec"]["replicas"], 3)
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        urls = container["args"][container["args"].index(
+            "--replication-url") + 1].split(",")
+        self.assertEqual(len(urls), 3)
+        # Ready (traffic) only when caught up; alive while catching up.
+        self.assertEqual(container["readinessProbe"]["grpc"]["port"], 50051)
+        self.assertEqual(container["livenessProbe"]["httpGet"]["path"],
+                         "/healthz")
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        front = [s for s in by_kind["Service"]
+                 if s["metadata"]["name"] == "newsdedup"]
+        self.assertEqual(front[0]["spec"]["selector"], labels)
+
     def test_dockerignore_keeps_build_trees_out_of_the_image(self):
         # COPY . . of a checkout built per the README brought a
         # CMakeCache.txt from another path, and cmake in the image failed.
