@@ -147,8 +147,8 @@ class JetStreamLog final : public ReplicationLog {
     do {
       natsSubscription* sub = nullptr;
       jsErrCode code = static_cast<jsErrCode>(0);
-      const natsStatus s = js_SubscribeSync(&sub, js_.get(), subject_.c_str(),
-                                            &o, &so, &code);
+      const natsStatus s =
+          js_SubscribeSync(&sub, js_.get(), subject_.c_str(), &o, &so, &code);
       if (s == NATS_OK) {
         return std::make_unique<JetStreamReader>(
             NatsPtr<natsSubscription>(sub));

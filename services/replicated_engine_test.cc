@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -128,6 +129,41 @@ TEST_F(ReplicatedEngineTest, ALateReplicaReplaysTheLogToTheSameState) {
   ASSERT_TRUE(WaitWritable(*late));
   EXPECT_EQ(late->applied_sequence(), a->applied_sequence());
   EXPECT_EQ(ComputeStateDigest(*late).digest, ComputeStateDigest(*a).digest);
+}
+
+TEST_F(ReplicatedEngineTest, ReplicasThatJoinLateBuildTheSameGraphs) {
+  // 9,000 articles in one story window: the index shard becomes an HNSW
+  // graph at 8,192 vectors, so approximate searches decide from then on.
+  // One replica applies them live; one starts half-way (replays, then
+  // live); one starts at the end (replays everything).
+  auto live = StartReplica(log_.get());
+  ASSERT_TRUE(WaitWritable(*live));
+  std::mt19937 rng(11);
+  auto article = [&rng](int i) {
+    std::string title = absl::StrCat("Event ", i % 1500, " in");
+    for (int w = 0; w < 5; ++w) {
+      absl::StrAppend(&title, " w", rng() % 4000);
+    }
+    return MakeArticle(absl::StrCat("g", i), title, "", i / 3600.0);
+  };
+  std::unique_ptr<ReplicatedEngine> halfway;
+  constexpr int kArticles = 9000;
+  for (int i = 0; i < kArticles; ++i) {
+    if (i == kArticles / 2) {
+      halfway = StartReplica(log_.get());
+      ASSERT_TRUE(WaitWritable(*halfway));
+    }
+    ASSERT_TRUE(live->Assign(article(i)).ok());
+  }
+  EXPECT_GE(live->stats().indexed_vectors, 8192);
+  auto last = StartReplica(log_.get());
+  ASSERT_TRUE(WaitWritable(*last));
+  ASSERT_TRUE(halfway->WaitForSequence(live->applied_sequence(),
+                                       absl::Now() + absl::Seconds(60)));
+  const StateDigest expected = ComputeStateDigest(*live);
+  EXPECT_EQ(expected.articles, kArticles);
+  EXPECT_EQ(ComputeStateDigest(*halfway).digest, expected.digest);
+  EXPECT_EQ(ComputeStateDigest(*last).digest, expected.digest);
 }
 
 TEST_F(ReplicatedEngineTest, WithoutTheLogWritesAreRefusedAndReadsGoOn) {

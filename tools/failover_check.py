@@ -159,7 +159,7 @@ class Cluster:
             p.stop()
 
 
-def load_articles(data_dir, count):
+def load_articles(data_dir, count, one_window=False):
     base = []
     for path in sorted(glob.glob(os.path.join(data_dir, "*.jsonl"))):
         if "pairs" in path:
@@ -181,7 +181,11 @@ def load_articles(data_dir, count):
                 id=a["id"] if copy == 0 else f"{a['id']}~{copy}",
                 title=a.get("title", ""), body=a.get("text", ""),
                 url=a.get("url", ""), source=a.get("source", ""))
-            if a.get("published"):
+            if one_window:
+                # All in one story window: the index's shards grow past the
+                # point where they become HNSW graphs (8,192 vectors).
+                article.published.FromSeconds(1761091200 + len(articles))
+            elif a.get("published"):
                 article.published.FromJsonString(a["published"])
             articles.append(article)
         copy += 1
@@ -281,6 +285,9 @@ def main():
     parser.add_argument("--clients", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--one-window", action="store_true",
+                        help="date all articles within one story window, so "
+                        "that index shards become graphs")
     parser.add_argument("--keep", action="store_true",
                         help="keep the work directory (logs, NATS stores)")
     args = parser.parse_args()
@@ -307,7 +314,7 @@ def run(cluster, args, rng):
         if not cluster.wait_ready(r, 120):
             log(f"{r.name} did not start; see {r.log_path}")
             return 2
-    articles = load_articles(args.data, args.articles)
+    articles = load_articles(args.data, args.articles, args.one_window)
     log(f"{len(articles)} articles, {args.clients} clients, {args.rounds} rounds")
     ingest = Ingest(cluster, articles, args.clients)
     started = time.time()

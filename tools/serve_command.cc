@@ -7,14 +7,14 @@
 #include <iostream>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "common/time_format.h"
 #include "services/dedup_server.h"
-#include "services/ops_http_server.h"
 #include "services/jetstream_log.h"
+#include "services/ops_http_server.h"
 #include "services/prometheus_metrics.h"
 #include "services/replicated_engine.h"
 #include "tools/commands.h"
@@ -59,9 +59,9 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
   engine_flags.store.durable = false;
   ReplicationOptions options;
   options.on_rejected = [](uint64_t sequence, const absl::Status& status) {
-    LogEvent("warning", "log_entry_refused",
-             {{"sequence", absl::StrCat(sequence)},
-              {"error", status.ToString()}});
+    LogEvent(
+        "warning", "log_entry_refused",
+        {{"sequence", absl::StrCat(sequence)}, {"error", status.ToString()}});
   };
   ASSIGN_OR_RETURN(
       std::unique_ptr<ReplicatedEngine> engine,
@@ -217,8 +217,8 @@ int RunServe(ServeFlags& flags) {
       (*server)->ReportWritable(writable);
       if (writable) {
         LogEvent("info", replica ? "replica_ready" : "store_writable",
-                 {{"applied", absl::StrCat(replica ? replica->applied_sequence()
-                                                   : 0)}});
+                 {{"applied",
+                   absl::StrCat(replica ? replica->applied_sequence() : 0)}});
       } else {
         LogEvent(replica ? "warning" : "error",
                  replica ? "replica_not_ready" : "store_not_writable",
