@@ -13,7 +13,7 @@ namespace newsdedup {
 
 DedupServer::DedupServer(const ServerOptions& options, ClusteringEngine* engine)
     : options_(options),
-      service_(engine, options.limits),
+      service_(engine, options.limits, options.replica),
       admin_(engine),
       reflection_v1_(
           {v1::DedupService::service_full_name(),

@@ -46,6 +46,8 @@ struct ServerOptions {
   // When set, every RPC is counted and timed in it (prometheus_metrics.h);
   // it must outlive the server.
   PrometheusRegistry* metrics = nullptr;
+  // Set on a replica of a replicated service (docs/replication.md).
+  const ReplicaProgress* replica = nullptr;
 };
 
 class DedupServer {

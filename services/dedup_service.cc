@@ -9,7 +9,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "google/protobuf/stubs/common.h"
@@ -184,8 +186,43 @@ class AssignStreamReactor final
 };
 
 DedupServiceImpl::DedupServiceImpl(ClusteringEngine* engine,
-                                   const ServiceLimits& limits)
-    : engine_(engine), limits_(limits), reads_(engine, limits) {}
+                                   const ServiceLimits& limits,
+                                   const ReplicaProgress* replica)
+    : engine_(engine),
+      limits_(limits),
+      replica_(replica),
+      reads_(engine, limits) {}
+
+absl::Status DedupServiceImpl::AwaitMinSequence(
+    grpc::CallbackServerContext* context) const {
+  if (replica_ == nullptr) return absl::OkStatus();
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find(kMinSequenceKey);
+  if (it == metadata.end()) return absl::OkStatus();
+  uint64_t wanted = 0;
+  if (!absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
+                        &wanted)) {
+    return absl::InvalidArgumentError(
+        StrCat(kMinSequenceKey, " must be a log sequence number"));
+  }
+  // Up to the call's deadline (gRPC's "none" is far in the future; cap it).
+  const absl::Time deadline = std::min(absl::FromChrono(context->deadline()),
+                                       absl::Now() + absl::Minutes(1));
+  if (replica_->WaitForSequence(wanted, deadline)) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrFormat(
+      "this replica has applied the change log up to entry %d, not yet %d; "
+      "retry, or ask another replica",
+      replica_->applied_sequence(), wanted));
+}
+
+void DedupServiceImpl::AddSequenceMetadata(
+    grpc::CallbackServerContext* context) const {
+  if (replica_ == nullptr) return;
+  context->AddInitialMetadata(kAppliedSequenceKey,
+                              StrCat(replica_->applied_sequence()));
+  context->AddInitialMetadata(kLogSequenceKey,
+                              StrCat(replica_->log_sequence()));
+}
 
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* DedupServiceImpl::Unary(
@@ -195,9 +232,11 @@ grpc::ServerUnaryReactor* DedupServiceImpl::Unary(
                                              const Request&, Response*)) {
   Request parsed;
   absl::Status status = ParseRequest(*request, &parsed);
+  if (status.ok()) status = AwaitMinSequence(context);
   Response answer;
   if (status.ok()) status = (this->*handle)(context, parsed, &answer);
   if (status.ok()) status = SerializeResponse(answer, response);
+  AddSequenceMetadata(context);
   return Finish(context, status);
 }
 

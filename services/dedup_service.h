@@ -21,6 +21,7 @@
 #include "services/api_messages.h"
 #include "services/cluster_reads.h"
 #include "services/engine.h"
+#include "services/replica_progress.h"
 
 namespace newsdedup {
 
@@ -44,7 +45,11 @@ using RawDedupService = v1::DedupService::WithRawCallbackMethod_Assign<
 
 class DedupServiceImpl final : public RawDedupService {
  public:
-  DedupServiceImpl(ClusteringEngine* engine, const ServiceLimits& limits);
+  // `replica`: set on a replica of a replicated service (it may be the
+  // engine itself); answers then carry the applied sequence, and reads
+  // honour a minimum sequence (replica_progress.h).
+  DedupServiceImpl(ClusteringEngine* engine, const ServiceLimits& limits,
+                   const ReplicaProgress* replica = nullptr);
 
   grpc::ServerUnaryReactor* Assign(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
@@ -108,8 +113,15 @@ class DedupServiceImpl final : public RawDedupService {
   absl::Status AssignOne(const v1::Article& article,
                          v1::AssignResponse* response);
 
+  // On a replica: waits for the client's minimum sequence, if it sent one
+  // (UNAVAILABLE when the call's deadline passes first).
+  absl::Status AwaitMinSequence(grpc::CallbackServerContext* context) const;
+  // On a replica: the applied and log sequence in the answer's metadata.
+  void AddSequenceMetadata(grpc::CallbackServerContext* context) const;
+
   ClusteringEngine* const engine_;
   const ServiceLimits limits_;
+  const ReplicaProgress* const replica_;
   ClusterReads reads_;
 };
 

@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/engine.h"
+#include "services/replica_progress.h"
 #include "services/replication_log.h"
 
 namespace newsdedup {
@@ -49,7 +50,7 @@ struct ReplicationOptions {
   std::function<void(uint64_t sequence, const absl::Status&)> on_rejected;
 };
 
-class ReplicatedEngine : public ClusteringEngine {
+class ReplicatedEngine : public ClusteringEngine, public ReplicaProgress {
  public:
   // Builds the replica's engine with `build`, handing it the clock it must
   // use (the log time of the entry being applied), then starts applying
@@ -61,15 +62,6 @@ class ReplicatedEngine : public ClusteringEngine {
       std::unique_ptr<ReplicationLog> log, const EngineBuilder& build,
       ReplicationOptions options = {});
 
-  // The newest log entry this replica has applied (0: none).
-  virtual uint64_t applied_sequence() const = 0;
-  // The newest entry the log held when last asked (0 before the first
-  // answer).
-  virtual uint64_t log_sequence() const = 0;
-  // Waits until entry `sequence` is applied here or `deadline` passes;
-  // whether it was.
-  virtual bool WaitForSequence(uint64_t sequence,
-                               absl::Time deadline) const = 0;
   // OK once everything the log held at start is applied and the log is
   // reachable; UNAVAILABLE saying which is not.
   absl::Status Writable() const override = 0;

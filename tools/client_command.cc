@@ -7,11 +7,13 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/api_messages.h"
+#include "services/replica_progress.h"
 #include "tools/article_jsonl.h"
 #include "tools/commands.h"
 
@@ -21,6 +23,8 @@ namespace {
 struct ClientFlags {
   std::string server = "127.0.0.1:50051";
   double timeout_seconds = 30;
+  // Replicated service: answer only once this log entry is applied.
+  uint64_t min_sequence = 0;
   // assign
   std::string input = "-";
   int batch = 0;  // 0: stream
@@ -142,6 +146,9 @@ class Client {
                     const Request& request, Response* response) {
     grpc::ClientContext context;
     SetDeadline(&context);
+    if (flags_.min_sequence > 0) {
+      context.AddMetadata(kMinSequenceKey, absl::StrCat(flags_.min_sequence));
+    }
     return (stub_.get()->*method)(&context, request, response);
   }
 
@@ -323,6 +330,11 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
                    "Deadline of each unary call")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  client->add_option(
+      "--min-sequence", flags->min_sequence,
+      "Replicated service: answer once the replica has applied this change-"
+      "log entry (read your own writes through another replica; see its "
+      "x-newsdedup-applied-sequence)");
 
   CLI::App* assign = client->add_subcommand(
       "assign",
@@ -400,7 +412,8 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   health->callback(
       [flags, exit_code] { *exit_code = Client(*flags).Health(); });
 
-  // --server and --timeout-seconds may also follow the subcommand
+  // --server, --timeout-seconds and --min-sequence may also follow the
+  // subcommand
   // (`client get-cluster story-3 --server host:port`).
   for (CLI::App* command : client->get_subcommands({})) command->fallthrough();
 }

@@ -179,6 +179,7 @@ int RunServe(ServeFlags& flags) {
               {"http_port", absl::StrCat(http->port())},
               {"paths", "/ /metrics /api/clusters /api/search"}});
   }
+  flags.server.replica = replica;
   auto server = DedupServer::Start(flags.server, engine->get());
   if (!server.ok()) {
     LogEvent("error", "listen_failed", {{"error", server.status().ToString()}});
