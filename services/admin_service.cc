@@ -3,6 +3,7 @@
 #include <string>
 
 #include "services/dedup_service.h"
+#include "services/state_digest.h"
 
 namespace newsdedup {
 
@@ -22,6 +23,25 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Backup(
     response->set_size_bytes(info->size_bytes);
   }
   reactor->Finish(ToGrpcStatus(info.status()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AdminServiceImpl::GetState(
+    grpc::CallbackServerContext* context, const v1::GetStateRequest*,
+    v1::GetStateResponse* response) {
+  const uint64_t at = replica_ != nullptr ? replica_->applied_sequence() : 0;
+  const StateDigest state = ComputeStateDigest(*engine_);
+  response->set_digest(state.Hex());
+  response->set_articles(state.articles);
+  response->set_clusters(state.clusters);
+  if (replica_ != nullptr) {
+    response->set_replica(true);
+    response->set_applied_sequence(replica_->applied_sequence());
+    response->set_log_sequence(replica_->log_sequence());
+    response->set_digest_sequence(at);
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 

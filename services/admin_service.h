@@ -9,19 +9,27 @@
 #include "grpcpp/grpcpp.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/engine.h"
+#include "services/replica_progress.h"
 
 namespace newsdedup {
 
 class AdminServiceImpl final : public v1::AdminService::CallbackService {
  public:
-  explicit AdminServiceImpl(ClusteringEngine* engine) : engine_(engine) {}
+  // `replica`: set on a replica of a replicated service.
+  explicit AdminServiceImpl(ClusteringEngine* engine,
+                            const ReplicaProgress* replica = nullptr)
+      : engine_(engine), replica_(replica) {}
 
   grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
                                    const v1::BackupRequest* request,
                                    v1::BackupResponse* response) override;
+  grpc::ServerUnaryReactor* GetState(grpc::CallbackServerContext* context,
+                                     const v1::GetStateRequest* request,
+                                     v1::GetStateResponse* response) override;
 
  private:
   ClusteringEngine* const engine_;
+  const ReplicaProgress* const replica_;
 };
 
 }  // namespace newsdedup

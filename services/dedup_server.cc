@@ -14,7 +14,7 @@ namespace newsdedup {
 DedupServer::DedupServer(const ServerOptions& options, ClusteringEngine* engine)
     : options_(options),
       service_(engine, options.limits, options.replica),
-      admin_(engine),
+      admin_(engine, options.replica),
       reflection_v1_(
           {v1::DedupService::service_full_name(),
            v1::AdminService::service_full_name(), "grpc.health.v1.Health",

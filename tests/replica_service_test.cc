@@ -42,6 +42,12 @@ struct Replica {
   std::unique_ptr<ReplicatedEngine> engine;
   std::unique_ptr<DedupServer> server;
   std::unique_ptr<v1::DedupService::Stub> stub;
+
+  std::unique_ptr<v1::AdminService::Stub> Admin() const {
+    return v1::AdminService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()),
+                            grpc::InsecureChannelCredentials()));
+  }
 };
 
 class ReplicaServiceTest : public ::testing::Test {
@@ -128,6 +134,18 @@ TEST_F(ReplicaServiceTest, ReadYourWritesThroughAnotherReplica) {
   bad.AddMetadata(kMinSequenceKey, "soon");
   EXPECT_EQ(b.stub->GetArticle(&bad, get, &got).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+
+  // Both replicas report the same state digest at the same sequence.
+  v1::GetStateResponse state_a, state_b;
+  grpc::ClientContext ask_a, ask_b;
+  ASSERT_TRUE(a.Admin()->GetState(&ask_a, {}, &state_a).ok());
+  ASSERT_TRUE(b.Admin()->GetState(&ask_b, {}, &state_b).ok());
+  EXPECT_TRUE(state_a.replica());
+  EXPECT_EQ(state_a.applied_sequence(), written);
+  EXPECT_EQ(state_b.applied_sequence(), written);
+  EXPECT_EQ(state_a.articles(), 1);
+  EXPECT_EQ(state_a.digest().size(), 16u);
+  EXPECT_EQ(state_a.digest(), state_b.digest());
 }
 
 TEST_F(ReplicaServiceTest, WithoutTheLogWritesAreUnavailableReadsAnswer) {

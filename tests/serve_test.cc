@@ -87,6 +87,12 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
 
   ASSERT_EQ(Client("list-clusters", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("4 clusters"));
+  // Issue 14: the state digest of a single server (no replica fields).
+  ASSERT_EQ(Run(absl::StrCat("admin state --server 127.0.0.1:", port_), &out),
+            0)
+      << out;
+  EXPECT_THAT(out, ::testing::ContainsRegex(
+                       "^digest=[0-9a-f]{16} articles=13 clusters=4\n$"));
   // Issue 13: the sort orders are spelled as in the HTTP API and Python.
   ASSERT_EQ(Client("list-clusters --sort growth", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("4 clusters"));

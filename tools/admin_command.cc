@@ -50,6 +50,34 @@ absl::Status BackupOnline(const std::string& server,
   return absl::OkStatus();
 }
 
+// Prints a running server's AdminService.GetState as key=value pairs.
+int RunState(const AdminFlags& flags) {
+  auto stub = v1::AdminService::NewStub(
+      grpc::CreateChannel(flags.server, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::minutes(5));
+  v1::GetStateResponse state;
+  const grpc::Status status =
+      stub->GetState(&context, v1::GetStateRequest(), &state);
+  if (!status.ok()) {
+    std::cerr << "newsdedup admin state: server " << flags.server << ": "
+              << absl::StatusCodeToString(
+                     static_cast<absl::StatusCode>(status.error_code()))
+              << ": " << status.error_message() << "\n";
+    return kExitFailure;
+  }
+  std::cout << "digest=" << state.digest() << " articles=" << state.articles()
+            << " clusters=" << state.clusters();
+  if (state.replica()) {
+    std::cout << " applied_sequence=" << state.applied_sequence()
+              << " log_sequence=" << state.log_sequence()
+              << " digest_sequence=" << state.digest_sequence();
+  }
+  std::cout << "\n";
+  return kExitOk;
+}
+
 // A backup of flags.data_dir: directly when no server holds it, else
 // through the server that does (found by --server or the address it left
 // in the directory). Says which in `*how`.
@@ -171,6 +199,15 @@ void RegisterAdminCommand(CLI::App* app, int* exit_code) {
     *exit_code = Report(CompactStore(flags->data_dir),
                         "compacted " + flags->data_dir, start);
   });
+
+  CLI::App* state = admin->add_subcommand(
+      "state",
+      "Print a running server's state digest (equal on replicas at the same "
+      "applied sequence),\narticle and cluster counts, and a replica's place "
+      "in the change log");
+  state->add_option("--server", flags->server, "host:port of the server")
+      ->required();
+  state->callback([flags, exit_code] { *exit_code = RunState(*flags); });
 
   CLI::App* check = admin->add_subcommand(
       "check",
