@@ -243,6 +243,11 @@ absl::StatusOr<std::unique_ptr<ReplicationLog>> OpenJetStreamLog(
   // Keep trying for ever: a replica outlives any one NATS server.
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(nats_options.get(), -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(nats_options.get(), 250);
+  // An append waiting on a server that just died fails at once (and is
+  // retried through another) instead of waiting out its timeout.
+  if (s == NATS_OK) {
+    s = natsOptions_SetFailRequestsOnDisconnect(nats_options.get(), true);
+  }
   if (s == NATS_OK) {
     s = natsOptions_SetTimeout(nats_options.get(),
                                Millis(options.connect_timeout));

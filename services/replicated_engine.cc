@@ -127,6 +127,11 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
           "the change log (NATS JetStream) is unreachable or has no quorum; "
           "reads go on, writes are refused");
     }
+    return CaughtUp();
+  }
+
+  // OK once everything the log held at start is applied.
+  absl::Status CaughtUp() const {
     const uint64_t target = caught_up_target_.load();
     const uint64_t applied = applied_sequence();
     if (target == 0 && !first_poll_done_.load()) {
@@ -202,12 +207,27 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
   // the same change sent twice, through any replica, is stored once.
   absl::StatusOr<uint64_t> Append(const LogEntry& entry,
                                   absl::string_view salt) {
+    // A replica still replaying the log would hold the caller until it has
+    // caught up; another replica answers at once.
+    if (absl::Status ready = CaughtUp(); !ready.ok()) return ready;
     std::string data;
     entry.SerializeToString(&data);
     const std::string hashed = absl::StrCat(data, salt);
     const std::string dedup_id =
         absl::StrFormat("%016x", XXH3_64bits(hashed.data(), hashed.size()));
-    auto sequence = log_->Append(dedup_id, data, options_.append_timeout);
+    // Retried until the timeout: a NATS server that dies fails the appends
+    // it held at once, and the client reconnects to another within a
+    // moment. The same dedup id makes a retry of a stored entry harmless.
+    const absl::Time deadline = absl::Now() + options_.append_timeout;
+    absl::StatusOr<uint64_t> sequence;
+    for (;;) {
+      sequence = log_->Append(dedup_id, data, deadline - absl::Now());
+      if (sequence.ok() || absl::Now() + absl::Milliseconds(50) >= deadline ||
+          sequence.status().code() != absl::StatusCode::kUnavailable) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
     if (!sequence.ok()) {
       return absl::UnavailableError(
           absl::StrCat("the change log did not confirm the write, so it is not "

@@ -43,6 +43,7 @@ ReplicationOptions FastOptions() {
   ReplicationOptions options;
   options.poll_interval = absl::Milliseconds(20);
   options.apply_timeout = absl::Seconds(10);
+  options.append_timeout = absl::Milliseconds(300);
   return options;
 }
 

@@ -56,6 +56,7 @@ class ReplicaServiceTest : public ::testing::Test {
     Replica r;
     ReplicationOptions options;
     options.poll_interval = absl::Milliseconds(20);
+    options.append_timeout = absl::Milliseconds(300);
     auto engine = ReplicatedEngine::Start(
         std::make_unique<SharedLog>(log_.get()),
         [](std::function<absl::Time()> clock)

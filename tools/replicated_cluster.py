@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+"""Runs the replicated service on this machine until Ctrl-C: a 3-node NATS
+JetStream cluster and 3 newsdedup replicas, all on loopback, NATS stores
+in a temporary directory (removed at the end). Prints each replica's gRPC
+and dashboard address. See docs/replication.md.
+
+  PYTHONPATH=build/python /usr/bin/python3 tools/replicated_cluster.py
+"""
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+
+from failover_check import Cluster, log
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(here)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--newsdedup", default=os.path.join(
+        root, "build", "bin", "newsdedup"))
+    parser.add_argument("--nats-server", default=shutil.which("nats-server")
+                        or "/usr/bin/nats-server")
+    parser.add_argument("--replicas", type=int, default=3)
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="newsdedup-replicated-")
+    cluster = Cluster(args, workdir)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        for n in cluster.nats:
+            n.start()
+        replicas = [cluster.add_replica() for _ in range(args.replicas)]
+        for r in replicas:
+            r.start()
+        for r in replicas:
+            if not cluster.wait_ready(r, 120):
+                log(f"{r.name} did not start; see {r.log_path}")
+                return 1
+        log("NATS: " + ",".join(cluster.nats_urls))
+        for r in replicas:
+            log(f"{r.name}: gRPC {r.address}, dashboard "
+                f"http://127.0.0.1:{r.http}/")
+        log(f"logs in {workdir}; Ctrl-C stops everything")
+        stop.wait()
+        return 0
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
