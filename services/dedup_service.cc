@@ -205,9 +205,14 @@ absl::Status DedupServiceImpl::AwaitMinSequence(
     return absl::InvalidArgumentError(
         StrCat(kMinSequenceKey, " must be a log sequence number"));
   }
-  // Up to the call's deadline (gRPC's "none" is far in the future; cap it).
-  const absl::Time deadline = std::min(absl::FromChrono(context->deadline()),
-                                       absl::Now() + absl::Minutes(1));
+  // Up to shortly before the call's deadline, so that the answer saying
+  // why reaches the client before its deadline does (gRPC's "none" is far
+  // in the future; cap it).
+  const absl::Time now = absl::Now();
+  const absl::Duration left =
+      std::min(absl::FromChrono(context->deadline()) - now, absl::Minutes(1));
+  const absl::Time deadline =
+      now + left - std::min(left / 4, absl::Milliseconds(500));
   if (replica_->WaitForSequence(wanted, deadline)) return absl::OkStatus();
   return absl::UnavailableError(absl::StrFormat(
       "this replica has applied the change log up to entry %d, not yet %d; "

@@ -125,7 +125,7 @@ TEST_F(ReplicaServiceTest, ReadYourWritesThroughAnotherReplica) {
   grpc::ClientContext future;
   future.AddMetadata(kMinSequenceKey, absl::StrCat(written + 100));
   future.set_deadline(std::chrono::system_clock::now() +
-                      std::chrono::milliseconds(300));
+                      std::chrono::milliseconds(1000));
   const grpc::Status waited = b.stub->GetArticle(&future, get, &got);
   EXPECT_EQ(waited.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_NE(waited.error_message().find("not yet"), std::string::npos)
