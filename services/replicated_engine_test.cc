@@ -63,7 +63,7 @@ std::unique_ptr<ReplicatedEngine> StartReplica(
 }
 
 bool WaitWritable(const ReplicatedEngine& replica) {
-  for (int i = 0; i < 500 && !replica.Writable().ok(); ++i) {
+  for (int i = 0; i < 6000 && !replica.Writable().ok(); ++i) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   return replica.Writable().ok();
