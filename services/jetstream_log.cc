@@ -3,6 +3,7 @@
 #include <nats/nats.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,6 +55,25 @@ absl::Status NatsError(absl::string_view what, natsStatus s,
 
 int64_t Millis(absl::Duration d) {
   return std::max<int64_t>(1, absl::ToInt64Milliseconds(d));
+}
+
+// JetStream API requests time out while the cluster elects its leaders (a
+// NATS server just died or came back) and are answered a moment later:
+// `attempt` is tried with short waits (`o`'s) until `timeout` has passed.
+// `attempt` returns nullopt to be tried again, with `*last` saying why.
+template <typename T, typename Attempt>
+T RetryThroughElections(absl::Duration timeout, Attempt attempt) {
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Wait = Millis(std::min(timeout, absl::Seconds(2)));
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Status last;
+  do {
+    std::optional<T> done = attempt(&o, &last);
+    if (done.has_value()) return *std::move(done);
+    absl::SleepFor(absl::Milliseconds(200));
+  } while (absl::Now() < deadline);
+  return last;
 }
 
 class JetStreamReader final : public LogReader {
@@ -136,27 +156,21 @@ class JetStreamLog final : public ReplicationLog {
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverByStartSequence;
     so.Config.OptStartSeq = std::max<uint64_t>(first_sequence, 1);
-    // Creating the consumer times out while the cluster elects leaders
-    // (a NATS server just died or came back): short tries until the
-    // connect timeout.
-    jsOptions o;
-    jsOptions_Init(&o);
-    o.Wait = Millis(std::min(options_.connect_timeout, absl::Seconds(2)));
-    const absl::Time deadline = absl::Now() + options_.connect_timeout;
-    absl::Status last;
-    do {
-      natsSubscription* sub = nullptr;
-      jsErrCode code = static_cast<jsErrCode>(0);
-      const natsStatus s =
-          js_SubscribeSync(&sub, js_.get(), subject_.c_str(), &o, &so, &code);
-      if (s == NATS_OK) {
-        return std::make_unique<JetStreamReader>(
-            NatsPtr<natsSubscription>(sub));
-      }
-      last = NatsError("subscribing to the log", s, code);
-      absl::SleepFor(absl::Milliseconds(200));
-    } while (absl::Now() < deadline);
-    return last;
+    using Result = absl::StatusOr<std::unique_ptr<LogReader>>;
+    return RetryThroughElections<Result>(
+        options_.connect_timeout,
+        [&](jsOptions* o, absl::Status* last) -> std::optional<Result> {
+          natsSubscription* sub = nullptr;
+          jsErrCode code = static_cast<jsErrCode>(0);
+          const natsStatus s = js_SubscribeSync(
+              &sub, js_.get(), subject_.c_str(), o, &so, &code);
+          if (s != NATS_OK) {
+            *last = NatsError("subscribing to the log", s, code);
+            return std::nullopt;
+          }
+          return std::make_unique<JetStreamReader>(
+              NatsPtr<natsSubscription>(sub));
+        });
   }
 
  private:
@@ -180,37 +194,30 @@ absl::Status EnsureStream(jsCtx* js, const JetStreamLogOptions& options) {
   config.Replicas = options.replicas;
   config.Duplicates = absl::ToInt64Nanoseconds(options.duplicate_window);
   config.MaxAge = absl::ToInt64Nanoseconds(options.max_age);
-  // Short tries until the deadline: a cluster electing its leaders lets
-  // requests time out, and answers a moment later.
-  jsOptions o;
-  jsOptions_Init(&o);
-  o.Wait = Millis(std::min(options.connect_timeout, absl::Seconds(2)));
-  const absl::Time deadline = absl::Now() + options.connect_timeout;
-  absl::Status last;
-  do {
-    jsStreamInfo* info = nullptr;
-    jsErrCode code = static_cast<jsErrCode>(0);
-    natsStatus s =
-        js_GetStreamInfo(&info, js, options.stream.c_str(), &o, &code);
-    NatsPtr<jsStreamInfo> found(info);
-    if (s == NATS_OK) return absl::OkStatus();
-    if (code == JSStreamNotFoundErr) {
-      info = nullptr;
-      s = js_AddStream(&info, js, &config, &o, &code);
-      NatsPtr<jsStreamInfo> added(info);
-      if (s == NATS_OK || code == JSStreamNameExistErr) {
-        return absl::OkStatus();
-      }
-      last =
-          NatsError(absl::StrCat("creating stream ", options.stream), s, code);
-      // A cluster still electing its meta leader answers with errors.
-    } else {
-      last =
-          NatsError(absl::StrCat("finding stream ", options.stream), s, code);
-    }
-    absl::SleepFor(absl::Milliseconds(200));
-  } while (absl::Now() < deadline);
-  return absl::UnavailableError(last.message());
+  return RetryThroughElections<absl::Status>(
+      options.connect_timeout,
+      [&](jsOptions* o, absl::Status* last) -> std::optional<absl::Status> {
+        jsStreamInfo* info = nullptr;
+        jsErrCode code = static_cast<jsErrCode>(0);
+        natsStatus s =
+            js_GetStreamInfo(&info, js, options.stream.c_str(), o, &code);
+        NatsPtr<jsStreamInfo> found(info);
+        if (s == NATS_OK) return absl::OkStatus();
+        if (code != JSStreamNotFoundErr) {
+          *last = NatsError(absl::StrCat("finding stream ", options.stream), s,
+                            code);
+          return std::nullopt;
+        }
+        info = nullptr;
+        s = js_AddStream(&info, js, &config, o, &code);
+        NatsPtr<jsStreamInfo> added(info);
+        if (s == NATS_OK || code == JSStreamNameExistErr) {
+          return absl::OkStatus();
+        }
+        *last = NatsError(absl::StrCat("creating stream ", options.stream), s,
+                          code);
+        return std::nullopt;
+      });
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/state_digest.h"
+#include "tests/support/replica_support.h"
 #include "tests/support/test_articles.h"
 
 namespace newsdedup {
@@ -20,44 +21,13 @@ using ::testing::HasSubstr;
 using testing::LoadStoriesFixture;
 using testing::MakeArticle;
 
-// A log handle that shares another's entries (two replicas, one log).
-class SharedLog : public ReplicationLog {
- public:
-  explicit SharedLog(ReplicationLog* log) : log_(log) {}
-  absl::StatusOr<uint64_t> Append(absl::string_view id, absl::string_view data,
-                                  absl::Duration timeout) override {
-    return log_->Append(id, data, timeout);
-  }
-  absl::StatusOr<uint64_t> LastSequence(absl::Duration timeout) override {
-    return log_->LastSequence(timeout);
-  }
-  absl::StatusOr<std::unique_ptr<LogReader>> Read(uint64_t first) override {
-    return log_->Read(first);
-  }
-
- private:
-  ReplicationLog* const log_;
-};
-
-ReplicationOptions FastOptions() {
-  ReplicationOptions options;
-  options.poll_interval = absl::Milliseconds(20);
-  options.apply_timeout = absl::Seconds(10);
-  options.append_timeout = absl::Milliseconds(300);
-  return options;
-}
+using testing::FastReplicationOptions;
+using testing::StartTestReplica;
 
 std::unique_ptr<ReplicatedEngine> StartReplica(
     ReplicationLog* log, EngineOptions engine_options = EngineOptions()) {
-  auto replica = ReplicatedEngine::Start(
-      std::make_unique<SharedLog>(log),
-      [engine_options](std::function<absl::Time()> clock)
-          -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
-        EngineOptions options = engine_options;
-        options.clock = std::move(clock);
-        return testing::MakeEngine(options);
-      },
-      FastOptions());
+  auto replica =
+      StartTestReplica(log, engine_options, FastReplicationOptions());
   EXPECT_TRUE(replica.ok()) << replica.status();
   return replica.ok() ? *std::move(replica) : nullptr;
 }
@@ -217,21 +187,13 @@ TEST_F(ReplicatedEngineTest, TheEnginesClockIsTheLogs) {
 
 TEST_F(ReplicatedEngineTest, BadEntriesAreRefusedAlikeEverywhere) {
   std::vector<uint64_t> rejected;
-  ReplicationOptions options = FastOptions();
+  ReplicationOptions options = FastReplicationOptions();
   options.on_rejected = [&](uint64_t sequence, const absl::Status&) {
     rejected.push_back(sequence);
   };
   ASSERT_TRUE(
       log_->Append("junk", "\xff\xff not a log entry", absl::Seconds(1)).ok());
-  auto a = ReplicatedEngine::Start(
-      std::make_unique<SharedLog>(log_.get()),
-      [](std::function<absl::Time()> clock)
-          -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
-        EngineOptions engine_options;
-        engine_options.clock = std::move(clock);
-        return testing::MakeEngine(engine_options);
-      },
-      options);
+  auto a = StartTestReplica(log_.get(), EngineOptions(), options);
   ASSERT_TRUE(a.ok());
   ASSERT_TRUE(WaitWritable(**a));
   EXPECT_EQ(rejected, std::vector<uint64_t>{1});

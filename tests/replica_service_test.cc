@@ -14,29 +14,10 @@
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/dedup_server.h"
 #include "services/replicated_engine.h"
-#include "tests/support/test_articles.h"
+#include "tests/support/replica_support.h"
 
 namespace newsdedup {
 namespace {
-
-// A handle on a log shared by the replicas.
-class SharedLog : public ReplicationLog {
- public:
-  explicit SharedLog(ReplicationLog* log) : log_(log) {}
-  absl::StatusOr<uint64_t> Append(absl::string_view id, absl::string_view data,
-                                  absl::Duration timeout) override {
-    return log_->Append(id, data, timeout);
-  }
-  absl::StatusOr<uint64_t> LastSequence(absl::Duration timeout) override {
-    return log_->LastSequence(timeout);
-  }
-  absl::StatusOr<std::unique_ptr<LogReader>> Read(uint64_t first) override {
-    return log_->Read(first);
-  }
-
- private:
-  ReplicationLog* const log_;
-};
 
 struct Replica {
   std::unique_ptr<ReplicatedEngine> engine;
@@ -54,18 +35,8 @@ class ReplicaServiceTest : public ::testing::Test {
  protected:
   Replica Start() {
     Replica r;
-    ReplicationOptions options;
-    options.poll_interval = absl::Milliseconds(20);
-    options.append_timeout = absl::Milliseconds(300);
-    auto engine = ReplicatedEngine::Start(
-        std::make_unique<SharedLog>(log_.get()),
-        [](std::function<absl::Time()> clock)
-            -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
-          EngineOptions engine_options;
-          engine_options.clock = std::move(clock);
-          return testing::MakeEngine(engine_options);
-        },
-        options);
+    auto engine = testing::StartTestReplica(log_.get(), EngineOptions(),
+                                            testing::FastReplicationOptions());
     EXPECT_TRUE(engine.ok()) << engine.status();
     r.engine = *std::move(engine);
     ServerOptions server_options;

@@ -8,24 +8,18 @@ and dashboard address. See docs/replication.md.
 """
 
 import argparse
-import os
 import shutil
 import signal
 import sys
 import tempfile
 import threading
 
-from failover_check import Cluster, log
+from replication_harness import Cluster, add_arguments, log
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.dirname(here)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--newsdedup", default=os.path.join(
-        root, "build", "bin", "newsdedup"))
-    parser.add_argument("--nats-server", default=shutil.which("nats-server")
-                        or "/usr/bin/nats-server")
+    add_arguments(parser)
     parser.add_argument("--replicas", type=int, default=3)
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="newsdedup-replicated-")

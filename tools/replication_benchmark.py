@@ -21,7 +21,8 @@ import time
 
 from google.protobuf import json_format
 
-from failover_check import Cluster, Process, free_port, load_articles, log
+from replication_harness import (Cluster, Process, add_arguments, free_port,
+                                 load_articles, log)
 
 
 def write_shares(articles, clients, workdir):
@@ -64,15 +65,8 @@ def wait_serving(newsdedup, address, seconds=120):
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.dirname(here)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--newsdedup", default=os.path.join(
-        root, "build", "bin", "newsdedup"))
-    parser.add_argument("--nats-server", default=shutil.which("nats-server")
-                        or "/usr/bin/nats-server")
-    parser.add_argument("--data", default=os.path.join(root, "..", "shared",
-                                                       "data"))
+    add_arguments(parser)
     parser.add_argument("--articles", type=int, default=20000)
     parser.add_argument("--clients", type=int, default=6)
     args = parser.parse_args()

@@ -1,0 +1,194 @@
+"""Starts and stops the pieces of a replicated service on loopback for the
+replication tools (failover_check.py, replication_benchmark.py,
+replicated_cluster.py): NATS JetStream nodes routed into one cluster and
+newsdedup replicas on it, each a child process killed only by its pid.
+See docs/replication.md.
+"""
+
+import glob
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import grpc
+
+from newsdedup.v1 import dedup_pb2, dedup_pb2_grpc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def add_arguments(parser):
+    """The binaries and data every replication tool needs."""
+    parser.add_argument("--newsdedup", default=os.path.join(
+        ROOT, "build", "bin", "newsdedup"))
+    parser.add_argument("--nats-server", default=shutil.which("nats-server")
+                        or "/usr/bin/nats-server")
+    parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared",
+                                                       "data"))
+
+
+RETRY_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+               grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def log(message):
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class Process:
+    """A child process this script started, killed only by its pid."""
+
+    def __init__(self, name, argv, log_path):
+        self.name, self.argv, self.log_path = name, argv, log_path
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(self.argv, stdout=open(self.log_path, "a"),
+                                     stderr=subprocess.STDOUT)
+
+    def kill9(self):
+        if self.alive():
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self):
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Cluster:
+    def __init__(self, args, workdir):
+        self.args, self.workdir = args, workdir
+        self.nats = []
+        client_ports = [free_port() for _ in range(3)]
+        route_ports = [free_port() for _ in range(3)]
+        self.nats_urls = [f"nats://127.0.0.1:{p}" for p in client_ports]
+        for i in range(3):
+            routes = ",".join(f"nats://127.0.0.1:{route_ports[j]}"
+                              for j in range(3) if j != i)
+            self.nats.append(Process(f"nats{i}", [
+                args.nats_server, "-a", "127.0.0.1", "-p", str(client_ports[i]),
+                "--server_name", f"n{i}", "--cluster_name", "newsdedup-check",
+                "--cluster", f"nats://127.0.0.1:{route_ports[i]}",
+                "--routes", routes, "-js",
+                "-sd", os.path.join(workdir, f"nats{i}")],
+                os.path.join(workdir, f"nats{i}.log")))
+        self.replicas = []
+        self.stream = "check"
+
+    def add_replica(self):
+        i = len(self.replicas)
+        port, http = free_port(), free_port()
+        # Each replica lists the NATS servers in its own order, so that they
+        # do not all sit on the same one.
+        urls = self.nats_urls[i % 3:] + self.nats_urls[:i % 3]
+        r = Process(f"replica{i}", [
+            self.args.newsdedup, "serve", "--listen", f"127.0.0.1:{port}",
+            "--http-listen", f"127.0.0.1:{http}",
+            "--replication-url", ",".join(urls),
+            "--replication-stream", self.stream],
+            os.path.join(self.workdir, f"replica{i}.log"))
+        r.address, r.http = f"127.0.0.1:{port}", http
+        # Reconnect within a fraction of a second of a restart (gRPC's
+        # default backoff grows to two minutes).
+        r.channel = grpc.insecure_channel(r.address, options=[
+            ("grpc.initial_reconnect_backoff_ms", 50),
+            ("grpc.min_reconnect_backoff_ms", 50),
+            ("grpc.max_reconnect_backoff_ms", 250)])
+        r.stub = dedup_pb2_grpc.DedupServiceStub(r.channel)
+        self.replicas.append(r)
+        return r
+
+    def metrics(self, replica):
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{replica.http}/metrics", timeout=5) as f:
+                text = f.read().decode()
+        except OSError:
+            return {}
+        out = {}
+        for line in text.splitlines():
+            m = re.match(r"^(newsdedup_(?:replication_\w+|state_digest\w*)) (\S+)$",
+                         line)
+            if m:
+                out[m.group(1)] = float(m.group(2))
+        return out
+
+    def ready(self, replica):
+        """grpc.health.v1 Check: SERVING (status 1) once caught up."""
+        check = replica.channel.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=lambda _: b"",
+            response_deserializer=lambda b: b)
+        try:
+            return check(None, timeout=2) == b"\x08\x01"
+        except grpc.RpcError:
+            return False
+
+    def wait_ready(self, replica, seconds):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if replica.alive() and self.ready(replica):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self):
+        for p in self.replicas + self.nats:
+            p.stop()
+
+
+def load_articles(data_dir, count, one_window=False):
+    base = []
+    for path in sorted(glob.glob(os.path.join(data_dir, "*.jsonl"))):
+        if "pairs" in path:
+            continue
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                a = json.loads(line)
+                if a.get("id") and (a.get("title") or a.get("text")):
+                    base.append(a)
+    random.Random(7).shuffle(base)
+    articles = []
+    copy = 0
+    while len(articles) < count and base:
+        for a in base:
+            if len(articles) == count:
+                break
+            # Later passes are syndicated copies under new ids.
+            article = dedup_pb2.Article(
+                id=a["id"] if copy == 0 else f"{a['id']}~{copy}",
+                title=a.get("title", ""), body=a.get("text", ""),
+                url=a.get("url", ""), source=a.get("source", ""))
+            if one_window:
+                # All in one story window: the index's shards grow past the
+                # point where they become HNSW graphs (8,192 vectors).
+                article.published.FromSeconds(1761091200 + len(articles))
+            elif a.get("published"):
+                article.published.FromJsonString(a["published"])
+            articles.append(article)
+        copy += 1
+    return articles
+
+
