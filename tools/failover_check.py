@@ -135,15 +135,9 @@ def main():
 
 
 def run(cluster, args, rng):
-    for n in cluster.nats:
-        n.start()
-    replicas = [cluster.add_replica() for _ in range(3)]
-    for r in replicas:
-        r.start()
-    for r in replicas:
-        if not cluster.wait_ready(r, 120):
-            log(f"{r.name} did not start; see {r.log_path}")
-            return 2
+    replicas = cluster.start(3)
+    if replicas is None:
+        return 2
     articles = load_articles(args.data, args.articles, args.one_window)
     log(f"{len(articles)} articles, {args.clients} clients, {args.rounds} rounds")
     ingest = Ingest(cluster, articles, args.clients)

@@ -28,15 +28,9 @@ def main():
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        for n in cluster.nats:
-            n.start()
-        replicas = [cluster.add_replica() for _ in range(args.replicas)]
-        for r in replicas:
-            r.start()
-        for r in replicas:
-            if not cluster.wait_ready(r, 120):
-                log(f"{r.name} did not start; see {r.log_path}")
-                return 1
+        replicas = cluster.start(args.replicas)
+        if replicas is None:
+            return 1
         log("NATS: " + ",".join(cluster.nats_urls))
         for r in replicas:
             log(f"{r.name}: gRPC {r.address}, dashboard "

@@ -92,15 +92,9 @@ def main():
         log(f"single node: {single_rate:.0f} articles/s ({seconds:.1f} s)")
         single.stop()
 
-        for n in cluster.nats:
-            n.start()
-        replicas = [cluster.add_replica() for _ in range(3)]
-        for r in replicas:
-            r.start()
-        for r in replicas:
-            if not cluster.wait_ready(r, 120):
-                log(f"{r.name} did not start")
-                return 2
+        replicas = cluster.start(3)
+        if replicas is None:
+            return 2
         seconds = ingest(args.newsdedup, [r.address for r in replicas], shares)
         replicated_rate = len(articles) / seconds
         log(f"3 replicas: {replicated_rate:.0f} articles/s ({seconds:.1f} s)")

@@ -97,6 +97,20 @@ class Cluster:
         self.replicas = []
         self.stream = "check"
 
+    def start(self, replicas=3):
+        """Starts the NATS nodes and `replicas` replicas; the replicas, or
+        None (logged) if one was not ready within two minutes."""
+        for n in self.nats:
+            n.start()
+        started = [self.add_replica() for _ in range(replicas)]
+        for r in started:
+            r.start()
+        for r in started:
+            if not self.wait_ready(r, 120):
+                log(f"{r.name} did not start; see {r.log_path}")
+                return None
+        return started
+
     def add_replica(self):
         i = len(self.replicas)
         port, http = free_port(), free_port()
