@@ -271,6 +271,17 @@ TEST_F(CliTest, ConfigFileSetsFlagsPerCommand) {
   r = Run(absl::StrCat("--config /nonexistent/newsdedup.toml eval ", stories));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err + r.out, HasSubstr("/nonexistent/newsdedup.toml"));
+  // Issue 14: replication keys in the file; a NATS server that is not
+  // there stops the start with a message that says so.
+  r = Run(absl::StrCat(
+      "--config ",
+      Write("replica.toml",
+            "[serve]\nreplication-url = [\"nats://127.0.0.1:1\"]\n"
+            "replication-stream = \"cfg\"\nlisten = \"127.0.0.1:0\"\n"
+            "http-listen = \"\"\n"),
+      " serve"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("connecting to NATS"));
 }
 
 TEST_F(CliTest, EvalPairsPrintsCorrelations) {

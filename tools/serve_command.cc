@@ -76,14 +76,31 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
   return engine;
 }
 
+// The thread that waits for SIGINT and SIGTERM (RunServe's).
+pthread_t signal_waiter;
+
+// Runs in a thread that started before the signals were blocked (a
+// library's, at load time, e.g. OpenBLAS's pool): without it the default
+// action would end the process there. Hands the signal to the waiter,
+// which has it blocked and takes it with sigtimedwait.
+void ForwardToWaiter(int signal_number) {
+  pthread_kill(signal_waiter, signal_number);
+}
+
 int RunServe(ServeFlags& flags) {
-  // SIGINT and SIGTERM are taken by sigwait() below; block them before any
-  // gRPC thread starts so that every thread inherits the mask.
+  // SIGINT and SIGTERM are taken by sigtimedwait() below; block them before
+  // any gRPC thread starts so that every thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal_waiter = pthread_self();
+  struct sigaction forward = {};
+  forward.sa_handler = ForwardToWaiter;
+  sigemptyset(&forward.sa_mask);
+  sigaction(SIGINT, &forward, nullptr);
+  sigaction(SIGTERM, &forward, nullptr);
 
   // Concurrency comes from gRPC's threads, one request each; FAISS's own
   // OpenMP threads would only compete with them for the cores.
