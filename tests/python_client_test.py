@@ -132,5 +132,74 @@ class PythonClientTest(unittest.TestCase):
         self.assertIn("4 answered, 2 rejected", run.stderr)
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ReplicaClientTest(unittest.TestCase):
+    """Two replicas on one NATS JetStream node: the client reads its own
+    writes through the other replica."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.procs = []
+        nats_port = free_port()
+        self.start(["nats-server", "-a", "127.0.0.1", "-p", str(nats_port),
+                    "-js", "-sd", os.path.join(self.dir.name, "nats")], "nats")
+        self.addresses = []
+        for i in range(2):
+            port = free_port()
+            self.start([CLI, "serve", "--listen", f"127.0.0.1:{port}",
+                        "--http-listen", "",
+                        "--replication-url", f"nats://127.0.0.1:{nats_port}",
+                        "--replication-replicas", "1",
+                        "--replication-stream", "pytest"], f"replica{i}")
+            self.addresses.append(f"127.0.0.1:{port}")
+        for address in self.addresses:
+            with DedupClient(address, timeout=2) as client:
+                for _ in range(300):
+                    try:
+                        if client.health() == "SERVING":
+                            break
+                    except grpc.RpcError:
+                        pass
+                    time.sleep(0.05)
+                self.assertEqual(client.health(), "SERVING")
+
+    def start(self, argv, name):
+        log = open(os.path.join(self.dir.name, name + ".log"), "w")
+        self.procs.append((subprocess.Popen(argv, stderr=log, stdout=log), log))
+
+    def tearDown(self):
+        for proc, log in reversed(self.procs):
+            proc.terminate()
+            proc.wait(timeout=30)
+            log.close()
+        self.dir.cleanup()
+
+    def test_reads_its_writes_through_another_replica(self):
+        with DedupClient(self.addresses[0]) as writer:
+            first = writer.assign(ARTICLES[0])
+            self.assertGreaterEqual(writer.applied_sequence, 1)
+            written = writer.applied_sequence
+        with DedupClient(self.addresses[1]) as reader:
+            reader.applied_sequence = written
+            self.assertEqual(reader.get_article("p1").cluster_id,
+                             first.cluster_id)
+        # An entry no replica has: the wait ends UNAVAILABLE.
+        with DedupClient(self.addresses[1], timeout=1) as impatient:
+            impatient.applied_sequence = written + 1000
+            with self.assertRaises(grpc.RpcError) as raised:
+                impatient.get_article("p1")
+            self.assertEqual(raised.exception.code(),
+                             grpc.StatusCode.UNAVAILABLE)
+        with DedupClient(self.addresses[1], read_your_writes=False) as anyone:
+            self.assertEqual(anyone.get_article("p1").cluster_id,
+                             first.cluster_id)
+
+
 if __name__ == "__main__":
     unittest.main()

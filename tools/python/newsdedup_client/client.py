@@ -50,13 +50,38 @@ def _health_status(data):
     return "UNKNOWN"
 
 
-class DedupClient:
-    """One channel to a newsdedup server. Methods raise grpc.RpcError."""
+# Consistency metadata of a replicated service (docs/replication.md).
+APPLIED_SEQUENCE_KEY = "x-newsdedup-applied-sequence"
+MIN_SEQUENCE_KEY = "x-newsdedup-min-sequence"
 
-    def __init__(self, address, timeout=30.0):
+
+class DedupClient:
+    """One channel to a newsdedup server. Methods raise grpc.RpcError.
+
+    Against replicas of a replicated service the client reads its own
+    writes: it remembers the newest change-log entry any answer said was
+    applied (`applied_sequence`) and asks every later call to wait for it,
+    so a read through another replica sees what this client wrote. Pass
+    read_your_writes=False to read whatever a replica has.
+    """
+
+    def __init__(self, address, timeout=30.0, read_your_writes=True):
         self._channel = grpc.insecure_channel(address)
         self._stub = dedup_pb2_grpc.DedupServiceStub(self._channel)
         self._timeout = timeout
+        self._read_your_writes = read_your_writes
+        self.applied_sequence = 0
+
+    def _unary(self, method, request):
+        metadata = ()
+        if self._read_your_writes and self.applied_sequence > 0:
+            metadata = ((MIN_SEQUENCE_KEY, str(self.applied_sequence)),)
+        response, call = method.with_call(request, timeout=self._timeout,
+                                          metadata=metadata)
+        for key, value in call.initial_metadata() or ():
+            if key == APPLIED_SEQUENCE_KEY:
+                self.applied_sequence = max(self.applied_sequence, int(value))
+        return response
 
     def close(self):
         self._channel.close()
@@ -71,8 +96,8 @@ class DedupClient:
         """Assigns one article (a dict or an Article message)."""
         if isinstance(article, dict):
             article = article_from_dict(article)
-        return self._stub.Assign(dedup_pb2.AssignRequest(article=article),
-                                 timeout=self._timeout)
+        return self._unary(self._stub.Assign,
+                           dedup_pb2.AssignRequest(article=article))
 
     def assign_stream(self, articles):
         """Streams articles (dicts or messages) through AssignStream.
@@ -88,11 +113,9 @@ class DedupClient:
         return self._stub.AssignStream(requests())
 
     def get_cluster(self, cluster_id, page_size=50, page_token=""):
-        return self._stub.GetCluster(
-            dedup_pb2.GetClusterRequest(cluster_id=cluster_id,
-                                        page_size=page_size,
-                                        page_token=page_token),
-            timeout=self._timeout)
+        return self._unary(self._stub.GetCluster, dedup_pb2.GetClusterRequest(
+            cluster_id=cluster_id, page_size=page_size,
+            page_token=page_token))
 
     def assign_batch(self, articles):
         """Assigns articles (dicts or messages) in one AssignBatch call.
@@ -103,8 +126,7 @@ class DedupClient:
         request = dedup_pb2.AssignBatchRequest(articles=[
             article_from_dict(a) if isinstance(a, dict) else a
             for a in articles])
-        return list(self._stub.AssignBatch(request,
-                                           timeout=self._timeout).results)
+        return list(self._unary(self._stub.AssignBatch, request).results)
 
     _SORTS = {
         "size": dedup_pb2.ListClustersRequest.SIZE,
@@ -130,7 +152,7 @@ class DedupClient:
                 request.updated_since.FromJsonString(updated_since)
             else:
                 request.updated_since.FromDatetime(updated_since)
-        return self._stub.ListClusters(request, timeout=self._timeout)
+        return self._unary(self._stub.ListClusters, request)
 
     def health(self, service=""):
         """The server's health (grpc.health.v1): "SERVING", "NOT_SERVING",
@@ -149,18 +171,16 @@ class DedupClient:
             raise
 
     def get_article(self, article_id):
-        return self._stub.GetArticle(
-            dedup_pb2.GetArticleRequest(article_id=article_id),
-            timeout=self._timeout).assignment
+        return self._unary(
+            self._stub.GetArticle,
+            dedup_pb2.GetArticleRequest(article_id=article_id)).assignment
 
     def find_similar(self, article, k=10):
         if isinstance(article, dict):
             article = article_from_dict(article)
-        return self._stub.FindSimilar(
-            dedup_pb2.FindSimilarRequest(article=article, k=k),
-            timeout=self._timeout)
+        return self._unary(self._stub.FindSimilar,
+                           dedup_pb2.FindSimilarRequest(article=article, k=k))
 
     def delete_article(self, article_id):
-        self._stub.DeleteArticle(
-            dedup_pb2.DeleteArticleRequest(article_id=article_id),
-            timeout=self._timeout)
+        self._unary(self._stub.DeleteArticle,
+                    dedup_pb2.DeleteArticleRequest(article_id=article_id))
