@@ -11,7 +11,7 @@ PACKAGES=(
   libsentencepiece-dev sentencepiece
   libgtest-dev libgmock-dev libbenchmark-dev
   librocksdb-dev prometheus-cpp-dev
-  nats-server libnats-dev
+  nats-server libnats-dev openssl
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   libutf8proc-dev libxxhash-dev
   python3 python3-numpy python3-sklearn python3-grpcio python3-protobuf

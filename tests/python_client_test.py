@@ -201,5 +201,60 @@ class ReplicaClientTest(unittest.TestCase):
                              first.cluster_id)
 
 
+class ReplicaTlsTest(unittest.TestCase):
+    """--replication-tls-ca: a replica reaches a NATS server that requires
+    TLS with a certificate signed by that CA; without the CA it stops with
+    a message that says why."""
+
+    def test_replica_speaks_tls_to_nats(self):
+        with tempfile.TemporaryDirectory() as d:
+            def openssl(*args):
+                subprocess.run(["openssl", *args], cwd=d, check=True,
+                               capture_output=True)
+            openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+                    "-subj", "/CN=newsdedup-test-ca")
+            openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+            with open(os.path.join(d, "ext.cnf"), "w") as f:
+                f.write("subjectAltName=IP:127.0.0.1\n")
+            openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem",
+                    "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
+                    "-days", "2", "-extfile", "ext.cnf")
+            port = free_port()
+            nats = subprocess.Popen(
+                ["nats-server", "-a", "127.0.0.1", "-p", str(port), "-js",
+                 "-sd", os.path.join(d, "nats"), "--tls",
+                 "--tlscert", os.path.join(d, "server.pem"),
+                 "--tlskey", os.path.join(d, "server.key")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                time.sleep(0.5)
+                replica = [CLI, "serve", "--listen", "127.0.0.1:0",
+                           "--http-listen", "",
+                           "--replication-url", f"nats://127.0.0.1:{port}",
+                           "--replication-replicas", "1"]
+                refused = subprocess.run(replica, capture_output=True,
+                                         text=True, timeout=60)
+                self.assertEqual(refused.returncode, 1)
+                self.assertIn("SSL", refused.stderr)
+                served = subprocess.Popen(
+                    replica + ["--replication-tls-ca",
+                               os.path.join(d, "ca.pem")],
+                    stderr=subprocess.PIPE, text=True)
+                try:
+                    line = ""
+                    for line in served.stderr:
+                        if "event=serving" in line or "engine_failed" in line:
+                            break
+                    self.assertIn("event=serving", line)
+                finally:
+                    served.terminate()
+                    self.assertEqual(served.wait(timeout=30), 0)
+            finally:
+                nats.terminate()
+                nats.wait(timeout=30)
+
+
 if __name__ == "__main__":
     unittest.main()
