@@ -3,10 +3,13 @@
 #include <xxhash.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -43,12 +46,27 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
   }
 
   absl::Status Init(const EngineBuilder& build) {
-    auto engine = build([this] {
-      return absl::FromUnixNanos(clock_nanos_.load(std::memory_order_acquire));
-    });
+    builder_ = build;
+    // From the newest checkpoint (its store restored in place), or from
+    // the log's first entry.
+    uint64_t start = 0;
+    if (options_.checkpoints != nullptr) {
+      auto point = options_.checkpoints->Restore();
+      if (!point.ok()) return point.status();
+      start = point->sequence;
+      if (start > 0) clock_nanos_.store(absl::ToUnixNanos(point->time));
+    }
+    auto engine = BuildEngine();
     if (!engine.ok()) return engine.status();
     engine_ = *std::move(engine);
-    auto reader = log_->Read(1);
+    engine_options_ = engine_->options();
+    {
+      absl::MutexLock lock(&mu_);
+      applied_ = start;
+    }
+    last_checkpoint_.store(start);
+    start_sequence_ = start;
+    auto reader = log_->Read(start + 1);
     if (!reader.ok()) return reader.status();
     reader_ = *std::move(reader);
     // The first look at the log's end decides when this replica has
@@ -155,35 +173,48 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
 
   absl::StatusOr<SimilarResult> FindSimilar(const Article& article,
                                             int k) const override {
-    return engine_->FindSimilar(article, k);
+    return Read(
+        [&](const ClusteringEngine& e) { return e.FindSimilar(article, k); });
   }
   absl::StatusOr<std::string> ResolveClusterId(
       absl::string_view cluster_id) const override {
-    return engine_->ResolveClusterId(cluster_id);
+    return Read([&](const ClusteringEngine& e) {
+      return e.ResolveClusterId(cluster_id);
+    });
   }
   absl::StatusOr<std::string> ClusterOfArticle(
       absl::string_view article_id) const override {
-    return engine_->ClusterOfArticle(article_id);
+    return Read([&](const ClusteringEngine& e) {
+      return e.ClusterOfArticle(article_id);
+    });
   }
   absl::StatusOr<ArticleView> GetArticle(
       absl::string_view article_id) const override {
-    return engine_->GetArticle(article_id);
+    return Read(
+        [&](const ClusteringEngine& e) { return e.GetArticle(article_id); });
   }
   absl::StatusOr<MemberPage> ClusterMembers(absl::string_view cluster_id,
                                             int offset,
                                             int limit) const override {
-    return engine_->ClusterMembers(cluster_id, offset, limit);
+    return Read([&](const ClusteringEngine& e) {
+      return e.ClusterMembers(cluster_id, offset, limit);
+    });
   }
   absl::StatusOr<ClusterSummary> GetCluster(
       absl::string_view cluster_id) const override {
-    return engine_->GetCluster(cluster_id);
+    return Read(
+        [&](const ClusteringEngine& e) { return e.GetCluster(cluster_id); });
   }
   std::vector<ClusterSummary> ListClusters(
       bool include_expired) const override {
-    return engine_->ListClusters(include_expired);
+    return Read([&](const ClusteringEngine& e) {
+      return e.ListClusters(include_expired);
+    });
   }
-  EngineStats stats() const override { return engine_->stats(); }
-  const EngineOptions& options() const override { return engine_->options(); }
+  EngineStats stats() const override {
+    return Read([](const ClusteringEngine& e) { return e.stats(); });
+  }
+  const EngineOptions& options() const override { return engine_options_; }
 
   // --- Replication state. ---
 
@@ -192,6 +223,7 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
     return applied_;
   }
   uint64_t log_sequence() const override { return log_sequence_.load(); }
+  uint64_t start_sequence() const override { return start_sequence_; }
 
   bool WaitForSequence(uint64_t sequence, absl::Time deadline) const override {
     absl::MutexLock lock(&mu_);
@@ -273,6 +305,19 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
     return std::get<Assignment>(*answer);
   }
 
+  // Reads the engine, which a checkpoint may be replacing.
+  template <typename F>
+  std::invoke_result_t<F, const ClusteringEngine&> Read(F f) const {
+    absl::ReaderMutexLock lock(&engine_mu_);
+    return f(*engine_);
+  }
+
+  absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine() {
+    return builder_([this] {
+      return absl::FromUnixNanos(clock_nanos_.load(std::memory_order_acquire));
+    });
+  }
+
   // Applies one entry to the engine, on the entry's clock.
   Answer Apply(const LogRecord& record) {
     clock_nanos_.store(absl::ToUnixNanos(record.time),
@@ -285,24 +330,71 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
       case LogEntry::kAssign: {
         auto article = FromProto(entry.assign(), ServiceLimits());
         if (!article.ok()) return article.status();
+        absl::ReaderMutexLock lock(&engine_mu_);
         auto assigned = engine_->Assign(*article);
         if (!assigned.ok()) return assigned.status();
         return *std::move(assigned);
       }
-      case LogEntry::kDeleteArticleId:
+      case LogEntry::kDeleteArticleId: {
+        absl::ReaderMutexLock lock(&engine_mu_);
         return engine_->DeleteArticle(entry.delete_article_id());
+      }
+      case LogEntry::kCheckpoint:
+        return Checkpoint(record);
       case LogEntry::CHANGE_NOT_SET:
         break;
     }
     return absl::InternalError("log entry of an unknown kind");
   }
 
+  // Every replica rebuilds its engine from its own store here, as a
+  // restarted one does from the saved copy: from this entry on, a replica
+  // that restarts from the copy and one that never stopped hold the same
+  // state (graphs and document frequencies included). Replicas without
+  // checkpoints skip it (they replay the whole log when they start).
+  Answer Checkpoint(const LogRecord& record) {
+    if (options_.checkpoints == nullptr) return absl::OkStatus();
+    absl::WriterMutexLock lock(&engine_mu_);
+    engine_.reset();  // closes the store
+    absl::Status saved =
+        options_.checkpoints->Save({record.sequence, record.time});
+    auto engine = BuildEngine();
+    if (!engine.ok()) {
+      // Without an engine the replica cannot go on; a restart restores
+      // the previous checkpoint and replays from there.
+      std::fprintf(stderr,
+                   "replica: rebuilding the engine at checkpoint %llu "
+                   "failed: %s\n",
+                   static_cast<unsigned long long>(record.sequence),
+                   engine.status().ToString().c_str());
+      std::abort();
+    }
+    engine_ = *std::move(engine);
+    last_checkpoint_.store(record.sequence);
+    return saved;
+  }
+
+  // A caught-up replica asks for a checkpoint once the log has grown by
+  // checkpoint_every entries; the entry's content (the checkpoint's
+  // number) is its dedup id, so replicas asking at once store one.
+  void MaybeRequestCheckpoint() {
+    if (options_.checkpoints == nullptr || options_.checkpoint_every <= 0 ||
+        !CaughtUp().ok()) {
+      return;
+    }
+    const uint64_t applied = applied_sequence();
+    const uint64_t every = static_cast<uint64_t>(options_.checkpoint_every);
+    if (applied < last_checkpoint_.load() + every) return;
+    LogEntry entry;
+    entry.set_checkpoint(applied / every);
+    (void)Append(entry, "");
+  }
+
   void ApplyLoop() {
     absl::Time progress = absl::Now();
     while (!stop_.load()) {
-      auto next = reader_ != nullptr
-                      ? reader_->Next(absl::Milliseconds(200))
-                      : absl::UnavailableError("no reader");
+      auto next = reader_ != nullptr ? reader_->Next(absl::Milliseconds(200))
+                                     : absl::UnavailableError("no reader");
       if (!next.ok() || !next->has_value()) {
         if (!next.ok()) absl::SleepFor(absl::Milliseconds(100));
         // A reader whose NATS server died may wait for ever (its consumer
@@ -348,12 +440,20 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
     while (!stop_.load()) {
       absl::SleepFor(options_.poll_interval);
       PollLog();
+      MaybeRequestCheckpoint();
     }
   }
 
   const std::unique_ptr<ReplicationLog> log_;
   const ReplicationOptions options_;
-  std::unique_ptr<ClusteringEngine> engine_;
+  EngineBuilder builder_;
+  EngineOptions engine_options_;
+  // Replaced only at a checkpoint (writer lock); the engine is thread-safe
+  // otherwise.
+  mutable absl::Mutex engine_mu_;
+  std::unique_ptr<ClusteringEngine> engine_ ABSL_PT_GUARDED_BY(engine_mu_);
+  std::atomic<uint64_t> last_checkpoint_{0};
+  uint64_t start_sequence_ = 0;
   std::unique_ptr<LogReader> reader_;  // the applier's only
 
   // The engine's clock: the log time of the entry being applied (reads in

@@ -31,6 +31,25 @@
 
 namespace newsdedup {
 
+// A replica's local persistence: its engine's store saved as of a
+// checkpoint entry of the log. Every replica of a stream must have one
+// (checkpoints change the engine's state: it is rebuilt from its store).
+class ReplicaCheckpoints {
+ public:
+  virtual ~ReplicaCheckpoints() = default;
+  struct Point {
+    uint64_t sequence = 0;  // 0: no checkpoint
+    absl::Time time;        // the checkpoint entry's log time
+  };
+  // Puts the newest saved store in place of the engine's (emptied when
+  // there is none) and says which entry it was saved at. Called with no
+  // engine open.
+  virtual absl::StatusOr<Point> Restore() = 0;
+  // Saves the engine's store (closed) as the checkpoint at `point`,
+  // replacing the previous one only once complete.
+  virtual absl::Status Save(const Point& point) = 0;
+};
+
 struct ReplicationOptions {
   // How long a write waits for the log to confirm an entry.
   absl::Duration append_timeout = absl::Seconds(5);
@@ -45,6 +64,12 @@ struct ReplicationOptions {
   // A reader that delivers nothing this long while the log is ahead is
   // replaced by a new one from the next entry (its server may be gone).
   absl::Duration stalled_reader_timeout = absl::Seconds(2);
+  // Local persistence (null: none; the replica replays the whole log at
+  // start, and neither asks for nor applies checkpoints).
+  std::shared_ptr<ReplicaCheckpoints> checkpoints;
+  // With checkpoints: a caught-up replica appends a checkpoint entry once
+  // the log has grown by this many entries since the last one (0: never).
+  int64_t checkpoint_every = 0;
   // Called for each entry that could not be applied (kept out of the
   // engine on every replica alike), for logging.
   std::function<void(uint64_t sequence, const absl::Status&)> on_rejected;
@@ -62,6 +87,8 @@ class ReplicatedEngine : public ClusteringEngine, public ReplicaProgress {
       std::unique_ptr<ReplicationLog> log, const EngineBuilder& build,
       ReplicationOptions options = {});
 
+  // The checkpoint this replica started from (0: the log's beginning).
+  virtual uint64_t start_sequence() const = 0;
   // OK once everything the log held at start is applied and the log is
   // reachable; UNAVAILABLE saying which is not.
   absl::Status Writable() const override = 0;

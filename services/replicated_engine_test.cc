@@ -2,7 +2,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
@@ -10,6 +12,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "embeddings/lexical_embedder.h"
+#include "services/replica_checkpoints.h"
+#include "services/rocksdb_store.h"
 #include "services/state_digest.h"
 #include "tests/support/replica_support.h"
 #include "tests/support/test_articles.h"
@@ -135,6 +141,86 @@ TEST_F(ReplicatedEngineTest, ReplicasThatJoinLateBuildTheSameGraphs) {
   EXPECT_EQ(expected.articles, kArticles);
   EXPECT_EQ(ComputeStateDigest(*halfway).digest, expected.digest);
   EXPECT_EQ(ComputeStateDigest(*last).digest, expected.digest);
+}
+
+// An engine on a RocksDB store at `path`, on the replica's clock.
+ReplicatedEngine::EngineBuilder DurableBuilder(const std::string& path) {
+  return [path](std::function<absl::Time()> clock)
+             -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
+    EngineOptions options;
+    options.clock = std::move(clock);
+    options.exact_search_limit = 1000;  // shards become graphs sooner
+    ASSIGN_OR_RETURN(std::unique_ptr<Embedder> embedder,
+                     NewLexicalEmbedder(LexicalEmbedderOptions()));
+    RocksDbStoreOptions store;
+    store.path = path;
+    store.sync = SyncPolicy::kNone;
+    store.embedder_fingerprint = embedder->fingerprint();
+    ASSIGN_OR_RETURN(std::unique_ptr<EngineStore> opened,
+                     OpenRocksDbStore(store));
+    return ClusteringEngine::Create(options, std::move(embedder),
+                                    std::move(opened));
+  };
+}
+
+TEST_F(ReplicatedEngineTest, RestartsFromACheckpointToTheSameState) {
+  // Three replicas with stores and checkpoints every 1,000 entries: one
+  // runs throughout, one stops half-way and restarts from its newest
+  // checkpoint, one starts at the end from nothing. 4,000 articles in one
+  // window, past the 1,000 vectors where a shard becomes a graph.
+  const std::filesystem::path root =
+      std::filesystem::path(::testing::TempDir()) /
+      absl::StrCat("checkpoints-", getpid());
+  std::filesystem::remove_all(root);
+  auto start = [&](const std::string& name) {
+    const std::string dir = (root / name).string();
+    ReplicationOptions options = FastReplicationOptions();
+    options.checkpoints = NewStoreCheckpoints(dir);
+    options.checkpoint_every = 1000;
+    auto replica = ReplicatedEngine::Start(
+        std::make_unique<testing::SharedLog>(log_.get()),
+        DurableBuilder(ReplicaStorePath(dir)), options);
+    EXPECT_TRUE(replica.ok()) << replica.status();
+    return replica.ok() ? *std::move(replica) : nullptr;
+  };
+  auto live = start("live");
+  auto restarted = start("restarted");
+  ASSERT_TRUE(live != nullptr && restarted != nullptr);
+  ASSERT_TRUE(WaitWritable(*live) && WaitWritable(*restarted));
+  std::mt19937 rng(5);
+  constexpr int kArticles = 4000;
+  for (int i = 0; i < kArticles; ++i) {
+    if (i == kArticles / 2) {
+      ASSERT_TRUE(restarted->WaitForSequence(live->applied_sequence(),
+                                             absl::Now() + absl::Seconds(60)));
+      restarted.reset();  // stops
+    }
+    std::string title = absl::StrCat("Event ", i % 700, " in");
+    for (int w = 0; w < 5; ++w) absl::StrAppend(&title, " w", rng() % 3000);
+    ASSERT_TRUE(
+        live->Assign(MakeArticle(absl::StrCat("c", i), title, "", i / 3600.0))
+            .ok());
+  }
+  restarted = start("restarted");
+  auto fresh = start("fresh");
+  ASSERT_TRUE(restarted != nullptr && fresh != nullptr);
+  ASSERT_TRUE(WaitWritable(*restarted) && WaitWritable(*fresh));
+  // Checkpoints were taken, and the restart began from one.
+  EXPECT_TRUE(
+      std::filesystem::exists(root / "restarted" / "checkpoints" / "LATEST"));
+  const uint64_t last = *log_->LastSequence(absl::Seconds(1));
+  EXPECT_GT(last, static_cast<uint64_t>(kArticles));  // checkpoint entries
+  for (ReplicatedEngine* r : {live.get(), restarted.get(), fresh.get()}) {
+    ASSERT_TRUE(r->WaitForSequence(last, absl::Now() + absl::Seconds(60)));
+  }
+  const StateDigest expected = ComputeStateDigest(*live);
+  EXPECT_EQ(expected.articles, kArticles);
+  EXPECT_EQ(ComputeStateDigest(*restarted).digest, expected.digest);
+  EXPECT_EQ(ComputeStateDigest(*fresh).digest, expected.digest);
+  live.reset();
+  restarted.reset();
+  fresh.reset();
+  std::filesystem::remove_all(root);
 }
 
 TEST_F(ReplicatedEngineTest, WithoutTheLogWritesAreRefusedAndReadsGoOn) {

@@ -115,6 +115,10 @@ def main():
     parser.add_argument("--clients", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--checkpoint-entries", type=int, default=3000,
+                        help="replicas checkpoint every this many entries; "
+                        "a restarted one replays only what follows its "
+                        "newest")
     parser.add_argument("--one-window", action="store_true",
                         help="date all articles within one story window, so "
                         "that index shards become graphs")
@@ -163,6 +167,16 @@ def run(cluster, args, rng):
     if not cluster.wait_ready(newcomer, 60):
         log("the new replica did not catch up")
         return 2
+    # And one bootstrapped from a peer's newest checkpoint.
+    seeded = cluster.add_replica()
+    seeded_from = cluster.seed(seeded, replicas[0])
+    t0 = time.time()
+    seeded.start()
+    if not cluster.wait_ready(seeded, 600):
+        log("the seeded replica did not catch up")
+        return 2
+    log(f"a replica seeded with a peer's checkpoint at entry {seeded_from} "
+        f"caught up in {time.time() - t0:.1f}s")
 
     # Every replica has applied everything; then every acknowledged article
     # is checked on each.

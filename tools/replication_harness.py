@@ -117,13 +117,19 @@ class Cluster:
         # Each replica lists the NATS servers in its own order, so that they
         # do not all sit on the same one.
         urls = self.nats_urls[i % 3:] + self.nats_urls[:i % 3]
+        # Each replica keeps its store and checkpoints in its own
+        # directory, kept across its restarts.
+        data_dir = os.path.join(self.workdir, f"replica{i}-data")
         r = Process(f"replica{i}", [
             self.args.newsdedup, "serve", "--listen", f"127.0.0.1:{port}",
             "--http-listen", f"127.0.0.1:{http}",
+            "--data-dir", data_dir,
             "--replication-url", ",".join(urls),
-            "--replication-stream", self.stream],
+            "--replication-stream", self.stream,
+            "--replication-checkpoint-entries",
+            str(getattr(self.args, "checkpoint_entries", 100000))],
             os.path.join(self.workdir, f"replica{i}.log"))
-        r.address, r.http = f"127.0.0.1:{port}", http
+        r.address, r.http, r.data_dir = f"127.0.0.1:{port}", http, data_dir
         # Reconnect within a fraction of a second of a restart (gRPC's
         # default backoff grows to two minutes).
         r.channel = grpc.insecure_channel(r.address, options=[
@@ -133,6 +139,29 @@ class Cluster:
         r.stub = dedup_pb2_grpc.DedupServiceStub(r.channel)
         self.replicas.append(r)
         return r
+
+    @staticmethod
+    def seed(replica, source):
+        """Gives a replica not yet started the newest checkpoint of
+        `source` (running): a new replica then replays only the entries
+        after it. Copies LATEST first and the directory it names after, so
+        a checkpoint completed meanwhile leaves a consistent older pair."""
+        src = os.path.join(source.data_dir, "checkpoints")
+        dst = os.path.join(replica.data_dir, "checkpoints")
+        for _ in range(5):
+            shutil.rmtree(dst, ignore_errors=True)
+            os.makedirs(dst)
+            try:
+                shutil.copy(os.path.join(src, "LATEST"), dst)
+                with open(os.path.join(dst, "LATEST")) as f:
+                    sequence = f.read().split()[0]
+                shutil.copytree(os.path.join(src, sequence),
+                                os.path.join(dst, sequence))
+                return int(sequence)
+            except OSError:
+                time.sleep(0.2)  # a newer checkpoint replaced it; again
+        shutil.rmtree(dst, ignore_errors=True)
+        return 0
 
     def metrics(self, replica):
         try:

@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -16,6 +18,7 @@
 #include "services/jetstream_log.h"
 #include "services/ops_http_server.h"
 #include "services/prometheus_metrics.h"
+#include "services/replica_checkpoints.h"
 #include "services/replicated_engine.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
@@ -43,6 +46,7 @@ struct ServeFlags {
   // Replication (docs/replication.md): on when servers are given.
   JetStreamLogOptions replication;
   double replication_max_age_hours = 0;
+  int64_t replication_checkpoint_entries = 100000;
 };
 
 // The engine a replica or a single server runs on. A replica's state is
@@ -55,9 +59,28 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
       absl::Seconds(flags.replication_max_age_hours * 3600);
   ASSIGN_OR_RETURN(std::unique_ptr<ReplicationLog> log,
                    OpenJetStreamLog(flags.replication));
+  // A replica's store and checkpoints live under its data directory (a
+  // temporary one with --in-memory, removed at exit).
+  std::string dir = flags.engine.store.data_dir;
+  if (!flags.engine.store.durable) {
+    char pattern[] = "/tmp/newsdedup-replica-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) {
+      return absl::InternalError("cannot make a temporary directory");
+    }
+    dir = pattern;
+    static std::string to_remove;
+    to_remove = dir;
+    std::atexit([] { std::filesystem::remove_all(to_remove); });
+  }
   EngineFlags engine_flags = flags.engine;
-  engine_flags.store.durable = false;
+  engine_flags.store.durable = true;
+  engine_flags.store.data_dir = ReplicaStorePath(dir);
+  // A restart restores the newest checkpoint, never the store's later
+  // writes (the log holds them), so those need no fsync.
+  engine_flags.store.sync = "none";
   ReplicationOptions options;
+  options.checkpoints = NewStoreCheckpoints(dir);
+  options.checkpoint_every = flags.replication_checkpoint_entries;
   options.on_rejected = [](uint64_t sequence, const absl::Status& status) {
     LogEvent(
         "warning", "log_entry_refused",
@@ -148,7 +171,7 @@ int RunServe(ServeFlags& flags) {
              {{"stream", flags.replication.stream},
               {"servers", absl::StrJoin(flags.replication.servers, ",")},
               {"log_entries", absl::StrCat(replica->log_sequence())},
-              {"note", "state replays from the change log"}});
+              {"from_checkpoint", absl::StrCat(replica->start_sequence())}});
   } else if (flags.engine.store.durable) {
     const EngineStats recovered = (*engine)->stats();
     LogEvent("info", "recovered",
@@ -312,8 +335,8 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
       ->add_option("--replication-url", flags->replication.servers,
                    "NATS servers of the JetStream change log, comma-separated "
                    "(nats://127.0.0.1:4222,...): run as one replica of a "
-                   "replicated service (docs/replication.md); its state "
-                   "replays from the log, --data-dir is not used")
+                   "replicated service (docs/replication.md); its store and "
+                   "checkpoints go under --data-dir")
       ->delimiter(',');
   command
       ->add_option("--replication-stream", flags->replication.stream,
@@ -329,6 +352,14 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
                    flags->replication_max_age_hours,
                    "Entries older than this leave a new stream (0: kept); a "
                    "new replica replays the stream from its first entry")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command
+      ->add_option("--replication-checkpoint-entries",
+                   flags->replication_checkpoint_entries,
+                   "A checkpoint every this many log entries: replicas "
+                   "save their store there and a restart replays only the "
+                   "entries after it (0: never)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   command->add_option("--replication-creds",
