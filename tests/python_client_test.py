@@ -154,6 +154,7 @@ class ReplicaClientTest(unittest.TestCase):
             port = free_port()
             self.start([CLI, "serve", "--listen", f"127.0.0.1:{port}",
                         "--http-listen", "",
+                        "--data-dir", os.path.join(self.dir.name, f"r{i}"),
                         "--replication-url", f"nats://127.0.0.1:{nats_port}",
                         "--replication-replicas", "1",
                         "--replication-stream", "pytest"], f"replica{i}")
@@ -232,6 +233,7 @@ class ReplicaTlsTest(unittest.TestCase):
                 time.sleep(0.5)
                 replica = [CLI, "serve", "--listen", "127.0.0.1:0",
                            "--http-listen", "",
+                           "--data-dir", os.path.join(d, "replica"),
                            "--replication-url", f"nats://127.0.0.1:{port}",
                            "--replication-replicas", "1"]
                 refused = subprocess.run(replica, capture_output=True,
@@ -251,6 +253,7 @@ class ReplicaTlsTest(unittest.TestCase):
                 finally:
                     served.terminate()
                     self.assertEqual(served.wait(timeout=30), 0)
+                    served.stderr.close()
             finally:
                 nats.terminate()
                 nats.wait(timeout=30)
