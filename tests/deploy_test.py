@@ -203,6 +203,13 @@ class DeployTest(unittest.TestCase):
         urls = container["args"][container["args"].index(
             "--replication-url") + 1].split(",")
         self.assertEqual(len(urls), 3)
+        # The root file system is read-only: the store and checkpoints
+        # need a writable volume at the image's data directory.
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        volumes = {v["name"] for v in
+                   deployment["spec"]["template"]["spec"]["volumes"]}
+        self.assertEqual(mounts.get("data"), "/var/lib/newsdedup")
+        self.assertIn("data", volumes)
         # Ready (traffic) only when caught up; alive while catching up.
         self.assertEqual(container["readinessProbe"]["grpc"]["port"], 50051)
         self.assertEqual(container["livenessProbe"]["httpGet"]["path"],
