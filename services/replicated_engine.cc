@@ -165,8 +165,10 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
 
   absl::StatusOr<EngineStore::BackupInfo> Backup(const std::string&) override {
     return absl::FailedPreconditionError(
-        "a replica keeps no store of its own: its state is the change log "
-        "(back up the NATS JetStream stream instead)");
+        "a replica's backups are its checkpoints (<data-dir>/checkpoints, "
+        "one every --replication-checkpoint-entries log entries); its "
+        "state is the change log up to its newest checkpoint plus the "
+        "entries after it");
   }
 
   // --- Reads: the local engine, as far as it has applied. ---
