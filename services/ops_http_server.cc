@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "services/api_messages.h"
 #include "services/dashboard_assets.h"
@@ -126,6 +127,48 @@ void ServeApi(httplib::Server& server, ClusterReads* reads) {
              });
 }
 
+// Replicas: the JSON API's consistency headers and minimum sequence
+// (the HTTP form of the gRPC metadata in replica_progress.h).
+void ServeReplicaConsistency(httplib::Server& server,
+                             const ReplicaProgress* replica) {
+  server.set_pre_routing_handler(
+      [replica](const httplib::Request& req, httplib::Response& res) {
+        if (req.path.rfind("/api/", 0) != 0 || !req.has_param("min_sequence")) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        uint64_t wanted = 0;
+        int timeout_ms = 5000;
+        absl::Status status;
+        if (!absl::SimpleAtoi(req.get_param_value("min_sequence"), &wanted)) {
+          status = absl::InvalidArgumentError(
+              "min_sequence: must be a log sequence number");
+        } else if (req.has_param("timeout_ms") &&
+                   (!absl::SimpleAtoi(req.get_param_value("timeout_ms"),
+                                      &timeout_ms) ||
+                    timeout_ms < 0 || timeout_ms > 60000)) {
+          status = absl::InvalidArgumentError(
+              "timeout_ms: must be an integer from 0 to 60000");
+        } else if (!replica->WaitForSequence(
+                       wanted, absl::Now() + absl::Milliseconds(timeout_ms))) {
+          status = absl::UnavailableError(absl::StrCat(
+              "this replica has applied the change log up to entry ",
+              replica->applied_sequence(), ", not yet ", wanted,
+              "; retry, or ask another replica"));
+        }
+        if (status.ok()) return httplib::Server::HandlerResponse::Unhandled;
+        Answer<v1::Error>(res, [&](v1::Error*) { return status; });
+        return httplib::Server::HandlerResponse::Handled;
+      });
+  server.set_post_routing_handler(
+      [replica](const httplib::Request& req, httplib::Response& res) {
+        if (req.path.rfind("/api/", 0) != 0) return;
+        res.set_header("X-Newsdedup-Applied-Sequence",
+                       absl::StrCat(replica->applied_sequence()));
+        res.set_header("X-Newsdedup-Log-Sequence",
+                       absl::StrCat(replica->log_sequence()));
+      });
+}
+
 void Serve(httplib::Server& server, const PrometheusRegistry* registry,
            ClusterReads* reads) {
   server.Get("/metrics",
@@ -172,11 +215,12 @@ void ConfigureConnections(httplib::Server& server) {
 
 absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
     const std::string& host, int port, const ClusteringEngine* engine,
-    const PrometheusRegistry* registry) {
+    const PrometheusRegistry* registry, const ReplicaProgress* replica) {
   std::unique_ptr<OpsHttpServer> ops(new OpsHttpServer(engine));
   ops->server_ = std::make_unique<httplib::Server>();
   ConfigureConnections(*ops->server_);
   Serve(*ops->server_, registry, &ops->reads_);
+  if (replica != nullptr) ServeReplicaConsistency(*ops->server_, replica);
   if (port == 0) {
     ops->port_ = ops->server_->bind_to_any_port(host);
   } else {

@@ -28,6 +28,7 @@
 #include "services/cluster_reads.h"
 #include "services/engine.h"
 #include "services/prometheus_registry.h"
+#include "services/replica_progress.h"
 
 namespace httplib {
 class Server;
@@ -40,9 +41,14 @@ class OpsHttpServer {
   // Listens on `host`:`port` (0: any free port) and serves from a thread
   // of its own. `engine` and `registry` must outlive the server.
   // Errors: kUnavailable when the address cannot be bound.
+  // On a replica (`replica` set), JSON API answers carry the headers
+  // X-Newsdedup-Applied-Sequence and X-Newsdedup-Log-Sequence, and
+  // `?min_sequence=N` (with `timeout_ms`, default 5000) waits for that log
+  // entry first (503 when it is not applied in time).
   static absl::StatusOr<std::unique_ptr<OpsHttpServer>> Start(
       const std::string& host, int port, const ClusteringEngine* engine,
-      const PrometheusRegistry* registry);
+      const PrometheusRegistry* registry,
+      const ReplicaProgress* replica = nullptr);
 
   ~OpsHttpServer();  // stops
 

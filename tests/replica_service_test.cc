@@ -4,6 +4,7 @@
 // through another replica can wait for the writer's entry.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <memory>
 #include <string>
@@ -13,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/dedup_server.h"
+#include "services/ops_http_server.h"
 #include "services/replicated_engine.h"
 #include "tests/support/replica_support.h"
 
@@ -68,6 +70,7 @@ class ReplicaServiceTest : public ::testing::Test {
   }
 
   std::unique_ptr<InMemoryLog> log_ = NewInMemoryLog();
+  PrometheusRegistry metrics_;
 };
 
 TEST_F(ReplicaServiceTest, ReadYourWritesThroughAnotherReplica) {
@@ -106,6 +109,26 @@ TEST_F(ReplicaServiceTest, ReadYourWritesThroughAnotherReplica) {
   bad.AddMetadata(kMinSequenceKey, "soon");
   EXPECT_EQ(b.stub->GetArticle(&bad, get, &got).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The HTTP JSON API does the same with a header and a query parameter.
+  auto http = OpsHttpServer::Start("127.0.0.1", 0, b.engine.get(), &metrics_,
+                                   b.engine.get());
+  ASSERT_TRUE(http.ok()) << http.status();
+  httplib::Client web("127.0.0.1", (*http)->port());
+  auto fresh = web.Get(absl::StrCat("/api/articles/r1?min_sequence=", written));
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->status, 200) << fresh->body;
+  EXPECT_EQ(fresh->get_header_value("X-Newsdedup-Applied-Sequence"),
+            absl::StrCat(written));
+  auto later = web.Get(absl::StrCat(
+      "/api/articles/r1?min_sequence=", written + 100, "&timeout_ms=200"));
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->status, 503);
+  EXPECT_NE(later->body.find("not yet"), std::string::npos) << later->body;
+  auto malformed = web.Get("/api/articles/r1?min_sequence=soon");
+  ASSERT_TRUE(malformed);
+  EXPECT_EQ(malformed->status, 400);
+  (*http)->Stop();
 
   // Both replicas report the same state digest at the same sequence.
   v1::GetStateResponse state_a, state_b;

@@ -206,8 +206,9 @@ int RunServe(ServeFlags& flags) {
                {{"error", "--http-listen must be host:port"}});
       return kExitFailure;
     }
-    auto started = OpsHttpServer::Start(flags.http_listen.substr(0, colon),
-                                        http_port, engine->get(), &metrics);
+    auto started =
+        OpsHttpServer::Start(flags.http_listen.substr(0, colon), http_port,
+                             engine->get(), &metrics, replica);
     if (!started.ok()) {
       LogEvent("error", "http_failed",
                {{"error", started.status().ToString()}});
