@@ -2,15 +2,23 @@
 
 #include <nats/nats.h>
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 
 namespace newsdedup {
 namespace {
@@ -182,25 +190,25 @@ class JetStreamLog final : public ReplicationLog {
 
 // The stream, created when missing. Several replicas may start at once:
 // the loser of a creation race finds the winner's stream.
-absl::Status EnsureStream(jsCtx* js, const JetStreamLogOptions& options) {
-  const std::string subject = options.stream + ".log";
+absl::Status EnsureStream(jsCtx* js, const JetStreamLogOptions& options,
+                          const std::string& name, const std::string& subject,
+                          absl::Duration max_age) {
   const char* subjects[] = {subject.c_str()};
   jsStreamConfig config;
   jsStreamConfig_Init(&config);
-  config.Name = options.stream.c_str();
+  config.Name = name.c_str();
   config.Subjects = subjects;
   config.SubjectsLen = 1;
   config.Storage = js_FileStorage;
   config.Replicas = options.replicas;
   config.Duplicates = absl::ToInt64Nanoseconds(options.duplicate_window);
-  config.MaxAge = absl::ToInt64Nanoseconds(options.max_age);
+  config.MaxAge = absl::ToInt64Nanoseconds(max_age);
   return RetryThroughElections<absl::Status>(
       options.connect_timeout,
       [&](jsOptions* o, absl::Status* last) -> std::optional<absl::Status> {
         jsStreamInfo* info = nullptr;
         jsErrCode code = static_cast<jsErrCode>(0);
-        natsStatus s =
-            js_GetStreamInfo(&info, js, options.stream.c_str(), o, &code);
+        natsStatus s = js_GetStreamInfo(&info, js, name.c_str(), o, &code);
         NatsPtr<jsStreamInfo> found(info);
         if (s == NATS_OK) return absl::OkStatus();
         if (code != JSStreamNotFoundErr) {
@@ -214,16 +222,18 @@ absl::Status EnsureStream(jsCtx* js, const JetStreamLogOptions& options) {
         if (s == NATS_OK || code == JSStreamNameExistErr) {
           return absl::OkStatus();
         }
-        *last = NatsError(absl::StrCat("creating stream ", options.stream), s,
-                          code);
+        *last = NatsError(absl::StrCat("creating stream ", name), s, code);
         return std::nullopt;
       });
 }
 
-}  // namespace
+// A connection and its JetStream context.
+struct Connection {
+  NatsPtr<natsConnection> conn;
+  NatsPtr<jsCtx> js;
+};
 
-absl::StatusOr<std::unique_ptr<ReplicationLog>> OpenJetStreamLog(
-    const JetStreamLogOptions& options) {
+absl::StatusOr<Connection> Connect(const JetStreamLogOptions& options) {
   if (options.servers.empty()) {
     return absl::InvalidArgumentError("no NATS server given");
   }
@@ -285,11 +295,248 @@ absl::StatusOr<std::unique_ptr<ReplicationLog>> OpenJetStreamLog(
   s = natsConnection_JetStream(&raw_js, conn.get(), &js_options);
   NatsPtr<jsCtx> js(raw_js);
   if (s != NATS_OK) return NatsError("opening JetStream", s);
-  if (absl::Status ensured = EnsureStream(js.get(), options); !ensured.ok()) {
-    return ensured;
+  return Connection{std::move(conn), std::move(js)};
+}
+
+// Checkpoints on JetStream (see OpenJetStreamShelf). Subjects under
+// "<stream>.checkpoints.": "claim" (one message per checkpoint, id
+// "claim-<seq>"), "<seq>.data" (the files in chunks, headers Path and
+// Offset), "index" (the newest complete one: "seq nanos chunks bytes").
+class JetStreamShelf final : public CheckpointShelf {
+ public:
+  JetStreamShelf(JetStreamLogOptions options, Connection connection)
+      : options_(std::move(options)),
+        name_(options_.stream + "_checkpoints"),
+        prefix_(options_.stream + ".checkpoints."),
+        connection_(std::move(connection)) {}
+
+  absl::Status Publish(const ReplicaCheckpoints::Point& point,
+                       const std::string& dir) override {
+    jsCtx* js = connection_.js.get();
+    // Claim it: JetStream stores the first message with this id only.
+    ASSIGN_OR_RETURN(
+        bool first,
+        PublishData(prefix_ + "claim", absl::StrCat("claim-", point.sequence),
+                    "", {}));
+    if (!first) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::optional<Index> previous, NewestIndex());
+    if (previous.has_value() && previous->point.sequence >= point.sequence) {
+      return absl::OkStatus();  // a replica late to this checkpoint
+    }
+    // A subject of this upload's own: a claim may be repeated past the
+    // duplicate window by a late replica, or a claimer may die mid-way.
+    const std::string data =
+        absl::StrFormat("%s%d_%016x.data", prefix_, point.sequence,
+                        absl::Uniform<uint64_t>(bitgen_));
+    int64_t chunks = 0;
+    int64_t bytes = 0;
+    std::error_code error;
+    for (const auto& entry :
+         std::filesystem::recursive_directory_iterator(dir, error)) {
+      if (!entry.is_regular_file()) continue;
+      const std::string path =
+          std::filesystem::relative(entry.path(), dir).string();
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::string chunk(kChunkBytes, '\0');
+      int64_t offset = 0;
+      do {
+        in.read(chunk.data(), kChunkBytes);
+        const std::streamsize got = in.gcount();
+        RETURN_IF_ERROR(
+            PublishData(data, "", chunk.substr(0, got),
+                        {{"Path", path}, {"Offset", absl::StrCat(offset)}})
+                .status());
+        offset += got;
+        ++chunks;
+      } while (in);
+      bytes += offset;
+    }
+    if (error) {
+      return absl::InternalError(
+          absl::StrCat("reading ", dir, ": ", error.message()));
+    }
+    RETURN_IF_ERROR(PublishData(prefix_ + "index", "",
+                                absl::StrCat(point.sequence, " ",
+                                             absl::ToUnixNanos(point.time), " ",
+                                             chunks, " ", bytes, " ", data),
+                                {})
+                        .status());
+    if (previous.has_value()) {
+      jsOptions o;
+      jsOptions_Init(&o);
+      o.Stream.Purge.Subject = previous->subject.c_str();
+      jsErrCode code = static_cast<jsErrCode>(0);
+      (void)js_PurgeStream(js, name_.c_str(), &o, &code);
+    }
+    return absl::OkStatus();
   }
-  return std::make_unique<JetStreamLog>(options, std::move(conn),
-                                        std::move(js));
+
+  absl::StatusOr<ReplicaCheckpoints::Point> FetchNewest(
+      const std::string& dir) override {
+    ASSIGN_OR_RETURN(std::optional<Index> index, NewestIndex());
+    if (!index.has_value()) return ReplicaCheckpoints::Point();
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = name_.c_str();
+    so.Ordered = true;
+    using Subscribed = absl::StatusOr<NatsPtr<natsSubscription>>;
+    ASSIGN_OR_RETURN(
+        NatsPtr<natsSubscription> sub,
+        RetryThroughElections<Subscribed>(
+            options_.connect_timeout,
+            [&](jsOptions* o, absl::Status* last) -> std::optional<Subscribed> {
+              natsSubscription* raw = nullptr;
+              jsErrCode code = static_cast<jsErrCode>(0);
+              const natsStatus s =
+                  js_SubscribeSync(&raw, connection_.js.get(),
+                                   index->subject.c_str(), o, &so, &code);
+              if (s != NATS_OK) {
+                *last = NatsError("reading a checkpoint", s, code);
+                return std::nullopt;
+              }
+              return NatsPtr<natsSubscription>(raw);
+            }));
+    natsStatus s = NATS_OK;
+    int64_t bytes = 0;
+    for (int64_t i = 0; i < index->chunks; ++i) {
+      natsMsg* raw_msg = nullptr;
+      s = natsSubscription_NextMsg(&raw_msg, sub.get(),
+                                   Millis(options_.connect_timeout));
+      if (s != NATS_OK) return NatsError("reading a checkpoint chunk", s);
+      NatsPtr<natsMsg> msg(raw_msg);
+      const char* path = nullptr;
+      const char* offset_text = nullptr;
+      int64_t offset = 0;
+      if (natsMsgHeader_Get(msg.get(), "Path", &path) != NATS_OK ||
+          natsMsgHeader_Get(msg.get(), "Offset", &offset_text) != NATS_OK ||
+          !absl::SimpleAtoi(offset_text, &offset) ||
+          std::string(path).find("..") != std::string::npos) {
+        return absl::DataLossError("a checkpoint chunk without a valid path");
+      }
+      const std::filesystem::path file = std::filesystem::path(dir) / path;
+      std::filesystem::create_directories(file.parent_path());
+      std::fstream out(file, std::ios::binary | std::ios::in | std::ios::out);
+      if (!out) out.open(file, std::ios::binary | std::ios::out);
+      out.seekp(offset);
+      out.write(natsMsg_GetData(msg.get()), natsMsg_GetDataLength(msg.get()));
+      if (!out) {
+        return absl::InternalError(
+            absl::StrCat("cannot write ", file.string()));
+      }
+      bytes += natsMsg_GetDataLength(msg.get());
+    }
+    if (bytes != index->bytes) {
+      return absl::DataLossError(
+          absl::StrCat("checkpoint ", index->point.sequence, " has ", bytes,
+                       " bytes on the shelf, its index says ", index->bytes));
+    }
+    return index->point;
+  }
+
+ private:
+  static constexpr int kChunkBytes = 256 * 1024;
+
+  struct Index {
+    ReplicaCheckpoints::Point point;
+    int64_t chunks = 0;
+    int64_t bytes = 0;
+    std::string subject;  // of its chunks
+  };
+
+  // Publishes one message; whether JetStream stored it (false: a
+  // duplicate of `id`).
+  absl::StatusOr<bool> PublishData(
+      const std::string& subject, const std::string& id,
+      const std::string& data,
+      const std::vector<std::pair<std::string, std::string>>& headers) {
+    natsMsg* raw = nullptr;
+    natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr, data.data(),
+                                  static_cast<int>(data.size()));
+    if (s != NATS_OK) return NatsError("a checkpoint message", s);
+    NatsPtr<natsMsg> msg(raw);
+    for (const auto& [key, value] : headers) {
+      natsMsgHeader_Set(msg.get(), key.c_str(), value.c_str());
+    }
+    jsPubOptions pub;
+    jsPubOptions_Init(&pub);
+    if (!id.empty()) pub.MsgId = id.c_str();
+    pub.MaxWait = Millis(options_.connect_timeout);
+    jsPubAck* ack_raw = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    s = js_PublishMsg(&ack_raw, connection_.js.get(), msg.get(), &pub, &code);
+    NatsPtr<jsPubAck> ack(ack_raw);
+    if (s != NATS_OK) return NatsError("publishing a checkpoint", s, code);
+    return !ack->Duplicate;
+  }
+
+  absl::StatusOr<std::optional<Index>> NewestIndex() {
+    const std::string subject = prefix_ + "index";
+    // The index message's text, or "" when there is none yet.
+    using Text = absl::StatusOr<std::string>;
+    ASSIGN_OR_RETURN(
+        const std::string text,
+        RetryThroughElections<Text>(
+            options_.connect_timeout,
+            [&](jsOptions* o, absl::Status* last) -> std::optional<Text> {
+              natsMsg* raw = nullptr;
+              jsErrCode code = static_cast<jsErrCode>(0);
+              const natsStatus s =
+                  js_GetLastMsg(&raw, connection_.js.get(), name_.c_str(),
+                                subject.c_str(), o, &code);
+              NatsPtr<natsMsg> msg(raw);
+              if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) {
+                return std::string();
+              }
+              if (s != NATS_OK) {
+                *last = NatsError("reading the checkpoint index", s, code);
+                return std::nullopt;
+              }
+              return std::string(natsMsg_GetData(msg.get()),
+                                 natsMsg_GetDataLength(msg.get()));
+            }));
+    if (text.empty()) return std::nullopt;
+    std::vector<std::string> fields = absl::StrSplit(text, ' ');
+    Index index;
+    int64_t nanos = 0;
+    if (fields.size() != 5 ||
+        !absl::SimpleAtoi(fields[0], &index.point.sequence) ||
+        !absl::SimpleAtoi(fields[1], &nanos) ||
+        !absl::SimpleAtoi(fields[2], &index.chunks) ||
+        !absl::SimpleAtoi(fields[3], &index.bytes) ||
+        !absl::StartsWith(fields[4], prefix_)) {
+      return absl::DataLossError(
+          absl::StrCat("damaged checkpoint index '", text, "'"));
+    }
+    index.point.time = absl::FromUnixNanos(nanos);
+    index.subject = fields[4];
+    return index;
+  }
+
+  const JetStreamLogOptions options_;
+  const std::string name_;
+  const std::string prefix_;
+  Connection connection_;
+  absl::BitGen bitgen_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ReplicationLog>> OpenJetStreamLog(
+    const JetStreamLogOptions& options) {
+  ASSIGN_OR_RETURN(Connection connection, Connect(options));
+  RETURN_IF_ERROR(EnsureStream(connection.js.get(), options, options.stream,
+                               options.stream + ".log", options.max_age));
+  return std::make_unique<JetStreamLog>(options, std::move(connection.conn),
+                                        std::move(connection.js));
+}
+
+absl::StatusOr<std::unique_ptr<CheckpointShelf>> OpenJetStreamShelf(
+    const JetStreamLogOptions& options) {
+  ASSIGN_OR_RETURN(Connection connection, Connect(options));
+  RETURN_IF_ERROR(EnsureStream(
+      connection.js.get(), options, options.stream + "_checkpoints",
+      options.stream + ".checkpoints.>", absl::ZeroDuration()));
+  return std::make_unique<JetStreamShelf>(options, std::move(connection));
 }
 
 }  // namespace newsdedup

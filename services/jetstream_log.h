@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/replica_checkpoints.h"
 #include "services/replication_log.h"
 
 namespace newsdedup {
@@ -44,6 +45,15 @@ struct JetStreamLogOptions {
 // Errors: INVALID_ARGUMENT for bad options, UNAVAILABLE when no server or
 // no JetStream answered within connect_timeout.
 absl::StatusOr<std::unique_ptr<ReplicationLog>> OpenJetStreamLog(
+    const JetStreamLogOptions& options);
+
+// The replicas' shared checkpoints in a second stream, "<stream>_checkpoints"
+// (subjects "<stream>.checkpoints.>", as many copies as the log): the first
+// replica to claim a checkpoint (a message whose id names it: JetStream
+// stores one) publishes its files in chunks, then an index message; a new
+// replica fetches the newest indexed one. Older checkpoints' chunks are
+// purged once a newer one is indexed. Errors: as OpenJetStreamLog.
+absl::StatusOr<std::unique_ptr<CheckpointShelf>> OpenJetStreamShelf(
     const JetStreamLogOptions& options);
 
 }  // namespace newsdedup

@@ -30,12 +30,19 @@ absl::Status Removed(const fs::path& path) {
 
 class StoreCheckpoints final : public ReplicaCheckpoints {
  public:
-  explicit StoreCheckpoints(fs::path dir)
+  StoreCheckpoints(fs::path dir, std::shared_ptr<CheckpointShelf> shelf)
       : store_(ReplicaStorePath(dir.string())),
-        checkpoints_(dir / "checkpoints") {}
+        checkpoints_(dir / "checkpoints"),
+        shelf_(std::move(shelf)) {}
 
   absl::StatusOr<Point> Restore() override {
     ASSIGN_OR_RETURN(Point latest, Latest());
+    if (latest.sequence == 0 && shelf_ != nullptr) {
+      // The shelf only saves replaying: when it cannot answer, replay.
+      absl::StatusOr<Point> shared = FromShelf();
+      if (shared.ok()) latest = *shared;
+      (void)Removed(checkpoints_ / "incoming");
+    }
     // The store may hold changes past the checkpoint: they are replayed.
     RETURN_IF_ERROR(Removed(store_));
     if (latest.sequence > 0) {
@@ -49,6 +56,39 @@ class StoreCheckpoints final : public ReplicaCheckpoints {
     const fs::path dir = Dir(point.sequence);
     RETURN_IF_ERROR(Removed(dir));
     RETURN_IF_ERROR(BackupStore(store_.string(), dir.string()));
+    RETURN_IF_ERROR(SetLatest(point));
+    // Older checkpoints are no longer needed.
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(checkpoints_, error)) {
+      if (entry.is_directory() && entry.path() != dir) {
+        (void)Removed(entry.path());
+      }
+    }
+    if (shelf_ != nullptr) return shelf_->Publish(point, dir.string());
+    return absl::OkStatus();
+  }
+
+ private:
+  // A checkpoint fetched from the shelf, made this replica's own.
+  absl::StatusOr<Point> FromShelf() {
+    const fs::path incoming = checkpoints_ / "incoming";
+    RETURN_IF_ERROR(Removed(incoming));
+    ASSIGN_OR_RETURN(Point point, shelf_->FetchNewest(incoming.string()));
+    if (point.sequence == 0) return point;
+    const fs::path dir = Dir(point.sequence);
+    RETURN_IF_ERROR(Removed(dir));
+    std::error_code error;
+    fs::rename(incoming, dir, error);
+    if (error) {
+      return absl::InternalError(absl::StrCat(
+          "cannot rename ", incoming.string(), ": ", error.message()));
+    }
+    RETURN_IF_ERROR(SetLatest(point));
+    return point;
+  }
+
+  // Names `point` the newest checkpoint (by rename: all or nothing).
+  absl::Status SetLatest(const Point& point) {
     const fs::path latest = checkpoints_ / "LATEST";
     const fs::path temporary = checkpoints_ / "LATEST.tmp";
     {
@@ -66,16 +106,9 @@ class StoreCheckpoints final : public ReplicaCheckpoints {
       return absl::InternalError(absl::StrCat(
           "cannot rename ", temporary.string(), ": ", error.message()));
     }
-    // Older checkpoints are no longer needed.
-    for (const auto& entry : fs::directory_iterator(checkpoints_, error)) {
-      if (entry.is_directory() && entry.path() != dir) {
-        (void)Removed(entry.path());
-      }
-    }
     return absl::OkStatus();
   }
 
- private:
   fs::path Dir(uint64_t sequence) const {
     return checkpoints_ / absl::StrCat(sequence);
   }
@@ -100,6 +133,7 @@ class StoreCheckpoints final : public ReplicaCheckpoints {
 
   const fs::path store_;
   const fs::path checkpoints_;
+  const std::shared_ptr<CheckpointShelf> shelf_;
 };
 
 }  // namespace
@@ -109,10 +143,10 @@ std::string ReplicaStorePath(const std::string& dir) {
 }
 
 std::unique_ptr<ReplicaCheckpoints> NewStoreCheckpoints(
-    const std::string& dir) {
+    const std::string& dir, std::shared_ptr<CheckpointShelf> shelf) {
   std::error_code error;
   fs::create_directories(fs::path(dir) / "checkpoints", error);
-  return std::make_unique<StoreCheckpoints>(fs::path(dir));
+  return std::make_unique<StoreCheckpoints>(fs::path(dir), std::move(shelf));
 }
 
 }  // namespace newsdedup

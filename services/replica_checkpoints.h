@@ -9,14 +9,36 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "services/replicated_engine.h"
 
 namespace newsdedup {
 
+// Where replicas share their checkpoints, so that a new one starts from
+// the newest instead of replaying the whole log (services/jetstream_log.h
+// keeps them in a JetStream stream beside the log).
+class CheckpointShelf {
+ public:
+  virtual ~CheckpointShelf() = default;
+  // Puts the files under `dir` on the shelf as checkpoint `point`, unless
+  // another replica already does so for this checkpoint.
+  virtual absl::Status Publish(const ReplicaCheckpoints::Point& point,
+                               const std::string& dir) = 0;
+  // Writes the newest complete checkpoint on the shelf into `dir` (which
+  // must not exist) and says which it is (sequence 0: the shelf is empty).
+  virtual absl::StatusOr<ReplicaCheckpoints::Point> FetchNewest(
+      const std::string& dir) = 0;
+};
+
 // The directory the replica's engine must open its store in.
 std::string ReplicaStorePath(const std::string& dir);
 
-std::unique_ptr<ReplicaCheckpoints> NewStoreCheckpoints(const std::string& dir);
+// Checkpoints under `dir`. With a `shelf`, each saved checkpoint is also
+// put on it, and a replica without one of its own starts from the
+// shelf's newest.
+std::unique_ptr<ReplicaCheckpoints> NewStoreCheckpoints(
+    const std::string& dir, std::shared_ptr<CheckpointShelf> shelf = nullptr);
 
 }  // namespace newsdedup
 

@@ -17,6 +17,7 @@ Exit status 0 only when lost and divergent are 0.
 
 import argparse
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -167,6 +168,11 @@ def run(cluster, args, rng):
     if not cluster.wait_ready(newcomer, 60):
         log("the new replica did not catch up")
         return 2
+    with open(newcomer.log_path) as f:
+        started = re.search(r"event=replica .*from_checkpoint=(\d+)", f.read())
+    log(f"the new replica started from the shared checkpoint at entry "
+        f"{started.group(1) if started else '?'} and caught up with "
+        f"{log_entries:.0f} entries in {time.time() - t0:.1f}s")
     # And one bootstrapped from a peer's newest checkpoint.
     seeded = cluster.add_replica()
     seeded_from = cluster.seed(seeded, replicas[0])

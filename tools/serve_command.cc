@@ -79,7 +79,11 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
   // writes (the log holds them), so those need no fsync.
   engine_flags.store.sync = "none";
   ReplicationOptions options;
-  options.checkpoints = NewStoreCheckpoints(dir);
+  // Checkpoints are shared through JetStream too, so that a new replica
+  // starts from the newest one.
+  ASSIGN_OR_RETURN(std::unique_ptr<CheckpointShelf> shelf,
+                   OpenJetStreamShelf(flags.replication));
+  options.checkpoints = NewStoreCheckpoints(dir, std::move(shelf));
   options.checkpoint_every = flags.replication_checkpoint_entries;
   options.on_rejected = [](uint64_t sequence, const absl::Status& status) {
     LogEvent(
