@@ -366,9 +366,23 @@ class JetStreamShelf final : public CheckpointShelf {
       jsOptions_Init(&o);
       o.Stream.Purge.Subject = previous->subject.c_str();
       jsErrCode code = static_cast<jsErrCode>(0);
-      (void)js_PurgeStream(js, name_.c_str(), &o, &code);
+      natsStatus s = js_PurgeStream(js, name_.c_str(), &o, &code);
+      if (s != NATS_OK) return NatsError("purging old checkpoints", s, code);
+      // The log up to the previous checkpoint is no longer needed: a
+      // replica starts from its own checkpoint or, when the shelf's is
+      // newer, from the shelf's (ReplicaCheckpoints::Restore). One
+      // checkpoint interval stays, for replicas that restart meanwhile.
+      jsOptions_Init(&o);
+      o.Stream.Purge.Sequence = previous->point.sequence + 1;
+      s = js_PurgeStream(js, options_.stream.c_str(), &o, &code);
+      if (s != NATS_OK) return NatsError("purging the log", s, code);
     }
     return absl::OkStatus();
+  }
+
+  absl::StatusOr<uint64_t> NewestSequence() override {
+    ASSIGN_OR_RETURN(std::optional<Index> index, NewestIndex());
+    return index.has_value() ? index->point.sequence : 0;
   }
 
   absl::StatusOr<ReplicaCheckpoints::Point> FetchNewest(

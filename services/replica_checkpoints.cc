@@ -37,10 +37,15 @@ class StoreCheckpoints final : public ReplicaCheckpoints {
 
   absl::StatusOr<Point> Restore() override {
     ASSIGN_OR_RETURN(Point latest, Latest());
-    if (latest.sequence == 0 && shelf_ != nullptr) {
-      // The shelf only saves replaying: when it cannot answer, replay.
-      absl::StatusOr<Point> shared = FromShelf();
-      if (shared.ok()) latest = *shared;
+    // A newer shared checkpoint beats our own: the log before the shared
+    // one's predecessor may have been purged (JetStreamShelf::Publish).
+    // The shelf only saves replaying: when it cannot answer, replay.
+    if (shelf_ != nullptr) {
+      absl::StatusOr<uint64_t> shared = shelf_->NewestSequence();
+      if (shared.ok() && *shared > latest.sequence) {
+        absl::StatusOr<Point> fetched = FromShelf();
+        if (fetched.ok()) latest = *fetched;
+      }
       (void)Removed(checkpoints_ / "incoming");
     }
     // The store may hold changes past the checkpoint: they are replayed.

@@ -25,6 +25,8 @@ class CheckpointShelf {
   // another replica already does so for this checkpoint.
   virtual absl::Status Publish(const ReplicaCheckpoints::Point& point,
                                const std::string& dir) = 0;
+  // The sequence of the newest complete checkpoint on the shelf (0: none).
+  virtual absl::StatusOr<uint64_t> NewestSequence() = 0;
   // Writes the newest complete checkpoint on the shelf into `dir` (which
   // must not exist) and says which it is (sequence 0: the shelf is empty).
   virtual absl::StatusOr<ReplicaCheckpoints::Point> FetchNewest(

@@ -150,6 +150,10 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
 
   // OK once everything the log held at start is applied.
   absl::Status CaughtUp() const {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!broken_.ok()) return broken_;
+    }
     const uint64_t target = caught_up_target_.load();
     const uint64_t applied = applied_sequence();
     if (target == 0 && !first_poll_done_.load()) {
@@ -415,6 +419,19 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
       const LogRecord& record = **next;
       // A new reader may repeat what its predecessor delivered.
       if (record.sequence <= applied_sequence()) continue;
+      // Entries this replica needs were purged (it fell more than a
+      // checkpoint interval behind): applying past them would diverge.
+      if (record.sequence > applied_sequence() + 1) {
+        const absl::Status gap = absl::UnavailableError(absl::StrCat(
+            "the change log no longer holds entries ", applied_sequence() + 1,
+            " to ", record.sequence - 1,
+            " (purged after a newer checkpoint); restart this replica: it "
+            "starts from the newest shared checkpoint"));
+        if (options_.on_rejected) options_.on_rejected(record.sequence, gap);
+        absl::MutexLock lock(&mu_);
+        broken_ = gap;
+        return;
+      }
       Answer answer = Apply(record);
       if (const auto* status = std::get_if<absl::Status>(&answer);
           status != nullptr && !status->ok() && options_.on_rejected) {
@@ -464,6 +481,8 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
 
   mutable absl::Mutex mu_;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  // Set when the log lost entries this replica needs; it stops applying.
+  absl::Status broken_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Answer> answers_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<bool> log_reachable_{false};
