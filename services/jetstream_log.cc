@@ -84,6 +84,35 @@ T RetryThroughElections(absl::Duration timeout, Attempt attempt) {
   return last;
 }
 
+// An ordered consumer of `subject` in `stream`, from `first_sequence` on
+// (0: from the first message), created through leader elections.
+absl::StatusOr<NatsPtr<natsSubscription>> SubscribeOrdered(
+    jsCtx* js, const std::string& stream, const std::string& subject,
+    uint64_t first_sequence, absl::Duration timeout) {
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = stream.c_str();
+  so.Ordered = true;
+  if (first_sequence > 0) {
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = first_sequence;
+  }
+  using Subscribed = absl::StatusOr<NatsPtr<natsSubscription>>;
+  return RetryThroughElections<Subscribed>(
+      timeout,
+      [&](jsOptions* o, absl::Status* last) -> std::optional<Subscribed> {
+        natsSubscription* raw = nullptr;
+        jsErrCode code = static_cast<jsErrCode>(0);
+        const natsStatus s =
+            js_SubscribeSync(&raw, js, subject.c_str(), o, &so, &code);
+        if (s != NATS_OK) {
+          *last = NatsError(absl::StrCat("subscribing to ", subject), s, code);
+          return std::nullopt;
+        }
+        return NatsPtr<natsSubscription>(raw);
+      });
+}
+
 class JetStreamReader final : public LogReader {
  public:
   explicit JetStreamReader(NatsPtr<natsSubscription> sub)
@@ -158,27 +187,11 @@ class JetStreamLog final : public ReplicationLog {
 
   absl::StatusOr<std::unique_ptr<LogReader>> Read(
       uint64_t first_sequence) override {
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = options_.stream.c_str();
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverByStartSequence;
-    so.Config.OptStartSeq = std::max<uint64_t>(first_sequence, 1);
-    using Result = absl::StatusOr<std::unique_ptr<LogReader>>;
-    return RetryThroughElections<Result>(
-        options_.connect_timeout,
-        [&](jsOptions* o, absl::Status* last) -> std::optional<Result> {
-          natsSubscription* sub = nullptr;
-          jsErrCode code = static_cast<jsErrCode>(0);
-          const natsStatus s = js_SubscribeSync(
-              &sub, js_.get(), subject_.c_str(), o, &so, &code);
-          if (s != NATS_OK) {
-            *last = NatsError("subscribing to the log", s, code);
-            return std::nullopt;
-          }
-          return std::make_unique<JetStreamReader>(
-              NatsPtr<natsSubscription>(sub));
-        });
+    ASSIGN_OR_RETURN(NatsPtr<natsSubscription> sub,
+                     SubscribeOrdered(js_.get(), options_.stream, subject_,
+                                      std::max<uint64_t>(first_sequence, 1),
+                                      options_.connect_timeout));
+    return std::make_unique<JetStreamReader>(std::move(sub));
   }
 
  private:
@@ -389,27 +402,10 @@ class JetStreamShelf final : public CheckpointShelf {
       const std::string& dir) override {
     ASSIGN_OR_RETURN(std::optional<Index> index, NewestIndex());
     if (!index.has_value()) return ReplicaCheckpoints::Point();
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = name_.c_str();
-    so.Ordered = true;
-    using Subscribed = absl::StatusOr<NatsPtr<natsSubscription>>;
     ASSIGN_OR_RETURN(
         NatsPtr<natsSubscription> sub,
-        RetryThroughElections<Subscribed>(
-            options_.connect_timeout,
-            [&](jsOptions* o, absl::Status* last) -> std::optional<Subscribed> {
-              natsSubscription* raw = nullptr;
-              jsErrCode code = static_cast<jsErrCode>(0);
-              const natsStatus s =
-                  js_SubscribeSync(&raw, connection_.js.get(),
-                                   index->subject.c_str(), o, &so, &code);
-              if (s != NATS_OK) {
-                *last = NatsError("reading a checkpoint", s, code);
-                return std::nullopt;
-              }
-              return NatsPtr<natsSubscription>(raw);
-            }));
+        SubscribeOrdered(connection_.js.get(), name_, index->subject, 0,
+                         options_.connect_timeout));
     natsStatus s = NATS_OK;
     int64_t bytes = 0;
     for (int64_t i = 0; i < index->chunks; ++i) {
