@@ -23,12 +23,13 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "services/internal/engine_factory.h"
+#include "services/internal/swappable_engine.h"
 
 namespace newsdedup {
 namespace internal {
 namespace {
 
-class DurableEngine final : public ClusteringEngine {
+class DurableEngine final : public SwappableEngine<ClusteringEngine> {
  public:
   DurableEngine(const EngineOptions& options,
                 std::unique_ptr<EngineStore> store)
@@ -39,7 +40,7 @@ class DurableEngine final : public ClusteringEngine {
     // A spare embedder with nothing observed, for the rebuild (made now,
     // since making one can fail; without it a rebuild needs a restart).
     absl::StatusOr<std::unique_ptr<Embedder>> spare = embedder->NewEmpty();
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&engine_mu_);
     if (spare.ok()) spare_embedder_ = *std::move(spare);
     rebuilt_after_failures_ = store_->failed_writes();
     ASSIGN_OR_RETURN(
@@ -62,53 +63,10 @@ class DurableEngine final : public ClusteringEngine {
     return Change([&](ClusteringEngine& e) { return e.ForgetExpired(); });
   }
 
-  absl::StatusOr<SimilarResult> FindSimilar(const Article& article,
-                                            int k) const override {
-    return Read(
-        [&](const ClusteringEngine& e) { return e.FindSimilar(article, k); });
-  }
-  absl::StatusOr<std::string> ResolveClusterId(
-      absl::string_view cluster_id) const override {
-    return Read([&](const ClusteringEngine& e) {
-      return e.ResolveClusterId(cluster_id);
-    });
-  }
-  absl::StatusOr<std::string> ClusterOfArticle(
-      absl::string_view article_id) const override {
-    return Read([&](const ClusteringEngine& e) {
-      return e.ClusterOfArticle(article_id);
-    });
-  }
-  absl::StatusOr<ArticleView> GetArticle(
-      absl::string_view article_id) const override {
-    return Read(
-        [&](const ClusteringEngine& e) { return e.GetArticle(article_id); });
-  }
-  absl::StatusOr<MemberPage> ClusterMembers(absl::string_view cluster_id,
-                                            int offset,
-                                            int limit) const override {
-    return Read([&](const ClusteringEngine& e) {
-      return e.ClusterMembers(cluster_id, offset, limit);
-    });
-  }
-  absl::StatusOr<ClusterSummary> GetCluster(
-      absl::string_view cluster_id) const override {
-    return Read(
-        [&](const ClusteringEngine& e) { return e.GetCluster(cluster_id); });
-  }
-  std::vector<ClusterSummary> ListClusters(
-      bool include_expired) const override {
-    return Read([&](const ClusteringEngine& e) {
-      return e.ListClusters(include_expired);
-    });
-  }
   absl::StatusOr<EngineStore::BackupInfo> Backup(
       const std::string& backup_dir) override {
     // Under the shared lock: the store cannot reopen meanwhile.
     return Read([&](ClusteringEngine& e) { return e.Backup(backup_dir); });
-  }
-  EngineStats stats() const override {
-    return Read([](const ClusteringEngine& e) { return e.stats(); });
   }
   const EngineOptions& options() const override { return options_; }
 
@@ -124,13 +82,6 @@ class DurableEngine final : public ClusteringEngine {
   }
 
  private:
-  // Calls fn(engine proper) while no rebuild can start.
-  template <typename Fn>
-  std::invoke_result_t<Fn&, ClusteringEngine&> Read(Fn fn) const {
-    absl::ReaderMutexLock lock(&mu_);
-    return fn(*engine_);
-  }
-
   // A change, and the rebuild if a store write failed meanwhile (its own
   // or a concurrent one's): once the caller hears of a refusal, memory is
   // what the store holds.
@@ -143,25 +94,25 @@ class DurableEngine final : public ClusteringEngine {
 
   // Asks the store to write again, at most once a second, with every other
   // call held off (the store may reopen its database).
-  void TryResume() const ABSL_LOCKS_EXCLUDED(mu_) {
+  void TryResume() const ABSL_LOCKS_EXCLUDED(engine_mu_) {
     {
       absl::MutexLock lock(&resume_mu_);
       if (absl::Now() - last_resume_ < absl::Seconds(1)) return;
       last_resume_ = absl::Now();
     }
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&engine_mu_);
     (void)store_->Resume();  // Writable() says why, if it still cannot
   }
 
   // Const because reads trigger it too (Writable); what it changes is
   // mutable.
-  void RebuildIfBehind() const ABSL_LOCKS_EXCLUDED(mu_) {
+  void RebuildIfBehind() const ABSL_LOCKS_EXCLUDED(engine_mu_) {
     const uint64_t failures = store_->failed_writes();
     {
-      absl::ReaderMutexLock lock(&mu_);
+      absl::ReaderMutexLock lock(&engine_mu_);
       if (failures == rebuilt_after_failures_) return;
     }
-    absl::MutexLock lock(&mu_);  // waits for the calls in flight
+    absl::MutexLock lock(&engine_mu_);  // waits for the calls in flight
     if (failures == rebuilt_after_failures_ || spare_embedder_ == nullptr) {
       return;
     }
@@ -177,11 +128,8 @@ class DurableEngine final : public ClusteringEngine {
 
   const EngineOptions options_;
   const std::unique_ptr<EngineStore> store_;
-  // Held shared by every call, exclusively to swap the engine proper.
-  mutable absl::Mutex mu_;
-  mutable std::unique_ptr<ClusteringEngine> engine_ ABSL_GUARDED_BY(mu_);
-  mutable std::unique_ptr<Embedder> spare_embedder_ ABSL_GUARDED_BY(mu_);
-  mutable uint64_t rebuilt_after_failures_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable std::unique_ptr<Embedder> spare_embedder_ ABSL_GUARDED_BY(engine_mu_);
+  mutable uint64_t rebuilt_after_failures_ ABSL_GUARDED_BY(engine_mu_) = 0;
   mutable absl::Mutex resume_mu_;
   mutable absl::Time last_resume_ ABSL_GUARDED_BY(resume_mu_) =
       absl::InfinitePast();

@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "newsdedup/replication/v1/log.pb.h"
 #include "services/api_messages.h"
+#include "services/internal/swappable_engine.h"
 
 namespace newsdedup {
 namespace {
@@ -32,7 +33,8 @@ using replication::v1::LogEntry;
 // (delete, or a refused assign).
 using Answer = std::variant<Assignment, absl::Status>;
 
-class ReplicatedEngineImpl final : public ReplicatedEngine {
+class ReplicatedEngineImpl final
+    : public internal::SwappableEngine<ReplicatedEngine> {
  public:
   ReplicatedEngineImpl(std::unique_ptr<ReplicationLog> log,
                        ReplicationOptions options)
@@ -177,49 +179,6 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
 
   // --- Reads: the local engine, as far as it has applied. ---
 
-  absl::StatusOr<SimilarResult> FindSimilar(const Article& article,
-                                            int k) const override {
-    return Read(
-        [&](const ClusteringEngine& e) { return e.FindSimilar(article, k); });
-  }
-  absl::StatusOr<std::string> ResolveClusterId(
-      absl::string_view cluster_id) const override {
-    return Read([&](const ClusteringEngine& e) {
-      return e.ResolveClusterId(cluster_id);
-    });
-  }
-  absl::StatusOr<std::string> ClusterOfArticle(
-      absl::string_view article_id) const override {
-    return Read([&](const ClusteringEngine& e) {
-      return e.ClusterOfArticle(article_id);
-    });
-  }
-  absl::StatusOr<ArticleView> GetArticle(
-      absl::string_view article_id) const override {
-    return Read(
-        [&](const ClusteringEngine& e) { return e.GetArticle(article_id); });
-  }
-  absl::StatusOr<MemberPage> ClusterMembers(absl::string_view cluster_id,
-                                            int offset,
-                                            int limit) const override {
-    return Read([&](const ClusteringEngine& e) {
-      return e.ClusterMembers(cluster_id, offset, limit);
-    });
-  }
-  absl::StatusOr<ClusterSummary> GetCluster(
-      absl::string_view cluster_id) const override {
-    return Read(
-        [&](const ClusteringEngine& e) { return e.GetCluster(cluster_id); });
-  }
-  std::vector<ClusterSummary> ListClusters(
-      bool include_expired) const override {
-    return Read([&](const ClusteringEngine& e) {
-      return e.ListClusters(include_expired);
-    });
-  }
-  EngineStats stats() const override {
-    return Read([](const ClusteringEngine& e) { return e.stats(); });
-  }
   const EngineOptions& options() const override { return engine_options_; }
 
   // --- Replication state. ---
@@ -311,13 +270,6 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
     return std::get<Assignment>(*answer);
   }
 
-  // Reads the engine, which a checkpoint may be replacing.
-  template <typename F>
-  std::invoke_result_t<F, const ClusteringEngine&> Read(F f) const {
-    absl::ReaderMutexLock lock(&engine_mu_);
-    return f(*engine_);
-  }
-
   absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine() {
     return builder_([this] {
       return absl::FromUnixNanos(clock_nanos_.load(std::memory_order_acquire));
@@ -336,15 +288,15 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
       case LogEntry::kAssign: {
         auto article = FromProto(entry.assign(), ServiceLimits());
         if (!article.ok()) return article.status();
-        absl::ReaderMutexLock lock(&engine_mu_);
-        auto assigned = engine_->Assign(*article);
+        auto assigned =
+            Read([&](ClusteringEngine& e) { return e.Assign(*article); });
         if (!assigned.ok()) return assigned.status();
         return *std::move(assigned);
       }
-      case LogEntry::kDeleteArticleId: {
-        absl::ReaderMutexLock lock(&engine_mu_);
-        return engine_->DeleteArticle(entry.delete_article_id());
-      }
+      case LogEntry::kDeleteArticleId:
+        return Read([&](ClusteringEngine& e) {
+          return e.DeleteArticle(entry.delete_article_id());
+        });
       case LogEntry::kCheckpoint:
         return Checkpoint(record);
       case LogEntry::CHANGE_NOT_SET:
@@ -467,10 +419,6 @@ class ReplicatedEngineImpl final : public ReplicatedEngine {
   const ReplicationOptions options_;
   EngineBuilder builder_;
   EngineOptions engine_options_;
-  // Replaced only at a checkpoint (writer lock); the engine is thread-safe
-  // otherwise.
-  mutable absl::Mutex engine_mu_;
-  std::unique_ptr<ClusteringEngine> engine_ ABSL_PT_GUARDED_BY(engine_mu_);
   std::atomic<uint64_t> last_checkpoint_{0};
   uint64_t start_sequence_ = 0;
   std::unique_ptr<LogReader> reader_;  // the applier's only
