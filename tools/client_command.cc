@@ -72,16 +72,7 @@ class Client {
         return;
       }
       v1::Article a;
-      a.set_id(p->article.id);
-      a.set_title(p->article.title);
-      a.set_body(p->article.body);
-      a.set_url(p->article.url);
-      a.set_source(p->article.source);
-      a.set_language(p->article.language);
-      if (p->article.published != absl::InfinitePast()) {
-        a.mutable_published()->set_seconds(
-            absl::ToUnixSeconds(p->article.published));
-      }
+      ToProto(p->article, &a);
       fn(std::move(a));
     });
   }

@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
+#include "services/api_messages.h"
 #include "services/dedup_server.h"
 #include "tools/article_jsonl.h"
 #include "tools/commands.h"
@@ -55,10 +56,7 @@ v1::Article MakeLoadArticle(SyntheticArticles* maker, int64_t n) {
   const Article a = maker->Make(n, absl::FromUnixSeconds(1761091200),
                                 absl::Seconds(1), "load-");
   v1::Article out;
-  out.set_id(a.id);
-  out.set_title(a.title);
-  out.set_source(a.source);
-  out.mutable_published()->set_seconds(absl::ToUnixSeconds(a.published));
+  ToProto(a, &out);
   return out;
 }
 
