@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -304,13 +306,26 @@ void RegisterReplicaMetrics(const ReplicatedEngine* replica,
       "newsdedup_state_digest_sequence",
       "The applied sequence the digest was read at (changes landing while "
       "it is read make it approximate).");
+  // The digest reads the whole state: computed again only when the replica
+  // has applied something since (scrapes of an idle replica cost nothing).
+  struct LastDigest {
+    absl::Mutex mu;
+    std::optional<uint64_t> at ABSL_GUARDED_BY(mu);
+  };
+  auto last = std::make_shared<LastDigest>();
   registry->AddScrapeHook([=] {
     const uint64_t at = replica->applied_sequence();
-    const StateDigest state = ComputeStateDigest(*replica);
+    {
+      absl::MutexLock lock(&last->mu);
+      if (last->at != at) {
+        const StateDigest state = ComputeStateDigest(*replica);
+        digest->Set({}, static_cast<double>(state.digest & ((1ULL << 52) - 1)));
+        digest_sequence->Set({}, static_cast<double>(at));
+        last->at = at;
+      }
+    }
     applied->Set({}, static_cast<double>(replica->applied_sequence()));
     log->Set({}, static_cast<double>(replica->log_sequence()));
-    digest->Set({}, static_cast<double>(state.digest & ((1ULL << 52) - 1)));
-    digest_sequence->Set({}, static_cast<double>(at));
   });
 }
 
