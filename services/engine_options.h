@@ -48,6 +48,11 @@ struct EngineOptions {
   // supply their own.
   std::function<absl::Time()> clock;
 
+  // On a replica: the sequence of the log entry being applied. Written
+  // into the store's meta record with that entry's changes (one atomic
+  // batch), so the store says which entry its state reflects. Null: none.
+  std::function<uint64_t()> log_sequence;
+
   // Called after every retention sweep that forgot articles (under the
   // engine's lock: it must not call the engine). The server logs it.
   struct RetentionSweep {

@@ -253,6 +253,9 @@ uint64_t ClusteringEngineImpl::StageChanges() {
       dirty_clusters_.end());
   for (int64_t c : dirty_clusters_) batch.put_clusters.push_back(ToStored(c));
   batch.meta.set_next_seq(next_seq_);
+  if (options_.log_sequence) {
+    batch.meta.set_log_sequence(options_.log_sequence());
+  }
   if (Dated(newest_)) {
     batch.meta.set_has_newest(true);
     batch.meta.set_newest_unix_nanos(absl::ToUnixNanos(newest_));

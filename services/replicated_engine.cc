@@ -57,6 +57,7 @@ class ReplicatedEngineImpl final
       if (!point.ok()) return point.status();
       start = point->sequence;
       if (start > 0) clock_nanos_.store(absl::ToUnixNanos(point->time));
+      applying_sequence_.store(start);
     }
     auto engine = BuildEngine();
     if (!engine.ok()) return engine.status();
@@ -271,15 +272,21 @@ class ReplicatedEngineImpl final
   }
 
   absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine() {
-    return builder_([this] {
+    LogPosition position;
+    position.clock = [this] {
       return absl::FromUnixNanos(clock_nanos_.load(std::memory_order_acquire));
-    });
+    };
+    position.log_sequence = [this] {
+      return applying_sequence_.load(std::memory_order_acquire);
+    };
+    return builder_(position);
   }
 
   // Applies one entry to the engine, on the entry's clock.
   Answer Apply(const LogRecord& record) {
     clock_nanos_.store(absl::ToUnixNanos(record.time),
                        std::memory_order_release);
+    applying_sequence_.store(record.sequence, std::memory_order_release);
     LogEntry entry;
     if (!entry.ParseFromString(record.data)) {
       return absl::InternalError("malformed log entry");
@@ -424,8 +431,9 @@ class ReplicatedEngineImpl final
   std::unique_ptr<LogReader> reader_;  // the applier's only
 
   // The engine's clock: the log time of the entry being applied (reads in
-  // between see the last one).
+  // between see the last one), and that entry's sequence.
   std::atomic<int64_t> clock_nanos_{0};
+  std::atomic<uint64_t> applying_sequence_{0};
 
   mutable absl::Mutex mu_;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;

@@ -77,12 +77,19 @@ struct ReplicationOptions {
 
 class ReplicatedEngine : public ClusteringEngine, public ReplicaProgress {
  public:
-  // Builds the replica's engine with `build`, handing it the clock it must
-  // use (the log time of the entry being applied), then starts applying
-  // the log from its first entry. Errors: those of `build` and of the log.
+  // What the replica hands the engine it builds (EngineOptions' fields of
+  // the same names): the clock it must use, the log time of the entry
+  // being applied, and that entry's sequence.
+  struct LogPosition {
+    std::function<absl::Time()> clock;
+    std::function<uint64_t()> log_sequence;
+  };
+  // Builds the replica's engine with `build`, then starts applying the log
+  // from its first entry (or its checkpoint's). Errors: those of `build`
+  // and of the log.
   using EngineBuilder =
       std::function<absl::StatusOr<std::unique_ptr<ClusteringEngine>>(
-          std::function<absl::Time()> clock)>;
+          const LogPosition& position)>;
   static absl::StatusOr<std::unique_ptr<ReplicatedEngine>> Start(
       std::unique_ptr<ReplicationLog> log, const EngineBuilder& build,
       ReplicationOptions options = {});

@@ -145,10 +145,11 @@ TEST_F(ReplicatedEngineTest, ReplicasThatJoinLateBuildTheSameGraphs) {
 
 // An engine on a RocksDB store at `path`, on the replica's clock.
 ReplicatedEngine::EngineBuilder DurableBuilder(const std::string& path) {
-  return [path](std::function<absl::Time()> clock)
+  return [path](const ReplicatedEngine::LogPosition& position)
              -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
     EngineOptions options;
-    options.clock = std::move(clock);
+    options.clock = position.clock;
+    options.log_sequence = position.log_sequence;
     options.exact_search_limit = 1000;  // shards become graphs sooner
     ASSIGN_OR_RETURN(std::unique_ptr<Embedder> embedder,
                      NewLexicalEmbedder(LexicalEmbedderOptions()));
@@ -217,9 +218,19 @@ TEST_F(ReplicatedEngineTest, RestartsFromACheckpointToTheSameState) {
   EXPECT_EQ(expected.articles, kArticles);
   EXPECT_EQ(ComputeStateDigest(*restarted).digest, expected.digest);
   EXPECT_EQ(ComputeStateDigest(*fresh).digest, expected.digest);
+  // Each store holds the same state, and says which entry it reflects:
+  // the last article's (at most one checkpoint entry follows it).
   live.reset();
   restarted.reset();
   fresh.reset();
+  for (const char* name : {"live", "restarted", "fresh"}) {
+    auto check = CheckStore(ReplicaStorePath((root / name).string()));
+    ASSERT_TRUE(check.ok()) << check.status();
+    EXPECT_THAT(check->problems, ::testing::IsEmpty()) << name;
+    EXPECT_EQ(check->digest.digest, expected.digest) << name;
+    EXPECT_GE(check->log_sequence, last - 1) << name;
+    EXPECT_LE(check->log_sequence, last) << name;
+  }
   std::filesystem::remove_all(root);
 }
 

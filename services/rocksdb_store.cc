@@ -168,12 +168,6 @@ absl::StatusOr<rocksdb::WALRecoveryMode> CheckBeforeOpening(
   return mode;
 }
 
-bool StoreExists(const std::string& path) {
-  std::error_code ignored;
-  return std::filesystem::exists(std::filesystem::path(path) / "CURRENT",
-                                 ignored);
-}
-
 // Opens the database for exclusive use by an operator command.
 absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenExisting(
     const std::string& path) {
@@ -472,6 +466,12 @@ class RocksDbStore final : public EngineStore {
 
 }  // namespace
 
+bool StoreExists(const std::string& path) {
+  std::error_code ignored;
+  return std::filesystem::exists(std::filesystem::path(path) / "CURRENT",
+                                 ignored);
+}
+
 absl::StatusOr<SyncPolicy> ParseSyncPolicy(absl::string_view name) {
   if (name == "always") return SyncPolicy::kAlways;
   if (name == "none") return SyncPolicy::kNone;
@@ -560,6 +560,38 @@ absl::Status CompactStore(const std::string& path) {
                      "compacting");
 }
 
+namespace {
+
+// The state digest of stored records, as ComputeStateDigest reads it from
+// an engine: live clusters (merged ones are aliases), members by the live
+// cluster their article names.
+StateDigest DigestOfStoredState(
+    const absl::flat_hash_map<int64_t, StoredCluster>& clusters,
+    const absl::flat_hash_map<int64_t, int64_t>& live_of_seq,
+    const absl::flat_hash_map<int64_t, std::string>& id_of_seq) {
+  absl::flat_hash_map<int64_t, DigestedCluster> live;
+  for (const auto& [number, stored] : clusters) {
+    if (stored.merged_into() >= 0) continue;
+    DigestedCluster& c = live[number];
+    c.id = stored.id();
+    c.aliases.assign(stored.aliases().begin(), stored.aliases().end());
+    auto representative = id_of_seq.find(stored.representative_seq());
+    if (representative != id_of_seq.end()) {
+      c.representative_id = representative->second;
+    }
+  }
+  for (const auto& [seq, cluster] : live_of_seq) {
+    auto found = live.find(cluster);
+    if (found != live.end()) found->second.member_ids.push_back(id_of_seq.at(seq));
+  }
+  std::vector<DigestedCluster> out;
+  out.reserve(live.size());
+  for (auto& [number, c] : live) out.push_back(std::move(c));
+  return ComputeStateDigest(std::move(out));
+}
+
+}  // namespace
+
 absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
   if (!StoreExists(path)) {
     return absl::NotFoundError(absl::StrCat("no store in ", path));
@@ -582,6 +614,7 @@ absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
   bool has_meta = false;
   absl::flat_hash_map<int64_t, StoredCluster> clusters;
   absl::flat_hash_map<int64_t, int64_t> cluster_of_seq;
+  absl::flat_hash_map<int64_t, std::string> id_of_seq;
   int64_t max_seq = -1;
   rocksdb::ReadOptions read_options;
   read_options.verify_checksums = true;
@@ -613,6 +646,7 @@ absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
       ++report.articles;
       max_seq = std::max(max_seq, a.seq());
       cluster_of_seq[a.seq()] = a.cluster();
+      id_of_seq[a.seq()] = std::move(*a.mutable_id());
     } else {
       report.problems.push_back(
           absl::StrCat("unknown key ", key.ToString(/*hex=*/true)));
@@ -623,6 +657,7 @@ absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
         absl::StrCat("reading: ", it->status().ToString()));
   }
   report.clusters = static_cast<int64_t>(clusters.size());
+  report.log_sequence = meta.log_sequence();
   if (!has_meta) {
     if (report.articles > 0) report.problems.push_back("meta record missing");
   } else {
@@ -670,6 +705,7 @@ absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
       }
     }
   }
+  report.digest = DigestOfStoredState(clusters, live_of_seq, id_of_seq);
   return report;
 }
 

@@ -22,6 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/engine_store.h"
+#include "services/state_digest.h"
 
 namespace rocksdb {
 class Env;
@@ -83,6 +84,9 @@ struct RocksDbStoreOptions {
 absl::StatusOr<std::unique_ptr<EngineStore>> OpenRocksDbStore(
     const RocksDbStoreOptions& options);
 
+// Whether `path` holds a store (of any state; opening it says more).
+bool StoreExists(const std::string& path);
+
 // Bytes the store's files take on disk.
 absl::StatusOr<int64_t> StoreSizeBytes(const std::string& path);
 
@@ -105,11 +109,17 @@ absl::Status CompactStore(const std::string& path);
 // that do not parse, articles naming unknown clusters, merge chains that
 // loop or end nowhere, representatives that are not members, meta
 // counters behind the records. Returns the problems found (empty when
-// healthy); errors only when the store cannot be opened at all.
+// healthy) and the state's digest; errors only when the store cannot be
+// opened at all.
 struct StoreCheckReport {
   int64_t articles = 0;
   int64_t clusters = 0;
   std::vector<std::string> problems;
+  // The digest of the stored story state: equal to the state digest of an
+  // engine (or replica) holding this state (services/state_digest.h).
+  StateDigest digest;
+  // On a replica's store: the newest log entry whose changes it holds.
+  uint64_t log_sequence = 0;
 };
 absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path);
 

@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "embeddings/lexical_embedder.h"
 #include "services/engine.h"
+#include "services/state_digest.h"
 #include "tests/support/test_articles.h"
 
 namespace newsdedup {
@@ -100,6 +101,7 @@ TEST(RocksDbStoreTest, RestartRecoversTheSameClustersAndAnswers) {
   for (const Article& a : articles) ids.push_back(a.id);
   std::map<std::string, std::string> before;
   std::vector<Assignment> answers;
+  StateDigest digest_before;
   {
     auto engine = OpenEngine(dir.path());
     ASSERT_TRUE(engine.ok()) << engine.status();
@@ -118,12 +120,21 @@ TEST(RocksDbStoreTest, RestartRecoversTheSameClustersAndAnswers) {
     ASSERT_EQ((*engine)->Assign(update)->version, 2);
     ASSERT_TRUE((*engine)->DeleteArticle(articles[2].id).ok());
     before = Observe(**engine, ids);
+    digest_before = ComputeStateDigest(**engine);
   }
+  // `admin check` reads the same digest from the records alone.
+  auto check = CheckStore(dir.path());
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_EQ(check->digest.Hex(), digest_before.Hex());
+  EXPECT_EQ(check->digest.articles, digest_before.articles);
+  EXPECT_EQ(check->digest.clusters, digest_before.clusters);
+
   auto engine = OpenEngine(dir.path());
   ASSERT_TRUE(engine.ok()) << engine.status();
   EXPECT_EQ((*engine)->stats().recovered_articles,
             static_cast<int64_t>(articles.size()));  // +1 copy, -1 deleted
   EXPECT_EQ(Observe(**engine, ids), before);
+  EXPECT_EQ(ComputeStateDigest(**engine).Hex(), digest_before.Hex());
 
   // Resending acknowledged articles gives the same answers, no copies.
   for (size_t i = 3; i < articles.size(); ++i) {

@@ -28,33 +28,45 @@ std::string StateDigest::Hex() const {
   return absl::StrFormat("%016x", digest);
 }
 
-StateDigest ComputeStateDigest(const ClusteringEngine& engine) {
-  std::vector<ClusterSummary> clusters =
-      engine.ListClusters(/*include_expired=*/true);
+StateDigest ComputeStateDigest(std::vector<DigestedCluster> clusters) {
   std::sort(clusters.begin(), clusters.end(),
-            [](const ClusterSummary& a, const ClusterSummary& b) {
-              return a.cluster_id < b.cluster_id;
+            [](const DigestedCluster& a, const DigestedCluster& b) {
+              return a.id < b.id;
             });
   HashState hash;
   StateDigest out;
-  for (ClusterSummary& c : clusters) {
-    hash.Add(c.cluster_id);
+  for (DigestedCluster& c : clusters) {
+    hash.Add(c.id);
     hash.Add(c.representative_id);
-    hash.Add(absl::StrFormat("%d", c.size));
+    hash.Add(absl::StrFormat("%d", c.member_ids.size()));
     std::sort(c.aliases.begin(), c.aliases.end());
     for (const std::string& alias : c.aliases) hash.Add(alias);
     hash.Add("members");
-    auto members = engine.ClusterMembers(c.cluster_id, 0, c.size);
-    if (members.ok()) {
-      for (const ArticleView& m : members->members) {
-        hash.Add(m.id);
-        ++out.articles;
-      }
-    }
+    std::sort(c.member_ids.begin(), c.member_ids.end());
+    for (const std::string& id : c.member_ids) hash.Add(id);
+    out.articles += static_cast<int64_t>(c.member_ids.size());
     ++out.clusters;
   }
   out.digest = XXH3_64bits_digest(hash.state);
   return out;
+}
+
+StateDigest ComputeStateDigest(const ClusteringEngine& engine) {
+  std::vector<DigestedCluster> clusters;
+  for (ClusterSummary& summary :
+       engine.ListClusters(/*include_expired=*/true)) {
+    DigestedCluster& c = clusters.emplace_back();
+    c.id = std::move(summary.cluster_id);
+    c.representative_id = std::move(summary.representative_id);
+    c.aliases = std::move(summary.aliases);
+    auto members = engine.ClusterMembers(c.id, 0, summary.size);
+    if (members.ok()) {
+      for (ArticleView& m : members->members) {
+        c.member_ids.push_back(std::move(m.id));
+      }
+    }
+  }
+  return ComputeStateDigest(std::move(clusters));
 }
 
 }  // namespace newsdedup

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "services/engine.h"
 
@@ -19,6 +20,20 @@ struct StateDigest {
   // 16 hex digits of `digest`.
   std::string Hex() const;
 };
+
+// One live (not merged) cluster as the digest sees it; expired clusters
+// (no members) included.
+struct DigestedCluster {
+  std::string id;
+  std::string representative_id;  // empty once every member is gone
+  std::vector<std::string> aliases;
+  std::vector<std::string> member_ids;
+};
+
+// The digest of a state given cluster by cluster, in any order: clusters,
+// aliases and members are sorted first, so an engine's answers and a
+// store's records of the same state give the same digest.
+StateDigest ComputeStateDigest(std::vector<DigestedCluster> clusters);
 
 // Reads the whole state through the engine's public reads (O(articles)).
 // Concurrent changes may land half-way: compare digests of engines that

@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
+#include "services/replica_checkpoints.h"
 #include "services/rocksdb_store.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
@@ -120,13 +121,24 @@ int Report(const absl::Status& status, absl::string_view done,
 }
 
 int RunCheck(const AdminFlags& flags) {
-  auto report = CheckStore(flags.data_dir);
+  // A replica's data directory holds its store one level down.
+  std::string store = flags.data_dir;
+  if (!StoreExists(store) && StoreExists(ReplicaStorePath(store))) {
+    store = ReplicaStorePath(store);
+  }
+  auto report = CheckStore(store);
   if (!report.ok()) {
     std::cerr << "newsdedup admin check: " << report.status().message() << "\n";
     return kExitFailure;
   }
-  std::cout << "store " << flags.data_dir << ": " << report->articles
-            << " articles, " << report->clusters << " clusters\n";
+  std::cout << "store " << store << ": " << report->articles << " articles, "
+            << report->clusters << " clusters\n";
+  // Comparable with `admin state` of a replica at the same sequence.
+  std::cout << "state digest " << report->digest.Hex();
+  if (report->log_sequence > 0) {
+    std::cout << " as of log entry " << report->log_sequence;
+  }
+  std::cout << "\n";
   for (const std::string& problem : report->problems) {
     std::cout << "problem: " << problem << "\n";
   }

@@ -19,6 +19,7 @@ import argparse
 import random
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -212,13 +213,33 @@ def run(cluster, args, rng):
     digests = {cluster.metrics(r).get("newsdedup_state_digest") for r in live}
     log(f"{len(live)} replicas at entry {final:.0f}; state digests: "
         f"{len(digests)} distinct")
+    stored_same = check_stored_digest(args.newsdedup, live)
     gaps = sorted(ingest.gaps_ms) or [0.0]
     print(f"acknowledged={len(ingest.acknowledged)} lost={lost} "
           f"divergent={divergent} rounds={rounds} "
           f"failover_ms_p50={gaps[len(gaps) // 2]:.0f} "
           f"failover_ms_max={gaps[-1]:.0f} "
           f"catchup_entries_per_s={catchup:.0f}", flush=True)
-    return 0 if lost == 0 and divergent == 0 else 1
+    return 0 if lost == 0 and divergent == 0 and stored_same else 1
+
+
+def check_stored_digest(newsdedup, live):
+    """Stops the last replica and has `admin check` read the state digest
+    from its store: it must equal a running replica's (`admin state`)."""
+    def run(*argv):
+        return subprocess.run([newsdedup, *argv], capture_output=True,
+                              text=True, timeout=300).stdout
+    live[-1].stop()
+    stored = re.search(r"state digest (\w+)", run(
+        "admin", "check", "--data-dir", live[-1].data_dir))
+    running = re.search(r"digest=(\w+)", run(
+        "admin", "state", "--server", live[0].address))
+    same = bool(stored and running and stored.group(1) == running.group(1))
+    log(f"admin check of {live[-1].name}'s store: digest "
+        f"{stored.group(1) if stored else '?'}; {live[0].name} answers "
+        f"{running.group(1) if running else '?'}: "
+        f"{'the same' if same else 'DIFFERENT'}")
+    return same
 
 
 if __name__ == "__main__":

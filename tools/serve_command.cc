@@ -94,8 +94,9 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
       std::unique_ptr<ReplicatedEngine> engine,
       ReplicatedEngine::Start(
           std::move(log),
-          [engine_flags](std::function<absl::Time()> clock) mutable {
-            engine_flags.engine.clock = std::move(clock);
+          [engine_flags](const ReplicatedEngine::LogPosition& position) mutable {
+            engine_flags.engine.clock = position.clock;
+            engine_flags.engine.log_sequence = position.log_sequence;
             return BuildEngine(engine_flags);
           },
           std::move(options)));

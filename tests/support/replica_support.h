@@ -39,10 +39,11 @@ inline absl::StatusOr<std::unique_ptr<ReplicatedEngine>> StartTestReplica(
     ReplicationOptions options) {
   return ReplicatedEngine::Start(
       std::make_unique<SharedLog>(log),
-      [engine_options](std::function<absl::Time()> clock)
+      [engine_options](const ReplicatedEngine::LogPosition& position)
           -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
         EngineOptions with_clock = engine_options;
-        with_clock.clock = std::move(clock);
+        with_clock.clock = position.clock;
+        with_clock.log_sequence = position.log_sequence;
         return MakeEngine(with_clock);
       },
       std::move(options));
