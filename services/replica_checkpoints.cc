@@ -3,10 +3,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <system_error>
+#include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -28,12 +31,36 @@ absl::Status Removed(const fs::path& path) {
   return absl::OkStatus();
 }
 
+constexpr absl::string_view kStorePrefix = "store-";
+
+// The store directories under `dir`, by the checkpoint each started from.
+std::map<uint64_t, fs::path> StoreDirs(const fs::path& dir) {
+  std::map<uint64_t, fs::path> out;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    uint64_t sequence = 0;
+    if (entry.is_directory() && absl::StartsWith(name, kStorePrefix) &&
+        absl::SimpleAtoi(name.substr(kStorePrefix.size()), &sequence)) {
+      out[sequence] = entry.path();
+    }
+  }
+  return out;
+}
+
 class StoreCheckpoints final : public ReplicaCheckpoints {
  public:
   StoreCheckpoints(fs::path dir, std::shared_ptr<CheckpointShelf> shelf)
-      : store_(ReplicaStorePath(dir.string())),
-        checkpoints_(dir / "checkpoints"),
-        shelf_(std::move(shelf)) {}
+      : dir_(std::move(dir)),
+        checkpoints_(dir_ / "checkpoints"),
+        shelf_(std::move(shelf)),
+        store_(ReplicaStorePath(dir_.string())) {}
+
+  ~StoreCheckpoints() override {
+    if (publisher_.joinable()) publisher_.join();
+  }
+
+  std::string StorePath() const override { return store_.string(); }
 
   absl::StatusOr<Point> Restore() override {
     ASSIGN_OR_RETURN(Point latest, Latest());
@@ -48,8 +75,12 @@ class StoreCheckpoints final : public ReplicaCheckpoints {
       }
       (void)Removed(checkpoints_ / "incoming");
     }
-    // The store may hold changes past the checkpoint: they are replayed.
-    RETURN_IF_ERROR(Removed(store_));
+    // Stores hold changes past their checkpoint: those are replayed.
+    for (const auto& [sequence, path] : StoreDirs(dir_)) {
+      RETURN_IF_ERROR(Removed(path));
+    }
+    RETURN_IF_ERROR(Removed(dir_ / "store"));  // the layout before store-N
+    store_ = StoreDir(latest.sequence);
     if (latest.sequence > 0) {
       RETURN_IF_ERROR(
           RestoreStore(Dir(latest.sequence).string(), store_.string()));
@@ -57,10 +88,12 @@ class StoreCheckpoints final : public ReplicaCheckpoints {
     return latest;
   }
 
-  absl::Status Save(const Point& point) override {
+  absl::Status Save(const Point& point, const BackupFunction& backup) override {
+    // The previous checkpoint's upload must end before its files go.
+    if (publisher_.joinable()) publisher_.join();
     const fs::path dir = Dir(point.sequence);
     RETURN_IF_ERROR(Removed(dir));
-    RETURN_IF_ERROR(BackupStore(store_.string(), dir.string()));
+    RETURN_IF_ERROR(backup(dir.string()));
     RETURN_IF_ERROR(SetLatest(point));
     // Older checkpoints are no longer needed.
     std::error_code error;
@@ -69,8 +102,29 @@ class StoreCheckpoints final : public ReplicaCheckpoints {
         (void)Removed(entry.path());
       }
     }
-    if (shelf_ != nullptr) return shelf_->Publish(point, dir.string());
+    // Other replicas may start from it; the upload runs beside the
+    // replica (a failed one is logged: the log still holds the entries).
+    if (shelf_ != nullptr) {
+      publisher_ = std::thread([this, point, dir] {
+        const absl::Status published = shelf_->Publish(point, dir.string());
+        if (!published.ok()) {
+          std::fprintf(stderr, "replica: sharing checkpoint %llu failed: %s\n",
+                       static_cast<unsigned long long>(point.sequence),
+                       published.ToString().c_str());
+        }
+      });
+    }
+    const fs::path next = StoreDir(point.sequence);
+    RETURN_IF_ERROR(Removed(next));
+    RETURN_IF_ERROR(RestoreStore(dir.string(), next.string()));
+    store_ = next;
     return absl::OkStatus();
+  }
+
+  void RemoveOldStores() override {
+    for (const auto& [sequence, path] : StoreDirs(dir_)) {
+      if (path != store_) (void)Removed(path);
+    }
   }
 
  private:
@@ -117,6 +171,9 @@ class StoreCheckpoints final : public ReplicaCheckpoints {
   fs::path Dir(uint64_t sequence) const {
     return checkpoints_ / absl::StrCat(sequence);
   }
+  fs::path StoreDir(uint64_t sequence) const {
+    return dir_ / absl::StrCat(kStorePrefix, sequence);
+  }
 
   absl::StatusOr<Point> Latest() const {
     std::ifstream in(checkpoints_ / "LATEST");
@@ -136,15 +193,19 @@ class StoreCheckpoints final : public ReplicaCheckpoints {
     return point;
   }
 
-  const fs::path store_;
+  const fs::path dir_;
   const fs::path checkpoints_;
   const std::shared_ptr<CheckpointShelf> shelf_;
+  fs::path store_;          // the engine's (the applier's thread only)
+  std::thread publisher_;   // the newest checkpoint's upload to the shelf
 };
 
 }  // namespace
 
 std::string ReplicaStorePath(const std::string& dir) {
-  return (fs::path(dir) / "store").string();
+  const std::map<uint64_t, fs::path> stores = StoreDirs(dir);
+  if (stores.empty()) return (fs::path(dir) / "store-0").string();
+  return stores.rbegin()->second.string();
 }
 
 std::unique_ptr<ReplicaCheckpoints> NewStoreCheckpoints(

@@ -279,6 +279,9 @@ class ReplicatedEngineImpl final
     position.log_sequence = [this] {
       return applying_sequence_.load(std::memory_order_acquire);
     };
+    if (options_.checkpoints != nullptr) {
+      position.store_path = options_.checkpoints->StorePath();
+    }
     return builder_(position);
   }
 
@@ -317,24 +320,52 @@ class ReplicatedEngineImpl final
   // that restarts from the copy and one that never stopped hold the same
   // state (graphs and document frequencies included). Replicas without
   // checkpoints skip it (they replay the whole log when they start).
+  //
+  // The engine goes on answering reads meanwhile: its open store is backed
+  // up, the new engine is built from a copy of the backup in a store
+  // directory of its own, and only the swap takes the lock (for a while,
+  // two engines are in memory). If saving fails, the engine is rebuilt
+  // from its own store in place, with reads waiting.
   Answer Checkpoint(const LogRecord& record) {
     if (options_.checkpoints == nullptr) return absl::OkStatus();
-    absl::WriterMutexLock lock(&engine_mu_);
-    engine_.reset();  // closes the store
-    absl::Status saved =
-        options_.checkpoints->Save({record.sequence, record.time});
-    auto engine = BuildEngine();
-    if (!engine.ok()) {
-      // Without an engine the replica cannot go on; a restart restores
-      // the previous checkpoint and replays from there.
-      std::fprintf(stderr,
-                   "replica: rebuilding the engine at checkpoint %llu "
-                   "failed: %s\n",
-                   static_cast<unsigned long long>(record.sequence),
-                   engine.status().ToString().c_str());
-      std::abort();
+    const ReplicaCheckpoints::Point point{record.sequence, record.time};
+    ClusteringEngine* current;  // only this thread replaces it
+    {
+      absl::ReaderMutexLock lock(&engine_mu_);
+      current = engine_.get();
     }
-    engine_ = *std::move(engine);
+    absl::Status saved =
+        options_.checkpoints->Save(point, [current](const std::string& dir) {
+          return current->Backup(dir).status();
+        });
+    std::unique_ptr<ClusteringEngine> retired;
+    if (saved.ok()) {
+      auto engine = BuildEngine();
+      if (engine.ok()) {
+        absl::WriterMutexLock lock(&engine_mu_);
+        retired = std::exchange(engine_, *std::move(engine));
+      } else {
+        saved = engine.status();
+      }
+    }
+    if (!saved.ok()) {
+      absl::WriterMutexLock lock(&engine_mu_);
+      engine_.reset();  // closes the store
+      auto engine = BuildEngine();
+      if (!engine.ok()) {
+        // Without an engine the replica cannot go on; a restart restores
+        // the previous checkpoint and replays from there.
+        std::fprintf(stderr,
+                     "replica: rebuilding the engine at checkpoint %llu "
+                     "failed: %s\n",
+                     static_cast<unsigned long long>(record.sequence),
+                     engine.status().ToString().c_str());
+        std::abort();
+      }
+      engine_ = *std::move(engine);
+    }
+    retired.reset();  // closes the previous store
+    options_.checkpoints->RemoveOldStores();
     last_checkpoint_.store(record.sequence);
     return saved;
   }

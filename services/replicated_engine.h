@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -41,13 +42,26 @@ class ReplicaCheckpoints {
     uint64_t sequence = 0;  // 0: no checkpoint
     absl::Time time;        // the checkpoint entry's log time
   };
-  // Puts the newest saved store in place of the engine's (emptied when
-  // there is none) and says which entry it was saved at. Called with no
-  // engine open.
+  // Writes a backup of the engine's open store into the directory given.
+  using BackupFunction = std::function<absl::Status(const std::string& dir)>;
+
+  // The directory the engine opens its store in.
+  virtual std::string StorePath() const = 0;
+  // Restores the newest saved checkpoint into a new store directory (an
+  // empty one when there is none), which becomes StorePath(), removes
+  // every other, and says which entry the checkpoint was saved at. Called
+  // with no engine open.
   virtual absl::StatusOr<Point> Restore() = 0;
-  // Saves the engine's store (closed) as the checkpoint at `point`,
-  // replacing the previous one only once complete.
-  virtual absl::Status Save(const Point& point) = 0;
+  // Saves the open store through `backup` as the checkpoint at `point`
+  // (replacing the previous one only once complete), then restores it
+  // into a new store directory, which becomes StorePath(): the caller
+  // builds its next engine there while the current one goes on answering.
+  // On error StorePath() is unchanged.
+  virtual absl::Status Save(const Point& point,
+                            const BackupFunction& backup) = 0;
+  // Removes the store directories other than StorePath(), once no engine
+  // has them open.
+  virtual void RemoveOldStores() = 0;
 };
 
 struct ReplicationOptions {
@@ -83,6 +97,8 @@ class ReplicatedEngine : public ClusteringEngine, public ReplicaProgress {
   struct LogPosition {
     std::function<absl::Time()> clock;
     std::function<uint64_t()> log_sequence;
+    // With checkpoints: the directory to open the engine's store in.
+    std::string store_path;
   };
   // Builds the replica's engine with `build`, then starts applying the log
   // from its first entry (or its checkpoint's). Errors: those of `build`

@@ -8,9 +8,12 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "embeddings/lexical_embedder.h"
@@ -143,9 +146,10 @@ TEST_F(ReplicatedEngineTest, ReplicasThatJoinLateBuildTheSameGraphs) {
   EXPECT_EQ(ComputeStateDigest(*last).digest, expected.digest);
 }
 
-// An engine on a RocksDB store at `path`, on the replica's clock.
-ReplicatedEngine::EngineBuilder DurableBuilder(const std::string& path) {
-  return [path](const ReplicatedEngine::LogPosition& position)
+// An engine on a RocksDB store where the replica's checkpoints say, on the
+// replica's clock.
+ReplicatedEngine::EngineBuilder DurableBuilder() {
+  return [](const ReplicatedEngine::LogPosition& position)
              -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
     EngineOptions options;
     options.clock = position.clock;
@@ -154,7 +158,7 @@ ReplicatedEngine::EngineBuilder DurableBuilder(const std::string& path) {
     ASSIGN_OR_RETURN(std::unique_ptr<Embedder> embedder,
                      NewLexicalEmbedder(LexicalEmbedderOptions()));
     RocksDbStoreOptions store;
-    store.path = path;
+    store.path = position.store_path;
     store.sync = SyncPolicy::kNone;
     store.embedder_fingerprint = embedder->fingerprint();
     ASSIGN_OR_RETURN(std::unique_ptr<EngineStore> opened,
@@ -180,7 +184,7 @@ TEST_F(ReplicatedEngineTest, RestartsFromACheckpointToTheSameState) {
     options.checkpoint_every = 1000;
     auto replica = ReplicatedEngine::Start(
         std::make_unique<testing::SharedLog>(log_.get()),
-        DurableBuilder(ReplicaStorePath(dir)), options);
+        DurableBuilder(), options);
     EXPECT_TRUE(replica.ok()) << replica.status();
     return replica.ok() ? *std::move(replica) : nullptr;
   };
@@ -231,6 +235,78 @@ TEST_F(ReplicatedEngineTest, RestartsFromACheckpointToTheSameState) {
     EXPECT_GE(check->log_sequence, last - 1) << name;
     EXPECT_LE(check->log_sequence, last) << name;
   }
+  std::filesystem::remove_all(root);
+}
+
+// Checkpoints whose Save waits until the test lets it go.
+class HeldCheckpoints final : public ReplicaCheckpoints {
+ public:
+  explicit HeldCheckpoints(std::unique_ptr<ReplicaCheckpoints> inner)
+      : inner_(std::move(inner)) {}
+  std::string StorePath() const override { return inner_->StorePath(); }
+  absl::StatusOr<Point> Restore() override { return inner_->Restore(); }
+  absl::Status Save(const Point& point, const BackupFunction& backup) override {
+    saving.Notify();
+    release.WaitForNotification();
+    return inner_->Save(point, backup);
+  }
+  void RemoveOldStores() override { inner_->RemoveOldStores(); }
+
+  absl::Notification saving, release;
+
+ private:
+  std::unique_ptr<ReplicaCheckpoints> inner_;
+};
+
+TEST_F(ReplicatedEngineTest, ReadsGoOnWhileACheckpointIsTaken) {
+  const std::filesystem::path root =
+      std::filesystem::path(::testing::TempDir()) /
+      absl::StrCat("held-checkpoint-", getpid());
+  std::filesystem::remove_all(root);
+  auto held = std::make_shared<HeldCheckpoints>(
+      NewStoreCheckpoints(root.string()));
+  ReplicationOptions options = FastReplicationOptions();
+  options.checkpoints = held;
+  options.checkpoint_every = 10;
+  auto replica = ReplicatedEngine::Start(
+      std::make_unique<testing::SharedLog>(log_.get()), DurableBuilder(),
+      options);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  ASSERT_TRUE(WaitWritable(**replica));
+  const auto fixture = LoadStoriesFixture();
+  for (const Article& article : fixture.articles) {
+    ASSERT_TRUE((*replica)->Assign(article).ok());
+  }
+  ASSERT_TRUE(held->saving.WaitForNotificationWithTimeout(absl::Seconds(30)));
+
+  // While the checkpoint is saved, the engine answers reads.
+  absl::Notification answered;
+  StateDigest during;
+  std::thread reader([&] {
+    EXPECT_TRUE((*replica)->GetArticle(fixture.articles[0].id).ok());
+    during = ComputeStateDigest(**replica);
+    answered.Notify();
+  });
+  EXPECT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  held->release.Notify();
+  reader.join();
+
+  // Then the replica goes on with the engine rebuilt from the checkpoint,
+  // in a store directory of its own: same state, the old store gone.
+  const uint64_t last = *log_->LastSequence(absl::Seconds(1));
+  ASSERT_TRUE(
+      (*replica)->WaitForSequence(last, absl::Now() + absl::Seconds(30)));
+  EXPECT_EQ(ComputeStateDigest(**replica).digest, during.digest);
+  EXPECT_EQ(during.articles, static_cast<int64_t>(fixture.articles.size()));
+  std::vector<std::string> stores;
+  for (const auto& entry : std::filesystem::directory_iterator(root)) {
+    const std::string name = entry.path().filename().string();
+    if (absl::StartsWith(name, "store")) stores.push_back(name);
+  }
+  EXPECT_THAT(stores, ::testing::ElementsAre(::testing::StartsWith("store-")));
+  EXPECT_NE(stores.front(), "store-0");
+  EXPECT_TRUE((*replica)->Assign(MakeArticle("after", "Storm hits")).ok());
+  replica->reset();
   std::filesystem::remove_all(root);
 }
 

@@ -74,7 +74,6 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
   }
   EngineFlags engine_flags = flags.engine;
   engine_flags.store.durable = true;
-  engine_flags.store.data_dir = ReplicaStorePath(dir);
   // A restart restores the newest checkpoint, never the store's later
   // writes (the log holds them), so those need no fsync.
   engine_flags.store.sync = "none";
@@ -97,6 +96,7 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
           [engine_flags](const ReplicatedEngine::LogPosition& position) mutable {
             engine_flags.engine.clock = position.clock;
             engine_flags.engine.log_sequence = position.log_sequence;
+            engine_flags.store.data_dir = position.store_path;
             return BuildEngine(engine_flags);
           },
           std::move(options)));
