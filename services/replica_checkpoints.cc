@@ -196,8 +196,8 @@ class StoreCheckpoints final : public ReplicaCheckpoints {
   const fs::path dir_;
   const fs::path checkpoints_;
   const std::shared_ptr<CheckpointShelf> shelf_;
-  fs::path store_;          // the engine's (the applier's thread only)
-  std::thread publisher_;   // the newest checkpoint's upload to the shelf
+  fs::path store_;         // the engine's (the applier's thread only)
+  std::thread publisher_;  // the newest checkpoint's upload to the shelf
 };
 
 }  // namespace

@@ -183,8 +183,8 @@ TEST_F(ReplicatedEngineTest, RestartsFromACheckpointToTheSameState) {
     options.checkpoints = NewStoreCheckpoints(dir);
     options.checkpoint_every = 1000;
     auto replica = ReplicatedEngine::Start(
-        std::make_unique<testing::SharedLog>(log_.get()),
-        DurableBuilder(), options);
+        std::make_unique<testing::SharedLog>(log_.get()), DurableBuilder(),
+        options);
     EXPECT_TRUE(replica.ok()) << replica.status();
     return replica.ok() ? *std::move(replica) : nullptr;
   };
@@ -263,14 +263,14 @@ TEST_F(ReplicatedEngineTest, ReadsGoOnWhileACheckpointIsTaken) {
       std::filesystem::path(::testing::TempDir()) /
       absl::StrCat("held-checkpoint-", getpid());
   std::filesystem::remove_all(root);
-  auto held = std::make_shared<HeldCheckpoints>(
-      NewStoreCheckpoints(root.string()));
+  auto held =
+      std::make_shared<HeldCheckpoints>(NewStoreCheckpoints(root.string()));
   ReplicationOptions options = FastReplicationOptions();
   options.checkpoints = held;
   options.checkpoint_every = 10;
-  auto replica = ReplicatedEngine::Start(
-      std::make_unique<testing::SharedLog>(log_.get()), DurableBuilder(),
-      options);
+  auto replica =
+      ReplicatedEngine::Start(std::make_unique<testing::SharedLog>(log_.get()),
+                              DurableBuilder(), options);
   ASSERT_TRUE(replica.ok()) << replica.status();
   ASSERT_TRUE(WaitWritable(**replica));
   const auto fixture = LoadStoriesFixture();

@@ -582,7 +582,8 @@ StateDigest DigestOfStoredState(
   }
   for (const auto& [seq, cluster] : live_of_seq) {
     auto found = live.find(cluster);
-    if (found != live.end()) found->second.member_ids.push_back(id_of_seq.at(seq));
+    if (found != live.end())
+      found->second.member_ids.push_back(id_of_seq.at(seq));
   }
   std::vector<DigestedCluster> out;
   out.reserve(live.size());

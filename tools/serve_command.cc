@@ -93,7 +93,8 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
       std::unique_ptr<ReplicatedEngine> engine,
       ReplicatedEngine::Start(
           std::move(log),
-          [engine_flags](const ReplicatedEngine::LogPosition& position) mutable {
+          [engine_flags](
+              const ReplicatedEngine::LogPosition& position) mutable {
             engine_flags.engine.clock = position.clock;
             engine_flags.engine.log_sequence = position.log_sequence;
             engine_flags.store.data_dir = position.store_path;
