@@ -59,6 +59,10 @@ struct Embedding {
   std::vector<float> dense;
   // Optional exact representation; empty for embedders without one.
   SparseVector sparse;
+  // Optional view of the names and figures alone (people, places, dates,
+  // counts), L2 norm 1: what tells an event from a look-alike one of the
+  // same kind. Empty when the text has none or the embedder keeps none.
+  SparseVector names;
   // Number of distinct words in the text: how much evidence the vector
   // carries. Short texts (headlines) reach lower similarities than full
   // articles about the same event, and the engine adapts its thresholds.

@@ -8,6 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
@@ -46,10 +47,11 @@ double Idf(double n, double df) {
 
 // What Prepare reads from a text.
 struct LexicalFeatures final : public PreparedText {
-  // (feature id, term frequency), ascending ids, and each feature's group
-  // weight (word, bigram, subword, name).
+  // (feature id, term frequency), ascending ids, each feature's group
+  // weight (word, bigram, subword, name), and whether it is a name.
   std::vector<std::pair<uint32_t, float>> features;
   std::vector<float> group_weights;
+  std::vector<bool> is_name;
   int num_words = 0;
   // Words by feature id, for explanations: views into the input's text.
   std::vector<std::pair<uint32_t, absl::string_view>> word_names;
@@ -95,6 +97,7 @@ class LexicalEmbedder final : public Embedder {
     // Term frequencies, with title occurrences weighted up.
     absl::flat_hash_map<uint32_t, float> tf;
     absl::flat_hash_map<uint32_t, float> group;  // feature -> group weight
+    absl::flat_hash_set<uint32_t> name_ids;
     int num_words = 0;
     absl::flat_hash_map<uint32_t, absl::string_view> word_names;
     const absl::string_view body =
@@ -111,7 +114,9 @@ class LexicalEmbedder final : public Embedder {
            {std::make_pair(input.title_names, options_.title_weight),
             std::make_pair(input.body_names, 1.0f)}) {
         for (const std::string& name : names) {
-          count(HashBytes(name, kNameSeed), weight, options_.name_weight);
+          const uint32_t id = HashBytes(name, kNameSeed);
+          count(id, weight, options_.name_weight);
+          name_ids.insert(id);
         }
       }
     }
@@ -147,6 +152,7 @@ class LexicalEmbedder final : public Embedder {
     std::sort(prepared->features.begin(), prepared->features.end());
     for (const auto& [id, count] : prepared->features) {
       prepared->group_weights.push_back(group[id]);
+      prepared->is_name.push_back(name_ids.contains(id));
     }
     for (const auto& [id, word] : word_names) {
       prepared->word_names.emplace_back(id, word);
@@ -176,6 +182,7 @@ class LexicalEmbedder final : public Embedder {
     embedding.sparse.ids.reserve(features.size());
     embedding.sparse.weights.reserve(features.size());
     double norm2 = 0.0;
+    double names_norm2 = 0.0;
     {
       absl::ReaderMutexLock lock(&mu_);
       const double n = static_cast<double>(num_documents_);
@@ -191,7 +198,16 @@ class LexicalEmbedder final : public Embedder {
         embedding.sparse.ids.push_back(id);
         embedding.sparse.weights.push_back(static_cast<float>(w));
         norm2 += w * w;
+        if (prepared.is_name[i] && w > 0) {
+          embedding.names.ids.push_back(id);
+          embedding.names.weights.push_back(static_cast<float>(w));
+          names_norm2 += w * w;
+        }
       }
+    }
+    if (names_norm2 > 0.0) {
+      const float inv = static_cast<float>(1.0 / std::sqrt(names_norm2));
+      for (float& w : embedding.names.weights) w *= inv;
     }
     if (norm2 <= 0.0) {
       // Every feature has zero weight: nothing to compare on.

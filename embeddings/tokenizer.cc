@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/shipped_file.h"
 #include "embeddings/internal/sentencepiece_shim.h"
 
 namespace newsdedup {
@@ -17,14 +18,6 @@ namespace {
 
 constexpr char kShimFileName[] = "libnewsdedup_spm_shim.so";
 constexpr char kModelFileName[] = "newsdedup_spm.model";
-
-std::string ExecutableDir() {
-  char buf[PATH_MAX];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) return ".";
-  std::string path(buf, n);
-  return path.substr(0, path.find_last_of('/'));
-}
 
 bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
 
@@ -164,12 +157,10 @@ absl::Status TrainSentencePieceModel(const std::string& args) {
 }
 
 std::string DefaultTokenizerModelPath() {
-  const std::string beside_binary = ExecutableDir() + "/" + kModelFileName;
-  if (FileExists(beside_binary)) return beside_binary;
 #ifdef NEWSDEDUP_DEFAULT_MODEL_PATH
-  return NEWSDEDUP_DEFAULT_MODEL_PATH;
+  return ShippedFilePath(kModelFileName, NEWSDEDUP_DEFAULT_MODEL_PATH);
 #else
-  return beside_binary;
+  return ShippedFilePath(kModelFileName, "");
 #endif
 }
 

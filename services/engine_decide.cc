@@ -248,15 +248,25 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
   }
 
   // Candidates score by how far they clear their threshold, which rises
-  // with the time since the cluster last grew.
+  // with the time since the cluster last grew; or by the learned model's
+  // odds.
   JoinQuestion question;
   question.base_threshold = policy_.JoinThreshold(embedding.num_words);
+  const bool measure = options_.scorer != nullptr || options_.on_candidates;
+  std::vector<std::pair<int64_t, StoryEvidence>> evidence;
   for (int64_t c : candidates) {
     ScoredStory score;
     score.story = c;
     score.similarity = clusters_[c].centroid.Cosine(embedding);
     score.threshold =
         question.base_threshold * policy_.TimeFactor(clusters_[c].span, t);
+    if (measure) {
+      evidence.emplace_back(c, Evidence(embedding, t, c, score.similarity, d));
+      if (options_.scorer != nullptr) {
+        score.odds = static_cast<float>(std::exp(
+            std::min(options_.scorer->LogOdds(evidence.back().second), 30.0)));
+      }
+    }
     question.candidates.push_back(score);
   }
   if (d.nearest >= 0) {
@@ -267,7 +277,38 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
   question.preferred_has_members =
       preferred >= 0 && !clusters_[preferred].members.empty();
   d.choice = policy_.Choose(question);
+  d.evidence = std::move(evidence);
   return d;
+}
+
+StoryEvidence ClusteringEngineImpl::Evidence(const Embedding& embedding,
+                                             absl::Time t, int64_t c,
+                                             float centroid_similarity,
+                                             const Decision& d) const {
+  const Cluster& cluster = clusters_[c];
+  StoryEvidence e;
+  e.centroid_similarity = centroid_similarity;
+  e.num_words = embedding.num_words;
+  e.story_size = static_cast<int>(cluster.members.size());
+  if (!embedding.names.empty() && cluster.names_centroid.has_weight()) {
+    e.names_similarity = cluster.names_centroid.Cosine(NamesView(embedding));
+  }
+  for (const auto& [a, similarity] : d.neighbors) {
+    if (Resolve(articles_[a].cluster) != c) continue;
+    e.member_similarity = std::max(e.member_similarity, similarity);
+    const Embedding& member = EmbeddingOf(a);
+    if (!embedding.names.empty() && !member.names.empty()) {
+      e.member_names_similarity = std::max(
+          e.member_names_similarity, SparseDot(embedding.names, member.names));
+    }
+  }
+  if (Dated(t) && cluster.span.dated) {
+    absl::Duration gap = absl::ZeroDuration();
+    if (t < cluster.span.first_seen) gap = cluster.span.first_seen - t;
+    if (t > cluster.span.last_seen) gap = t - cluster.span.last_seen;
+    e.gap_days = absl::ToDoubleHours(gap) / 24.0;
+  }
+  return e;
 }
 
 void ClusteringEngineImpl::FillDecision(const Decision& d,
@@ -304,6 +345,13 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignEmbedded(
     const Candidates& found, int64_t preferred, int version) {
   const absl::Time t = article.published;
   ASSIGN_OR_RETURN(Decision d, Decide(embedding, t, found, preferred));
+  if (options_.on_candidates) {
+    std::vector<EngineOptions::CandidateStory> measured;
+    for (const auto& [c, evidence] : d.evidence) {
+      measured.push_back({article.id, clusters_[c].id, evidence});
+    }
+    options_.on_candidates(measured);
+  }
   Assignment answer;
   FillDecision(d, &answer);
   answer.version = version;

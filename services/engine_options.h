@@ -14,7 +14,10 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "services/story_scorer.h"
 #include "services/vector_index.h"
 
 namespace newsdedup {
@@ -102,6 +105,22 @@ struct EngineOptions {
   // always use 1.
   float same_time_factor = 0.4f;
 
+  // The learned join decision (services/story_scorer.h): an article joins
+  // the candidate story it gives the highest probability when that is at
+  // least one half. Null: the hand-set thresholds below. `newsdedup`
+  // loads the shipped model by default.
+  std::shared_ptr<const StoryScorer> scorer;
+
+  // Called, under the engine's lock, with what was measured for each
+  // candidate story of an article before it is placed (`train-scorer`
+  // labels these). Must not call the engine.
+  struct CandidateStory {
+    absl::string_view article_id;
+    absl::string_view story_id;
+    StoryEvidence evidence;
+  };
+  std::function<void(absl::Span<const CandidateStory>)> on_candidates;
+
   // Nearest articles fetched from the index per new article; their clusters
   // are the candidates. More neighbours find more candidate stories at a
   // linear search cost.
@@ -117,6 +136,9 @@ struct EngineOptions {
   // `short_text_words`, `long_text_threshold` from `long_text_words`, and
   // log-linear in between. Lower thresholds gather more of a story (recall)
   // at the risk of swallowing a look-alike event (precision).
+  //
+  // With a `scorer`, these thresholds and the time factors below are not
+  // used: the learned model decides.
   float short_text_threshold = 0.13f;
   float long_text_threshold = 0.24f;
   int short_text_words = 10;

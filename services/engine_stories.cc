@@ -30,6 +30,7 @@ void ClusteringEngineImpl::AddToCentroid(Cluster* cluster,
     embedding->dense.shrink_to_fit();
   }
   cluster->centroid.Add(*embedding);
+  cluster->names_centroid.Add(NamesView(*embedding));
   cluster->total_words += embedding->num_words;
 }
 
@@ -81,6 +82,7 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
       ASSIGN_OR_RETURN(bool removed, index_->Remove(a, record.index_bucket));
       (void)removed;  // false when its shard had already expired
       cluster.centroid.Subtract(record.embedding);
+      cluster.names_centroid.Subtract(NamesView(record.embedding));
       cluster.total_words -= record.embedding.num_words;
     }
     record.embedding = Embedding();
@@ -271,6 +273,7 @@ int64_t ClusteringEngineImpl::Absorb(int64_t survivor, int64_t absorbed) {
   MarkDirty(survivor);
   MarkDirty(absorbed);
   s.centroid.Merge(x.centroid);
+  s.names_centroid.Merge(x.names_centroid);
   s.total_words += x.total_words;
   for (int64_t m : x.members) AddMember(&s, m);
   s.aliases.push_back(x.id);
@@ -285,6 +288,7 @@ int64_t ClusteringEngineImpl::Absorb(int64_t survivor, int64_t absorbed) {
   x.members.clear();
   x.members.shrink_to_fit();
   x.centroid = Centroid();
+  x.names_centroid = Centroid();
   ++stats_.merges;
   // The survivor's incumbent competes with the absorbed representative.
   const int64_t absorbed_rep = x.representative;

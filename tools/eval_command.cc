@@ -18,6 +18,7 @@
 #include "tools/article_jsonl.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
+#include "tools/labelled_articles.h"
 #include "tools/quality_scores.h"
 
 namespace newsdedup {
@@ -25,20 +26,10 @@ namespace {
 
 struct EvalFlags {
   std::string input;
-  std::string label_field = "story";
-  // Evaluate only the stories whose label hashes to `shard` modulo
-  // `num_shards` (a reproducible split into disjoint sets of stories).
-  int shard = 0;
-  int num_shards = 1;
+  LabelledSetOptions labels;
   bool sweep = false;
   bool pairs = false;
   EngineFlags engine;
-};
-
-struct LabelledArticle {
-  Article article;
-  int64_t label;
-  int64_t line;  // in the input, for error messages
 };
 
 struct RunResult {
@@ -80,7 +71,7 @@ absl::StatusOr<RunResult> RunOnce(const EngineFlags& flags,
         }
         continue;
       }
-      gold.push_back(data[from + i].label);
+      gold.push_back(data[from + i].story);
       ids.push_back(&data[from + i].article.id);
     }
   }
@@ -109,52 +100,23 @@ void PrintResult(const RunResult& r) {
 }
 
 int RunClusteringEval(const EvalFlags& flags) {
-  if (flags.shard >= flags.num_shards) {
-    std::cerr << "newsdedup eval: --shard must be below --num-shards\n";
-    return kExitUsage;
+  absl::StatusOr<LabelledSet> set =
+      ReadLabelledArticles(flags.input, flags.labels, std::cerr);
+  if (!set.ok()) {
+    std::cerr << "newsdedup eval: " << set.status().message() << "\n";
+    return set.status().code() == absl::StatusCode::kInvalidArgument
+               ? kExitUsage
+               : kExitFailure;
   }
-  auto in = OpenInput(flags.input);
-  if (!in.ok()) {
-    std::cerr << "newsdedup eval: " << in.status().message() << "\n";
-    return kExitFailure;
-  }
-  std::vector<LabelledArticle> data;
-  absl::flat_hash_map<std::string, int64_t> labels;
-  int64_t bad = 0;
-  ForEachArticleLine(**in, [&](int64_t line, absl::StatusOr<ParsedArticle> p) {
-    if (p.ok()) {
-      auto label = p->fields.find(flags.label_field);
-      if (label == p->fields.end() || !label->is_string()) {
-        p = absl::InvalidArgumentError(absl::StrCat(
-            flags.label_field, ": missing gold label (see --label-field)"));
-      } else {
-        const std::string& name = label->get_ref<const std::string&>();
-        if (XXH64(name.data(), name.size(), 0) % flags.num_shards !=
-            static_cast<uint64_t>(flags.shard)) {
-          return;  // another shard's story
-        }
-        const int64_t number =
-            labels.try_emplace(name, labels.size()).first->second;
-        data.push_back({std::move(p->article), number, line});
-        return;
-      }
-    }
-    ++bad;
-    std::cerr << "line " << line << ": " << p.status().message() << "\n";
-  });
+  const std::vector<LabelledArticle>& data = set->articles;
+  const int64_t bad = set->bad_lines;
   if (data.empty()) {
     std::cerr << "newsdedup eval: no labelled articles in " << flags.input
               << "\n";
     return kExitFailure;
   }
-  // The service sees articles in publication order; undated ones keep
-  // their file order (stable sort, unknown times first).
-  std::stable_sort(data.begin(), data.end(),
-                   [](const LabelledArticle& a, const LabelledArticle& b) {
-                     return a.article.published < b.article.published;
-                   });
   std::cout << absl::StrFormat("%s: %d articles, %d gold stories\n",
-                               flags.input, data.size(), labels.size());
+                               flags.input, data.size(), set->stories);
 
   if (!flags.sweep) {
     absl::StatusOr<RunResult> r = RunOnce(flags.engine, data, /*report=*/true);
@@ -303,16 +265,16 @@ void RegisterEvalCommand(CLI::App* app, int* exit_code) {
       ->required()
       ->check(CLI::ExistingFile);
   command
-      ->add_option("--label-field", flags->label_field,
+      ->add_option("--label-field", flags->labels.label_field,
                    "Field holding the gold story label")
       ->capture_default_str();
   command
-      ->add_option("--shard", flags->shard,
+      ->add_option("--shard", flags->labels.shard,
                    "Score only the stories in this shard (with --num-shards)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   command
-      ->add_option("--num-shards", flags->num_shards,
+      ->add_option("--num-shards", flags->labels.num_shards,
                    "Split the gold stories into this many disjoint shards "
                    "by a hash of their label")
       ->check(CLI::PositiveNumber)

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/article.h"
+#include "tools/labelled_articles.h"
 
 namespace newsdedup {
 
@@ -50,11 +51,6 @@ class SyntheticArticles {
 // copies of an earlier article of their story and 10% near copies (one word
 // replaced). Story sizes are 1 + geometric with the given mean; a story's
 // articles fall within 36 hours of its start, starts spread over `span`.
-struct LabelledArticle {
-  Article article;
-  int64_t story = 0;
-};
-
 class StoryCorpus {
  public:
   // Reads the vocabulary from the titles and bodies of JSONL files.

@@ -6,6 +6,12 @@
 namespace newsdedup {
 namespace internal {
 
+Embedding NamesView(const Embedding& embedding) {
+  Embedding view;
+  view.sparse = embedding.names;
+  return view;
+}
+
 float Centroid::Dot(const Embedding& query) const {
   double dot = 0.0;
   if (!query.sparse.empty()) {

@@ -15,6 +15,10 @@
 namespace newsdedup {
 namespace internal {
 
+// The names-and-figures view of `embedding` as an embedding of its own
+// (its `names` as the sparse vector), for a second centroid.
+Embedding NamesView(const Embedding& embedding);
+
 class Centroid {
  public:
   // Adds one member.
@@ -34,6 +38,8 @@ class Centroid {
   float Cosine(const Centroid& other) const;
 
   bool empty() const { return count_ == 0; }
+  // False while the sum is zero (no member, or members without features).
+  bool has_weight() const { return norm2_ > 0.0; }
   int count() const { return count_; }
 
  private:

@@ -157,6 +157,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     // goes to the last one, see RemoveMember).
     std::vector<int64_t> members;
     Centroid centroid;        // over embedded members only
+    Centroid names_centroid;  // of their names-and-figures views
     int64_t total_words = 0;  // over embedded members
     int64_t representative = -1;
     std::vector<ClusterEvent> history;
@@ -172,6 +173,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     float nearest_similarity = 0.0f;
     // Neighbours in the window with their exact similarity, best first.
     std::vector<std::pair<int64_t, float>> neighbors;
+    // What was measured for each candidate story (only with a scorer or
+    // an on_candidates callback).
+    std::vector<std::pair<int64_t, StoryEvidence>> evidence;
   };
 
   // Nearest articles from the index, and how many articles existed when
@@ -344,6 +348,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::StatusOr<Decision> Decide(const Embedding& embedding, absl::Time t,
                                   const Candidates& found,
                                   int64_t preferred) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // What the scorer reads for story `c` (d.neighbors filled).
+  StoryEvidence Evidence(const Embedding& embedding, absl::Time t, int64_t c,
+                         float centroid_similarity, const Decision& d) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // Copies a decision's explanation into an answer.

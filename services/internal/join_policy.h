@@ -33,8 +33,12 @@ struct ScoredStory {
   int64_t story = -1;
   float similarity = 0.0f;  // article to the story's centroid
   float threshold = 0.0f;   // join threshold in force (time included)
-  // How far the story clears its threshold; >= 1 means it may be joined.
-  float ratio() const { return similarity / threshold; }
+  // The learned model's odds that the article belongs to the story; < 0
+  // without a model.
+  float odds = -1.0f;
+  // How far the story clears its bar; >= 1 means it may be joined: the
+  // model's odds, else similarity over threshold.
+  float ratio() const { return odds >= 0 ? odds : similarity / threshold; }
 };
 
 // Everything a join decision depends on.

@@ -1,0 +1,21 @@
+// Where a file shipped with newsdedup (a model) is found: next to the
+// running binary (an installed copy, `cmake --install`), else in the
+// source tree the binary was built from.
+#ifndef NEWSDEDUP_COMMON_SHIPPED_FILE_H_
+#define NEWSDEDUP_COMMON_SHIPPED_FILE_H_
+
+#include <string>
+
+namespace newsdedup {
+
+// The directory of the running executable ("." if unknown).
+std::string ExecutableDir();
+
+// ExecutableDir()/file_name when that file exists, else
+// `source_tree_path` when not empty, else ExecutableDir()/file_name.
+std::string ShippedFilePath(const std::string& file_name,
+                            const std::string& source_tree_path);
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_COMMON_SHIPPED_FILE_H_
