@@ -262,6 +262,7 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
         question.base_threshold * policy_.TimeFactor(clusters_[c].span, t);
     if (measure) {
       evidence.emplace_back(c, Evidence(embedding, t, c, score.similarity, d));
+      evidence.back().second.hand_threshold = score.threshold;
       if (options_.scorer != nullptr) {
         score.odds = static_cast<float>(std::exp(
             std::min(options_.scorer->LogOdds(evidence.back().second), 30.0)));

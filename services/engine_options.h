@@ -107,8 +107,8 @@ struct EngineOptions {
 
   // The learned join decision (services/story_scorer.h): an article joins
   // the candidate story it gives the highest probability when that is at
-  // least one half. Null: the hand-set thresholds below. `newsdedup`
-  // loads the shipped model by default.
+  // least one half. Null: the hand-set thresholds below, still the
+  // default: the learned model does not beat them yet (docs/quality.md).
   std::shared_ptr<const StoryScorer> scorer;
 
   // Called, under the engine's lock, with what was measured for each

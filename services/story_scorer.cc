@@ -74,6 +74,7 @@ StoryScorer::FeatureVector StoryScorer::Features(const StoryEvidence& e) {
   const bool names_missing = e.names_similarity < 0;
   const bool undated = e.gap_days < 0;
   return {1.0,
+          log_centroid - std::log(std::max<double>(e.hand_threshold, 1e-3)),
           log_centroid,
           LogSimilarity(e.member_similarity),
           names_missing ? 0.0 : e.names_similarity,
@@ -127,8 +128,8 @@ absl::StatusOr<StoryScorer> StoryScorer::Parse(absl::string_view text) {
         !std::isfinite(value)) {
       return error("expected 'FEATURE WEIGHT'");
     }
-    auto named = std::find(kFeatureNames.begin(), kFeatureNames.end(),
-                           fields[0]);
+    auto named =
+        std::find(kFeatureNames.begin(), kFeatureNames.end(), fields[0]);
     if (named == kFeatureNames.end()) {
       return error(absl::StrCat("unknown feature '", fields[0], "'"));
     }
@@ -171,6 +172,15 @@ std::string StoryScorer::Serialize(absl::string_view provenance) const {
   for (size_t i = 0; i < kFeatureNames.size(); ++i) {
     absl::StrAppend(&out, kFeatureNames[i], " ",
                     absl::StrFormat("%.6g", weights_[i]), "\n");
+  }
+  return out;
+}
+
+std::string StoryScorer::DescribeWeights() const {
+  std::string out;
+  for (size_t i = 0; i < kFeatureNames.size(); ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : " ", kFeatureNames[i], "=",
+                    absl::StrFormat("%.3g", weights_[i]));
   }
   return out;
 }

@@ -32,6 +32,9 @@ namespace newsdedup {
 // What the engine measures for one (article, candidate story) pair.
 struct StoryEvidence {
   float centroid_similarity = 0.0f;  // article to the story's centroid
+  // The hand-set join threshold for this pair (EngineOptions: by length
+  // and time gap); the model starts from how far the similarity clears it.
+  float hand_threshold = 1.0f;
   // Highest similarity to one of the story's members among the article's
   // nearest neighbours (0: none among them).
   float member_similarity = 0.0f;
@@ -50,10 +53,11 @@ struct StoryEvidence {
 class StoryScorer {
  public:
   // The model's inputs, by name, in the order of Features().
-  static constexpr std::array<absl::string_view, 11> kFeatureNames = {
-      "bias",         "log_centroid",  "log_member",    "names",
-      "member_names", "names_missing", "log_words",     "log_centroid_x_words",
-      "log_gap_days", "undated",       "log_story_size"};
+  static constexpr std::array<absl::string_view, 12> kFeatureNames = {
+      "bias",          "log_hand_ratio", "log_centroid",
+      "log_member",    "names",          "member_names",
+      "names_missing", "log_words",      "log_centroid_x_words",
+      "log_gap_days",  "undated",        "log_story_size"};
   using FeatureVector = std::array<double, kFeatureNames.size()>;
 
   static FeatureVector Features(const StoryEvidence& evidence);
@@ -75,6 +79,8 @@ class StoryScorer {
   double Probability(const StoryEvidence& evidence) const;
 
   const FeatureVector& weights() const { return weights_; }
+  // "bias=-3.2 log_hand_ratio=4 ..." on one line, for reports.
+  std::string DescribeWeights() const;
 
  private:
   FeatureVector weights_;
@@ -90,7 +96,7 @@ struct ScorerExample {
 };
 
 struct ScorerTrainingOptions {
-  double l2 = 1.0;  // ridge penalty on every weight but the bias
+  double l2 = 1.0;      // ridge penalty on every weight but the bias
   int iterations = 50;  // Newton steps (converges in far fewer)
 };
 

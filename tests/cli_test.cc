@@ -74,7 +74,8 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, HelpListsCommandsAndFlags) {
   RunResult r = Run("--help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* command : {"cluster", "eval", "train-tokenizer"}) {
+  for (const char* command :
+       {"cluster", "eval", "train-tokenizer", "train-scorer"}) {
     EXPECT_THAT(r.out, HasSubstr(command));
   }
   r = Run("cluster --help");
@@ -322,6 +323,32 @@ TEST_F(CliTest, TrainTokenizerWritesAModel) {
   r = Run(absl::StrCat("eval ", Write("stories.jsonl", testing::StoriesJsonl()),
                        " --model ", prefix, ".model"));
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// Issue 15: the learned join model, trained, shipped back to eval, and
+// a bad one refused with the line named.
+TEST_F(CliTest, TrainScorerWritesAModelThatEvalUses) {
+  const std::string stories = Write("stories.jsonl", testing::StoriesJsonl());
+  const std::string model = (dir_ / "scorer.txt").string();
+  RunResult r = Run(absl::StrCat("train-scorer ", stories, " ", stories,
+                                 " -o ", model, " --folds 2"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("2-fold cross-validation by story"));
+  EXPECT_THAT(r.out, HasSubstr("round 2 (candidates from --scorer"));
+  EXPECT_THAT(ReadFile(model), HasSubstr("# Trained by: newsdedup "
+                                         "train-scorer "));
+  EXPECT_FALSE(std::filesystem::exists(model + ".round1"));
+  r = Run(absl::StrCat("eval ", stories, " --scorer ", model));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("log_hand_ratio="));  // its weights
+  EXPECT_THAT(r.out, HasSubstr("B3 P="));
+  r = Run(absl::StrCat("eval ", stories, " --scorer none"));
+  EXPECT_THAT(r.out, HasSubstr("hand-set thresholds"));
+
+  const std::string bad = Write("bad.txt", "newsdedup-story-scorer 1\nbias x\n");
+  r = Run(absl::StrCat("eval ", stories, " --scorer ", bad));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("line 2"));
 }
 
 }  // namespace

@@ -25,6 +25,7 @@ inline int ExitCodeFor(int64_t accepted, int64_t rejected) {
 void RegisterClusterCommand(CLI::App* app, int* exit_code);
 void RegisterEvalCommand(CLI::App* app, int* exit_code);
 void RegisterTrainTokenizerCommand(CLI::App* app, int* exit_code);
+void RegisterTrainScorerCommand(CLI::App* app, int* exit_code);
 void RegisterServeCommand(CLI::App* app, int* exit_code);
 void RegisterClientCommand(CLI::App* app, int* exit_code);
 void RegisterLoadgenCommand(CLI::App* app, int* exit_code);

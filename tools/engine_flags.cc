@@ -130,6 +130,14 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->check(CLI::ExistingFile)
       ->group(group);
   command
+      ->add_option("--scorer", flags->scorer,
+                   "Learned join model (newsdedup train-scorer): a file, "
+                   "'default' for the shipped one (embeddings/models/"
+                   "story_scorer.txt), or 'none' for the hand-set "
+                   "thresholds (--short-threshold ...)")
+      ->capture_default_str()
+      ->group(group);
+  command
       ->add_option("--dim", m.dimension,
                    "Dense embedding dimension for the nearest-neighbour index")
       ->check(CLI::PositiveNumber)
@@ -191,10 +199,20 @@ std::string ServerAddressFile(const std::string& data_dir) {
   return data_dir + "/newsdedup-server.address";
 }
 
+absl::StatusOr<std::shared_ptr<const StoryScorer>> LoadScorer(
+    const std::string& name) {
+  if (name == "none") return nullptr;
+  ASSIGN_OR_RETURN(
+      StoryScorer scorer,
+      StoryScorer::Load(name == "default" ? DefaultStoryScorerPath() : name));
+  return std::make_shared<const StoryScorer>(std::move(scorer));
+}
+
 absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine(
     const EngineFlags& flags) {
   EngineOptions options = flags.engine;
   options.story_window = absl::Seconds(flags.story_window_hours * 3600.0);
+  ASSIGN_OR_RETURN(options.scorer, LoadScorer(flags.scorer));
   ASSIGN_OR_RETURN(std::unique_ptr<Embedder> embedder,
                    NewLexicalEmbedder(flags.embedder));
   // The server refuses dates more than a day ahead of its clock; batch

@@ -34,6 +34,10 @@ struct EngineFlags {
   EngineOptions engine;
   LexicalEmbedderOptions embedder;
   double story_window_hours = absl::ToDoubleHours(EngineOptions().story_window);
+  // The learned join model: a path, "default" (the shipped one) or "none"
+  // (the hand-set thresholds, the default until a model beats them on
+  // every set: docs/quality.md).
+  std::string scorer = "none";
   StoreFlags store;
   bool has_store_flags = false;  // set by AddStoreFlags: retention applies
 };
@@ -49,6 +53,11 @@ void AddStoreFlags(CLI::App* command, EngineFlags* flags);
 // A file in a server's data directory naming the gRPC address it serves
 // on, so that `newsdedup admin` reaches a server that holds the directory.
 std::string ServerAddressFile(const std::string& data_dir);
+
+// The scorer named by --scorer (null for "none"). Errors: those of
+// StoryScorer::Load.
+absl::StatusOr<std::shared_ptr<const StoryScorer>> LoadScorer(
+    const std::string& name);
 
 // Builds the embedder and engine described by `flags`; with a store, the
 // engine first recovers what the store holds.

@@ -117,6 +117,16 @@ int RunClusteringEval(const EvalFlags& flags) {
   }
   std::cout << absl::StrFormat("%s: %d articles, %d gold stories\n",
                                flags.input, data.size(), set->stories);
+  // Which join decision is scored: the learned model's weights, or the
+  // hand-set thresholds.
+  absl::StatusOr<std::shared_ptr<const StoryScorer>> scorer =
+      LoadScorer(flags.engine.scorer);
+  if (scorer.ok() && *scorer != nullptr) {
+    std::cout << "scorer " << flags.engine.scorer << ": "
+              << (*scorer)->DescribeWeights() << "\n";
+  } else if (scorer.ok()) {
+    std::cout << "join: hand-set thresholds (--scorer none)\n";
+  }
 
   if (!flags.sweep) {
     absl::StatusOr<RunResult> r = RunOnce(flags.engine, data, /*report=*/true);

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   newsdedup::RegisterClusterCommand(&app, &exit_code);
   newsdedup::RegisterEvalCommand(&app, &exit_code);
   newsdedup::RegisterTrainTokenizerCommand(&app, &exit_code);
+  newsdedup::RegisterTrainScorerCommand(&app, &exit_code);
   newsdedup::RegisterServeCommand(&app, &exit_code);
   newsdedup::RegisterClientCommand(&app, &exit_code);
   newsdedup::RegisterLoadgenCommand(&app, &exit_code);
