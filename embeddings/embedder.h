@@ -40,6 +40,8 @@ struct EmbedInput {
   // ExtractNameWords(); may be empty.
   absl::Span<const std::string> title_names = {};
   absl::Span<const std::string> body_names = {};
+  // The article's language as given (any tag, "de-AT"); empty: detected.
+  absl::string_view language = {};
 };
 
 // A sparse vector: `ids` strictly ascending, `weights` of the same length.

@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "embeddings/english_glossary.h"
+#include "embeddings/language.h"
 #include "embeddings/normalizer.h"
 
 namespace newsdedup {
@@ -22,6 +24,10 @@ constexpr uint64_t kWordSeed = 0x9e3779b97f4a7c15ULL;
 constexpr uint64_t kBigramSeed = 0xc2b2ae3d27d4eb4fULL;
 constexpr uint64_t kSubwordSeed = 0x165667b19e3779f9ULL;
 constexpr uint64_t kNameSeed = 0x27d4eb2f165667c5ULL;
+constexpr uint64_t kStemSeed = 0x85ebca77c2b2ae63ULL;
+
+// Enough text for CLD2 to tell the language.
+constexpr size_t kLanguageSampleBytes = 2048;
 
 // Caps the words remembered for explanations, bounding memory on a long run.
 constexpr size_t kMaxDescribedWords = 1 << 20;
@@ -61,7 +67,9 @@ class LexicalEmbedder final : public Embedder {
  public:
   LexicalEmbedder(const LexicalEmbedderOptions& options,
                   std::unique_ptr<Tokenizer> tokenizer)
-      : options_(options), tokenizer_(std::move(tokenizer)) {}
+      : options_(options),
+        tokenizer_(std::move(tokenizer)),
+        glossary_(options.dictionary_dir) {}
 
   int dimension() const override { return options_.dimension; }
 
@@ -81,6 +89,10 @@ class LexicalEmbedder final : public Embedder {
         "lexical-v1 dim=", options_.dimension, " title=", options_.title_weight,
         " word=", options_.word_weight, " bigram=", options_.bigram_weight,
         " subword=", options_.subword_weight, " name=", options_.name_weight,
+        options_.stem_weight > 0
+            ? absl::StrCat(" stem=", options_.stem_weight,
+                           " translation=", options_.translation_weight)
+            : "",
         " idf=", options_.idf_offset, "^", options_.idf_power,
         " body=", options_.max_body_bytes, " ",
         TokenizerFingerprint(*tokenizer_));
@@ -120,6 +132,20 @@ class LexicalEmbedder final : public Embedder {
         }
       }
     }
+    // English text keeps its words as they are (the features every
+    // threshold was set on); other languages add stems, and words of
+    // languages with a dictionary count also as their English translations.
+    std::string language;
+    if (options_.stem_weight > 0 || options_.translation_weight > 0) {
+      language = NormalizeLanguageTag(input.language);
+      if (language.empty()) {
+        language = DetectLanguage(TruncateUtf8(
+            absl::StrCat(input.title, "\n", body), kLanguageSampleBytes));
+      }
+    }
+    const bool foreign = !language.empty() && language != "en";
+    const bool stem = foreign && options_.stem_weight > 0;
+    const bool translate = foreign && options_.translation_weight > 0;
     for (const auto& [text, weight] :
          {std::make_pair(input.title, options_.title_weight),
           std::make_pair(body, 1.0f)}) {
@@ -130,6 +156,20 @@ class LexicalEmbedder final : public Embedder {
         if (count(id, weight, options_.word_weight)) {
           word_names.emplace(id, words[i]);
           ++num_words;
+        }
+        if (stem) {
+          count(HashBytes(StemWord(language, words[i]), kStemSeed), weight,
+                options_.stem_weight);
+        }
+        if (translate) {
+          // Its English translations share one occurrence, as words.
+          absl::Span<const std::string> english =
+              glossary_.Translate(language, words[i]);
+          for (const std::string& translation : english) {
+            count(HashBytes(translation, kWordSeed),
+                  weight * options_.translation_weight / english.size(),
+                  options_.word_weight);
+          }
         }
         if (i + 1 < words.size() && options_.bigram_weight > 0) {
           count(
@@ -193,8 +233,10 @@ class LexicalEmbedder final : public Embedder {
             df_it == document_frequency_.end() ? 0 : df_it->second;
         const double idf =
             std::pow(Idf(n, df) + options_.idf_offset, options_.idf_power);
-        const double w =
-            prepared.group_weights[i] * (1.0 + std::log(count)) * idf;
+        // Sublinear in the count; a share of one occurrence (a word's
+        // translations split it) counts as that share.
+        const double tf = count >= 1 ? 1.0 + std::log(count) : count;
+        const double w = prepared.group_weights[i] * tf * idf;
         embedding.sparse.ids.push_back(id);
         embedding.sparse.weights.push_back(static_cast<float>(w));
         norm2 += w * w;
@@ -252,6 +294,7 @@ class LexicalEmbedder final : public Embedder {
  private:
   const LexicalEmbedderOptions options_;
   const std::unique_ptr<Tokenizer> tokenizer_;
+  mutable EnglishGlossary glossary_;
 
   mutable absl::Mutex mu_;
   int64_t num_documents_ ABSL_GUARDED_BY(mu_) = 0;

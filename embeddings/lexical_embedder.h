@@ -47,6 +47,17 @@ struct LexicalEmbedderOptions {
   float bigram_weight = 0.2f;
   float subword_weight = 0.5f;
   float name_weight = 1.0f;
+  // In a text not in English (its language given, or detected by CLD2),
+  // words also count as their Snowball stem: "Wahlen" meets "Wahl".
+  // English text is left as it is.
+  float stem_weight = 1.0f;
+  // In a text of a language with a FreeDict dictionary into English
+  // (German, Spanish, French, Polish, Turkish, Arabic), each word also
+  // counts as its English translations (sharing this weight of one
+  // occurrence), so reports of one story in two languages share features.
+  float translation_weight = 1.0f;
+  // Where the dictd files of Debian's dict-freedict-*-eng packages are.
+  std::string dictionary_dir = "/usr/share/dictd";
 
   // Added to every idf. 0 gives words found in every document no weight at
   // all, which keeps stories about look-alike events (every article about a

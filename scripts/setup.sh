@@ -13,7 +13,12 @@ PACKAGES=(
   librocksdb-dev prometheus-cpp-dev
   nats-server libnats-dev openssl
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
-  libutf8proc-dev libxxhash-dev
+  libutf8proc-dev libxxhash-dev zlib1g-dev
+  # Multilingual text: language identification, Snowball stemmers and the
+  # FreeDict dictionaries into English.
+  libcld2-dev libstemmer-dev
+  dict-freedict-deu-eng dict-freedict-spa-eng dict-freedict-fra-eng
+  dict-freedict-pol-eng dict-freedict-tur-eng dict-freedict-ara-eng
   python3 python3-numpy python3-sklearn python3-grpcio python3-protobuf
   python3-pip python3-setuptools
   # Operations tests: the dashboard in a real browser, promtool for the

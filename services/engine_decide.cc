@@ -33,6 +33,7 @@ absl::StatusOr<NormalizedText> NormalizeArticle(const Article& article) {
   }
   text.title = *std::move(title);
   text.body = *std::move(body);
+  text.language = article.language;
   // Both texts are valid UTF-8 (they normalised), so these cannot fail.
   text.title_names =
       ExtractNameWords(article.title).value_or(std::vector<std::string>());
@@ -139,7 +140,8 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignNormalized(
 }
 
 EmbedInput ClusteringEngineImpl::EmbedInputOf(const NormalizedText& text) {
-  return {text.title, text.body, text.title_names, text.body_names};
+  return {text.title, text.body, text.title_names, text.body_names,
+          text.language};
 }
 
 absl::StatusOr<Embedding> ClusteringEngineImpl::Embed(

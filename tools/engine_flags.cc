@@ -119,6 +119,25 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->capture_default_str()
       ->group(group);
   command
+      ->add_option("--stem-weight", m.stem_weight,
+                   "Weight of Snowball word stems in the article's language "
+                   "(given, or detected by CLD2)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--translation-weight", m.translation_weight,
+                   "Weight of the English stems of a word's FreeDict "
+                   "translations (de, es, fr, pl, tr, ar)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--dictionary-dir", m.dictionary_dir,
+                   "Where the dict-freedict-*-eng dictionaries are")
+      ->capture_default_str()
+      ->group(group);
+  command
       ->add_option("--max-body-bytes", m.max_body_bytes,
                    "Only this much of a body is embedded")
       ->check(CLI::PositiveNumber)

@@ -183,7 +183,7 @@ int RunPairsEval(const EvalFlags& flags) {
     return kExitFailure;
   }
   struct Pair {
-    std::string lang, text1, text2;
+    std::string lang, lang1, lang2, text1, text2;
     std::vector<std::string> names1, names2;
     double overall;
   };
@@ -205,7 +205,7 @@ int RunPairsEval(const EvalFlags& flags) {
         continue;
       }
       pairs.push_back(
-          {l1 == l2 ? l1 : l1 + l2, *n1, *n2,
+          {l1 == l2 ? l1 : l1 + l2, l1, l2, *n1, *n2,
            ExtractNameWords(text1).value_or(std::vector<std::string>()),
            ExtractNameWords(text2).value_or(std::vector<std::string>()),
            j.at("overall").get<double>()});
@@ -217,17 +217,19 @@ int RunPairsEval(const EvalFlags& flags) {
   // Document frequencies from every text first, as a service would have
   // after ingesting them; then compare with the statistics frozen.
   for (const Pair& p : pairs) {
-    (void)(*embedder)->Embed({"", p.text1, {}, p.names1}, EmbedMode::kObserve);
-    (void)(*embedder)->Embed({"", p.text2, {}, p.names2}, EmbedMode::kObserve);
+    (void)(*embedder)->Embed({"", p.text1, {}, p.names1, p.lang1},
+                             EmbedMode::kObserve);
+    (void)(*embedder)->Embed({"", p.text2, {}, p.names2, p.lang2},
+                             EmbedMode::kObserve);
   }
   std::vector<double> similarity, target;
   std::map<std::string, std::pair<std::vector<double>, std::vector<double>>>
       by_lang;
   for (const Pair& p : pairs) {
-    auto e1 =
-        (*embedder)->Embed({"", p.text1, {}, p.names1}, EmbedMode::kReadOnly);
-    auto e2 =
-        (*embedder)->Embed({"", p.text2, {}, p.names2}, EmbedMode::kReadOnly);
+    auto e1 = (*embedder)->Embed({"", p.text1, {}, p.names1, p.lang1},
+                                 EmbedMode::kReadOnly);
+    auto e2 = (*embedder)->Embed({"", p.text2, {}, p.names2, p.lang2},
+                                 EmbedMode::kReadOnly);
     if (!e1.ok() || !e2.ok()) continue;
     const double sim = Similarity(*e1, *e2);
     similarity.push_back(sim);

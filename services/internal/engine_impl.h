@@ -56,6 +56,7 @@ struct NormalizedText {
   std::string body;
   std::vector<std::string> title_names;
   std::vector<std::string> body_names;
+  std::string language;  // as the article gave it; may be empty
   uint64_t hash = 0;
 };
 

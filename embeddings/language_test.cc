@@ -1,0 +1,101 @@
+#include "embeddings/language.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "embeddings/english_glossary.h"
+#include "embeddings/lexical_embedder.h"
+
+namespace newsdedup {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+TEST(LanguageTest, DetectsTheLanguageOfNewsText) {
+  EXPECT_EQ(DetectLanguage("Die Bundesregierung hat am Dienstag neue "
+                           "Impfstoffe bestellt, teilte das Ministerium mit."),
+            "de");
+  EXPECT_EQ(DetectLanguage("The government ordered new vaccines on Tuesday, "
+                           "the ministry said in a statement."),
+            "en");
+  EXPECT_EQ(DetectLanguage("El gobierno encargó nuevas vacunas el martes, "
+                           "informó el ministerio."),
+            "es");
+  EXPECT_EQ(DetectLanguage(""), "");
+}
+
+TEST(LanguageTest, NormalisesGivenTags) {
+  EXPECT_EQ(NormalizeLanguageTag("de-AT"), "de");
+  EXPECT_EQ(NormalizeLanguageTag("EN_gb"), "en");
+  EXPECT_EQ(NormalizeLanguageTag("deu"), "de");
+  EXPECT_EQ(NormalizeLanguageTag(""), "");
+}
+
+TEST(LanguageTest, StemsWhereSnowballHasAnAlgorithm) {
+  EXPECT_EQ(StemWord("de", "wahlen"), StemWord("de", "wahl"));
+  EXPECT_EQ(StemWord("en", "elections"), StemWord("en", "election"));
+  // No Polish algorithm in libstemmer 2.2; unknown codes: the word itself.
+  EXPECT_EQ(StemWord("pl", "wyborach"), "wyborach");
+  EXPECT_EQ(StemWord("", "words"), "words");
+}
+
+TEST(EnglishGlossaryTest, ParsesFreeDictEntries) {
+  EXPECT_THAT(ParseFreeDictTranslations(
+                  "Regierung /reːɡˈiːrʊŋ/ <fem, n, sg>\n [pol.] government "
+                  "<n>Gov.,  /ɡˈoːf/ Govt.,  /ɡˈɔft/ , administration <n> "
+                  "[Am.]\n see: {Regierungen}\n"),
+              ElementsAre("government", "govt", "administration"));
+  EXPECT_THAT(ParseFreeDictTranslations("Haus\nvolta bracket <n>\n"),
+              IsEmpty());  // multi-word translations are left out
+  EXPECT_THAT(ParseFreeDictTranslations("only a headword"), IsEmpty());
+}
+
+// Needs Debian's dict-freedict-deu-eng (scripts/setup.sh installs it).
+TEST(EnglishGlossaryTest, TranslatesWithTheInstalledDictionaries) {
+  EnglishGlossary glossary("/usr/share/dictd");
+  ASSERT_TRUE(glossary.Covers("de"));
+  EXPECT_THAT(glossary.Translate("de", "regierung"), Contains("government"));
+  EXPECT_THAT(glossary.Translate("de", "impfstoff"), Contains("vaccine"));
+  EXPECT_THAT(glossary.Translate("de", "xqzzy"), IsEmpty());
+  EXPECT_FALSE(glossary.Covers("ja"));
+  EXPECT_THAT(glossary.Translate("ja", "anything"), IsEmpty());
+  EnglishGlossary missing("/nonexistent");
+  EXPECT_FALSE(missing.Covers("de"));
+  EXPECT_THAT(missing.Translate("de", "regierung"), IsEmpty());
+}
+
+// A German and an English report of one story share features through the
+// dictionary; English text is embedded as before.
+TEST(EnglishGlossaryTest, CrossLingualReportsMeet) {
+  const std::string german =
+      "regierung bestellt impfstoff gegen grippe fuer krankenhaus";
+  const std::string english =
+      "government orders vaccine against flu for hospital";
+  auto similarity = [&](const LexicalEmbedderOptions& options) {
+    auto embedder = NewLexicalEmbedder(options);
+    EXPECT_TRUE(embedder.ok());
+    auto de =
+        (*embedder)->Embed({"", german, {}, {}, "de"}, EmbedMode::kReadOnly);
+    auto en =
+        (*embedder)->Embed({"", english, {}, {}, "en"}, EmbedMode::kReadOnly);
+    return Similarity(*de, *en);
+  };
+  LexicalEmbedderOptions monolingual;
+  monolingual.stem_weight = 0;
+  monolingual.translation_weight = 0;
+  const float before = similarity(monolingual);
+  const float after = similarity(LexicalEmbedderOptions());
+  EXPECT_LT(before, 0.05f);
+  EXPECT_GT(after, 0.15f);
+
+  auto with = NewLexicalEmbedder(LexicalEmbedderOptions());
+  auto without = NewLexicalEmbedder(monolingual);
+  auto a = (*with)->Embed({"", english, {}, {}, ""}, EmbedMode::kReadOnly);
+  auto b = (*without)->Embed({"", english, {}, {}, ""}, EmbedMode::kReadOnly);
+  EXPECT_EQ(a->sparse.ids, b->sparse.ids);
+}
+
+}  // namespace
+}  // namespace newsdedup
