@@ -276,21 +276,7 @@ void RegisterEvalCommand(CLI::App* app, int* exit_code) {
   command->add_option("input", flags->input, "Labelled JSONL file")
       ->required()
       ->check(CLI::ExistingFile);
-  command
-      ->add_option("--label-field", flags->labels.label_field,
-                   "Field holding the gold story label")
-      ->capture_default_str();
-  command
-      ->add_option("--shard", flags->labels.shard,
-                   "Score only the stories in this shard (with --num-shards)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  command
-      ->add_option("--num-shards", flags->labels.num_shards,
-                   "Split the gold stories into this many disjoint shards "
-                   "by a hash of their label")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  AddLabelledSetFlags(command, &flags->labels);
   command->add_flag("--sweep", flags->sweep,
                     "Try a grid of join thresholds and print the best");
   command->add_flag("--pairs", flags->pairs,

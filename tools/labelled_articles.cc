@@ -11,6 +11,24 @@
 
 namespace newsdedup {
 
+void AddLabelledSetFlags(CLI::App* command, LabelledSetOptions* options) {
+  command
+      ->add_option("--label-field", options->label_field,
+                   "Field holding the gold story label")
+      ->capture_default_str();
+  command
+      ->add_option("--shard", options->shard,
+                   "Use only the stories in this shard (with --num-shards)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command
+      ->add_option("--num-shards", options->num_shards,
+                   "Split the gold stories into this many disjoint shards "
+                   "by a hash of their label")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
 absl::StatusOr<LabelledSet> ReadLabelledArticles(
     const std::string& path, const LabelledSetOptions& options,
     std::ostream& errors) {

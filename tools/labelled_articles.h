@@ -3,6 +3,7 @@
 #ifndef NEWSDEDUP_TOOLS_LABELLED_ARTICLES_H_
 #define NEWSDEDUP_TOOLS_LABELLED_ARTICLES_H_
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <ostream>
 #include <string>
@@ -36,6 +37,9 @@ struct LabelledSetOptions {
   int shard = 0;
   int num_shards = 1;
 };
+
+// Registers --label-field, --shard and --num-shards on `command`.
+void AddLabelledSetFlags(CLI::App* command, LabelledSetOptions* options);
 
 // Reads a labelled JSONL file; lines that do not parse or lack a label are
 // reported to `errors` with their line number and skipped. Errors: those

@@ -39,7 +39,9 @@ struct TrainScorerFlags {
   EngineFlags engine;
 };
 
-int kClosestCandidates = 3;
+// Examples per article: its closest candidate stories by centroid
+// similarity.
+constexpr int kClosestCandidates = 3;
 
 // How many articles of each gold story a predicted story holds.
 using Composition = absl::flat_hash_map<int64_t, int>;
@@ -205,21 +207,7 @@ void RegisterTrainScorerCommand(CLI::App* app, int* exit_code) {
       ->check(CLI::ExistingFile);
   command->add_option("-o,--output", flags->output, "Model file to write")
       ->required();
-  command
-      ->add_option("--label-field", flags->labels.label_field,
-                   "Field holding the gold story label")
-      ->capture_default_str();
-  command
-      ->add_option("--shard", flags->labels.shard,
-                   "Train only on the stories in this shard (with "
-                   "--num-shards); eval the others")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  command
-      ->add_option("--num-shards", flags->labels.num_shards,
-                   "Split the gold stories into this many disjoint shards")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  AddLabelledSetFlags(command, &flags->labels);
   command->add_option("--folds", flags->folds, "Cross-validation folds")
       ->check(CLI::Range(2, 100))
       ->capture_default_str();
@@ -238,7 +226,7 @@ void RegisterTrainScorerCommand(CLI::App* app, int* exit_code) {
                       "Also write the examples (group, label, features) as "
                       "CSV, for analysis");
   AddEngineFlags(command, &flags->engine);
-  command->callback([flags, exit_code, command] {
+  command->callback([flags, exit_code] {
     omp_set_num_threads(1);
     std::vector<std::string> argv = {"newsdedup train-scorer"};
     for (const std::string& input : flags->inputs) argv.push_back(input);
