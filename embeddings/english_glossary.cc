@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "embeddings/language.h"
 #include "embeddings/normalizer.h"
 
 namespace newsdedup {
@@ -50,6 +51,11 @@ std::string ReadGzip(const std::string& path) {
   while ((n = gzread(file, buffer, sizeof(buffer))) > 0) out.append(buffer, n);
   gzclose(file);
   return out;
+}
+
+// Stems live in the same map as the headwords, under a key no word has.
+std::string StemKey(absl::string_view language, absl::string_view word) {
+  return absl::StrCat("\x01", StemWord(language, word));
 }
 
 }  // namespace
@@ -110,7 +116,11 @@ absl::Span<const std::string> EnglishGlossary::Translate(
   const Dictionary* dictionary = DictionaryFor(language);
   if (dictionary == nullptr) return {};
   auto found = dictionary->find(word);
-  if (found == dictionary->end()) return {};
+  if (found == dictionary->end()) {
+    // An inflected form ("Regierungen"): the headword of the same stem.
+    found = dictionary->find(StemKey(language, word));
+    if (found == dictionary->end()) return {};
+  }
   return found->second;
 }
 
@@ -126,6 +136,7 @@ const EnglishGlossary::Dictionary* EnglishGlossary::DictionaryFor(
   const std::string text = ReadGzip(base + ".dict.dz");
   if (!index || text.empty()) return nullptr;
   auto dictionary = std::make_unique<Dictionary>();
+  std::vector<std::string> headwords;  // in the index's order
   std::string line;
   while (std::getline(index, line)) {
     std::vector<absl::string_view> fields = absl::StrSplit(line, '\t');
@@ -139,8 +150,10 @@ const EnglishGlossary::Dictionary* EnglishGlossary::DictionaryFor(
     std::vector<std::string> senses = ParseFreeDictTranslations(
         absl::string_view(text).substr(offset, length));
     if (senses.empty()) continue;
-    std::vector<std::string>& translations =
-        (*dictionary)[absl::AsciiStrToLower(fields[0])];
+    std::string headword = absl::AsciiStrToLower(fields[0]);
+    auto [entry, added] = dictionary->try_emplace(headword);
+    if (added) headwords.push_back(std::move(headword));
+    std::vector<std::string>& translations = entry->second;
     for (std::string& english : senses) {
       if (translations.size() >= kMaxTranslations) break;
       if (std::find(translations.begin(), translations.end(), english) ==
@@ -148,6 +161,13 @@ const EnglishGlossary::Dictionary* EnglishGlossary::DictionaryFor(
         translations.push_back(std::move(english));
       }
     }
+  }
+  // Stems of headwords, the first headword of each stem in the index's
+  // order winning (the same on every run, so every replica embeds alike).
+  for (const std::string& headword : headwords) {
+    std::vector<std::string> translations = dictionary->at(headword);
+    dictionary->try_emplace(StemKey(language, headword),
+                            std::move(translations));
   }
   it->second = std::move(dictionary);
   return it->second.get();

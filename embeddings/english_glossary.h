@@ -30,11 +30,12 @@ class EnglishGlossary {
   // Dictionaries are read from `directory` when first needed.
   explicit EnglishGlossary(std::string directory);
 
-  // The English words for `word` (lowercase) of `language` (ISO 639-1);
-  // empty when the dictionary has none, or when there is no dictionary for
-  // the language (a missing package costs cross-lingual matching, nothing
-  // else). Thread-safe; the first call for a language reads its
-  // dictionary (about a second for German).
+  // The English words for `word` (lowercase) of `language` (ISO 639-1),
+  // or for the first headword with the same Snowball stem ("impfstoffe":
+  // "impfstoff"); empty when the dictionary has none, or when there is no
+  // dictionary for the language (a missing package costs cross-lingual
+  // matching, nothing else). Thread-safe; the first call for a language reads
+  // its dictionary (about a second for German).
   absl::Span<const std::string> Translate(absl::string_view language,
                                           absl::string_view word);
 

@@ -58,6 +58,8 @@ TEST(EnglishGlossaryTest, TranslatesWithTheInstalledDictionaries) {
   ASSERT_TRUE(glossary.Covers("de"));
   EXPECT_THAT(glossary.Translate("de", "regierung"), Contains("government"));
   EXPECT_THAT(glossary.Translate("de", "impfstoff"), Contains("vaccine"));
+  // An inflected form that is no headword, through the stem of one.
+  EXPECT_THAT(glossary.Translate("de", "krankenhauses"), Contains("hospital"));
   EXPECT_THAT(glossary.Translate("de", "xqzzy"), IsEmpty());
   EXPECT_FALSE(glossary.Covers("ja"));
   EXPECT_THAT(glossary.Translate("ja", "anything"), IsEmpty());
