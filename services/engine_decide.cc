@@ -263,7 +263,7 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
     score.threshold =
         question.base_threshold * policy_.TimeFactor(clusters_[c].span, t);
     if (measure) {
-      evidence.emplace_back(c, Evidence(embedding, t, c, score.similarity, d));
+      evidence.emplace_back(c, Evidence(embedding, c, score.similarity, d));
       evidence.back().second.hand_threshold = score.threshold;
       if (options_.scorer != nullptr) {
         score.odds = static_cast<float>(std::exp(
@@ -285,7 +285,7 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
 }
 
 StoryEvidence ClusteringEngineImpl::Evidence(const Embedding& embedding,
-                                             absl::Time t, int64_t c,
+                                             int64_t c,
                                              float centroid_similarity,
                                              const Decision& d) const {
   const Cluster& cluster = clusters_[c];
@@ -304,12 +304,6 @@ StoryEvidence ClusteringEngineImpl::Evidence(const Embedding& embedding,
       e.member_names_similarity = std::max(
           e.member_names_similarity, SparseDot(embedding.names, member.names));
     }
-  }
-  if (Dated(t) && cluster.span.dated) {
-    absl::Duration gap = absl::ZeroDuration();
-    if (t < cluster.span.first_seen) gap = cluster.span.first_seen - t;
-    if (t > cluster.span.last_seen) gap = t - cluster.span.last_seen;
-    e.gap_days = absl::ToDoubleHours(gap) / 24.0;
   }
   return e;
 }

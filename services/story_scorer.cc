@@ -72,7 +72,6 @@ StoryScorer::FeatureVector StoryScorer::Features(const StoryEvidence& e) {
       std::log(std::clamp(static_cast<double>(e.num_words), 10.0, 150.0));
   const double log_centroid = LogSimilarity(e.centroid_similarity);
   const bool names_missing = e.names_similarity < 0;
-  const bool undated = e.gap_days < 0;
   return {1.0,
           log_centroid - std::log(std::max<double>(e.hand_threshold, 1e-3)),
           log_centroid,
@@ -82,8 +81,6 @@ StoryScorer::FeatureVector StoryScorer::Features(const StoryEvidence& e) {
           names_missing ? 1.0 : 0.0,
           log_words,
           log_centroid * log_words,
-          undated ? 0.0 : std::log1p(e.gap_days),
-          undated ? 1.0 : 0.0,
           std::log(std::max(1, e.story_size))};
 }
 

@@ -40,8 +40,9 @@ struct TrainScorerFlags {
 };
 
 // Examples per article: its closest candidate stories by centroid
-// similarity.
-constexpr int kClosestCandidates = 3;
+// similarity. One (the decision between joining it and starting a new
+// story) transfers best to collections not trained on (docs/quality.md).
+constexpr int kClosestCandidates = 1;
 
 // How many articles of each gold story a predicted story holds.
 using Composition = absl::flat_hash_map<int64_t, int>;

@@ -351,7 +351,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
                                   int64_t preferred) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // What the scorer reads for story `c` (d.neighbors filled).
-  StoryEvidence Evidence(const Embedding& embedding, absl::Time t, int64_t c,
+  StoryEvidence Evidence(const Embedding& embedding, int64_t c,
                          float centroid_similarity, const Decision& d) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
