@@ -99,5 +99,37 @@ TEST(EnglishGlossaryTest, CrossLingualReportsMeet) {
   EXPECT_EQ(a->sparse.ids, b->sparse.ids);
 }
 
+// A German article is weighed by German document frequencies: English
+// articles seen before (most of a stream) change nothing; without the
+// option they make every German word look rare.
+TEST(EnglishGlossaryTest, DocumentFrequenciesArePerLanguage) {
+  const std::string german =
+      "Die Regierung und der Minister haben die Wahl am Sonntag verschoben";
+  auto weights_after_english = [&](bool per_language, int english) {
+    LexicalEmbedderOptions options;
+    options.idf_per_language = per_language;
+    auto embedder = NewLexicalEmbedder(options);
+    EXPECT_TRUE(embedder.ok());
+    for (int i = 0; i < english; ++i) {
+      EXPECT_TRUE(
+          (*embedder)
+              ->Embed(
+                  {"", "The minister said the vote was moved", {}, {}, "en"},
+                  EmbedMode::kObserve)
+              .ok());
+    }
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_TRUE((*embedder)
+                      ->Embed({"", german, {}, {}, "de"}, EmbedMode::kObserve)
+                      .ok());
+    }
+    return (*embedder)
+        ->Embed({"", german, {}, {}, "de"}, EmbedMode::kReadOnly)
+        ->sparse.weights;
+  };
+  EXPECT_EQ(weights_after_english(true, 0), weights_after_english(true, 50));
+  EXPECT_NE(weights_after_english(false, 0), weights_after_english(false, 50));
+}
+
 }  // namespace
 }  // namespace newsdedup

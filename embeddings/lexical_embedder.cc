@@ -58,6 +58,9 @@ struct LexicalFeatures final : public PreparedText {
   std::vector<std::pair<uint32_t, float>> features;
   std::vector<float> group_weights;
   std::vector<bool> is_name;
+  // Whose document frequencies weigh it: its language's, when not
+  // English; English and unknown text share "".
+  std::string statistics;
   int num_words = 0;
   // Words by feature id, for explanations: views into the input's text.
   std::vector<std::pair<uint32_t, absl::string_view>> word_names;
@@ -94,6 +97,7 @@ class LexicalEmbedder final : public Embedder {
                            " translation=", options_.translation_weight)
             : "",
         " idf=", options_.idf_offset, "^", options_.idf_power,
+        options_.idf_per_language ? " idf-per-language" : "",
         " body=", options_.max_body_bytes, " ",
         TokenizerFingerprint(*tokenizer_));
   }
@@ -136,7 +140,8 @@ class LexicalEmbedder final : public Embedder {
     // threshold was set on); other languages add stems, and words of
     // languages with a dictionary count also as their English translations.
     std::string language;
-    if (options_.stem_weight > 0 || options_.translation_weight > 0) {
+    if (options_.stem_weight > 0 || options_.translation_weight > 0 ||
+        options_.idf_per_language) {
       language = NormalizeLanguageTag(input.language);
       if (language.empty()) {
         language = DetectLanguage(TruncateUtf8(
@@ -188,6 +193,7 @@ class LexicalEmbedder final : public Embedder {
 
     auto prepared = std::make_unique<LexicalFeatures>();
     prepared->num_words = num_words;
+    if (foreign && options_.idf_per_language) prepared->statistics = language;
     prepared->features.assign(tf.begin(), tf.end());
     std::sort(prepared->features.begin(), prepared->features.end());
     for (const auto& [id, count] : prepared->features) {
@@ -212,7 +218,9 @@ class LexicalEmbedder final : public Embedder {
     if (mode == EmbedMode::kObserve) {
       absl::MutexLock lock(&mu_);
       ++num_documents_;
-      for (const auto& [id, count] : features) ++document_frequency_[id];
+      DocumentStatistics& stats = statistics_[prepared.statistics];
+      ++stats.documents;
+      for (const auto& [id, count] : features) ++stats.frequency[id];
       for (const auto& [id, word] : prepared.word_names) {
         if (word_names_.size() >= kMaxDescribedWords) break;
         word_names_.try_emplace(id, std::string(word));
@@ -225,12 +233,15 @@ class LexicalEmbedder final : public Embedder {
     double names_norm2 = 0.0;
     {
       absl::ReaderMutexLock lock(&mu_);
-      const double n = static_cast<double>(num_documents_);
+      static const DocumentStatistics kNone;
+      auto found = statistics_.find(prepared.statistics);
+      const DocumentStatistics& stats =
+          found != statistics_.end() ? found->second : kNone;
+      const double n = static_cast<double>(stats.documents);
       for (size_t i = 0; i < features.size(); ++i) {
         const auto& [id, count] = features[i];
-        auto df_it = document_frequency_.find(id);
-        const double df =
-            df_it == document_frequency_.end() ? 0 : df_it->second;
+        auto df_it = stats.frequency.find(id);
+        const double df = df_it == stats.frequency.end() ? 0 : df_it->second;
         const double idf =
             std::pow(Idf(n, df) + options_.idf_offset, options_.idf_power);
         // Sublinear in the count; a share of one occurrence (a word's
@@ -296,9 +307,16 @@ class LexicalEmbedder final : public Embedder {
   const std::unique_ptr<Tokenizer> tokenizer_;
   mutable EnglishGlossary glossary_;
 
+  // Documents seen, and how many held each feature.
+  struct DocumentStatistics {
+    int64_t documents = 0;
+    absl::flat_hash_map<uint32_t, uint32_t> frequency;
+  };
+
   mutable absl::Mutex mu_;
-  int64_t num_documents_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::flat_hash_map<uint32_t, uint32_t> document_frequency_
+  int64_t num_documents_ ABSL_GUARDED_BY(mu_) = 0;  // in every language
+  // By LexicalFeatures::statistics.
+  absl::flat_hash_map<std::string, DocumentStatistics> statistics_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint32_t, std::string> word_names_ ABSL_GUARDED_BY(mu_);
 };

@@ -56,6 +56,10 @@ struct LexicalEmbedderOptions {
   // counts as its English translations (sharing this weight of one
   // occurrence), so reports of one story in two languages share features.
   float translation_weight = 1.0f;
+  // Document frequencies kept per language (English and unknown text
+  // together), so that a German article's words are weighed by how common
+  // they are in German, not rare because most of the stream is English.
+  bool idf_per_language = true;
   // Where the dictd files of Debian's dict-freedict-*-eng packages are.
   std::string dictionary_dir = "/usr/share/dictd";
 

@@ -133,6 +133,12 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->capture_default_str()
       ->group(group);
   command
+      ->add_option("--idf-per-language", m.idf_per_language,
+                   "Keep document frequencies per language (English and "
+                   "unknown together)")
+      ->capture_default_str()
+      ->group(group);
+  command
       ->add_option("--dictionary-dir", m.dictionary_dir,
                    "Where the dict-freedict-*-eng dictionaries are")
       ->capture_default_str()
