@@ -263,8 +263,7 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
     score.threshold =
         question.base_threshold * policy_.TimeFactor(clusters_[c].span, t);
     if (measure) {
-      evidence.emplace_back(c, Evidence(embedding, c, score.similarity, d));
-      evidence.back().second.hand_threshold = score.threshold;
+      evidence.emplace_back(c, Evidence(embedding, score, d));
       if (options_.scorer != nullptr) {
         score.odds = static_cast<float>(std::exp(
             std::min(options_.scorer->LogOdds(evidence.back().second), 30.0)));
@@ -285,12 +284,13 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
 }
 
 StoryEvidence ClusteringEngineImpl::Evidence(const Embedding& embedding,
-                                             int64_t c,
-                                             float centroid_similarity,
+                                             const ScoredStory& score,
                                              const Decision& d) const {
+  const int64_t c = score.story;
   const Cluster& cluster = clusters_[c];
   StoryEvidence e;
-  e.centroid_similarity = centroid_similarity;
+  e.centroid_similarity = score.similarity;
+  e.hand_threshold = score.threshold;
   e.num_words = embedding.num_words;
   e.story_size = static_cast<int>(cluster.members.size());
   if (!embedding.names.empty() && cluster.names_centroid.has_weight()) {

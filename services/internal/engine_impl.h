@@ -350,9 +350,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
                                   const Candidates& found,
                                   int64_t preferred) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // What the scorer reads for story `c` (d.neighbors filled).
-  StoryEvidence Evidence(const Embedding& embedding, int64_t c,
-                         float centroid_similarity, const Decision& d) const
+  // What the scorer reads for the story `score` names, as the hand rule
+  // scored it (d.neighbors filled).
+  StoryEvidence Evidence(const Embedding& embedding, const ScoredStory& score,
+                         const Decision& d) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // Copies a decision's explanation into an answer.
