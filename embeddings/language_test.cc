@@ -97,6 +97,12 @@ TEST(EnglishGlossaryTest, CrossLingualReportsMeet) {
   auto a = (*with)->Embed({"", english, {}, {}, ""}, EmbedMode::kReadOnly);
   auto b = (*without)->Embed({"", english, {}, {}, ""}, EmbedMode::kReadOnly);
   EXPECT_EQ(a->sparse.ids, b->sparse.ids);
+
+  // Translations alone change vectors, so they change the fingerprint.
+  LexicalEmbedderOptions translation_only = monolingual;
+  translation_only.translation_weight = 1;
+  EXPECT_NE((*NewLexicalEmbedder(translation_only))->fingerprint(),
+            (*without)->fingerprint());
 }
 
 // A German article is weighed by German document frequencies: English

@@ -92,7 +92,7 @@ class LexicalEmbedder final : public Embedder {
         "lexical-v1 dim=", options_.dimension, " title=", options_.title_weight,
         " word=", options_.word_weight, " bigram=", options_.bigram_weight,
         " subword=", options_.subword_weight, " name=", options_.name_weight,
-        options_.stem_weight > 0
+        options_.stem_weight > 0 || options_.translation_weight > 0
             ? absl::StrCat(" stem=", options_.stem_weight,
                            " translation=", options_.translation_weight)
             : "",
@@ -144,8 +144,11 @@ class LexicalEmbedder final : public Embedder {
         options_.idf_per_language) {
       language = NormalizeLanguageTag(input.language);
       if (language.empty()) {
-        language = DetectLanguage(TruncateUtf8(
-            absl::StrCat(input.title, "\n", body), kLanguageSampleBytes));
+        // The sample is cut before it is joined: bodies run to 32 KiB.
+        language = DetectLanguage(
+            TruncateUtf8(absl::StrCat(input.title, "\n",
+                                      TruncateUtf8(body, kLanguageSampleBytes)),
+                         kLanguageSampleBytes));
       }
     }
     const bool foreign = !language.empty() && language != "en";
