@@ -11,7 +11,7 @@ PACKAGES=(
   libsentencepiece-dev sentencepiece
   libgtest-dev libgmock-dev libbenchmark-dev
   librocksdb-dev prometheus-cpp-dev
-  nats-server libnats-dev openssl
+  nats-server libnats-dev openssl libssl-dev
   libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
   libutf8proc-dev libxxhash-dev zlib1g-dev
   # Multilingual text: language identification, Snowball stemmers and the
