@@ -11,6 +11,12 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Backup(
     grpc::CallbackServerContext* context, const v1::BackupRequest* request,
     v1::BackupResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Status allowed =
+      AuthorizeCall(access_, *context, Role::kAdmin, "Backup").status();
+  if (!allowed.ok()) {
+    reactor->Finish(ToGrpcStatus(allowed));
+    return reactor;
+  }
   if (request->backup_dir().empty()) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                  "backup_dir: required"));
@@ -29,6 +35,13 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Backup(
 grpc::ServerUnaryReactor* AdminServiceImpl::GetState(
     grpc::CallbackServerContext* context, const v1::GetStateRequest*,
     v1::GetStateResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Status allowed =
+      AuthorizeCall(access_, *context, Role::kAdmin, "GetState").status();
+  if (!allowed.ok()) {
+    reactor->Finish(ToGrpcStatus(allowed));
+    return reactor;
+  }
   const uint64_t at = replica_ != nullptr ? replica_->applied_sequence() : 0;
   const StateDigest state = ComputeStateDigest(*engine_);
   response->set_digest(state.Hex());
@@ -40,7 +53,6 @@ grpc::ServerUnaryReactor* AdminServiceImpl::GetState(
     response->set_log_sequence(replica_->log_sequence());
     response->set_digest_sequence(at);
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -8,6 +8,7 @@
 
 #include "grpcpp/grpcpp.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
+#include "services/access_control.h"
 #include "services/engine.h"
 #include "services/replica_progress.h"
 
@@ -15,10 +16,12 @@ namespace newsdedup {
 
 class AdminServiceImpl final : public v1::AdminService::CallbackService {
  public:
-  // `replica`: set on a replica of a replicated service.
+  // `replica`: set on a replica of a replicated service. `access`: who
+  // may call (every method needs the admin role; null: everyone).
   explicit AdminServiceImpl(ClusteringEngine* engine,
-                            const ReplicaProgress* replica = nullptr)
-      : engine_(engine), replica_(replica) {}
+                            const ReplicaProgress* replica = nullptr,
+                            const AccessControl* access = nullptr)
+      : engine_(engine), replica_(replica), access_(access) {}
 
   grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
                                    const v1::BackupRequest* request,
@@ -30,6 +33,7 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
  private:
   ClusteringEngine* const engine_;
   const ReplicaProgress* const replica_;
+  const AccessControl* const access_;
 };
 
 }  // namespace newsdedup

@@ -13,8 +13,8 @@ namespace newsdedup {
 
 DedupServer::DedupServer(const ServerOptions& options, ClusteringEngine* engine)
     : options_(options),
-      service_(engine, options.limits, options.replica),
-      admin_(engine, options.replica),
+      service_(engine, options.limits, options.replica, options.access),
+      admin_(engine, options.replica, options.access),
       reflection_v1_(
           {v1::DedupService::service_full_name(),
            v1::AdminService::service_full_name(), "grpc.health.v1.Health",
@@ -32,14 +32,27 @@ absl::StatusOr<std::unique_ptr<DedupServer>> DedupServer::Start(
   if (options.max_message_bytes <= 0) {
     return absl::InvalidArgumentError("max_message_bytes must be positive");
   }
+  absl::StatusOr<TlsMaterial> tls = ReadTlsFiles(options.tls);
+  if (!tls.ok()) return tls.status();
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (options.tls.enabled()) {
+    grpc::SslServerCredentialsOptions ssl(
+        tls->client_ca.empty()
+            ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    ssl.pem_root_certs = tls->client_ca;
+    ssl.pem_key_cert_pairs.push_back({tls->key, tls->cert});
+    credentials = grpc::SslServerCredentials(ssl);
+  }
   // Process-wide switches; both must be set before a builder is created.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::unique_ptr<DedupServer> server(new DedupServer(options, engine));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen_address,
-                           grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen_address, credentials,
+                           &server->port_);
   // gRPC sets SO_REUSEPORT by default, which lets a second server bind the
   // same port and take half of the new connections to another store.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

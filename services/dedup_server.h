@@ -18,11 +18,13 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/access_control.h"
 #include "services/admin_service.h"
 #include "services/dedup_service.h"
 #include "services/engine.h"
 #include "services/prometheus_registry.h"
 #include "services/reflection_v1.h"
+#include "services/tls_options.h"
 
 namespace grpc {
 class Server;
@@ -48,12 +50,19 @@ struct ServerOptions {
   PrometheusRegistry* metrics = nullptr;
   // Set on a replica of a replicated service (docs/replication.md).
   const ReplicaProgress* replica = nullptr;
+  // Who may call what (access_control.h); null lets every call through.
+  // Health checks and reflection stay open (probes and tools use them).
+  // It must outlive the server.
+  const AccessControl* access = nullptr;
+  // Certificates: set, the port speaks TLS only (mutual TLS with a client
+  // CA).
+  TlsOptions tls;
 };
 
 class DedupServer {
  public:
   // Builds and starts the server. Errors: kInvalidArgument for bad options,
-  // kUnavailable if the address cannot be bound.
+  // those of ReadTlsFiles, kUnavailable if the address cannot be bound.
   static absl::StatusOr<std::unique_ptr<DedupServer>> Start(
       const ServerOptions& options, ClusteringEngine* engine);
 

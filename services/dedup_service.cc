@@ -26,6 +26,18 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
+absl::StatusOr<Caller> AuthorizeCall(const AccessControl* access,
+                                     const grpc::ServerContextBase& context,
+                                     Role needed, absl::string_view action) {
+  if (access == nullptr) return Caller{"anonymous", Role::kAdmin};
+  absl::string_view header;
+  const auto& metadata = context.client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    header = absl::string_view(it->second.data(), it->second.size());
+  }
+  return access->Authorize(header, needed, action);
+}
+
 namespace {
 
 using absl::StrCat;
@@ -37,6 +49,18 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
+
+}  // namespace
+
+namespace {
+
+// Ends a stream call at once with the refusal it gets.
+class RefusedStreamReactor final
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit RefusedStreamReactor(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
 
 }  // namespace
 
@@ -187,10 +211,12 @@ class AssignStreamReactor final
 
 DedupServiceImpl::DedupServiceImpl(ClusteringEngine* engine,
                                    const ServiceLimits& limits,
-                                   const ReplicaProgress* replica)
+                                   const ReplicaProgress* replica,
+                                   const AccessControl* access)
     : engine_(engine),
       limits_(limits),
       replica_(replica),
+      access_(access),
       reads_(engine, limits) {}
 
 absl::Status DedupServiceImpl::AwaitMinSequence(
@@ -232,11 +258,13 @@ void DedupServiceImpl::AddSequenceMetadata(
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* DedupServiceImpl::Unary(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response,
+    grpc::ByteBuffer* response, Role needed, absl::string_view action,
     absl::Status (DedupServiceImpl::*handle)(grpc::CallbackServerContext*,
                                              const Request&, Response*)) {
   Request parsed;
-  absl::Status status = ParseRequest(*request, &parsed);
+  absl::Status status =
+      AuthorizeCall(access_, *context, needed, action).status();
+  if (status.ok()) status = ParseRequest(*request, &parsed);
   if (status.ok()) status = AwaitMinSequence(context);
   Response answer;
   if (status.ok()) status = (this->*handle)(context, parsed, &answer);
@@ -248,41 +276,51 @@ grpc::ServerUnaryReactor* DedupServiceImpl::Unary(
 grpc::ServerUnaryReactor* DedupServiceImpl::Assign(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Unary(context, request, response, &DedupServiceImpl::DoAssign);
+  return Unary(context, request, response, Role::kIngest, "Assign",
+               &DedupServiceImpl::DoAssign);
 }
 grpc::ServerUnaryReactor* DedupServiceImpl::AssignBatch(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Unary(context, request, response, &DedupServiceImpl::DoAssignBatch);
+  return Unary(context, request, response, Role::kIngest, "AssignBatch",
+               &DedupServiceImpl::DoAssignBatch);
 }
 grpc::ServerUnaryReactor* DedupServiceImpl::GetCluster(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Unary(context, request, response, &DedupServiceImpl::DoGetCluster);
+  return Unary(context, request, response, Role::kRead, "GetCluster",
+               &DedupServiceImpl::DoGetCluster);
 }
 grpc::ServerUnaryReactor* DedupServiceImpl::ListClusters(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Unary(context, request, response, &DedupServiceImpl::DoListClusters);
+  return Unary(context, request, response, Role::kRead, "ListClusters",
+               &DedupServiceImpl::DoListClusters);
 }
 grpc::ServerUnaryReactor* DedupServiceImpl::GetArticle(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Unary(context, request, response, &DedupServiceImpl::DoGetArticle);
+  return Unary(context, request, response, Role::kRead, "GetArticle",
+               &DedupServiceImpl::DoGetArticle);
 }
 grpc::ServerUnaryReactor* DedupServiceImpl::FindSimilar(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Unary(context, request, response, &DedupServiceImpl::DoFindSimilar);
+  return Unary(context, request, response, Role::kRead, "FindSimilar",
+               &DedupServiceImpl::DoFindSimilar);
 }
 grpc::ServerUnaryReactor* DedupServiceImpl::DeleteArticle(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
     grpc::ByteBuffer* response) {
-  return Unary(context, request, response, &DedupServiceImpl::DoDeleteArticle);
+  return Unary(context, request, response, Role::kIngest, "DeleteArticle",
+               &DedupServiceImpl::DoDeleteArticle);
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
-DedupServiceImpl::AssignStream(grpc::CallbackServerContext* /*context*/) {
+DedupServiceImpl::AssignStream(grpc::CallbackServerContext* context) {
+  const absl::Status allowed =
+      AuthorizeCall(access_, *context, Role::kIngest, "AssignStream").status();
+  if (!allowed.ok()) return new RefusedStreamReactor(ToGrpcStatus(allowed));
   return new AssignStreamReactor(this);
 }
 

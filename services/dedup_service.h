@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
+#include "services/access_control.h"
 #include "services/api_messages.h"
 #include "services/cluster_reads.h"
 #include "services/engine.h"
@@ -27,6 +28,12 @@ namespace newsdedup {
 
 // Maps an absl::Status to the grpc::Status with the same code and message.
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The caller of a call, if its `authorization` metadata grants `needed`
+// (AccessControl::Authorize). A null `access` lets every call through.
+absl::StatusOr<Caller> AuthorizeCall(const AccessControl* access,
+                                     const grpc::ServerContextBase& context,
+                                     Role needed, absl::string_view action);
 
 // The generated callback service with every method taking the raw bytes
 // of its messages: requests are parsed by the service (wire_messages.h),
@@ -47,9 +54,11 @@ class DedupServiceImpl final : public RawDedupService {
  public:
   // `replica`: set on a replica of a replicated service (it may be the
   // engine itself); answers then carry the applied sequence, and reads
-  // honour a minimum sequence (replica_progress.h).
+  // honour a minimum sequence (replica_progress.h). `access`: who may call
+  // what (null: everyone everything); it must outlive the service.
   DedupServiceImpl(ClusteringEngine* engine, const ServiceLimits& limits,
-                   const ReplicaProgress* replica = nullptr);
+                   const ReplicaProgress* replica = nullptr,
+                   const AccessControl* access = nullptr);
 
   grpc::ServerUnaryReactor* Assign(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
@@ -78,12 +87,13 @@ class DedupServiceImpl final : public RawDedupService {
  private:
   friend class AssignStreamReactor;
 
-  // Parses the request, runs `handle` and serialises its response; the
-  // call finishes with the first error.
+  // Checks that the caller holds `needed`, parses the request, runs
+  // `handle` and serialises its response; the call finishes with the first
+  // error. `action` names the method in a refusal.
   template <typename Request, typename Response>
   grpc::ServerUnaryReactor* Unary(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-      grpc::ByteBuffer* response,
+      grpc::ByteBuffer* response, Role needed, absl::string_view action,
       absl::Status (DedupServiceImpl::*handle)(grpc::CallbackServerContext*,
                                                const Request&, Response*));
 
@@ -122,6 +132,7 @@ class DedupServiceImpl final : public RawDedupService {
   ClusteringEngine* const engine_;
   const ServiceLimits limits_;
   const ReplicaProgress* const replica_;
+  const AccessControl* const access_;
   ClusterReads reads_;
 };
 

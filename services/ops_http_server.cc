@@ -2,8 +2,11 @@
 
 #include <httplib.h>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "services/api_messages.h"
@@ -20,6 +23,10 @@ int HttpStatus(absl::StatusCode code) {
       return 400;
     case absl::StatusCode::kNotFound:
       return 404;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
     case absl::StatusCode::kResourceExhausted:
       return 429;
     case absl::StatusCode::kUnavailable:
@@ -127,46 +134,102 @@ void ServeApi(httplib::Server& server, ClusterReads* reads) {
              });
 }
 
-// Replicas: the JSON API's consistency headers and minimum sequence
-// (the HTTP form of the gRPC metadata in replica_progress.h).
-void ServeReplicaConsistency(httplib::Server& server,
-                             const ReplicaProgress* replica) {
-  server.set_pre_routing_handler(
-      [replica](const httplib::Request& req, httplib::Response& res) {
-        if (req.path.rfind("/api/", 0) != 0 || !req.has_param("min_sequence")) {
-          return httplib::Server::HandlerResponse::Unhandled;
-        }
-        uint64_t wanted = 0;
-        int timeout_ms = 5000;
-        absl::Status status;
-        if (!absl::SimpleAtoi(req.get_param_value("min_sequence"), &wanted)) {
-          status = absl::InvalidArgumentError(
-              "min_sequence: must be a log sequence number");
-        } else if (req.has_param("timeout_ms") &&
-                   (!absl::SimpleAtoi(req.get_param_value("timeout_ms"),
-                                      &timeout_ms) ||
-                    timeout_ms < 0 || timeout_ms > 60000)) {
-          status = absl::InvalidArgumentError(
-              "timeout_ms: must be an integer from 0 to 60000");
-        } else if (!replica->WaitForSequence(
-                       wanted, absl::Now() + absl::Milliseconds(timeout_ms))) {
-          status = absl::UnavailableError(absl::StrCat(
-              "this replica has applied the change log up to entry ",
-              replica->applied_sequence(), ", not yet ", wanted,
-              "; retry, or ask another replica"));
-        }
-        if (status.ok()) return httplib::Server::HandlerResponse::Unhandled;
-        Answer<v1::Error>(res, [&](v1::Error*) { return status; });
-        return httplib::Server::HandlerResponse::Handled;
-      });
-  server.set_post_routing_handler(
-      [replica](const httplib::Request& req, httplib::Response& res) {
-        if (req.path.rfind("/api/", 0) != 0) return;
-        res.set_header("X-Newsdedup-Applied-Sequence",
-                       absl::StrCat(replica->applied_sequence()));
-        res.set_header("X-Newsdedup-Log-Sequence",
-                       absl::StrCat(replica->log_sequence()));
-      });
+// Replicas: `?min_sequence=N` on the JSON API waits for that log entry
+// (the HTTP form of the gRPC metadata in replica_progress.h). Handled
+// (with an error answered) when the request may not go on.
+httplib::Server::HandlerResponse AwaitMinSequence(
+    const ReplicaProgress* replica, const httplib::Request& req,
+    httplib::Response& res) {
+  if (req.path.rfind("/api/", 0) != 0 || !req.has_param("min_sequence")) {
+    return httplib::Server::HandlerResponse::Unhandled;
+  }
+  uint64_t wanted = 0;
+  int timeout_ms = 5000;
+  absl::Status status;
+  if (!absl::SimpleAtoi(req.get_param_value("min_sequence"), &wanted)) {
+    status = absl::InvalidArgumentError(
+        "min_sequence: must be a log sequence number");
+  } else if (req.has_param("timeout_ms") &&
+             (!absl::SimpleAtoi(req.get_param_value("timeout_ms"),
+                                &timeout_ms) ||
+              timeout_ms < 0 || timeout_ms > 60000)) {
+    status = absl::InvalidArgumentError(
+        "timeout_ms: must be an integer from 0 to 60000");
+  } else if (!replica->WaitForSequence(
+                 wanted, absl::Now() + absl::Milliseconds(timeout_ms))) {
+    status = absl::UnavailableError(absl::StrCat(
+        "this replica has applied the change log up to entry ",
+        replica->applied_sequence(), ", not yet ", wanted,
+        "; retry, or ask another replica"));
+  }
+  if (status.ok()) return httplib::Server::HandlerResponse::Unhandled;
+  Answer<v1::Error>(res, [&](v1::Error*) { return status; });
+  return httplib::Server::HandlerResponse::Handled;
+}
+
+// Replicas: every JSON API answer says which log entries it reflects.
+void AddSequenceHeaders(const ReplicaProgress* replica,
+                        const httplib::Request& req, httplib::Response& res) {
+  if (req.path.rfind("/api/", 0) != 0) return;
+  res.set_header("X-Newsdedup-Applied-Sequence",
+                 absl::StrCat(replica->applied_sequence()));
+  res.set_header("X-Newsdedup-Log-Sequence",
+                 absl::StrCat(replica->log_sequence()));
+}
+
+constexpr char kSessionCookie[] = "newsdedup_session";
+
+// The value of cookie `name`, empty when the request has none.
+std::string CookieValue(const httplib::Request& req, absl::string_view name) {
+  const size_t count = req.get_header_value_count("Cookie");
+  for (size_t i = 0; i < count; ++i) {
+    for (absl::string_view pair :
+         absl::StrSplit(req.get_header_value("Cookie", i), ';')) {
+      pair = absl::StripAsciiWhitespace(pair);
+      if (absl::ConsumePrefix(&pair, name) && absl::ConsumePrefix(&pair, "=")) {
+        return std::string(pair);
+      }
+    }
+  }
+  return "";
+}
+
+// A state-changing request must come from a page of this server, not from
+// a form or script on another site riding on the user's cookie. Browsers
+// send Origin with every POST, and Sec-Fetch-Site; clients such as curl
+// send neither and carry their token themselves.
+absl::Status CheckSameOrigin(const httplib::Request& req) {
+  const std::string site = req.get_header_value("Sec-Fetch-Site");
+  if (!site.empty() && site != "same-origin" && site != "none") {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "cross-site request refused (Sec-Fetch-Site: ", site, ")"));
+  }
+  absl::string_view origin = req.get_header_value("Origin");
+  if (origin.empty()) return absl::OkStatus();
+  if (!absl::ConsumePrefix(&origin, "https://")) {
+    absl::ConsumePrefix(&origin, "http://");
+  }
+  if (origin != req.get_header_value("Host")) {
+    return absl::PermissionDeniedError(
+        "cross-site request refused (its Origin is not this server)");
+  }
+  return absl::OkStatus();
+}
+
+// The login page; `message` is one of ours, never the user's input.
+std::string LoginPage(absl::string_view message) {
+  return absl::StrCat(
+      "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<title>newsdedup: log in</title>"
+      "<link rel=\"stylesheet\" href=\"/style.css\"></head><body>"
+      "<header><h1>newsdedup</h1></header><main>"
+      "<form method=\"post\" action=\"/login\" id=\"login\">"
+      "<p><label>Token <input type=\"password\" name=\"token\" "
+      "id=\"token\" autocomplete=\"current-password\" required></label> "
+      "<button type=\"submit\">Log in</button></p>",
+      message.empty() ? "" : absl::StrCat("<p class=\"error\">", message,
+                                          "</p>"),
+      "</form></main></body></html>\n");
 }
 
 void Serve(httplib::Server& server, const PrometheusRegistry* registry,
@@ -215,12 +278,49 @@ void ConfigureConnections(httplib::Server& server) {
 
 absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
     const std::string& host, int port, const ClusteringEngine* engine,
-    const PrometheusRegistry* registry, const ReplicaProgress* replica) {
-  std::unique_ptr<OpsHttpServer> ops(new OpsHttpServer(engine));
-  ops->server_ = std::make_unique<httplib::Server>();
+    const PrometheusRegistry* registry, const ReplicaProgress* replica,
+    const HttpAccess& access) {
+  std::unique_ptr<OpsHttpServer> ops(new OpsHttpServer(engine, access));
+  if (access.tls.enabled()) {
+    // Read first for clear errors; httplib only says whether it loaded.
+    absl::StatusOr<TlsMaterial> files = ReadTlsFiles(access.tls);
+    if (!files.ok()) return files.status();
+    auto tls = std::make_unique<httplib::SSLServer>(
+        access.tls.cert_file.c_str(), access.tls.key_file.c_str(),
+        access.tls.client_ca_file.empty() ? nullptr
+                                          : access.tls.client_ca_file.c_str());
+    if (!tls->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "TLS certificate ", access.tls.cert_file, " and key ",
+          access.tls.key_file, " do not load (not a matching pair?)"));
+    }
+    ops->server_ = std::move(tls);
+  } else {
+    ops->server_ = std::make_unique<httplib::Server>();
+  }
   ConfigureConnections(*ops->server_);
   Serve(*ops->server_, registry, &ops->reads_);
-  if (replica != nullptr) ServeReplicaConsistency(*ops->server_, replica);
+  ops->ServeLogin();
+  OpsHttpServer* self = ops.get();
+  ops->server_->set_pre_routing_handler(
+      [self, replica](const httplib::Request& req, httplib::Response& res) {
+        if (self->Refuse(req, res)) {
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        if (replica != nullptr) return AwaitMinSequence(replica, req, res);
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
+  ops->server_->set_post_routing_handler(
+      [replica](const httplib::Request& req, httplib::Response& res) {
+        // The dashboard loads only its own files, and no other site may
+        // frame it (the editorial buttons must not be clicked through a
+        // disguise).
+        res.set_header("Content-Security-Policy",
+                       "default-src 'self'; frame-ancestors 'none'");
+        res.set_header("X-Content-Type-Options", "nosniff");
+        res.set_header("X-Frame-Options", "DENY");
+        if (replica != nullptr) AddSequenceHeaders(replica, req, res);
+      });
   if (port == 0) {
     ops->port_ = ops->server_->bind_to_any_port(host);
   } else {
@@ -236,8 +336,87 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
   return ops;
 }
 
-OpsHttpServer::OpsHttpServer(const ClusteringEngine* engine)
-    : reads_(engine, ServiceLimits()) {}
+OpsHttpServer::OpsHttpServer(const ClusteringEngine* engine,
+                             const HttpAccess& access)
+    : access_(access), reads_(engine, ServiceLimits()) {}
+
+bool OpsHttpServer::TokensRequired() const {
+  return access_.access != nullptr && access_.access->enabled();
+}
+
+std::string OpsHttpServer::AuthorizationOf(const httplib::Request& req) const {
+  std::string header = req.get_header_value("Authorization");
+  if (!header.empty()) return header;
+  const std::string token =
+      sessions_.TokenOf(CookieValue(req, kSessionCookie));
+  return token.empty() ? "" : absl::StrCat("Bearer ", token);
+}
+
+bool OpsHttpServer::Refuse(const httplib::Request& req,
+                           httplib::Response& res) const {
+  absl::Status status;
+  if (req.method != "GET" && req.method != "HEAD") {
+    status = CheckSameOrigin(req);
+  }
+  const bool api = absl::StartsWith(req.path, "/api/");
+  const bool metrics = req.path == "/metrics" && !access_.metrics_open;
+  if (status.ok() && TokensRequired() && (api || metrics)) {
+    // Reads need `read`; the API's POST routes change stories: `edit`.
+    const Role needed = req.method == "GET" ? Role::kRead : Role::kEdit;
+    status = access_.access
+                 ->Authorize(AuthorizationOf(req), needed,
+                             absl::StrCat(req.method, " ", req.path))
+                 .status();
+  }
+  if (status.ok()) return false;
+  if (status.code() == absl::StatusCode::kUnauthenticated) {
+    res.set_header("WWW-Authenticate", "Bearer realm=\"newsdedup\"");
+  }
+  Answer<v1::Error>(res, [&](v1::Error*) { return status; });
+  return true;
+}
+
+void OpsHttpServer::ServeLogin() {
+  server_->Get("/login", [this](const httplib::Request&,
+                                httplib::Response& res) {
+    if (!TokensRequired()) {
+      res.set_redirect("/", 303);  // nothing to log in to
+      return;
+    }
+    res.set_content(LoginPage(""), "text/html; charset=utf-8");
+  });
+  server_->Post("/login", [this](const httplib::Request& req,
+                                 httplib::Response& res) {
+    if (!TokensRequired()) {
+      res.set_redirect("/", 303);
+      return;
+    }
+    const std::string token = req.get_param_value("token");
+    if (token.empty() ||
+        !access_.access->Authenticate(absl::StrCat("Bearer ", token)).ok()) {
+      res.status = 401;
+      res.set_content(LoginPage("Unknown or revoked token."),
+                      "text/html; charset=utf-8");
+      return;
+    }
+    const std::string session = sessions_.Start(token);
+    res.set_header(
+        "Set-Cookie",
+        absl::StrCat(kSessionCookie, "=", session,
+                     "; Path=/; HttpOnly; SameSite=Strict",
+                     access_.tls.enabled() ? "; Secure" : ""));
+    res.set_redirect("/", 303);
+  });
+  server_->Post("/logout", [this](const httplib::Request& req,
+                                  httplib::Response& res) {
+    sessions_.End(CookieValue(req, kSessionCookie));
+    res.set_header("Set-Cookie",
+                   absl::StrCat(kSessionCookie,
+                                "=; Path=/; HttpOnly; SameSite=Strict; "
+                                "Max-Age=0"));
+    res.set_redirect("/login", 303);
+  });
+}
 
 OpsHttpServer::~OpsHttpServer() { Stop(); }
 

@@ -14,6 +14,15 @@
 //                                articles grouped by story, and the story
 //                                the text would join; ?k=1..100 (20)
 //   GET /healthz                 "ok"
+//   GET /login, POST /login      the login form (a server with tokens);
+//   POST /logout                 the session cookie is HttpOnly,
+//                                SameSite=Strict (and Secure over TLS)
+//
+// With tokens (HttpAccess.access), /api/* and /metrics (unless
+// metrics_open) need `Authorization: Bearer TOKEN` or a login session:
+// 401 without, 403 with a role too low. /healthz, /login and the
+// dashboard's static files stay open. Every POST must come from the page's
+// own origin (Origin and Sec-Fetch-Site are checked): 403 otherwise.
 //
 // JSON fields are documented in docs/dashboard.md. Errors come back as
 // {"error": "..."} with status 400 (bad parameter) or 404 (unknown id).
@@ -25,16 +34,31 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "services/access_control.h"
 #include "services/cluster_reads.h"
 #include "services/engine.h"
 #include "services/prometheus_registry.h"
 #include "services/replica_progress.h"
+#include "services/tls_options.h"
+#include "services/web_sessions.h"
 
 namespace httplib {
 class Server;
+struct Request;
+struct Response;
 }
 
 namespace newsdedup {
+
+// Who may use the HTTP port, and how it is encrypted.
+struct HttpAccess {
+  // Null: everyone everything (the loopback demo). Must outlive the server.
+  const AccessControl* access = nullptr;
+  // Set: HTTPS only (a client CA: browsers must present a certificate).
+  TlsOptions tls;
+  // With tokens, leave /metrics open for Prometheus.
+  bool metrics_open = false;
+};
 
 class OpsHttpServer {
  public:
@@ -45,10 +69,12 @@ class OpsHttpServer {
   // X-Newsdedup-Applied-Sequence and X-Newsdedup-Log-Sequence, and
   // `?min_sequence=N` (with `timeout_ms`, default 5000) waits for that log
   // entry first (503 when it is not applied in time).
+  // Errors also: kInvalidArgument for TLS files that do not load.
   static absl::StatusOr<std::unique_ptr<OpsHttpServer>> Start(
       const std::string& host, int port, const ClusteringEngine* engine,
       const PrometheusRegistry* registry,
-      const ReplicaProgress* replica = nullptr);
+      const ReplicaProgress* replica = nullptr,
+      const HttpAccess& access = HttpAccess());
 
   ~OpsHttpServer();  // stops
 
@@ -65,8 +91,20 @@ class OpsHttpServer {
   static constexpr int kSlowClientSeconds = 5;
 
  private:
-  explicit OpsHttpServer(const ClusteringEngine* engine);
+  OpsHttpServer(const ClusteringEngine* engine, const HttpAccess& access);
 
+  bool TokensRequired() const;
+  // The request's credentials: its Authorization header, or its login
+  // session's token as one.
+  std::string AuthorizationOf(const httplib::Request& req) const;
+  // Answers (and returns true for) a request that may not go on: a
+  // cross-site POST, or one without the role its path needs.
+  bool Refuse(const httplib::Request& req, httplib::Response& res) const;
+  // GET/POST /login and POST /logout.
+  void ServeLogin();
+
+  const HttpAccess access_;
+  WebSessions sessions_;
   std::unique_ptr<httplib::Server> server_;
   // The JSON API answers through the same reads as the gRPC service.
   ClusterReads reads_;

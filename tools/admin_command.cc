@@ -16,8 +16,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
+#include "common/status_macros.h"
 #include "services/replica_checkpoints.h"
 #include "services/rocksdb_store.h"
+#include "tools/client_channel.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
 
@@ -27,16 +29,19 @@ namespace {
 struct AdminFlags {
   std::string data_dir = "newsdedup-data";
   std::string backup_dir;
-  std::string server;  // backup through this running server
+  // backup (through this running server) and state; server empty: none
+  ChannelFlags channel;
 };
 
 // Backs up through a running server's AdminService.Backup. `backup_dir`
 // is a path on the server's machine.
-absl::Status BackupOnline(const std::string& server,
+absl::Status BackupOnline(const ChannelFlags& server,
                           const std::string& backup_dir) {
-  auto stub = v1::AdminService::NewStub(
-      grpc::CreateChannel(server, grpc::InsecureChannelCredentials()));
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
+                   OpenChannel(server));
+  auto stub = v1::AdminService::NewStub(channel);
   grpc::ClientContext context;
+  AddCallCredentials(server, &context);
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::hours(1));
   v1::BackupRequest request;
@@ -46,23 +51,31 @@ absl::Status BackupOnline(const std::string& server,
   if (!status.ok()) {
     return absl::Status(
         static_cast<absl::StatusCode>(status.error_code()),
-        absl::StrCat("server ", server, ": ", status.error_message()));
+        absl::StrCat("server ", server.server, ": ", status.error_message()));
   }
   return absl::OkStatus();
 }
 
 // Prints a running server's AdminService.GetState as key=value pairs.
 int RunState(const AdminFlags& flags) {
-  auto stub = v1::AdminService::NewStub(
-      grpc::CreateChannel(flags.server, grpc::InsecureChannelCredentials()));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      OpenChannel(flags.channel);
+  if (!channel.ok()) {
+    std::cerr << "newsdedup admin state: " << channel.status().message()
+              << "\n";
+    return kExitUsage;
+  }
+  auto stub = v1::AdminService::NewStub(*channel);
   grpc::ClientContext context;
+  AddCallCredentials(flags.channel, &context);
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::minutes(5));
   v1::GetStateResponse state;
   const grpc::Status status =
       stub->GetState(&context, v1::GetStateRequest(), &state);
   if (!status.ok()) {
-    std::cerr << "newsdedup admin state: server " << flags.server << ": "
+    std::cerr << "newsdedup admin state: server " << flags.channel.server
+              << ": "
               << absl::StatusCodeToString(
                      static_cast<absl::StatusCode>(status.error_code()))
               << ": " << status.error_message() << "\n";
@@ -83,9 +96,9 @@ int RunState(const AdminFlags& flags) {
 // through the server that does (found by --server or the address it left
 // in the directory). Says which in `*how`.
 absl::Status Backup(const AdminFlags& flags, std::string* how) {
-  if (!flags.server.empty()) {
-    *how = " online through the server at " + flags.server;
-    return BackupOnline(flags.server, flags.backup_dir);
+  if (!flags.channel.server.empty()) {
+    *how = " online through the server at " + flags.channel.server;
+    return BackupOnline(flags.channel, flags.backup_dir);
   }
   absl::Status offline = BackupStore(flags.data_dir, flags.backup_dir);
   if (offline.code() != absl::StatusCode::kFailedPrecondition ||
@@ -101,9 +114,10 @@ absl::Status Backup(const AdminFlags& flags, std::string* how) {
                      ". If a newsdedup server holds it, pass its address with "
                      "--server HOST:PORT to back up while it runs"));
   }
-  server = std::string(absl::StripAsciiWhitespace(server));
-  *how = " online through the server at " + server;
-  return BackupOnline(server, flags.backup_dir);
+  ChannelFlags found = flags.channel;
+  found.server = std::string(absl::StripAsciiWhitespace(server));
+  *how = " online through the server at " + found.server;
+  return BackupOnline(found, flags.backup_dir);
 }
 
 // Prints the outcome of an operation that returns only a status.
@@ -175,7 +189,8 @@ void RegisterAdminCommand(CLI::App* app, int* exit_code) {
       "of one moment; writes go on)");
   AddDataDir(backup, flags.get());
   backup->add_option("--to", flags->backup_dir, "Backup directory")->required();
-  backup->add_option("--server", flags->server,
+  AddChannelFlags(backup, &flags->channel);
+  backup->add_option("--server", flags->channel.server,
                      "Back up through the running server at HOST:PORT (found "
                      "in the data directory when omitted)");
   backup->callback([flags, exit_code] {
@@ -217,8 +232,9 @@ void RegisterAdminCommand(CLI::App* app, int* exit_code) {
       "Print a running server's state digest (equal on replicas at the same "
       "applied sequence),\narticle and cluster counts, and a replica's place "
       "in the change log");
-  state->add_option("--server", flags->server, "host:port of the server")
+  state->add_option("--server", flags->channel.server, "host:port of the server")
       ->required();
+  AddChannelFlags(state, &flags->channel);
   state->callback([flags, exit_code] { *exit_code = RunState(*flags); });
 
   CLI::App* check = admin->add_subcommand(

@@ -15,13 +15,15 @@
 #include "services/api_messages.h"
 #include "services/replica_progress.h"
 #include "tools/article_jsonl.h"
+#include "tools/client_channel.h"
 #include "tools/commands.h"
 
 namespace newsdedup {
 namespace {
 
 struct ClientFlags {
-  std::string server = "127.0.0.1:50051";
+  ClientFlags() { channel.server = "127.0.0.1:50051"; }
+  ChannelFlags channel;
   double timeout_seconds = 30;
   // Replicated service: answer only once this log entry is applied.
   uint64_t min_sequence = 0;
@@ -48,13 +50,14 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
 
 class Client {
  public:
-  explicit Client(const ClientFlags& flags)
+  Client(const ClientFlags& flags, std::shared_ptr<grpc::Channel> channel)
       : flags_(flags),
-        channel_(grpc::CreateChannel(flags.server,
-                                     grpc::InsecureChannelCredentials())),
+        channel_(std::move(channel)),
         stub_(v1::DedupService::NewStub(channel_)) {}
 
+  // The call's deadline and credentials.
   void SetDeadline(grpc::ClientContext* context) const {
+    AddCallCredentials(flags_.channel, context);
     context->set_deadline(std::chrono::system_clock::now() +
                           std::chrono::milliseconds(static_cast<int64_t>(
                               flags_.timeout_seconds * 1000)));
@@ -93,6 +96,7 @@ class Client {
 
   grpc::Status AssignInStream(std::istream& in) {
     grpc::ClientContext context;  // no deadline: a stream may run for hours
+    AddCallCredentials(flags_.channel, &context);
     auto stream = stub_->AssignStream(&context);
     std::thread writer([&] {
       ForEachInputArticle(in, [&](v1::Article article) {
@@ -144,7 +148,7 @@ class Client {
   }
 
   int Fail(const grpc::Status& status) const {
-    std::cerr << "newsdedup client: " << flags_.server << ": "
+    std::cerr << "newsdedup client: " << flags_.channel.server << ": "
               << absl::StatusCodeToString(
                      static_cast<absl::StatusCode>(status.error_code()))
               << ": " << status.error_message() << "\n";
@@ -307,6 +311,18 @@ class Client {
   std::unique_ptr<v1::DedupService::Stub> stub_;
 };
 
+// Runs one subcommand on a client of the server the flags name.
+int RunClient(const ClientFlags& flags, int (Client::*run)()) {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      OpenChannel(flags.channel);
+  if (!channel.ok()) {
+    std::cerr << "newsdedup client: " << channel.status().message() << "\n";
+    return kExitUsage;
+  }
+  Client client(flags, *std::move(channel));
+  return (client.*run)();
+}
+
 }  // namespace
 
 void RegisterClientCommand(CLI::App* app, int* exit_code) {
@@ -314,8 +330,11 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   CLI::App* client = app->add_subcommand(
       "client", "Call a running newsdedup server (see 'newsdedup serve').");
   client->require_subcommand(1);
-  client->add_option("--server", flags->server, "Server address host:port")
+  client
+      ->add_option("--server", flags->channel.server,
+                   "Server address host:port")
       ->capture_default_str();
+  AddChannelFlags(client, &flags->channel);
   client
       ->add_option("--timeout-seconds", flags->timeout_seconds,
                    "Deadline of each unary call")
@@ -341,7 +360,7 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   assign->callback(
-      [flags, exit_code] { *exit_code = Client(*flags).Assign(); });
+      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::Assign); });
 
   CLI::App* get_cluster =
       client->add_subcommand("get-cluster", "Show one cluster and its members");
@@ -354,7 +373,7 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       ->capture_default_str();
   get_cluster->add_flag("--json", flags->json, "Print the response as JSON");
   get_cluster->callback(
-      [flags, exit_code] { *exit_code = Client(*flags).GetCluster(); });
+      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::GetCluster); });
 
   CLI::App* list = client->add_subcommand("list-clusters", "List clusters");
   list->add_option("--sort", flags->sort,
@@ -373,13 +392,13 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       ->capture_default_str();
   list->add_flag("--json", flags->json, "Print the response as JSON");
   list->callback(
-      [flags, exit_code] { *exit_code = Client(*flags).ListClusters(); });
+      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::ListClusters); });
 
   CLI::App* get_article =
       client->add_subcommand("get-article", "Show one article's assignment");
   get_article->add_option("article_id", flags->id, "Article id")->required();
   get_article->callback(
-      [flags, exit_code] { *exit_code = Client(*flags).GetArticle(); });
+      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::GetArticle); });
 
   CLI::App* similar = client->add_subcommand(
       "find-similar",
@@ -390,20 +409,20 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       ->capture_default_str();
   similar->add_flag("--json", flags->json, "Print the response as JSON");
   similar->callback(
-      [flags, exit_code] { *exit_code = Client(*flags).FindSimilar(); });
+      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::FindSimilar); });
 
   CLI::App* remove = client->add_subcommand(
       "delete-article", "Take an article down (it leaves its cluster)");
   remove->add_option("article_id", flags->id, "Article id")->required();
   remove->callback(
-      [flags, exit_code] { *exit_code = Client(*flags).DeleteArticle(); });
+      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::DeleteArticle); });
 
   CLI::App* health = client->add_subcommand(
       "health", "Ask the standard gRPC health service; exit 0 when SERVING");
   health->callback(
-      [flags, exit_code] { *exit_code = Client(*flags).Health(); });
+      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::Health); });
 
-  // --server, --timeout-seconds and --min-sequence may also follow the
+  // --server, --token, --timeout-seconds ... may also follow the
   // subcommand
   // (`client get-cluster story-3 --server host:port`).
   for (CLI::App* command : client->get_subcommands({})) command->fallthrough();

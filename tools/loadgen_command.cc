@@ -29,6 +29,7 @@
 #include "services/api_messages.h"
 #include "services/dedup_server.h"
 #include "tools/article_jsonl.h"
+#include "tools/client_channel.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
 #include "tools/quality_scores.h"
@@ -38,7 +39,8 @@ namespace newsdedup {
 namespace {
 
 struct LoadgenFlags {
-  std::string server;  // empty: run an in-process server on a free port
+  // server empty: run an in-process server on a free port
+  ChannelFlags channel;
   std::string corpus = "../shared/data/uci-news-dev.jsonl";
   int preload = 100000;
   int stream_articles = 20000;
@@ -77,9 +79,10 @@ std::vector<v1::AssignRequest> MakeRequests(SyntheticArticles* maker,
 
 // Sends `requests` through one AssignStream; returns the number of articles
 // answered with an error, or -1 if the stream failed.
-int64_t StreamArticles(v1::DedupService::Stub* stub,
+int64_t StreamArticles(v1::DedupService::Stub* stub, const ChannelFlags& target,
                        const std::vector<v1::AssignRequest>& requests) {
   grpc::ClientContext context;
+  AddCallCredentials(target, &context);
   auto stream = stub->AssignStream(&context);
   std::thread writer([&] {
     for (const v1::AssignRequest& request : requests) {
@@ -104,7 +107,7 @@ int64_t StreamArticles(v1::DedupService::Stub* stub,
 // Sends requests[c] through stream c, all streams at once; returns the
 // seconds taken and adds the articles answered with an error to `errors`.
 double StreamConcurrently(
-    v1::DedupService::Stub* stub,
+    v1::DedupService::Stub* stub, const ChannelFlags& target,
     const std::vector<std::vector<v1::AssignRequest>>& requests,
     int64_t* errors) {
   std::vector<std::thread> streams;
@@ -112,7 +115,7 @@ double StreamConcurrently(
   const absl::Time start = absl::Now();
   for (const std::vector<v1::AssignRequest>& stream : requests) {
     streams.emplace_back([&] {
-      const int64_t e = StreamArticles(stub, stream);
+      const int64_t e = StreamArticles(stub, target, stream);
       failed += e < 0 ? static_cast<int64_t>(stream.size()) : e;
     });
   }
@@ -134,8 +137,8 @@ int RunLoadgen(const LoadgenFlags& flags) {
 
   std::unique_ptr<ClusteringEngine> engine;
   std::unique_ptr<DedupServer> server;
-  std::string address = flags.server;
-  if (address.empty()) {
+  ChannelFlags target = flags.channel;
+  if (target.server.empty()) {
     auto built = BuildEngine(flags.engine);
     if (!built.ok()) {
       std::cerr << "loadgen: " << built.status().message() << "\n";
@@ -150,19 +153,22 @@ int RunLoadgen(const LoadgenFlags& flags) {
       return kExitFailure;
     }
     server = *std::move(started);
-    address = absl::StrCat("127.0.0.1:", server->port());
+    target.server = absl::StrCat("127.0.0.1:", server->port());
   }
-  auto channel =
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  auto stub = v1::DedupService::NewStub(channel);
-  std::cout << "loadgen: server " << address << (server ? " (in-process)" : "")
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = OpenChannel(target);
+  if (!channel.ok()) {
+    std::cerr << "loadgen: " << channel.status().message() << "\n";
+    return kExitUsage;
+  }
+  auto stub = v1::DedupService::NewStub(*channel);
+  std::cout << "loadgen: server " << target.server << (server ? " (in-process)" : "")
             << "\n";
 
   // Phase 1: preload.
   const std::vector<v1::AssignRequest> preload =
       MakeRequests(&maker, 0, flags.preload);
   absl::Time start = absl::Now();
-  if (StreamArticles(stub.get(), preload) < 0) return kExitFailure;
+  if (StreamArticles(stub.get(), target, preload) < 0) return kExitFailure;
   double s = absl::ToDoubleSeconds(absl::Now() - start);
   std::cout << absl::StrFormat("preload: %d articles in %.1fs (%.0f/s)\n",
                                flags.preload, s, flags.preload / s);
@@ -180,7 +186,7 @@ int RunLoadgen(const LoadgenFlags& flags) {
           MakeRequests(&maker, first + c * count, count, updated));
     }
     int64_t errors = 0;
-    const double seconds = StreamConcurrently(stub.get(), requests, &errors);
+    const double seconds = StreamConcurrently(stub.get(), target, requests, &errors);
     std::cout << absl::StrFormat(
         "AssignStream%s: %d articles over %d streams in %.1fs: %.0f Assign/s "
         "(%d errors)\n",
@@ -211,6 +217,7 @@ int RunLoadgen(const LoadgenFlags& flags) {
         const v1::AssignRequest& request = unary[i];
         v1::AssignResponse response;
         grpc::ClientContext context;
+        AddCallCredentials(target, &context);
         context.set_deadline(std::chrono::system_clock::now() +
                              std::chrono::seconds(10));
         // Latency is measured from the scheduled send time, so a server
@@ -244,7 +251,8 @@ void RegisterLoadgenCommand(CLI::App* app, int* exit_code) {
       "Benchmark a server over loopback: preload articles, measure "
       "AssignStream throughput,\nthen unary Assign latency at a fixed rate. "
       "Without --server it runs its own server in-process.");
-  command->add_option("--server", flags->server,
+  AddChannelFlags(command, &flags->channel);
+  command->add_option("--server", flags->channel.server,
                       "host:port of a running server (default: in-process)");
   command
       ->add_option("--corpus", flags->corpus,

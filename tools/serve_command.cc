@@ -14,12 +14,14 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "common/time_format.h"
+#include "services/access_control.h"
 #include "services/dedup_server.h"
 #include "services/jetstream_log.h"
 #include "services/ops_http_server.h"
 #include "services/prometheus_metrics.h"
 #include "services/replica_checkpoints.h"
 #include "services/replicated_engine.h"
+#include "services/tls_options.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
 #include "tools/log.h"
@@ -42,6 +44,10 @@ struct ServeFlags {
   ServerOptions server;
   std::string http_listen = "127.0.0.1:8080";
   double shutdown_grace_seconds = 10;
+  // Access (docs/security.md).
+  std::string auth_tokens_file;
+  bool insecure = false;
+  bool metrics_open = false;
   EngineFlags engine;
   // Replication (docs/replication.md): on when servers are given.
   JetStreamLogOptions replication;
@@ -105,6 +111,46 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
   return engine;
 }
 
+// The tokens of --auth-tokens (everyone allowed without it), after the
+// check that a server reachable from other machines has them.
+absl::StatusOr<std::unique_ptr<AccessControl>> OpenAccess(
+    const ServeFlags& flags) {
+  if (flags.auth_tokens_file.empty()) {
+    for (const std::string& address :
+         {flags.server.listen_address, flags.http_listen}) {
+      if (address.empty() || flags.insecure) continue;
+      const std::string host = address.substr(0, address.rfind(':'));
+      if (!IsLoopbackHost(host)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "refusing to listen on ", address,
+            " without --auth-tokens: anyone who reaches it could read, "
+            "ingest, edit and delete. Give --auth-tokens FILE (docs/"
+            "security.md), listen on 127.0.0.1, or pass --insecure to run "
+            "open anyway"));
+      }
+    }
+    return AccessControl::Open();
+  }
+  return AccessControl::FromTokenFile(flags.auth_tokens_file);
+}
+
+// SIGHUP: reads the token file again; on an error the old tokens stay.
+void ReloadTokens(AccessControl* access) {
+  if (!access->enabled()) {
+    LogEvent("info", "tokens_not_reloaded",
+             {{"reason", "SIGHUP without --auth-tokens"}});
+    return;
+  }
+  absl::StatusOr<int> tokens = access->Reload();
+  if (tokens.ok()) {
+    LogEvent("info", "tokens_reloaded", {{"tokens", absl::StrCat(*tokens)}});
+  } else {
+    LogEvent("error", "tokens_reload_failed",
+             {{"error", std::string(tokens.status().message())},
+              {"note", "the previous tokens stay in force"}});
+  }
+}
+
 // The thread that waits for SIGINT and SIGTERM (RunServe's).
 pthread_t signal_waiter;
 
@@ -123,6 +169,7 @@ int RunServe(ServeFlags& flags) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);  // reloads the token file
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal_waiter = pthread_self();
   struct sigaction forward = {};
@@ -130,6 +177,15 @@ int RunServe(ServeFlags& flags) {
   sigemptyset(&forward.sa_mask);
   sigaction(SIGINT, &forward, nullptr);
   sigaction(SIGTERM, &forward, nullptr);
+  sigaction(SIGHUP, &forward, nullptr);
+
+  absl::StatusOr<std::unique_ptr<AccessControl>> access = OpenAccess(flags);
+  if (!access.ok()) {
+    LogEvent("error", "access_failed",
+             {{"error", std::string(access.status().message())}});
+    return kExitUsage;
+  }
+  flags.server.access = access->get();
 
   // Concurrency comes from gRPC's threads, one request each; FAISS's own
   // OpenMP threads would only compete with them for the cores.
@@ -212,9 +268,13 @@ int RunServe(ServeFlags& flags) {
                {{"error", "--http-listen must be host:port"}});
       return kExitFailure;
     }
+    HttpAccess http_access;
+    http_access.access = access->get();
+    http_access.tls = flags.server.tls;
+    http_access.metrics_open = flags.metrics_open;
     auto started =
         OpsHttpServer::Start(flags.http_listen.substr(0, colon), http_port,
-                             engine->get(), &metrics, replica);
+                             engine->get(), &metrics, replica, http_access);
     if (!started.ok()) {
       LogEvent("error", "http_failed",
                {{"error", started.status().ToString()}});
@@ -245,6 +305,10 @@ int RunServe(ServeFlags& flags) {
   LogEvent("info", "serving",
            {{"address", flags.server.listen_address},
             {"port", absl::StrCat((*server)->port())},
+            {"auth", (*access)->enabled() ? "tokens" : "open"},
+            {"tls", !flags.server.tls.enabled() ? "off"
+                    : flags.server.tls.client_ca_file.empty() ? "on"
+                                                              : "mutual"},
             {"startup_ms", absl::StrFormat("%.0f", absl::ToDoubleMilliseconds(
                                                        absl::Now() - start))}});
   // Once a second: is the store writable (health follows it; each change
@@ -258,6 +322,10 @@ int RunServe(ServeFlags& flags) {
   if (!writable) (*server)->ReportWritable(false);
   for (int64_t seconds = 1;; ++seconds) {
     signal_number = sigtimedwait(&signals, nullptr, &tick);
+    if (signal_number == SIGHUP) {
+      ReloadTokens(access->get());
+      continue;
+    }
     if (signal_number >= 0) break;  // SIGTERM or SIGINT; else the tick
     const absl::Status status = (*engine)->Writable();
     if (status.ok() != writable) {
@@ -336,6 +404,24 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
                    "How long calls in flight may run after a shutdown signal")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  command->add_option(
+      "--auth-tokens", flags->auth_tokens_file,
+      "Token file: one 'TOKEN ROLE NAME' line per credential, roles read < "
+      "ingest < edit < admin; calls then need 'authorization: Bearer TOKEN'. "
+      "Reloaded on SIGHUP (docs/security.md)");
+  command->add_option("--tls-cert", flags->server.tls.cert_file,
+                      "TLS certificate chain (PEM) for the gRPC and HTTP "
+                      "ports; with --tls-key they speak TLS only");
+  command->add_option("--tls-key", flags->server.tls.key_file,
+                      "Private key of --tls-cert (PEM)");
+  command->add_option("--tls-client-ca", flags->server.tls.client_ca_file,
+                      "CA bundle (PEM): gRPC clients must present a "
+                      "certificate it signed (mutual TLS)");
+  command->add_flag("--insecure", flags->insecure,
+                    "Allow listening beyond loopback without --auth-tokens");
+  command->add_flag("--metrics-open", flags->metrics_open,
+                    "With --auth-tokens, leave /metrics open for scrapers "
+                    "(/healthz is always open)");
   AddEngineFlags(command, &flags->engine);
   AddStoreFlags(command, &flags->engine);
   command

@@ -93,7 +93,12 @@ function timeline(counts, large) {
 }
 
 async function getJson(url) {
-  const res = await fetch(url);
+  const res = await fetch(url, {credentials: "same-origin"});
+  // A server with --auth-tokens: no session yet, or it has ended.
+  if (res.status === 401) {
+    window.location.assign("/login");
+    throw new Error("login needed");
+  }
   const body = await res.json();
   if (!res.ok) throw new Error(body.message || res.statusText);
   return body;
