@@ -118,13 +118,13 @@ AccessControl::ParseTable(absl::string_view text) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, role.status().message()));
     }
-    Credential credential{Sha256(fields[0]),
-                          {std::string(absl::StripAsciiWhitespace(fields[2])),
-                           *role}};
+    Credential credential{
+        Sha256(fields[0]),
+        {std::string(absl::StripAsciiWhitespace(fields[2])), *role}};
     for (const Credential& other : *table) {
       if (other.digest == credential.digest) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, "the same token as '", other.caller.name, "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, "the same token as '", other.caller.name, "'"));
       }
     }
     table->push_back(std::move(credential));
@@ -159,8 +159,8 @@ absl::StatusOr<Caller> AccessControl::Authenticate(
   // Digests have one length, so comparing them takes the same time for any
   // token; every entry is compared, so the time does not tell which
   // matched either.
-  const Digest presented = Sha256(absl::StripAsciiWhitespace(
-      authorization.substr(kBearer.size())));
+  const Digest presented =
+      Sha256(absl::StripAsciiWhitespace(authorization.substr(kBearer.size())));
   std::shared_ptr<const Table> table;
   {
     absl::MutexLock lock(&mu_);
@@ -184,9 +184,9 @@ absl::StatusOr<Caller> AccessControl::Authorize(
   absl::StatusOr<Caller> caller = Authenticate(authorization);
   if (!caller.ok()) return caller.status();
   if (caller->role < needed) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        action, " needs the role '", RoleName(needed), "'; '", caller->name,
-        "' has '", RoleName(caller->role), "'"));
+    return absl::PermissionDeniedError(
+        absl::StrCat(action, " needs the role '", RoleName(needed), "'; '",
+                     caller->name, "' has '", RoleName(caller->role), "'"));
   }
   return caller;
 }

@@ -75,8 +75,8 @@ class AccessControl {
   // TOKEN"; empty when there is none) against the role `action` needs.
   // Errors: kUnauthenticated when there is no valid token; kPermissionDenied
   // naming the role needed and the caller's.
-  absl::StatusOr<Caller> Authorize(absl::string_view authorization,
-                                   Role needed, absl::string_view action) const;
+  absl::StatusOr<Caller> Authorize(absl::string_view authorization, Role needed,
+                                   absl::string_view action) const;
 
   // The caller a header names, whatever its role; the same errors as
   // Authorize's kUnauthenticated.

@@ -51,8 +51,7 @@ absl::StatusOr<std::unique_ptr<DedupServer>> DedupServer::Start(
 
   std::unique_ptr<DedupServer> server(new DedupServer(options, engine));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen_address, credentials,
-                           &server->port_);
+  builder.AddListeningPort(options.listen_address, credentials, &server->port_);
   // gRPC sets SO_REUSEPORT by default, which lets a second server bind the
   // same port and take half of the new connections to another store.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -157,10 +157,10 @@ httplib::Server::HandlerResponse AwaitMinSequence(
         "timeout_ms: must be an integer from 0 to 60000");
   } else if (!replica->WaitForSequence(
                  wanted, absl::Now() + absl::Milliseconds(timeout_ms))) {
-    status = absl::UnavailableError(absl::StrCat(
-        "this replica has applied the change log up to entry ",
-        replica->applied_sequence(), ", not yet ", wanted,
-        "; retry, or ask another replica"));
+    status = absl::UnavailableError(
+        absl::StrCat("this replica has applied the change log up to entry ",
+                     replica->applied_sequence(), ", not yet ", wanted,
+                     "; retry, or ask another replica"));
   }
   if (status.ok()) return httplib::Server::HandlerResponse::Unhandled;
   Answer<v1::Error>(res, [&](v1::Error*) { return status; });
@@ -227,8 +227,8 @@ std::string LoginPage(absl::string_view message) {
       "<p><label>Token <input type=\"password\" name=\"token\" "
       "id=\"token\" autocomplete=\"current-password\" required></label> "
       "<button type=\"submit\">Log in</button></p>",
-      message.empty() ? "" : absl::StrCat("<p class=\"error\">", message,
-                                          "</p>"),
+      message.empty() ? ""
+                      : absl::StrCat("<p class=\"error\">", message, "</p>"),
       "</form></main></body></html>\n");
 }
 
@@ -347,8 +347,7 @@ bool OpsHttpServer::TokensRequired() const {
 std::string OpsHttpServer::AuthorizationOf(const httplib::Request& req) const {
   std::string header = req.get_header_value("Authorization");
   if (!header.empty()) return header;
-  const std::string token =
-      sessions_.TokenOf(CookieValue(req, kSessionCookie));
+  const std::string token = sessions_.TokenOf(CookieValue(req, kSessionCookie));
   return token.empty() ? "" : absl::StrCat("Bearer ", token);
 }
 
@@ -377,14 +376,14 @@ bool OpsHttpServer::Refuse(const httplib::Request& req,
 }
 
 void OpsHttpServer::ServeLogin() {
-  server_->Get("/login", [this](const httplib::Request&,
-                                httplib::Response& res) {
-    if (!TokensRequired()) {
-      res.set_redirect("/", 303);  // nothing to log in to
-      return;
-    }
-    res.set_content(LoginPage(""), "text/html; charset=utf-8");
-  });
+  server_->Get("/login",
+               [this](const httplib::Request&, httplib::Response& res) {
+                 if (!TokensRequired()) {
+                   res.set_redirect("/", 303);  // nothing to log in to
+                   return;
+                 }
+                 res.set_content(LoginPage(""), "text/html; charset=utf-8");
+               });
   server_->Post("/login", [this](const httplib::Request& req,
                                  httplib::Response& res) {
     if (!TokensRequired()) {
@@ -400,22 +399,21 @@ void OpsHttpServer::ServeLogin() {
       return;
     }
     const std::string session = sessions_.Start(token);
-    res.set_header(
-        "Set-Cookie",
-        absl::StrCat(kSessionCookie, "=", session,
-                     "; Path=/; HttpOnly; SameSite=Strict",
-                     access_.tls.enabled() ? "; Secure" : ""));
+    res.set_header("Set-Cookie",
+                   absl::StrCat(kSessionCookie, "=", session,
+                                "; Path=/; HttpOnly; SameSite=Strict",
+                                access_.tls.enabled() ? "; Secure" : ""));
     res.set_redirect("/", 303);
   });
-  server_->Post("/logout", [this](const httplib::Request& req,
-                                  httplib::Response& res) {
-    sessions_.End(CookieValue(req, kSessionCookie));
-    res.set_header("Set-Cookie",
-                   absl::StrCat(kSessionCookie,
-                                "=; Path=/; HttpOnly; SameSite=Strict; "
-                                "Max-Age=0"));
-    res.set_redirect("/login", 303);
-  });
+  server_->Post(
+      "/logout", [this](const httplib::Request& req, httplib::Response& res) {
+        sessions_.End(CookieValue(req, kSessionCookie));
+        res.set_header("Set-Cookie",
+                       absl::StrCat(kSessionCookie,
+                                    "=; Path=/; HttpOnly; SameSite=Strict; "
+                                    "Max-Age=0"));
+        res.set_redirect("/login", 303);
+      });
 }
 
 OpsHttpServer::~OpsHttpServer() { Stop(); }

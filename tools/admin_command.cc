@@ -15,8 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "newsdedup/v1/dedup.grpc.pb.h"
 #include "common/status_macros.h"
+#include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/replica_checkpoints.h"
 #include "services/rocksdb_store.h"
 #include "tools/client_channel.h"
@@ -37,8 +37,7 @@ struct AdminFlags {
 // is a path on the server's machine.
 absl::Status BackupOnline(const ChannelFlags& server,
                           const std::string& backup_dir) {
-  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel,
-                   OpenChannel(server));
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::Channel> channel, OpenChannel(server));
   auto stub = v1::AdminService::NewStub(channel);
   grpc::ClientContext context;
   AddCallCredentials(server, &context);
@@ -232,7 +231,8 @@ void RegisterAdminCommand(CLI::App* app, int* exit_code) {
       "Print a running server's state digest (equal on replicas at the same "
       "applied sequence),\narticle and cluster counts, and a replica's place "
       "in the change log");
-  state->add_option("--server", flags->channel.server, "host:port of the server")
+  state
+      ->add_option("--server", flags->channel.server, "host:port of the server")
       ->required();
   AddChannelFlags(state, &flags->channel);
   state->callback([flags, exit_code] { *exit_code = RunState(*flags); });

@@ -372,8 +372,9 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   get_cluster->add_flag("--json", flags->json, "Print the response as JSON");
-  get_cluster->callback(
-      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::GetCluster); });
+  get_cluster->callback([flags, exit_code] {
+    *exit_code = RunClient(*flags, &Client::GetCluster);
+  });
 
   CLI::App* list = client->add_subcommand("list-clusters", "List clusters");
   list->add_option("--sort", flags->sort,
@@ -391,14 +392,16 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   list->add_flag("--json", flags->json, "Print the response as JSON");
-  list->callback(
-      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::ListClusters); });
+  list->callback([flags, exit_code] {
+    *exit_code = RunClient(*flags, &Client::ListClusters);
+  });
 
   CLI::App* get_article =
       client->add_subcommand("get-article", "Show one article's assignment");
   get_article->add_option("article_id", flags->id, "Article id")->required();
-  get_article->callback(
-      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::GetArticle); });
+  get_article->callback([flags, exit_code] {
+    *exit_code = RunClient(*flags, &Client::GetArticle);
+  });
 
   CLI::App* similar = client->add_subcommand(
       "find-similar",
@@ -408,14 +411,16 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   similar->add_flag("--json", flags->json, "Print the response as JSON");
-  similar->callback(
-      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::FindSimilar); });
+  similar->callback([flags, exit_code] {
+    *exit_code = RunClient(*flags, &Client::FindSimilar);
+  });
 
   CLI::App* remove = client->add_subcommand(
       "delete-article", "Take an article down (it leaves its cluster)");
   remove->add_option("article_id", flags->id, "Article id")->required();
-  remove->callback(
-      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::DeleteArticle); });
+  remove->callback([flags, exit_code] {
+    *exit_code = RunClient(*flags, &Client::DeleteArticle);
+  });
 
   CLI::App* health = client->add_subcommand(
       "health", "Ask the standard gRPC health service; exit 0 when SERVING");

@@ -161,8 +161,8 @@ int RunLoadgen(const LoadgenFlags& flags) {
     return kExitUsage;
   }
   auto stub = v1::DedupService::NewStub(*channel);
-  std::cout << "loadgen: server " << target.server << (server ? " (in-process)" : "")
-            << "\n";
+  std::cout << "loadgen: server " << target.server
+            << (server ? " (in-process)" : "") << "\n";
 
   // Phase 1: preload.
   const std::vector<v1::AssignRequest> preload =
@@ -186,7 +186,8 @@ int RunLoadgen(const LoadgenFlags& flags) {
           MakeRequests(&maker, first + c * count, count, updated));
     }
     int64_t errors = 0;
-    const double seconds = StreamConcurrently(stub.get(), target, requests, &errors);
+    const double seconds =
+        StreamConcurrently(stub.get(), target, requests, &errors);
     std::cout << absl::StrFormat(
         "AssignStream%s: %d articles over %d streams in %.1fs: %.0f Assign/s "
         "(%d errors)\n",

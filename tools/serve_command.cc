@@ -306,7 +306,7 @@ int RunServe(ServeFlags& flags) {
            {{"address", flags.server.listen_address},
             {"port", absl::StrCat((*server)->port())},
             {"auth", (*access)->enabled() ? "tokens" : "open"},
-            {"tls", !flags.server.tls.enabled() ? "off"
+            {"tls", !flags.server.tls.enabled()               ? "off"
                     : flags.server.tls.client_ca_file.empty() ? "on"
                                                               : "mutual"},
             {"startup_ms", absl::StrFormat("%.0f", absl::ToDoubleMilliseconds(
