@@ -129,6 +129,43 @@ class DeployTest(unittest.TestCase):
         self.assertRegex(dockerfile, r"(?m)^HEALTHCHECK ")
         self.assertIn("--data-dir", dockerfile)
 
+    def test_tokens_come_from_secrets_never_the_image(self):
+        """The image listens beyond loopback, so it needs --auth-tokens; the
+        file is mounted at run time by every deployment, never copied in."""
+        dockerfile = read("Dockerfile")
+        path = "/run/secrets/newsdedup-tokens"
+        self.assertIn('"--auth-tokens", "%s"' % path, dockerfile)
+        self.assertNotRegex(dockerfile, r"(?m)^(COPY|ADD) .*token")
+        for name in ("compose.yaml", "compose-replicated.yaml"):
+            compose = yaml.safe_load(read(name))
+            self.assertEqual(compose["secrets"]["newsdedup-tokens"]["file"],
+                             "./secrets/tokens", name)
+            for service, spec in compose["services"].items():
+                if service.startswith("newsdedup"):
+                    self.assertIn("newsdedup-tokens", spec["secrets"], name)
+        with open(os.path.join(DEPLOY, ".gitignore")) as f:
+            self.assertIn("secrets/", f.read().split())
+        for directory in ("k8s", "k8s-replicated"):
+            for name in sorted(os.listdir(os.path.join(DEPLOY, directory))):
+                for doc in yaml.safe_load_all(read(directory, name)):
+                    if not doc or doc["kind"] not in ("StatefulSet",
+                                                      "Deployment"):
+                        continue
+                    pod = doc["spec"]["template"]["spec"]
+                    if "newsdedup" not in pod["containers"][0]["image"]:
+                        continue
+                    secrets = {v["name"]: v["secret"]["secretName"]
+                               for v in pod.get("volumes", [])
+                               if "secret" in v}
+                    mounts = {m["name"]: m["mountPath"]
+                              for m in pod["containers"][0]["volumeMounts"]}
+                    self.assertEqual(secrets.get("tokens"), "newsdedup-tokens",
+                                     name)
+                    self.assertEqual(mounts.get("tokens"), path, name)
+        unit = read("newsdedup.service")
+        self.assertIn("LoadCredential=tokens:", unit)
+        self.assertIn("--auth-tokens ${CREDENTIALS_DIRECTORY}/tokens", unit)
+
     def test_kubernetes_manifests(self):
         docs = []
         for name in sorted(os.listdir(os.path.join(DEPLOY, "k8s"))):
