@@ -27,6 +27,8 @@ v1::ClusterEvent::Kind ToProto(ClusterEvent::Kind kind) {
       return v1::ClusterEvent::ABSORBED;
     case ClusterEvent::Kind::kRepresentativeChanged:
       return v1::ClusterEvent::REPRESENTATIVE_CHANGED;
+    case ClusterEvent::Kind::kEdited:
+      return v1::ClusterEvent::EDITED;
   }
   return v1::ClusterEvent::KIND_UNSPECIFIED;
 }
@@ -105,6 +107,13 @@ void ToProto(const ClusterSummary& c, v1::ClusterSummary* out) {
       e->set_absorbed_cluster_id(event.cluster_id);
     }
     e->set_article_id(event.article_id);
+    if (event.kind == ClusterEvent::Kind::kEdited) {
+      e->set_action(event.action);
+      e->set_editor(event.editor);
+      e->set_reason(event.reason);
+      e->set_detail(event.detail);
+      e->set_related_cluster_id(event.cluster_id);
+    }
   }
 }
 

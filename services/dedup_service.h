@@ -39,6 +39,13 @@ absl::StatusOr<Caller> AuthorizeCall(const AccessControl* access,
 // of its messages: requests are parsed by the service (wire_messages.h),
 // so that a request gRPC could not parse still gets an answer that names
 // the bad field.
+using RawEditorialMethods =
+    v1::DedupService::WithRawCallbackMethod_MergeClusters<
+        v1::DedupService::WithRawCallbackMethod_SplitCluster<
+            v1::DedupService::WithRawCallbackMethod_MoveArticle<
+                v1::DedupService::WithRawCallbackMethod_PinRepresentative<
+                    v1::DedupService::WithRawCallbackMethod_KeepApart<
+                        v1::DedupService::Service>>>>>;
 using RawDedupService = v1::DedupService::WithRawCallbackMethod_Assign<
     v1::DedupService::WithRawCallbackMethod_AssignBatch<
         v1::DedupService::WithRawCallbackMethod_AssignStream<
@@ -48,7 +55,7 @@ using RawDedupService = v1::DedupService::WithRawCallbackMethod_Assign<
                         v1::DedupService::WithRawCallbackMethod_FindSimilar<
                             v1::DedupService::
                                 WithRawCallbackMethod_DeleteArticle<
-                                    v1::DedupService::Service>>>>>>>>;
+                                    RawEditorialMethods>>>>>>>>;
 
 class DedupServiceImpl final : public RawDedupService {
  public:
@@ -83,6 +90,21 @@ class DedupServiceImpl final : public RawDedupService {
   grpc::ServerUnaryReactor* DeleteArticle(grpc::CallbackServerContext* context,
                                           const grpc::ByteBuffer* request,
                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* MergeClusters(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* SplitCluster(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* MoveArticle(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* PinRepresentative(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* KeepApart(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override;
 
  private:
   friend class AssignStreamReactor;
@@ -118,6 +140,27 @@ class DedupServiceImpl final : public RawDedupService {
   absl::Status DoDeleteArticle(grpc::CallbackServerContext* context,
                                const v1::DeleteArticleRequest& request,
                                v1::DeleteArticleResponse* response);
+
+  absl::Status DoMergeClusters(grpc::CallbackServerContext* context,
+                               const v1::MergeClustersRequest& request,
+                               v1::EditResponse* response);
+  absl::Status DoSplitCluster(grpc::CallbackServerContext* context,
+                              const v1::SplitClusterRequest& request,
+                              v1::EditResponse* response);
+  absl::Status DoMoveArticle(grpc::CallbackServerContext* context,
+                             const v1::MoveArticleRequest& request,
+                             v1::EditResponse* response);
+  absl::Status DoPinRepresentative(grpc::CallbackServerContext* context,
+                                   const v1::PinRepresentativeRequest& request,
+                                   v1::EditResponse* response);
+  absl::Status DoKeepApart(grpc::CallbackServerContext* context,
+                           const v1::KeepApartRequest& request,
+                           v1::EditResponse* response);
+
+  // Applies an editorial action in the caller's name; fills `response`
+  // with the cluster it left its articles in.
+  absl::Status RunEdit(grpc::CallbackServerContext* context,
+                       EditorialAction action, v1::EditResponse* response);
 
   // Validates `article` and assigns it; fills `response` on success.
   absl::Status AssignOne(const v1::Article& article,

@@ -59,6 +59,9 @@ class DurableEngine final : public SwappableEngine<ClusteringEngine> {
     return Change(
         [&](ClusteringEngine& e) { return e.DeleteArticle(article_id); });
   }
+  absl::StatusOr<EditResult> Edit(const EditorialAction& action) override {
+    return Change([&](ClusteringEngine& e) { return e.Edit(action); });
+  }
   absl::Status ForgetExpired() override {
     return Change([&](ClusteringEngine& e) { return e.ForgetExpired(); });
   }

@@ -21,8 +21,30 @@ const char* ClusterEventKindName(ClusterEvent::Kind kind) {
       return "ABSORBED";
     case ClusterEvent::Kind::kRepresentativeChanged:
       return "REPRESENTATIVE_CHANGED";
+    case ClusterEvent::Kind::kEdited:
+      return "EDITED";
   }
   return "UNKNOWN";
+}
+
+const char* EditorialActionName(EditorialAction::Kind kind) {
+  switch (kind) {
+    case EditorialAction::Kind::kMergeClusters:
+      return "merge";
+    case EditorialAction::Kind::kSplitCluster:
+      return "split";
+    case EditorialAction::Kind::kMoveArticle:
+      return "move";
+    case EditorialAction::Kind::kPinRepresentative:
+      return "pin";
+    case EditorialAction::Kind::kUnpinRepresentative:
+      return "unpin";
+    case EditorialAction::Kind::kKeepApart:
+      return "keep_apart";
+    case EditorialAction::Kind::kAllowMerging:
+      return "allow_merging";
+  }
+  return "unknown";
 }
 
 void SortClusters(ClusterOrder order, std::vector<ClusterSummary>* clusters) {
@@ -180,10 +202,25 @@ absl::Status ClusteringEngineImpl::DeleteArticle(absl::string_view article_id) {
     const std::string story = clusters_[Resolve(articles_[a].cluster)].id;
     RETURN_IF_ERROR(RemoveArticle(a));
     ++stats_.deletions;
-    Announce({EngineOptions::StoryChange::Kind::kTakedown, story,
-              std::string(article_id), std::string()});
+    Announce(EngineOptions::StoryChange::Kind::kTakedown, story,
+             std::string(article_id), "");
   }
   return WaitDurable(ticket);
+}
+
+absl::StatusOr<EditResult> ClusteringEngineImpl::Edit(
+    const EditorialAction& action) {
+  RETURN_IF_ERROR(Writable());
+  uint64_t ticket = 0;
+  absl::StatusOr<EditResult> result;
+  {
+    absl::MutexLock lock(&mu_);
+    StageOnExit stage(this, &ticket);
+    ForgetExpiredLocked();
+    result = EditLocked(action);
+  }
+  RETURN_IF_ERROR(WaitDurable(ticket));
+  return result;
 }
 
 absl::Status ClusteringEngineImpl::ForgetExpired() {

@@ -48,15 +48,58 @@ struct ClusterEvent {
     kCreated,                // first article; `article_id` is it
     kAbsorbed,               // cluster `cluster_id` was merged into this one
     kRepresentativeChanged,  // `article_id` became the representative
+    kEdited,                 // an editor's action (the fields below)
   };
   Kind kind = Kind::kCreated;
   absl::Time time;  // wall-clock time of the event
   std::string cluster_id;
   std::string article_id;
+  // kEdited: EditorialActionName of the action, who did it and why, and
+  // what it did in words ("moved a1 here from story-3").
+  std::string action;
+  std::string editor;
+  std::string reason;
+  std::string detail;
 };
 
-// "CREATED", "ABSORBED" or "REPRESENTATIVE_CHANGED".
+// "CREATED", "ABSORBED", "REPRESENTATIVE_CHANGED" or "EDITED".
 const char* ClusterEventKindName(ClusterEvent::Kind kind);
+
+// An editor's correction of the clusters (docs/editorial.md). The engine
+// respects it from then on: a split-off group is kept apart from the
+// cluster it left, a pinned representative stays through new members and
+// merges, clusters kept apart never merge (automatically, or through later
+// articles), and a moved article stays where the editor put it unless a
+// new version of it changes its content.
+struct EditorialAction {
+  enum class Kind {
+    kMergeClusters,        // cluster_id into target_cluster_id (whose id
+                           // stays; cluster_id then resolves to it)
+    kSplitCluster,         // article_ids leave cluster_id for a new cluster
+    kMoveArticle,          // article_id to target_cluster_id
+    kPinRepresentative,    // article_id stays cluster_id's representative
+    kUnpinRepresentative,  // cluster_id's representative is elected again
+    kKeepApart,            // cluster_id and target_cluster_id never merge
+    kAllowMerging,         // undoes kKeepApart
+  };
+  Kind kind = Kind::kMergeClusters;
+  std::string cluster_id;
+  std::string target_cluster_id;
+  std::string article_id;
+  std::vector<std::string> article_ids;
+  std::string editor;  // who: the name on the caller's credential
+  std::string reason;  // why: required
+};
+
+// "merge", "split", "move", "pin", "unpin", "keep_apart", "allow_merging".
+const char* EditorialActionName(EditorialAction::Kind kind);
+
+struct EditResult {
+  // The live cluster the action leaves its articles in: the target of a
+  // merge or move, the new cluster of a split, the cluster itself
+  // otherwise.
+  std::string cluster_id;
+};
 
 struct ClusterSummary {
   std::string cluster_id;
@@ -199,6 +242,17 @@ class ClusteringEngine {
   // left empty keeps its id but is no longer listed.
   // Errors: kNotFound for an unknown id; kInternal if the index fails.
   virtual absl::Status DeleteArticle(absl::string_view article_id) = 0;
+
+  // Applies an editor's action (see EditorialAction), recorded with who,
+  // when and why in the history of each cluster it touches, durable like
+  // any change. Errors, with nothing changed: kInvalidArgument for a
+  // missing reason or editor, a merge of a cluster into itself, a split of
+  // no member or of every member, a move to the article's own cluster, a
+  // pin of an article that is not a member; kNotFound for an unknown
+  // cluster or article id; kFailedPrecondition for a cluster with no
+  // members left, or a merge of clusters kept apart; the store's errors,
+  // as for Assign.
+  virtual absl::StatusOr<EditResult> Edit(const EditorialAction& action) = 0;
 
   // The live cluster a (possibly absorbed) cluster id now belongs to.
   // Errors: kNotFound for an unknown id.

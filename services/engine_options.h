@@ -69,11 +69,17 @@ struct EngineOptions {
   // story's representative, as it happens (under the engine's lock: it
   // must not call the engine). The server logs them, without article text.
   struct StoryChange {
-    enum class Kind { kTakedown, kMerge, kRepresentativeChanged };
+    enum class Kind { kTakedown, kMerge, kRepresentativeChanged, kEdited };
     Kind kind = Kind::kTakedown;
     std::string story_id;     // the story changed (a merge's survivor)
     std::string article_id;   // taken down, or the new representative
     std::string absorbed_id;  // kMerge: the story merged into story_id
+    // kEdited: the editor's action (EditorialActionName), who and why, and
+    // what it did.
+    std::string action;
+    std::string editor;
+    std::string reason;
+    std::string detail;
   };
   std::function<void(const StoryChange&)> on_story_change;
 

@@ -139,6 +139,8 @@ absl::Status ClusteringEngineImpl::Recover() {
   absl::flat_hash_map<int64_t, int64_t> index_of_seq;
   bool clusters_checked = false;
   std::vector<ForwardReference> forward_references;
+  // Articles an editor moved: seq -> the cluster that holds them now.
+  absl::flat_hash_map<int64_t, int64_t> placements;
   EngineStore::Visitor visitor;
   visitor.meta = [&](const storage::v1::StoreMeta& meta) {
     next_seq_ = meta.next_seq();
@@ -177,6 +179,10 @@ absl::Status ClusteringEngineImpl::Recover() {
   absl::Status applied = absl::OkStatus();
   auto apply = [&](PreparedArticle prepared) {
     if (applied.ok()) {
+      auto placed = placements.find(prepared.stored.seq());
+      if (placed != placements.end()) {
+        prepared.stored.set_cluster(placed->second);
+      }
       applied =
           RecoverArticle(std::move(prepared), keep_from_bucket, recovered_at,
                          &index_of_seq, &forward_references);
@@ -186,6 +192,11 @@ absl::Status ClusteringEngineImpl::Recover() {
     if (!clusters_checked) {
       RETURN_IF_ERROR(CheckRecoveredClusters());
       clusters_checked = true;
+      for (size_t c = 0; c < clusters_.size(); ++c) {
+        for (int64_t seq : clusters_[c].placed) {
+          placements[seq] = static_cast<int64_t>(c);
+        }
+      }
     }
     queue.Put(stored);
     while (std::optional<PreparedArticle> ready = queue.Ready()) {
@@ -304,7 +315,14 @@ storage::v1::StoredCluster ClusteringEngineImpl::ToStored(int64_t c) const {
     e->set_time_unix_nanos(absl::ToUnixNanos(event.time));
     e->set_cluster_id(event.cluster_id);
     e->set_article_id(event.article_id);
+    e->set_action(event.action);
+    e->set_editor(event.editor);
+    e->set_reason(event.reason);
+    e->set_detail(event.detail);
   }
+  out.set_pinned(cluster.pinned);
+  for (int64_t k : cluster.kept_apart) out.add_kept_apart(k);
+  for (int64_t seq : cluster.placed) out.add_placed_seqs(seq);
   if (cluster.span.dated) {
     out.set_dated(true);
     out.set_first_seen_unix_nanos(absl::ToUnixNanos(cluster.span.first_seen));
@@ -321,11 +339,13 @@ void ClusteringEngineImpl::RestoreCluster(const storage::v1::StoredCluster& in,
   for (const storage::v1::StoredClusterEvent& e : in.history()) {
     out->history.push_back(
         {static_cast<ClusterEvent::Kind>(std::clamp(
-             e.kind(), 0,
-             static_cast<int>(ClusterEvent::Kind::kRepresentativeChanged))),
+             e.kind(), 0, static_cast<int>(ClusterEvent::Kind::kEdited))),
          absl::FromUnixNanos(e.time_unix_nanos()), e.cluster_id(),
-         e.article_id()});
+         e.article_id(), e.action(), e.editor(), e.reason(), e.detail()});
   }
+  out->pinned = in.pinned();
+  out->kept_apart.assign(in.kept_apart().begin(), in.kept_apart().end());
+  out->placed.assign(in.placed_seqs().begin(), in.placed_seqs().end());
   out->span.dated = in.dated();
   if (in.dated()) {
     out->span.first_seen = absl::FromUnixNanos(in.first_seen_unix_nanos());
@@ -339,6 +359,15 @@ absl::Status ClusteringEngineImpl::CheckRecoveredClusters() {
     if (clusters_[c].id.empty()) {
       return absl::DataLossError(
           absl::StrCat("store: cluster number ", c, " is missing"));
+    }
+    for (int64_t k : clusters_[c].kept_apart) {
+      if (k < 0 || k >= n) {
+        return absl::DataLossError(absl::StrCat("store: cluster ",
+                                                clusters_[c].id,
+                                                " is kept apart from cluster "
+                                                "number ",
+                                                k, ", which does not exist"));
+      }
     }
     int64_t at = c;
     for (int64_t steps = 0; clusters_[at].merged_into >= 0; ++steps) {

@@ -65,19 +65,39 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
   } else {
     // Exact duplicates share its vector only if it has sharers: the scan
     // of the members is skipped for every other article (most of them).
+    int32_t found = 0;
+    auto inherit = [&](int64_t m) {
+      if (heir < 0) heir = m;
+      articles_[m].embedded_as = heir;
+      ++found;
+    };
     for (size_t i = 0; i < cluster.members.size() && record.sharers > 0; ++i) {
       const int64_t m = cluster.members[i];
-      if (articles_[m].embedded_as != a) continue;
-      if (heir < 0) {
-        heir = m;
-        articles_[heir].sharers = record.sharers - 1;
+      if (articles_[m].embedded_as == a) inherit(m);
+    }
+    if (found < record.sharers) {
+      // Some are in other clusters (an editor moved them): a rare, full
+      // scan.
+      for (int64_t m = 0; m < static_cast<int64_t>(articles_.size()); ++m) {
+        if (m != a && !articles_[m].removed && articles_[m].embedded_as == a) {
+          inherit(m);
+        }
       }
-      articles_[m].embedded_as = heir;
     }
     if (heir >= 0) {
+      articles_[heir].sharers = found - 1;
       articles_[heir].embedding = std::move(record.embedding);
       articles_[heir].index_bucket = record.index_bucket;
       index_->Relabel(a, heir, record.index_bucket);
+      const int64_t heirs_cluster = Resolve(articles_[heir].cluster);
+      if (heirs_cluster != c) {  // the vector changes clusters with it
+        Embedding& moved = articles_[heir].embedding;
+        cluster.centroid.Subtract(moved);
+        cluster.names_centroid.Subtract(NamesView(moved));
+        cluster.total_words -= moved.num_words;
+        AddToCentroid(&clusters_[heirs_cluster], &moved);
+        MarkDirty(heirs_cluster);
+      }
     } else {
       ASSIGN_OR_RETURN(bool removed, index_->Remove(a, record.index_bucket));
       (void)removed;  // false when its shard had already expired
@@ -97,10 +117,19 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
   }
   article_by_id_.erase(record.id);
   record.removed = true;
+  // A placement an editor made dies with the article.
+  std::vector<int64_t>& placed = clusters_[record.cluster].placed;
+  if (auto p = std::find(placed.begin(), placed.end(), record.seq);
+      p != placed.end()) {
+    placed.erase(p);
+    MarkDirty(record.cluster);
+  }
   if (cluster.members.empty()) {
     cluster.representative = -1;
+    cluster.pinned = false;
     --live_clusters_;
   } else if (cluster.representative == a) {
+    cluster.pinned = false;  // a pin lasts while its article does
     SetRepresentative(c, MostCentral(cluster));
   }
   return absl::OkStatus();
@@ -170,8 +199,7 @@ Assignment ClusteringEngineImpl::Record(const Article& article, uint64_t hash,
   MarkDirty(c);
   if (cluster.representative < 0) {
     cluster.representative = a;
-    cluster.history.push_back(
-        {ClusterEvent::Kind::kCreated, Now(), cluster.id, article.id});
+    AddEvent(&cluster, ClusterEvent::Kind::kCreated, cluster.id, article.id);
   }
   if (Dated(article.published) && article.published > newest_) {
     newest_ = article.published;  // exact duplicates advance it too
@@ -204,15 +232,39 @@ void ClusteringEngineImpl::SetRepresentative(int64_t c, int64_t a) {
   if (cluster.representative == a) return;
   cluster.representative = a;
   MarkDirty(c);
-  cluster.history.push_back({ClusterEvent::Kind::kRepresentativeChanged, Now(),
-                             std::string(), articles_[a].id});
-  Announce({EngineOptions::StoryChange::Kind::kRepresentativeChanged,
-            cluster.id, articles_[a].id, std::string()});
+  AddEvent(&cluster, ClusterEvent::Kind::kRepresentativeChanged, "",
+           articles_[a].id);
+  Announce(EngineOptions::StoryChange::Kind::kRepresentativeChanged, cluster.id,
+           articles_[a].id, "");
 }
 
 void ClusteringEngineImpl::Announce(
     const EngineOptions::StoryChange& change) const {
   if (options_.on_story_change) options_.on_story_change(change);
+}
+
+void ClusteringEngineImpl::Announce(EngineOptions::StoryChange::Kind kind,
+                                    std::string story_id,
+                                    std::string article_id,
+                                    std::string absorbed_id) const {
+  if (!options_.on_story_change) return;
+  EngineOptions::StoryChange change;
+  change.kind = kind;
+  change.story_id = std::move(story_id);
+  change.article_id = std::move(article_id);
+  change.absorbed_id = std::move(absorbed_id);
+  options_.on_story_change(change);
+}
+
+void ClusteringEngineImpl::AddEvent(Cluster* cluster, ClusterEvent::Kind kind,
+                                    std::string cluster_id,
+                                    std::string article_id) {
+  ClusterEvent event;
+  event.kind = kind;
+  event.time = Now();
+  event.cluster_id = std::move(cluster_id);
+  event.article_id = std::move(article_id);
+  cluster->history.push_back(std::move(event));
 }
 
 int64_t ClusteringEngineImpl::MostCentral(const Cluster& cluster) const {
@@ -234,6 +286,7 @@ int64_t ClusteringEngineImpl::MostCentral(const Cluster& cluster) const {
 
 void ClusteringEngineImpl::UpdateRepresentative(int64_t c, int64_t newcomer) {
   Cluster& cluster = clusters_[c];
+  if (cluster.pinned) return;  // an editor chose it
   const int embedded = cluster.centroid.count();
   const int64_t challenger =
       embedded <= kAlwaysReelectBelow || IsPowerOfTwo(embedded)
@@ -256,6 +309,7 @@ int64_t ClusteringEngineImpl::MergeSimilar(
     const Cluster& a = clusters_[c];
     const Cluster& b = clusters_[d];
     if (!policy_.MayMerge(a.span, b.span)) continue;
+    if (KeptApart(c, d)) continue;  // an editor said so
     const double words = (a.total_words + b.total_words) /
                          std::max(1.0, static_cast<double>(a.centroid.count() +
                                                            b.centroid.count()));
@@ -279,10 +333,8 @@ int64_t ClusteringEngineImpl::Absorb(int64_t survivor, int64_t absorbed) {
   s.aliases.push_back(x.id);
   s.aliases.insert(s.aliases.end(), x.aliases.begin(), x.aliases.end());
   s.span.Extend(x.span);
-  s.history.push_back(
-      {ClusterEvent::Kind::kAbsorbed, Now(), x.id, std::string()});
-  Announce(
-      {EngineOptions::StoryChange::Kind::kMerge, s.id, std::string(), x.id});
+  AddEvent(&s, ClusterEvent::Kind::kAbsorbed, x.id, "");
+  Announce(EngineOptions::StoryChange::Kind::kMerge, s.id, "", x.id);
   x.merged_into = survivor;
   --live_clusters_;
   x.members.clear();
@@ -290,8 +342,18 @@ int64_t ClusteringEngineImpl::Absorb(int64_t survivor, int64_t absorbed) {
   x.centroid = Centroid();
   x.names_centroid = Centroid();
   ++stats_.merges;
-  // The survivor's incumbent competes with the absorbed representative.
+  s.kept_apart.insert(s.kept_apart.end(), x.kept_apart.begin(),
+                      x.kept_apart.end());
+  // The survivor's incumbent competes with the absorbed representative,
+  // unless an editor pinned one of them (the survivor's pin first).
   const int64_t absorbed_rep = x.representative;
+  if (s.pinned) return survivor;
+  if (x.pinned) {
+    SetRepresentative(survivor, absorbed_rep);
+    s.pinned = true;
+    x.pinned = false;
+    return survivor;
+  }
   if (Centrality(s, absorbed_rep) >
       Centrality(s, s.representative) + options_.representative_margin) {
     SetRepresentative(survivor, absorbed_rep);

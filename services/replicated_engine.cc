@@ -31,7 +31,7 @@ using replication::v1::LogEntry;
 
 // What applying one entry gave: an assignment (assign) or a status
 // (delete, or a refused assign).
-using Answer = std::variant<Assignment, absl::Status>;
+using Answer = std::variant<Assignment, absl::Status, EditResult>;
 
 class ReplicatedEngineImpl final
     : public internal::SwappableEngine<ReplicatedEngine> {
@@ -132,6 +132,34 @@ class ReplicatedEngineImpl final
     if (!answer.ok()) return answer.status();
     if (const auto* status = std::get_if<absl::Status>(&*answer)) {
       return *status;
+    }
+    return absl::InternalError("log entry applied as an assign");
+  }
+
+  absl::StatusOr<EditResult> Edit(const EditorialAction& action) override {
+    LogEntry entry;
+    replication::v1::EditorialAction* edit = entry.mutable_edit();
+    edit->set_kind(static_cast<int>(action.kind));
+    edit->set_cluster_id(action.cluster_id);
+    edit->set_target_cluster_id(action.target_cluster_id);
+    edit->set_article_id(action.article_id);
+    for (const std::string& id : action.article_ids) edit->add_article_ids(id);
+    edit->set_editor(action.editor);
+    edit->set_reason(action.reason);
+    // Not idempotent either (a merge done twice is refused): deduplicated
+    // like a takedown.
+    auto sequence = Append(entry, absl::StrCat("@", applied_sequence()));
+    if (!sequence.ok()) return sequence.status();
+    if (absl::Status applied = WaitApplied(*sequence); !applied.ok()) {
+      return applied;
+    }
+    auto answer = AnswerAt(*sequence);
+    if (!answer.ok()) return answer.status();
+    if (const auto* status = std::get_if<absl::Status>(&*answer)) {
+      return *status;
+    }
+    if (const auto* result = std::get_if<EditResult>(&*answer)) {
+      return *result;
     }
     return absl::InternalError("log entry applied as an assign");
   }
@@ -309,6 +337,26 @@ class ReplicatedEngineImpl final
         });
       case LogEntry::kCheckpoint:
         return Checkpoint(record);
+      case LogEntry::kEdit: {
+        const replication::v1::EditorialAction& in = entry.edit();
+        if (in.kind() < 0 ||
+            in.kind() >
+                static_cast<int>(EditorialAction::Kind::kAllowMerging)) {
+          return absl::InvalidArgumentError("unknown editorial action");
+        }
+        EditorialAction action;
+        action.kind = static_cast<EditorialAction::Kind>(in.kind());
+        action.cluster_id = in.cluster_id();
+        action.target_cluster_id = in.target_cluster_id();
+        action.article_id = in.article_id();
+        action.article_ids.assign(in.article_ids().begin(),
+                                  in.article_ids().end());
+        action.editor = in.editor();
+        action.reason = in.reason();
+        auto edited = Read([&](ClusteringEngine& e) { return e.Edit(action); });
+        if (!edited.ok()) return edited.status();
+        return *std::move(edited);
+      }
       case LogEntry::CHANGE_NOT_SET:
         break;
     }

@@ -682,6 +682,13 @@ absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
     }
     return -1;
   };
+  // Articles an editor moved live where their placement says.
+  for (const auto& [number, c] : clusters) {
+    for (int64_t seq : c.placed_seqs()) {
+      auto article = cluster_of_seq.find(seq);
+      if (article != cluster_of_seq.end()) article->second = number;
+    }
+  }
   absl::flat_hash_map<int64_t, int64_t> live_of_seq;
   for (const auto& [seq, c] : cluster_of_seq) {
     const int64_t l = live(c);

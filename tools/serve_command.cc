@@ -217,6 +217,15 @@ int RunServe(ServeFlags& flags) {
                 "info", "representative_changed",
                 {{"cluster", change.story_id}, {"article", change.article_id}});
             break;
+          case Kind::kEdited:
+            // Every editorial action: who, what and why, in the log too.
+            LogEvent("info", "editorial_action",
+                     {{"cluster", change.story_id},
+                      {"action", change.action},
+                      {"editor", change.editor},
+                      {"reason", change.reason},
+                      {"detail", change.detail}});
+            break;
         }
       };
   flags.engine.store.warn = [](const std::string& warning) {

@@ -82,6 +82,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::StatusOr<SimilarResult> FindSimilar(const Article& article,
                                             int k) const override;
   absl::Status DeleteArticle(absl::string_view article_id) override;
+  absl::StatusOr<EditResult> Edit(const EditorialAction& action) override;
   absl::Status ForgetExpired() override;
   absl::StatusOr<std::string> ResolveClusterId(
       absl::string_view cluster_id) const override;
@@ -163,6 +164,14 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     int64_t representative = -1;
     std::vector<ClusterEvent> history;
     StorySpan span;  // publication times of its dated members
+    // Editorial state (engine_editorial.cc). The representative stays
+    // until unpinned or taken down.
+    bool pinned = false;
+    // Clusters this one must never merge with (by number; Resolve()).
+    std::vector<int64_t> kept_apart;
+    // Articles (by seq) an editor placed here; they name another cluster
+    // in their own records.
+    std::vector<int64_t> placed;
   };
 
   // Where an embedded article belongs, computed without changing anything:
@@ -457,8 +466,38 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   int64_t Absorb(int64_t survivor, int64_t absorbed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // ----- engine_editorial.cc: editors' corrections -----
+
+  // Validates and applies `action`; nothing changes on an error.
+  absl::StatusOr<EditResult> EditLocked(const EditorialAction& action)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // A live cluster with members, for an editor. Errors: kNotFound,
+  // kFailedPrecondition for one with no members left.
+  absl::StatusOr<int64_t> FindEditableCluster(
+      absl::string_view cluster_id) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  // Moves article `a` into live cluster `to`, centroid and all, and
+  // records the placement so that a restart puts it there too.
+  void MoveMember(int64_t a, int64_t to) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // True when live clusters `c` and `d` may never merge.
+  bool KeptApart(int64_t c, int64_t d) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  // Adds an editorial event to cluster `c`'s history and announces it.
+  void RecordEdit(int64_t c, const EditorialAction& action,
+                  std::string other_cluster, std::string article,
+                  std::string detail) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Tells options_.on_story_change (if set).
   void Announce(const EngineOptions::StoryChange& change) const;
+  void Announce(EngineOptions::StoryChange::Kind kind, std::string story_id,
+                std::string article_id, std::string absorbed_id) const;
+
+  // Appends an event, timed now, to a cluster's history.
+  void AddEvent(Cluster* cluster, ClusterEvent::Kind kind,
+                std::string cluster_id, std::string article_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Outlets repeat across millions of articles: each name is kept once.
   int32_t SourceNumber(const std::string& source)
