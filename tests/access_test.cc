@@ -183,6 +183,55 @@ std::vector<Method> Methods(const std::string& backup_dir) {
          return DedupService::NewStub(ch->shared_from_this())
              ->DeleteArticle(c, request, &response);
        }},
+      {"MergeClusters", "edit",
+       [](grpc::ClientContext* c, grpc::Channel* ch) {
+         v1::MergeClustersRequest request;
+         request.set_cluster_id("story-1");
+         request.set_into_cluster_id("story-2");
+         request.set_reason("matrix");
+         v1::EditResponse response;
+         return DedupService::NewStub(ch->shared_from_this())
+             ->MergeClusters(c, request, &response);
+       }},
+      {"SplitCluster", "edit",
+       [](grpc::ClientContext* c, grpc::Channel* ch) {
+         v1::SplitClusterRequest request;
+         request.set_cluster_id("story-1");
+         request.set_reason("matrix");
+         v1::EditResponse response;
+         return DedupService::NewStub(ch->shared_from_this())
+             ->SplitCluster(c, request, &response);
+       }},
+      {"MoveArticle", "edit",
+       [](grpc::ClientContext* c, grpc::Channel* ch) {
+         v1::MoveArticleRequest request;
+         request.set_article_id("a1");
+         request.set_to_cluster_id("story-9");
+         request.set_reason("matrix");
+         v1::EditResponse response;
+         return DedupService::NewStub(ch->shared_from_this())
+             ->MoveArticle(c, request, &response);
+       }},
+      {"PinRepresentative", "edit",
+       [](grpc::ClientContext* c, grpc::Channel* ch) {
+         v1::PinRepresentativeRequest request;
+         request.set_cluster_id("story-1");
+         request.set_article_id("a1");
+         request.set_reason("matrix");
+         v1::EditResponse response;
+         return DedupService::NewStub(ch->shared_from_this())
+             ->PinRepresentative(c, request, &response);
+       }},
+      {"KeepApart", "edit",
+       [](grpc::ClientContext* c, grpc::Channel* ch) {
+         v1::KeepApartRequest request;
+         request.set_cluster_id("story-1");
+         request.set_other_cluster_id("story-2");
+         request.set_reason("matrix");
+         v1::EditResponse response;
+         return DedupService::NewStub(ch->shared_from_this())
+             ->KeepApart(c, request, &response);
+       }},
       {"Backup", "admin",
        [backup_dir](grpc::ClientContext* c, grpc::Channel* ch) {
          v1::BackupRequest request;
@@ -472,6 +521,73 @@ TEST(ServeAccessTest, ClientSendsItsTokenAndReloadTakesNewOnes) {
               ::testing::Not(HasSubstr("token-0123456789")))
       << "tokens must never be logged";
   server.Stop(SIGTERM);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ServeAccessTest, EditorsCorrectClustersFromTheCliAndItLasts) {
+  const std::filesystem::path dir = testing::FreshTempDir("serve-editorial");
+  const std::string tokens = (dir / "tokens").string();
+  std::ofstream(tokens) << "editor-token-0123456789 edit Ana Editor\n"
+                        << "reader-token-0123456789 read Viewer\n"
+                        << "ingest-token-0123456789 ingest Pipeline\n";
+  const std::string input = (dir / "in.jsonl").string();
+  std::ofstream(input) << testing::StoriesJsonl();
+  const std::string serve_args = absl::StrCat(
+      "--data-dir ", (dir / "data").string(), " --auth-tokens ", tokens);
+  const std::string log = (dir / "server.log").string();
+  auto server = std::make_unique<testing::ServerProcess>();
+  ASSERT_TRUE(server->Start(NEWSDEDUP_CLI_PATH, serve_args, log))
+      << testing::ReadFile(log);
+  auto client = [&](const std::string& token, const std::string& args,
+                    std::string* out) {
+    return testing::RunCommand(
+        absl::StrCat("NEWSDEDUP_TOKEN=", token, " ", NEWSDEDUP_CLI_PATH,
+                     " client --server ", server->address(), " ", args),
+        (dir / "out").string(), out);
+  };
+  std::string out;
+  ASSERT_EQ(client("ingest-token-0123456789", "assign " + input, &out), 0)
+      << out;
+  // s1 opened story-1 (summit), q1 story-2 (quake).
+  ASSERT_NE(client("reader-token-0123456789",
+                   "merge-clusters story-2 story-1 --reason test", &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(out, HasSubstr("needs the role 'edit'"));
+  ASSERT_NE(
+      client("editor-token-0123456789", "merge-clusters story-2 story-1", &out),
+      0);
+  EXPECT_THAT(out, HasSubstr("--reason is required"));
+  ASSERT_NE(client("editor-token-0123456789",
+                   "merge-clusters story-1 story-1 --reason oops", &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("INVALID_ARGUMENT"));
+  ASSERT_EQ(
+      client("editor-token-0123456789",
+             "pin-representative story-1 s3 --reason 'best headline'", &out),
+      0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("representative s3"));
+  ASSERT_EQ(client("editor-token-0123456789",
+                   "split-cluster story-1 s4 --reason 'another event'", &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("(by Ana Editor: another event)"));
+  EXPECT_THAT(testing::ReadFile(log), HasSubstr("editorial_action"));
+
+  // After a restart the history and the pin are still there.
+  server->Stop(SIGTERM);
+  server = std::make_unique<testing::ServerProcess>();
+  ASSERT_TRUE(server->Start(NEWSDEDUP_CLI_PATH, serve_args, log))
+      << testing::ReadFile(log);
+  ASSERT_EQ(client("reader-token-0123456789", "get-cluster story-1", &out), 0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("EDITED pin by Ana Editor"));
+  EXPECT_THAT(out, HasSubstr("(best headline)"));
+  EXPECT_THAT(out, HasSubstr("EDITED split by Ana Editor"));
+  ASSERT_EQ(client("reader-token-0123456789", "get-article s4", &out), 0);
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("\"story-1\"")));
+  server->Stop(SIGTERM);
   std::filesystem::remove_all(dir);
 }
 

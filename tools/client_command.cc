@@ -39,6 +39,11 @@ struct ClientFlags {
   bool json = false;
   // get-cluster / list-clusters: the next_page_token of the page before
   std::string page_token;
+  // Editorial commands: the other cluster, the articles, undo, and why.
+  std::string target;
+  std::vector<std::string> article_ids;
+  bool undo = false;
+  std::string reason;
 };
 
 std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
@@ -134,6 +139,28 @@ class Client {
     return status;
   }
 
+  template <typename Request>
+  int Edit(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                        v1::EditResponse*),
+           const Request& request) {
+    v1::EditResponse response;
+    const grpc::Status status = Call(method, request, &response);
+    if (!status.ok()) return Fail(status);
+    if (flags_.json) {
+      std::cout << ApiJson(response) << "\n";
+      return kExitOk;
+    }
+    const v1::ClusterSummary& c = response.cluster();
+    std::cout << c.cluster_id() << ": " << c.size() << " articles, "
+              << "representative " << c.representative_id() << "\n";
+    if (c.history_size() > 0) {
+      const v1::ClusterEvent& e = c.history(c.history_size() - 1);
+      std::cout << "  " << e.detail() << " (by " << e.editor() << ": "
+                << e.reason() << ")\n";
+    }
+    return kExitOk;
+  }
+
   // One unary call with the configured deadline.
   template <typename Request, typename Response>
   grpc::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*,
@@ -196,6 +223,12 @@ class Client {
       std::cout << "\n";
     }
     for (const v1::ClusterEvent& e : c.history()) {
+      if (e.kind() == v1::ClusterEvent::EDITED) {
+        std::cout << absl::StrFormat(
+            "  history: EDITED %s by %s at %s: %s (%s)\n", e.action(),
+            e.editor(), FormatTimestamp(e.time()), e.detail(), e.reason());
+        continue;
+      }
       std::cout << absl::StrFormat("  history: %s %s%s\n",
                                    v1::ClusterEvent::Kind_Name(e.kind()),
                                    e.absorbed_cluster_id(), e.article_id());
@@ -285,6 +318,48 @@ class Client {
     if (!status.ok()) return Fail(status);
     std::cout << "deleted " << flags_.id << "\n";
     return kExitOk;
+  }
+
+  // Editorial commands: each prints the cluster the action left its
+  // articles in, with its latest history entry.
+  int MergeClusters() {
+    v1::MergeClustersRequest request;
+    request.set_cluster_id(flags_.id);
+    request.set_into_cluster_id(flags_.target);
+    request.set_reason(flags_.reason);
+    return Edit(&Stub::MergeClusters, request);
+  }
+  int SplitCluster() {
+    v1::SplitClusterRequest request;
+    request.set_cluster_id(flags_.id);
+    for (const std::string& id : flags_.article_ids) {
+      request.add_article_ids(id);
+    }
+    request.set_reason(flags_.reason);
+    return Edit(&Stub::SplitCluster, request);
+  }
+  int MoveArticle() {
+    v1::MoveArticleRequest request;
+    request.set_article_id(flags_.id);
+    request.set_to_cluster_id(flags_.target);
+    request.set_reason(flags_.reason);
+    return Edit(&Stub::MoveArticle, request);
+  }
+  int PinRepresentative() {
+    v1::PinRepresentativeRequest request;
+    request.set_cluster_id(flags_.id);
+    request.set_article_id(flags_.target);
+    request.set_unpin(flags_.undo);
+    request.set_reason(flags_.reason);
+    return Edit(&Stub::PinRepresentative, request);
+  }
+  int KeepApart() {
+    v1::KeepApartRequest request;
+    request.set_cluster_id(flags_.id);
+    request.set_other_cluster_id(flags_.target);
+    request.set_undo(flags_.undo);
+    request.set_reason(flags_.reason);
+    return Edit(&Stub::KeepApart, request);
   }
 
   int Health() {
@@ -420,6 +495,68 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   remove->add_option("article_id", flags->id, "Article id")->required();
   remove->callback([flags, exit_code] {
     *exit_code = RunClient(*flags, &Client::DeleteArticle);
+  });
+
+  // Editorial commands (role edit; docs/editorial.md).
+  auto editorial = [&](const char* name, const char* help) {
+    CLI::App* command = client->add_subcommand(name, help);
+    command
+        ->add_option("--reason", flags->reason,
+                     "Why (kept in the cluster's history)")
+        ->required();
+    command->add_flag("--json", flags->json, "Print the response as JSON");
+    return command;
+  };
+  CLI::App* merge = editorial(
+      "merge-clusters",
+      "Merge a cluster into another, whose id stays (the first then resolves "
+      "to it)");
+  merge->add_option("cluster_id", flags->id, "Cluster merged away")->required();
+  merge->add_option("into_cluster_id", flags->target, "Cluster that stays")
+      ->required();
+  merge->callback([flags, exit_code] {
+    *exit_code = RunClient(*flags, &Client::MergeClusters);
+  });
+  CLI::App* split = editorial(
+      "split-cluster",
+      "Move some members of a cluster to a new cluster, kept apart from it");
+  split->add_option("cluster_id", flags->id, "Cluster to split")->required();
+  split->add_option("article_ids", flags->article_ids, "Members that leave")
+      ->required();
+  split->callback([flags, exit_code] {
+    *exit_code = RunClient(*flags, &Client::SplitCluster);
+  });
+  CLI::App* move = editorial(
+      "move-article", "Move an article to another cluster (it stays there)");
+  move->add_option("article_id", flags->id, "Article")->required();
+  move->add_option("to_cluster_id", flags->target, "Destination cluster")
+      ->required();
+  move->callback([flags, exit_code] {
+    *exit_code = RunClient(*flags, &Client::MoveArticle);
+  });
+  CLI::App* pin = editorial(
+      "pin-representative",
+      "Keep an article as its cluster's representative (--unpin: elect "
+      "again)");
+  pin->add_option("cluster_id", flags->id, "Cluster")->required();
+  pin->add_option("article_id", flags->target, "Member to pin");
+  pin->add_flag("--unpin", flags->undo, "Release the pinned representative");
+  pin->callback([flags, exit_code] {
+    if (!flags->undo && flags->target.empty()) {
+      std::cerr << "newsdedup client pin-representative: give the article_id "
+                   "to pin, or --unpin\n";
+      *exit_code = kExitUsage;
+      return;
+    }
+    *exit_code = RunClient(*flags, &Client::PinRepresentative);
+  });
+  CLI::App* apart = editorial(
+      "keep-apart", "Two clusters must never merge (--undo: they may again)");
+  apart->add_option("cluster_id", flags->id, "One cluster")->required();
+  apart->add_option("other_cluster_id", flags->target, "The other")->required();
+  apart->add_flag("--undo", flags->undo, "Allow merging them again");
+  apart->callback([flags, exit_code] {
+    *exit_code = RunClient(*flags, &Client::KeepApart);
   });
 
   CLI::App* health = client->add_subcommand(
