@@ -195,6 +195,20 @@ absl::StatusOr<Article> FromProto(const v1::Article& in,
   return article;
 }
 
+absl::Status FromApiJson(absl::string_view json,
+                         google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), message,
+      options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request body: not a JSON ", message->GetDescriptor()->name(), ": ",
+        std::string(status.message())));
+  }
+  return absl::OkStatus();
+}
+
 std::string ApiJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;

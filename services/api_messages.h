@@ -66,6 +66,11 @@ void ToProto(const absl::Status& status, v1::Error* out);
 // and empty strings included, so that each answer has the same keys.
 std::string ApiJson(const google::protobuf::Message& message);
 
+// Parses a request in the same JSON form (proto field names). Errors:
+// kInvalidArgument saying what does not parse.
+absl::Status FromApiJson(absl::string_view json,
+                         google::protobuf::Message* message);
+
 }  // namespace newsdedup
 
 #endif  // NEWSDEDUP_SERVICES_API_MESSAGES_H_

@@ -217,7 +217,8 @@ DedupServiceImpl::DedupServiceImpl(ClusteringEngine* engine,
       limits_(limits),
       replica_(replica),
       access_(access),
-      reads_(engine, limits) {}
+      reads_(engine, limits),
+      edits_(engine, limits) {}
 
 absl::Status DedupServiceImpl::AwaitMinSequence(
     grpc::CallbackServerContext* context) const {
@@ -473,92 +474,47 @@ absl::Status DedupServiceImpl::DoDeleteArticle(
   return engine_->DeleteArticle(request.article_id());
 }
 
-namespace {
-
-// Longest reason kept in a cluster's history.
-constexpr size_t kMaxReasonBytes = 4096;
-
-}  // namespace
-
-absl::Status DedupServiceImpl::RunEdit(grpc::CallbackServerContext* context,
-                                       EditorialAction action,
-                                       v1::EditResponse* response) {
-  if (action.reason.size() > kMaxReasonBytes) {
-    return absl::InvalidArgumentError(
-        StrCat("reason: longer than ", kMaxReasonBytes, " bytes"));
-  }
-  if (action.article_ids.size() > static_cast<size_t>(limits_.max_batch_size)) {
-    return absl::InvalidArgumentError(
-        StrCat("article_ids: more than ", limits_.max_batch_size));
-  }
-  // Unary() has checked the role; this names the editor.
-  ASSIGN_OR_RETURN(const Caller caller,
-                   AuthorizeCall(access_, *context, Role::kEdit, "edit"));
-  action.editor = caller.name;
-  ASSIGN_OR_RETURN(const EditResult result, engine_->Edit(action));
-  response->set_cluster_id(result.cluster_id);
-  ASSIGN_OR_RETURN(const ClusterSummary cluster,
-                   engine_->GetCluster(result.cluster_id));
-  ToProto(cluster, response->mutable_cluster());
-  return absl::OkStatus();
-}
-
 absl::Status DedupServiceImpl::DoMergeClusters(
     grpc::CallbackServerContext* context,
     const v1::MergeClustersRequest& request, v1::EditResponse* response) {
-  EditorialAction action;
-  action.kind = EditorialAction::Kind::kMergeClusters;
-  action.cluster_id = request.cluster_id();
-  action.target_cluster_id = request.into_cluster_id();
-  action.reason = request.reason();
-  return RunEdit(context, std::move(action), response);
+  ASSIGN_OR_RETURN(const std::string editor, EditorOf(context));
+  return edits_.MergeClusters(request, editor, response);
 }
 
 absl::Status DedupServiceImpl::DoSplitCluster(
     grpc::CallbackServerContext* context,
     const v1::SplitClusterRequest& request, v1::EditResponse* response) {
-  EditorialAction action;
-  action.kind = EditorialAction::Kind::kSplitCluster;
-  action.cluster_id = request.cluster_id();
-  action.article_ids.assign(request.article_ids().begin(),
-                            request.article_ids().end());
-  action.reason = request.reason();
-  return RunEdit(context, std::move(action), response);
+  ASSIGN_OR_RETURN(const std::string editor, EditorOf(context));
+  return edits_.SplitCluster(request, editor, response);
 }
 
 absl::Status DedupServiceImpl::DoMoveArticle(
     grpc::CallbackServerContext* context, const v1::MoveArticleRequest& request,
     v1::EditResponse* response) {
-  EditorialAction action;
-  action.kind = EditorialAction::Kind::kMoveArticle;
-  action.article_id = request.article_id();
-  action.target_cluster_id = request.to_cluster_id();
-  action.reason = request.reason();
-  return RunEdit(context, std::move(action), response);
+  ASSIGN_OR_RETURN(const std::string editor, EditorOf(context));
+  return edits_.MoveArticle(request, editor, response);
 }
 
 absl::Status DedupServiceImpl::DoPinRepresentative(
     grpc::CallbackServerContext* context,
     const v1::PinRepresentativeRequest& request, v1::EditResponse* response) {
-  EditorialAction action;
-  action.kind = request.unpin() ? EditorialAction::Kind::kUnpinRepresentative
-                                : EditorialAction::Kind::kPinRepresentative;
-  action.cluster_id = request.cluster_id();
-  action.article_id = request.article_id();
-  action.reason = request.reason();
-  return RunEdit(context, std::move(action), response);
+  ASSIGN_OR_RETURN(const std::string editor, EditorOf(context));
+  return edits_.PinRepresentative(request, editor, response);
 }
 
 absl::Status DedupServiceImpl::DoKeepApart(grpc::CallbackServerContext* context,
                                            const v1::KeepApartRequest& request,
                                            v1::EditResponse* response) {
-  EditorialAction action;
-  action.kind = request.undo() ? EditorialAction::Kind::kAllowMerging
-                               : EditorialAction::Kind::kKeepApart;
-  action.cluster_id = request.cluster_id();
-  action.target_cluster_id = request.other_cluster_id();
-  action.reason = request.reason();
-  return RunEdit(context, std::move(action), response);
+  ASSIGN_OR_RETURN(const std::string editor, EditorOf(context));
+  return edits_.KeepApart(request, editor, response);
+}
+
+absl::StatusOr<std::string> DedupServiceImpl::EditorOf(
+    grpc::CallbackServerContext* context) const {
+  // Unary() has checked the role; this names the editor.
+  ASSIGN_OR_RETURN(const Caller caller,
+                   AuthorizeCall(access_, *context, Role::kEdit, "edit"));
+  return caller.name;
 }
 
 }  // namespace newsdedup

@@ -20,6 +20,7 @@
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/access_control.h"
 #include "services/api_messages.h"
+#include "services/cluster_edits.h"
 #include "services/cluster_reads.h"
 #include "services/engine.h"
 #include "services/replica_progress.h"
@@ -157,10 +158,9 @@ class DedupServiceImpl final : public RawDedupService {
                            const v1::KeepApartRequest& request,
                            v1::EditResponse* response);
 
-  // Applies an editorial action in the caller's name; fills `response`
-  // with the cluster it left its articles in.
-  absl::Status RunEdit(grpc::CallbackServerContext* context,
-                       EditorialAction action, v1::EditResponse* response);
+  // The name of the caller, who holds the edit role.
+  absl::StatusOr<std::string> EditorOf(
+      grpc::CallbackServerContext* context) const;
 
   // Validates `article` and assigns it; fills `response` on success.
   absl::Status AssignOne(const v1::Article& article,
@@ -177,6 +177,7 @@ class DedupServiceImpl final : public RawDedupService {
   const ReplicaProgress* const replica_;
   const AccessControl* const access_;
   ClusterReads reads_;
+  ClusterEdits edits_;
 };
 
 }  // namespace newsdedup

@@ -177,6 +177,28 @@ void AddSequenceHeaders(const ReplicaProgress* replica,
                  absl::StrCat(replica->log_sequence()));
 }
 
+// One editorial route: the JSON body is the request (the path's id put
+// in), applied in the name of the caller `editor_of` finds.
+template <typename Request>
+void ServeEdit(
+    httplib::Server& server, const char* pattern,
+    std::function<absl::StatusOr<Caller>(const httplib::Request&)> editor_of,
+    std::function<absl::Status(const Request&, const std::string&,
+                               v1::EditResponse*)>
+        edit,
+    void (*set_id)(Request*, const std::string&)) {
+  server.Post(pattern, [=](const httplib::Request& req,
+                           httplib::Response& res) {
+    Answer<v1::EditResponse>(res, [&](v1::EditResponse* response) {
+      Request request;
+      RETURN_IF_ERROR(FromApiJson(req.body, &request));
+      set_id(&request, req.matches[1]);
+      ASSIGN_OR_RETURN(const Caller caller, editor_of(req));
+      return edit(request, caller.name, response);
+    });
+  });
+}
+
 constexpr char kSessionCookie[] = "newsdedup_session";
 
 // The value of cookie `name`, empty when the request has none.
@@ -277,7 +299,7 @@ void ConfigureConnections(httplib::Server& server) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
-    const std::string& host, int port, const ClusteringEngine* engine,
+    const std::string& host, int port, ClusteringEngine* engine,
     const PrometheusRegistry* registry, const ReplicaProgress* replica,
     const HttpAccess& access) {
   std::unique_ptr<OpsHttpServer> ops(new OpsHttpServer(engine, access));
@@ -301,6 +323,7 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
   ConfigureConnections(*ops->server_);
   Serve(*ops->server_, registry, &ops->reads_);
   ops->ServeLogin();
+  ops->ServeEdits();
   OpsHttpServer* self = ops.get();
   ops->server_->set_pre_routing_handler(
       [self, replica](const httplib::Request& req, httplib::Response& res) {
@@ -336,9 +359,11 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
   return ops;
 }
 
-OpsHttpServer::OpsHttpServer(const ClusteringEngine* engine,
+OpsHttpServer::OpsHttpServer(ClusteringEngine* engine,
                              const HttpAccess& access)
-    : access_(access), reads_(engine, ServiceLimits()) {}
+    : access_(access),
+      reads_(engine, ServiceLimits()),
+      edits_(engine, ServiceLimits()) {}
 
 bool OpsHttpServer::TokensRequired() const {
   return access_.access != nullptr && access_.access->enabled();
@@ -367,12 +392,47 @@ bool OpsHttpServer::Refuse(const httplib::Request& req,
                              absl::StrCat(req.method, " ", req.path))
                  .status();
   }
+  if (status.ok() && api && req.method == "POST" &&
+      !absl::StartsWith(req.get_header_value("Content-Type"),
+                        "application/json")) {
+    // Also keeps plain cross-site forms out: they cannot send JSON.
+    status = absl::InvalidArgumentError(
+        "the request body must be JSON (Content-Type: application/json)");
+  }
   if (status.ok()) return false;
   if (status.code() == absl::StatusCode::kUnauthenticated) {
     res.set_header("WWW-Authenticate", "Bearer realm=\"newsdedup\"");
   }
   Answer<v1::Error>(res, [&](v1::Error*) { return status; });
   return true;
+}
+
+void OpsHttpServer::ServeEdits() {
+  auto editor_of = [this](const httplib::Request& req) {
+    if (!TokensRequired()) return absl::StatusOr<Caller>(Caller{"anonymous"});
+    return access_.access->Authenticate(AuthorizationOf(req));
+  };
+  auto edits = &edits_;
+  ServeEdit<v1::MergeClustersRequest>(
+      *server_, R"(/api/clusters/([^/]+)/merge)", editor_of,
+      [edits](auto&&... args) { return edits->MergeClusters(args...); },
+      [](auto* r, const std::string& id) { r->set_cluster_id(id); });
+  ServeEdit<v1::SplitClusterRequest>(
+      *server_, R"(/api/clusters/([^/]+)/split)", editor_of,
+      [edits](auto&&... args) { return edits->SplitCluster(args...); },
+      [](auto* r, const std::string& id) { r->set_cluster_id(id); });
+  ServeEdit<v1::PinRepresentativeRequest>(
+      *server_, R"(/api/clusters/([^/]+)/pin)", editor_of,
+      [edits](auto&&... args) { return edits->PinRepresentative(args...); },
+      [](auto* r, const std::string& id) { r->set_cluster_id(id); });
+  ServeEdit<v1::KeepApartRequest>(
+      *server_, R"(/api/clusters/([^/]+)/keep-apart)", editor_of,
+      [edits](auto&&... args) { return edits->KeepApart(args...); },
+      [](auto* r, const std::string& id) { r->set_cluster_id(id); });
+  ServeEdit<v1::MoveArticleRequest>(
+      *server_, R"(/api/articles/([^/]+)/move)", editor_of,
+      [edits](auto&&... args) { return edits->MoveArticle(args...); },
+      [](auto* r, const std::string& id) { r->set_article_id(id); });
 }
 
 void OpsHttpServer::ServeLogin() {

@@ -13,6 +13,11 @@
 //   GET /api/search?q=TEXT       stories near a text: FindSimilar's nearest
 //                                articles grouped by story, and the story
 //                                the text would join; ?k=1..100 (20)
+//   POST /api/clusters/{id}/merge       editorial actions (role edit):
+//   POST /api/clusters/{id}/split       a JSON body with the fields of the
+//   POST /api/clusters/{id}/pin         gRPC request (MergeClustersRequest
+//   POST /api/clusters/{id}/keep-apart  ...) but the id; the answer is
+//   POST /api/articles/{id}/move        an EditResponse (docs/editorial.md)
 //   GET /healthz                 "ok"
 //   GET /login, POST /login      the login form (a server with tokens);
 //   POST /logout                 the session cookie is HttpOnly,
@@ -35,6 +40,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/access_control.h"
+#include "services/cluster_edits.h"
 #include "services/cluster_reads.h"
 #include "services/engine.h"
 #include "services/prometheus_registry.h"
@@ -71,7 +77,7 @@ class OpsHttpServer {
   // entry first (503 when it is not applied in time).
   // Errors also: kInvalidArgument for TLS files that do not load.
   static absl::StatusOr<std::unique_ptr<OpsHttpServer>> Start(
-      const std::string& host, int port, const ClusteringEngine* engine,
+      const std::string& host, int port, ClusteringEngine* engine,
       const PrometheusRegistry* registry,
       const ReplicaProgress* replica = nullptr,
       const HttpAccess& access = HttpAccess());
@@ -91,7 +97,7 @@ class OpsHttpServer {
   static constexpr int kSlowClientSeconds = 5;
 
  private:
-  OpsHttpServer(const ClusteringEngine* engine, const HttpAccess& access);
+  OpsHttpServer(ClusteringEngine* engine, const HttpAccess& access);
 
   bool TokensRequired() const;
   // The request's credentials: its Authorization header, or its login
@@ -102,12 +108,16 @@ class OpsHttpServer {
   bool Refuse(const httplib::Request& req, httplib::Response& res) const;
   // GET/POST /login and POST /logout.
   void ServeLogin();
+  // The editorial POST routes of the JSON API.
+  void ServeEdits();
 
   const HttpAccess access_;
   WebSessions sessions_;
   std::unique_ptr<httplib::Server> server_;
-  // The JSON API answers through the same reads as the gRPC service.
+  // The JSON API answers through the same reads and edits as the gRPC
+  // service.
   ClusterReads reads_;
+  ClusterEdits edits_;
   std::thread thread_;
   int port_ = 0;
 };

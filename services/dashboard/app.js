@@ -8,6 +8,10 @@
 //   #/search/<text>    clusters near a text
 // Every text from the server goes into the page as text, never as HTML;
 // only http(s) URLs become links.
+// Editors (token role edit) correct a cluster from its page: merge it into
+// another, split selected members off, move a member, pin the
+// representative, keep two clusters apart. Each asks for a reason and a
+// confirmation, then POSTs to the JSON API (docs/editorial.md).
 "use strict";
 
 const REFRESH_MS = 5000;
@@ -195,15 +199,97 @@ async function showClusters(query) {
                       clusters.length ? "No cluster matches the filter." : "No clusters yet."));
 }
 
-function memberRows(members, body) {
+async function postJson(url, body) {
+  const res = await fetch(url, {
+    method: "POST", credentials: "same-origin",
+    headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+  if (res.status === 401) {
+    window.location.assign("/login");
+    throw new Error("login needed");
+  }
+  const answer = await res.json();
+  if (!res.ok) throw new Error(answer.message || res.statusText);
+  return answer;
+}
+
+// Runs one editorial action after the editor confirms it; the reason comes
+// from the page's reason field. Shows the outcome and goes to the cluster
+// the action left the articles in.
+async function edit(what, url, body) {
+  const reason = document.getElementById("edit-reason").value.trim();
+  const outcome = document.getElementById("edit-outcome");
+  if (!reason) {
+    outcome.textContent = "Give a reason first: it goes into the history.";
+    return;
+  }
+  if (!window.confirm(what + "?\nReason: " + reason)) return;
+  try {
+    const r = await postJson(url, Object.assign({reason}, body));
+    outcome.textContent = "Done: " + what + ".";
+    const target = clusterHref(r.cluster_id);
+    if (location.hash !== target) location.hash = target; else route();
+  } catch (e) {
+    outcome.textContent = "Refused: " + e.message;
+  }
+}
+
+function editPanel(c) {
+  const target = el("input", {id: "edit-target", placeholder: "story-12",
+                              "aria-label": "Other cluster id"});
+  const other = () => target.value.trim();
+  const cluster = "/api/clusters/" + encodeURIComponent(c.cluster_id);
+  const button = (id, label, action) =>
+    el("button", {id, type: "button", onclick: action}, label);
+  const selected = () => [...document.querySelectorAll("input.member-select:checked")]
+    .map(box => box.value);
+  return el("section", {id: "edit-panel"},
+    el("h3", {}, "Edit this cluster"),
+    el("p", {},
+      el("label", {}, "Reason ", el("input", {id: "edit-reason", size: "40",
+        placeholder: "why (kept in the history)"})),
+      " ", el("label", {}, "Other cluster ", target)),
+    el("p", {},
+      button("merge-into", "Merge into other cluster", () =>
+        edit("merge " + c.cluster_id + " into " + other(), cluster + "/merge",
+             {into_cluster_id: other()})),
+      " ", button("keep-apart", "Keep apart from other cluster", () =>
+        edit("keep " + c.cluster_id + " apart from " + other(),
+             cluster + "/keep-apart", {other_cluster_id: other()})),
+      " ", button("split-selected", "Split selected articles off", () =>
+        edit("split " + selected().length + " articles off " + c.cluster_id,
+             cluster + "/split", {article_ids: selected()})),
+      " ", button("unpin", "Unpin representative", () =>
+        edit("unpin the representative of " + c.cluster_id, cluster + "/pin",
+             {unpin: true}))),
+    el("p", {id: "edit-outcome", class: "meta", "aria-live": "polite"}));
+}
+
+function memberRows(members, body, c) {
   for (const m of members) {
+    const cluster = "/api/clusters/" + encodeURIComponent(c.cluster_id);
+    const pin = el("button", {type: "button", class: "pin",
+      onclick: () => edit("pin " + m.article_id + " as the representative",
+                          cluster + "/pin", {article_id: m.article_id})}, "Pin");
+    const move = el("button", {type: "button", class: "move",
+      onclick: () => {
+        const to = document.getElementById("edit-target").value.trim();
+        edit("move " + m.article_id + " to " + to,
+             "/api/articles/" + encodeURIComponent(m.article_id) + "/move",
+             {to_cluster_id: to});
+      }}, "Move to other cluster");
     body.append(el("tr", {class: "member-row", "data-article": m.article_id},
-      el("td", {}, link(m.title || m.article_id, m.url)),
+      el("td", {}, el("input", {type: "checkbox", class: "member-select",
+                                value: m.article_id,
+                                "aria-label": "select " + m.article_id})),
+      el("td", {}, link(m.title || m.article_id, m.url),
+         m.article_id === c.representative_id
+           ? el("span", {class: "badge representative"}, "representative") : ""),
       el("td", {}, el("span", {class: "badge " + m.relation},
                       m.relation.replace("_", " ").toLowerCase())),
       el("td", {}, m.duplicate_of || ""),
       el("td", {}, m.source || ""),
-      el("td", {class: "time"}, when(m.published))));
+      el("td", {class: "time"}, when(m.published)),
+      el("td", {class: "actions"}, pin, " ", move)));
   }
 }
 
@@ -213,6 +299,7 @@ function historyList(events) {
       case "CREATED": return "created with article " + e.article_id;
       case "ABSORBED": return "absorbed cluster " + e.absorbed_cluster_id;
       case "REPRESENTATIVE_CHANGED": return "representative is now " + e.article_id;
+      case "EDITED": return e.detail + " — by " + e.editor + ": " + e.reason;
       default: return e.kind;
     }
   };
@@ -226,7 +313,7 @@ async function showCluster(id) {
   const r = await getJson(base);
   const c = r.cluster;
   const rows = el("tbody");
-  memberRows(r.members, rows);
+  memberRows(r.members, rows, c);
   let shown = r.members.length, token = r.next_page_token;
   const more = el("p", {class: "meta"});
   const moreButton = el("button", {id: "more-members", type: "button"}, "Show more");
@@ -236,7 +323,7 @@ async function showCluster(id) {
   };
   moreButton.addEventListener("click", async () => {
     const next = await getJson(base + "&page_token=" + encodeURIComponent(token));
-    memberRows(next.members, rows);
+    memberRows(next.members, rows, c);
     shown += next.members.length;
     token = next.next_page_token;
     updateMore();
@@ -254,10 +341,12 @@ async function showCluster(id) {
     timeline(c.timeline || [], true),
     el("h3", {}, "Members"),
     el("table", {id: "members"},
-      el("thead", {}, el("tr", {}, el("th", {}, "Headline"), el("th", {}, "Relation"),
-        el("th", {}, "Duplicate of"), el("th", {}, "Source"), el("th", {}, "Published"))),
+      el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, "Headline"),
+        el("th", {}, "Relation"), el("th", {}, "Duplicate of"), el("th", {}, "Source"),
+        el("th", {}, "Published"), el("th", {}, "Edit"))),
       rows),
     more,
+    editPanel(c),
     el("h3", {}, "History"),
     historyList(c.history || []));
 }
