@@ -226,7 +226,8 @@ absl::Status CheckSameOrigin(const httplib::Request& req) {
     return absl::PermissionDeniedError(absl::StrCat(
         "cross-site request refused (Sec-Fetch-Site: ", site, ")"));
   }
-  absl::string_view origin = req.get_header_value("Origin");
+  const std::string origin_header = req.get_header_value("Origin");
+  absl::string_view origin = origin_header;
   if (origin.empty()) return absl::OkStatus();
   if (!absl::ConsumePrefix(&origin, "https://")) {
     absl::ConsumePrefix(&origin, "http://");

@@ -418,6 +418,15 @@ TEST_F(HttpAccessTest, ApiNeedsATokenOrALoginSession) {
   const std::string session = cookie.substr(0, cookie.find(';'));
   EXPECT_EQ(http.Get("/api/clusters", {{"Cookie", session}})->status, 200);
 
+  // The form posted from the dashboard's own page is taken.
+  auto same_site = http.Post(
+      "/login",
+      {{"Origin", absl::StrCat("http://127.0.0.1:", http_->port())},
+       {"Sec-Fetch-Site", "same-origin"}},
+      absl::StrCat("token=", Tokens().at("read")),
+      "application/x-www-form-urlencoded");
+  ASSERT_TRUE(same_site);
+  EXPECT_EQ(same_site->status, 303);
   // A login form posted from another site is refused before it is read.
   auto cross = http.Post("/login", {{"Origin", "https://evil.example"}},
                          absl::StrCat("token=", Tokens().at("read")),

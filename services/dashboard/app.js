@@ -212,9 +212,12 @@ async function postJson(url, body) {
   return answer;
 }
 
+// What the last editorial action did, shown once on the next cluster page.
+let lastOutcome = "";
+
 // Runs one editorial action after the editor confirms it; the reason comes
-// from the page's reason field. Shows the outcome and goes to the cluster
-// the action left the articles in.
+// from the page's reason field. Goes to the cluster the action left the
+// articles in and says what was done there; a refusal is shown in place.
 async function edit(what, url, body) {
   const reason = document.getElementById("edit-reason").value.trim();
   const outcome = document.getElementById("edit-outcome");
@@ -225,7 +228,7 @@ async function edit(what, url, body) {
   if (!window.confirm(what + "?\nReason: " + reason)) return;
   try {
     const r = await postJson(url, Object.assign({reason}, body));
-    outcome.textContent = "Done: " + what + ".";
+    lastOutcome = "Done: " + what + ".";
     const target = clusterHref(r.cluster_id);
     if (location.hash !== target) location.hash = target; else route();
   } catch (e) {
@@ -261,7 +264,14 @@ function editPanel(c) {
       " ", button("unpin", "Unpin representative", () =>
         edit("unpin the representative of " + c.cluster_id, cluster + "/pin",
              {unpin: true}))),
-    el("p", {id: "edit-outcome", class: "meta", "aria-live": "polite"}));
+    el("p", {id: "edit-outcome", class: "meta", "aria-live": "polite"},
+       takeOutcome()));
+}
+
+function takeOutcome() {
+  const text = lastOutcome;
+  lastOutcome = "";
+  return text;
 }
 
 function memberRows(members, body, c) {
