@@ -82,6 +82,82 @@ class PythonClientTest(unittest.TestCase):
             client.delete_article("p3")
             self.assertEqual(client.get_cluster(first.cluster_id).cluster.size, 1)
 
+    def test_editorial_actions(self):
+        with DedupClient(self.address) as client:
+            summit = client.assign(ARTICLES[0]).cluster_id
+            quake = client.assign(ARTICLES[1]).cluster_id
+            client.assign(ARTICLES[4])
+            pinned = client.pin_representative(summit, "p5", "clearest title")
+            self.assertEqual(pinned.cluster.representative_id, "p5")
+            event = pinned.cluster.history[-1]
+            self.assertEqual(event.kind, dedup_pb2.ClusterEvent.EDITED)
+            self.assertEqual((event.action, event.editor, event.reason),
+                             ("pin", "anonymous", "clearest title"))
+            split = client.split_cluster(summit, ["p5"], "another event")
+            self.assertNotEqual(split.cluster_id, summit)
+            with self.assertRaises(grpc.RpcError) as error:
+                client.merge_clusters(split.cluster_id, summit, "undo")
+            self.assertEqual(error.exception.code(),
+                             grpc.StatusCode.FAILED_PRECONDITION)
+            client.allow_merging(split.cluster_id, summit, "was right")
+            merged = client.merge_clusters(split.cluster_id, summit, "undo")
+            self.assertEqual(merged.cluster_id, summit)
+            moved = client.move_article("p2", summit, "same summit")
+            self.assertEqual(moved.cluster_id, summit)
+            self.assertEqual(client.get_article("p2").cluster_id, summit)
+            client.keep_apart(summit, quake, "never")
+            # The pinned article left with the split: the pin went with it.
+            with self.assertRaises(grpc.RpcError):
+                client.unpin_representative(summit, "let it choose")
+            client.pin_representative(summit, "p1", "the first report")
+            client.unpin_representative(summit, "let it choose")
+            with self.assertRaises(grpc.RpcError) as error:
+                client.merge_clusters(summit, summit, "")
+            self.assertEqual(error.exception.code(),
+                             grpc.StatusCode.INVALID_ARGUMENT)
+
+    def test_token_from_argument_or_environment(self):
+        tokens = os.path.join(self.dir.name, "tokens")
+        with open(tokens, "w") as f:
+            f.write("python-token-0123456789 ingest pipeline\n")
+        log = open(os.path.join(self.dir.name, "tokens.log"), "w+")
+        server = subprocess.Popen([CLI, "serve", "--listen", "127.0.0.1:0",
+                                   "--http-listen", "", "--in-memory",
+                                   "--auth-tokens", tokens], stderr=log)
+        try:
+            port = None
+            for _ in range(250):
+                log.seek(0)
+                m = re.search(r"event=serving .*port=(\d+)", log.read())
+                if m:
+                    port = m.group(1)
+                    break
+                time.sleep(0.02)
+            address = f"127.0.0.1:{port}"
+            with DedupClient(address, token="") as client:
+                with self.assertRaises(grpc.RpcError) as error:
+                    client.assign(ARTICLES[0])
+                self.assertEqual(error.exception.code(),
+                                 grpc.StatusCode.UNAUTHENTICATED)
+                self.assertEqual(client.health(), "SERVING")  # open
+            with DedupClient(address, token="python-token-0123456789") as c:
+                self.assertEqual(c.assign(ARTICLES[0]).relation,
+                                 dedup_pb2.NEW_STORY)
+                with self.assertRaises(grpc.RpcError) as error:
+                    c.merge_clusters("story-1", "story-1", "role too low")
+                self.assertEqual(error.exception.code(),
+                                 grpc.StatusCode.PERMISSION_DENIED)
+            os.environ["NEWSDEDUP_TOKEN"] = "python-token-0123456789"
+            try:
+                with DedupClient(address) as client:
+                    self.assertEqual(client.list_clusters().total, 1)
+            finally:
+                del os.environ["NEWSDEDUP_TOKEN"]
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+            log.close()
+
     def test_package_is_the_installed_one(self):
         import newsdedup_client
         self.assertNotIn(os.path.join("tools", "python"), newsdedup_client.__file__)

@@ -1,4 +1,6 @@
 """A thin, typed wrapper around the generated DedupService stub."""
+import os
+
 import grpc
 
 from newsdedup.v1 import dedup_pb2, dedup_pb2_grpc
@@ -50,6 +52,14 @@ def _health_status(data):
     return "UNKNOWN"
 
 
+def _pem(value):
+    """PEM bytes from bytes, or from the file a str names."""
+    if isinstance(value, bytes):
+        return value
+    with open(value, "rb") as f:
+        return f.read()
+
+
 # Consistency metadata of a replicated service (docs/replication.md).
 APPLIED_SEQUENCE_KEY = "x-newsdedup-applied-sequence"
 MIN_SEQUENCE_KEY = "x-newsdedup-min-sequence"
@@ -65,17 +75,34 @@ class DedupClient:
     read_your_writes=False to read whatever a replica has.
     """
 
-    def __init__(self, address, timeout=30.0, read_your_writes=True):
-        self._channel = grpc.insecure_channel(address)
+    def __init__(self, address, timeout=30.0, read_your_writes=True,
+                 token=None, tls_ca=None, tls_cert=None, tls_key=None):
+        """token: the bearer token of a server started with --auth-tokens
+        (default: the NEWSDEDUP_TOKEN environment variable). tls_ca: PEM
+        bytes or a file name of the CA to trust; connects over TLS.
+        tls_cert/tls_key: a client certificate for mutual TLS."""
+        if tls_ca is not None:
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=_pem(tls_ca),
+                private_key=_pem(tls_key) if tls_key else None,
+                certificate_chain=_pem(tls_cert) if tls_cert else None)
+            self._channel = grpc.secure_channel(address, credentials)
+        else:
+            self._channel = grpc.insecure_channel(address)
         self._stub = dedup_pb2_grpc.DedupServiceStub(self._channel)
         self._timeout = timeout
         self._read_your_writes = read_your_writes
+        token = token if token is not None else os.environ.get(
+            "NEWSDEDUP_TOKEN", "")
+        # Per call, not as call credentials: gRPC refuses those on a
+        # plaintext channel, and a loopback server with tokens is one.
+        self._auth = (("authorization", "Bearer " + token),) if token else ()
         self.applied_sequence = 0
 
     def _unary(self, method, request):
-        metadata = ()
+        metadata = self._auth
         if self._read_your_writes and self.applied_sequence > 0:
-            metadata = ((MIN_SEQUENCE_KEY, str(self.applied_sequence)),)
+            metadata += ((MIN_SEQUENCE_KEY, str(self.applied_sequence)),)
         response, call = method.with_call(request, timeout=self._timeout,
                                           metadata=metadata)
         for key, value in call.initial_metadata() or ():
@@ -110,7 +137,7 @@ class DedupClient:
                 if isinstance(a, dict):
                     a = article_from_dict(a)
                 yield dedup_pb2.AssignRequest(article=a)
-        return self._stub.AssignStream(requests())
+        return self._stub.AssignStream(requests(), metadata=self._auth)
 
     def get_cluster(self, cluster_id, page_size=50, page_token=""):
         return self._unary(self._stub.GetCluster, dedup_pb2.GetClusterRequest(
@@ -163,7 +190,7 @@ class DedupClient:
             request_serializer=_health_request,
             response_deserializer=_health_status)
         try:
-            return check(service, timeout=self._timeout)
+            return check(service, timeout=self._timeout, metadata=self._auth)
         except grpc.RpcError as error:
             # The protocol answers NOT_FOUND for a service it does not know.
             if error.code() == grpc.StatusCode.NOT_FOUND:
@@ -184,3 +211,53 @@ class DedupClient:
     def delete_article(self, article_id):
         self._unary(self._stub.DeleteArticle,
                     dedup_pb2.DeleteArticleRequest(article_id=article_id))
+
+    # Editorial actions (role `edit`; docs/editorial.md). Each needs a
+    # reason, returns an EditResponse (the cluster the action left its
+    # articles in, with its history) and raises grpc.RpcError when refused
+    # (nothing changed then).
+
+    def merge_clusters(self, cluster_id, into_cluster_id, reason):
+        """Merges cluster_id into into_cluster_id, whose id stays."""
+        return self._unary(self._stub.MergeClusters,
+                           dedup_pb2.MergeClustersRequest(
+                               cluster_id=cluster_id,
+                               into_cluster_id=into_cluster_id,
+                               reason=reason))
+
+    def split_cluster(self, cluster_id, article_ids, reason):
+        """Moves the named members to a new cluster, kept apart."""
+        return self._unary(self._stub.SplitCluster,
+                           dedup_pb2.SplitClusterRequest(
+                               cluster_id=cluster_id,
+                               article_ids=list(article_ids), reason=reason))
+
+    def move_article(self, article_id, to_cluster_id, reason):
+        return self._unary(self._stub.MoveArticle,
+                           dedup_pb2.MoveArticleRequest(
+                               article_id=article_id,
+                               to_cluster_id=to_cluster_id, reason=reason))
+
+    def pin_representative(self, cluster_id, article_id, reason):
+        return self._unary(self._stub.PinRepresentative,
+                           dedup_pb2.PinRepresentativeRequest(
+                               cluster_id=cluster_id, article_id=article_id,
+                               reason=reason))
+
+    def unpin_representative(self, cluster_id, reason):
+        return self._unary(self._stub.PinRepresentative,
+                           dedup_pb2.PinRepresentativeRequest(
+                               cluster_id=cluster_id, unpin=True,
+                               reason=reason))
+
+    def keep_apart(self, cluster_id, other_cluster_id, reason):
+        """The two clusters never merge (automatically or by an editor)."""
+        return self._unary(self._stub.KeepApart, dedup_pb2.KeepApartRequest(
+            cluster_id=cluster_id, other_cluster_id=other_cluster_id,
+            reason=reason))
+
+    def allow_merging(self, cluster_id, other_cluster_id, reason):
+        """Undoes keep_apart."""
+        return self._unary(self._stub.KeepApart, dedup_pb2.KeepApartRequest(
+            cluster_id=cluster_id, other_cluster_id=other_cluster_id,
+            undo=True, reason=reason))
