@@ -99,6 +99,57 @@ TEST_F(ReplicatedEngineTest, ReplicasAnswerAlikeAndAgreeOnEveryStoryId) {
   EXPECT_EQ(ComputeStateDigest(*a).digest, ComputeStateDigest(*b).digest);
 }
 
+TEST_F(ReplicatedEngineTest, EditorialActionsAreLogEntriesEveryReplicaApplies) {
+  auto a = StartReplica(log_.get());
+  auto b = StartReplica(log_.get());
+  ASSERT_TRUE(WaitWritable(*a) && WaitWritable(*b));
+  for (const Article& article : LoadStoriesFixture().articles) {
+    ASSERT_TRUE(a->Assign(article).ok());
+  }
+  const std::string summit = *a->ClusterOfArticle("s1");
+  const std::string quake = *a->ClusterOfArticle("q1");
+  EditorialAction split;
+  split.kind = EditorialAction::Kind::kSplitCluster;
+  split.cluster_id = summit;
+  split.article_ids = {"s4"};
+  split.editor = "Ana Editor";
+  split.reason = "another event";
+  auto fresh = b->Edit(split);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EditorialAction pin;
+  pin.kind = EditorialAction::Kind::kPinRepresentative;
+  pin.cluster_id = quake;
+  pin.article_id = "q3";
+  pin.editor = "Ana Editor";
+  pin.reason = "best";
+  ASSERT_TRUE(a->Edit(pin).ok());
+  // A refusal is the same everywhere: the log entry is refused alike.
+  EditorialAction into_itself = pin;
+  into_itself.kind = EditorialAction::Kind::kMergeClusters;
+  into_itself.target_cluster_id = quake;
+  EXPECT_EQ(b->Edit(into_itself).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(a->WaitForSequence(b->applied_sequence(),
+                                 absl::Now() + absl::Seconds(10)));
+  ASSERT_TRUE(b->WaitForSequence(a->applied_sequence(),
+                                 absl::Now() + absl::Seconds(10)));
+  for (ReplicatedEngine* replica : {a.get(), b.get()}) {
+    EXPECT_EQ(*replica->ClusterOfArticle("s4"), fresh->cluster_id);
+    EXPECT_EQ(replica->GetCluster(quake)->representative_id, "q3");
+    const std::vector<ClusterEvent> history =
+        replica->GetCluster(summit)->history;
+    ASSERT_FALSE(history.empty());
+    EXPECT_EQ(history.back().action, "split");
+    EXPECT_EQ(history.back().editor, "Ana Editor");
+  }
+  EXPECT_EQ(ComputeStateDigest(*a).digest, ComputeStateDigest(*b).digest);
+  // A replica that starts later replays the edits to the same state.
+  auto late = StartReplica(log_.get());
+  ASSERT_TRUE(WaitWritable(*late));
+  EXPECT_EQ(ComputeStateDigest(*late).digest, ComputeStateDigest(*a).digest);
+  EXPECT_EQ(late->GetCluster(quake)->representative_id, "q3");
+}
+
 TEST_F(ReplicatedEngineTest, ALateReplicaReplaysTheLogToTheSameState) {
   auto a = StartReplica(log_.get());
   ASSERT_TRUE(WaitWritable(*a));
