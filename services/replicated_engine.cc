@@ -120,15 +120,7 @@ class ReplicatedEngineImpl final
   absl::Status DeleteArticle(absl::string_view article_id) override {
     LogEntry entry;
     entry.set_delete_article_id(std::string(article_id));
-    // A takedown is not idempotent (a second one is NOT_FOUND), so its
-    // dedup id names the state it was asked in: a resend through the same
-    // replica before anything else is applied is stored once.
-    auto sequence = Append(entry, absl::StrCat("@", applied_sequence()));
-    if (!sequence.ok()) return sequence.status();
-    if (absl::Status applied = WaitApplied(*sequence); !applied.ok()) {
-      return applied;
-    }
-    auto answer = AnswerAt(*sequence);
+    auto answer = AppendNotIdempotent(entry);
     if (!answer.ok()) return answer.status();
     if (const auto* status = std::get_if<absl::Status>(&*answer)) {
       return *status;
@@ -146,14 +138,7 @@ class ReplicatedEngineImpl final
     for (const std::string& id : action.article_ids) edit->add_article_ids(id);
     edit->set_editor(action.editor);
     edit->set_reason(action.reason);
-    // Not idempotent either (a merge done twice is refused): deduplicated
-    // like a takedown.
-    auto sequence = Append(entry, absl::StrCat("@", applied_sequence()));
-    if (!sequence.ok()) return sequence.status();
-    if (absl::Status applied = WaitApplied(*sequence); !applied.ok()) {
-      return applied;
-    }
-    auto answer = AnswerAt(*sequence);
+    auto answer = AppendNotIdempotent(entry);
     if (!answer.ok()) return answer.status();
     if (const auto* status = std::get_if<absl::Status>(&*answer)) {
       return *status;
@@ -273,6 +258,20 @@ class ReplicatedEngineImpl final
         "to get the answer",
         sequence, absl::FormatDuration(options_.apply_timeout),
         applied_sequence()));
+  }
+
+  // Appends a change that is not idempotent (a second takedown is
+  // NOT_FOUND, a merge done twice is refused) and returns its answer once
+  // applied here. Its dedup id names the state it was asked in: a resend
+  // through the same replica before anything else is applied is stored
+  // once.
+  absl::StatusOr<Answer> AppendNotIdempotent(const LogEntry& entry) {
+    auto sequence = Append(entry, absl::StrCat("@", applied_sequence()));
+    if (!sequence.ok()) return sequence.status();
+    if (absl::Status applied = WaitApplied(*sequence); !applied.ok()) {
+      return applied;
+    }
+    return AnswerAt(*sequence);
   }
 
   absl::StatusOr<Answer> AnswerAt(uint64_t sequence) const {

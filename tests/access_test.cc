@@ -419,12 +419,12 @@ TEST_F(HttpAccessTest, ApiNeedsATokenOrALoginSession) {
   EXPECT_EQ(http.Get("/api/clusters", {{"Cookie", session}})->status, 200);
 
   // The form posted from the dashboard's own page is taken.
-  auto same_site = http.Post(
-      "/login",
-      {{"Origin", absl::StrCat("http://127.0.0.1:", http_->port())},
-       {"Sec-Fetch-Site", "same-origin"}},
-      absl::StrCat("token=", Tokens().at("read")),
-      "application/x-www-form-urlencoded");
+  auto same_site =
+      http.Post("/login",
+                {{"Origin", absl::StrCat("http://127.0.0.1:", http_->port())},
+                 {"Sec-Fetch-Site", "same-origin"}},
+                absl::StrCat("token=", Tokens().at("read")),
+                "application/x-www-form-urlencoded");
   ASSERT_TRUE(same_site);
   EXPECT_EQ(same_site->status, 303);
   // A login form posted from another site is refused before it is read.
@@ -467,6 +467,24 @@ TEST_F(HttpAccessTest, MetricsMayStayOpenAndHttpsWorks) {
   plain.set_read_timeout(2, 0);
   auto res = plain.Get("/healthz");
   EXPECT_TRUE(!res || res->status != 200);
+}
+
+TEST_F(HttpAccessTest, MutualTlsAsksBrowsersForACertificate) {
+  MakeCertificates();
+  StartHttp(/*metrics_open=*/true,
+            {File("server.pem"), File("server.key"), File("ca.pem")});
+  httplib::SSLClient anonymous("127.0.0.1", http_->port());
+  anonymous.set_ca_cert_path(File("ca.pem").c_str());
+  anonymous.set_read_timeout(2, 0);
+  auto refused = anonymous.Get("/healthz");
+  EXPECT_TRUE(!refused || refused->status != 200);
+  httplib::SSLClient with_certificate("127.0.0.1", http_->port(),
+                                      File("client.pem"), File("client.key"));
+  with_certificate.set_ca_cert_path(File("ca.pem").c_str());
+  with_certificate.enable_server_certificate_verification(true);
+  auto taken = with_certificate.Get("/healthz");
+  ASSERT_TRUE(taken) << httplib::to_string(taken.error());
+  EXPECT_EQ(taken->status, 200);
 }
 
 TEST(ServeAccessTest, RefusesToListenBeyondLoopbackWithoutTokens) {

@@ -241,7 +241,10 @@ class DashboardEditTest(unittest.TestCase):
         the dialog, and waits for the outcome line."""
         b = self.browser
         confirmations = len(b.dialogs)
+        # The outcome line may still show the last action (the page stays
+        # when the action left the articles on it): clear it first.
         b.evaluate(
+            "document.getElementById('edit-outcome').textContent = '';"
             f"document.getElementById('edit-reason').value = {json.dumps(reason)};"
             f"document.getElementById('edit-target').value = {json.dumps(target)};"
             f"{click}; true")
