@@ -387,7 +387,8 @@ bool OpsHttpServer::Refuse(const httplib::Request& req,
   const bool metrics = req.path == "/metrics" && !access_.metrics_open;
   if (status.ok() && TokensRequired() && (api || metrics)) {
     // Reads need `read`; the API's POST routes change stories: `edit`.
-    const Role needed = req.method == "GET" ? Role::kRead : Role::kEdit;
+    const bool read = req.method == "GET" || req.method == "HEAD";
+    const Role needed = read ? Role::kRead : Role::kEdit;
     status = access_.access
                  ->Authorize(AuthorizationOf(req), needed,
                              absl::StrCat(req.method, " ", req.path))
@@ -460,6 +461,12 @@ void OpsHttpServer::ServeLogin() {
       return;
     }
     const std::string session = sessions_.Start(token);
+    if (session.empty()) {  // no randomness: no session
+      res.status = 500;
+      res.set_content(LoginPage("The server cannot start a session now."),
+                      "text/html; charset=utf-8");
+      return;
+    }
     res.set_header("Set-Cookie",
                    absl::StrCat(kSessionCookie, "=", session,
                                 "; Path=/; HttpOnly; SameSite=Strict",

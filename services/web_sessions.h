@@ -27,7 +27,7 @@ class WebSessions {
       : lifetime_(lifetime), max_sessions_(max_sessions) {}
 
   // A new session for `token`: a random id (256 bits from the system's
-  // CSPRNG, hex).
+  // CSPRNG, hex); empty if no random bytes could be had.
   std::string Start(absl::string_view token, absl::Time now = absl::Now());
 
   // The token of a live session; empty for an unknown or expired id.
