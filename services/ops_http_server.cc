@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -438,6 +440,23 @@ void OpsHttpServer::ServeEdits() {
 }
 
 void OpsHttpServer::ServeLogin() {
+  // Who the dashboard's user is (read role; any valid session), so the
+  // page can name them and offer the edit panel to editors only.
+  server_->Get("/api/session", [this](const httplib::Request& req,
+                                      httplib::Response& res) {
+    absl::StatusOr<Caller> caller =
+        TokensRequired() ? access_.access->Authenticate(AuthorizationOf(req))
+                         : absl::StatusOr<Caller>(
+                               Caller{"anonymous", Role::kAdmin});
+    if (!caller.ok()) {
+      Answer<v1::Error>(res, [&](v1::Error*) { return caller.status(); });
+      return;
+    }
+    nlohmann::json body = {{"name", caller->name},
+                           {"role", std::string(RoleName(caller->role))},
+                           {"tokens", TokensRequired()}};
+    res.set_content(body.dump(), "application/json");
+  });
   server_->Get("/login",
                [this](const httplib::Request&, httplib::Response& res) {
                  if (!TokensRequired()) {

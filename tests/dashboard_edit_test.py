@@ -218,13 +218,13 @@ class DashboardEditTest(unittest.TestCase):
     def cluster_of(self, article):
         return self.api("/api/articles/" + article)["assignment"]["cluster_id"]
 
-    def login(self):
+    def login(self, token=EDITOR):
         b = self.browser
         b.navigate(self.http + "/")
         # No session: the page sends the browser to the login form.
         b.wait_for("location.pathname === '/login' && "
                    "document.getElementById('token') !== null")
-        b.evaluate(f"document.getElementById('token').value = '{EDITOR}';"
+        b.evaluate(f"document.getElementById('token').value = '{token}';"
                    "document.getElementById('login').submit(); true")
         b.wait_for("location.pathname === '/' && "
                    "document.querySelectorAll('tr.cluster-row').length > 0")
@@ -317,6 +317,24 @@ class DashboardEditTest(unittest.TestCase):
         self.assertIn("by Ana Editor: best headline", history)
         self.assertEqual([d for d in self.browser.dialogs if d[0] != "confirm"],
                          [])
+
+    def test_a_reader_sees_no_edit_panel_and_logs_out(self):
+        self.login(READER)
+        b = self.browser
+        self.assertEqual(b.wait_for(
+            "document.getElementById('user').textContent"), "Viewer (read)")
+        summit = self.cluster_of("s1")
+        b.evaluate(f"location.hash = '#/cluster/{summit}'; true")
+        b.wait_for("document.getElementById('members') !== null")
+        self.assertIsNone(b.evaluate(
+            "document.getElementById('edit-panel')"))
+        self.assertEqual(b.evaluate(
+            "document.querySelectorAll('button.pin, button.move').length"), 0)
+        b.evaluate("document.querySelector('#session button').click(); true")
+        b.wait_for("location.pathname === '/login'")
+        # The session is gone: the page sends the browser back to log in.
+        b.navigate(self.http + "/")
+        b.wait_for("location.pathname === '/login'")
 
     def test_hostile_text_is_shown_as_text_and_runs_nothing(self):
         self.login()

@@ -299,7 +299,7 @@ function memberRows(members, body, c) {
       el("td", {}, m.duplicate_of || ""),
       el("td", {}, m.source || ""),
       el("td", {class: "time"}, when(m.published)),
-      el("td", {class: "actions"}, pin, " ", move)));
+      el("td", {class: "actions"}, canEdit ? pin : "", " ", canEdit ? move : "")));
   }
 }
 
@@ -356,7 +356,7 @@ async function showCluster(id) {
         el("th", {}, "Published"), el("th", {}, "Edit"))),
       rows),
     more,
-    editPanel(c),
+    canEdit ? editPanel(c) : "",
     el("h3", {}, "History"),
     historyList(c.history || []));
 }
@@ -425,4 +425,20 @@ document.getElementById("search-form").addEventListener("submit", (e) => {
   location.hash = text ? "#/search/" + encodeURIComponent(text) : "#/";
 });
 window.addEventListener("hashchange", route);
-route();
+
+// Who is logged in (a server with tokens): named in the header with a
+// logout button; the edit panel is for the edit and admin roles.
+let canEdit = true;
+async function loadSession() {
+  try {
+    const me = await getJson("/api/session");
+    canEdit = me.role === "edit" || me.role === "admin";
+    if (me.tokens) {
+      document.getElementById("user").textContent = me.name + " (" + me.role + ")";
+      document.getElementById("session").hidden = false;
+    }
+  } catch (e) {
+    // getJson has sent the browser to the login form.
+  }
+}
+loadSession().then(route);
