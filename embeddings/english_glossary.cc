@@ -16,16 +16,6 @@ namespace newsdedup {
 namespace {
 
 // FreeDict's three-letter names of the languages Debian packages.
-const char* FreeDictCode(absl::string_view language) {
-  static const std::pair<const char*, const char*> kCodes[] = {
-      {"de", "deu"}, {"es", "spa"}, {"fr", "fra"},
-      {"pl", "pol"}, {"tr", "tur"}, {"ar", "ara"}};
-  for (const auto& [two, three] : kCodes) {
-    if (language == two) return three;
-  }
-  return nullptr;
-}
-
 // dictd's index numbers: base64 digits, most significant first.
 bool DecodeBase64Number(absl::string_view digits, size_t* out) {
   static constexpr absl::string_view kAlphabet =
@@ -105,10 +95,10 @@ EnglishGlossary::EnglishGlossary(std::string directory)
     : directory_(std::move(directory)) {}
 
 bool EnglishGlossary::Covers(absl::string_view language) const {
-  const char* code = FreeDictCode(language);
-  return code != nullptr && std::ifstream(absl::StrCat(directory_, "/freedict-",
-                                                       code, "-eng.index"))
-                                .good();
+  const absl::string_view code = FreeDictLanguageCode(language);
+  return !code.empty() && std::ifstream(absl::StrCat(directory_, "/freedict-",
+                                                     code, "-eng.index"))
+                              .good();
 }
 
 absl::Span<const std::string> EnglishGlossary::Translate(
@@ -129,8 +119,8 @@ const EnglishGlossary::Dictionary* EnglishGlossary::DictionaryFor(
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = dictionaries_.try_emplace(std::string(language));
   if (!inserted) return it->second.get();
-  const char* code = FreeDictCode(language);
-  if (code == nullptr) return nullptr;
+  const absl::string_view code = FreeDictLanguageCode(language);
+  if (code.empty()) return nullptr;
   const std::string base = absl::StrCat(directory_, "/freedict-", code, "-eng");
   std::ifstream index(base + ".index");
   const std::string text = ReadGzip(base + ".dict.dz");

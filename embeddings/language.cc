@@ -14,6 +14,21 @@
 namespace newsdedup {
 namespace {
 
+// ISO 639-1 and 639-2 codes of the languages the multilingual features
+// know: English, and those with a FreeDict dictionary into English.
+struct LanguageCodes {
+  const char* two;
+  const char* three;          // ISO 639-2/T, as FreeDict names its files
+  const char* bibliographic;  // ISO 639-2/B where it differs
+  bool has_dictionary;
+};
+constexpr LanguageCodes kLanguageCodes[] = {
+    {"en", "eng", "eng", false}, {"de", "deu", "ger", true},
+    {"es", "spa", "spa", true},  {"fr", "fra", "fre", true},
+    {"pl", "pol", "pol", true},  {"tr", "tur", "tur", true},
+    {"ar", "ara", "ara", true},
+};
+
 // libstemmer's stemmers are not thread-safe and cheap to keep: one per
 // language and thread.
 sb_stemmer* StemmerFor(absl::string_view language) {
@@ -48,14 +63,21 @@ std::string NormalizeLanguageTag(absl::string_view tag) {
   const size_t end = tag.find_first_of("-_");
   std::string primary = absl::AsciiStrToLower(
       end == absl::string_view::npos ? tag : tag.substr(0, end));
-  // Three-letter codes of the languages our dictionaries cover.
-  static const auto* const kTwoLetter =
-      new absl::flat_hash_map<std::string, std::string>{
-          {"eng", "en"}, {"deu", "de"}, {"ger", "de"},
-          {"spa", "es"}, {"fra", "fr"}, {"fre", "fr"},
-          {"pol", "pl"}, {"tur", "tr"}, {"ara", "ar"}};
-  auto two = kTwoLetter->find(primary);
-  return two != kTwoLetter->end() ? two->second : primary;
+  // Three-letter codes (terminology or bibliographic) of the languages
+  // our dictionaries cover, and English.
+  for (const LanguageCodes& codes : kLanguageCodes) {
+    if (primary == codes.three || primary == codes.bibliographic) {
+      return codes.two;
+    }
+  }
+  return primary;
+}
+
+absl::string_view FreeDictLanguageCode(absl::string_view language) {
+  for (const LanguageCodes& codes : kLanguageCodes) {
+    if (language == codes.two && codes.has_dictionary) return codes.three;
+  }
+  return "";
 }
 
 std::string StemWord(absl::string_view language, absl::string_view word) {

@@ -21,6 +21,11 @@ std::string DetectLanguage(absl::string_view text);
 // to its lowercase primary subtag; empty for an empty tag.
 std::string NormalizeLanguageTag(absl::string_view tag);
 
+// The ISO 639-2 code ("deu") of a language (ISO 639-1, "de") that the
+// FreeDict dictionaries into English cover (de, es, fr, pl, tr, ar); empty
+// for any other (English included).
+absl::string_view FreeDictLanguageCode(absl::string_view language);
+
 // The Snowball stem of `word` (lowercase UTF-8) in `language` (ISO 639-1);
 // the word itself when libstemmer has no algorithm for the language.
 // Thread-safe.
