@@ -424,7 +424,7 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
   command->add_option("--tls-key", flags->server.tls.key_file,
                       "Private key of --tls-cert (PEM)");
   command->add_option("--tls-client-ca", flags->server.tls.client_ca_file,
-                      "CA bundle (PEM): gRPC clients must present a "
+                      "CA bundle (PEM): gRPC and HTTPS clients must present a "
                       "certificate it signed (mutual TLS)");
   command->add_flag("--insecure", flags->insecure,
                     "Allow listening beyond loopback without --auth-tokens");
