@@ -100,9 +100,7 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignNormalized(
   }
   const absl::Time embed_start = absl::Now();
   ASSIGN_OR_RETURN(Embedding embedding,
-                   prepared != nullptr ? embedder_->EmbedPrepared(
-                                             *prepared, EmbedMode::kObserve)
-                                       : Embed(text, EmbedMode::kObserve));
+                   Embed(text, EmbedMode::kObserve, prepared));
   embeddings_.fetch_add(1, std::memory_order_relaxed);
   embedding_nanos_.fetch_add(
       absl::ToInt64Nanoseconds(absl::Now() - embed_start),
@@ -145,8 +143,18 @@ EmbedInput ClusteringEngineImpl::EmbedInputOf(const NormalizedText& text) {
 }
 
 absl::StatusOr<Embedding> ClusteringEngineImpl::Embed(
-    const NormalizedText& text, EmbedMode mode) const {
-  return embedder_->Embed(EmbedInputOf(text), mode);
+    const NormalizedText& text, EmbedMode mode,
+    const PreparedText* prepared) const {
+  absl::StatusOr<Embedding> embedding =
+      prepared != nullptr ? embedder_->EmbedPrepared(*prepared, mode)
+                          : embedder_->Embed(EmbedInputOf(text), mode);
+  // The names-and-figures view feeds the learned join model only: without
+  // one, it would cost a copy per centroid update and memory per article.
+  if (embedding.ok() && options_.scorer == nullptr &&
+      !options_.on_candidates) {
+    embedding->names = SparseVector();
+  }
+  return embedding;
 }
 
 std::optional<absl::StatusOr<Assignment>>

@@ -338,8 +338,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   static EmbedInput EmbedInputOf(const NormalizedText& text);
-  absl::StatusOr<Embedding> Embed(const NormalizedText& text,
-                                  EmbedMode mode) const;
+  // Embeds `text` (from `prepared`, the embedder's Prepare of it, when
+  // given); drops the views no decision of this engine reads.
+  absl::StatusOr<Embedding> Embed(const NormalizedText& text, EmbedMode mode,
+                                  const PreparedText* prepared = nullptr) const;
 
   // The index shard of publication time `t`.
   int64_t BucketOf(absl::Time t) const;
