@@ -17,6 +17,11 @@ float SparseDot(const SparseVector& a, const SparseVector& b) {
   return dot;
 }
 
+const SparseVector& Embedding::names() const {
+  static const SparseVector* const kNone = new SparseVector();
+  return names_view != nullptr ? *names_view : *kNone;
+}
+
 float Similarity(const Embedding& a, const Embedding& b) {
   if (!a.sparse.empty() && !b.sparse.empty())
     return SparseDot(a.sparse, b.sparse);

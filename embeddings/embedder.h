@@ -63,8 +63,11 @@ struct Embedding {
   SparseVector sparse;
   // Optional view of the names and figures alone (people, places, dates,
   // counts), L2 norm 1: what tells an event from a look-alike one of the
-  // same kind. Empty when the text has none or the embedder keeps none.
-  SparseVector names;
+  // same kind. Null when the text has none or the embedder keeps none.
+  // Behind a pointer: every stored article keeps an Embedding, and most
+  // engines never read this view (names() gives it or an empty one).
+  std::shared_ptr<const SparseVector> names_view;
+  const SparseVector& names() const;
   // Number of distinct words in the text: how much evidence the vector
   // carries. Short texts (headlines) reach lower similarities than full
   // articles about the same event, and the engine adapts its thresholds.

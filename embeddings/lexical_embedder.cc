@@ -234,6 +234,7 @@ class LexicalEmbedder final : public Embedder {
     embedding.sparse.weights.reserve(features.size());
     double norm2 = 0.0;
     double names_norm2 = 0.0;
+    SparseVector names;
     {
       absl::ReaderMutexLock lock(&mu_);
       static const DocumentStatistics kNone;
@@ -255,15 +256,17 @@ class LexicalEmbedder final : public Embedder {
         embedding.sparse.weights.push_back(static_cast<float>(w));
         norm2 += w * w;
         if (prepared.is_name[i] && w > 0) {
-          embedding.names.ids.push_back(id);
-          embedding.names.weights.push_back(static_cast<float>(w));
+          names.ids.push_back(id);
+          names.weights.push_back(static_cast<float>(w));
           names_norm2 += w * w;
         }
       }
     }
     if (names_norm2 > 0.0) {
       const float inv = static_cast<float>(1.0 / std::sqrt(names_norm2));
-      for (float& w : embedding.names.weights) w *= inv;
+      for (float& w : names.weights) w *= inv;
+      embedding.names_view =
+          std::make_shared<const SparseVector>(std::move(names));
     }
     if (norm2 <= 0.0) {
       // Every feature has zero weight: nothing to compare on.

@@ -150,9 +150,8 @@ absl::StatusOr<Embedding> ClusteringEngineImpl::Embed(
                           : embedder_->Embed(EmbedInputOf(text), mode);
   // The names-and-figures view feeds the learned join model only: without
   // one, it would cost a copy per centroid update and memory per article.
-  if (embedding.ok() && options_.scorer == nullptr &&
-      !options_.on_candidates) {
-    embedding->names = SparseVector();
+  if (embedding.ok() && options_.scorer == nullptr && !options_.on_candidates) {
+    embedding->names_view = nullptr;
   }
   return embedding;
 }
@@ -301,16 +300,17 @@ StoryEvidence ClusteringEngineImpl::Evidence(const Embedding& embedding,
   e.hand_threshold = score.threshold;
   e.num_words = embedding.num_words;
   e.story_size = static_cast<int>(cluster.members.size());
-  if (!embedding.names.empty() && cluster.names_centroid.has_weight()) {
+  if (!embedding.names().empty() && cluster.names_centroid.has_weight()) {
     e.names_similarity = cluster.names_centroid.Cosine(NamesView(embedding));
   }
   for (const auto& [a, similarity] : d.neighbors) {
     if (Resolve(articles_[a].cluster) != c) continue;
     e.member_similarity = std::max(e.member_similarity, similarity);
     const Embedding& member = EmbeddingOf(a);
-    if (!embedding.names.empty() && !member.names.empty()) {
-      e.member_names_similarity = std::max(
-          e.member_names_similarity, SparseDot(embedding.names, member.names));
+    if (!embedding.names().empty() && !member.names().empty()) {
+      e.member_names_similarity =
+          std::max(e.member_names_similarity,
+                   SparseDot(embedding.names(), member.names()));
     }
   }
   return e;

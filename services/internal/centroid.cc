@@ -8,7 +8,7 @@ namespace internal {
 
 Embedding NamesView(const Embedding& embedding) {
   Embedding view;
-  view.sparse = embedding.names;
+  view.sparse = embedding.names();
   return view;
 }
 
