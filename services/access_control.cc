@@ -51,6 +51,14 @@ std::unique_ptr<AccessControl> AccessControl::Open() {
 
 absl::StatusOr<std::unique_ptr<AccessControl>> AccessControl::FromTokenFile(
     const std::string& path) {
+  absl::StatusOr<std::shared_ptr<const Table>> table = ReadTable(path);
+  if (!table.ok()) return table.status();
+  return std::unique_ptr<AccessControl>(
+      new AccessControl(true, path, *std::move(table)));
+}
+
+absl::StatusOr<std::shared_ptr<const AccessControl::Table>>
+AccessControl::ReadTable(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
     return absl::NotFoundError(absl::StrCat("cannot read token file ", path));
@@ -62,8 +70,7 @@ absl::StatusOr<std::unique_ptr<AccessControl>> AccessControl::FromTokenFile(
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", table.status().message()));
   }
-  return std::unique_ptr<AccessControl>(
-      new AccessControl(true, path, *std::move(table)));
+  return table;
 }
 
 absl::StatusOr<std::unique_ptr<AccessControl>> AccessControl::FromText(
@@ -79,15 +86,10 @@ absl::StatusOr<int> AccessControl::Reload() {
     absl::MutexLock lock(&mu_);
     return static_cast<int>(table_->size());
   }
-  absl::StatusOr<std::unique_ptr<AccessControl>> fresh = FromTokenFile(path_);
-  if (!fresh.ok()) return fresh.status();
-  std::shared_ptr<const Table> table;
-  {
-    absl::MutexLock lock(&(*fresh)->mu_);
-    table = (*fresh)->table_;
-  }
+  absl::StatusOr<std::shared_ptr<const Table>> table = ReadTable(path_);
+  if (!table.ok()) return table.status();
   absl::MutexLock lock(&mu_);
-  table_ = std::move(table);
+  table_ = *std::move(table);
   return static_cast<int>(table_->size());
 }
 

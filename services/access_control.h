@@ -94,6 +94,9 @@ class AccessControl {
                 std::shared_ptr<const Table> table)
       : enabled_(enabled), path_(std::move(path)), table_(std::move(table)) {}
 
+  // The token file's table (errors name the file); ParseTable's text.
+  static absl::StatusOr<std::shared_ptr<const Table>> ReadTable(
+      const std::string& path);
   static absl::StatusOr<std::shared_ptr<const Table>> ParseTable(
       absl::string_view text);
   static Digest Sha256(absl::string_view text);

@@ -52,9 +52,7 @@ void ClusteringEngineImpl::MoveMember(int64_t a, int64_t to) {
   Cluster& target = clusters_[to];
   RemoveMember(&source, a);
   if (record.embedded_as == a) {  // its vector counts in the centroid
-    source.centroid.Subtract(record.embedding);
-    source.names_centroid.Subtract(NamesView(record.embedding));
-    source.total_words -= record.embedding.num_words;
+    SubtractFromCentroid(&source, record.embedding);
     AddToCentroid(&target, &record.embedding);
   }
   if (target.members.empty()) ++live_clusters_;
@@ -62,24 +60,12 @@ void ClusteringEngineImpl::MoveMember(int64_t a, int64_t to) {
   target.span.Extend(record.published);
   // The article's own record names the cluster it first joined; the
   // placement, kept with the cluster it is in now, overrides that.
-  std::vector<int64_t>& old_place = clusters_[record.cluster].placed;
-  auto placed = std::find(old_place.begin(), old_place.end(), record.seq);
-  if (placed != old_place.end()) {
-    old_place.erase(placed);
-    MarkDirty(record.cluster);
-  }
+  ForgetPlacement(a);
   record.cluster = to;
   target.placed.push_back(record.seq);
   MarkDirty(from);
   MarkDirty(to);
-  if (source.members.empty()) {
-    source.representative = -1;
-    source.pinned = false;
-    --live_clusters_;
-  } else if (source.representative == a) {
-    source.pinned = false;
-    SetRepresentative(from, MostCentral(source));
-  }
+  AfterMemberLeft(from, a);
   if (target.representative < 0) {
     target.representative = a;
   } else {

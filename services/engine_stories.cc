@@ -34,6 +34,35 @@ void ClusteringEngineImpl::AddToCentroid(Cluster* cluster,
   cluster->total_words += embedding->num_words;
 }
 
+void ClusteringEngineImpl::SubtractFromCentroid(Cluster* cluster,
+                                                const Embedding& embedding) {
+  cluster->centroid.Subtract(embedding);
+  cluster->names_centroid.Subtract(NamesView(embedding));
+  cluster->total_words -= embedding.num_words;
+}
+
+void ClusteringEngineImpl::AfterMemberLeft(int64_t c, int64_t a) {
+  Cluster& cluster = clusters_[c];
+  if (cluster.members.empty()) {
+    cluster.representative = -1;
+    cluster.pinned = false;
+    --live_clusters_;
+  } else if (cluster.representative == a) {
+    cluster.pinned = false;  // a pin lasts while its article is a member
+    SetRepresentative(c, MostCentral(cluster));
+  }
+}
+
+void ClusteringEngineImpl::ForgetPlacement(int64_t a) {
+  const ArticleRecord& record = articles_[a];
+  std::vector<int64_t>& placed = clusters_[record.cluster].placed;
+  if (auto p = std::find(placed.begin(), placed.end(), record.seq);
+      p != placed.end()) {
+    placed.erase(p);
+    MarkDirty(record.cluster);
+  }
+}
+
 absl::StatusOr<int64_t> ClusteringEngineImpl::FindArticle(
     absl::string_view article_id) const {
   auto it = article_by_id_.find(article_id);
@@ -92,18 +121,14 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
       const int64_t heirs_cluster = Resolve(articles_[heir].cluster);
       if (heirs_cluster != c) {  // the vector changes clusters with it
         Embedding& moved = articles_[heir].embedding;
-        cluster.centroid.Subtract(moved);
-        cluster.names_centroid.Subtract(NamesView(moved));
-        cluster.total_words -= moved.num_words;
+        SubtractFromCentroid(&cluster, moved);
         AddToCentroid(&clusters_[heirs_cluster], &moved);
         MarkDirty(heirs_cluster);
       }
     } else {
       ASSIGN_OR_RETURN(bool removed, index_->Remove(a, record.index_bucket));
       (void)removed;  // false when its shard had already expired
-      cluster.centroid.Subtract(record.embedding);
-      cluster.names_centroid.Subtract(NamesView(record.embedding));
-      cluster.total_words -= record.embedding.num_words;
+      SubtractFromCentroid(&cluster, record.embedding);
     }
     record.embedding = Embedding();
   }
@@ -117,21 +142,8 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
   }
   article_by_id_.erase(record.id);
   record.removed = true;
-  // A placement an editor made dies with the article.
-  std::vector<int64_t>& placed = clusters_[record.cluster].placed;
-  if (auto p = std::find(placed.begin(), placed.end(), record.seq);
-      p != placed.end()) {
-    placed.erase(p);
-    MarkDirty(record.cluster);
-  }
-  if (cluster.members.empty()) {
-    cluster.representative = -1;
-    cluster.pinned = false;
-    --live_clusters_;
-  } else if (cluster.representative == a) {
-    cluster.pinned = false;  // a pin lasts while its article does
-    SetRepresentative(c, MostCentral(cluster));
-  }
+  ForgetPlacement(a);  // a placement an editor made dies with the article
+  AfterMemberLeft(c, a);
   return absl::OkStatus();
 }
 

@@ -189,16 +189,16 @@ void ServeEdit(
                                v1::EditResponse*)>
         edit,
     void (*set_id)(Request*, const std::string&)) {
-  server.Post(pattern, [=](const httplib::Request& req,
-                           httplib::Response& res) {
-    Answer<v1::EditResponse>(res, [&](v1::EditResponse* response) {
-      Request request;
-      RETURN_IF_ERROR(FromApiJson(req.body, &request));
-      set_id(&request, req.matches[1]);
-      ASSIGN_OR_RETURN(const Caller caller, editor_of(req));
-      return edit(request, caller.name, response);
-    });
-  });
+  server.Post(pattern,
+              [=](const httplib::Request& req, httplib::Response& res) {
+                Answer<v1::EditResponse>(res, [&](v1::EditResponse* response) {
+                  Request request;
+                  RETURN_IF_ERROR(FromApiJson(req.body, &request));
+                  set_id(&request, req.matches[1]);
+                  ASSIGN_OR_RETURN(const Caller caller, editor_of(req));
+                  return edit(request, caller.name, response);
+                });
+              });
 }
 
 constexpr char kSessionCookie[] = "newsdedup_session";
@@ -362,8 +362,7 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
   return ops;
 }
 
-OpsHttpServer::OpsHttpServer(ClusteringEngine* engine,
-                             const HttpAccess& access)
+OpsHttpServer::OpsHttpServer(ClusteringEngine* engine, const HttpAccess& access)
     : access_(access),
       reads_(engine, ServiceLimits()),
       edits_(engine, ServiceLimits()) {}
@@ -377,6 +376,15 @@ std::string OpsHttpServer::AuthorizationOf(const httplib::Request& req) const {
   if (!header.empty()) return header;
   const std::string token = sessions_.TokenOf(CookieValue(req, kSessionCookie));
   return token.empty() ? "" : absl::StrCat("Bearer ", token);
+}
+
+absl::StatusOr<Caller> OpsHttpServer::CallerOf(
+    const httplib::Request& req) const {
+  // Without an AccessControl, as with an open one: everyone, anonymous.
+  static const AccessControl* const kOpen = AccessControl::Open().release();
+  const AccessControl* access =
+      access_.access != nullptr ? access_.access : kOpen;
+  return access->Authenticate(AuthorizationOf(req));
 }
 
 bool OpsHttpServer::Refuse(const httplib::Request& req,
@@ -413,8 +421,7 @@ bool OpsHttpServer::Refuse(const httplib::Request& req,
 
 void OpsHttpServer::ServeEdits() {
   auto editor_of = [this](const httplib::Request& req) {
-    if (!TokensRequired()) return absl::StatusOr<Caller>(Caller{"anonymous"});
-    return access_.access->Authenticate(AuthorizationOf(req));
+    return CallerOf(req);
   };
   auto edits = &edits_;
   ServeEdit<v1::MergeClustersRequest>(
@@ -444,10 +451,7 @@ void OpsHttpServer::ServeLogin() {
   // page can name them and offer the edit panel to editors only.
   server_->Get("/api/session", [this](const httplib::Request& req,
                                       httplib::Response& res) {
-    absl::StatusOr<Caller> caller =
-        TokensRequired() ? access_.access->Authenticate(AuthorizationOf(req))
-                         : absl::StatusOr<Caller>(
-                               Caller{"anonymous", Role::kAdmin});
+    absl::StatusOr<Caller> caller = CallerOf(req);
     if (!caller.ok()) {
       Answer<v1::Error>(res, [&](v1::Error*) { return caller.status(); });
       return;

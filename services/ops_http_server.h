@@ -103,6 +103,8 @@ class OpsHttpServer {
   // The request's credentials: its Authorization header, or its login
   // session's token as one.
   std::string AuthorizationOf(const httplib::Request& req) const;
+  // Who sent the request (AccessControl::Authenticate of its credentials).
+  absl::StatusOr<Caller> CallerOf(const httplib::Request& req) const;
   // Answers (and returns true for) a request that may not go on: a
   // cross-site POST, or one without the role its path needs.
   bool Refuse(const httplib::Request& req, httplib::Response& res) const;

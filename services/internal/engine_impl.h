@@ -439,6 +439,18 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // similarities and centroids use the exact sparse vector, so the dense
   // one is dropped. Dense-only embedders keep theirs for both.
   static void AddToCentroid(Cluster* cluster, Embedding* embedding);
+  // Takes an embedded member's vector out of its cluster's centroid again.
+  static void SubtractFromCentroid(Cluster* cluster,
+                                   const Embedding& embedding);
+
+  // After article `a` left live cluster `c`: an emptied cluster is no
+  // longer live; if `a` was the representative (pinned or not), the
+  // cluster elects another.
+  void AfterMemberLeft(int64_t c, int64_t a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Drops the editor's placement of article `a`, if it has one (it is kept
+  // with the cluster its record names now).
+  void ForgetPlacement(int64_t a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Centrality: cosine between a member and its cluster's centroid.
   float Centrality(const Cluster& cluster, int64_t a) const
