@@ -120,8 +120,9 @@ absl::Status FillStore(const std::string& dir, SyntheticArticles* maker,
       out->set_published_unix_nanos(absl::ToUnixNanos(a.published));
       out->set_cluster(story);
       out->mutable_answer()->set_cluster_id(absl::StrCat("story-", story + 1));
-      out->mutable_answer()->set_relation(static_cast<int>(
-          i % kStorySize == 0 ? Relation::kNewStory : Relation::kSameStory));
+      out->mutable_answer()->set_relation(
+          i % kStorySize == 0 ? storage::v1::StoredAnswer::NEW_STORY
+                              : storage::v1::StoredAnswer::SAME_STORY);
       out->mutable_answer()->set_version(1);
       if (i % kStorySize == 0) {
         storage::v1::StoredCluster* c = &batch.put_clusters.emplace_back();

@@ -14,7 +14,13 @@
 
 namespace newsdedup {
 
-class AdminServiceImpl final : public v1::AdminService::CallbackService {
+// Requests are parsed by the service itself (services/wire_messages.h), so
+// that a string field that is not UTF-8 gets INVALID_ARGUMENT naming it.
+using RawAdminService = v1::AdminService::WithRawCallbackMethod_Backup<
+    v1::AdminService::WithRawCallbackMethod_GetState<
+        v1::AdminService::CallbackService>>;
+
+class AdminServiceImpl final : public RawAdminService {
  public:
   // `replica`: set on a replica of a replicated service. `access`: who
   // may call (every method needs the admin role; null: everyone).
@@ -24,13 +30,24 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
       : engine_(engine), replica_(replica), access_(access) {}
 
   grpc::ServerUnaryReactor* Backup(grpc::CallbackServerContext* context,
-                                   const v1::BackupRequest* request,
-                                   v1::BackupResponse* response) override;
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetState(grpc::CallbackServerContext* context,
-                                     const v1::GetStateRequest* request,
-                                     v1::GetStateResponse* response) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
 
  private:
+  absl::Status DoBackup(const v1::BackupRequest& request,
+                        v1::BackupResponse* response);
+  absl::Status DoGetState(const v1::GetStateRequest& request,
+                          v1::GetStateResponse* response);
+  // Authorises, parses, calls `handle`, serialises, finishes.
+  template <typename Request, typename Response>
+  grpc::ServerUnaryReactor* Unary(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response, absl::string_view action,
+      absl::Status (AdminServiceImpl::*handle)(const Request&, Response*));
+
   ClusteringEngine* const engine_;
   const ReplicaProgress* const replica_;
   const AccessControl* const access_;

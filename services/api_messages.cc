@@ -181,6 +181,10 @@ absl::StatusOr<Article> FromProto(const v1::Article& in,
         StrCat("article ", in.id(), ": ", bytes, " bytes exceeds the ",
                limits.max_article_bytes, "-byte limit"));
   }
+  return FromAcceptedProto(in);
+}
+
+absl::StatusOr<Article> FromAcceptedProto(const v1::Article& in) {
   Article article;
   article.id = in.id();
   article.title = in.title();

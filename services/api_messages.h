@@ -44,6 +44,12 @@ absl::Status ValidateId(absl::string_view field, absl::string_view id);
 absl::StatusOr<Article> FromProto(const v1::Article& article,
                                   const ServiceLimits& limits);
 
+// The article as the engine's type, without the limits: for an article
+// that FromProto accepted once already, with whatever limits the server
+// that took it had (a replicated log entry). Errors: INVALID_ARGUMENT for
+// a timestamp out of range only.
+absl::StatusOr<Article> FromAcceptedProto(const v1::Article& article);
+
 // Engine messages name the field ("title: ..."); says which message.
 absl::Status InArticle(const absl::Status& status);
 

@@ -78,7 +78,9 @@ absl::StatusOr<std::unique_ptr<DedupServer>> DedupServer::Start(
         absl::StrCat("cannot listen on ", options.listen_address,
                      " (address in use or malformed?)"));
   }
-  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  // Both names from the start: a probe configured with the service's name
+  // must get an answer on a fresh server, not NOT_FOUND.
+  server->ReportWritable(engine->Writable().ok());
   return server;
 }
 

@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "embeddings/normalizer.h"
@@ -17,8 +18,9 @@ namespace newsdedup {
 namespace internal {
 
 absl::StatusOr<NormalizedText> NormalizeArticle(const Article& article) {
-  if (article.id.empty()) {
-    return absl::InvalidArgumentError("id: must not be empty");
+  if (absl::StripAsciiWhitespace(article.id).empty()) {
+    return absl::InvalidArgumentError(
+        "id: must not be empty or only whitespace");
   }
   NormalizedText text;
   absl::StatusOr<std::string> title = NormalizeText(article.title);

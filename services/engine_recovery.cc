@@ -16,11 +16,85 @@ namespace newsdedup {
 namespace internal {
 namespace {
 
+using storage::v1::StoredAnswer;
+using storage::v1::StoredClusterEvent;
+
+// The stored enums have numbers of their own (state.proto), mapped here
+// one by one: the C++ order may change, the numbers on disk may not. A
+// number this build does not know comes from a newer writer: refused, not
+// clamped to some other meaning.
+StoredAnswer::Relation ToStoredRelation(Relation relation) {
+  switch (relation) {
+    case Relation::kNewStory:
+      return StoredAnswer::NEW_STORY;
+    case Relation::kSameStory:
+      return StoredAnswer::SAME_STORY;
+    case Relation::kNearDuplicate:
+      return StoredAnswer::NEAR_DUPLICATE;
+    case Relation::kExactDuplicate:
+      return StoredAnswer::EXACT_DUPLICATE;
+  }
+  return StoredAnswer::NEW_STORY;  // not reached: the switch is complete
+}
+
+absl::StatusOr<Relation> FromStoredRelation(StoredAnswer::Relation relation) {
+  switch (relation) {
+    case StoredAnswer::NEW_STORY:
+      return Relation::kNewStory;
+    case StoredAnswer::SAME_STORY:
+      return Relation::kSameStory;
+    case StoredAnswer::NEAR_DUPLICATE:
+      return Relation::kNearDuplicate;
+    case StoredAnswer::EXACT_DUPLICATE:
+      return Relation::kExactDuplicate;
+    default:
+      break;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "a stored answer has relation number ", static_cast<int>(relation),
+      ", which this build does not know: the store was written by a newer "
+      "newsdedup"));
+}
+
+StoredClusterEvent::Kind ToStoredEventKind(ClusterEvent::Kind kind) {
+  switch (kind) {
+    case ClusterEvent::Kind::kCreated:
+      return StoredClusterEvent::CREATED;
+    case ClusterEvent::Kind::kAbsorbed:
+      return StoredClusterEvent::ABSORBED;
+    case ClusterEvent::Kind::kRepresentativeChanged:
+      return StoredClusterEvent::REPRESENTATIVE_CHANGED;
+    case ClusterEvent::Kind::kEdited:
+      return StoredClusterEvent::EDITED;
+  }
+  return StoredClusterEvent::CREATED;  // not reached: the switch is complete
+}
+
+absl::StatusOr<ClusterEvent::Kind> FromStoredEventKind(
+    StoredClusterEvent::Kind kind) {
+  switch (kind) {
+    case StoredClusterEvent::CREATED:
+      return ClusterEvent::Kind::kCreated;
+    case StoredClusterEvent::ABSORBED:
+      return ClusterEvent::Kind::kAbsorbed;
+    case StoredClusterEvent::REPRESENTATIVE_CHANGED:
+      return ClusterEvent::Kind::kRepresentativeChanged;
+    case StoredClusterEvent::EDITED:
+      return ClusterEvent::Kind::kEdited;
+    default:
+      break;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "a stored cluster event has kind number ", static_cast<int>(kind),
+      ", which this build does not know: the store was written by a newer "
+      "newsdedup"));
+}
+
 // The one mapping between an answer and its stored form, each way.
 storage::v1::StoredAnswer ToStoredAnswer(const Assignment& in) {
   storage::v1::StoredAnswer out;
   out.set_cluster_id(in.cluster_id);
-  out.set_relation(static_cast<int>(in.relation));
+  out.set_relation(ToStoredRelation(in.relation));
   out.set_duplicate_of(in.duplicate_of);
   out.set_nearest_article_id(in.nearest_article_id);
   out.set_nearest_similarity(in.nearest_similarity);
@@ -36,13 +110,12 @@ storage::v1::StoredAnswer ToStoredAnswer(const Assignment& in) {
   return out;
 }
 
-Assignment FromStoredAnswer(const std::string& article_id,
-                            const storage::v1::StoredAnswer& in) {
+absl::StatusOr<Assignment> FromStoredAnswer(
+    const std::string& article_id, const storage::v1::StoredAnswer& in) {
   Assignment out;
   out.article_id = article_id;
   out.cluster_id = in.cluster_id();
-  out.relation = static_cast<Relation>(std::clamp(
-      in.relation(), 0, static_cast<int>(Relation::kExactDuplicate)));
+  ASSIGN_OR_RETURN(out.relation, FromStoredRelation(in.relation()));
   out.duplicate_of = in.duplicate_of();
   out.nearest_article_id = in.nearest_article_id();
   out.nearest_similarity = in.nearest_similarity();
@@ -161,7 +234,7 @@ absl::Status ClusteringEngineImpl::Recover() {
       clusters_.resize(c + 1);
       representative_seq.resize(c + 1, -1);
     }
-    RestoreCluster(stored, &clusters_[c]);
+    RETURN_IF_ERROR(RestoreCluster(stored, &clusters_[c]));
     cluster_by_id_[stored.id()] = static_cast<int64_t>(c);
     representative_seq[c] = stored.representative_seq();
     return absl::OkStatus();
@@ -311,7 +384,7 @@ storage::v1::StoredCluster ClusteringEngineImpl::ToStored(int64_t c) const {
       cluster.representative >= 0 ? articles_[cluster.representative].seq : -1);
   for (const ClusterEvent& event : cluster.history) {
     storage::v1::StoredClusterEvent* e = out.add_history();
-    e->set_kind(static_cast<int>(event.kind));
+    e->set_kind(ToStoredEventKind(event.kind));
     e->set_time_unix_nanos(absl::ToUnixNanos(event.time));
     e->set_cluster_id(event.cluster_id);
     e->set_article_id(event.article_id);
@@ -331,17 +404,17 @@ storage::v1::StoredCluster ClusteringEngineImpl::ToStored(int64_t c) const {
   return out;
 }
 
-void ClusteringEngineImpl::RestoreCluster(const storage::v1::StoredCluster& in,
-                                          Cluster* out) {
+absl::Status ClusteringEngineImpl::RestoreCluster(
+    const storage::v1::StoredCluster& in, Cluster* out) {
   out->id = in.id();
   out->merged_into = in.merged_into() < 0 ? -1 : in.merged_into();
   out->aliases.assign(in.aliases().begin(), in.aliases().end());
   for (const storage::v1::StoredClusterEvent& e : in.history()) {
-    out->history.push_back(
-        {static_cast<ClusterEvent::Kind>(std::clamp(
-             e.kind(), 0, static_cast<int>(ClusterEvent::Kind::kEdited))),
-         absl::FromUnixNanos(e.time_unix_nanos()), e.cluster_id(),
-         e.article_id(), e.action(), e.editor(), e.reason(), e.detail()});
+    ASSIGN_OR_RETURN(const ClusterEvent::Kind kind,
+                     FromStoredEventKind(e.kind()));
+    out->history.push_back({kind, absl::FromUnixNanos(e.time_unix_nanos()),
+                            e.cluster_id(), e.article_id(), e.action(),
+                            e.editor(), e.reason(), e.detail()});
   }
   out->pinned = in.pinned();
   out->kept_apart.assign(in.kept_apart().begin(), in.kept_apart().end());
@@ -351,6 +424,7 @@ void ClusteringEngineImpl::RestoreCluster(const storage::v1::StoredCluster& in,
     out->span.first_seen = absl::FromUnixNanos(in.first_seen_unix_nanos());
     out->span.last_seen = absl::FromUnixNanos(in.last_seen_unix_nanos());
   }
+  return absl::OkStatus();
 }
 
 absl::Status ClusteringEngineImpl::CheckRecoveredClusters() {
@@ -390,6 +464,7 @@ ClusteringEngineImpl::PreparedArticle ClusteringEngineImpl::PrepareArticle(
   p.article.body = stored.body();
   p.article.source = stored.source();
   p.article.url = stored.url();
+  p.article.language = stored.language();
   if (stored.dated()) {
     p.article.published = absl::FromUnixNanos(stored.published_unix_nanos());
   }
@@ -423,7 +498,8 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
       ReceivedNow(stored.received_unix_nanos() != 0
                       ? absl::FromUnixNanos(stored.received_unix_nanos())
                       : recovered_at);
-  const Assignment answer = FromStoredAnswer(article.id, stored.answer());
+  ASSIGN_OR_RETURN(const Assignment answer,
+                   FromStoredAnswer(article.id, stored.answer()));
   Cluster& cluster = clusters_[live];
   auto same_text = article_by_hash_.find(text->hash);
   if (same_text != article_by_hash_.end()) {

@@ -1,5 +1,6 @@
 #include "services/ops_http_server.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
@@ -241,6 +242,56 @@ absl::Status CheckSameOrigin(const httplib::Request& req) {
   return absl::OkStatus();
 }
 
+// Whether `host` (a Host header's name, port removed) names this server
+// without the help of DNS: an IP address, or a loopback name, which
+// resolvers answer locally (RFC 6761). A DNS name an attacker controls can
+// resolve to this server's address while the browser treats it as the
+// attacker's own site (DNS rebinding); those are allowed only by name.
+bool NamesServerDirectly(absl::string_view host) {
+  const std::string name = absl::AsciiStrToLower(host);
+  if (name == "localhost" || absl::EndsWith(name, ".localhost")) return true;
+  in_addr v4;
+  in6_addr v6;
+  if (inet_pton(AF_INET, name.c_str(), &v4) == 1) return true;
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']') {
+    const std::string inner = name.substr(1, name.size() - 2);
+    return inet_pton(AF_INET6, inner.c_str(), &v6) == 1;
+  }
+  return false;
+}
+
+// The host name of a Host header value: "[::1]:8080" -> "[::1]",
+// "example.org:8080" -> "example.org".
+absl::string_view HostName(absl::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    return close == absl::string_view::npos ? host : host.substr(0, close + 1);
+  }
+  const size_t colon = host.rfind(':');
+  return colon == absl::string_view::npos ? host : host.substr(0, colon);
+}
+
+// Refuses a request whose Host header names this server by a name it was
+// not told of (see HttpAccess::allowed_hosts). Clients that send no Host
+// (HTTP/1.0) are not browsers on another site: they go on.
+absl::Status CheckHost(const httplib::Request& req,
+                       const std::vector<std::string>& allowed) {
+  const std::string header = req.get_header_value("Host");
+  if (header.empty()) return absl::OkStatus();
+  const absl::string_view name = HostName(header);
+  if (NamesServerDirectly(name)) return absl::OkStatus();
+  for (const std::string& host : allowed) {
+    if (host == "*" || absl::EqualsIgnoreCase(host, name)) {
+      return absl::OkStatus();
+    }
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "Host '", header,
+      "' is not a name of this server: requests must name it by IP "
+      "address, 'localhost', or a name given to serve --http-allowed-hosts "
+      "(a guard against DNS rebinding)"));
+}
+
 // The login page; `message` is one of ours, never the user's input.
 std::string LoginPage(absl::string_view message) {
   return absl::StrCat(
@@ -389,8 +440,12 @@ absl::StatusOr<Caller> OpsHttpServer::CallerOf(
 
 bool OpsHttpServer::Refuse(const httplib::Request& req,
                            httplib::Response& res) const {
-  absl::Status status;
-  if (req.method != "GET" && req.method != "HEAD") {
+  // Probes and scrapers name the server as their network sees it (a
+  // compose service, a pod); those two routes hold nothing to steal.
+  const bool probe = req.path == "/healthz" || req.path == "/metrics";
+  absl::Status status =
+      probe ? absl::OkStatus() : CheckHost(req, access_.allowed_hosts);
+  if (status.ok() && req.method != "GET" && req.method != "HEAD") {
     status = CheckSameOrigin(req);
   }
   const bool api = absl::StartsWith(req.path, "/api/");

@@ -38,6 +38,9 @@
 #include <string>
 #include <thread>
 
+#include <string>
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "services/access_control.h"
 #include "services/cluster_edits.h"
@@ -64,6 +67,12 @@ struct HttpAccess {
   TlsOptions tls;
   // With tokens, leave /metrics open for Prometheus.
   bool metrics_open = false;
+  // Host names (without port) that requests may name in their Host header
+  // besides IP addresses and loopback names ("localhost"): the names the
+  // server is reached by. Any other is refused (403), so that a page on
+  // another site cannot reach the server through a DNS name it rebinds to
+  // this address (DNS rebinding). "*" allows every name.
+  std::vector<std::string> allowed_hosts;
 };
 
 class OpsHttpServer {

@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "newsdedup/replication/v1/log.pb.h"
 #include "services/api_messages.h"
+#include "services/log_entries.h"
 #include "services/internal/swappable_engine.h"
 
 namespace newsdedup {
@@ -83,9 +84,7 @@ class ReplicatedEngineImpl final
   // --- Writes: through the log. ---
 
   absl::StatusOr<Assignment> Assign(const Article& article) override {
-    LogEntry entry;
-    ToProto(article, entry.mutable_assign());
-    auto sequence = Append(entry, "");
+    auto sequence = Append(AssignEntry(article), "");
     if (!sequence.ok()) return sequence.status();
     return AssignmentAt(*sequence);
   }
@@ -97,9 +96,7 @@ class ReplicatedEngineImpl final
     sequences.reserve(articles.size());
     uint64_t last = 0;
     for (const Article& article : articles) {
-      LogEntry entry;
-      ToProto(article, entry.mutable_assign());
-      sequences.push_back(Append(entry, ""));
+      sequences.push_back(Append(AssignEntry(article), ""));
       if (sequences.back().ok()) last = std::max(last, *sequences.back());
     }
     const absl::Status applied = WaitApplied(last);
@@ -118,9 +115,7 @@ class ReplicatedEngineImpl final
   }
 
   absl::Status DeleteArticle(absl::string_view article_id) override {
-    LogEntry entry;
-    entry.set_delete_article_id(std::string(article_id));
-    auto answer = AppendNotIdempotent(entry);
+    auto answer = AppendNotIdempotent(DeleteEntry(article_id));
     if (!answer.ok()) return answer.status();
     if (const auto* status = std::get_if<absl::Status>(&*answer)) {
       return *status;
@@ -129,16 +124,7 @@ class ReplicatedEngineImpl final
   }
 
   absl::StatusOr<EditResult> Edit(const EditorialAction& action) override {
-    LogEntry entry;
-    replication::v1::EditorialAction* edit = entry.mutable_edit();
-    edit->set_kind(static_cast<int>(action.kind));
-    edit->set_cluster_id(action.cluster_id);
-    edit->set_target_cluster_id(action.target_cluster_id);
-    edit->set_article_id(action.article_id);
-    for (const std::string& id : action.article_ids) edit->add_article_ids(id);
-    edit->set_editor(action.editor);
-    edit->set_reason(action.reason);
-    auto answer = AppendNotIdempotent(entry);
+    auto answer = AppendNotIdempotent(EditEntry(action));
     if (!answer.ok()) return answer.status();
     if (const auto* status = std::get_if<absl::Status>(&*answer)) {
       return *status;
@@ -164,11 +150,13 @@ class ReplicatedEngineImpl final
     return CaughtUp();
   }
 
-  // OK once everything the log held at start is applied.
+  // OK once everything the log held at start is applied, and while the
+  // next entry is not held up here.
   absl::Status CaughtUp() const {
     {
       absl::MutexLock lock(&mu_);
       if (!broken_.ok()) return broken_;
+      if (!stalled_.ok()) return stalled_;
     }
     const uint64_t target = caught_up_target_.load();
     const uint64_t applied = applied_sequence();
@@ -312,54 +300,77 @@ class ReplicatedEngineImpl final
     return builder_(position);
   }
 
-  // Applies one entry to the engine, on the entry's clock.
-  Answer Apply(const LogRecord& record) {
+  // Whether the engine refused a change for reasons of this replica's own
+  // (its store cannot write now, a write failed) rather than for the
+  // change itself, which every replica refuses alike. The engine checks
+  // its store before it changes anything, and answers UNAVAILABLE.
+  static bool RefusedHere(const absl::Status& status) {
+    switch (status.code()) {
+      case absl::StatusCode::kUnavailable:
+      case absl::StatusCode::kInternal:
+      case absl::StatusCode::kDataLoss:
+      case absl::StatusCode::kUnknown:
+      case absl::StatusCode::kAborted:
+      case absl::StatusCode::kCancelled:
+      case absl::StatusCode::kDeadlineExceeded:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // An engine change's outcome as an entry's answer, or the error that
+  // holds this replica at the entry.
+  template <typename T>
+  static absl::StatusOr<Answer> Outcome(absl::StatusOr<T> changed) {
+    if (changed.ok()) return Answer(*std::move(changed));
+    if (RefusedHere(changed.status())) return changed.status();
+    return Answer(changed.status());
+  }
+  static absl::StatusOr<Answer> Outcome(const absl::Status& changed) {
+    if (!changed.ok() && RefusedHere(changed)) return changed;
+    return Answer(changed);
+  }
+
+  // Applies one entry to the engine, on the entry's clock. The answer is
+  // the entry's outcome, the same on every replica (a refusal included);
+  // an error means this replica could not apply it now (its store cannot
+  // take changes, the entry needs a newer build), changed nothing, and
+  // must apply the same entry again before any later one.
+  absl::StatusOr<Answer> Apply(const LogRecord& record) {
     clock_nanos_.store(absl::ToUnixNanos(record.time),
                        std::memory_order_release);
     applying_sequence_.store(record.sequence, std::memory_order_release);
     LogEntry entry;
     if (!entry.ParseFromString(record.data)) {
-      return absl::InternalError("malformed log entry");
+      return Answer(absl::InvalidArgumentError("malformed log entry"));
     }
     switch (entry.change_case()) {
       case LogEntry::kAssign: {
-        auto article = FromProto(entry.assign(), ServiceLimits());
-        if (!article.ok()) return article.status();
-        auto assigned =
-            Read([&](ClusteringEngine& e) { return e.Assign(*article); });
-        if (!assigned.ok()) return assigned.status();
-        return *std::move(assigned);
+        auto article = ArticleOfEntry(entry);
+        if (!article.ok()) return Answer(article.status());
+        return Outcome(
+            Read([&](ClusteringEngine& e) { return e.Assign(*article); }));
       }
       case LogEntry::kDeleteArticleId:
-        return Read([&](ClusteringEngine& e) {
+        return Outcome(Read([&](ClusteringEngine& e) {
           return e.DeleteArticle(entry.delete_article_id());
-        });
+        }));
       case LogEntry::kCheckpoint:
         return Checkpoint(record);
       case LogEntry::kEdit: {
-        const replication::v1::EditorialAction& in = entry.edit();
-        if (in.kind() < 0 ||
-            in.kind() >
-                static_cast<int>(EditorialAction::Kind::kAllowMerging)) {
-          return absl::InvalidArgumentError("unknown editorial action");
-        }
-        EditorialAction action;
-        action.kind = static_cast<EditorialAction::Kind>(in.kind());
-        action.cluster_id = in.cluster_id();
-        action.target_cluster_id = in.target_cluster_id();
-        action.article_id = in.article_id();
-        action.article_ids.assign(in.article_ids().begin(),
-                                  in.article_ids().end());
-        action.editor = in.editor();
-        action.reason = in.reason();
-        auto edited = Read([&](ClusteringEngine& e) { return e.Edit(action); });
-        if (!edited.ok()) return edited.status();
-        return *std::move(edited);
+        auto action = ActionOfEntry(entry);
+        if (!action.ok()) return action.status();  // a newer build's
+        return Outcome(
+            Read([&](ClusteringEngine& e) { return e.Edit(*action); }));
       }
       case LogEntry::CHANGE_NOT_SET:
         break;
     }
-    return absl::InternalError("log entry of an unknown kind");
+    return absl::FailedPreconditionError(absl::StrCat(
+        "log entry ", record.sequence,
+        " is of a kind this build does not know: upgrade this replica to "
+        "the release that wrote it"));
   }
 
   // Every replica rebuilds its engine from its own store here, as a
@@ -371,50 +382,73 @@ class ReplicatedEngineImpl final
   // The engine goes on answering reads meanwhile: its open store is backed
   // up, the new engine is built from a copy of the backup in a store
   // directory of its own, and only the swap takes the lock (for a while,
-  // two engines are in memory). If saving fails, the engine is rebuilt
-  // from its own store in place, with reads waiting.
-  Answer Checkpoint(const LogRecord& record) {
-    if (options_.checkpoints == nullptr) return absl::OkStatus();
+  // two engines are in memory). If saving or building fails (a disk low on
+  // space), the current engine stays as it was and the replica holds at
+  // this entry until a retry succeeds: going on without the rebuild would
+  // leave it unlike its peers.
+  absl::StatusOr<Answer> Checkpoint(const LogRecord& record) {
+    if (options_.checkpoints == nullptr) return Answer(absl::OkStatus());
     const ReplicaCheckpoints::Point point{record.sequence, record.time};
     ClusteringEngine* current;  // only this thread replaces it
     {
       absl::ReaderMutexLock lock(&engine_mu_);
       current = engine_.get();
     }
+    if (absl::Status writable = current->Writable(); !writable.ok()) {
+      return writable;
+    }
     absl::Status saved =
         options_.checkpoints->Save(point, [current](const std::string& dir) {
           return current->Backup(dir).status();
         });
+    if (!saved.ok()) return saved;
+    auto engine = BuildEngine();
+    if (!engine.ok()) return engine.status();
     std::unique_ptr<ClusteringEngine> retired;
-    if (saved.ok()) {
-      auto engine = BuildEngine();
-      if (engine.ok()) {
-        absl::WriterMutexLock lock(&engine_mu_);
-        retired = std::exchange(engine_, *std::move(engine));
-      } else {
-        saved = engine.status();
-      }
-    }
-    if (!saved.ok()) {
+    {
       absl::WriterMutexLock lock(&engine_mu_);
-      engine_.reset();  // closes the store
-      auto engine = BuildEngine();
-      if (!engine.ok()) {
-        // Without an engine the replica cannot go on; a restart restores
-        // the previous checkpoint and replays from there.
-        std::fprintf(stderr,
-                     "replica: rebuilding the engine at checkpoint %llu "
-                     "failed: %s\n",
-                     static_cast<unsigned long long>(record.sequence),
-                     engine.status().ToString().c_str());
-        std::abort();
-      }
-      engine_ = *std::move(engine);
+      retired = std::exchange(engine_, *std::move(engine));
     }
     retired.reset();  // closes the previous store
     options_.checkpoints->RemoveOldStores();
     last_checkpoint_.store(record.sequence);
-    return saved;
+    return Answer(absl::OkStatus());
+  }
+
+  // Entries this replica needs were purged from the log (it fell more
+  // than a checkpoint interval behind, paused or cut off): it starts
+  // again from the newest shared checkpoint, as a restart would, and
+  // reads on from there. False when that checkpoint does not reach the
+  // entry at `next` either.
+  bool CatchUpFromCheckpoint(uint64_t next) {
+    if (options_.checkpoints == nullptr) return false;
+    absl::WriterMutexLock lock(&engine_mu_);  // reads wait meanwhile
+    engine_.reset();  // Restore() needs the store closed
+    absl::StatusOr<ReplicaCheckpoints::Point> point =
+        options_.checkpoints->Restore();
+    if (point.ok() && point->sequence > 0) {
+      clock_nanos_.store(absl::ToUnixNanos(point->time));
+      applying_sequence_.store(point->sequence);
+    }
+    absl::StatusOr<std::unique_ptr<ClusteringEngine>> engine = BuildEngine();
+    if (!engine.ok()) {
+      std::fprintf(stderr,
+                   "replica: rebuilding the engine from the newest "
+                   "checkpoint failed: %s\n",
+                   engine.status().ToString().c_str());
+      std::abort();  // no engine to answer with; a restart rebuilds it
+    }
+    engine_ = *std::move(engine);
+    if (!point.ok()) return false;
+    last_checkpoint_.store(point->sequence);
+    {
+      absl::MutexLock applied_lock(&mu_);
+      applied_ = point->sequence;
+    }
+    reader_.reset();
+    auto reader = log_->Read(point->sequence + 1);
+    if (reader.ok()) reader_ = *std::move(reader);
+    return point->sequence + 1 >= next;
   }
 
   // A caught-up replica asks for a checkpoint once the log has grown by
@@ -428,9 +462,7 @@ class ReplicatedEngineImpl final
     const uint64_t applied = applied_sequence();
     const uint64_t every = static_cast<uint64_t>(options_.checkpoint_every);
     if (applied < last_checkpoint_.load() + every) return;
-    LogEntry entry;
-    entry.set_checkpoint(applied / every);
-    (void)Append(entry, "");
+    (void)Append(CheckpointEntry(applied / every), "");
   }
 
   void ApplyLoop() {
@@ -452,34 +484,88 @@ class ReplicatedEngineImpl final
         }
         continue;
       }
-      progress = absl::Now();
-      const LogRecord& record = **next;
+      const LogRecord record = **next;
       // A new reader may repeat what its predecessor delivered.
       if (record.sequence <= applied_sequence()) continue;
-      // Entries this replica needs were purged (it fell more than a
-      // checkpoint interval behind): applying past them would diverge.
       if (record.sequence > applied_sequence() + 1) {
-        const absl::Status gap = absl::UnavailableError(absl::StrCat(
-            "the change log no longer holds entries ", applied_sequence() + 1,
-            " to ", record.sequence - 1,
-            " (purged after a newer checkpoint); restart this replica: it "
-            "starts from the newest shared checkpoint"));
-        if (options_.on_rejected) options_.on_rejected(record.sequence, gap);
+        const uint64_t missing_from = applied_sequence() + 1;
+        if (options_.on_rejected) {
+          options_.on_rejected(
+              record.sequence,
+              absl::UnavailableError(absl::StrCat(
+                  "the change log no longer holds entries ", missing_from,
+                  " to ", record.sequence - 1,
+                  " (purged after a newer checkpoint); starting again from "
+                  "the newest shared checkpoint")));
+        }
+        if (!CatchUpFromCheckpoint(record.sequence)) {
+          // Applying past the gap would diverge from every peer.
+          absl::MutexLock lock(&mu_);
+          broken_ = absl::UnavailableError(absl::StrCat(
+              "the change log no longer holds entries ", missing_from,
+              " to ", record.sequence - 1,
+              " and no shared checkpoint covers them; restore this "
+              "replica from a peer's checkpoint"));
+          return;
+        }
+        progress = absl::Now();
+        continue;  // the new reader delivers from the checkpoint on
+      }
+      if (!ApplyHere(record)) return;  // stopping
+      progress = absl::Now();
+    }
+  }
+
+  // Applies `record`, retrying for as long as this replica cannot (it
+  // never moves past an entry it did not apply: a replica with a gap
+  // would answer and checkpoint a state no peer has). Meanwhile it reports
+  // not writable (health: NOT_SERVING) and says why. False when stopping.
+  bool ApplyHere(const LogRecord& record) {
+    absl::Duration backoff = absl::Milliseconds(50);
+    for (;;) {
+      absl::StatusOr<Answer> answer = Apply(record);
+      if (answer.ok()) {
+        if (const auto* status = std::get_if<absl::Status>(&*answer);
+            status != nullptr && !status->ok() && options_.on_rejected) {
+          options_.on_rejected(record.sequence, *status);
+        }
+        bool was_stalled;
+        {
+          absl::MutexLock lock(&mu_);
+          answers_.emplace(record.sequence, *std::move(answer));
+          while (static_cast<int>(answers_.size()) > options_.kept_answers) {
+            answers_.erase(answers_.begin());
+          }
+          applied_ = record.sequence;
+          was_stalled = !stalled_.ok();
+          stalled_ = absl::OkStatus();
+        }
+        if (was_stalled && options_.on_resumed) {
+          options_.on_resumed(record.sequence);
+        }
+        return true;
+      }
+      bool first;
+      {
         absl::MutexLock lock(&mu_);
-        broken_ = gap;
-        return;
+        first = stalled_.ok();
+        stalled_ = absl::UnavailableError(absl::StrCat(
+            "this replica cannot apply log entry ", record.sequence,
+            " now (", answer.status().message(),
+            "); it retries that entry and applies nothing after it until "
+            "it succeeds"));
       }
-      Answer answer = Apply(record);
-      if (const auto* status = std::get_if<absl::Status>(&answer);
-          status != nullptr && !status->ok() && options_.on_rejected) {
-        options_.on_rejected(record.sequence, *status);
+      if (first && options_.on_stalled) {
+        options_.on_stalled(record.sequence, answer.status());
       }
-      absl::MutexLock lock(&mu_);
-      answers_.emplace(record.sequence, std::move(answer));
-      while (static_cast<int>(answers_.size()) > options_.kept_answers) {
-        answers_.erase(answers_.begin());
+      const absl::Time until = absl::Now() + backoff;
+      while (absl::Now() < until) {
+        if (stop_.load()) return false;
+        absl::SleepFor(absl::Milliseconds(20));
       }
-      applied_ = record.sequence;
+      backoff = std::min(backoff * 2, absl::Seconds(1));
+      // Lets the engine notice that space is back (it resumes its store).
+      (void)Read([](const ClusteringEngine& e) { return e.Writable(); });
     }
   }
 
@@ -515,8 +601,11 @@ class ReplicatedEngineImpl final
 
   mutable absl::Mutex mu_;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
-  // Set when the log lost entries this replica needs; it stops applying.
+  // Set when the log lost entries this replica needs and no checkpoint
+  // covers them; it stops applying.
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
+  // Set while the next entry cannot be applied here (ApplyHere).
+  absl::Status stalled_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Answer> answers_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<bool> log_reachable_{false};

@@ -87,6 +87,11 @@ struct ReplicationOptions {
   // Called for each entry that could not be applied (kept out of the
   // engine on every replica alike), for logging.
   std::function<void(uint64_t sequence, const absl::Status&)> on_rejected;
+  // Called when this replica cannot apply the entry at `sequence` for a
+  // reason of its own (its store cannot take changes now): it holds there,
+  // not writable, retrying, and on_resumed is called once it applied it.
+  std::function<void(uint64_t sequence, const absl::Status&)> on_stalled;
+  std::function<void(uint64_t sequence)> on_resumed;
 };
 
 class ReplicatedEngine : public ClusteringEngine, public ReplicaProgress {

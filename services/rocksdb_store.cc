@@ -156,6 +156,15 @@ absl::StatusOr<rocksdb::WALRecoveryMode> CheckBeforeOpening(
           path, " (--wal-tail drop): ", s.ToString()));
     }
     mode = tolerant.wal_recovery_mode;
+  } else if (s.IsPathNotFound() ||
+             (s.IsIOError() &&
+              absl::StrContains(s.ToString(), "No such file"))) {
+    // CURRENT names a MANIFEST that is gone, or the MANIFEST names tables
+    // that are: files were deleted or lost under the store.
+    return absl::DataLossError(absl::StrCat(
+        "the store in ", path, " is missing files it names (", s.ToString(),
+        "): something deleted or lost them. Nothing was changed. ",
+        RestoreAdvice(path)));
   } else if (!s.ok()) {
     return FromRocksDb(s, path, "opening read-only");
   }

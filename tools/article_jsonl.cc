@@ -82,7 +82,10 @@ absl::StatusOr<ParsedArticle> ParseArticleLine(absl::string_view line) {
     return absl::InvalidArgumentError(
         absl::StrCat("id: must be a string, got ", id->type_name()));
   }
-  if (a.id.empty()) return absl::InvalidArgumentError("id: must not be empty");
+  if (absl::StripAsciiWhitespace(a.id).empty()) {
+    return absl::InvalidArgumentError(
+        "id: must not be empty or only whitespace");
+  }
   if (object.find("title") == object.end()) {
     return absl::InvalidArgumentError("title: missing");
   }

@@ -48,6 +48,7 @@ struct ServeFlags {
   std::string auth_tokens_file;
   bool insecure = false;
   bool metrics_open = false;
+  std::vector<std::string> http_allowed_hosts;
   EngineFlags engine;
   // Replication (docs/replication.md): on when servers are given.
   JetStreamLogOptions replication;
@@ -94,6 +95,14 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
     LogEvent(
         "warning", "log_entry_refused",
         {{"sequence", absl::StrCat(sequence)}, {"error", status.ToString()}});
+  };
+  options.on_stalled = [](uint64_t sequence, const absl::Status& status) {
+    LogEvent(
+        "warning", "replica_stalled",
+        {{"sequence", absl::StrCat(sequence)}, {"error", status.ToString()}});
+  };
+  options.on_resumed = [](uint64_t sequence) {
+    LogEvent("info", "replica_resumed", {{"sequence", absl::StrCat(sequence)}});
   };
   ASSIGN_OR_RETURN(
       std::unique_ptr<ReplicatedEngine> engine,
@@ -281,6 +290,7 @@ int RunServe(ServeFlags& flags) {
     http_access.access = access->get();
     http_access.tls = flags.server.tls;
     http_access.metrics_open = flags.metrics_open;
+    http_access.allowed_hosts = flags.http_allowed_hosts;
     auto started =
         OpsHttpServer::Start(flags.http_listen.substr(0, colon), http_port,
                              engine->get(), &metrics, replica, http_access);
@@ -325,10 +335,10 @@ int RunServe(ServeFlags& flags) {
   // change, for a quiet server.
   int signal_number = -1;
   const timespec tick = {1, 0};
-  // The server starts SERVING; a replica still catching up says otherwise
-  // before its first probe.
+  // The server started with the engine's health (a replica still catching
+  // up is NOT_SERVING from its first probe on).
   bool writable = (*engine)->Writable().ok();
-  if (!writable) (*server)->ReportWritable(false);
+  (*server)->ReportWritable(writable);
   for (int64_t seconds = 1;; ++seconds) {
     signal_number = sigtimedwait(&signals, nullptr, &tick);
     if (signal_number == SIGHUP) {
@@ -428,6 +438,13 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
                       "certificate it signed (mutual TLS)");
   command->add_flag("--insecure", flags->insecure,
                     "Allow listening beyond loopback without --auth-tokens");
+  command
+      ->add_option("--http-allowed-hosts", flags->http_allowed_hosts,
+                   "Host names (comma-separated, no port) browsers may reach "
+                   "the dashboard by, besides IP addresses and localhost; "
+                   "requests naming any other are refused (DNS rebinding). "
+                   "'*': any")
+      ->delimiter(',');
   command->add_flag("--metrics-open", flags->metrics_open,
                     "With --auth-tokens, leave /metrics open for scrapers "
                     "(/healthz is always open)");

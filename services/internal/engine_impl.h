@@ -574,8 +574,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   storage::v1::StoredCluster ToStored(int64_t c) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  static void RestoreCluster(const storage::v1::StoredCluster& in,
-                             Cluster* out);
+  static absl::Status RestoreCluster(const storage::v1::StoredCluster& in,
+                                     Cluster* out);
 
   // Every cluster number present, merge chains in range and loop-free:
   // Resolve() relies on both.

@@ -1,0 +1,36 @@
+// The entries of the replicated change log (protos/newsdedup/replication/
+// v1/log.proto): one codec per kind of change, each way.
+//
+// Decoding never checks the service's limits again: an entry is in the log
+// because the replica that took the call accepted it, with its own limits
+// (--max-article-bytes may differ between servers and releases), and every
+// replica must apply exactly what the log holds. A kind or number this
+// build does not know is an error of its own (kFailedPrecondition: a newer
+// newsdedup wrote it), never read as something else.
+#ifndef NEWSDEDUP_SERVICES_LOG_ENTRIES_H_
+#define NEWSDEDUP_SERVICES_LOG_ENTRIES_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "newsdedup/replication/v1/log.pb.h"
+#include "services/article.h"
+#include "services/engine.h"
+
+namespace newsdedup {
+
+replication::v1::LogEntry AssignEntry(const Article& article);
+replication::v1::LogEntry DeleteEntry(absl::string_view article_id);
+replication::v1::LogEntry EditEntry(const EditorialAction& action);
+replication::v1::LogEntry CheckpointEntry(uint64_t number);
+
+// Errors: kInvalidArgument for a timestamp out of range.
+absl::StatusOr<Article> ArticleOfEntry(const replication::v1::LogEntry& entry);
+// Errors: kFailedPrecondition for an action this build does not know.
+absl::StatusOr<EditorialAction> ActionOfEntry(
+    const replication::v1::LogEntry& entry);
+
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_SERVICES_LOG_ENTRIES_H_
