@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -219,6 +220,129 @@ ReplicatedEngine::EngineBuilder DurableBuilder() {
   };
 }
 
+// A store whose disk runs low while `*low` is set: Writable() says so, as
+// RocksDbStore's does below --min-free-mb.
+class LowDiskStore final : public EngineStore {
+ public:
+  LowDiskStore(std::unique_ptr<EngineStore> inner,
+               std::shared_ptr<std::atomic<bool>> low)
+      : inner_(std::move(inner)), low_(std::move(low)) {}
+  absl::Status Load(const Visitor& visitor) override {
+    return inner_->Load(visitor);
+  }
+  uint64_t Stage(Batch batch) override {
+    return inner_->Stage(std::move(batch));
+  }
+  absl::Status WaitDurable(uint64_t ticket) override {
+    return inner_->WaitDurable(ticket);
+  }
+  int64_t pending() const override { return inner_->pending(); }
+  absl::Status Writable() const override {
+    if (low_->load()) {
+      return absl::UnavailableError(
+          "the store cannot take changes now: only 3 MiB free (test)");
+    }
+    return inner_->Writable();
+  }
+  uint64_t failed_writes() const override { return inner_->failed_writes(); }
+  absl::Status Resume() override { return inner_->Resume(); }
+  absl::StatusOr<BackupInfo> Backup(const std::string& backup_dir) override {
+    if (low_->load()) return absl::ResourceExhaustedError("no space (test)");
+    return inner_->Backup(backup_dir);
+  }
+
+ private:
+  const std::unique_ptr<EngineStore> inner_;
+  const std::shared_ptr<std::atomic<bool>> low_;
+};
+
+// Issue 23.1: a replica whose disk ran low refused the entries it could
+// not store, moved on, reported ready at its peers' sequence and never
+// applied them (12,469 articles against a peer's 21,950 at one sequence).
+TEST_F(ReplicatedEngineTest, AReplicaLowOnDiskHoldsAtTheEntryAndCatchesUp) {
+  const std::filesystem::path root =
+      std::filesystem::path(::testing::TempDir()) /
+      absl::StrCat("low-disk-", getpid());
+  std::filesystem::remove_all(root);
+  auto low = std::make_shared<std::atomic<bool>>(false);
+  auto start = [&](const std::string& name, bool on_small_disk) {
+    ReplicationOptions options = FastReplicationOptions();
+    options.checkpoints = NewStoreCheckpoints((root / name).string());
+    options.checkpoint_every = 40;
+    ReplicatedEngine::EngineBuilder durable = DurableBuilder();
+    auto build = [durable, low, on_small_disk](
+                     const ReplicatedEngine::LogPosition& position)
+        -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
+      if (!on_small_disk) return durable(position);
+      EngineOptions engine_options;
+      engine_options.clock = position.clock;
+      engine_options.log_sequence = position.log_sequence;
+      ASSIGN_OR_RETURN(std::unique_ptr<Embedder> embedder,
+                       NewLexicalEmbedder(LexicalEmbedderOptions()));
+      RocksDbStoreOptions store;
+      store.path = position.store_path;
+      store.sync = SyncPolicy::kNone;
+      store.embedder_fingerprint = embedder->fingerprint();
+      ASSIGN_OR_RETURN(std::unique_ptr<EngineStore> opened,
+                       OpenRocksDbStore(store));
+      return ClusteringEngine::Create(
+          engine_options, std::move(embedder),
+          std::make_unique<LowDiskStore>(std::move(opened), low));
+    };
+    auto replica = ReplicatedEngine::Start(
+        std::make_unique<testing::SharedLog>(log_.get()), build, options);
+    EXPECT_TRUE(replica.ok()) << replica.status();
+    return replica.ok() ? *std::move(replica) : nullptr;
+  };
+  auto healthy = start("healthy", false);
+  auto small = start("small", true);
+  ASSERT_TRUE(healthy != nullptr && small != nullptr);
+  ASSERT_TRUE(WaitWritable(*healthy) && WaitWritable(*small));
+  auto assign = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      ASSERT_TRUE(healthy
+                      ->Assign(MakeArticle(absl::StrCat("d", i),
+                                           absl::StrCat("Report ", i % 17,
+                                                        " on item ", i)))
+                      .ok());
+    }
+  };
+  assign(0, 30);
+  ASSERT_TRUE(small->WaitForSequence(healthy->applied_sequence(),
+                                     absl::Now() + absl::Seconds(30)));
+  low->store(true);
+  assign(30, 130);  // with checkpoints among them
+  const uint64_t held = small->applied_sequence();
+  absl::SleepFor(absl::Milliseconds(500));
+  // It holds at the first entry it could not apply, and says so.
+  EXPECT_EQ(small->applied_sequence(), held);
+  EXPECT_LT(held, healthy->applied_sequence());
+  EXPECT_EQ(small->Writable().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(small->Writable().message(),
+              HasSubstr(absl::StrCat("cannot apply log entry ", held + 1)));
+  EXPECT_TRUE(healthy->Writable().ok());
+
+  low->store(false);  // space is back
+  const uint64_t last = *log_->LastSequence(absl::Seconds(1));
+  ASSERT_TRUE(small->WaitForSequence(last, absl::Now() + absl::Seconds(30)));
+  ASSERT_TRUE(healthy->WaitForSequence(last, absl::Now() + absl::Seconds(30)));
+  EXPECT_TRUE(WaitWritable(*small));
+  const StateDigest expected = ComputeStateDigest(*healthy);
+  EXPECT_EQ(expected.articles, 130);
+  EXPECT_EQ(ComputeStateDigest(*small).digest, expected.digest);
+  // Its checkpoints hold no gap either: a replica that starts from them
+  // reaches the same state.
+  small.reset();
+  auto restarted = start("small", true);
+  ASSERT_TRUE(restarted != nullptr);
+  ASSERT_TRUE(
+      restarted->WaitForSequence(last, absl::Now() + absl::Seconds(30)));
+  EXPECT_EQ(ComputeStateDigest(*restarted).digest, expected.digest);
+  restarted.reset();
+  healthy.reset();
+  std::filesystem::remove_all(root);
+}
+
 TEST_F(ReplicatedEngineTest, RestartsFromACheckpointToTheSameState) {
   // Three replicas with stores and checkpoints every 1,000 entries: one
   // runs throughout, one stops half-way and restarts from its newest
@@ -407,6 +531,19 @@ TEST_F(ReplicatedEngineTest, TheEnginesClockIsTheLogs) {
   EXPECT_EQ(a->GetArticle("first").status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_TRUE(a->GetArticle("n31").ok());
+}
+
+// Issue 23.5: the applier validated entries again with the default limits,
+// so with --max-article-bytes above 4 MiB every replica refused articles
+// the front door had accepted.
+TEST_F(ReplicatedEngineTest, EntriesAreAppliedAsTheFrontDoorAcceptedThem) {
+  auto a = StartReplica(log_.get());
+  ASSERT_TRUE(a != nullptr && WaitWritable(*a));
+  std::string body;
+  while (body.size() < (5u << 20)) absl::StrAppend(&body, "long report ");
+  auto answer = a->Assign(MakeArticle("big", "Dam bursts after rain", body));
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_TRUE(a->GetArticle("big").ok());
 }
 
 TEST_F(ReplicatedEngineTest, BadEntriesAreRefusedAlikeEverywhere) {

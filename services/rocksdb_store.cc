@@ -4,10 +4,16 @@
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/backup_engine.h>
 #include <rocksdb/write_batch.h>
+#include <fcntl.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <utility>
 
@@ -26,6 +32,11 @@ using storage::v1::StoredCluster;
 using storage::v1::StoreMeta;
 
 constexpr char kMetaKey[] = "m";
+
+// The free space a store that failed a write needs before it reopens
+// (unless --min-free-mb asks for more): its recovery writes a table of
+// what the log held and a new MANIFEST.
+constexpr int64_t kResumeFreeBytes = int64_t{4} << 20;
 constexpr char kArticlePrefix = 'a';
 constexpr char kClusterPrefix = 'c';
 
@@ -83,9 +94,40 @@ absl::Status CheckFreeSpace(const std::string& path, int64_t min_free_bytes) {
   return absl::OkStatus();
 }
 
-rocksdb::Options BaseOptions(rocksdb::Env* env = nullptr) {
+// RocksDB's informational log, kept off the data disk. Its own LOG file
+// there is written by a writer that, once a write of it failed (a full
+// disk), aborts the process on its next line (RocksDB 7.8's
+// WritableFileWriter asserts on reuse after an error, facebook/rocksdb
+// #12448), and the next line comes with the very error that filled the
+// disk. Warnings and errors go to `warn` (stderr without one).
+class WarningLogger final : public rocksdb::Logger {
+ public:
+  explicit WarningLogger(std::function<void(const std::string&)> warn)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL),
+        warn_(std::move(warn)) {}
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    std::vsnprintf(line, sizeof(line), format, ap);
+    const std::string message = absl::StrCat("rocksdb: ", line);
+    if (warn_) {
+      warn_(message);
+    } else {
+      std::fprintf(stderr, "%s\n", message.c_str());
+    }
+  }
+
+ private:
+  const std::function<void(const std::string&)> warn_;
+};
+
+rocksdb::Options BaseOptions(
+    rocksdb::Env* env = nullptr,
+    std::function<void(const std::string&)> warn = nullptr) {
   rocksdb::Options options;
   if (env != nullptr) options.env = env;
+  options.info_log = std::make_shared<WarningLogger>(std::move(warn));
   options.create_if_missing = true;
   options.paranoid_checks = true;
   // Every record of the write-ahead log must read back, the last one
@@ -96,6 +138,41 @@ rocksdb::Options BaseOptions(rocksdb::Env* env = nullptr) {
   options.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
   options.max_background_jobs = 2;
   return options;
+}
+
+// Left in the data directory when a store write fails, until the store
+// is open again: the write-ahead log may then end in the incomplete record
+// of that write, which was never acknowledged (its caller was told it
+// failed), so a start may drop it. Without the file such a record could be
+// an acknowledged one cut off by other means, and the start is refused.
+constexpr char kFailedWriteMarker[] = "NEWSDEDUP-FAILED-WRITE";
+
+std::filesystem::path FailedWriteMarker(const std::string& path) {
+  return std::filesystem::path(path) / kFailedWriteMarker;
+}
+
+// Creates the marker, durably. An empty file needs no free blocks, so this
+// works on a full disk; when it does not, a start refuses the tail.
+void MarkFailedWrite(const std::string& path) {
+  const std::string marker = FailedWriteMarker(path).string();
+  const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+  const int dir = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  ::fsync(dir);
+  ::close(dir);
+}
+
+void ClearFailedWrite(const std::string& path) {
+  std::error_code ignored;
+  std::filesystem::remove(FailedWriteMarker(path), ignored);
+}
+
+bool WriteFailedHere(const std::string& path) {
+  std::error_code ignored;
+  return std::filesystem::exists(FailedWriteMarker(path), ignored);
 }
 
 // What an operator does with a store that cannot be read back in full.
@@ -116,7 +193,7 @@ std::string RestoreAdvice(const std::string& path) {
 absl::StatusOr<rocksdb::WALRecoveryMode> CheckBeforeOpening(
     const RocksDbStoreOptions& options) {
   const std::string& path = options.path;
-  rocksdb::Options strict = BaseOptions(options.env);
+  rocksdb::Options strict = BaseOptions(options.env, options.warn);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenForReadOnly(strict, path, &raw);
   std::unique_ptr<rocksdb::DB> db(raw);
@@ -124,7 +201,7 @@ absl::StatusOr<rocksdb::WALRecoveryMode> CheckBeforeOpening(
   if (s.IsCorruption()) {
     // Damage in the middle of the log, or only an incomplete last record
     // (what a crash in the middle of a write leaves)?
-    rocksdb::Options tolerant = BaseOptions(options.env);
+    rocksdb::Options tolerant = BaseOptions(options.env, options.warn);
     tolerant.wal_recovery_mode =
         rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
     raw = nullptr;
@@ -140,7 +217,8 @@ absl::StatusOr<rocksdb::WALRecoveryMode> CheckBeforeOpening(
           "), so acknowledged articles would be lost. Nothing was changed. ",
           RestoreAdvice(path)));
     }
-    if (options.wal_tail != WalTailPolicy::kDrop) {
+    const bool failed_write = WriteFailedHere(path);
+    if (options.wal_tail != WalTailPolicy::kDrop && !failed_write) {
       return absl::DataLossError(absl::StrCat(
           "the write-ahead log of the store in ", path,
           " ends in an incomplete record (", s.ToString(),
@@ -153,7 +231,11 @@ absl::StatusOr<rocksdb::WALRecoveryMode> CheckBeforeOpening(
     if (options.warn) {
       options.warn(absl::StrCat(
           "dropping the incomplete last record of the write-ahead log in ",
-          path, " (--wal-tail drop): ", s.ToString()));
+          path,
+          failed_write ? " (left by a write that failed, so never "
+                         "acknowledged): "
+                       : " (--wal-tail drop): ",
+          s.ToString()));
     }
     mode = tolerant.wal_recovery_mode;
   } else if (s.IsPathNotFound() ||
@@ -293,7 +375,10 @@ class RocksDbStore final : public EngineStore {
       if (failed_.ok()) return absl::OkStatus();
       if (writing_) return failed_;
     }
-    RETURN_IF_ERROR(CheckFreeSpace(options_.path, options_.min_free_bytes));
+    // Reopening on a disk that is still full would succeed and fail the
+    // next write at once: some room first, whatever --min-free-mb says.
+    RETURN_IF_ERROR(CheckFreeSpace(
+        options_.path, std::max(options_.min_free_bytes, kResumeFreeBytes)));
     // RocksDB 7.8's own DB::Resume() does not recover from a failed log
     // write (facebook/rocksdb#11643: the log writer keeps its error), so
     // the database is closed and opened again. The failed write may have
@@ -301,7 +386,7 @@ class RocksDbStore final : public EngineStore {
     // failed), so here alone it is dropped.
     if (db_ != nullptr) db_->Close().PermitUncheckedError();
     db_.reset();
-    rocksdb::Options reopen = BaseOptions(options_.env);
+    rocksdb::Options reopen = BaseOptions(options_.env, options_.warn);
     reopen.wal_recovery_mode =
         rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
     rocksdb::DB* db = nullptr;
@@ -321,6 +406,7 @@ class RocksDbStore final : public EngineStore {
     pending_.clear();
     durable_ = staged_;
     failed_ = absl::OkStatus();
+    ClearFailedWrite(options_.path);  // the reopen dropped that record
     if (options_.warn) options_.warn("the store can write again");
     return absl::OkStatus();
   }
@@ -384,6 +470,7 @@ class RocksDbStore final : public EngineStore {
             "); nothing of it was kept, and changes are refused until the "
             "store can write again (reads go on)"));
         ++failed_writes_;
+        MarkFailedWrite(options_.path);
         if (options_.warn) options_.warn(std::string(failed_.message()));
       }
       written_.SignalAll();
@@ -500,13 +587,15 @@ absl::StatusOr<std::unique_ptr<EngineStore>> OpenRocksDbStore(
         "cannot create data dir ", options.path, ": ", error.message()));
   }
   RETURN_IF_ERROR(CheckFreeSpace(options.path, options.min_free_bytes));
-  rocksdb::Options db_options = BaseOptions(options.env);
+  rocksdb::Options db_options = BaseOptions(options.env, options.warn);
   if (StoreExists(options.path)) {
     ASSIGN_OR_RETURN(db_options.wal_recovery_mode, CheckBeforeOpening(options));
   }
   rocksdb::DB* db = nullptr;
   RETURN_IF_ERROR(FromRocksDb(rocksdb::DB::Open(db_options, options.path, &db),
                               options.path, "opening"));
+  // Open: whatever record a failed write left is gone.
+  ClearFailedWrite(options.path);
   auto store =
       std::make_unique<RocksDbStore>(options, std::unique_ptr<rocksdb::DB>(db));
   RETURN_IF_ERROR(store->CheckMeta());

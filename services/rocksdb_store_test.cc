@@ -361,6 +361,41 @@ TEST(RocksDbStoreTest, AFailedWriteLeavesNoTraceAndWritesResume) {
   EXPECT_EQ((*reopened)->stats().articles, 2);
 }
 
+// Issue 23.5: recovery did not read Article::language back, so an article
+// whose sender named its language was embedded by the detected one after a
+// restart, and later articles were compared with another vector.
+TEST(RocksDbStoreTest, ATaggedLanguageSurvivesARestart) {
+  TempDir dir("language");
+  // French text tagged German: the tag decides stems, translations and
+  // which document frequencies weigh it; detection would say French.
+  Article first = MakeArticle(
+      "tagged", "Le gouvernement annonce une réforme des retraites",
+      "Le premier ministre a présenté la réforme des retraites mardi.");
+  first.language = "de";
+  Article later = MakeArticle(
+      "later", "La réforme des retraites présentée par le gouvernement",
+      "Les syndicats critiquent la réforme annoncée mardi.");
+  later.language = "de";
+  {
+    auto engine = OpenEngine(dir.path());
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    ASSERT_TRUE((*engine)->Assign(first).ok());
+  }
+  auto restarted = OpenEngine(dir.path());
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  auto never_stopped =
+      ClusteringEngine::Create(EngineOptions(),
+                               *NewLexicalEmbedder(LexicalEmbedderOptions()));
+  ASSERT_TRUE(never_stopped.ok());
+  ASSERT_TRUE((*never_stopped)->Assign(first).ok());
+  auto expected = (*never_stopped)->Assign(later);
+  auto got = (*restarted)->Assign(later);
+  ASSERT_TRUE(expected.ok() && got.ok());
+  EXPECT_EQ(got->nearest_article_id, expected->nearest_article_id);
+  EXPECT_FLOAT_EQ(got->nearest_similarity, expected->nearest_similarity);
+  EXPECT_FLOAT_EQ(got->cluster_similarity, expected->cluster_similarity);
+}
+
 // A clock the test moves by hand, for EngineOptions::clock.
 struct ManualClock {
   absl::Time now = absl::FromUnixSeconds(1'800'000'000);  // 2027-01-15

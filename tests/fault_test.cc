@@ -774,5 +774,127 @@ TEST_F(FaultTest, FullDiskRefusesChangesWithoutMakingThemAndRecovers) {
   server_.Stop(SIGTERM);
 }
 
+// Issue 23.2: with --min-free-mb 0 a write that met a really full disk
+// made the server claim it could write again (the disk still full), and
+// the next write aborted it inside RocksDB (its info log's writer,
+// reused after a failed write); the restart was then refused for the
+// incomplete record that write left, though it was never acknowledged.
+TEST_F(FaultTest, AReallyFullDiskNeverAbortsAndRestartsWithoutFlags) {
+  SmallDisk disk(dir_ / "small-disk", 32);
+  if (!disk.mounted()) {
+    GTEST_SKIP() << "mounting a tmpfs needs root and a mount namespace";
+  }
+  data_dir_ = (dir_ / "small-disk" / "data").string();
+  StartServer("--min-free-mb 0 --sync always");
+  const std::string ballast = (dir_ / "small-disk" / "ballast").string();
+  auto fill = [&](int64_t leave_bytes) {
+    std::ofstream out(ballast, std::ios::app | std::ios::binary);
+    const std::string block(64 << 10, 'x');
+    for (;;) {
+      const auto space = std::filesystem::space(dir_ / "small-disk");
+      if (static_cast<int64_t>(space.available) <= leave_bytes) break;
+      out << block;
+      out.flush();
+      if (!out) break;
+    }
+  };
+  std::vector<v1::Article> acknowledged;
+  std::vector<std::string> refused;
+  const std::vector<v1::Article> base = Articles();
+  int next = 0;
+  // Distinct articles until `count` are refused (bounded).
+  auto assign_until_refused = [&](int count) {
+    int refusals = 0;
+    for (int tries = 0; tries < 20000 && refusals < count; ++tries, ++next) {
+      v1::Article a = base[next % base.size()];
+      a.set_id(absl::StrCat("full-", next));
+      a.set_body(absl::StrCat(a.body(), " copy ", next));
+      const grpc::Status status = Assign(a);
+      if (status.ok()) {
+        acknowledged.push_back(a);
+      } else {
+        EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+            << status.error_message();
+        refused.push_back(a.id());
+        ++refusals;
+      }
+    }
+    return refusals;
+  };
+  fill(1 << 20);
+  ASSERT_EQ(assign_until_refused(30), 30);
+  EXPECT_TRUE(
+      HealthBecomes(grpc::health::v1::HealthCheckResponse::NOT_SERVING));
+  for (const std::string& id : refused) {
+    EXPECT_EQ(GetArticle(id).error_code(), grpc::StatusCode::NOT_FOUND) << id;
+  }
+
+  // Space comes back: writes resume by themselves.
+  std::filesystem::remove(ballast);
+  EXPECT_TRUE(HealthBecomes(grpc::health::v1::HealthCheckResponse::SERVING))
+      << ReadFile(log_);
+  const size_t before = acknowledged.size();
+  for (int i = 0; i < 20; ++i, ++next) {
+    v1::Article a = base[next % base.size()];
+    a.set_id(absl::StrCat("full-", next));
+    ASSERT_TRUE(Assign(a).ok());
+    acknowledged.push_back(a);
+  }
+  ASSERT_GT(acknowledged.size(), before);
+
+  // Full again, and killed while full: the restart (space freed, no
+  // flags) drops only the record of the write that failed.
+  fill(1 << 20);
+  ASSERT_GT(assign_until_refused(5), 0);
+  server_.Stop(SIGKILL);
+  std::filesystem::remove(ballast);
+  StartServer("--min-free-mb 0 --sync always");
+  ExpectAllPresent(acknowledged);
+  for (const std::string& id : refused) {
+    EXPECT_EQ(GetArticle(id).error_code(), grpc::StatusCode::NOT_FOUND) << id;
+  }
+  const std::string log = ReadFile(log_);
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("Assertion")));
+  server_.Stop(SIGTERM);
+}
+
+// Issue 23.4: the health service knew newsdedup.v1.DedupService only
+// after a change of writability (NOT_FOUND on a fresh server).
+TEST_F(FaultTest, HealthNamesTheServiceFromTheStart) {
+  StartServer("--in-memory");
+  EXPECT_EQ(Health(v1::DedupService::service_full_name()),
+            grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+// Issue 23.4: invalid UTF-8 in AdminService.Backup answered UNIMPLEMENTED
+// with an empty message.
+TEST_F(FaultTest, AdminServiceRefusesInvalidUtf8NamingTheField) {
+  StartServer();
+  auto admin = v1::AdminService::NewStub(grpc::CreateChannel(
+      server_.address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::BackupRequest request;
+  request.set_backup_dir("/tmp/caf\xc3 \xff");
+  v1::BackupResponse response;
+  const grpc::Status s = admin->Backup(&context, request, &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("backup_dir: not valid UTF-8"));
+}
+
+// Issue 23.4: CURRENT naming a MANIFEST that is gone gave INTERNAL and no
+// advice.
+TEST_F(FaultTest, AMissingManifestIsDataLossWithAdvice) {
+  StartServer();
+  AssignAll();
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM)));
+  std::ofstream(std::filesystem::path(DataDir()) / "CURRENT")
+      << "MANIFEST-999999\n";
+  const auto before = DataFiles();
+  const std::string out = ExpectRefusedStart();
+  EXPECT_THAT(out, HasSubstr("DATA_LOSS"));
+  EXPECT_THAT(out, HasSubstr("admin restore"));
+  EXPECT_TRUE(DataFiles() == before);
+}
+
 }  // namespace
 }  // namespace newsdedup
