@@ -446,6 +446,49 @@ TEST_F(HttpAccessTest, ApiNeedsATokenOrALoginSession) {
   EXPECT_EQ(http.Get("/api/clusters", {{"Cookie", session}})->status, 401);
 }
 
+// Issue 23.3: the open loopback server took a merge from a page whose DNS
+// name had been rebound to 127.0.0.1 (Host and Origin both the attacker's
+// name, so the same-origin check passed).
+TEST_F(HttpAccessTest, NamesOtherThanTheServersAreRefused) {
+  auto first = engine_->Assign(testing::MakeArticle("r1", "Harbour bridge closes"));
+  auto second = engine_->Assign(testing::MakeArticle("r2", "Zoo welcomes a panda"));
+  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_NE(first->cluster_id, second->cluster_id);
+  HttpAccess open;  // no tokens: the default loopback server
+  open.allowed_hosts = {"news.example"};
+  auto started = OpsHttpServer::Start("127.0.0.1", 0, engine_.get(),
+                                      &metrics_, nullptr, open);
+  ASSERT_TRUE(started.ok()) << started.status();
+  http_ = *std::move(started);
+  httplib::Client http("127.0.0.1", http_->port());
+  const std::string port = absl::StrCat(":", http_->port());
+  const std::string attacker = "attacker.example" + port;
+  auto rebound = http.Post(
+      absl::StrCat("/api/clusters/", first->cluster_id, "/merge"),
+      {{"Host", attacker}, {"Origin", "http://" + attacker}},
+      absl::StrCat("{\"target_cluster_id\": \"", second->cluster_id,
+                   "\", \"reason\": \"rebinding\"}"),
+      "application/json");
+  ASSERT_TRUE(rebound);
+  EXPECT_EQ(rebound->status, 403);
+  EXPECT_THAT(rebound->body, HasSubstr("--http-allowed-hosts"));
+  EXPECT_NE(*engine_->ClusterOfArticle("r1"), *engine_->ClusterOfArticle("r2"));
+  auto read = http.Get("/api/clusters", {{"Host", attacker}});
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->status, 403);
+  // The server's own names, and the ones it was given, are served.
+  for (const std::string& host :
+       {"127.0.0.1" + port, "localhost" + port, "LOCALHOST" + port,
+        "[::1]" + port, "news.example" + port, std::string("127.0.0.1")}) {
+    auto res = http.Get("/api/clusters", {{"Host", host}});
+    ASSERT_TRUE(res) << host;
+    EXPECT_EQ(res->status, 200) << host;
+  }
+  // Probes and scrapers reach it by whatever name their network has.
+  EXPECT_EQ(http.Get("/healthz", {{"Host", "newsdedup" + port}})->status, 200);
+  EXPECT_EQ(http.Get("/metrics", {{"Host", "newsdedup" + port}})->status, 200);
+}
+
 TEST_F(HttpAccessTest, MetricsMayStayOpenAndHttpsWorks) {
   MakeCertificates();
   StartHttp(/*metrics_open=*/true,
