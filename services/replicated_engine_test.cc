@@ -18,6 +18,8 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "embeddings/lexical_embedder.h"
+#include "newsdedup/replication/v1/log.pb.h"
+#include "newsdedup/storage/v1/state.pb.h"
 #include "services/replica_checkpoints.h"
 #include "services/rocksdb_store.h"
 #include "services/state_digest.h"
@@ -413,6 +415,149 @@ TEST_F(ReplicatedEngineTest, RestartsFromACheckpointToTheSameState) {
   std::filesystem::remove_all(root);
 }
 
+// A log whose readers can be held (a replica paused, cut off), and whose
+// entries before `purged_before` are gone, as JetStream purges them once a
+// newer checkpoint is shared.
+struct PurgeableLogState {
+  std::atomic<bool> paused{false};
+  std::atomic<uint64_t> purged_before{0};
+};
+
+class PurgeableLog final : public testing::SharedLog {
+ public:
+  PurgeableLog(ReplicationLog* log, std::shared_ptr<PurgeableLogState> state)
+      : SharedLog(log), log_(log), state_(std::move(state)) {}
+  absl::StatusOr<std::unique_ptr<LogReader>> Read(uint64_t first) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<LogReader> inner, log_->Read(first));
+    return std::unique_ptr<LogReader>(
+        std::make_unique<Reader>(std::move(inner), state_));
+  }
+
+ private:
+  class Reader final : public LogReader {
+   public:
+    Reader(std::unique_ptr<LogReader> inner,
+           std::shared_ptr<PurgeableLogState> state)
+        : inner_(std::move(inner)), state_(std::move(state)) {}
+    absl::StatusOr<std::optional<LogRecord>> Next(
+        absl::Duration timeout) override {
+      if (state_->paused.load()) {
+        absl::SleepFor(timeout);
+        return std::nullopt;
+      }
+      for (;;) {
+        ASSIGN_OR_RETURN(std::optional<LogRecord> record,
+                         inner_->Next(timeout));
+        if (!record.has_value() ||
+            record->sequence >= state_->purged_before.load()) {
+          return record;
+        }
+      }
+    }
+
+   private:
+    std::unique_ptr<LogReader> inner_;
+    std::shared_ptr<PurgeableLogState> state_;
+  };
+  ReplicationLog* const log_;
+  const std::shared_ptr<PurgeableLogState> state_;
+};
+
+// Checkpoints shared through a directory.
+class DirectoryShelf final : public CheckpointShelf {
+ public:
+  explicit DirectoryShelf(std::filesystem::path root) : root_(std::move(root)) {
+    std::filesystem::create_directories(root_);
+  }
+  absl::Status Publish(const ReplicaCheckpoints::Point& point,
+                       const std::string& dir) override {
+    absl::MutexLock lock(&mu_);
+    if (point.sequence <= newest_.sequence) return absl::OkStatus();
+    const std::filesystem::path to = root_ / absl::StrCat(point.sequence);
+    std::filesystem::remove_all(to);
+    std::filesystem::copy(dir, to, std::filesystem::copy_options::recursive);
+    newest_ = point;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<uint64_t> NewestSequence() override {
+    absl::MutexLock lock(&mu_);
+    return newest_.sequence;
+  }
+  absl::StatusOr<ReplicaCheckpoints::Point> FetchNewest(
+      const std::string& dir) override {
+    absl::MutexLock lock(&mu_);
+    if (newest_.sequence == 0) return newest_;
+    std::filesystem::copy(root_ / absl::StrCat(newest_.sequence), dir,
+                          std::filesystem::copy_options::recursive);
+    return newest_;
+  }
+
+ private:
+  const std::filesystem::path root_;
+  absl::Mutex mu_;
+  ReplicaCheckpoints::Point newest_;
+};
+
+// Issue 23.4: a replica paused for 30 s came back NOT_SERVING, the log
+// purged past it, and needed a restart by hand.
+TEST_F(ReplicatedEngineTest, APausedReplicaPastThePurgeCatchesUpByItself) {
+  const std::filesystem::path root =
+      std::filesystem::path(::testing::TempDir()) /
+      absl::StrCat("purged-", getpid());
+  std::filesystem::remove_all(root);
+  auto shelf = std::make_shared<DirectoryShelf>(root / "shelf");
+  auto paused_state = std::make_shared<PurgeableLogState>();
+  auto start = [&](const std::string& name,
+                   std::shared_ptr<PurgeableLogState> state) {
+    ReplicationOptions options = FastReplicationOptions();
+    options.checkpoints = NewStoreCheckpoints((root / name).string(), shelf);
+    options.checkpoint_every = 40;
+    auto replica = ReplicatedEngine::Start(
+        std::make_unique<PurgeableLog>(log_.get(), std::move(state)),
+        DurableBuilder(), options);
+    EXPECT_TRUE(replica.ok()) << replica.status();
+    return replica.ok() ? *std::move(replica) : nullptr;
+  };
+  auto live = start("live", std::make_shared<PurgeableLogState>());
+  auto paused = start("paused", paused_state);
+  ASSERT_TRUE(live != nullptr && paused != nullptr);
+  ASSERT_TRUE(WaitWritable(*live) && WaitWritable(*paused));
+  auto assign = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      ASSERT_TRUE(live->Assign(MakeArticle(absl::StrCat("p", i),
+                                           absl::StrCat("Storm ", i % 13,
+                                                        " hits town ", i)))
+                      .ok());
+    }
+  };
+  assign(0, 20);
+  ASSERT_TRUE(paused->WaitForSequence(live->applied_sequence(),
+                                      absl::Now() + absl::Seconds(30)));
+  paused_state->paused.store(true);
+  assign(20, 200);
+  // Checkpoints were shared; the log forgets what the newest covers.
+  uint64_t shared = 0;
+  for (int i = 0; i < 500 && shared < 120; ++i) {
+    shared = *shelf->NewestSequence();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_GE(shared, 120u);
+  paused_state->purged_before.store(shared);
+  paused_state->paused.store(false);
+
+  const uint64_t last = *log_->LastSequence(absl::Seconds(1));
+  ASSERT_TRUE(paused->WaitForSequence(last, absl::Now() + absl::Seconds(30)))
+      << paused->Writable();
+  ASSERT_TRUE(live->WaitForSequence(last, absl::Now() + absl::Seconds(30)));
+  EXPECT_TRUE(WaitWritable(*paused));
+  const StateDigest expected = ComputeStateDigest(*live);
+  EXPECT_EQ(expected.articles, 200);
+  EXPECT_EQ(ComputeStateDigest(*paused).digest, expected.digest);
+  paused.reset();
+  live.reset();
+  std::filesystem::remove_all(root);
+}
+
 // Checkpoints whose Save waits until the test lets it go.
 class HeldCheckpoints final : public ReplicaCheckpoints {
  public:
@@ -544,6 +689,30 @@ TEST_F(ReplicatedEngineTest, EntriesAreAppliedAsTheFrontDoorAcceptedThem) {
   auto answer = a->Assign(MakeArticle("big", "Dam bursts after rain", body));
   ASSERT_TRUE(answer.ok()) << answer.status();
   EXPECT_TRUE(a->GetArticle("big").ok());
+}
+
+// Issue 23.5: editorial action numbers were clamped to the last one this
+// build knew. An action from a newer release must hold the replica (it
+// needs the upgrade), never be skipped or read as another action.
+TEST_F(ReplicatedEngineTest, AnEditorialActionOfANewerReleaseHoldsTheReplica) {
+  auto a = StartReplica(log_.get());
+  ASSERT_TRUE(a != nullptr && WaitWritable(*a));
+  ASSERT_TRUE(a->Assign(MakeArticle("n1", "Volcano erupts")).ok());
+  replication::v1::LogEntry entry;
+  entry.mutable_edit()->set_kind(
+      static_cast<replication::v1::EditorialAction::Kind>(99));
+  entry.mutable_edit()->set_cluster_id("story-1");
+  const uint64_t sequence = *log_->Append(
+      "newer", entry.SerializeAsString(), absl::Seconds(1));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(a->applied_sequence(), sequence - 1);
+  EXPECT_EQ(a->Writable().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(a->Writable().message(), HasSubstr("does not know"));
+  // The two numbers of the log and the store are fixed: a change would
+  // misread every log and store written so far.
+  EXPECT_EQ(replication::v1::EditorialAction::ALLOW_MERGING, 6);
+  EXPECT_EQ(storage::v1::StoredAnswer::EXACT_DUPLICATE, 3);
+  EXPECT_EQ(storage::v1::StoredClusterEvent::EDITED, 3);
 }
 
 TEST_F(ReplicatedEngineTest, BadEntriesAreRefusedAlikeEverywhere) {
