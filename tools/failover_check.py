@@ -5,7 +5,11 @@ Starts a 3-node NATS JetStream cluster and 3 newsdedup replicas on
 loopback, streams articles from ../shared/data through all replicas from
 several clients (a write refused with UNAVAILABLE is retried on another
 replica), and meanwhile kill -9s one NATS node and one replica at random
-moments, restarting each later. Then starts one more replica with an empty
+moments, restarting each later. With --disk-round (the default where the
+check may mount a tmpfs: as root), one replica's data directory sits on a
+small disk of its own that a filler first takes below --min-free-mb, then
+fills, while the clients stream: that replica must hold (NOT_SERVING) and
+catch up once space is back, never skipping an entry. Then starts one more replica with an empty
 state, lets it catch up, and checks every acknowledged article on every
 replica. Kills only the processes it started; everything stops by itself.
 
@@ -16,6 +20,7 @@ Exit status 0 only when lost and divergent are 0.
 """
 
 import argparse
+import os
 import random
 import re
 import shutil
@@ -110,6 +115,87 @@ def chaos(cluster, ingest, rounds, rng):
     return done
 
 
+class SmallDisk:
+    """A tmpfs mounted on a replica's data directory, and a filler file."""
+
+    def __init__(self, path, megabytes):
+        self.path, self.filler = path, os.path.join(path, "filler")
+        os.makedirs(path, exist_ok=True)
+        self.mounted = os.geteuid() == 0 and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs",
+             path], capture_output=True).returncode == 0
+
+    def free_mb(self):
+        st = os.statvfs(self.path)
+        return st.f_bavail * st.f_frsize / 2**20
+
+    def fill_to(self, free_mb):
+        """Grows the filler until at most `free_mb` MiB are free: most of
+        it at once (fallocate), the rest in pages, since the replica
+        writes meanwhile."""
+        with open(self.filler, "ab") as f:
+            bulk = int((self.free_mb() - free_mb - 8) * 2**20)
+            if bulk > 0:
+                try:
+                    os.posix_fallocate(f.fileno(), os.fstat(f.fileno()).st_size,
+                                       bulk)
+                except OSError:
+                    pass
+            f.seek(0, os.SEEK_END)
+            while self.free_mb() > free_mb:
+                try:
+                    f.write(b"\0" * max(4096, int(
+                        min(1, self.free_mb() - free_mb) * 2**20)))
+                    f.flush()
+                except OSError:
+                    break
+
+    def empty(self):
+        if os.path.exists(self.filler):
+            os.remove(self.filler)
+
+    def unmount(self):
+        if self.mounted:
+            subprocess.run(["umount", "-l", self.path], capture_output=True)
+
+
+def disk_round(cluster, replica, disk, ingest):
+    """Takes `replica`'s disk below --min-free-mb (64 MiB) for 20 s, then
+    fills it, for 10 s more, while the clients stream (a checkpoint falls
+    in that time at the check's rate); then frees it.
+    Returns the seconds the replica reported SERVING while the log was
+    ahead of it, and whether it caught up."""
+    serving_behind = 0.0
+
+    def watch(seconds):
+        nonlocal serving_behind
+        end = time.time() + seconds
+        while time.time() < end:
+            m = cluster.metrics(replica)
+            applied = m.get("newsdedup_replication_applied_sequence", 0)
+            logged = m.get("newsdedup_replication_log_sequence", 0)
+            if cluster.ready(replica) and applied + 1000 < logged:
+                serving_behind += 0.2
+            time.sleep(0.2)
+
+    log(f"disk round: {replica.name}'s disk below --min-free-mb "
+        f"({disk.free_mb():.0f} MiB free before)")
+    disk.fill_to(32)
+    watch(20)
+    log(f"disk round: {replica.name}'s disk full")
+    disk.fill_to(0.5)
+    watch(10)
+    held = cluster.metrics(replica).get(
+        "newsdedup_replication_applied_sequence", 0)
+    disk.empty()
+    log(f"disk round: space back ({replica.name} held at entry {held:.0f}, "
+        f"{len(ingest.acknowledged)} acknowledged so far)")
+    caught_up = cluster.wait_ready(replica, 180)
+    log(f"disk round: {replica.name} "
+        f"{'caught up' if caught_up else 'DID NOT CATCH UP'}")
+    return serving_behind, caught_up
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
@@ -124,23 +210,38 @@ def main():
     parser.add_argument("--one-window", action="store_true",
                         help="date all articles within one story window, so "
                         "that index shards become graphs")
+    parser.add_argument("--disk-round", choices=["auto", "on", "off"],
+                        default="auto",
+                        help="the small-disk round (auto: where a tmpfs can "
+                        "be mounted, i.e. as root)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the work directory (logs, NATS stores)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     workdir = tempfile.mkdtemp(prefix="newsdedup-failover-")
     cluster = Cluster(args, workdir)
+    disk = None
+    if args.disk_round != "off":
+        # replica2's data directory, on a disk of its own.
+        disk = SmallDisk(os.path.join(workdir, "replica2-data"), 1024)
+        if not disk.mounted:
+            log("disk round skipped: mounting a tmpfs needs root")
+            if args.disk_round == "on":
+                return 2
+            disk = None
     try:
-        return run(cluster, args, rng)
+        return run(cluster, args, rng, disk)
     finally:
         cluster.stop()
+        if disk is not None:
+            disk.unmount()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             log(f"logs in {workdir}")
 
 
-def run(cluster, args, rng):
+def run(cluster, args, rng, disk):
     replicas = cluster.start(3)
     if replicas is None:
         return 2
@@ -149,6 +250,14 @@ def run(cluster, args, rng):
     ingest = Ingest(cluster, articles, args.clients)
     started = time.time()
     ingest.start()
+    disk_ok = True
+    if disk is not None:
+        serving_behind, caught_up = disk_round(cluster, replicas[2], disk,
+                                               ingest)
+        disk_ok = caught_up and serving_behind == 0
+        if serving_behind:
+            log(f"disk round: {replicas[2].name} reported SERVING "
+                f"{serving_behind:.1f}s while far behind the log")
     rounds = chaos(cluster, ingest, args.rounds, rng)
     ingest.join()
     log(f"ingest done in {time.time() - started:.1f}s: "
@@ -219,8 +328,11 @@ def run(cluster, args, rng):
           f"divergent={divergent} rounds={rounds} "
           f"failover_ms_p50={gaps[len(gaps) // 2]:.0f} "
           f"failover_ms_max={gaps[-1]:.0f} "
-          f"catchup_entries_per_s={catchup:.0f}", flush=True)
-    return 0 if lost == 0 and divergent == 0 and stored_same else 1
+          f"catchup_entries_per_s={catchup:.0f}"
+          f"{' disk_round=' + ('ok' if disk_ok else 'FAILED') if disk else ''}",
+          flush=True)
+    return 0 if (lost == 0 and divergent == 0 and stored_same
+                 and len(digests) == 1 and disk_ok) else 1
 
 
 def check_stored_digest(newsdedup, live):
