@@ -487,7 +487,19 @@ class ReplicatedEngineImpl final
       const LogRecord record = **next;
       // A new reader may repeat what its predecessor delivered.
       if (record.sequence <= applied_sequence()) continue;
+      if (record.sequence > applied_sequence() + 1 &&
+          reread_from_ != applied_sequence() + 1) {
+        // A reader that skipped entries (its subscription dropped some):
+        // read them again through a new one before anything else.
+        reread_from_ = applied_sequence() + 1;
+        reader_.reset();
+        auto reader = log_->Read(reread_from_);
+        if (reader.ok()) reader_ = *std::move(reader);
+        progress = absl::Now();
+        continue;
+      }
       if (record.sequence > applied_sequence() + 1) {
+        // A fresh reader starts past them too: the log purged them.
         const uint64_t missing_from = applied_sequence() + 1;
         if (options_.on_rejected) {
           options_.on_rejected(
@@ -593,6 +605,8 @@ class ReplicatedEngineImpl final
   std::atomic<uint64_t> last_checkpoint_{0};
   uint64_t start_sequence_ = 0;
   std::unique_ptr<LogReader> reader_;  // the applier's only
+  // The first entry a fresh reader was asked for after a gap (0: none).
+  uint64_t reread_from_ = 0;
 
   // The engine's clock: the log time of the entry being applied (reads in
   // between see the last one), and that entry's sequence.

@@ -201,9 +201,11 @@ TEST_F(ReplicatedEngineTest, ReplicasThatJoinLateBuildTheSameGraphs) {
 }
 
 // An engine on a RocksDB store where the replica's checkpoints say, on the
-// replica's clock.
-ReplicatedEngine::EngineBuilder DurableBuilder() {
-  return [](const ReplicatedEngine::LogPosition& position)
+// replica's clock; `wrap`, if set, stands between the engine and its store.
+using StoreWrapper =
+    std::function<std::unique_ptr<EngineStore>(std::unique_ptr<EngineStore>)>;
+ReplicatedEngine::EngineBuilder DurableBuilder(StoreWrapper wrap = nullptr) {
+  return [wrap](const ReplicatedEngine::LogPosition& position)
              -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
     EngineOptions options;
     options.clock = position.clock;
@@ -217,6 +219,7 @@ ReplicatedEngine::EngineBuilder DurableBuilder() {
     store.embedder_fingerprint = embedder->fingerprint();
     ASSIGN_OR_RETURN(std::unique_ptr<EngineStore> opened,
                      OpenRocksDbStore(store));
+    if (wrap) opened = wrap(std::move(opened));
     return ClusteringEngine::Create(options, std::move(embedder),
                                     std::move(opened));
   };
@@ -271,26 +274,12 @@ TEST_F(ReplicatedEngineTest, AReplicaLowOnDiskHoldsAtTheEntryAndCatchesUp) {
     ReplicationOptions options = FastReplicationOptions();
     options.checkpoints = NewStoreCheckpoints((root / name).string());
     options.checkpoint_every = 40;
-    ReplicatedEngine::EngineBuilder durable = DurableBuilder();
-    auto build = [durable, low, on_small_disk](
-                     const ReplicatedEngine::LogPosition& position)
-        -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
-      if (!on_small_disk) return durable(position);
-      EngineOptions engine_options;
-      engine_options.clock = position.clock;
-      engine_options.log_sequence = position.log_sequence;
-      ASSIGN_OR_RETURN(std::unique_ptr<Embedder> embedder,
-                       NewLexicalEmbedder(LexicalEmbedderOptions()));
-      RocksDbStoreOptions store;
-      store.path = position.store_path;
-      store.sync = SyncPolicy::kNone;
-      store.embedder_fingerprint = embedder->fingerprint();
-      ASSIGN_OR_RETURN(std::unique_ptr<EngineStore> opened,
-                       OpenRocksDbStore(store));
-      return ClusteringEngine::Create(
-          engine_options, std::move(embedder),
-          std::make_unique<LowDiskStore>(std::move(opened), low));
-    };
+    ReplicatedEngine::EngineBuilder build = DurableBuilder();
+    if (on_small_disk) {
+      build = DurableBuilder([low](std::unique_ptr<EngineStore> store) {
+        return std::make_unique<LowDiskStore>(std::move(store), low);
+      });
+    }
     auto replica = ReplicatedEngine::Start(
         std::make_unique<testing::SharedLog>(log_.get()), build, options);
     EXPECT_TRUE(replica.ok()) << replica.status();

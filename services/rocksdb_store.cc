@@ -19,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -99,18 +100,20 @@ absl::Status CheckFreeSpace(const std::string& path, int64_t min_free_bytes) {
 // disk), aborts the process on its next line (RocksDB 7.8's
 // WritableFileWriter asserts on reuse after an error, facebook/rocksdb
 // #12448), and the next line comes with the very error that filled the
-// disk. Warnings and errors go to `warn` (stderr without one).
+// disk. Its errors go to `warn` (stderr without one); its warnings are
+// routine (one per open) and our own messages say what matters.
 class WarningLogger final : public rocksdb::Logger {
  public:
   explicit WarningLogger(std::function<void(const std::string&)> warn)
-      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL),
+      : rocksdb::Logger(rocksdb::InfoLogLevel::ERROR_LEVEL),
         warn_(std::move(warn)) {}
 
   using rocksdb::Logger::Logv;
   void Logv(const char* format, va_list ap) override {
     char line[1024];
     std::vsnprintf(line, sizeof(line), format, ap);
-    const std::string message = absl::StrCat("rocksdb: ", line);
+    const std::string message = absl::StrCat(
+        "rocksdb: ", absl::StripTrailingAsciiWhitespace(line));
     if (warn_) {
       warn_(message);
     } else {
