@@ -172,17 +172,14 @@ class JetStreamLog final : public ReplicationLog {
     return ack->Sequence;
   }
 
+  absl::StatusOr<uint64_t> FirstSequence(absl::Duration timeout) override {
+    ASSIGN_OR_RETURN(const Sequences sequences, StreamSequences(timeout));
+    return sequences.first;
+  }
+
   absl::StatusOr<uint64_t> LastSequence(absl::Duration timeout) override {
-    jsOptions o;
-    jsOptions_Init(&o);
-    o.Wait = Millis(timeout);
-    jsStreamInfo* info_raw = nullptr;
-    jsErrCode code = static_cast<jsErrCode>(0);
-    const natsStatus s = js_GetStreamInfo(&info_raw, js_.get(),
-                                          options_.stream.c_str(), &o, &code);
-    NatsPtr<jsStreamInfo> info(info_raw);
-    if (s != NATS_OK) return NatsError("reading the stream's state", s, code);
-    return info->State.LastSeq;
+    ASSIGN_OR_RETURN(const Sequences sequences, StreamSequences(timeout));
+    return sequences.last;
   }
 
   absl::StatusOr<std::unique_ptr<LogReader>> Read(
@@ -195,6 +192,23 @@ class JetStreamLog final : public ReplicationLog {
   }
 
  private:
+  struct Sequences {
+    uint64_t first = 0;
+    uint64_t last = 0;
+  };
+  absl::StatusOr<Sequences> StreamSequences(absl::Duration timeout) {
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = Millis(timeout);
+    jsStreamInfo* info_raw = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    const natsStatus s = js_GetStreamInfo(&info_raw, js_.get(),
+                                          options_.stream.c_str(), &o, &code);
+    NatsPtr<jsStreamInfo> info(info_raw);
+    if (s != NATS_OK) return NatsError("reading the stream's state", s, code);
+    return Sequences{info->State.FirstSeq, info->State.LastSeq};
+  }
+
   const JetStreamLogOptions options_;
   const std::string subject_;
   NatsPtr<natsConnection> conn_;

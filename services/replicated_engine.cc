@@ -498,11 +498,22 @@ class ReplicatedEngineImpl final
         progress = absl::Now();
         continue;
       }
+      if (record.sequence > applied_sequence() + 1 &&
+          !PurgedBefore(record.sequence)) {
+        // Sequence numbers the stream skipped (JetStream 2.9 does across
+        // leader changes, nats-server#4365): no entry was there for any
+        // replica, so there is nothing to apply.
+        if (options_.on_skipped) {
+          options_.on_skipped(applied_sequence() + 1, record.sequence - 1);
+        }
+        absl::MutexLock lock(&mu_);
+        applied_ = record.sequence - 1;
+      }
       if (record.sequence > applied_sequence() + 1) {
         // A fresh reader starts past them too: the log purged them.
         const uint64_t missing_from = applied_sequence() + 1;
-        if (options_.on_rejected) {
-          options_.on_rejected(
+        if (options_.on_purged) {
+          options_.on_purged(
               record.sequence,
               absl::UnavailableError(absl::StrCat(
                   "the change log no longer holds entries ", missing_from,
@@ -526,6 +537,15 @@ class ReplicatedEngineImpl final
       if (!ApplyHere(record)) return;  // stopping
       progress = absl::Now();
     }
+  }
+
+  // Whether the log purged entries this replica needs before `next` (it
+  // holds none older than they). Unknown (the log unreachable): assumed.
+  bool PurgedBefore(uint64_t next) {
+    absl::StatusOr<uint64_t> first =
+        log_->FirstSequence(options_.poll_interval * 2);
+    return !first.ok() || *first > applied_sequence() + 1 ||
+           *first == 0 || *first > next;
   }
 
   // Applies `record`, retrying for as long as this replica cannot (it

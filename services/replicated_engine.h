@@ -92,6 +92,13 @@ struct ReplicationOptions {
   // not writable, retrying, and on_resumed is called once it applied it.
   std::function<void(uint64_t sequence, const absl::Status&)> on_stalled;
   std::function<void(uint64_t sequence)> on_resumed;
+  // Called when the entries before `sequence` that this replica needs were
+  // purged from the log: it restores the newest shared checkpoint.
+  std::function<void(uint64_t sequence, const absl::Status&)> on_purged;
+  // Called when the log has no entries from `from` to `to` although it
+  // purged none of them (sequence numbers the stream skipped): there was
+  // nothing to apply.
+  std::function<void(uint64_t from, uint64_t to)> on_skipped;
 };
 
 class ReplicatedEngine : public ClusteringEngine, public ReplicaProgress {

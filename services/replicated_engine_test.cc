@@ -20,6 +20,7 @@
 #include "embeddings/lexical_embedder.h"
 #include "newsdedup/replication/v1/log.pb.h"
 #include "newsdedup/storage/v1/state.pb.h"
+#include "services/log_entries.h"
 #include "services/replica_checkpoints.h"
 #include "services/rocksdb_store.h"
 #include "services/state_digest.h"
@@ -410,12 +411,18 @@ TEST_F(ReplicatedEngineTest, RestartsFromACheckpointToTheSameState) {
 struct PurgeableLogState {
   std::atomic<bool> paused{false};
   std::atomic<uint64_t> purged_before{0};
+  // Sequences that hold no entry (a stream that skipped numbers).
+  std::atomic<uint64_t> skipped_from{0};
+  std::atomic<uint64_t> skipped_to{0};
 };
 
 class PurgeableLog final : public testing::SharedLog {
  public:
   PurgeableLog(ReplicationLog* log, std::shared_ptr<PurgeableLogState> state)
       : SharedLog(log), log_(log), state_(std::move(state)) {}
+  absl::StatusOr<uint64_t> FirstSequence(absl::Duration) override {
+    return std::max<uint64_t>(1, state_->purged_before.load());
+  }
   absl::StatusOr<std::unique_ptr<LogReader>> Read(uint64_t first) override {
     ASSIGN_OR_RETURN(std::unique_ptr<LogReader> inner, log_->Read(first));
     return std::unique_ptr<LogReader>(
@@ -437,8 +444,11 @@ class PurgeableLog final : public testing::SharedLog {
       for (;;) {
         ASSIGN_OR_RETURN(std::optional<LogRecord> record,
                          inner_->Next(timeout));
+        const bool skipped = record.has_value() &&
+                             record->sequence >= state_->skipped_from.load() &&
+                             record->sequence <= state_->skipped_to.load();
         if (!record.has_value() ||
-            record->sequence >= state_->purged_before.load()) {
+            (record->sequence >= state_->purged_before.load() && !skipped)) {
           return record;
         }
       }
@@ -545,6 +555,43 @@ TEST_F(ReplicatedEngineTest, APausedReplicaPastThePurgeCatchesUpByItself) {
   paused.reset();
   live.reset();
   std::filesystem::remove_all(root);
+}
+
+// Issue 23.4 (seen in the failover check): JetStream 2.9 may skip stream
+// sequence numbers across leader changes; a replica took the hole for a
+// purge and stopped applying.
+TEST_F(ReplicatedEngineTest, SequenceNumbersTheLogSkippedAreNoGap) {
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(log_->Append(absl::StrCat("e", i),
+                             AssignEntry(MakeArticle(absl::StrCat("s", i),
+                                                     absl::StrCat("Flood ", i)))
+                                 .SerializeAsString(),
+                             absl::Seconds(1))
+                    .ok());
+  }
+  auto state = std::make_shared<PurgeableLogState>();
+  state->skipped_from.store(4);
+  state->skipped_to.store(6);
+  std::vector<std::pair<uint64_t, uint64_t>> skipped;
+  ReplicationOptions options = FastReplicationOptions();
+  options.on_skipped = [&](uint64_t from, uint64_t to) {
+    skipped.emplace_back(from, to);
+  };
+  auto replica = ReplicatedEngine::Start(
+      std::make_unique<PurgeableLog>(log_.get(), state),
+      [](const ReplicatedEngine::LogPosition& position)
+          -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
+        EngineOptions engine_options;
+        engine_options.clock = position.clock;
+        engine_options.log_sequence = position.log_sequence;
+        return testing::MakeEngine(engine_options);
+      },
+      options);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  ASSERT_TRUE(WaitWritable(**replica)) << (*replica)->Writable();
+  EXPECT_EQ((*replica)->applied_sequence(), 10u);
+  EXPECT_EQ((*replica)->stats().articles, 7);
+  EXPECT_EQ(skipped, (std::vector<std::pair<uint64_t, uint64_t>>{{4, 6}}));
 }
 
 // Checkpoints whose Save waits until the test lets it go.

@@ -61,6 +61,10 @@ class InMemoryLogImpl final : public InMemoryLog {
     return it->second;
   }
 
+  absl::StatusOr<uint64_t> FirstSequence(absl::Duration) override {
+    return 1;  // never purged
+  }
+
   absl::StatusOr<uint64_t> LastSequence(absl::Duration) override {
     absl::MutexLock lock(&entries_->mu);
     if (!available_) return absl::UnavailableError("log unavailable");

@@ -59,6 +59,12 @@ class ReplicationLog {
   // The sequence of the newest entry (0: empty log).
   virtual absl::StatusOr<uint64_t> LastSequence(absl::Duration timeout) = 0;
 
+  // The sequence of the oldest entry the log still holds: entries before
+  // it were purged. Sequences after it may still be missing (JetStream
+  // 2.9 can skip sequence numbers across leader changes); those held no
+  // entry, for any reader.
+  virtual absl::StatusOr<uint64_t> FirstSequence(absl::Duration timeout) = 0;
+
   // A reader from entry `first_sequence` on (1: the whole log).
   virtual absl::StatusOr<std::unique_ptr<LogReader>> Read(
       uint64_t first_sequence) = 0;

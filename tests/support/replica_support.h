@@ -24,6 +24,9 @@ class SharedLog : public ReplicationLog {
   absl::StatusOr<uint64_t> LastSequence(absl::Duration timeout) override {
     return log_->LastSequence(timeout);
   }
+  absl::StatusOr<uint64_t> FirstSequence(absl::Duration timeout) override {
+    return log_->FirstSequence(timeout);
+  }
   absl::StatusOr<std::unique_ptr<LogReader>> Read(uint64_t first) override {
     return log_->Read(first);
   }
