@@ -37,8 +37,6 @@
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"

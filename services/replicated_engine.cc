@@ -22,8 +22,8 @@
 #include "absl/time/clock.h"
 #include "newsdedup/replication/v1/log.pb.h"
 #include "services/api_messages.h"
-#include "services/log_entries.h"
 #include "services/internal/swappable_engine.h"
+#include "services/log_entries.h"
 
 namespace newsdedup {
 namespace {
@@ -525,8 +525,8 @@ class ReplicatedEngineImpl final
           // Applying past the gap would diverge from every peer.
           absl::MutexLock lock(&mu_);
           broken_ = absl::UnavailableError(absl::StrCat(
-              "the change log no longer holds entries ", missing_from,
-              " to ", record.sequence - 1,
+              "the change log no longer holds entries ", missing_from, " to ",
+              record.sequence - 1,
               " and no shared checkpoint covers them; restore this "
               "replica from a peer's checkpoint"));
           return;
@@ -544,8 +544,8 @@ class ReplicatedEngineImpl final
   bool PurgedBefore(uint64_t next) {
     absl::StatusOr<uint64_t> first =
         log_->FirstSequence(options_.poll_interval * 2);
-    return !first.ok() || *first > applied_sequence() + 1 ||
-           *first == 0 || *first > next;
+    return !first.ok() || *first > applied_sequence() + 1 || *first == 0 ||
+           *first > next;
   }
 
   // Applies `record`, retrying for as long as this replica cannot (it
@@ -582,8 +582,8 @@ class ReplicatedEngineImpl final
         absl::MutexLock lock(&mu_);
         first = stalled_.ok();
         stalled_ = absl::UnavailableError(absl::StrCat(
-            "this replica cannot apply log entry ", record.sequence,
-            " now (", answer.status().message(),
+            "this replica cannot apply log entry ", record.sequence, " now (",
+            answer.status().message(),
             "); it retries that entry and applies nothing after it until "
             "it succeeds"));
       }

@@ -293,9 +293,9 @@ TEST_F(ReplicatedEngineTest, AReplicaLowOnDiskHoldsAtTheEntryAndCatchesUp) {
   auto assign = [&](int from, int to) {
     for (int i = from; i < to; ++i) {
       ASSERT_TRUE(healthy
-                      ->Assign(MakeArticle(absl::StrCat("d", i),
-                                           absl::StrCat("Report ", i % 17,
-                                                        " on item ", i)))
+                      ->Assign(MakeArticle(
+                          absl::StrCat("d", i),
+                          absl::StrCat("Report ", i % 17, " on item ", i)))
                       .ok());
     }
   };
@@ -738,8 +738,8 @@ TEST_F(ReplicatedEngineTest, AnEditorialActionOfANewerReleaseHoldsTheReplica) {
   entry.mutable_edit()->set_kind(
       static_cast<replication::v1::EditorialAction::Kind>(99));
   entry.mutable_edit()->set_cluster_id("story-1");
-  const uint64_t sequence = *log_->Append(
-      "newer", entry.SerializeAsString(), absl::Seconds(1));
+  const uint64_t sequence =
+      *log_->Append("newer", entry.SerializeAsString(), absl::Seconds(1));
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_EQ(a->applied_sequence(), sequence - 1);
   EXPECT_EQ(a->Writable().code(), absl::StatusCode::kUnavailable);

@@ -1,10 +1,10 @@
 #include "services/rocksdb_store.h"
 
+#include <fcntl.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/backup_engine.h>
 #include <rocksdb/write_batch.h>
-#include <fcntl.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -112,8 +112,8 @@ class WarningLogger final : public rocksdb::Logger {
   void Logv(const char* format, va_list ap) override {
     char line[1024];
     std::vsnprintf(line, sizeof(line), format, ap);
-    const std::string message = absl::StrCat(
-        "rocksdb: ", absl::StripTrailingAsciiWhitespace(line));
+    const std::string message =
+        absl::StrCat("rocksdb: ", absl::StripTrailingAsciiWhitespace(line));
     if (warn_) {
       warn_(message);
     } else {

@@ -383,9 +383,8 @@ TEST(RocksDbStoreTest, ATaggedLanguageSurvivesARestart) {
   }
   auto restarted = OpenEngine(dir.path());
   ASSERT_TRUE(restarted.ok()) << restarted.status();
-  auto never_stopped =
-      ClusteringEngine::Create(EngineOptions(),
-                               *NewLexicalEmbedder(LexicalEmbedderOptions()));
+  auto never_stopped = ClusteringEngine::Create(
+      EngineOptions(), *NewLexicalEmbedder(LexicalEmbedderOptions()));
   ASSERT_TRUE(never_stopped.ok());
   ASSERT_TRUE((*never_stopped)->Assign(first).ok());
   auto expected = (*never_stopped)->Assign(later);

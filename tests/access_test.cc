@@ -450,25 +450,27 @@ TEST_F(HttpAccessTest, ApiNeedsATokenOrALoginSession) {
 // name had been rebound to 127.0.0.1 (Host and Origin both the attacker's
 // name, so the same-origin check passed).
 TEST_F(HttpAccessTest, NamesOtherThanTheServersAreRefused) {
-  auto first = engine_->Assign(testing::MakeArticle("r1", "Harbour bridge closes"));
-  auto second = engine_->Assign(testing::MakeArticle("r2", "Zoo welcomes a panda"));
+  auto first =
+      engine_->Assign(testing::MakeArticle("r1", "Harbour bridge closes"));
+  auto second =
+      engine_->Assign(testing::MakeArticle("r2", "Zoo welcomes a panda"));
   ASSERT_TRUE(first.ok() && second.ok());
   ASSERT_NE(first->cluster_id, second->cluster_id);
   HttpAccess open;  // no tokens: the default loopback server
   open.allowed_hosts = {"news.example"};
-  auto started = OpsHttpServer::Start("127.0.0.1", 0, engine_.get(),
-                                      &metrics_, nullptr, open);
+  auto started = OpsHttpServer::Start("127.0.0.1", 0, engine_.get(), &metrics_,
+                                      nullptr, open);
   ASSERT_TRUE(started.ok()) << started.status();
   http_ = *std::move(started);
   httplib::Client http("127.0.0.1", http_->port());
   const std::string port = absl::StrCat(":", http_->port());
   const std::string attacker = "attacker.example" + port;
-  auto rebound = http.Post(
-      absl::StrCat("/api/clusters/", first->cluster_id, "/merge"),
-      {{"Host", attacker}, {"Origin", "http://" + attacker}},
-      absl::StrCat("{\"target_cluster_id\": \"", second->cluster_id,
-                   "\", \"reason\": \"rebinding\"}"),
-      "application/json");
+  auto rebound =
+      http.Post(absl::StrCat("/api/clusters/", first->cluster_id, "/merge"),
+                {{"Host", attacker}, {"Origin", "http://" + attacker}},
+                absl::StrCat("{\"target_cluster_id\": \"", second->cluster_id,
+                             "\", \"reason\": \"rebinding\"}"),
+                "application/json");
   ASSERT_TRUE(rebound);
   EXPECT_EQ(rebound->status, 403);
   EXPECT_THAT(rebound->body, HasSubstr("--http-allowed-hosts"));
