@@ -498,8 +498,17 @@ class ReplicatedEngineImpl final
         progress = absl::Now();
         continue;
       }
-      if (record.sequence > applied_sequence() + 1 &&
-          !PurgedBefore(record.sequence)) {
+      std::optional<bool> purged;
+      if (record.sequence > applied_sequence() + 1) {
+        purged = PurgedBefore(record.sequence);
+        if (!purged.has_value()) {
+          // The log cannot say now: ask again through a fresh reader.
+          reread_from_ = 0;
+          absl::SleepFor(absl::Milliseconds(200));
+          continue;
+        }
+      }
+      if (purged.has_value() && !*purged) {
         // Sequence numbers the stream skipped (JetStream 2.9 does across
         // leader changes, nats-server#4365): no entry was there for any
         // replica, so there is nothing to apply.
@@ -540,12 +549,12 @@ class ReplicatedEngineImpl final
   }
 
   // Whether the log purged entries this replica needs before `next` (it
-  // holds none older than they). Unknown (the log unreachable): assumed.
-  bool PurgedBefore(uint64_t next) {
+  // holds none older than they); nullopt when the log cannot say now.
+  std::optional<bool> PurgedBefore(uint64_t next) {
     absl::StatusOr<uint64_t> first =
         log_->FirstSequence(options_.poll_interval * 2);
-    return !first.ok() || *first > applied_sequence() + 1 || *first == 0 ||
-           *first > next;
+    if (!first.ok() || *first == 0) return std::nullopt;
+    return *first > applied_sequence() + 1 || *first > next;
   }
 
   // Applies `record`, retrying for as long as this replica cannot (it
