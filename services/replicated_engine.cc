@@ -509,14 +509,19 @@ class ReplicatedEngineImpl final
         }
       }
       if (purged.has_value() && !*purged) {
-        // Sequence numbers the stream skipped (JetStream 2.9 does across
-        // leader changes, nats-server#4365): no entry was there for any
-        // replica, so there is nothing to apply.
-        if (options_.on_skipped) {
-          options_.on_skipped(applied_sequence() + 1, record.sequence - 1);
+        // The log holds them, yet a fresh reader skipped them too: read
+        // again (never past them: they may hold acknowledged changes),
+        // NOT_SERVING meanwhile.
+        {
+          absl::MutexLock lock(&mu_);
+          stalled_ = absl::UnavailableError(
+              absl::StrCat("the change log delivered entry ", record.sequence,
+                           " before entries ", applied_sequence() + 1, " to ",
+                           record.sequence - 1, "; reading them again"));
         }
-        absl::MutexLock lock(&mu_);
-        applied_ = record.sequence - 1;
+        reread_from_ = 0;
+        absl::SleepFor(absl::Milliseconds(200));
+        continue;
       }
       if (record.sequence > applied_sequence() + 1) {
         // A fresh reader starts past them too: the log purged them.

@@ -95,10 +95,6 @@ struct ReplicationOptions {
   // Called when the entries before `sequence` that this replica needs were
   // purged from the log: it restores the newest shared checkpoint.
   std::function<void(uint64_t sequence, const absl::Status&)> on_purged;
-  // Called when the log has no entries from `from` to `to` although it
-  // purged none of them (sequence numbers the stream skipped): there was
-  // nothing to apply.
-  std::function<void(uint64_t from, uint64_t to)> on_skipped;
 };
 
 class ReplicatedEngine : public ClusteringEngine, public ReplicaProgress {

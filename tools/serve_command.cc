@@ -106,10 +106,6 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
         "warning", "replica_restoring_checkpoint",
         {{"sequence", absl::StrCat(sequence)}, {"reason", status.ToString()}});
   };
-  options.on_skipped = [](uint64_t from, uint64_t to) {
-    LogEvent("warning", "log_sequences_skipped",
-             {{"from", absl::StrCat(from)}, {"to", absl::StrCat(to)}});
-  };
   options.on_resumed = [](uint64_t sequence) {
     LogEvent("info", "replica_resumed", {{"sequence", absl::StrCat(sequence)}});
   };
