@@ -512,11 +512,12 @@ class ReplicatedEngineImpl final
         // The log holds them, yet a fresh reader skipped them too: read
         // again (never past them: they may hold acknowledged changes),
         // NOT_SERVING meanwhile.
+        const uint64_t missing_from = applied_sequence() + 1;
         {
           absl::MutexLock lock(&mu_);
           stalled_ = absl::UnavailableError(
               absl::StrCat("the change log delivered entry ", record.sequence,
-                           " before entries ", applied_sequence() + 1, " to ",
+                           " before entries ", missing_from, " to ",
                            record.sequence - 1, "; reading them again"));
         }
         reread_from_ = 0;
