@@ -445,9 +445,7 @@ class ReplicatedEngineImpl final
       absl::MutexLock applied_lock(&mu_);
       applied_ = point->sequence;
     }
-    reader_.reset();
-    auto reader = log_->Read(point->sequence + 1);
-    if (reader.ok()) reader_ = *std::move(reader);
+    ReadFrom(point->sequence + 1);
     return point->sequence + 1 >= next;
   }
 
@@ -477,9 +475,7 @@ class ReplicatedEngineImpl final
         // for a while, read again from the next entry through a new one.
         if (log_sequence_.load() > applied_sequence() &&
             absl::Now() - progress > options_.stalled_reader_timeout) {
-          reader_.reset();
-          auto reader = log_->Read(applied_sequence() + 1);
-          if (reader.ok()) reader_ = *std::move(reader);
+          ReadFrom(applied_sequence() + 1);
           progress = absl::Now();
         }
         continue;
@@ -487,71 +483,71 @@ class ReplicatedEngineImpl final
       const LogRecord record = **next;
       // A new reader may repeat what its predecessor delivered.
       if (record.sequence <= applied_sequence()) continue;
-      if (record.sequence > applied_sequence() + 1 &&
-          reread_from_ != applied_sequence() + 1) {
-        // A reader that skipped entries (its subscription dropped some):
-        // read them again through a new one before anything else.
-        reread_from_ = applied_sequence() + 1;
-        reader_.reset();
-        auto reader = log_->Read(reread_from_);
-        if (reader.ok()) reader_ = *std::move(reader);
-        progress = absl::Now();
-        continue;
-      }
-      std::optional<bool> purged;
       if (record.sequence > applied_sequence() + 1) {
-        purged = PurgedBefore(record.sequence);
-        if (!purged.has_value()) {
-          // The log cannot say now: ask again through a fresh reader.
-          reread_from_ = 0;
-          absl::SleepFor(absl::Milliseconds(200));
-          continue;
-        }
-      }
-      if (purged.has_value() && !*purged) {
-        // The log holds them, yet a fresh reader skipped them too: read
-        // again (never past them: they may hold acknowledged changes),
-        // NOT_SERVING meanwhile.
-        const uint64_t missing_from = applied_sequence() + 1;
-        {
-          absl::MutexLock lock(&mu_);
-          stalled_ = absl::UnavailableError(
-              absl::StrCat("the change log delivered entry ", record.sequence,
-                           " before entries ", missing_from, " to ",
-                           record.sequence - 1, "; reading them again"));
-        }
-        reread_from_ = 0;
-        absl::SleepFor(absl::Milliseconds(200));
+        if (!OnGap(record.sequence, &progress)) return;
         continue;
-      }
-      if (record.sequence > applied_sequence() + 1) {
-        // A fresh reader starts past them too: the log purged them.
-        const uint64_t missing_from = applied_sequence() + 1;
-        if (options_.on_purged) {
-          options_.on_purged(
-              record.sequence,
-              absl::UnavailableError(absl::StrCat(
-                  "the change log no longer holds entries ", missing_from,
-                  " to ", record.sequence - 1,
-                  " (purged after a newer checkpoint); starting again from "
-                  "the newest shared checkpoint")));
-        }
-        if (!CatchUpFromCheckpoint(record.sequence)) {
-          // Applying past the gap would diverge from every peer.
-          absl::MutexLock lock(&mu_);
-          broken_ = absl::UnavailableError(absl::StrCat(
-              "the change log no longer holds entries ", missing_from, " to ",
-              record.sequence - 1,
-              " and no shared checkpoint covers them; restore this "
-              "replica from a peer's checkpoint"));
-          return;
-        }
-        progress = absl::Now();
-        continue;  // the new reader delivers from the checkpoint on
       }
       if (!ApplyHere(record)) return;  // stopping
       progress = absl::Now();
     }
+  }
+
+  // Replaces the reader with a new one from entry `first` on (none when
+  // the log cannot make one now: the loop tries again).
+  void ReadFrom(uint64_t first) {
+    reader_.reset();
+    auto reader = log_->Read(first);
+    if (reader.ok()) reader_ = *std::move(reader);
+  }
+
+  // The reader delivered entry `next` with entries missing before it.
+  // False when the replica must stop applying.
+  bool OnGap(uint64_t next, absl::Time* progress) {
+    const uint64_t missing_from = applied_sequence() + 1;
+    if (reread_from_ != missing_from) {
+      // A reader that skipped entries (its subscription dropped some):
+      // read them again through a new one before anything else.
+      reread_from_ = missing_from;
+      ReadFrom(reread_from_);
+      *progress = absl::Now();
+      return true;
+    }
+    const std::optional<bool> purged = PurgedBefore(next);
+    if (!purged.has_value() || !*purged) {
+      // The log cannot say now, or it holds them and a fresh reader
+      // skipped them too: read again (never past them: they may hold
+      // acknowledged changes), NOT_SERVING meanwhile in the second case.
+      if (purged.has_value()) {
+        absl::MutexLock lock(&mu_);
+        stalled_ = absl::UnavailableError(absl::StrCat(
+            "the change log delivered entry ", next, " before entries ",
+            missing_from, " to ", next - 1, "; reading them again"));
+      }
+      reread_from_ = 0;
+      absl::SleepFor(absl::Milliseconds(200));
+      return true;
+    }
+    // A fresh reader starts past them too: the log purged them.
+    if (options_.on_purged) {
+      options_.on_purged(
+          next, absl::UnavailableError(absl::StrCat(
+                    "the change log no longer holds entries ", missing_from,
+                    " to ", next - 1,
+                    " (purged after a newer checkpoint); starting again from "
+                    "the newest shared checkpoint")));
+    }
+    if (!CatchUpFromCheckpoint(next)) {
+      // Applying past the gap would diverge from every peer.
+      absl::MutexLock lock(&mu_);
+      broken_ = absl::UnavailableError(absl::StrCat(
+          "the change log no longer holds entries ", missing_from, " to ",
+          next - 1,
+          " and no shared checkpoint covers them; restore this replica from "
+          "a peer's checkpoint"));
+      return false;
+    }
+    *progress = absl::Now();  // the new reader delivers from the checkpoint
+    return true;
   }
 
   // Whether the log purged entries this replica needs before `next` (it
