@@ -42,6 +42,9 @@ struct EmbedInput {
   absl::Span<const std::string> body_names = {};
   // The article's language as given (any tag, "de-AT"); empty: detected.
   absl::string_view language = {};
+  // Whose document statistics weigh the words (a feed, source group or
+  // tenant); embedders that keep statistics keep one table per collection.
+  absl::string_view collection = {};
 };
 
 // A sparse vector: `ids` strictly ascending, `weights` of the same length.

@@ -93,6 +93,31 @@ TEST_F(LexicalEmbedderTest, ObserveUpdatesDocumentFrequencies) {
   EXPECT_LT(Similarity(aged, budapest), Similarity(fresh, budapest));
 }
 
+// Issue 24: a stream of earthquake reports made "quake" common for every
+// other stream too, so two look-alike quakes elsewhere fused on it. Each
+// collection keeps its own document frequencies.
+TEST_F(LexicalEmbedderTest, DocumentFrequenciesAreKeptPerCollection) {
+  auto in = [this](absl::string_view collection, absl::string_view title) {
+    EmbedInput input{title, ""};
+    input.collection = collection;
+    auto e = embedder_->Embed(input, EmbedMode::kReadOnly);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return e.ok() ? *e : Embedding();
+  };
+  for (int i = 0; i < 30; ++i) {
+    EmbedInput report{"quake shakes the region", ""};
+    report.collection = "seismic-feed";
+    ASSERT_TRUE(embedder_->Embed(report, EmbedMode::kObserve).ok());
+  }
+  // Where quakes are everyday news the shared word means little; in a
+  // collection that has seen none it still means a lot.
+  const float busy = Similarity(in("seismic-feed", "quake in chile"),
+                                in("seismic-feed", "quake in iran"));
+  const float quiet = Similarity(in("general-news", "quake in chile"),
+                                 in("general-news", "quake in iran"));
+  EXPECT_LT(busy, quiet - 0.1f);
+}
+
 TEST_F(LexicalEmbedderTest, EmptyTextGivesZeroVector) {
   const Embedding e = Embed("", "");
   EXPECT_TRUE(e.sparse.empty());

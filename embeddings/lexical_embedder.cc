@@ -58,8 +58,8 @@ struct LexicalFeatures final : public PreparedText {
   std::vector<std::pair<uint32_t, float>> features;
   std::vector<float> group_weights;
   std::vector<bool> is_name;
-  // Whose document frequencies weigh it: its language's, when not
-  // English; English and unknown text share "".
+  // Whose document frequencies weigh it: its collection's, in its
+  // language when not English (English and unknown text share theirs).
   std::string statistics;
   int num_words = 0;
   // Words by feature id, for explanations: views into the input's text.
@@ -98,6 +98,7 @@ class LexicalEmbedder final : public Embedder {
             : "",
         " idf=", options_.idf_offset, "^", options_.idf_power,
         options_.idf_per_language ? " idf-per-language" : "",
+        options_.idf_per_collection ? " idf-per-collection" : "",
         " body=", options_.max_body_bytes, " ",
         TokenizerFingerprint(*tokenizer_));
   }
@@ -197,6 +198,10 @@ class LexicalEmbedder final : public Embedder {
     auto prepared = std::make_unique<LexicalFeatures>();
     prepared->num_words = num_words;
     if (foreign && options_.idf_per_language) prepared->statistics = language;
+    if (options_.idf_per_collection) {
+      // The separator cannot occur in a language tag.
+      absl::StrAppend(&prepared->statistics, "\x1f", input.collection);
+    }
     prepared->features.assign(tf.begin(), tf.end());
     std::sort(prepared->features.begin(), prepared->features.end());
     for (const auto& [id, count] : prepared->features) {

@@ -60,6 +60,12 @@ struct LexicalEmbedderOptions {
   // together), so that a German article's words are weighed by how common
   // they are in German, not rare because most of the stream is English.
   bool idf_per_language = true;
+  // Document frequencies kept per collection (EmbedInput::collection: a
+  // feed, source group or tenant), so that what is common in one stream
+  // stays common there when other streams grow beside it: without it, a
+  // mix of shooting reports and earthquake reports makes "quake" rare
+  // enough to fuse two earthquakes (docs/quality.md).
+  bool idf_per_collection = true;
   // Where the dictd files of Debian's dict-freedict-*-eng packages are.
   std::string dictionary_dir = "/usr/share/dictd";
 

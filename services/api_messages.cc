@@ -124,6 +124,7 @@ void ToProto(const Article& a, v1::Article* out) {
   out->set_url(a.url);
   out->set_source(a.source);
   out->set_language(a.language);
+  out->set_collection(a.collection);
   if (Dated(a.published)) ToTimestamp(a.published, out->mutable_published());
 }
 
@@ -192,6 +193,7 @@ absl::StatusOr<Article> FromAcceptedProto(const v1::Article& in) {
   article.url = in.url();
   article.source = in.source();
   article.language = in.language();
+  article.collection = in.collection();
   if (in.has_published()) {
     ASSIGN_OR_RETURN(article.published,
                      FromTimestamp(in.published(), "article.published"));

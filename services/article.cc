@@ -16,4 +16,8 @@ const char* RelationName(Relation relation) {
   return "UNKNOWN";
 }
 
+absl::string_view DefaultCollection(absl::Time published) {
+  return Dated(published) ? "dated" : "undated";
+}
+
 }  // namespace newsdedup

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace newsdedup {
@@ -16,6 +17,9 @@ struct Article {
   std::string url;
   std::string source;  // outlet name, for counting distinct sources
   std::string language;
+  // Whose document statistics weigh the article's words (a feed, source
+  // group or tenant). Empty: derived from its form (DefaultCollection).
+  std::string collection;
   // Publication time; absl::InfinitePast() when unknown. Undated articles
   // are compared with everything: no story window applies to them.
   absl::Time published = absl::InfinitePast();
@@ -34,6 +38,18 @@ const char* RelationName(Relation relation);
 // Whether `t` is a known time (Article::published and the times derived
 // from it use absl::InfinitePast() for "unknown").
 inline bool Dated(absl::Time t) { return t != absl::InfinitePast(); }
+
+// Longest Article::collection accepted.
+inline constexpr size_t kMaxCollectionBytes = 128;
+
+// The collection of an article that names none, from what every article
+// shows: "dated" when it has a publication time (live feeds), "undated"
+// when it has none (archive pages, crawls, backfills). An archive of one
+// kind of event should not make a live feed's common words look rare, nor
+// the other way round. (Splitting headline-only from full-text articles
+// was measured too and hurt: many one-sentence articles come as a title
+// alone; docs/quality.md.)
+absl::string_view DefaultCollection(absl::Time published);
 
 struct Assignment {
   std::string article_id;

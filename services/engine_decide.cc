@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "embeddings/normalizer.h"
@@ -16,6 +17,26 @@
 
 namespace newsdedup {
 namespace internal {
+
+absl::StatusOr<std::string> CollectionOf(const Article& article) {
+  if (article.collection.empty()) {
+    return std::string(DefaultCollection(article.published));
+  }
+  if (article.collection.size() > kMaxCollectionBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("collection: ", article.collection.size(),
+                     " bytes exceeds the limit of ", kMaxCollectionBytes));
+  }
+  if (absl::StrContains(article.collection, '\0')) {
+    return absl::InvalidArgumentError("collection: contains a NUL byte");
+  }
+  if (absl::Status utf8 = NormalizeText(article.collection).status();
+      !utf8.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("collection: ", utf8.message()));
+  }
+  return article.collection;
+}
 
 absl::StatusOr<NormalizedText> NormalizeArticle(const Article& article) {
   if (absl::StripAsciiWhitespace(article.id).empty()) {
@@ -36,6 +57,7 @@ absl::StatusOr<NormalizedText> NormalizeArticle(const Article& article) {
   text.title = *std::move(title);
   text.body = *std::move(body);
   text.language = article.language;
+  ASSIGN_OR_RETURN(text.collection, CollectionOf(article));
   // Both texts are valid UTF-8 (they normalised), so these cannot fail.
   text.title_names =
       ExtractNameWords(article.title).value_or(std::vector<std::string>());
@@ -140,8 +162,8 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignNormalized(
 }
 
 EmbedInput ClusteringEngineImpl::EmbedInputOf(const NormalizedText& text) {
-  return {text.title, text.body, text.title_names, text.body_names,
-          text.language};
+  return {text.title,      text.body,     text.title_names,
+          text.body_names, text.language, text.collection};
 }
 
 absl::StatusOr<Embedding> ClusteringEngineImpl::Embed(

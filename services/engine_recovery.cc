@@ -362,6 +362,7 @@ storage::v1::StoredArticle ClusteringEngineImpl::ToStored(
   out.set_url(article.url);
   out.set_source(article.source);
   out.set_language(article.language);
+  out.set_collection(article.collection);
   if (Dated(article.published)) {
     out.set_dated(true);
     out.set_published_unix_nanos(absl::ToUnixNanos(article.published));
@@ -465,6 +466,7 @@ ClusteringEngineImpl::PreparedArticle ClusteringEngineImpl::PrepareArticle(
   p.article.source = stored.source();
   p.article.url = stored.url();
   p.article.language = stored.language();
+  p.article.collection = stored.collection();
   if (stored.dated()) {
     p.article.published = absl::FromUnixNanos(stored.published_unix_nanos());
   }

@@ -52,6 +52,16 @@ TEST(EngineTest, RejectsBadInputWithFieldNames) {
   auto bad_body = engine->Assign(MakeArticle("c", "ok", "bad \xFF body"));
   EXPECT_THAT(bad_body.status().message(), HasSubstr("body"));
 
+  for (const std::string& collection :
+       {std::string(kMaxCollectionBytes + 1, 'c'), std::string("a\0b", 3),
+        std::string("bad \xC3\x28")}) {
+    Article tagged = MakeArticle("d", "Harbour bridge closes");
+    tagged.collection = collection;
+    auto refused = engine->Assign(tagged);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(refused.status().message(), HasSubstr("collection"));
+  }
+
   // Nothing bad was stored.
   EXPECT_EQ(engine->stats().articles, 0);
 }

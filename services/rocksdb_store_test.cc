@@ -395,6 +395,45 @@ TEST(RocksDbStoreTest, ATaggedLanguageSurvivesARestart) {
   EXPECT_FLOAT_EQ(got->cluster_similarity, expected->cluster_similarity);
 }
 
+// Issue 24: Article::collection chooses whose document frequencies weigh
+// an article, so recovery must read it back (as it does the language).
+TEST(RocksDbStoreTest, ACollectionSurvivesARestart) {
+  TempDir dir("collection");
+  auto tagged = [](const char* id, const char* title, const char* body) {
+    Article a = MakeArticle(id, title, body);
+    a.collection = "tenant-7";
+    return a;
+  };
+  const Article first = tagged("first", "Quake shakes the coast",
+                               "A strong quake shook the coast on Monday.");
+  const Article later = tagged("later", "Coast shaken by quake",
+                               "The quake damaged houses along the coast.");
+  {
+    auto engine = OpenEngine(dir.path());
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    ASSERT_TRUE(
+        (*engine)
+            ->Assign(MakeArticle("other", "Quake news", "Quake quake coast."))
+            .ok());
+    ASSERT_TRUE((*engine)->Assign(first).ok());
+  }
+  auto restarted = OpenEngine(dir.path());
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  auto never_stopped = ClusteringEngine::Create(
+      EngineOptions(), *NewLexicalEmbedder(LexicalEmbedderOptions()));
+  ASSERT_TRUE(never_stopped.ok());
+  ASSERT_TRUE(
+      (*never_stopped)
+          ->Assign(MakeArticle("other", "Quake news", "Quake quake coast."))
+          .ok());
+  ASSERT_TRUE((*never_stopped)->Assign(first).ok());
+  auto expected = (*never_stopped)->Assign(later);
+  auto got = (*restarted)->Assign(later);
+  ASSERT_TRUE(expected.ok() && got.ok());
+  EXPECT_FLOAT_EQ(got->nearest_similarity, expected->nearest_similarity);
+  EXPECT_FLOAT_EQ(got->cluster_similarity, expected->cluster_similarity);
+}
+
 // A clock the test moves by hand, for EngineOptions::clock.
 struct ManualClock {
   absl::Time now = absl::FromUnixSeconds(1'800'000'000);  // 2027-01-15

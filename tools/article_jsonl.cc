@@ -42,6 +42,7 @@ absl::StatusOr<absl::Time> ParsePublished(const std::string& text) {
 constexpr char kExpectedLine[] =
     " (expected one JSON object per line with \"id\" and \"title\", and "
     "optionally \"text\", \"url\", \"source\", \"language\", "
+    "\"collection\", "
     "\"published\"; this is not CSV)";
 
 }  // namespace
@@ -94,6 +95,7 @@ absl::StatusOr<ParsedArticle> ParseArticleLine(absl::string_view line) {
        {std::make_pair("title", &a.title), std::make_pair("url", &a.url),
         std::make_pair("source", &a.source),
         std::make_pair("language", &a.language),
+        std::make_pair("collection", &a.collection),
         std::make_pair("published", &published)}) {
     if (absl::Status s = OptionalString(object, name, out); !s.ok()) return s;
   }

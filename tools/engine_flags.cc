@@ -139,6 +139,12 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->capture_default_str()
       ->group(group);
   command
+      ->add_option("--idf-per-collection", m.idf_per_collection,
+                   "Keep document frequencies per collection (the article's "
+                   "\"collection\" field, else dated / undated)")
+      ->capture_default_str()
+      ->group(group);
+  command
       ->add_option("--dictionary-dir", m.dictionary_dir,
                    "Where the dict-freedict-*-eng dictionaries are")
       ->capture_default_str()

@@ -57,12 +57,20 @@ struct NormalizedText {
   std::vector<std::string> title_names;
   std::vector<std::string> body_names;
   std::string language;  // as the article gave it; may be empty
+  // Whose word statistics weigh it: Article::collection, or the default
+  // derived from the article's form.
+  std::string collection;
   uint64_t hash = 0;
 };
 
 // Normalises an article's title and body. Errors: INVALID_ARGUMENT naming
 // the field (empty id, invalid UTF-8, no text at all).
 absl::StatusOr<NormalizedText> NormalizeArticle(const Article& article);
+
+// Article::collection when valid, else DefaultCollection of its form.
+// Errors: INVALID_ARGUMENT for more than kMaxCollectionBytes, a NUL byte
+// or invalid UTF-8.
+absl::StatusOr<std::string> CollectionOf(const Article& article);
 
 class ClusteringEngineImpl final : public ClusteringEngine {
  public:
