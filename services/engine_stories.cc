@@ -279,11 +279,28 @@ void ClusteringEngineImpl::AddEvent(Cluster* cluster, ClusterEvent::Kind kind,
   cluster->history.push_back(std::move(event));
 }
 
+int64_t ClusteringEngineImpl::MajorityOrigin(const Cluster& cluster) const {
+  absl::flat_hash_map<int64_t, int> members_by_origin;
+  int64_t majority = -1;
+  int most = 0;
+  for (int64_t m : cluster.members) {
+    const int64_t origin = articles_[m].cluster;
+    const int n = ++members_by_origin[origin];
+    if (n > most || (n == most && origin < majority)) {
+      majority = origin;
+      most = n;
+    }
+  }
+  return majority;
+}
+
 int64_t ClusteringEngineImpl::MostCentral(const Cluster& cluster) const {
+  const int64_t majority = MajorityOrigin(cluster);
   int64_t best = -1;
   float best_score = 0.0f;
   for (int64_t m : cluster.members) {
     if (articles_[m].embedded_as != m) continue;  // exact duplicates
+    if (articles_[m].cluster != majority) continue;
     const float score = Centrality(cluster, m);
     if (best < 0 || score > best_score + 1e-6f ||
         (score > best_score - 1e-6f && m < best)) {
@@ -356,8 +373,10 @@ int64_t ClusteringEngineImpl::Absorb(int64_t survivor, int64_t absorbed) {
   ++stats_.merges;
   s.kept_apart.insert(s.kept_apart.end(), x.kept_apart.begin(),
                       x.kept_apart.end());
-  // The survivor's incumbent competes with the absorbed representative,
-  // unless an editor pinned one of them (the survivor's pin first).
+  // An editor's pin holds (the survivor's first). Otherwise the
+  // representative comes from the majority's side: the incumbent stays
+  // while it is one of the majority and none of the majority is clearly
+  // more central; never the smaller story's headline.
   const int64_t absorbed_rep = x.representative;
   if (s.pinned) return survivor;
   if (x.pinned) {
@@ -366,9 +385,12 @@ int64_t ClusteringEngineImpl::Absorb(int64_t survivor, int64_t absorbed) {
     x.pinned = false;
     return survivor;
   }
-  if (Centrality(s, absorbed_rep) >
-      Centrality(s, s.representative) + options_.representative_margin) {
-    SetRepresentative(survivor, absorbed_rep);
+  const int64_t majority = MajorityOrigin(s);
+  const int64_t challenger = MostCentral(s);
+  if (articles_[s.representative].cluster != majority ||
+      Centrality(s, challenger) >
+          Centrality(s, s.representative) + options_.representative_margin) {
+    SetRepresentative(survivor, challenger);
   }
   return survivor;
 }

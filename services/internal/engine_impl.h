@@ -464,8 +464,15 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   float Centrality(const Cluster& cluster, int64_t a) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
-  // The most central embedded member of a non-empty cluster, ties to the
-  // earliest.
+  // The story a cluster's majority of members first joined (the number
+  // their records name; merges keep it), ties to the older: after a merge
+  // of look-alike events, the event most of its articles report.
+  int64_t MajorityOrigin(const Cluster& cluster) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  // The most central embedded member of a non-empty cluster among those of
+  // its MajorityOrigin, ties to the earliest: a representative is never a
+  // headline of the smaller of two merged stories.
   int64_t MostCentral(const Cluster& cluster) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
