@@ -361,6 +361,25 @@ TEST(RocksDbStoreTest, AFailedWriteLeavesNoTraceAndWritesResume) {
   EXPECT_EQ((*reopened)->stats().articles, 2);
 }
 
+// Reopens the store in `dir` and checks that it answers `later` as an
+// engine that ingested `before` without stopping does.
+void ExpectAnswersAsIfNeverStopped(const std::string& dir,
+                                   const std::vector<Article>& before,
+                                   const Article& later) {
+  auto restarted = OpenEngine(dir);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  auto never_stopped = ClusteringEngine::Create(
+      EngineOptions(), *NewLexicalEmbedder(LexicalEmbedderOptions()));
+  ASSERT_TRUE(never_stopped.ok());
+  for (const Article& a : before) ASSERT_TRUE((*never_stopped)->Assign(a).ok());
+  auto expected = (*never_stopped)->Assign(later);
+  auto got = (*restarted)->Assign(later);
+  ASSERT_TRUE(expected.ok() && got.ok());
+  EXPECT_EQ(got->nearest_article_id, expected->nearest_article_id);
+  EXPECT_FLOAT_EQ(got->nearest_similarity, expected->nearest_similarity);
+  EXPECT_FLOAT_EQ(got->cluster_similarity, expected->cluster_similarity);
+}
+
 // Issue 23.5: recovery did not read Article::language back, so an article
 // whose sender named its language was embedded by the detected one after a
 // restart, and later articles were compared with another vector.
@@ -381,18 +400,7 @@ TEST(RocksDbStoreTest, ATaggedLanguageSurvivesARestart) {
     ASSERT_TRUE(engine.ok()) << engine.status();
     ASSERT_TRUE((*engine)->Assign(first).ok());
   }
-  auto restarted = OpenEngine(dir.path());
-  ASSERT_TRUE(restarted.ok()) << restarted.status();
-  auto never_stopped = ClusteringEngine::Create(
-      EngineOptions(), *NewLexicalEmbedder(LexicalEmbedderOptions()));
-  ASSERT_TRUE(never_stopped.ok());
-  ASSERT_TRUE((*never_stopped)->Assign(first).ok());
-  auto expected = (*never_stopped)->Assign(later);
-  auto got = (*restarted)->Assign(later);
-  ASSERT_TRUE(expected.ok() && got.ok());
-  EXPECT_EQ(got->nearest_article_id, expected->nearest_article_id);
-  EXPECT_FLOAT_EQ(got->nearest_similarity, expected->nearest_similarity);
-  EXPECT_FLOAT_EQ(got->cluster_similarity, expected->cluster_similarity);
+  ExpectAnswersAsIfNeverStopped(dir.path(), {first}, later);
 }
 
 // Issue 24: Article::collection chooses whose document frequencies weigh
@@ -417,21 +425,9 @@ TEST(RocksDbStoreTest, ACollectionSurvivesARestart) {
             .ok());
     ASSERT_TRUE((*engine)->Assign(first).ok());
   }
-  auto restarted = OpenEngine(dir.path());
-  ASSERT_TRUE(restarted.ok()) << restarted.status();
-  auto never_stopped = ClusteringEngine::Create(
-      EngineOptions(), *NewLexicalEmbedder(LexicalEmbedderOptions()));
-  ASSERT_TRUE(never_stopped.ok());
-  ASSERT_TRUE(
-      (*never_stopped)
-          ->Assign(MakeArticle("other", "Quake news", "Quake quake coast."))
-          .ok());
-  ASSERT_TRUE((*never_stopped)->Assign(first).ok());
-  auto expected = (*never_stopped)->Assign(later);
-  auto got = (*restarted)->Assign(later);
-  ASSERT_TRUE(expected.ok() && got.ok());
-  EXPECT_FLOAT_EQ(got->nearest_similarity, expected->nearest_similarity);
-  EXPECT_FLOAT_EQ(got->cluster_similarity, expected->cluster_similarity);
+  ExpectAnswersAsIfNeverStopped(
+      dir.path(),
+      {MakeArticle("other", "Quake news", "Quake quake coast."), first}, later);
 }
 
 // A clock the test moves by hand, for EngineOptions::clock.
