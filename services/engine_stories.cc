@@ -280,6 +280,13 @@ void ClusteringEngineImpl::AddEvent(Cluster* cluster, ClusterEvent::Kind kind,
 }
 
 int64_t ClusteringEngineImpl::MajorityOrigin(const Cluster& cluster) const {
+  // Most clusters never absorbed another: one pass, no counting.
+  if (cluster.members.empty()) return -1;
+  const int64_t first = articles_[cluster.members[0]].cluster;
+  if (std::all_of(cluster.members.begin(), cluster.members.end(),
+                  [&](int64_t m) { return articles_[m].cluster == first; })) {
+    return first;
+  }
   absl::flat_hash_map<int64_t, int> members_by_origin;
   int64_t majority = -1;
   int most = 0;
@@ -295,12 +302,16 @@ int64_t ClusteringEngineImpl::MajorityOrigin(const Cluster& cluster) const {
 }
 
 int64_t ClusteringEngineImpl::MostCentral(const Cluster& cluster) const {
-  const int64_t majority = MajorityOrigin(cluster);
+  return MostCentralOf(cluster, MajorityOrigin(cluster));
+}
+
+int64_t ClusteringEngineImpl::MostCentralOf(const Cluster& cluster,
+                                            int64_t origin) const {
   int64_t best = -1;
   float best_score = 0.0f;
   for (int64_t m : cluster.members) {
     if (articles_[m].embedded_as != m) continue;  // exact duplicates
-    if (articles_[m].cluster != majority) continue;
+    if (articles_[m].cluster != origin) continue;
     const float score = Centrality(cluster, m);
     if (best < 0 || score > best_score + 1e-6f ||
         (score > best_score - 1e-6f && m < best)) {
@@ -386,7 +397,7 @@ int64_t ClusteringEngineImpl::Absorb(int64_t survivor, int64_t absorbed) {
     return survivor;
   }
   const int64_t majority = MajorityOrigin(s);
-  const int64_t challenger = MostCentral(s);
+  const int64_t challenger = MostCentralOf(s, majority);
   if (articles_[s.representative].cluster != majority ||
       Centrality(s, challenger) >
           Centrality(s, s.representative) + options_.representative_margin) {

@@ -475,6 +475,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // headline of the smaller of two merged stories.
   int64_t MostCentral(const Cluster& cluster) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The same among the members whose records name `origin` (the earliest
+  // member when none of them is embedded).
+  int64_t MostCentralOf(const Cluster& cluster, int64_t origin) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // Re-elects the most central member, ties to the earliest; the incumbent
   // keeps its place unless beaten by representative_margin. Full
