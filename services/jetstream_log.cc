@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -12,10 +13,12 @@
 
 #include "absl/random/random.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
@@ -172,6 +175,38 @@ class JetStreamLog final : public ReplicationLog {
     return ack->Sequence;
   }
 
+  absl::StatusOr<bool> Holds(uint64_t sequence,
+                             absl::Duration timeout) override {
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = Millis(timeout);
+    natsMsg* raw = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    const natsStatus s = js_GetMsg(&raw, js_.get(), options_.stream.c_str(),
+                                   sequence, &o, &code);
+    NatsPtr<natsMsg> msg(raw);
+    if (s == NATS_OK) return true;
+    if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) return false;
+    return NatsError(absl::StrCat("reading log entry ", sequence), s, code);
+  }
+
+  absl::Status Delete(uint64_t sequence, absl::Duration timeout) override {
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = Millis(timeout);
+    jsErrCode code = static_cast<jsErrCode>(0);
+    const natsStatus s =
+        js_DeleteMsg(js_.get(), options_.stream.c_str(), sequence, &o, &code);
+    if (s == NATS_OK) return absl::OkStatus();
+    if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr ||
+        code == JSStreamMsgDeleteFailed) {
+      return absl::NotFoundError(absl::StrCat("the log holds no entry ",
+                                              sequence, " (",
+                                              natsStatus_GetText(s), ")"));
+    }
+    return NatsError(absl::StrCat("deleting log entry ", sequence), s, code);
+  }
+
   absl::StatusOr<uint64_t> FirstSequence(absl::Duration timeout) override {
     ASSIGN_OR_RETURN(const Sequences sequences, StreamSequences(timeout));
     return sequences.first;
@@ -311,10 +346,27 @@ absl::StatusOr<Connection> Connect(const JetStreamLogOptions& options) {
     return absl::InvalidArgumentError(
         NatsError("NATS options (servers, credentials, TLS)", s).message());
   }
-  natsConnection* raw_conn = nullptr;
-  s = natsConnection_Connect(&raw_conn, nats_options.get());
-  NatsPtr<natsConnection> conn(raw_conn);
-  if (s != NATS_OK) return NatsError("connecting to NATS", s);
+  // A replica often starts before its NATS server listens (compose's
+  // depends_on and Kubernetes do not wait for readiness, a NATS restart):
+  // "no server" is tried again until connect_timeout; any other failure
+  // (TLS, credentials) is final at once.
+  const absl::Time deadline = absl::Now() + options.connect_timeout;
+  NatsPtr<natsConnection> conn;
+  for (absl::Duration wait = absl::Milliseconds(50);;
+       wait = std::min(2 * wait, absl::Seconds(1))) {
+    natsConnection* raw_conn = nullptr;
+    s = natsConnection_Connect(&raw_conn, nats_options.get());
+    conn.reset(raw_conn);
+    if (s != NATS_NO_SERVER || absl::Now() + wait >= deadline) break;
+    absl::SleepFor(wait);
+  }
+  if (s != NATS_OK) {
+    return NatsError(
+        absl::StrCat("connecting to NATS (",
+                     absl::StrJoin(options.servers, ","), ", tried for up to ",
+                     absl::FormatDuration(options.connect_timeout), ")"),
+        s);
+  }
   jsOptions js_options;
   jsOptions_Init(&js_options);
   js_options.Wait = Millis(options.connect_timeout);
@@ -431,23 +483,28 @@ class JetStreamShelf final : public CheckpointShelf {
       const char* path = nullptr;
       const char* offset_text = nullptr;
       int64_t offset = 0;
+      const int length = natsMsg_GetDataLength(msg.get());
       if (natsMsgHeader_Get(msg.get(), "Path", &path) != NATS_OK ||
           natsMsgHeader_Get(msg.get(), "Offset", &offset_text) != NATS_OK ||
-          !absl::SimpleAtoi(offset_text, &offset) ||
-          std::string(path).find("..") != std::string::npos) {
-        return absl::DataLossError("a checkpoint chunk without a valid path");
+          !absl::SimpleAtoi(offset_text, &offset) || offset < 0 ||
+          offset > index->bytes - length || !SafeRelativePath(path)) {
+        return absl::DataLossError(absl::StrCat(
+            "checkpoint ", index->point.sequence, ": chunk ", i,
+            " names no file inside the checkpoint (Path '",
+            path == nullptr ? "" : path, "', Offset '",
+            offset_text == nullptr ? "" : offset_text, "'): refused"));
       }
       const std::filesystem::path file = std::filesystem::path(dir) / path;
       std::filesystem::create_directories(file.parent_path());
       std::fstream out(file, std::ios::binary | std::ios::in | std::ios::out);
       if (!out) out.open(file, std::ios::binary | std::ios::out);
       out.seekp(offset);
-      out.write(natsMsg_GetData(msg.get()), natsMsg_GetDataLength(msg.get()));
+      out.write(natsMsg_GetData(msg.get()), length);
       if (!out) {
         return absl::InternalError(
             absl::StrCat("cannot write ", file.string()));
       }
-      bytes += natsMsg_GetDataLength(msg.get());
+      bytes += length;
     }
     if (bytes != index->bytes) {
       return absl::DataLossError(
@@ -519,6 +576,22 @@ class JetStreamShelf final : public CheckpointShelf {
                                  natsMsg_GetDataLength(msg.get()));
             }));
     if (text.empty()) return std::nullopt;
+    absl::StatusOr<Index> index = ParseIndex(text);
+    if (!index.ok()) {
+      // Not one of ours (damaged, or published by someone else): as if
+      // there were none, so that it stops neither the next checkpoint nor
+      // the log purge after it; the next index written replaces it.
+      std::fprintf(stderr,
+                   "event=checkpoint_refused level=warning error=\"%s\"\n",
+                   absl::CEscape(index.status().ToString()).c_str());
+      return std::nullopt;
+    }
+    return *std::move(index);
+  }
+
+  // An index message's fields, checked against the log: a checkpoint of
+  // an entry the log does not have yet cannot be ours.
+  absl::StatusOr<Index> ParseIndex(const std::string& text) {
     std::vector<std::string> fields = absl::StrSplit(text, ' ');
     Index index;
     int64_t nanos = 0;
@@ -526,14 +599,49 @@ class JetStreamShelf final : public CheckpointShelf {
         !absl::SimpleAtoi(fields[0], &index.point.sequence) ||
         !absl::SimpleAtoi(fields[1], &nanos) ||
         !absl::SimpleAtoi(fields[2], &index.chunks) ||
-        !absl::SimpleAtoi(fields[3], &index.bytes) ||
-        !absl::StartsWith(fields[4], prefix_)) {
+        !absl::SimpleAtoi(fields[3], &index.bytes) || index.chunks < 0 ||
+        index.bytes < 0 || !absl::StartsWith(fields[4], prefix_) ||
+        !absl::EndsWith(fields[4], ".data") ||
+        fields[4].find_first_of("*> \t") != std::string::npos) {
       return absl::DataLossError(
-          absl::StrCat("damaged checkpoint index '", text, "'"));
+          absl::StrCat("damaged checkpoint index '", text.substr(0, 200), "'"));
+    }
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = Millis(options_.connect_timeout);
+    jsStreamInfo* info_raw = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    const natsStatus s = js_GetStreamInfo(&info_raw, connection_.js.get(),
+                                          options_.stream.c_str(), &o, &code);
+    NatsPtr<jsStreamInfo> info(info_raw);
+    if (s != NATS_OK) return NatsError("reading the log's state", s, code);
+    if (index.point.sequence > info->State.LastSeq) {
+      return absl::DataLossError(
+          absl::StrCat("checkpoint index names log entry ",
+                       index.point.sequence, " but the log ends at ",
+                       info->State.LastSeq, ": not a checkpoint of this log"));
     }
     index.point.time = absl::FromUnixNanos(nanos);
     index.subject = fields[4];
     return index;
+  }
+
+  // A chunk's Path: relative, inside the checkpoint once normalised (no
+  // "..", no absolute path, which std::filesystem's `/` would put in
+  // place of the directory).
+  static bool SafeRelativePath(const char* path) {
+    if (path == nullptr || *path == '\0') return false;
+    const std::filesystem::path p(path);
+    if (p.is_absolute() || p.has_root_name() || p.has_root_directory()) {
+      return false;
+    }
+    for (const auto& part : p.lexically_normal()) {
+      if (part == "..") return false;
+    }
+    for (const auto& part : p) {
+      if (part == "..") return false;
+    }
+    return !p.lexically_normal().empty() && p.lexically_normal() != ".";
   }
 
   const JetStreamLogOptions options_;

@@ -57,7 +57,59 @@ absl::StatusOr<EditorialAction::Kind> FromLogged(LoggedAction::Kind kind) {
       "release that wrote it"));
 }
 
+// LogEntry.stamp: a mark in the high bits that random bytes are unlikely
+// to carry, the format in the low ones.
+constexpr uint64_t kStampMark = uint64_t{0x4E44} << 48;
+constexpr uint64_t kStampMarkMask = uint64_t{0xFFFF} << 48;
+
+// Whether every part of a stamped-or-older entry is something this build
+// knows how to apply.
+bool Complete(const LogEntry& entry) {
+  switch (entry.change_case()) {
+    case LogEntry::kAssign:
+    case LogEntry::kDeleteArticleId:
+    case LogEntry::kCheckpoint:
+      return true;
+    case LogEntry::kEdit:
+      return LoggedAction::Kind_IsValid(entry.edit().kind());
+    case LogEntry::CHANGE_NOT_SET:
+      break;
+  }
+  return false;
+}
+
 }  // namespace
+
+std::string EncodeEntry(LogEntry entry) {
+  entry.set_stamp(kStampMark | kLogFormat);
+  return entry.SerializeAsString();
+}
+
+absl::StatusOr<LogEntry> DecodeEntry(absl::string_view data) {
+  LogEntry entry;
+  if (!entry.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+    return absl::InvalidArgumentError("malformed log entry (does not parse)");
+  }
+  if (entry.stamp() != 0) {
+    if ((entry.stamp() & kStampMarkMask) != kStampMark) {
+      return absl::InvalidArgumentError(
+          "malformed log entry (not stamped by newsdedup)");
+    }
+    const uint64_t format = entry.stamp() & ~kStampMarkMask;
+    if (format > kLogFormat) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the log holds an entry of format ", format, " (this build reads ",
+          kLogFormat, "): upgrade this replica to the release that wrote it"));
+    }
+  }
+  // Stamped with this format or an older one, or from a release before
+  // stamps: it can only hold what this build knows.
+  if (!Complete(entry)) {
+    return absl::InvalidArgumentError(
+        "malformed log entry (no change this build or an older one writes)");
+  }
+  return entry;
+}
 
 LogEntry AssignEntry(const Article& article) {
   LogEntry entry;

@@ -11,6 +11,7 @@
 #define NEWSDEDUP_SERVICES_LOG_ENTRIES_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -19,6 +20,20 @@
 #include "services/engine.h"
 
 namespace newsdedup {
+
+// The format of the entries this build writes (log.proto: LogEntry.stamp):
+// raise it with every new kind of change or editorial action number.
+inline constexpr uint32_t kLogFormat = 1;
+
+// `entry` stamped with this build's format, as bytes for the log.
+std::string EncodeEntry(replication::v1::LogEntry entry);
+
+// The entry in `data`, every part of which this build knows. Errors:
+// kFailedPrecondition for an entry stamped by a newer release (the replica
+// needs an upgrade and must not move past it); kInvalidArgument for
+// anything else it cannot read (bytes nobody wrote as an entry: refused
+// alike by every replica, which then go on).
+absl::StatusOr<replication::v1::LogEntry> DecodeEntry(absl::string_view data);
 
 replication::v1::LogEntry AssignEntry(const Article& article);
 replication::v1::LogEntry DeleteEntry(absl::string_view article_id);

@@ -23,7 +23,11 @@ int HttpStatus(absl::StatusCode code) {
   switch (code) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kFailedPrecondition:  // an editorial refusal
       return 400;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted:  // lost a race: try again
+      return 409;
     case absl::StatusCode::kNotFound:
       return 404;
     case absl::StatusCode::kUnauthenticated:

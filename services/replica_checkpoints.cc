@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -71,7 +72,14 @@ class StoreCheckpoints final : public ReplicaCheckpoints {
       absl::StatusOr<uint64_t> shared = shelf_->NewestSequence();
       if (shared.ok() && *shared > latest.sequence) {
         absl::StatusOr<Point> fetched = FromShelf();
-        if (fetched.ok()) latest = *fetched;
+        if (fetched.ok()) {
+          latest = *fetched;
+        } else {
+          std::fprintf(stderr,
+                       "event=checkpoint_refused level=warning "
+                       "error=\"%s\" then=\"replaying the log\"\n",
+                       absl::CEscape(fetched.status().ToString()).c_str());
+        }
       }
       (void)Removed(checkpoints_ / "incoming");
     }

@@ -209,8 +209,7 @@ class ReplicatedEngineImpl final
     // A replica still replaying the log would hold the caller until it has
     // caught up; another replica answers at once.
     if (absl::Status ready = CaughtUp(); !ready.ok()) return ready;
-    std::string data;
-    entry.SerializeToString(&data);
+    const std::string data = EncodeEntry(entry);
     const std::string hashed = absl::StrCat(data, salt);
     const std::string dedup_id =
         absl::StrFormat("%016x", XXH3_64bits(hashed.data(), hashed.size()));
@@ -341,10 +340,14 @@ class ReplicatedEngineImpl final
     clock_nanos_.store(absl::ToUnixNanos(record.time),
                        std::memory_order_release);
     applying_sequence_.store(record.sequence, std::memory_order_release);
-    LogEntry entry;
-    if (!entry.ParseFromString(record.data)) {
-      return Answer(absl::InvalidArgumentError("malformed log entry"));
+    absl::StatusOr<LogEntry> decoded = DecodeEntry(record.data);
+    if (!decoded.ok()) {
+      // A newer release's entry holds this replica; bytes nobody wrote as
+      // an entry are refused here as on every replica.
+      if (absl::IsFailedPrecondition(decoded.status())) return decoded.status();
+      return Answer(decoded.status());
     }
+    const LogEntry& entry = *decoded;
     switch (entry.change_case()) {
       case LogEntry::kAssign: {
         auto article = ArticleOfEntry(entry);
@@ -360,17 +363,15 @@ class ReplicatedEngineImpl final
         return Checkpoint(record);
       case LogEntry::kEdit: {
         auto action = ActionOfEntry(entry);
-        if (!action.ok()) return action.status();  // a newer build's
+        if (!action.ok()) return Answer(action.status());
         return Outcome(
             Read([&](ClusteringEngine& e) { return e.Edit(*action); }));
       }
       case LogEntry::CHANGE_NOT_SET:
         break;
     }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "log entry ", record.sequence,
-        " is of a kind this build does not know: upgrade this replica to "
-        "the release that wrote it"));
+    // Not reached: DecodeEntry refuses an entry without a change.
+    return Answer(absl::InvalidArgumentError("log entry without a change"));
   }
 
   // Every replica rebuilds its engine from its own store here, as a
@@ -475,7 +476,10 @@ class ReplicatedEngineImpl final
         // for a while, read again from the next entry through a new one.
         if (log_sequence_.load() > applied_sequence() &&
             absl::Now() - progress > options_.stalled_reader_timeout) {
-          ReadFrom(applied_sequence() + 1);
+          // The newest entries may be gone (deleted by an operator).
+          if (!StepOverIfGone(applied_sequence() + 1, log_sequence_.load())) {
+            ReadFrom(applied_sequence() + 1);
+          }
           progress = absl::Now();
         }
         continue;
@@ -484,7 +488,7 @@ class ReplicatedEngineImpl final
       // A new reader may repeat what its predecessor delivered.
       if (record.sequence <= applied_sequence()) continue;
       if (record.sequence > applied_sequence() + 1) {
-        if (!OnGap(record.sequence, &progress)) return;
+        if (!OnGap(record, &progress)) return;
         continue;
       }
       if (!ApplyHere(record)) return;  // stopping
@@ -500,9 +504,10 @@ class ReplicatedEngineImpl final
     if (reader.ok()) reader_ = *std::move(reader);
   }
 
-  // The reader delivered entry `next` with entries missing before it.
-  // False when the replica must stop applying.
-  bool OnGap(uint64_t next, absl::Time* progress) {
+  // The reader delivered `record` with entries missing before it. False
+  // when the replica must stop applying.
+  bool OnGap(const LogRecord& record, absl::Time* progress) {
+    const uint64_t next = record.sequence;
     const uint64_t missing_from = applied_sequence() + 1;
     if (reread_from_ != missing_from) {
       // A reader that skipped entries (its subscription dropped some):
@@ -513,6 +518,11 @@ class ReplicatedEngineImpl final
       return true;
     }
     const std::optional<bool> purged = PurgedBefore(next);
+    if (purged.has_value() && !*purged &&
+        StepOverIfGone(missing_from, next - 1)) {
+      *progress = absl::Now();
+      return ApplyHere(record);
+    }
     if (!purged.has_value() || !*purged) {
       // The log cannot say now, or it holds them and a fresh reader
       // skipped them too: read again (never past them: they may hold
@@ -547,6 +557,42 @@ class ReplicatedEngineImpl final
       return false;
     }
     *progress = absl::Now();  // the new reader delivers from the checkpoint
+    return true;
+  }
+
+  // Steps over entries `from` to `to` when the log holds none of them (an
+  // operator deleted them, ReplicationLog::Delete, or the log skipped
+  // their numbers). The log answers every replica alike, so every replica
+  // steps over the same numbers. False when the log still holds one of
+  // them or cannot say now.
+  bool StepOverIfGone(uint64_t from, uint64_t to) {
+    if (from > to) return false;
+    for (uint64_t sequence = from; sequence <= to; ++sequence) {
+      absl::StatusOr<bool> held =
+          log_->Holds(sequence, options_.poll_interval * 2);
+      if (!held.ok() || *held) return false;
+    }
+    const absl::Status gone = absl::NotFoundError(
+        absl::StrCat("log entries ", from, " to ", to,
+                     " are no longer in the log (deleted); stepped over"));
+    bool was_stalled;
+    {
+      absl::MutexLock lock(&mu_);
+      if (applied_ >= to) return true;
+      for (uint64_t sequence = std::max(from, applied_ + 1); sequence <= to;
+           ++sequence) {
+        answers_.emplace(sequence, Answer(gone));
+      }
+      while (static_cast<int>(answers_.size()) > options_.kept_answers) {
+        answers_.erase(answers_.begin());
+      }
+      applied_ = to;
+      was_stalled = !stalled_.ok();
+      stalled_ = absl::OkStatus();
+    }
+    reread_from_ = 0;
+    if (options_.on_stepped_over) options_.on_stepped_over(from, to);
+    if (was_stalled && options_.on_resumed) options_.on_resumed(to);
     return true;
   }
 
@@ -606,6 +652,8 @@ class ReplicatedEngineImpl final
         if (stop_.load()) return false;
         absl::SleepFor(absl::Milliseconds(20));
       }
+      // An operator deleted the entry that holds this replica.
+      if (StepOverIfGone(record.sequence, record.sequence)) return true;
       backoff = std::min(backoff * 2, absl::Seconds(1));
       // Lets the engine notice that space is back (it resumes its store).
       (void)Read([](const ClusteringEngine& e) { return e.Writable(); });

@@ -95,6 +95,9 @@ struct ReplicationOptions {
   // Called when the entries before `sequence` that this replica needs were
   // purged from the log: it restores the newest shared checkpoint.
   std::function<void(uint64_t sequence, const absl::Status&)> on_purged;
+  // Called when entries `from` to `to` were stepped over because the log
+  // no longer holds them (deleted by an operator: ReplicationLog::Delete).
+  std::function<void(uint64_t from, uint64_t to)> on_stepped_over;
 };
 
 class ReplicatedEngine : public ClusteringEngine, public ReplicaProgress {

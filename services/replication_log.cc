@@ -7,16 +7,22 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace newsdedup {
 namespace {
 
+// An entry and whether it was deleted (its number stays taken).
+struct StoredRecord : LogRecord {
+  bool deleted = false;
+};
+
 // The entries, shared by the log and its readers.
 struct Entries {
   absl::Mutex mu;
-  std::vector<LogRecord> records ABSL_GUARDED_BY(mu);
+  std::vector<StoredRecord> records ABSL_GUARDED_BY(mu);
 };
 
 class InMemoryReader final : public LogReader {
@@ -30,9 +36,14 @@ class InMemoryReader final : public LogReader {
     auto arrived = [this]() ABSL_SHARED_LOCKS_REQUIRED(entries_->mu) {
       return entries_->records.size() >= next_;
     };
-    entries_->mu.AwaitWithTimeout(absl::Condition(&arrived), timeout);
-    if (!arrived()) return std::nullopt;
-    return entries_->records[next_++ - 1];
+    const absl::Time deadline = absl::Now() + timeout;
+    for (;;) {
+      entries_->mu.AwaitWithDeadline(absl::Condition(&arrived), deadline);
+      if (!arrived()) return std::nullopt;
+      const StoredRecord& record = entries_->records[next_++ - 1];
+      // A deleted one is not delivered.
+      if (!record.deleted) return static_cast<const LogRecord&>(record);
+    }
   }
 
  private:
@@ -52,7 +63,7 @@ class InMemoryLogImpl final : public InMemoryLog {
     if (!available_) return absl::UnavailableError("log unavailable");
     auto [it, added] = dedup_.try_emplace(dedup_id, 0);
     if (!added) return it->second;
-    LogRecord record;
+    StoredRecord record;
     record.sequence = entries_->records.size() + 1;
     record.time = clock_ ? clock_() : absl::Now();
     record.data = std::string(data);
@@ -69,6 +80,24 @@ class InMemoryLogImpl final : public InMemoryLog {
     absl::MutexLock lock(&entries_->mu);
     if (!available_) return absl::UnavailableError("log unavailable");
     return entries_->records.size();
+  }
+
+  absl::StatusOr<bool> Holds(uint64_t sequence, absl::Duration) override {
+    absl::MutexLock lock(&entries_->mu);
+    if (!available_) return absl::UnavailableError("log unavailable");
+    return sequence >= 1 && sequence <= entries_->records.size() &&
+           !entries_->records[sequence - 1].deleted;
+  }
+
+  absl::Status Delete(uint64_t sequence, absl::Duration) override {
+    absl::MutexLock lock(&entries_->mu);
+    if (!available_) return absl::UnavailableError("log unavailable");
+    if (sequence < 1 || sequence > entries_->records.size() ||
+        entries_->records[sequence - 1].deleted) {
+      return absl::NotFoundError(absl::StrCat("no log entry ", sequence));
+    }
+    entries_->records[sequence - 1].deleted = true;
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::unique_ptr<LogReader>> Read(

@@ -65,6 +65,20 @@ class ReplicationLog {
   // entry, for any reader.
   virtual absl::StatusOr<uint64_t> FirstSequence(absl::Duration timeout) = 0;
 
+  // Whether the log holds an entry at `sequence` (between its first and
+  // last): false for one deleted (Delete) or a number the log skipped.
+  // Every replica gets the same answer, so every replica steps over the
+  // same missing numbers (ReplicatedEngine).
+  virtual absl::StatusOr<bool> Holds(uint64_t sequence,
+                                     absl::Duration timeout) = 0;
+
+  // Deletes the entry at `sequence`: the operator's way to step over an
+  // entry that holds every replica (a newer release's, written by mistake).
+  // Replicas step over a number the log no longer holds; one that applied
+  // the entry before keeps its effect, so delete only an entry no replica
+  // could apply (docs/replication.md). NOT_FOUND when there is none.
+  virtual absl::Status Delete(uint64_t sequence, absl::Duration timeout) = 0;
+
   // A reader from entry `first_sequence` on (1: the whole log).
   virtual absl::StatusOr<std::unique_ptr<LogReader>> Read(
       uint64_t first_sequence) = 0;

@@ -491,6 +491,36 @@ TEST_F(HttpAccessTest, NamesOtherThanTheServersAreRefused) {
   EXPECT_EQ(http.Get("/metrics", {{"Host", "newsdedup" + port}})->status, 200);
 }
 
+// Issue 33.5: editorial refusals over HTTP were 500 (a server fault);
+// they are the caller's: 400 for a refused action, 409 for a conflict.
+TEST_F(HttpAccessTest, EditorialRefusalsAreClientErrors) {
+  auto first =
+      engine_->Assign(testing::MakeArticle("e1", "Harbour bridge closes"));
+  auto second =
+      engine_->Assign(testing::MakeArticle("e2", "Zoo welcomes a panda"));
+  ASSERT_TRUE(first.ok() && second.ok());
+  auto started = OpsHttpServer::Start("127.0.0.1", 0, engine_.get(), &metrics_,
+                                      nullptr, HttpAccess());
+  ASSERT_TRUE(started.ok()) << started.status();
+  http_ = *std::move(started);
+  httplib::Client http("127.0.0.1", http_->port());
+  auto kept = http.Post(
+      absl::StrCat("/api/clusters/", first->cluster_id, "/keep-apart"),
+      absl::StrCat("{\"other_cluster_id\": \"", second->cluster_id,
+                   "\", \"reason\": \"two events\"}"),
+      "application/json");
+  ASSERT_TRUE(kept);
+  ASSERT_EQ(kept->status, 200) << kept->body;
+  auto merged =
+      http.Post(absl::StrCat("/api/clusters/", first->cluster_id, "/merge"),
+                absl::StrCat("{\"into_cluster_id\": \"", second->cluster_id,
+                             "\", \"reason\": \"same event\"}"),
+                "application/json");
+  ASSERT_TRUE(merged);
+  EXPECT_EQ(merged->status, 400) << merged->body;
+  EXPECT_THAT(merged->body, HasSubstr("kept apart"));
+}
+
 TEST_F(HttpAccessTest, MetricsMayStayOpenAndHttpsWorks) {
   MakeCertificates();
   StartHttp(/*metrics_open=*/true,

@@ -279,6 +279,7 @@ TEST_F(CliTest, ConfigFileSetsFlagsPerCommand) {
       Write("replica.toml",
             "[serve]\nreplication-url = [\"nats://127.0.0.1:1\"]\n"
             "replication-stream = \"cfg\"\nlisten = \"127.0.0.1:0\"\n"
+            "replication-connect-timeout-seconds = 1\n"
             "http-listen = \"\"\n"),
       " serve"));
   EXPECT_EQ(r.exit_code, 1);
@@ -330,8 +331,8 @@ TEST_F(CliTest, TrainTokenizerWritesAModel) {
 TEST_F(CliTest, TrainScorerWritesAModelThatEvalUses) {
   const std::string stories = Write("stories.jsonl", testing::StoriesJsonl());
   const std::string model = (dir_ / "scorer.txt").string();
-  RunResult r = Run(absl::StrCat("train-scorer ", stories, " ", stories,
-                                 " -o ", model, " --folds 2"));
+  RunResult r = Run(absl::StrCat("train-scorer ", stories, " ", stories, " -o ",
+                                 model, " --folds 2"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("2-fold cross-validation by story"));
   EXPECT_THAT(r.out, HasSubstr("round 2 (candidates from --scorer"));
@@ -345,7 +346,8 @@ TEST_F(CliTest, TrainScorerWritesAModelThatEvalUses) {
   r = Run(absl::StrCat("eval ", stories, " --scorer none"));
   EXPECT_THAT(r.out, HasSubstr("hand-set thresholds"));
 
-  const std::string bad = Write("bad.txt", "newsdedup-story-scorer 1\nbias x\n");
+  const std::string bad =
+      Write("bad.txt", "newsdedup-story-scorer 1\nbias x\n");
   r = Run(absl::StrCat("eval ", stories, " --scorer ", bad));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("line 2"));

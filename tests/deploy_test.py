@@ -204,6 +204,11 @@ class DeployTest(unittest.TestCase):
         for name in nats:
             command = services[name]["command"]
             self.assertIn("-js", command)
+            self.assertEqual(command[command.index("-c") + 1],
+                             "/etc/nats/authorization.conf")
+            self.assertIn("./nats/authorization.conf:"
+                          "/etc/nats/authorization.conf:ro",
+                          services[name]["volumes"])
             routes = command[command.index("--routes") + 1].split(",")
             # Each node routes to the two others.
             self.assertEqual({r.split("//")[1].split(":")[0] for r in routes},
@@ -211,8 +216,11 @@ class DeployTest(unittest.TestCase):
         for name in replicas:
             command = services[name]["command"]
             urls = command[command.index("--replication-url") + 1]
-            self.assertEqual({u.split("//")[1].split(":")[0]
+            self.assertEqual({u.split("@")[-1].split(":")[0]
                               for u in urls.split(",")}, set(nats))
+            # As the user that alone may publish on the stream.
+            for url in urls.split(","):
+                self.assertTrue(url.startswith("nats://newsdedup:"), url)
             for port in services[name].get("ports", []):
                 self.assertTrue(port.startswith("127.0.0.1:"), (name, port))
 
@@ -240,6 +248,13 @@ class DeployTest(unittest.TestCase):
         urls = container["args"][container["args"].index(
             "--replication-url") + 1].split(",")
         self.assertEqual(len(urls), 3)
+        # As the NATS user that alone may publish on the stream, whose
+        # permissions the NATS servers load.
+        for url in urls:
+            self.assertTrue(url.startswith("nats://newsdedup:$(NATS_PASSWORD)@"),
+                            url)
+        self.assertEqual(args[args.index("-c") + 1],
+                         "/etc/nats/authorization.conf")
         # The root file system is read-only: the store and checkpoints
         # need a writable volume at the image's data directory.
         mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}

@@ -215,18 +215,39 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_for_port(port, timeout=30):
+    """Waits until something accepts connections on 127.0.0.1:port."""
+    import socket
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 class ReplicaClientTest(unittest.TestCase):
     """Two replicas on one NATS JetStream node: the client reads its own
-    writes through the other replica."""
+    writes through the other replica. The first replica starts 2 s before
+    its NATS server listens (as under compose or Kubernetes, which do not
+    wait for readiness) and must wait for it instead of exiting."""
 
     def setUp(self):
+        # Cleanups, not tearDown: they also run when setUp fails half-way,
+        # so no nats-server or replica outlives the test.
         self.dir = tempfile.TemporaryDirectory()
-        self.procs = []
+        self.addCleanup(self.dir.cleanup)
         nats_port = free_port()
-        self.start(["nats-server", "-a", "127.0.0.1", "-p", str(nats_port),
-                    "-js", "-sd", os.path.join(self.dir.name, "nats")], "nats")
         self.addresses = []
         for i in range(2):
+            if i == 1:
+                time.sleep(2)
+                self.start(["nats-server", "-a", "127.0.0.1", "-p",
+                            str(nats_port), "-js", "-sd",
+                            os.path.join(self.dir.name, "nats")], "nats")
+                self.assertTrue(wait_for_port(nats_port), "NATS did not start")
             port = free_port()
             self.start([CLI, "serve", "--listen", f"127.0.0.1:{port}",
                         "--http-listen", "",
@@ -237,25 +258,38 @@ class ReplicaClientTest(unittest.TestCase):
             self.addresses.append(f"127.0.0.1:{port}")
         for address in self.addresses:
             with DedupClient(address, timeout=2) as client:
-                for _ in range(300):
+                for _ in range(600):
                     try:
                         if client.health() == "SERVING":
                             break
                     except grpc.RpcError:
                         pass
                     time.sleep(0.05)
-                self.assertEqual(client.health(), "SERVING")
+                self.assertEqual(client.health(), "SERVING", self.logs())
 
     def start(self, argv, name):
         log = open(os.path.join(self.dir.name, name + ".log"), "w")
-        self.procs.append((subprocess.Popen(argv, stderr=log, stdout=log), log))
+        proc = subprocess.Popen(argv, stderr=log, stdout=log)
 
-    def tearDown(self):
-        for proc, log in reversed(self.procs):
+        def stop():
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
             log.close()
-        self.dir.cleanup()
+        self.addCleanup(stop)
+
+    def logs(self):
+        """The replicas' logs, for a failure message."""
+        text = []
+        for i in range(2):
+            path = os.path.join(self.dir.name, f"replica{i}.log")
+            if os.path.exists(path):
+                with open(path) as f:
+                    text.append(f"replica{i}:\n" + f.read()[-2000:])
+        return "\n".join(text)
 
     def test_reads_its_writes_through_another_replica(self):
         with DedupClient(self.addresses[0]) as writer:
@@ -306,13 +340,15 @@ class ReplicaTlsTest(unittest.TestCase):
                  "--tlskey", os.path.join(d, "server.key")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
-                time.sleep(0.5)
+                self.assertTrue(wait_for_port(port), "NATS did not start")
                 replica = [CLI, "serve", "--listen", "127.0.0.1:0",
                            "--http-listen", "",
                            "--data-dir", os.path.join(d, "replica"),
                            "--replication-url", f"nats://127.0.0.1:{port}",
                            "--replication-replicas", "1"]
-                refused = subprocess.run(replica, capture_output=True,
+                refused = subprocess.run(
+                    replica + ["--replication-connect-timeout-seconds", "10"],
+                    capture_output=True,
                                          text=True, timeout=60)
                 self.assertEqual(refused.returncode, 1)
                 self.assertIn("SSL", refused.stderr)

@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
+#include "services/jetstream_log.h"
 #include "services/replica_checkpoints.h"
 #include "services/rocksdb_store.h"
 #include "tools/client_channel.h"
@@ -31,7 +32,20 @@ struct AdminFlags {
   std::string backup_dir;
   // backup (through this running server) and state; server empty: none
   ChannelFlags channel;
+  // delete-log-entry: the change log and the entry
+  JetStreamLogOptions log;
+  uint64_t log_sequence = 0;
+  double connect_timeout_seconds = 10;
 };
+
+// Deletes one entry of a replicated service's change log: every replica
+// steps over a number the log no longer holds (docs/replication.md).
+absl::Status DeleteLogEntry(AdminFlags flags) {
+  flags.log.connect_timeout = absl::Seconds(flags.connect_timeout_seconds);
+  ASSIGN_OR_RETURN(std::unique_ptr<ReplicationLog> log,
+                   OpenJetStreamLog(flags.log));
+  return log->Delete(flags.log_sequence, flags.log.connect_timeout);
+}
 
 // Backs up through a running server's AdminService.Backup. `backup_dir`
 // is a path on the server's machine.
@@ -244,6 +258,44 @@ void RegisterAdminCommand(CLI::App* app, int* exit_code) {
       "unreadable");
   AddDataDir(check, flags.get());
   check->callback([flags, exit_code] { *exit_code = RunCheck(*flags); });
+
+  CLI::App* delete_entry = admin->add_subcommand(
+      "delete-log-entry",
+      "Delete one entry of a replicated service's change log: the way to step "
+      "over an entry\nthat holds every replica (written by a newer release or "
+      "by mistake). Every replica\nsteps over a number the log no longer "
+      "holds; delete only an entry no replica applied");
+  delete_entry
+      ->add_option("--replication-url", flags->log.servers,
+                   "NATS servers of the change log, comma-separated")
+      ->required()
+      ->delimiter(',');
+  delete_entry
+      ->add_option("--replication-stream", flags->log.stream,
+                   "JetStream stream of the change log")
+      ->capture_default_str();
+  delete_entry
+      ->add_option("--sequence", flags->log_sequence,
+                   "The entry's number (a held replica's health and log name "
+                   "it)")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  delete_entry->add_option("--replication-creds", flags->log.credentials_file,
+                           "NATS credentials file (JWT and NKey seed)");
+  delete_entry->add_option("--replication-tls-ca", flags->log.tls_ca_file,
+                           "CA bundle: connect to NATS over TLS");
+  delete_entry
+      ->add_option("--connect-timeout-seconds", flags->connect_timeout_seconds,
+                   "How long to wait for a NATS server")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  delete_entry->callback([flags, exit_code] {
+    const absl::Time start = absl::Now();
+    *exit_code = Report(DeleteLogEntry(*flags),
+                        absl::StrCat("deleted entry ", flags->log_sequence,
+                                     " of stream ", flags->log.stream),
+                        start);
+  });
 }
 
 }  // namespace newsdedup

@@ -54,6 +54,7 @@ struct ServeFlags {
   JetStreamLogOptions replication;
   double replication_max_age_hours = 0;
   int64_t replication_checkpoint_entries = 100000;
+  double replication_connect_timeout_seconds = 60;
 };
 
 // The engine a replica or a single server runs on. A replica's state is
@@ -64,6 +65,8 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
   if (flags.replication.servers.empty()) return BuildEngine(flags.engine);
   flags.replication.max_age =
       absl::Seconds(flags.replication_max_age_hours * 3600);
+  flags.replication.connect_timeout =
+      absl::Seconds(flags.replication_connect_timeout_seconds);
   ASSIGN_OR_RETURN(std::unique_ptr<ReplicationLog> log,
                    OpenJetStreamLog(flags.replication));
   // A replica's store and checkpoints live under its data directory (a
@@ -105,6 +108,12 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
     LogEvent(
         "warning", "replica_restoring_checkpoint",
         {{"sequence", absl::StrCat(sequence)}, {"reason", status.ToString()}});
+  };
+  options.on_stepped_over = [](uint64_t from, uint64_t to) {
+    LogEvent("warning", "log_entries_stepped_over",
+             {{"from", absl::StrCat(from)},
+              {"to", absl::StrCat(to)},
+              {"reason", "no longer in the log (deleted)"}});
   };
   options.on_resumed = [](uint64_t sequence) {
     LogEvent("info", "replica_resumed", {{"sequence", absl::StrCat(sequence)}});
@@ -485,6 +494,13 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
                    "save their store there and a restart replays only the "
                    "entries after it (0: never)")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command
+      ->add_option("--replication-connect-timeout-seconds",
+                   flags->replication_connect_timeout_seconds,
+                   "How long a start waits for a NATS server to listen and "
+                   "for its stream (a replica may start before NATS)")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   command->add_option("--replication-creds",
                       flags->replication.credentials_file,

@@ -27,6 +27,13 @@ class SharedLog : public ReplicationLog {
   absl::StatusOr<uint64_t> FirstSequence(absl::Duration timeout) override {
     return log_->FirstSequence(timeout);
   }
+  absl::StatusOr<bool> Holds(uint64_t sequence,
+                             absl::Duration timeout) override {
+    return log_->Holds(sequence, timeout);
+  }
+  absl::Status Delete(uint64_t sequence, absl::Duration timeout) override {
+    return log_->Delete(sequence, timeout);
+  }
   absl::StatusOr<std::unique_ptr<LogReader>> Read(uint64_t first) override {
     return log_->Read(first);
   }

@@ -1,0 +1,383 @@
+// Replicas on a real NATS JetStream server (a nats-server child process on
+// a free loopback port, stopped by pid): what anyone who can publish on the
+// stream's subjects can do to them, and the operator's way out.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nats/nats.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "newsdedup/replication/v1/log.pb.h"
+#include "services/jetstream_log.h"
+#include "services/log_entries.h"
+#include "services/replica_checkpoints.h"
+#include "services/replicated_engine.h"
+#include "services/state_digest.h"
+#include "tests/support/replica_support.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_articles.h"
+
+namespace newsdedup {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::MakeArticle;
+
+// A port nothing listens on now (the kernel's choice for port 0).
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+bool Listening(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  const bool ok =
+      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  close(fd);
+  return ok;
+}
+
+bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 1500; ++i) {  // 30 s
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return done();
+}
+
+constexpr char kReplicaPassword[] = "replica-password-for-tests";
+constexpr char kAppPassword[] = "app-password-for-tests";
+
+class JetStreamReplicaTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartNats(/*authorization=*/false); }
+
+  // With `authorization`, the shipped deploy/nats/authorization.conf
+  // (passwords kReplicaPassword and kAppPassword), replicas connecting as
+  // its user `newsdedup` to the default stream.
+  void StartNats(bool authorization) {
+    dir_ = testing::FreshTempDir("jetstream");
+    port_ = FreePort();
+    ASSERT_GT(port_, 0);
+    const std::string port = absl::StrCat(port_);
+    const std::string store = (dir_ / "nats").string();
+    const std::string config =
+        absl::StrCat(NEWSDEDUP_SOURCE_DIR, "/deploy/nats/authorization.conf");
+    nats_pid_ = fork();
+    ASSERT_GE(nats_pid_, 0);
+    if (nats_pid_ == 0) {
+      freopen((dir_ / "nats.log").c_str(), "w", stderr);
+      if (authorization) {
+        setenv("NEWSDEDUP_NATS_PASSWORD", kReplicaPassword, 1);
+        setenv("APP_NATS_PASSWORD", kAppPassword, 1);
+        execlp("nats-server", "nats-server", "-c", config.c_str(), "-a",
+               "127.0.0.1", "-p", port.c_str(), "-js", "-sd", store.c_str(),
+               nullptr);
+      } else {
+        execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p",
+               port.c_str(), "-js", "-sd", store.c_str(), nullptr);
+      }
+      _exit(127);
+    }
+    ASSERT_TRUE(Eventually([this] { return Listening(port_); }))
+        << testing::ReadFile((dir_ / "nats.log").string());
+    options_.servers = {absl::StrCat(
+        "nats://",
+        authorization ? absl::StrCat("newsdedup:", kReplicaPassword, "@") : "",
+        "127.0.0.1:", port_)};
+    options_.stream = authorization ? "newsdedup" : "jstest";
+    options_.replicas = 1;
+    options_.connect_timeout = absl::Seconds(20);
+  }
+
+  void TearDown() override {
+    replicas_.clear();
+    logs_.clear();
+    if (nats_pid_ > 0) {
+      kill(nats_pid_, SIGTERM);
+      int status = 0;
+      waitpid(nats_pid_, &status, 0);
+    }
+  }
+
+  // A log handle of its own: as another process would have.
+  ReplicationLog* OpenLog() {
+    auto log = OpenJetStreamLog(options_);
+    EXPECT_TRUE(log.ok()) << log.status();
+    if (!log.ok()) return nullptr;
+    logs_.push_back(*std::move(log));
+    return logs_.back().get();
+  }
+
+  ReplicatedEngine* StartReplica() {
+    ReplicationLog* log = OpenLog();
+    if (log == nullptr) return nullptr;
+    auto replica = testing::StartTestReplica(log, EngineOptions(),
+                                             testing::FastReplicationOptions());
+    EXPECT_TRUE(replica.ok()) << replica.status();
+    if (!replica.ok()) return nullptr;
+    replicas_.push_back(*std::move(replica));
+    ReplicatedEngine* started = replicas_.back().get();
+    EXPECT_TRUE(Eventually([started] { return started->Writable().ok(); }))
+        << started->Writable();
+    return started;
+  }
+
+  // Both replicas applied everything the log holds and hold one state.
+  void ExpectSameState(ReplicatedEngine* a, ReplicatedEngine* b) {
+    ASSERT_TRUE(Eventually([&] {
+      return a->Writable().ok() && b->Writable().ok() &&
+             a->applied_sequence() == b->applied_sequence();
+    })) << a->Writable()
+        << " / " << b->Writable();
+    EXPECT_EQ(ComputeStateDigest(*a).digest, ComputeStateDigest(*b).digest);
+  }
+
+  std::filesystem::path dir_;
+  int port_ = 0;
+  pid_t nats_pid_ = -1;
+  JetStreamLogOptions options_;
+  std::vector<std::unique_ptr<ReplicationLog>> logs_;
+  std::vector<std::unique_ptr<ReplicatedEngine>> replicas_;
+};
+
+// Issue 33.2: one stray publish (empty, an unknown field only, random
+// bytes) held every replica for good. Every replica refuses it alike and
+// goes on serving.
+TEST_F(JetStreamReplicaTest, StrayPublishesAreRefusedAlikeByEveryReplica) {
+  ReplicatedEngine* a = StartReplica();
+  ReplicatedEngine* b = StartReplica();
+  ASSERT_TRUE(a != nullptr && b != nullptr);
+  ASSERT_TRUE(a->Assign(MakeArticle("j1", "Volcano erupts near town")).ok());
+  ReplicationLog* stranger = OpenLog();
+  ASSERT_NE(stranger, nullptr);
+  std::mt19937 random(33);
+  std::string noise(64, '\0');
+  for (char& c : noise) c = static_cast<char>(random());
+  const std::vector<std::string> strays = {"", std::string("\x98\x06\x01", 3),
+                                           noise};
+  for (size_t i = 0; i < strays.size(); ++i) {
+    ASSERT_TRUE(
+        stranger->Append(absl::StrCat("stray-", i), strays[i], absl::Seconds(5))
+            .ok());
+  }
+  auto answer = b->Assign(MakeArticle("j2", "Dam bursts after heavy rain"));
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ExpectSameState(a, b);
+  EXPECT_EQ(ComputeStateDigest(*a).articles, 2);
+}
+
+// Issue 33.2: an entry stamped by a newer release holds every replica;
+// `newsdedup admin delete-log-entry` (the documented way) deletes it, and
+// every replica steps over the hole alike, a newcomer too.
+TEST_F(JetStreamReplicaTest, ADeletedEntryIsSteppedOverByEveryReplica) {
+  ReplicatedEngine* a = StartReplica();
+  ReplicatedEngine* b = StartReplica();
+  ASSERT_TRUE(a != nullptr && b != nullptr);
+  ASSERT_TRUE(a->Assign(MakeArticle("k1", "Volcano erupts near town")).ok());
+  replication::v1::LogEntry newer;
+  newer.set_checkpoint(1);
+  newer.set_stamp((uint64_t{0x4E44} << 48) | (kLogFormat + 1));
+  auto sequence =
+      OpenLog()->Append("newer", newer.SerializeAsString(), absl::Seconds(5));
+  ASSERT_TRUE(sequence.ok()) << sequence.status();
+  ASSERT_TRUE(
+      Eventually([&] { return !a->Writable().ok() && !b->Writable().ok(); }));
+  EXPECT_THAT(a->Writable().message(), HasSubstr("upgrade"));
+  std::string output;
+  ASSERT_EQ(testing::RunCommand(
+                absl::StrCat(NEWSDEDUP_CLI_PATH,
+                             " admin delete-log-entry --replication-url "
+                             "nats://127.0.0.1:",
+                             port_, " --replication-stream jstest --sequence ",
+                             *sequence),
+                (dir_ / "admin.out").string(), &output),
+            0)
+      << output;
+  EXPECT_THAT(output, HasSubstr(absl::StrCat("deleted entry ", *sequence)));
+  ExpectSameState(a, b);
+  EXPECT_EQ(a->applied_sequence(), *sequence);
+  ASSERT_TRUE(b->Assign(MakeArticle("k2", "Dam bursts after rain")).ok());
+  ReplicatedEngine* late = StartReplica();
+  ASSERT_NE(late, nullptr);
+  ExpectSameState(a, late);
+  ExpectSameState(b, late);
+  // Deleting it twice says there is nothing to delete.
+  EXPECT_NE(testing::RunCommand(
+                absl::StrCat(NEWSDEDUP_CLI_PATH,
+                             " admin delete-log-entry --replication-url "
+                             "nats://127.0.0.1:",
+                             port_, " --replication-stream jstest --sequence ",
+                             *sequence),
+                (dir_ / "admin.out").string(), &output),
+            0);
+}
+
+// Publishes `data` on `subject` with `headers` through JetStream, as any
+// client with publish rights could.
+void PublishRaw(
+    int port, const std::string& subject, const std::string& data,
+    const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+  natsConnection* conn = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(
+                &conn, absl::StrCat("nats://127.0.0.1:", port).c_str()),
+            NATS_OK);
+  jsCtx* js = nullptr;
+  ASSERT_EQ(natsConnection_JetStream(&js, conn, nullptr), NATS_OK);
+  natsMsg* msg = nullptr;
+  ASSERT_EQ(natsMsg_Create(&msg, subject.c_str(), nullptr, data.data(),
+                           static_cast<int>(data.size())),
+            NATS_OK);
+  for (const auto& [key, value] : headers) {
+    natsMsgHeader_Set(msg, key.c_str(), value.c_str());
+  }
+  jsPubAck* ack = nullptr;
+  EXPECT_EQ(js_PublishMsg(&ack, js, msg, nullptr, nullptr), NATS_OK);
+  jsPubAck_Destroy(ack);
+  natsMsg_Destroy(msg);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(conn);
+}
+
+// Issue 33.3: a chunk whose Path was absolute was written at that path,
+// outside the data directory, and a forged index with a high sequence
+// stopped every later checkpoint. Both are refused (and logged); the
+// replica replays the log instead, and checkpoints go on.
+TEST_F(JetStreamReplicaTest, ForgedCheckpointsAreRefused) {
+  ReplicatedEngine* a = StartReplica();
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(a->Assign(MakeArticle("c1", "Volcano erupts near town")).ok());
+  ASSERT_TRUE(a->Assign(MakeArticle("c2", "Dam bursts after rain")).ok());
+  auto shelf = OpenJetStreamShelf(options_);
+  ASSERT_TRUE(shelf.ok()) << shelf.status();
+  std::shared_ptr<CheckpointShelf> shared = *std::move(shelf);
+  const std::filesystem::path outside = dir_ / "outside" / "written";
+  const std::string chunks = "jstest.checkpoints.2_00000000000000ab.data";
+  PublishRaw(port_, chunks, "forged",
+             {{"Path", outside.string()}, {"Offset", "0"}});
+  PublishRaw(port_, "jstest.checkpoints.index",
+             absl::StrCat("2 0 1 6 ", chunks));
+  auto newest = shared->NewestSequence();
+  ASSERT_TRUE(newest.ok());
+  EXPECT_EQ(*newest, 2u);  // a plausible index: read, then its chunk refused
+  auto checkpoints = NewStoreCheckpoints((dir_ / "replica").string(), shared);
+  auto restored = checkpoints->Restore();
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_EQ(restored->sequence, 0u);  // replays the log instead
+  EXPECT_FALSE(std::filesystem::exists(outside));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "outside"));
+  int attempt = 0;
+  for (const char* path : {"../../escape", "a/../../escape", ""}) {
+    const std::string subject =
+        absl::StrCat("jstest.checkpoints.2_", ++attempt, ".data");
+    PublishRaw(port_, subject, "forged", {{"Path", path}, {"Offset", "0"}});
+    PublishRaw(port_, "jstest.checkpoints.index",
+               absl::StrCat("2 0 1 6 ", subject));
+    restored = checkpoints->Restore();
+    ASSERT_TRUE(restored.ok()) << restored.status();
+    EXPECT_EQ(restored->sequence, 0u) << path;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "escape"));
+  // An index of an entry the log does not have is not taken for the
+  // newest checkpoint: it would stop every later one.
+  PublishRaw(port_, "jstest.checkpoints.index",
+             absl::StrCat("999999 0 1 6 ", chunks));
+  newest = shared->NewestSequence();
+  ASSERT_TRUE(newest.ok()) << newest.status();
+  EXPECT_EQ(*newest, 0u);
+  // A real checkpoint is still published, and becomes the newest.
+  const std::filesystem::path files = dir_ / "real-checkpoint";
+  std::filesystem::create_directories(files);
+  std::ofstream(files / "f") << "checkpoint";
+  ASSERT_TRUE(shared->Publish({2, absl::Now()}, files.string()).ok());
+  newest = shared->NewestSequence();
+  ASSERT_TRUE(newest.ok());
+  EXPECT_EQ(*newest, 2u);
+}
+
+class JetStreamAuthorizationTest : public JetStreamReplicaTest {
+ protected:
+  void SetUp() override { StartNats(/*authorization=*/true); }
+};
+
+// Issue 33.3: anyone who could reach NATS could publish on the log. With
+// the shipped permissions (deploy/nats/authorization.conf) the replicas
+// write as before, and another client can neither publish on the stream's
+// subjects nor delete its messages through the JetStream API.
+TEST_F(JetStreamAuthorizationTest, OnlyReplicasMayPublishOnTheStream) {
+  ReplicatedEngine* a = StartReplica();
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(a->Assign(MakeArticle("p1", "Volcano erupts near town")).ok());
+  ReplicationLog* log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  const uint64_t before = *log->LastSequence(absl::Seconds(5));
+
+  natsConnection* conn = nullptr;
+  ASSERT_EQ(
+      natsConnection_ConnectTo(
+          &conn, absl::StrCat("nats://app:", kAppPassword, "@127.0.0.1:", port_)
+                     .c_str()),
+      NATS_OK);
+  jsCtx* js = nullptr;
+  ASSERT_EQ(natsConnection_JetStream(&js, conn, nullptr), NATS_OK);
+  jsPubOptions pub;
+  jsPubOptions_Init(&pub);
+  pub.MaxWait = 1000;
+  jsPubAck* ack = nullptr;
+  EXPECT_NE(js_Publish(&ack, js, "newsdedup.log", "", 0, &pub, nullptr),
+            NATS_OK);
+  jsPubAck_Destroy(ack);
+  // A plain publish is dropped by the server (an asynchronous error).
+  natsConnection_PublishString(conn, "newsdedup.log", "stray");
+  natsConnection_PublishString(conn, "newsdedup.checkpoints.index",
+                               "999999 0 1 6 newsdedup.checkpoints.1_x.data");
+  natsConnection_Flush(conn);
+  jsOptions o;
+  jsOptions_Init(&o);
+  o.Wait = 1000;
+  EXPECT_NE(js_DeleteMsg(js, "newsdedup", before, &o, nullptr), NATS_OK);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(conn);
+  // Nobody connects without a user.
+  conn = nullptr;
+  EXPECT_NE(natsConnection_ConnectTo(
+                &conn, absl::StrCat("nats://127.0.0.1:", port_).c_str()),
+            NATS_OK);
+  natsConnection_Destroy(conn);
+
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(*log->LastSequence(absl::Seconds(5)), before);
+  EXPECT_TRUE(*log->Holds(before, absl::Seconds(5)));
+  ASSERT_TRUE(a->Assign(MakeArticle("p2", "Dam bursts after rain")).ok());
+  EXPECT_EQ(*log->LastSequence(absl::Seconds(5)), before + 1);
+}
+
+}  // namespace
+}  // namespace newsdedup
