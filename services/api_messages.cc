@@ -152,6 +152,9 @@ void ToProto(const absl::Status& status, v1::Error* out) {
 }
 
 absl::Status InArticle(const absl::Status& status) {
+  // Only refusals of the article's content name one of its fields; a
+  // replica or store that cannot take writes says so in its own words.
+  if (status.code() != absl::StatusCode::kInvalidArgument) return status;
   return absl::Status(status.code(),
                       absl::StrCat("article.", status.message()));
 }
@@ -172,17 +175,33 @@ absl::Status ValidateId(absl::string_view field, absl::string_view id) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<Article> FromProto(const v1::Article& in,
-                                  const ServiceLimits& limits) {
-  RETURN_IF_ERROR(ValidateId("article.id", in.id()));
-  const size_t bytes = in.id().size() + in.title().size() + in.body().size() +
-                       in.url().size() + in.source().size();
+absl::Status ValidateArticle(const Article& article,
+                             const ServiceLimits& limits) {
+  RETURN_IF_ERROR(ValidateId("article.id", article.id));
+  const size_t bytes = article.id.size() + article.title.size() +
+                       article.body.size() + article.url.size() +
+                       article.source.size();
   if (bytes > limits.max_article_bytes) {
     return absl::ResourceExhaustedError(
-        StrCat("article ", in.id(), ": ", bytes, " bytes exceeds the ",
+        StrCat("article ", article.id, ": ", bytes, " bytes exceeds the ",
                limits.max_article_bytes, "-byte limit"));
   }
-  return FromAcceptedProto(in);
+  if (Dated(article.published) &&
+      (article.published < absl::FromUnixSeconds(kMinTimestampSeconds) ||
+       article.published > absl::FromUnixSeconds(kMaxTimestampSeconds))) {
+    return absl::InvalidArgumentError(
+        "article.published: not a valid timestamp (years 1 to 9999)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Article> FromProto(const v1::Article& in,
+                                  const ServiceLimits& limits) {
+  // The id first, before anything is copied.
+  RETURN_IF_ERROR(ValidateId("article.id", in.id()));
+  ASSIGN_OR_RETURN(Article article, FromAcceptedProto(in));
+  RETURN_IF_ERROR(ValidateArticle(article, limits));
+  return article;
 }
 
 absl::StatusOr<Article> FromAcceptedProto(const v1::Article& in) {

@@ -39,6 +39,14 @@ inline constexpr size_t kMaxIdBytes = 512;
 // `field` otherwise.
 absl::Status ValidateId(absl::string_view field, absl::string_view id);
 
+// The front door's checks on an article (its id, its size, its time
+// within years 1 to 9999): what FromProto checks, for articles that come
+// another way (the `cluster` command's JSONL), so that both accept the
+// same. Errors: INVALID_ARGUMENT naming the field, RESOURCE_EXHAUSTED past
+// limits.max_article_bytes.
+absl::Status ValidateArticle(const Article& article,
+                             const ServiceLimits& limits);
+
 // A validated article for the engine. Errors: INVALID_ARGUMENT naming the
 // field, RESOURCE_EXHAUSTED past limits.max_article_bytes.
 absl::StatusOr<Article> FromProto(const v1::Article& article,
@@ -50,7 +58,8 @@ absl::StatusOr<Article> FromProto(const v1::Article& article,
 // a timestamp out of range only.
 absl::StatusOr<Article> FromAcceptedProto(const v1::Article& article);
 
-// Engine messages name the field ("title: ..."); says which message.
+// Engine messages of INVALID_ARGUMENT name the field ("title: ..."): says
+// which message ("article.title: ..."). Other errors are left as they are.
 absl::Status InArticle(const absl::Status& status);
 
 absl::StatusOr<absl::Time> FromTimestamp(const google::protobuf::Timestamp& t,

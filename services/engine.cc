@@ -319,6 +319,7 @@ EngineStats ClusteringEngineImpl::stats() const {
   s.indexed_vectors = index_->size();
   s.index_shards = index_->num_shards();
   s.shard_sizes = index_->ShardSizes();
+  s.index_waypoints = index_->waypoints();
   s.embeddings = embeddings_.load(std::memory_order_relaxed);
   s.embedding_seconds = embedding_nanos_.load(std::memory_order_relaxed) * 1e-9;
   if (store_ != nullptr) s.store_pending = store_->pending();

@@ -177,6 +177,8 @@ struct EngineStats {
   double embedding_seconds = 0.0;
   // Vectors per live index shard: (time bucket, size).
   std::vector<std::pair<int64_t, int64_t>> shard_sizes;
+  // Removed vectors graph shards keep as waypoints (VectorIndex).
+  int64_t index_waypoints = 0;
   // Change batches waiting to become durable (0 without a store).
   int64_t store_pending = 0;
   // Articles read back from the store at start, and how long that took.

@@ -152,6 +152,7 @@ class CountingIndex final : public VectorIndex {
   }
   int64_t size() const override { return inner_->size(); }
   int num_shards() const override { return inner_->num_shards(); }
+  int64_t waypoints() const override { return inner_->waypoints(); }
   std::vector<std::pair<int64_t, int64_t>> ShardSizes() const override {
     return inner_->ShardSizes();
   }

@@ -444,9 +444,13 @@ absl::StatusOr<Caller> OpsHttpServer::CallerOf(
 
 bool OpsHttpServer::Refuse(const httplib::Request& req,
                            httplib::Response& res) const {
-  // Probes and scrapers name the server as their network sees it (a
-  // compose service, a pod); those two routes hold nothing to steal.
-  const bool probe = req.path == "/healthz" || req.path == "/metrics";
+  // Probes name the server as their network sees it (a compose service, a
+  // pod); /healthz holds nothing to steal. /metrics does (counts, sources'
+  // activity): a scraper names the server by IP address or by a name
+  // given to --http-allowed-hosts, unless it must show a token anyway.
+  const bool probe =
+      req.path == "/healthz" ||
+      (req.path == "/metrics" && TokensRequired() && !access_.metrics_open);
   absl::Status status =
       probe ? absl::OkStatus() : CheckHost(req, access_.allowed_hosts);
   if (status.ok() && req.method != "GET" && req.method != "HEAD") {

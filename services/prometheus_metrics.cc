@@ -236,6 +236,11 @@ void RegisterEngineMetrics(const ClusteringEngine* engine,
       "newsdedup_live_clusters", "Stories with at least one article.");
   MetricFamily* merges = registry->AddCounter(
       "newsdedup_cluster_merges_total", "Stories merged into an older one.");
+  MetricFamily* waypoints = registry->AddGauge(
+      "newsdedup_index_waypoints",
+      "Removed vectors that graph shards keep as waypoints until the shard "
+      "is compacted (when they outnumber its live vectors).",
+      {});
   MetricFamily* shard_vectors = registry->AddGauge(
       "newsdedup_index_shard_vectors",
       "Vectors per live index shard, by time bucket number (a bucket spans "
@@ -272,6 +277,7 @@ void RegisterEngineMetrics(const ClusteringEngine* engine,
     clusters->Set({}, s.live_clusters);
     merges->Set({}, s.merges);
     indexed->Set({}, s.indexed_vectors);
+    waypoints->Set({}, s.index_waypoints);
     shard_vectors->Clear();
     for (const auto& [bucket, size] : s.shard_sizes) {
       shard_vectors->Set(

@@ -2,10 +2,14 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -192,13 +196,18 @@ class ReplicatedEngineImpl final
   uint64_t log_sequence() const override { return log_sequence_.load(); }
   uint64_t start_sequence() const override { return start_sequence_; }
 
+  // The time left until `deadline` is measured once and waited on the
+  // steady clock: absl's deadlines are wall-clock times, and a clock
+  // stepped meanwhile (NTP) ended waits early with a spurious UNAVAILABLE
+  // or stretched them.
   bool WaitForSequence(uint64_t sequence, absl::Time deadline) const override {
-    absl::MutexLock lock(&mu_);
-    auto reached = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return applied_ >= sequence;
-    };
-    mu_.AwaitWithDeadline(absl::Condition(&reached), deadline);
-    return reached();
+    const absl::Duration budget = std::clamp(
+        deadline - absl::Now(), absl::ZeroDuration(), absl::Hours(24 * 365));
+    const auto until =
+        std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(budget);
+    std::unique_lock<std::mutex> lock(applied_wait_mu_);
+    return applied_cv_.wait_until(
+        lock, until, [&] { return applied_sequence() >= sequence; });
   }
 
  private:
@@ -446,6 +455,7 @@ class ReplicatedEngineImpl final
       absl::MutexLock applied_lock(&mu_);
       applied_ = point->sequence;
     }
+    NotifyApplied();
     ReadFrom(point->sequence + 1);
     return point->sequence + 1 >= next;
   }
@@ -590,6 +600,7 @@ class ReplicatedEngineImpl final
       was_stalled = !stalled_.ok();
       stalled_ = absl::OkStatus();
     }
+    NotifyApplied();
     reread_from_ = 0;
     if (options_.on_stepped_over) options_.on_stepped_over(from, to);
     if (was_stalled && options_.on_resumed) options_.on_resumed(to);
@@ -603,6 +614,13 @@ class ReplicatedEngineImpl final
         log_->FirstSequence(options_.poll_interval * 2);
     if (!first.ok() || *first == 0) return std::nullopt;
     return *first > applied_sequence() + 1 || *first > next;
+  }
+
+  // Wakes WaitForSequence's waiters after applied_ changed (taking their
+  // lock first, so that none checks the old value and then sleeps).
+  void NotifyApplied() {
+    { std::lock_guard<std::mutex> lock(applied_wait_mu_); }
+    applied_cv_.notify_all();
   }
 
   // Applies `record`, retrying for as long as this replica cannot (it
@@ -629,6 +647,7 @@ class ReplicatedEngineImpl final
           was_stalled = !stalled_.ok();
           stalled_ = absl::OkStatus();
         }
+        NotifyApplied();
         if (was_stalled && options_.on_resumed) {
           options_.on_resumed(record.sequence);
         }
@@ -694,6 +713,10 @@ class ReplicatedEngineImpl final
 
   mutable absl::Mutex mu_;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  // WaitForSequence's waiters (a steady-clock wait); told after every
+  // change of applied_, which is taken under mu_ alone.
+  mutable std::mutex applied_wait_mu_;
+  mutable std::condition_variable applied_cv_;
   // Set when the log lost entries this replica needs and no checkpoint
   // covers them; it stops applying.
   absl::Status broken_ ABSL_GUARDED_BY(mu_);

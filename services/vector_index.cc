@@ -49,6 +49,7 @@ class TimeShardedIndex final : public VectorIndex {
   }
 
   absl::StatusOr<bool> Remove(int64_t id, int64_t bucket) override {
+    size_t removed = 0;
     {
       // From a graph: alongside searches, one change at a time.
       absl::ReaderMutexLock search_lock(&mu_);
@@ -56,23 +57,28 @@ class TimeShardedIndex final : public VectorIndex {
       auto shard = shards_.find(bucket);
       if (shard == shards_.end()) return false;
       if (shard->second->CanRemoveAlongsideSearches()) {
-        const size_t removed = shard->second->Remove(id);
+        removed = shard->second->Remove(id);
         size_.fetch_sub(static_cast<int64_t>(removed),
                         std::memory_order_relaxed);
-        return removed > 0;
+        if (!shard->second->NeedsCompaction()) return removed > 0;
       }
     }
     absl::MutexLock lock(&mu_);
     auto shard = shards_.find(bucket);
-    if (shard == shards_.end()) return false;
-    size_t removed = 0;
+    if (shard == shards_.end()) return removed > 0;
     try {
-      removed = shard->second->Remove(id);
+      if (removed == 0) {
+        removed = shard->second->Remove(id);
+        size_.fetch_sub(static_cast<int64_t>(removed),
+                        std::memory_order_relaxed);
+      }
+      if (shard->second->NeedsCompaction()) {
+        shard->second = shard->second->Compacted();
+      }
     } catch (const faiss::FaissException& e) {
       return absl::InternalError(
           absl::StrCat("FAISS remove failed: ", e.what()));
     }
-    size_.fetch_sub(static_cast<int64_t>(removed), std::memory_order_relaxed);
     return removed > 0;
   }
 
@@ -106,6 +112,14 @@ class TimeShardedIndex final : public VectorIndex {
 
   int64_t size() const override {
     return size_.load(std::memory_order_relaxed);
+  }
+  int64_t waypoints() const override {
+    absl::ReaderMutexLock lock(&mu_);
+    int64_t waypoints = 0;
+    for (const auto& [bucket, shard] : shards_) {
+      waypoints += shard->waypoints();
+    }
+    return waypoints;
   }
   int num_shards() const override {
     absl::ReaderMutexLock lock(&mu_);

@@ -96,6 +96,10 @@ class VectorIndex {
   virtual void SetSearchBreadth(int breadth) = 0;
 
   virtual int64_t size() const = 0;
+  // Removed vectors that graph shards keep as waypoints (HNSW cannot
+  // unlink a vertex). A shard is rebuilt without them once they outnumber
+  // its live vectors, so they never exceed the live ones by much.
+  virtual int64_t waypoints() const = 0;
   virtual int num_shards() const = 0;
   // (bucket, vectors) of every shard, oldest first.
   virtual std::vector<std::pair<int64_t, int64_t>> ShardSizes() const = 0;

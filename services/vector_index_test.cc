@@ -282,6 +282,37 @@ TEST(VectorIndexTest, SearchesRunWhileVectorsAreAdded) {
   EXPECT_GE(found_itself, 2970);  // graph search is approximate
 }
 
+// Issue 33.4: at an article cap the undated shard (which never expires)
+// lost one vector for every new one, and kept each as a waypoint: memory
+// grew without bound. A shard is compacted once its waypoints outnumber
+// its live vectors.
+TEST(VectorIndexTest, WaypointsNeverOutnumberLiveVectorsForLong) {
+  constexpr int kCap = 1000;
+  auto index = GraphIndex(16, /*exact_limit=*/200);
+  const std::vector<std::vector<float>> vectors =
+      RandomUnitVectors(12000, 16, 21);
+  const int64_t bucket = VectorIndex::kTimelessBucket;
+  int64_t most_waypoints = 0;
+  for (int i = 0; i < static_cast<int>(vectors.size()); ++i) {
+    ASSERT_TRUE(index->Add(i, bucket, vectors[i]).ok());
+    if (i >= kCap) {
+      ASSERT_TRUE(*index->Remove(i - kCap, bucket));  // the oldest goes
+    }
+    most_waypoints = std::max(most_waypoints, index->waypoints());
+  }
+  EXPECT_EQ(index->size(), kCap);
+  EXPECT_LE(most_waypoints, kCap + 1);
+  EXPECT_GT(most_waypoints, 0);  // it was a graph, with waypoints
+  int found_itself = 0;
+  for (int i = 12000 - kCap; i < 12000; ++i) {
+    const std::vector<Neighbor> hits =
+        *index->Search(vectors[i], 1, bucket, bucket);
+    found_itself += !hits.empty() && hits[0].id == i;
+  }
+  EXPECT_GE(found_itself, kCap * 98 / 100);
+  EXPECT_FALSE(*index->Remove(0, bucket));  // long gone
+}
+
 TEST(VectorIndexTest, GraphRemovalsRunAlongsideSearchesAndStayOutOfHits) {
   auto index = GraphIndex(16, /*exact_limit=*/100);
   const std::vector<std::vector<float>> vectors =

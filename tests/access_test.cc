@@ -486,9 +486,14 @@ TEST_F(HttpAccessTest, NamesOtherThanTheServersAreRefused) {
     ASSERT_TRUE(res) << host;
     EXPECT_EQ(res->status, 200) << host;
   }
-  // Probes and scrapers reach it by whatever name their network has.
+  // Probes reach it by whatever name their network has; the open
+  // server's metrics only by its own names (issue 33.5: a rebound name
+  // read them).
   EXPECT_EQ(http.Get("/healthz", {{"Host", "newsdedup" + port}})->status, 200);
-  EXPECT_EQ(http.Get("/metrics", {{"Host", "newsdedup" + port}})->status, 200);
+  EXPECT_EQ(http.Get("/metrics", {{"Host", attacker}})->status, 403);
+  EXPECT_EQ(http.Get("/metrics", {{"Host", "news.example" + port}})->status,
+            200);
+  EXPECT_EQ(http.Get("/metrics", {{"Host", "127.0.0.1" + port}})->status, 200);
 }
 
 // Issue 33.5: editorial refusals over HTTP were 500 (a server fault);

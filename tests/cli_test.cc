@@ -201,6 +201,31 @@ TEST_F(CliTest, BadLinesAreNamedAndNeverLoseTheOthers) {
   EXPECT_EQ(nlohmann::json::parse(lines[1]).at("version"), 2);
 }
 
+// Issue 33.5: `cluster` took articles the service refuses. One validation
+// serves both (ValidateArticle): the same lines are refused, and named.
+TEST_F(CliTest, ClusterRefusesWhatTheServiceRefuses) {
+  const std::string long_id(600, 'x');
+  const std::string ten_mb(10 * 1024 * 1024, 't');
+  RunResult r = Run(absl::StrCat(
+      "cluster ",
+      Write(
+          "refused.jsonl",
+          absl::StrCat("{\"id\": \"nul\\u0000id\", \"title\": \"NUL in id\"}\n",
+                       "{\"id\": \"", long_id, "\", \"title\": \"Long id\"}\n",
+                       "{\"id\": \"far\", \"title\": \"Far future\", "
+                       "\"published\": \"99999999-01-01T00:00:00Z\"}\n",
+                       "{\"id\": \"huge\", \"title\": \"", ten_mb, "\"}\n",
+                       "{\"id\": \"ok\", \"title\": \"Central bank raises "
+                       "rates\"}\n"))));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("line 1: article.id: contains a NUL byte"));
+  EXPECT_THAT(r.err, HasSubstr("line 2: article.id: 600 bytes exceeds"));
+  EXPECT_THAT(r.err, HasSubstr("line 3:"));
+  EXPECT_THAT(r.err, HasSubstr("line 4: article huge:"));
+  EXPECT_THAT(r.err, Not(HasSubstr("line 5")));
+  EXPECT_THAT(r.err, HasSubstr("(4 rejected)"));
+}
+
 // The server refuses dates far ahead of its clock; a batch replay of a
 // file (a mixed or shifted corpus) takes every date as given.
 TEST_F(CliTest, ClusterAcceptsDatesAheadOfTheClock) {

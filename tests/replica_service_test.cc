@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -153,11 +154,25 @@ TEST_F(ReplicaServiceTest, WithoutTheLogWritesAreUnavailableReadsAnswer) {
     grpc::ClientContext context;
     ASSERT_TRUE(a.stub->Assign(&context, request, &answer).ok());
   }
+  {
+    // A refusal of the article's content names its field.
+    v1::AssignRequest empty = request;
+    empty.mutable_article()->set_id("r0");
+    empty.mutable_article()->set_title("");
+    grpc::ClientContext context;
+    const grpc::Status field = a.stub->Assign(&context, empty, &answer);
+    EXPECT_EQ(field.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(absl::StartsWith(field.error_message(), "article."))
+        << field.error_message();
+  }
   log_->SetAvailable(false);
   request.mutable_article()->set_id("r2");
   grpc::ClientContext refused;
   const grpc::Status status = a.stub->Assign(&refused, request, &answer);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  // Issue 33.5: said "article.log unavailable", as if a field were wrong.
+  EXPECT_FALSE(absl::StartsWith(status.error_message(), "article."))
+      << status.error_message();
   v1::GetArticleRequest get;
   get.set_article_id("r1");
   v1::GetArticleResponse got;

@@ -137,11 +137,16 @@ int RunCluster(const ClusterFlags& flags) {
         accepted + rejected,
         flags.input == "-" ? 0 : static_cast<int64_t>((*in)->tellg()));
   };
-  ForEachArticleLine(**in,
-                     [&](int64_t line, absl::StatusOr<ParsedArticle> parsed) {
-                       lines.push_back({line, std::move(parsed)});
-                       if (lines.size() >= kAssignBatchSize) flush();
-                     });
+  ForEachArticleLine(**in, [&](int64_t line,
+                               absl::StatusOr<ParsedArticle> parsed) {
+    // What the service refuses, refused here too.
+    if (parsed.ok()) {
+      absl::Status valid = ValidateArticle(parsed->article, ServiceLimits());
+      if (!valid.ok()) parsed = std::move(valid);
+    }
+    lines.push_back({line, std::move(parsed)});
+    if (lines.size() >= kAssignBatchSize) flush();
+  });
   flush();
   progress.Finish(accepted + rejected);
   for (v1::AssignResponse& row : pending) {

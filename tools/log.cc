@@ -41,4 +41,34 @@ void LogEvent(absl::string_view level, absl::string_view event,
   std::cerr << line << std::flush;
 }
 
+void ThrottledTotals::Add(const std::vector<int64_t>& counts) {
+  int64_t occurrences;
+  std::vector<int64_t> totals;
+  {
+    absl::MutexLock lock(&mu_);
+    if (totals_.size() < counts.size()) totals_.resize(counts.size());
+    for (size_t i = 0; i < counts.size(); ++i) totals_[i] += counts[i];
+    ++occurrences_;
+    const absl::Time now = clock_();
+    if (now - last_report_ < interval_) return;
+    last_report_ = now;
+    occurrences = std::exchange(occurrences_, 0);
+    totals = std::exchange(totals_, {});
+  }
+  report_(occurrences, totals);
+}
+
+void ThrottledTotals::Flush() {
+  int64_t occurrences;
+  std::vector<int64_t> totals;
+  {
+    absl::MutexLock lock(&mu_);
+    if (occurrences_ == 0) return;
+    last_report_ = clock_();
+    occurrences = std::exchange(occurrences_, 0);
+    totals = std::exchange(totals_, {});
+  }
+  report_(occurrences, totals);
+}
+
 }  // namespace newsdedup

@@ -2,6 +2,7 @@
 #include <omp.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -214,12 +215,23 @@ int RunServe(ServeFlags& flags) {
   // OpenMP threads would only compete with them for the cores.
   omp_set_num_threads(1);
   const absl::Time start = absl::Now();
-  flags.engine.engine.on_retention_sweep =
-      [](const EngineOptions::RetentionSweep& sweep) {
+  // At the article cap every new article forgets one: one line a minute
+  // with the totals, not one per article.
+  auto newest_cutoff = std::make_shared<std::atomic<int64_t>>(0);
+  auto forgotten = std::make_shared<ThrottledTotals>(
+      absl::Minutes(1),
+      [newest_cutoff](int64_t sweeps, const std::vector<int64_t>& totals) {
         LogEvent("info", "retention_forgot",
-                 {{"articles", absl::StrCat(sweep.articles)},
-                  {"expired_clusters", absl::StrCat(sweep.expired_stories)},
-                  {"received_before", FormatRfc3339(sweep.cutoff)}});
+                 {{"articles", absl::StrCat(totals[0])},
+                  {"expired_clusters", absl::StrCat(totals[1])},
+                  {"sweeps", absl::StrCat(sweeps)},
+                  {"received_before",
+                   FormatRfc3339(absl::FromUnixNanos(newest_cutoff->load()))}});
+      });
+  flags.engine.engine.on_retention_sweep =
+      [forgotten, newest_cutoff](const EngineOptions::RetentionSweep& sweep) {
+        newest_cutoff->store(absl::ToUnixNanos(sweep.cutoff));
+        forgotten->Add({sweep.articles, sweep.expired_stories});
       };
   flags.engine.engine.on_story_change =
       [](const EngineOptions::StoryChange& change) {

@@ -185,6 +185,17 @@ void Shard::AppendToGraph(FaissId id, const float* vector,
   });
 }
 
+std::unique_ptr<Shard> Shard::Compacted() const {
+  auto compacted = std::make_unique<Shard>(options_);
+  std::vector<float> vector(options_.dimension);
+  for (FaissId v = 0; v < index_->ntotal; ++v) {
+    if (graph_ && IsRemoved(v)) continue;
+    index_->index->reconstruct(v, vector.data());
+    compacted->Add(index_->id_map[v], vector.data(), nullptr);
+  }
+  return compacted;
+}
+
 void Shard::ConvertToGraph() {
   // Decoding then encoding again reproduces quantised codes exactly.
   std::vector<float> vectors(index_->ntotal * options_.dimension);

@@ -66,6 +66,23 @@ class Shard {
 
   size_t Remove(FaissId id);
 
+  // Removed graph vertices kept as waypoints (0 for exact storage).
+  int64_t waypoints() const {
+    return removed_count_.load(std::memory_order_relaxed);
+  }
+
+  // Whether the waypoints outnumber the live vectors: memory and search
+  // time then go mostly to removed articles, which a shard that never
+  // expires (the undated one, at an --max-articles cap) piles up without
+  // bound. Compacted() then gives the shard without them.
+  bool NeedsCompaction() const { return graph_ && waypoints() > size(); }
+
+  // A new shard holding this one's live vectors (decoded and encoded again:
+  // the codes come out the same), added in vertex order, so every replica
+  // that compacts at the same entry builds the same shard: exact storage
+  // again if they fit, else a graph without waypoints.
+  std::unique_ptr<Shard> Compacted() const;
+
   bool Relabel(FaissId old_id, FaissId new_id);
 
  private:
