@@ -46,6 +46,7 @@ void ClusteringEngineImpl::AfterMemberLeft(int64_t c, int64_t a) {
   if (cluster.members.empty()) {
     cluster.representative = -1;
     cluster.pinned = false;
+    cluster.members.shrink_to_fit();  // expired stories are kept for good
     --live_clusters_;
   } else if (cluster.representative == a) {
     cluster.pinned = false;  // a pin lasts while its article is a member

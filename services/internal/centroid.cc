@@ -82,8 +82,13 @@ void Centroid::Subtract(const Embedding& member) {
       member_norm2 += member.dense[i] * member.dense[i];
     }
   }
-  --count_;
-  norm2_ = count_ == 0 ? 0.0 : std::max(0.0, norm2_ - 2.0 * dot + member_norm2);
+  if (--count_ == 0) {
+    // No member left: exactly the empty sum, without rounding residue and
+    // without the memory (an expired story keeps its record for good).
+    *this = Centroid();
+    return;
+  }
+  norm2_ = std::max(0.0, norm2_ - 2.0 * dot + member_norm2);
 }
 
 std::vector<uint32_t> Centroid::TopSharedFeatures(const Embedding& query,
