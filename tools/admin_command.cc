@@ -265,30 +265,16 @@ void RegisterAdminCommand(CLI::App* app, int* exit_code) {
       "over an entry\nthat holds every replica (written by a newer release or "
       "by mistake). Every replica\nsteps over a number the log no longer "
       "holds; delete only an entry no replica applied");
-  delete_entry
-      ->add_option("--replication-url", flags->log.servers,
-                   "NATS servers of the change log, comma-separated")
-      ->required()
-      ->delimiter(',');
-  delete_entry
-      ->add_option("--replication-stream", flags->log.stream,
-                   "JetStream stream of the change log")
-      ->capture_default_str();
+  AddReplicationLogFlags(delete_entry,
+                         "NATS servers of the change log, comma-separated",
+                         &flags->log, &flags->connect_timeout_seconds);
+  delete_entry->get_option("--replication-url")->required();
   delete_entry
       ->add_option("--sequence", flags->log_sequence,
                    "The entry's number (a held replica's health and log name "
                    "it)")
       ->required()
       ->check(CLI::PositiveNumber);
-  delete_entry->add_option("--replication-creds", flags->log.credentials_file,
-                           "NATS credentials file (JWT and NKey seed)");
-  delete_entry->add_option("--replication-tls-ca", flags->log.tls_ca_file,
-                           "CA bundle: connect to NATS over TLS");
-  delete_entry
-      ->add_option("--connect-timeout-seconds", flags->connect_timeout_seconds,
-                   "How long to wait for a NATS server")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
   delete_entry->callback([flags, exit_code] {
     const absl::Time start = absl::Now();
     *exit_code = Report(DeleteLogEntry(*flags),

@@ -6,6 +6,9 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <string>
+
+#include "services/jetstream_log.h"
 
 namespace newsdedup {
 
@@ -21,6 +24,15 @@ inline int ExitCodeFor(int64_t accepted, int64_t rejected) {
   if (rejected == 0) return kExitOk;
   return accepted == 0 ? kExitFailure : kExitSomeRejected;
 }
+
+// The flags that reach a replicated service's change log on NATS, shared
+// by `serve` and `admin delete-log-entry`: --replication-url (with
+// `url_help`), --replication-stream, --replication-creds,
+// --replication-tls-ca and --replication-connect-timeout-seconds (into
+// `*connect_timeout_seconds`, which the caller applies).
+void AddReplicationLogFlags(CLI::App* command, const std::string& url_help,
+                            JetStreamLogOptions* options,
+                            double* connect_timeout_seconds);
 
 void RegisterClusterCommand(CLI::App* app, int* exit_code);
 void RegisterEvalCommand(CLI::App* app, int* exit_code);

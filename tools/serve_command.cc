@@ -476,17 +476,13 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
                     "(/healthz is always open)");
   AddEngineFlags(command, &flags->engine);
   AddStoreFlags(command, &flags->engine);
-  command
-      ->add_option("--replication-url", flags->replication.servers,
-                   "NATS servers of the JetStream change log, comma-separated "
-                   "(nats://127.0.0.1:4222,...): run as one replica of a "
-                   "replicated service (docs/replication.md); its store and "
-                   "checkpoints go under --data-dir")
-      ->delimiter(',');
-  command
-      ->add_option("--replication-stream", flags->replication.stream,
-                   "JetStream stream of the change log (created if missing)")
-      ->capture_default_str();
+  AddReplicationLogFlags(
+      command,
+      "NATS servers of the JetStream change log, comma-separated "
+      "(nats://127.0.0.1:4222,...): run as one replica of a replicated "
+      "service (docs/replication.md); its store and checkpoints go under "
+      "--data-dir",
+      &flags->replication, &flags->replication_connect_timeout_seconds);
   command
       ->add_option("--replication-replicas", flags->replication.replicas,
                    "Copies of a new stream the NATS cluster keeps (1, 3 or 5)")
@@ -507,19 +503,29 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
                    "entries after it (0: never)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  command->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
+}
+
+void AddReplicationLogFlags(CLI::App* command, const std::string& url_help,
+                            JetStreamLogOptions* options,
+                            double* connect_timeout_seconds) {
+  command->add_option("--replication-url", options->servers, url_help)
+      ->delimiter(',');
+  command
+      ->add_option("--replication-stream", options->stream,
+                   "JetStream stream of the change log (created if missing)")
+      ->capture_default_str();
   command
       ->add_option("--replication-connect-timeout-seconds",
-                   flags->replication_connect_timeout_seconds,
-                   "How long a start waits for a NATS server to listen and "
-                   "for its stream (a replica may start before NATS)")
+                   *connect_timeout_seconds,
+                   "How long to wait for a NATS server to listen and for the "
+                   "stream (a replica may start before NATS)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  command->add_option("--replication-creds",
-                      flags->replication.credentials_file,
+  command->add_option("--replication-creds", options->credentials_file,
                       "NATS credentials file (JWT and NKey seed)");
-  command->add_option("--replication-tls-ca", flags->replication.tls_ca_file,
+  command->add_option("--replication-tls-ca", options->tls_ca_file,
                       "CA bundle: connect to NATS over TLS");
-  command->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
 }
 
 }  // namespace newsdedup
