@@ -572,11 +572,16 @@ class ReplicatedEngineImpl final
 
   // Steps over entries `from` to `to` when the log holds none of them (an
   // operator deleted them, ReplicationLog::Delete, or the log skipped
-  // their numbers). The log answers every replica alike, so every replica
-  // steps over the same numbers. False when the log still holds one of
-  // them or cannot say now.
+  // their numbers) and purged nothing from `from` on. The log answers every
+  // replica alike, so every replica steps over the same numbers. False when the
+  // log still holds one of them or cannot say now.
   bool StepOverIfGone(uint64_t from, uint64_t to) {
     if (from > to) return false;
+    // Entries the log purged (it holds none before its first) were real:
+    // those need the newest shared checkpoint, never a step over.
+    absl::StatusOr<uint64_t> first =
+        log_->FirstSequence(options_.poll_interval * 2);
+    if (!first.ok() || *first == 0 || *first > from) return false;
     for (uint64_t sequence = from; sequence <= to; ++sequence) {
       absl::StatusOr<bool> held =
           log_->Holds(sequence, options_.poll_interval * 2);
