@@ -70,6 +70,7 @@ v1::Relation ToProto(Relation relation) {
 void ToProto(const Assignment& a, v1::AssignResponse* out) {
   out->set_article_id(a.article_id);
   out->set_cluster_id(a.cluster_id);
+  out->set_thread_id(a.thread_id);
   out->set_relation(ToProto(a.relation));
   out->set_duplicate_of(a.duplicate_of);
   out->set_representative_id(a.representative_id);
@@ -88,6 +89,7 @@ void ToProto(const Assignment& a, v1::AssignResponse* out) {
 
 void ToProto(const ClusterSummary& c, v1::ClusterSummary* out) {
   out->set_cluster_id(c.cluster_id);
+  out->set_thread_id(c.thread_id);
   for (const std::string& alias : c.aliases) out->add_aliases(alias);
   out->set_size(c.size);
   out->set_num_sources(c.num_sources);

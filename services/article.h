@@ -55,6 +55,8 @@ struct Assignment {
   std::string article_id;
   std::string cluster_id;  // as assigned; later merges are resolved by
                            // ClusteringEngine::ResolveClusterId
+  // The storyline the story belongs to (ClusterSummary::thread_id).
+  std::string thread_id;
   Relation relation = Relation::kNewStory;
   std::string duplicate_of;  // set for the two duplicate relations
   // Nearest earlier article in the window and its cosine similarity

@@ -97,16 +97,21 @@ absl::StatusOr<PageSnapshots::Page> ClusterReads::FirstClusterPage(
     ASSIGN_OR_RETURN(since,
                      FromTimestamp(request.updated_since(), "updated_since"));
   }
+  std::string thread;
+  if (!request.thread_id().empty()) {
+    RETURN_IF_ERROR(ValidateId("thread_id", request.thread_id()));
+    ASSIGN_OR_RETURN(thread, engine_->ResolveThreadId(request.thread_id()));
+  }
   std::vector<ClusterSummary> clusters =
       engine_->ListClusters(request.include_expired());  // by size
-  if (request.has_updated_since()) {
-    clusters.erase(std::remove_if(clusters.begin(), clusters.end(),
-                                  [since](const ClusterSummary& c) {
-                                    return !Dated(c.last_seen) ||
-                                           c.last_seen < since;
-                                  }),
-                   clusters.end());
-  }
+  clusters.erase(
+      std::remove_if(clusters.begin(), clusters.end(),
+                     [&](const ClusterSummary& c) {
+                       return (request.has_updated_since() &&
+                               (!Dated(c.last_seen) || c.last_seen < since)) ||
+                              (!thread.empty() && c.thread_id != thread);
+                     }),
+      clusters.end());
   switch (request.sort_by()) {
     case v1::ListClustersRequest::LAST_UPDATE:
       SortClusters(ClusterOrder::kLastUpdate, &clusters);

@@ -4,7 +4,9 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "common/time_format.h"
@@ -241,6 +243,19 @@ absl::StatusOr<std::string> ClusteringEngineImpl::ResolveClusterId(
   return clusters_[c].id;
 }
 
+absl::StatusOr<std::string> ClusteringEngineImpl::ResolveThreadId(
+    absl::string_view thread_id) const {
+  absl::MutexLock lock(&mu_);
+  absl::string_view digits = thread_id;
+  int64_t number = 0;
+  if (!absl::ConsumePrefix(&digits, "thread-") ||
+      !absl::SimpleAtoi(digits, &number) || number < 1 ||
+      number > static_cast<int64_t>(clusters_.size())) {
+    return absl::NotFoundError(absl::StrCat("no thread ", thread_id));
+  }
+  return ThreadId(number - 1);
+}
+
 absl::StatusOr<std::string> ClusteringEngineImpl::ClusterOfArticle(
     absl::string_view article_id) const {
   absl::MutexLock lock(&mu_);
@@ -369,6 +384,9 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> NewEngineOnStore(
       options.long_text_words <= options.short_text_words) {
     return absl::InvalidArgumentError(
         "need 0 < short_text_words < long_text_words");
+  }
+  if (!(options.thread_threshold >= 0.0f && options.thread_threshold <= 1.0f)) {
+    return absl::InvalidArgumentError("thread_threshold must be in [0, 1]");
   }
   VectorIndexOptions index_options;
   index_options.dimension = embedder->dimension();

@@ -103,6 +103,11 @@ struct EditResult {
 
 struct ClusterSummary {
   std::string cluster_id;
+  // The storyline: stories of one topic (look-alike events, the talks
+  // around a summit) share it. Named after the thread's oldest story
+  // ("thread-3" began with "story-3"); stable like cluster ids (a merge
+  // of two threads keeps the older id).
+  std::string thread_id;
   std::vector<std::string> aliases;  // ids of clusters merged into this one
   int size = 0;                      // articles, duplicates included
   int num_sources = 0;               // distinct non-empty sources
@@ -260,6 +265,11 @@ class ClusteringEngine {
   // Errors: kNotFound for an unknown id.
   virtual absl::StatusOr<std::string> ResolveClusterId(
       absl::string_view cluster_id) const = 0;
+
+  // The thread a thread id now belongs to: itself, or the older thread it
+  // joined (ClusterSummary::thread_id). Errors: kNotFound for an unknown id.
+  virtual absl::StatusOr<std::string> ResolveThreadId(
+      absl::string_view thread_id) const = 0;
 
   // The live cluster of an article. Errors: kNotFound for an unknown id.
   virtual absl::StatusOr<std::string> ClusterOfArticle(

@@ -398,6 +398,7 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignEmbedded(
   UpdateRepresentative(chosen, a);
 
   const int64_t survivor = MergeSimilar(chosen, d.choice.merge_candidates);
+  LinkThreads(survivor, d.choice.thread_candidates);
   ExpireOldShards(t);
 
   recorded.cluster_id = clusters_[survivor].id;

@@ -159,6 +159,8 @@ absl::StatusOr<EditResult> ClusteringEngineImpl::EditLocked(
       // The split-off group must not drift back with the next article.
       clusters_[c].kept_apart.push_back(fresh);
       clusters_[fresh].kept_apart.push_back(c);
+      // Two events now, one storyline still.
+      JoinThreads(c, fresh);
       RecordEdit(c, action, clusters_[fresh].id, "",
                  absl::StrCat("split ", leaving.size(), " articles off into ",
                               clusters_[fresh].id, "; kept apart from it"));

@@ -317,6 +317,39 @@ TEST_F(EngineEditorialTest, RefusedActionsChangeNothing) {
   }
 }
 
+TEST_F(EngineEditorialTest, SplitAndMergeKeepThreadsThroughARestart) {
+  auto Thread = [&](const std::string& cluster) {
+    auto c = engine_->GetCluster(cluster);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? c->thread_id : "";
+  };
+  const std::string summit_thread = Thread(summit_);
+  const std::string quake_thread = Thread(quake_);
+  const std::string rates_thread = Thread(rates_);
+  ASSERT_NE(summit_thread, quake_thread);
+  ASSERT_NE(quake_thread, rates_thread);
+  // A split leaves two events of one storyline.
+  auto split = Edit(Kind::kSplitCluster, summit_, "", "", {"s4"});
+  ASSERT_TRUE(split.ok());
+  EXPECT_EQ(Thread(split->cluster_id), summit_thread);
+  // A merge joins two threads; the older thread's id survives, the other
+  // resolves to it.
+  const bool quake_older = quake_thread < rates_thread;  // one digit each
+  ASSERT_TRUE(Edit(Kind::kMergeClusters, rates_, quake_).ok());
+  const std::string older = quake_older ? quake_thread : rates_thread;
+  const std::string younger = quake_older ? rates_thread : quake_thread;
+  EXPECT_EQ(Thread(quake_), older);
+  EXPECT_EQ(*engine_->ResolveThreadId(younger), older);
+  const StateDigest before = ComputeStateDigest(*engine_);
+
+  Restart();
+  EXPECT_EQ(ComputeStateDigest(*engine_).digest, before.digest);
+  EXPECT_EQ(Thread(split->cluster_id), summit_thread);
+  EXPECT_EQ(Thread(summit_), summit_thread);
+  EXPECT_EQ(Thread(quake_), older);
+  EXPECT_EQ(*engine_->ResolveThreadId(younger), older);
+}
+
 TEST_F(EngineEditorialTest, EveryRuleSurvivesARestart) {
   auto split = Edit(Kind::kSplitCluster, summit_, "", "", {"s4"});
   ASSERT_TRUE(split.ok());

@@ -158,6 +158,17 @@ struct EngineOptions {
   float short_text_merge_threshold = 0.25f;
   float long_text_merge_threshold = 0.50f;
 
+  // Stories form threads (storylines: the look-alike events of one topic,
+  // a summit put on hold and the talks around it). After each article,
+  // the story it is in joins the thread of each of the closest other
+  // candidate stories whose centroid reaches this cosine, with no time
+  // factor: a story holds the days of one event, a thread links the
+  // stories the candidate search finds (the story window; undated
+  // articles reach every story).
+  // Merged stories' threads merge; the older thread's id survives. 0 keeps
+  // every story in a thread of its own.
+  float thread_threshold = 0.25f;
+
   // Nearest-neighbour index: a time shard is searched exactly until it
   // holds `exact_search_limit` vectors, then rebuilt as an HNSW graph
   // searched with breadth `index_search_breadth` (see VectorIndexOptions).

@@ -397,6 +397,7 @@ storage::v1::StoredCluster ClusteringEngineImpl::ToStored(int64_t c) const {
   out.set_pinned(cluster.pinned);
   for (int64_t k : cluster.kept_apart) out.add_kept_apart(k);
   for (int64_t seq : cluster.placed) out.add_placed_seqs(seq);
+  if (cluster.thread_parent >= 0) out.set_thread_parent(cluster.thread_parent);
   if (cluster.span.dated) {
     out.set_dated(true);
     out.set_first_seen_unix_nanos(absl::ToUnixNanos(cluster.span.first_seen));
@@ -420,6 +421,7 @@ absl::Status ClusteringEngineImpl::RestoreCluster(
   out->pinned = in.pinned();
   out->kept_apart.assign(in.kept_apart().begin(), in.kept_apart().end());
   out->placed.assign(in.placed_seqs().begin(), in.placed_seqs().end());
+  out->thread_parent = in.has_thread_parent() ? in.thread_parent() : -1;
   out->span.dated = in.dated();
   if (in.dated()) {
     out->span.first_seen = absl::FromUnixNanos(in.first_seen_unix_nanos());
@@ -443,6 +445,13 @@ absl::Status ClusteringEngineImpl::CheckRecoveredClusters() {
                                                 "number ",
                                                 k, ", which does not exist"));
       }
+    }
+    // Thread links point to older clusters only, so no walk can loop.
+    const int64_t parent = clusters_[c].thread_parent;
+    if (parent != -1 && (parent < 0 || parent >= c)) {
+      return absl::DataLossError(absl::StrCat(
+          "store: cluster ", clusters_[c].id, " names thread parent number ",
+          parent, ", which is not an older cluster"));
     }
     int64_t at = c;
     for (int64_t steps = 0; clusters_[at].merged_into >= 0; ++steps) {

@@ -225,9 +225,36 @@ Assignment ClusteringEngineImpl::Record(const Article& article, uint64_t hash,
   return answer;
 }
 
+std::string ClusteringEngineImpl::ThreadId(int64_t c) const {
+  // Named like the story that started it, so the two read as a pair.
+  return absl::StrCat("thread-", ThreadRoot(c) + 1);
+}
+
+void ClusteringEngineImpl::JoinThreads(int64_t c, int64_t d) {
+  int64_t older = ThreadRoot(c);
+  int64_t younger = ThreadRoot(d);
+  if (older == younger) return;
+  if (younger < older) std::swap(older, younger);
+  clusters_[younger].thread_parent = older;
+  MarkDirty(younger);
+}
+
+void ClusteringEngineImpl::LinkThreads(int64_t c,
+                                       const std::vector<int64_t>& candidates) {
+  for (int64_t d : candidates) {
+    d = Resolve(d);
+    if (ThreadRoot(d) == ThreadRoot(c)) continue;
+    if (clusters_[c].centroid.Cosine(clusters_[d].centroid) >=
+        options_.thread_threshold) {
+      JoinThreads(c, d);
+    }
+  }
+}
+
 void ClusteringEngineImpl::FillClusterView(int64_t c,
                                            Assignment* answer) const {
   const Cluster& cluster = clusters_[c];
+  answer->thread_id = ThreadId(c);
   if (cluster.representative >= 0) {  // -1 once every member is gone
     answer->representative_id = articles_[cluster.representative].id;
     answer->representative_title = articles_[cluster.representative].title;
@@ -374,6 +401,7 @@ int64_t ClusteringEngineImpl::Absorb(int64_t survivor, int64_t absorbed) {
   s.aliases.push_back(x.id);
   s.aliases.insert(s.aliases.end(), x.aliases.begin(), x.aliases.end());
   s.span.Extend(x.span);
+  JoinThreads(survivor, absorbed);
   AddEvent(&s, ClusterEvent::Kind::kAbsorbed, x.id, "");
   Announce(EngineOptions::StoryChange::Kind::kMerge, s.id, "", x.id);
   x.merged_into = survivor;
@@ -492,6 +520,7 @@ ClusterSummary ClusteringEngineImpl::Summarize(int64_t c,
   const Cluster& cluster = clusters_[c];
   ClusterSummary s;
   s.cluster_id = cluster.id;
+  s.thread_id = ThreadId(c);
   s.aliases = cluster.aliases;
   if (with_history) s.history = cluster.history;
   s.size = static_cast<int>(cluster.members.size());

@@ -92,6 +92,7 @@ absl::Status ToListRequest(const httplib::Request& req,
   ASSIGN_OR_RETURN(const int page_size, IntParam(req, "page_size"));
   out->set_page_size(page_size);
   out->set_page_token(Param(req, "page_token"));
+  out->set_thread_id(Param(req, "thread_id"));
   return absl::OkStatus();
 }
 
@@ -99,7 +100,7 @@ absl::Status ToListRequest(const httplib::Request& req,
 // /api/search answer the gRPC read calls (ListClusters, GetCluster,
 // GetArticle, FindSimilar) with the same messages in protobuf's JSON
 // mapping; query parameters are the request fields (sort is size, growth
-// or last-update).
+// or last-update; thread_id lists one thread's stories).
 void ServeApi(httplib::Server& server, ClusterReads* reads) {
   server.Get("/api/clusters",
              [reads](const httplib::Request& req, httplib::Response& res) {

@@ -676,6 +676,16 @@ StateDigest DigestOfStoredState(
     DigestedCluster& c = live[number];
     c.id = stored.id();
     c.aliases.assign(stored.aliases().begin(), stored.aliases().end());
+    // Thread ids name the thread's root cluster, as the engine names them
+    // (ClusterSummary::thread_id); parents are older, so the walk ends.
+    int64_t root = number;
+    for (auto at = clusters.find(root);
+         at != clusters.end() && at->second.has_thread_parent() &&
+         at->second.thread_parent() < root;
+         at = clusters.find(root)) {
+      root = at->second.thread_parent();
+    }
+    c.thread_id = absl::StrCat("thread-", root + 1);
     auto representative = id_of_seq.find(stored.representative_seq());
     if (representative != id_of_seq.end()) {
       c.representative_id = representative->second;

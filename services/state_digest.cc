@@ -38,6 +38,7 @@ StateDigest ComputeStateDigest(std::vector<DigestedCluster> clusters) {
   for (DigestedCluster& c : clusters) {
     hash.Add(c.id);
     hash.Add(c.representative_id);
+    hash.Add(c.thread_id);
     hash.Add(absl::StrFormat("%d", c.member_ids.size()));
     std::sort(c.aliases.begin(), c.aliases.end());
     for (const std::string& alias : c.aliases) hash.Add(alias);
@@ -58,6 +59,7 @@ StateDigest ComputeStateDigest(const ClusteringEngine& engine) {
     DigestedCluster& c = clusters.emplace_back();
     c.id = std::move(summary.cluster_id);
     c.representative_id = std::move(summary.representative_id);
+    c.thread_id = std::move(summary.thread_id);
     c.aliases = std::move(summary.aliases);
     auto members = engine.ClusterMembers(c.id, 0, summary.size);
     if (members.ok()) {

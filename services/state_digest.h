@@ -1,5 +1,5 @@
 // A fingerprint of an engine's story state: every article's cluster, every
-// cluster's representative, size and aliases. Replicas that applied the
+// cluster's representative, size, aliases and thread. Replicas that applied the
 // same log entries have the same digest; a difference means they decided
 // differently somewhere (docs/replication.md).
 #ifndef NEWSDEDUP_SERVICES_STATE_DIGEST_H_
@@ -26,6 +26,7 @@ struct StateDigest {
 struct DigestedCluster {
   std::string id;
   std::string representative_id;  // empty once every member is gone
+  std::string thread_id;
   std::vector<std::string> aliases;
   std::vector<std::string> member_ids;
 };

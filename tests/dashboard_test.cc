@@ -233,6 +233,45 @@ int Count(const std::string& text, const std::string& pattern) {
                     std::sregex_iterator()));
 }
 
+TEST_F(DashboardTest, AStoryPageLinksItsThreadAndSiblingStories) {
+  FeedStories();
+  const std::string cli =
+      absl::StrCat(NEWSDEDUP_CLI_PATH, " client --server ", server_.address());
+  std::string out;
+  ASSERT_EQ(Run(cli + " get-article s1", &out), 0) << out;
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(out, m, std::regex("\"cluster_id\":\"([^\"]+)\"")))
+      << out;
+  const std::string summit = m[1].str();
+  ASSERT_TRUE(
+      std::regex_search(out, m, std::regex("\"thread_id\":\"([^\"]+)\"")))
+      << out;
+  const std::string thread = m[1].str();
+  // An editor splits one report off: two stories of one thread.
+  ASSERT_EQ(Run(absl::StrCat(cli, " split-cluster ", summit,
+                             " s4 --reason 'a second event'"),
+                &out),
+            0)
+      << out;
+  ASSERT_EQ(Run(absl::StrCat(cli, " list-clusters --thread ", thread), &out), 0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("2 clusters; showing 2"));
+  EXPECT_EQ(Count(out, " " + thread + " "), 2) << out;
+
+  const std::string base =
+      absl::StrCat("http://127.0.0.1:", server_.http_port(), "/");
+  const std::string page =
+      RenderedDom(absl::StrCat(base, "#/cluster/", summit), "story-thread");
+  EXPECT_THAT(page, HasSubstr(absl::StrCat("href=\"#/thread/", thread, "\"")))
+      << page;
+  EXPECT_EQ(Count(page, "class=\"sibling\""), 1) << page;
+  const std::string threads =
+      RenderedDom(absl::StrCat(base, "#/thread/", thread), "thread");
+  EXPECT_EQ(Count(threads, "class=\"cluster-row\""), 2) << threads;
+  EXPECT_THAT(threads, HasSubstr("2 stories"));
+}
+
 TEST_F(DashboardTest, ChromiumRendersClustersAClusterPageAndSearch) {
   FeedStories();
   const std::string base =

@@ -512,6 +512,54 @@ TEST_F(GrpcServiceTest, ListClustersSortsFiltersAndPages) {
   }
 }
 
+TEST_F(GrpcServiceTest, AnswersNameTheThreadAndListClustersFiltersByIt) {
+  v1::AssignResponse answer;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Assign(MakeProtoArticle(absl::StrCat("a", i),
+                                        "Chile earthquake tsunami warning", "",
+                                        1761120000 + i),
+                       &answer)
+                    .ok());
+  }
+  const std::string thread = answer.thread_id();
+  EXPECT_FALSE(thread.empty());
+  ASSERT_TRUE(Assign(MakeProtoArticle("b0",
+                                      "Real Madrid beat Juventus in "
+                                      "Champions League",
+                                      "", 1761130000),
+                     &answer)
+                  .ok());
+  EXPECT_NE(answer.thread_id(), thread);
+  // An editor's split leaves two stories in one thread.
+  EditorialAction split;
+  split.kind = EditorialAction::Kind::kSplitCluster;
+  split.cluster_id = *engine_->ClusterOfArticle("a0");
+  split.article_ids = {"a2"};
+  split.editor = "Ana Editor";
+  split.reason = "two quakes";
+  ASSERT_TRUE(engine_->Edit(split).ok());
+
+  v1::ListClustersRequest request;
+  request.set_thread_id(thread);
+  v1::ListClustersResponse response;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListClusters(&context, request, &response).ok());
+    EXPECT_EQ(response.total(), 2);
+    ASSERT_EQ(response.clusters_size(), 2);
+    for (const v1::ClusterSummary& c : response.clusters()) {
+      EXPECT_EQ(c.thread_id(), thread);
+    }
+  }
+  for (const char* unknown : {"thread-99", "story-1"}) {
+    request.set_thread_id(unknown);
+    grpc::ClientContext context;
+    const grpc::Status status =
+        stub_->ListClusters(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << unknown;
+  }
+}
+
 TEST_F(GrpcServiceTest, HealthIsServingUntilShutdown) {
   auto health = grpc::health::v1::Health::NewStub(channel_);
   grpc::health::v1::HealthCheckRequest request;

@@ -35,6 +35,7 @@ struct ClientFlags {
   int page_size = 50;
   // list-clusters
   std::string sort = "size";
+  std::string thread;  // only this thread's stories
   int limit = 20;
   bool json = false;
   // get-cluster / list-clusters: the next_page_token of the page before
@@ -217,6 +218,8 @@ class Client {
         c.cluster_id(), c.size(), c.num_sources(),
         FormatTimestamp(c.first_seen()), FormatTimestamp(c.last_seen()),
         c.representative_id(), c.representative_title());
+    std::cout << "thread: " << c.thread_id() << " (list-clusters --thread "
+              << c.thread_id() << " lists its stories)\n";
     if (c.aliases_size() > 0) {
       std::cout << "merged from:";
       for (const std::string& alias : c.aliases()) std::cout << " " << alias;
@@ -249,6 +252,7 @@ class Client {
     v1::ListClustersRequest request;
     request.set_page_size(flags_.limit);
     request.set_page_token(flags_.page_token);
+    request.set_thread_id(flags_.thread);
     request.set_sort_by(
         flags_.sort == "last-update" ? v1::ListClustersRequest::LAST_UPDATE
         : flags_.sort == "growth"    ? v1::ListClustersRequest::RECENT_GROWTH
@@ -262,13 +266,14 @@ class Client {
     }
     std::cout << absl::StrFormat("%d clusters; showing %d\n", response.total(),
                                  response.clusters_size());
-    std::cout << absl::StrFormat("%-12s %5s %7s %-16s  %s\n", "cluster", "size",
-                                 "sources", "last update", "representative");
+    std::cout << absl::StrFormat("%-12s %-12s %5s %7s %-16s  %s\n", "cluster",
+                                 "thread", "size", "sources", "last update",
+                                 "representative");
     for (const v1::ClusterSummary& c : response.clusters()) {
-      std::cout << absl::StrFormat("%-12s %5d %7d %-16s  %s\n", c.cluster_id(),
-                                   c.size(), c.num_sources(),
-                                   FormatTimestamp(c.last_seen()),
-                                   c.representative_title());
+      std::cout << absl::StrFormat(
+          "%-12s %-12s %5d %7d %-16s  %s\n", c.cluster_id(), c.thread_id(),
+          c.size(), c.num_sources(), FormatTimestamp(c.last_seen()),
+          c.representative_title());
     }
     if (!response.next_page_token().empty()) {
       std::cout << "more clusters: add --page-token "
@@ -461,6 +466,9 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
                                              {"growth", "growth"},
                                              {"recent-growth", "growth"}}))
       ->capture_default_str();
+  list->add_option("--thread", flags->thread,
+                   "Only the stories of this thread (storyline), e.g. "
+                   "thread-3");
   list->add_option("--page-token", flags->page_token,
                    "Next page: the token the page before ended with");
   list->add_option("--limit", flags->limit, "Clusters to show")

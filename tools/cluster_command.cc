@@ -53,12 +53,13 @@ void PrintSummary(const ClusteringEngine& engine, int limit,
   const std::vector<ClusterSummary> clusters = engine.ListClusters();
   out << absl::StrFormat("%d clusters; the %d largest:\n", clusters.size(),
                          std::min<size_t>(limit, clusters.size()));
-  out << absl::StrFormat("%-12s %5s %7s  %s\n", "cluster", "size", "sources",
-                         "representative headline");
+  out << absl::StrFormat("%-12s %-12s %5s %7s  %s\n", "cluster", "thread",
+                         "size", "sources", "representative headline");
   for (size_t i = 0; i < clusters.size() && static_cast<int>(i) < limit; ++i) {
     const ClusterSummary& c = clusters[i];
-    out << absl::StrFormat("%-12s %5d %7d  %s\n", c.cluster_id, c.size,
-                           c.num_sources, c.representative_title);
+    out << absl::StrFormat("%-12s %-12s %5d %7d  %s\n", c.cluster_id,
+                           c.thread_id, c.size, c.num_sources,
+                           c.representative_title);
   }
 }
 
@@ -152,6 +153,7 @@ int RunCluster(const ClusterFlags& flags) {
   for (v1::AssignResponse& row : pending) {
     // Final cluster of each article, after every merge.
     row.set_cluster_id(*(*engine)->ClusterOfArticle(row.article_id()));
+    row.set_thread_id((*engine)->GetCluster(row.cluster_id())->thread_id);
     out << ApiJson(row) << "\n";
   }
   out.flush();

@@ -85,6 +85,14 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->capture_default_str()
       ->group(group);
   command
+      ->add_option("--thread-threshold", e.thread_threshold,
+                   "Centroid cosine at which a story joins the thread "
+                   "(storyline) of a nearby story; 0: every story its own "
+                   "thread")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str()
+      ->group(group);
+  command
       ->add_option("--title-weight", m.title_weight,
                    "How many times a title occurrence counts")
       ->check(CLI::NonNegativeNumber)

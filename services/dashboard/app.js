@@ -4,7 +4,9 @@
 // fragments:
 //   #/                 clusters by recent growth (refreshed every 5 s),
 //                      with filters: #/?source=Wire&min_size=3&hours=6
-//   #/cluster/<id>     one cluster: timeline, members (paged), history
+//   #/cluster/<id>     one cluster: timeline, members (paged), its thread
+//                      and sibling stories, history
+//   #/thread/<id>      the stories of one thread (storyline)
 //   #/search/<text>    clusters near a text
 // Every text from the server goes into the page as text, never as HTML;
 // only http(s) URLs become links.
@@ -47,6 +49,14 @@ function link(text, url) {
 }
 
 function clusterHref(id) { return "#/cluster/" + encodeURIComponent(id); }
+function threadHref(id) { return "#/thread/" + encodeURIComponent(id); }
+
+// The stories of thread `id`, largest first (one page).
+async function threadStories(id) {
+  const r = await getJson("/api/clusters?page_size=" + PAGE_SIZE +
+                          "&thread_id=" + encodeURIComponent(id));
+  return r.clusters;
+}
 
 // Articles per hour over the last counts.length hours, oldest first: bars
 // with an hour axis underneath and the count of each bar on hover.
@@ -318,10 +328,36 @@ function historyList(events) {
        " ", describe(e))));
 }
 
+async function showThread(id) {
+  const stories = await threadStories(id);
+  statusLine.textContent = "thread " + id;
+  view.replaceChildren(
+    el("p", {}, el("a", {href: "#/"}, "← all clusters")),
+    el("h2", {id: "thread-title"}, "Thread " + id + ": " + stories.length +
+       (stories.length === 1 ? " story" : " stories")),
+    stories.length ? clusterTable(stories)
+                   : el("div", {class: "empty"}, "No live story in this thread."));
+}
+
+// A story page's thread: a link to it and the other stories in it.
+function threadSection(c, stories) {
+  const siblings = stories.filter(s => s.cluster_id !== c.cluster_id);
+  return el("section", {id: "thread"},
+    el("h3", {}, "Thread ", el("a", {id: "thread-link", href: threadHref(c.thread_id)},
+                                c.thread_id)),
+    siblings.length
+      ? el("ul", {id: "siblings"}, ...siblings.map(s =>
+          el("li", {class: "sibling"},
+             el("a", {href: clusterHref(s.cluster_id)}, s.representative_title || "(untitled)"),
+             " · " + s.size + " articles")))
+      : el("p", {class: "meta"}, "No other story in this thread."));
+}
+
 async function showCluster(id) {
   const base = "/api/clusters/" + encodeURIComponent(id) + "?page_size=" + PAGE_SIZE;
   const r = await getJson(base);
   const c = r.cluster;
+  const stories = c.thread_id ? await threadStories(c.thread_id) : [];
   const rows = el("tbody");
   memberRows(r.members, rows, c);
   let shown = r.members.length, token = r.next_page_token;
@@ -349,6 +385,7 @@ async function showCluster(id) {
        (c.aliases.length ? " · merged: " + c.aliases.join(", ") : "")),
     el("h3", {}, "Articles per hour"),
     timeline(c.timeline || [], true),
+    c.thread_id ? threadSection(c, stories) : "",
     el("h3", {}, "Members"),
     el("table", {id: "members"},
       el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, "Headline"),
@@ -406,6 +443,8 @@ async function route() {
   try {
     if (hash.startsWith("/cluster/")) {
       await showCluster(decodeURIComponent(hash.slice(9)));
+    } else if (hash.startsWith("/thread/")) {
+      await showThread(decodeURIComponent(hash.slice(8)));
     } else if (hash.startsWith("/search/")) {
       await showSearch(decodeURIComponent(hash.slice(8)));
     } else {

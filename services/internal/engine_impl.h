@@ -94,6 +94,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::Status ForgetExpired() override;
   absl::StatusOr<std::string> ResolveClusterId(
       absl::string_view cluster_id) const override;
+  absl::StatusOr<std::string> ResolveThreadId(
+      absl::string_view thread_id) const override;
   absl::StatusOr<std::string> ClusterOfArticle(
       absl::string_view article_id) const override;
   absl::StatusOr<ArticleView> GetArticle(
@@ -180,6 +182,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     // Articles (by seq) an editor placed here; they name another cluster
     // in their own records.
     std::vector<int64_t> placed;
+    // Threads (storylines) are a union-find over cluster numbers, older
+    // roots surviving: the cluster this one's thread goes through, or -1
+    // for a thread's root, whose number names the thread.
+    int64_t thread_parent = -1;
   };
 
   // Where an embedded article belongs, computed without changing anything:
@@ -393,6 +399,20 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     while (clusters_[c].merged_into >= 0) c = clusters_[c].merged_into;
     return c;
   }
+
+  // The root of cluster `c`'s thread, and the thread's id.
+  int64_t ThreadRoot(int64_t c) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    while (clusters_[c].thread_parent >= 0) c = clusters_[c].thread_parent;
+    return c;
+  }
+  std::string ThreadId(int64_t c) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  // Puts clusters `c` and `d` in one thread; the older root stays root.
+  void JoinThreads(int64_t c, int64_t d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Joins story `c`'s thread with each candidate's whose centroid reaches
+  // options_.thread_threshold (see EngineOptions).
+  void LinkThreads(int64_t c, const std::vector<int64_t>& candidates)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Embedding& EmbeddingOf(int64_t a) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_) {

@@ -13,6 +13,8 @@ namespace {
 // story, and comparing two centroids costs O(vocabulary).
 constexpr float kMergeCheckRatio = 0.5f;
 constexpr size_t kMaxMergeChecks = 4;
+// Thread checks compare whole centroids too; a thread needs only one link.
+constexpr size_t kMaxThreadChecks = 4;
 
 }  // namespace
 
@@ -115,6 +117,20 @@ JoinChoice JoinPolicy::Choose(const JoinQuestion& q) const {
   if (runner_up != nullptr) {
     d.runner_up = runner_up->story;
     d.runner_up_similarity = runner_up->similarity;
+  }
+  if (options_.thread_threshold > 0) {
+    // The closest others by similarity: the stories a look-alike event's
+    // article lands near, whatever their time.
+    std::vector<const ScoredStory*> others;
+    for (const ScoredStory& s : q.candidates) {
+      if (s.story != d.story) others.push_back(&s);
+    }
+    std::sort(others.begin(), others.end(),
+              [](const ScoredStory* a, const ScoredStory* b) {
+                return a->similarity > b->similarity;
+              });
+    if (others.size() > kMaxThreadChecks) others.resize(kMaxThreadChecks);
+    for (const ScoredStory* s : others) d.thread_candidates.push_back(s->story);
   }
   std::vector<const ScoredStory*> close;
   for (const ScoredStory& s : q.candidates) {

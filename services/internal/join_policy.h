@@ -61,6 +61,9 @@ struct JoinChoice {
   float threshold = 0.0f;   // in force for it (base threshold for a new one)
   int64_t runner_up = -1;   // best other candidate
   float runner_up_similarity = 0.0f;
+  // Other candidates, closest first, whose thread the story may join
+  // (EngineOptions::thread_threshold); empty with threads off.
+  std::vector<int64_t> thread_candidates;
   // Candidates close enough to the article to be worth a merge check with
   // the story it joins, closest first.
   std::vector<int64_t> merge_candidates;

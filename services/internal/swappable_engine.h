@@ -35,6 +35,12 @@ class SwappableEngine : public Interface {
       return e.ResolveClusterId(cluster_id);
     });
   }
+  absl::StatusOr<std::string> ResolveThreadId(
+      absl::string_view thread_id) const override {
+    return Read([&](const ClusteringEngine& e) {
+      return e.ResolveThreadId(thread_id);
+    });
+  }
   absl::StatusOr<std::string> ClusterOfArticle(
       absl::string_view article_id) const override {
     return Read([&](const ClusteringEngine& e) {
