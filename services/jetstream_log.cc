@@ -577,6 +577,10 @@ class JetStreamShelf final : public CheckpointShelf {
             }));
     if (text.empty()) return std::nullopt;
     absl::StatusOr<Index> index = ParseIndex(text);
+    // Not verified now (the log's state unreachable through an election):
+    // an error, never taken for "no checkpoint" (a replica past the purge
+    // needs this one).
+    if (absl::IsUnavailable(index.status())) return index.status();
     if (!index.ok()) {
       // Not one of ours (damaged, or published by someone else): as if
       // there were none, so that it stops neither the next checkpoint nor
@@ -606,20 +610,30 @@ class JetStreamShelf final : public CheckpointShelf {
       return absl::DataLossError(
           absl::StrCat("damaged checkpoint index '", text.substr(0, 200), "'"));
     }
-    jsOptions o;
-    jsOptions_Init(&o);
-    o.Wait = Millis(options_.connect_timeout);
-    jsStreamInfo* info_raw = nullptr;
-    jsErrCode code = static_cast<jsErrCode>(0);
-    const natsStatus s = js_GetStreamInfo(&info_raw, connection_.js.get(),
-                                          options_.stream.c_str(), &o, &code);
-    NatsPtr<jsStreamInfo> info(info_raw);
-    if (s != NATS_OK) return NatsError("reading the log's state", s, code);
-    if (index.point.sequence > info->State.LastSeq) {
-      return absl::DataLossError(
-          absl::StrCat("checkpoint index names log entry ",
-                       index.point.sequence, " but the log ends at ",
-                       info->State.LastSeq, ": not a checkpoint of this log"));
+    // The log's last entry, through leader elections (NATS servers dying
+    // and coming back are when replicas restart and need checkpoints).
+    using Last = absl::StatusOr<uint64_t>;
+    ASSIGN_OR_RETURN(
+        const uint64_t last,
+        RetryThroughElections<Last>(
+            options_.connect_timeout,
+            [&](jsOptions* o, absl::Status* failed) -> std::optional<Last> {
+              jsStreamInfo* info_raw = nullptr;
+              jsErrCode code = static_cast<jsErrCode>(0);
+              const natsStatus s =
+                  js_GetStreamInfo(&info_raw, connection_.js.get(),
+                                   options_.stream.c_str(), o, &code);
+              NatsPtr<jsStreamInfo> info(info_raw);
+              if (s != NATS_OK) {
+                *failed = NatsError("reading the log's state", s, code);
+                return std::nullopt;
+              }
+              return Last(info->State.LastSeq);
+            }));
+    if (index.point.sequence > last) {
+      return absl::DataLossError(absl::StrCat(
+          "checkpoint index names log entry ", index.point.sequence,
+          " but the log ends at ", last, ": not a checkpoint of this log"));
     }
     index.point.time = absl::FromUnixNanos(nanos);
     index.subject = fields[4];
