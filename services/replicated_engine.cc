@@ -548,7 +548,7 @@ class ReplicatedEngineImpl final
       return true;
     }
     // A fresh reader starts past them too: the log purged them.
-    if (options_.on_purged) {
+    if (options_.on_purged && catch_up_wait_ == absl::ZeroDuration()) {
       options_.on_purged(
           next, absl::UnavailableError(absl::StrCat(
                     "the change log no longer holds entries ", missing_from,
@@ -558,13 +558,43 @@ class ReplicatedEngineImpl final
     }
     if (!CatchUpFromCheckpoint(next)) {
       // Applying past the gap would diverge from every peer.
+      if (options_.checkpoints == nullptr) {
+        absl::MutexLock lock(&mu_);
+        broken_ = absl::UnavailableError(absl::StrCat(
+            "the change log no longer holds entries ", missing_from, " to ",
+            next - 1,
+            " and this replica keeps no checkpoints; restore it from a "
+            "peer's checkpoint"));
+        return false;
+      }
+      // The shelf cannot cover them now (unreachable through an election,
+      // or its newest checkpoint is older): wait and try again, as the
+      // peers' next checkpoint will. Stopping here for good made one
+      // failed look at the shelf cost a replica until someone restarted it.
+      catch_up_wait_ = std::clamp(2 * catch_up_wait_, absl::Milliseconds(100),
+                                  absl::Seconds(30));
+      {
+        absl::MutexLock lock(&mu_);
+        stalled_ = absl::UnavailableError(absl::StrCat(
+            "the change log no longer holds entries ", missing_from, " to ",
+            next - 1,
+            " and no shared checkpoint covers them yet; trying again in ",
+            absl::FormatDuration(catch_up_wait_),
+            " (or restore this replica from a peer's checkpoint)"));
+      }
+      const absl::Time until = absl::Now() + catch_up_wait_;
+      while (absl::Now() < until) {
+        if (stop_.load()) return false;
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+      reread_from_ = 0;
+      *progress = absl::Now();
+      return true;
+    }
+    if (catch_up_wait_ > absl::ZeroDuration()) {
+      catch_up_wait_ = absl::ZeroDuration();
       absl::MutexLock lock(&mu_);
-      broken_ = absl::UnavailableError(absl::StrCat(
-          "the change log no longer holds entries ", missing_from, " to ",
-          next - 1,
-          " and no shared checkpoint covers them; restore this replica from "
-          "a peer's checkpoint"));
-      return false;
+      stalled_ = absl::OkStatus();
     }
     *progress = absl::Now();  // the new reader delivers from the checkpoint
     return true;
@@ -725,6 +755,9 @@ class ReplicatedEngineImpl final
   // Set when the log lost entries this replica needs and no checkpoint
   // covers them; it stops applying.
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
+  // The apply thread's wait before it looks at the shelf again for a
+  // checkpoint past a purge (zero until a look failed).
+  absl::Duration catch_up_wait_ = absl::ZeroDuration();
   // Set while the next entry cannot be applied here (ApplyHere).
   absl::Status stalled_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Answer> answers_ ABSL_GUARDED_BY(mu_);

@@ -484,20 +484,28 @@ class DirectoryShelf final : public CheckpointShelf {
   }
   absl::StatusOr<uint64_t> NewestSequence() override {
     absl::MutexLock lock(&mu_);
+    if (down_) return absl::UnavailableError("shelf down");
     return newest_.sequence;
   }
   absl::StatusOr<ReplicaCheckpoints::Point> FetchNewest(
       const std::string& dir) override {
     absl::MutexLock lock(&mu_);
+    if (down_) return absl::UnavailableError("shelf down");
     if (newest_.sequence == 0) return newest_;
     std::filesystem::copy(root_ / absl::StrCat(newest_.sequence), dir,
                           std::filesystem::copy_options::recursive);
     return newest_;
   }
+  // Reads fail while down (NATS electing leaders), publishing still works.
+  void SetDown(bool down) {
+    absl::MutexLock lock(&mu_);
+    down_ = down;
+  }
 
  private:
   const std::filesystem::path root_;
   absl::Mutex mu_;
+  bool down_ ABSL_GUARDED_BY(mu_) = false;
   ReplicaCheckpoints::Point newest_;
 };
 
@@ -546,9 +554,20 @@ TEST_F(ReplicatedEngineTest, APausedReplicaPastThePurgeCatchesUpByItself) {
   }
   ASSERT_GE(shared, 120u);
   paused_state->purged_before.store(shared);
+  // The shelf cannot answer when the replica first looks (an election):
+  // it holds, NOT_SERVING, and looks again instead of stopping for good.
+  shelf->SetDown(true);
   paused_state->paused.store(false);
-
   const uint64_t last = *log_->LastSequence(absl::Seconds(1));
+  for (int i = 0; i < 3000 && !absl::StrContains(paused->Writable().message(),
+                                                 "trying again");
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_THAT(paused->Writable().message(), HasSubstr("trying again"));
+  EXPECT_LT(paused->applied_sequence(), shared);
+  shelf->SetDown(false);
+
   ASSERT_TRUE(paused->WaitForSequence(last, absl::Now() + absl::Seconds(30)))
       << paused->Writable();
   ASSERT_TRUE(live->WaitForSequence(last, absl::Now() + absl::Seconds(30)));
