@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -398,7 +399,8 @@ class JetStreamShelf final : public CheckpointShelf {
         PublishData(prefix_ + "claim", absl::StrCat("claim-", point.sequence),
                     "", {}));
     if (!first) return absl::OkStatus();
-    ASSIGN_OR_RETURN(std::optional<Index> previous, NewestIndex());
+    ASSIGN_OR_RETURN(IndexHead head, ReadIndexHead());
+    const std::optional<Index>& previous = head.index;
     if (previous.has_value() && previous->point.sequence >= point.sequence) {
       return absl::OkStatus();  // a replica late to this checkpoint
     }
@@ -434,12 +436,31 @@ class JetStreamShelf final : public CheckpointShelf {
       return absl::InternalError(
           absl::StrCat("reading ", dir, ": ", error.message()));
     }
-    RETURN_IF_ERROR(PublishData(prefix_ + "index", "",
-                                absl::StrCat(point.sequence, " ",
-                                             absl::ToUnixNanos(point.time), " ",
-                                             chunks, " ", bytes, " ", data),
-                                {})
-                        .status());
+    // Indexed only if no other index came since `head` (compare and set:
+    // several replicas may upload checkpoints at once, e.g. two checkpoint
+    // entries close together). Otherwise the newest index could name
+    // chunks that a publisher which read an older head had purged, and no
+    // replica could fetch it.
+    jsErrCode refusal = static_cast<jsErrCode>(0);
+    const absl::Status indexed =
+        PublishData(
+            prefix_ + "index", "",
+            absl::StrCat(point.sequence, " ", absl::ToUnixNanos(point.time),
+                         " ", chunks, " ", bytes, " ", data),
+            {{"Nats-Expected-Last-Subject-Sequence",
+              absl::StrCat(head.message_sequence)}},
+            &refusal)
+            .status();
+    if (refusal == JSStreamWrongLastSequenceErr) {
+      // Another checkpoint was indexed meanwhile: this upload is nobody's.
+      jsOptions o;
+      jsOptions_Init(&o);
+      o.Stream.Purge.Subject = data.c_str();
+      jsErrCode code = static_cast<jsErrCode>(0);
+      (void)js_PurgeStream(js, name_.c_str(), &o, &code);
+      return absl::OkStatus();
+    }
+    RETURN_IF_ERROR(indexed);
     if (previous.has_value()) {
       jsOptions o;
       jsOptions_Init(&o);
@@ -474,7 +495,13 @@ class JetStreamShelf final : public CheckpointShelf {
                          options_.connect_timeout));
     natsStatus s = NATS_OK;
     int64_t bytes = 0;
-    for (int64_t i = 0; i < index->chunks; ++i) {
+    // A chunk may come twice (a consumer recreated across a leader change
+    // redelivers): each (file, offset) counts once, or the last chunks
+    // would be taken for missing. Bounded: a shelf that only repeats
+    // itself is damaged.
+    absl::flat_hash_set<std::pair<std::string, int64_t>> received;
+    int64_t repeats = 0;
+    for (int64_t i = 0; i < index->chunks;) {
       natsMsg* raw_msg = nullptr;
       s = natsSubscription_NextMsg(&raw_msg, sub.get(),
                                    Millis(options_.connect_timeout));
@@ -494,6 +521,15 @@ class JetStreamShelf final : public CheckpointShelf {
             path == nullptr ? "" : path, "', Offset '",
             offset_text == nullptr ? "" : offset_text, "'): refused"));
       }
+      if (!received.emplace(path, offset).second) {
+        if (++repeats > index->chunks) {
+          return absl::DataLossError(
+              absl::StrCat("checkpoint ", index->point.sequence,
+                           ": its chunks repeat without end"));
+        }
+        continue;
+      }
+      ++i;
       const std::filesystem::path file = std::filesystem::path(dir) / path;
       std::filesystem::create_directories(file.parent_path());
       std::fstream out(file, std::ios::binary | std::ios::in | std::ios::out);
@@ -505,6 +541,14 @@ class JetStreamShelf final : public CheckpointShelf {
             absl::StrCat("cannot write ", file.string()));
       }
       bytes += length;
+    }
+    if (repeats > 0) {
+      std::fprintf(
+          stderr,
+          "event=checkpoint_chunks_repeated level=info checkpoint=%llu "
+          "repeats=%lld\n",
+          static_cast<unsigned long long>(index->point.sequence),
+          static_cast<long long>(repeats));
     }
     if (bytes != index->bytes) {
       return absl::DataLossError(
@@ -529,7 +573,8 @@ class JetStreamShelf final : public CheckpointShelf {
   absl::StatusOr<bool> PublishData(
       const std::string& subject, const std::string& id,
       const std::string& data,
-      const std::vector<std::pair<std::string, std::string>>& headers) {
+      const std::vector<std::pair<std::string, std::string>>& headers,
+      jsErrCode* refusal = nullptr) {
     natsMsg* raw = nullptr;
     natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr, data.data(),
                                   static_cast<int>(data.size()));
@@ -546,19 +591,33 @@ class JetStreamShelf final : public CheckpointShelf {
     jsErrCode code = static_cast<jsErrCode>(0);
     s = js_PublishMsg(&ack_raw, connection_.js.get(), msg.get(), &pub, &code);
     NatsPtr<jsPubAck> ack(ack_raw);
+    if (refusal != nullptr) *refusal = code;
     if (s != NATS_OK) return NatsError("publishing a checkpoint", s, code);
     return !ack->Duplicate;
   }
 
+  // The last message on the index subject: its stream sequence (0: none
+  // yet), which the next index is published against, and the checkpoint
+  // it names if it is one of ours.
+  struct IndexHead {
+    uint64_t message_sequence = 0;
+    std::optional<Index> index;
+  };
+
   absl::StatusOr<std::optional<Index>> NewestIndex() {
+    ASSIGN_OR_RETURN(IndexHead head, ReadIndexHead());
+    return std::move(head.index);
+  }
+
+  absl::StatusOr<IndexHead> ReadIndexHead() {
     const std::string subject = prefix_ + "index";
-    // The index message's text, or "" when there is none yet.
-    using Text = absl::StatusOr<std::string>;
+    // The index message's text and sequence ("", 0 when there is none).
+    using Message = absl::StatusOr<std::pair<std::string, uint64_t>>;
     ASSIGN_OR_RETURN(
-        const std::string text,
-        RetryThroughElections<Text>(
+        const auto message,
+        RetryThroughElections<Message>(
             options_.connect_timeout,
-            [&](jsOptions* o, absl::Status* last) -> std::optional<Text> {
+            [&](jsOptions* o, absl::Status* last) -> std::optional<Message> {
               natsMsg* raw = nullptr;
               jsErrCode code = static_cast<jsErrCode>(0);
               const natsStatus s =
@@ -566,17 +625,21 @@ class JetStreamShelf final : public CheckpointShelf {
                                 subject.c_str(), o, &code);
               NatsPtr<natsMsg> msg(raw);
               if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) {
-                return std::string();
+                return std::make_pair(std::string(), uint64_t{0});
               }
               if (s != NATS_OK) {
                 *last = NatsError("reading the checkpoint index", s, code);
                 return std::nullopt;
               }
-              return std::string(natsMsg_GetData(msg.get()),
-                                 natsMsg_GetDataLength(msg.get()));
+              return std::make_pair(
+                  std::string(natsMsg_GetData(msg.get()),
+                              natsMsg_GetDataLength(msg.get())),
+                  natsMsg_GetSequence(msg.get()));
             }));
-    if (text.empty()) return std::nullopt;
-    absl::StatusOr<Index> index = ParseIndex(text);
+    IndexHead head;
+    head.message_sequence = message.second;
+    if (message.first.empty()) return head;
+    absl::StatusOr<Index> index = ParseIndex(message.first);
     // Not verified now (the log's state unreachable through an election):
     // an error, never taken for "no checkpoint" (a replica past the purge
     // needs this one).
@@ -588,9 +651,10 @@ class JetStreamShelf final : public CheckpointShelf {
       std::fprintf(stderr,
                    "event=checkpoint_refused level=warning error=\"%s\"\n",
                    absl::CEscape(index.status().ToString()).c_str());
-      return std::nullopt;
+      return head;
     }
-    return *std::move(index);
+    head.index = *std::move(index);
+    return head;
   }
 
   // An index message's fields, checked against the log: a checkpoint of
