@@ -381,7 +381,8 @@ absl::StatusOr<Connection> Connect(const JetStreamLogOptions& options) {
 // Checkpoints on JetStream (see OpenJetStreamShelf). Subjects under
 // "<stream>.checkpoints.": "claim" (one message per checkpoint, id
 // "claim-<seq>"), "<seq>.data" (the files in chunks, headers Path and
-// Offset), "index" (the newest complete one: "seq nanos chunks bytes").
+// Offset), "index" (the newest complete one: "seq nanos chunks bytes subject
+// first-chunk-sequence last-chunk-sequence").
 class JetStreamShelf final : public CheckpointShelf {
  public:
   JetStreamShelf(JetStreamLogOptions options, Connection connection)
@@ -411,6 +412,7 @@ class JetStreamShelf final : public CheckpointShelf {
                         absl::Uniform<uint64_t>(bitgen_));
     int64_t chunks = 0;
     int64_t bytes = 0;
+    uint64_t first_chunk = 0, last_chunk = 0;  // their stream sequences
     std::error_code error;
     for (const auto& entry :
          std::filesystem::recursive_directory_iterator(dir, error)) {
@@ -423,10 +425,14 @@ class JetStreamShelf final : public CheckpointShelf {
       do {
         in.read(chunk.data(), kChunkBytes);
         const std::streamsize got = in.gcount();
+        uint64_t stored_at = 0;
         RETURN_IF_ERROR(
             PublishData(data, "", chunk.substr(0, got),
-                        {{"Path", path}, {"Offset", absl::StrCat(offset)}})
+                        {{"Path", path}, {"Offset", absl::StrCat(offset)}},
+                        nullptr, &stored_at)
                 .status());
+        if (first_chunk == 0) first_chunk = stored_at;
+        last_chunk = stored_at;
         offset += got;
         ++chunks;
       } while (in);
@@ -446,7 +452,8 @@ class JetStreamShelf final : public CheckpointShelf {
         PublishData(
             prefix_ + "index", "",
             absl::StrCat(point.sequence, " ", absl::ToUnixNanos(point.time),
-                         " ", chunks, " ", bytes, " ", data),
+                         " ", chunks, " ", bytes, " ", data, " ", first_chunk,
+                         " ", last_chunk),
             {{"Nats-Expected-Last-Subject-Sequence",
               absl::StrCat(head.message_sequence)}},
             &refusal)
@@ -489,11 +496,56 @@ class JetStreamShelf final : public CheckpointShelf {
       const std::string& dir) override {
     ASSIGN_OR_RETURN(std::optional<Index> index, NewestIndex());
     if (!index.has_value()) return ReplicaCheckpoints::Point();
-    ASSIGN_OR_RETURN(
-        NatsPtr<natsSubscription> sub,
-        SubscribeOrdered(connection_.js.get(), name_, index->subject, 0,
-                         options_.connect_timeout));
-    natsStatus s = NATS_OK;
+    // The chunks, read by their stream sequences (the index names their
+    // range), each from the stream leader: an ordered consumer sometimes
+    // never delivered the last ones after NATS servers had died and come
+    // back (a newcomer waited for ever in the failover check). Indexes
+    // without the range are read through a consumer, as they were.
+    NatsPtr<natsSubscription> sub;
+    uint64_t next_sequence = index->first_chunk;
+    auto next_chunk = [&]() -> absl::StatusOr<NatsPtr<natsMsg>> {
+      if (index->first_chunk == 0) {
+        natsMsg* raw = nullptr;
+        const natsStatus s = natsSubscription_NextMsg(
+            &raw, sub.get(), Millis(options_.connect_timeout));
+        if (s != NATS_OK) return NatsError("reading a checkpoint chunk", s);
+        return NatsPtr<natsMsg>(raw);
+      }
+      for (; next_sequence <= index->last_chunk; ++next_sequence) {
+        using Got = absl::StatusOr<NatsPtr<natsMsg>>;
+        ASSIGN_OR_RETURN(
+            NatsPtr<natsMsg> msg,
+            RetryThroughElections<Got>(
+                options_.connect_timeout,
+                [&](jsOptions* o, absl::Status* last) -> std::optional<Got> {
+                  natsMsg* raw = nullptr;
+                  jsErrCode code = static_cast<jsErrCode>(0);
+                  const natsStatus s =
+                      js_GetMsg(&raw, connection_.js.get(), name_.c_str(),
+                                next_sequence, o, &code);
+                  if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) {
+                    return Got(NatsPtr<natsMsg>());  // another upload's
+                  }
+                  if (s != NATS_OK) {
+                    *last = NatsError("reading a checkpoint chunk", s, code);
+                    return std::nullopt;
+                  }
+                  return Got(NatsPtr<natsMsg>(raw));
+                }));
+        if (msg != nullptr && index->subject == natsMsg_GetSubject(msg.get())) {
+          ++next_sequence;
+          return msg;
+        }
+      }
+      return absl::DataLossError(absl::StrCat(
+          "checkpoint ", index->point.sequence, ": chunks missing from ",
+          index->first_chunk, " to ", index->last_chunk));
+    };
+    if (index->first_chunk == 0) {
+      ASSIGN_OR_RETURN(
+          sub, SubscribeOrdered(connection_.js.get(), name_, index->subject, 0,
+                                options_.connect_timeout));
+    }
     int64_t bytes = 0;
     // A chunk may come twice (a consumer recreated across a leader change
     // redelivers): each (file, offset) counts once, or the last chunks
@@ -502,11 +554,7 @@ class JetStreamShelf final : public CheckpointShelf {
     absl::flat_hash_set<std::pair<std::string, int64_t>> received;
     int64_t repeats = 0;
     for (int64_t i = 0; i < index->chunks;) {
-      natsMsg* raw_msg = nullptr;
-      s = natsSubscription_NextMsg(&raw_msg, sub.get(),
-                                   Millis(options_.connect_timeout));
-      if (s != NATS_OK) return NatsError("reading a checkpoint chunk", s);
-      NatsPtr<natsMsg> msg(raw_msg);
+      ASSIGN_OR_RETURN(NatsPtr<natsMsg> msg, next_chunk());
       const char* path = nullptr;
       const char* offset_text = nullptr;
       int64_t offset = 0;
@@ -566,6 +614,10 @@ class JetStreamShelf final : public CheckpointShelf {
     int64_t chunks = 0;
     int64_t bytes = 0;
     std::string subject;  // of its chunks
+    // Stream sequences of its first and last chunk (0: an index written
+    // before they were recorded).
+    uint64_t first_chunk = 0;
+    uint64_t last_chunk = 0;
   };
 
   // Publishes one message; whether JetStream stored it (false: a
@@ -574,7 +626,7 @@ class JetStreamShelf final : public CheckpointShelf {
       const std::string& subject, const std::string& id,
       const std::string& data,
       const std::vector<std::pair<std::string, std::string>>& headers,
-      jsErrCode* refusal = nullptr) {
+      jsErrCode* refusal = nullptr, uint64_t* stored_at = nullptr) {
     natsMsg* raw = nullptr;
     natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr, data.data(),
                                   static_cast<int>(data.size()));
@@ -593,6 +645,7 @@ class JetStreamShelf final : public CheckpointShelf {
     NatsPtr<jsPubAck> ack(ack_raw);
     if (refusal != nullptr) *refusal = code;
     if (s != NATS_OK) return NatsError("publishing a checkpoint", s, code);
+    if (stored_at != nullptr) *stored_at = ack->Sequence;
     return !ack->Duplicate;
   }
 
@@ -663,7 +716,11 @@ class JetStreamShelf final : public CheckpointShelf {
     std::vector<std::string> fields = absl::StrSplit(text, ' ');
     Index index;
     int64_t nanos = 0;
-    if (fields.size() != 5 ||
+    if ((fields.size() != 5 && fields.size() != 7) ||
+        (fields.size() == 7 &&
+         (!absl::SimpleAtoi(fields[5], &index.first_chunk) ||
+          !absl::SimpleAtoi(fields[6], &index.last_chunk) ||
+          index.first_chunk > index.last_chunk)) ||
         !absl::SimpleAtoi(fields[0], &index.point.sequence) ||
         !absl::SimpleAtoi(fields[1], &nanos) ||
         !absl::SimpleAtoi(fields[2], &index.chunks) ||
