@@ -83,6 +83,7 @@ class Cluster:
         self.nats = []
         client_ports = [free_port() for _ in range(3)]
         route_ports = [free_port() for _ in range(3)]
+        monitor_ports = [free_port() for _ in range(3)]
         self.nats_urls = [f"nats://127.0.0.1:{p}" for p in client_ports]
         for i in range(3):
             routes = ",".join(f"nats://127.0.0.1:{route_ports[j]}"
@@ -92,8 +93,10 @@ class Cluster:
                 "--server_name", f"n{i}", "--cluster_name", "newsdedup-check",
                 "--cluster", f"nats://127.0.0.1:{route_ports[i]}",
                 "--routes", routes, "-js",
+                "-m", str(monitor_ports[i]),
                 "-sd", os.path.join(workdir, f"nats{i}")],
                 os.path.join(workdir, f"nats{i}.log")))
+            self.nats[-1].monitor = monitor_ports[i]
         self.replicas = []
         self.stream = "check"
 
@@ -195,6 +198,26 @@ class Cluster:
             if replica.alive() and self.ready(replica):
                 return True
             time.sleep(0.05)
+        return False
+
+    @staticmethod
+    def nats_healthy(node):
+        """The node's /healthz: 200 once its JetStream streams and
+        consumers are current (caught up with their peers)."""
+        try:
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{node.monitor}/healthz",
+                    timeout=2) as f:
+                return f.status == 200
+        except OSError:
+            return False
+
+    def wait_nats_healthy(self, node, seconds):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if node.alive() and self.nats_healthy(node):
+                return True
+            time.sleep(0.1)
         return False
 
     def stop(self):
