@@ -106,7 +106,8 @@ int Run(const Flags& flags) {
       flags.rate > 0 ? absl::StrFormat("%g articles/s", flags.rate)
                      : std::string("unpaced"),
       dir);
-  std::cout << "minutes  assigned  rss_mib  store_mib  articles  waypoints\n";
+  std::cout << "minutes  assigned  rss_mib  store_mib  articles  waypoints  "
+               "stories_forgotten\n";
   const absl::Time start = absl::Now();
   const absl::Time end = start + absl::Minutes(flags.minutes);
   absl::Time next_sample = start;
@@ -131,10 +132,11 @@ int Run(const Flags& flags) {
       const EngineStats stats = (*engine)->stats();
       last = ResidentMiB();
       if (after_first_cycle > 0) most_since = std::max(most_since, last);
-      std::cout << absl::StrFormat("%7.1f  %8d  %7.1f  %9.1f  %8d  %9d",
+      std::cout << absl::StrFormat("%7.1f  %8d  %7.1f  %9.1f  %8d  %9d  %17d",
                                    absl::ToDoubleMinutes(absl::Now() - start),
                                    assigned, last, DirectoryMiB(dir),
-                                   stats.articles, stats.index_waypoints)
+                                   stats.articles, stats.index_waypoints,
+                                   stats.forgotten_stories)
                 << std::endl;
       next_sample += absl::Seconds(flags.sample_seconds);
     }

@@ -249,8 +249,7 @@ absl::StatusOr<std::string> ClusteringEngineImpl::ResolveThreadId(
   absl::string_view digits = thread_id;
   int64_t number = 0;
   if (!absl::ConsumePrefix(&digits, "thread-") ||
-      !absl::SimpleAtoi(digits, &number) || number < 1 ||
-      number > static_cast<int64_t>(clusters_.size())) {
+      !absl::SimpleAtoi(digits, &number) || !clusters_.contains(number - 1)) {
     return absl::NotFoundError(absl::StrCat("no thread ", thread_id));
   }
   return ThreadId(number - 1);
@@ -299,7 +298,8 @@ std::vector<ClusterSummary> ClusteringEngineImpl::ListClusters(
     bool include_expired) const {
   absl::MutexLock lock(&mu_);
   std::vector<ClusterSummary> out;
-  for (size_t c = 0; c < clusters_.size(); ++c) {
+  for (int64_t c = clusters_.begin(); c < clusters_.end(); ++c) {
+    if (!clusters_.contains(c)) continue;  // forgotten
     if (clusters_[c].merged_into < 0 &&
         (include_expired || !clusters_[c].members.empty())) {
       out.push_back(Summarize(c));

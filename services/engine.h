@@ -126,7 +126,8 @@ struct ClusterSummary {
   int recent_articles = 0;
   std::vector<int> timeline;
   // No members left: all past the retention, or taken down. The id (and
-  // its aliases) still resolve.
+  // its aliases) still resolve for one more retention, then the story is
+  // forgotten (NOT_FOUND) unless an article still held names it.
   bool expired = false;
 };
 
@@ -174,6 +175,9 @@ struct EngineStats {
   int64_t indexed_vectors = 0;  // vectors in the live (windowed) index
   int index_shards = 0;
   int64_t forgotten = 0;  // articles past the retention, since start
+  // Stories forgotten a retention after their last article left, since
+  // start.
+  int64_t forgotten_stories = 0;
   // Answers by relation (resends not counted).
   int64_t new_stories = 0;
   int64_t same_story = 0;

@@ -249,8 +249,8 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
     int64_t preferred) const {
   std::vector<int64_t> ids;
   for (const Neighbor& n : found.hits) ids.push_back(n.id);
-  for (int64_t a = found.searched_articles;
-       a < static_cast<int64_t>(articles_.size()); ++a) {
+  for (int64_t a = std::max(found.searched_articles, articles_.begin());
+       a < articles_.end(); ++a) {
     // Concurrent adds, unless the search already found them.
     if (articles_[a].embedded_as == a &&
         std::none_of(found.hits.begin(), found.hits.end(),
@@ -263,7 +263,8 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
   std::vector<int64_t> candidates;
   absl::flat_hash_set<int64_t> seen;
   for (int64_t a : ids) {
-    if (articles_[a].removed) continue;  // taken down since the search
+    // Taken down or forgotten since the search.
+    if (!articles_.contains(a) || articles_[a].removed) continue;
     const int64_t c = Resolve(articles_[a].cluster);
     if (!policy_.InWindow(clusters_[c].span, t)) continue;
     d.neighbors.push_back({a, Similarity(embedding, EmbeddingOf(a))});
@@ -388,7 +389,7 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignEmbedded(
   const int64_t chosen = d.choice.story >= 0 ? d.choice.story : NewCluster();
   answer.shared_terms = SharedTerms(chosen, embedding);
 
-  const int64_t a = static_cast<int64_t>(articles_.size());
+  const int64_t a = articles_.end();
   const int64_t bucket = BucketOf(t);
   RETURN_IF_ERROR(index_->Add(a, bucket, embedding.dense, found.insert_hint));
   AddToCentroid(&clusters_[chosen], &embedding);

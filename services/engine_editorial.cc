@@ -36,11 +36,12 @@ absl::StatusOr<int64_t> ClusteringEngineImpl::FindEditableCluster(
 }
 
 bool ClusteringEngineImpl::KeptApart(int64_t c, int64_t d) const {
+  // A cluster forgotten since (ForgetStories) keeps nothing apart.
   for (int64_t k : clusters_[c].kept_apart) {
-    if (Resolve(k) == d) return true;
+    if (clusters_.contains(k) && Resolve(k) == d) return true;
   }
   for (int64_t k : clusters_[d].kept_apart) {
-    if (Resolve(k) == c) return true;
+    if (clusters_.contains(k) && Resolve(k) == c) return true;
   }
   return false;
 }
@@ -61,7 +62,9 @@ void ClusteringEngineImpl::MoveMember(int64_t a, int64_t to) {
   // The article's own record names the cluster it first joined; the
   // placement, kept with the cluster it is in now, overrides that.
   ForgetPlacement(a);
+  CountReferences(a, -1);
   record.cluster = to;
+  CountReferences(a, +1);
   target.placed.push_back(record.seq);
   MarkDirty(from);
   MarkDirty(to);
@@ -251,7 +254,10 @@ absl::StatusOr<EditResult> ClusteringEngineImpl::EditLocked(
       for (const auto& [x, y] : {std::pair(c, d), std::pair(d, c)}) {
         std::vector<int64_t>& list = clusters_[x].kept_apart;
         list.erase(std::remove_if(list.begin(), list.end(),
-                                  [&](int64_t k) { return Resolve(k) == y; }),
+                                  [&](int64_t k) {
+                                    return !clusters_.contains(k) ||
+                                           Resolve(k) == y;
+                                  }),
                    list.end());
       }
       RecordEdit(c, action, clusters_[d].id, "",

@@ -61,6 +61,9 @@ struct EngineOptions {
   struct RetentionSweep {
     int64_t articles = 0;         // forgotten by this sweep
     int64_t expired_stories = 0;  // stories it left without members
+    // Stories emptied more than a retention ago that it let go
+    // (ClusteringEngine::GetCluster: NOT_FOUND from then on).
+    int64_t forgotten_stories = 0;
     absl::Time cutoff;  // articles received before this were forgotten
   };
   std::function<void(const RetentionSweep&)> on_retention_sweep;

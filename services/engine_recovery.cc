@@ -208,15 +208,18 @@ absl::Status ClusteringEngineImpl::Recover() {
   const absl::Time start = absl::Now();
   const absl::Time recovered_at = Now();
   int64_t keep_from_bucket = std::numeric_limits<int64_t>::min();
-  std::vector<int64_t> representative_seq;
   absl::flat_hash_map<int64_t, int64_t> index_of_seq;
+  // By cluster number (stored clusters are few next to articles).
+  absl::flat_hash_map<int64_t, int64_t> representative_seq_of;
   bool clusters_checked = false;
+  int64_t next_cluster = 0;
   std::vector<ForwardReference> forward_references;
   // Articles an editor moved: seq -> the cluster that holds them now.
   absl::flat_hash_map<int64_t, int64_t> placements;
   EngineStore::Visitor visitor;
   visitor.meta = [&](const storage::v1::StoreMeta& meta) {
     next_seq_ = meta.next_seq();
+    next_cluster = meta.next_cluster();
     if (meta.has_newest()) {
       newest_ = absl::FromUnixNanos(meta.newest_unix_nanos());
       // Vectors of shards that expiry would drop are not indexed at all.
@@ -229,14 +232,15 @@ absl::Status ClusteringEngineImpl::Recover() {
       return absl::DataLossError(
           absl::StrCat("store: cluster number ", stored.number()));
     }
-    const size_t c = static_cast<size_t>(stored.number());
-    if (c >= clusters_.size()) {
-      clusters_.resize(c + 1);
-      representative_seq.resize(c + 1, -1);
+    // In increasing order; forgotten stories leave gaps.
+    const int64_t c = stored.number();
+    if (c < clusters_.end()) {
+      return absl::DataLossError(
+          absl::StrCat("store: cluster number ", c, " out of order"));
     }
-    RETURN_IF_ERROR(RestoreCluster(stored, &clusters_[c]));
-    cluster_by_id_[stored.id()] = static_cast<int64_t>(c);
-    representative_seq[c] = stored.representative_seq();
+    RETURN_IF_ERROR(RestoreCluster(stored, &clusters_.EmplaceAt(c)));
+    cluster_by_id_[stored.id()] = c;
+    representative_seq_of[c] = stored.representative_seq();
     return absl::OkStatus();
   };
   // Articles go through two stages on two cores: a worker thread
@@ -265,10 +269,9 @@ absl::Status ClusteringEngineImpl::Recover() {
     if (!clusters_checked) {
       RETURN_IF_ERROR(CheckRecoveredClusters());
       clusters_checked = true;
-      for (size_t c = 0; c < clusters_.size(); ++c) {
-        for (int64_t seq : clusters_[c].placed) {
-          placements[seq] = static_cast<int64_t>(c);
-        }
+      for (int64_t c = clusters_.begin(); c < clusters_.end(); ++c) {
+        if (!clusters_.contains(c)) continue;
+        for (int64_t seq : clusters_[c].placed) placements[seq] = c;
       }
     }
     queue.Put(stored);
@@ -286,25 +289,40 @@ absl::Status ClusteringEngineImpl::Recover() {
   RETURN_IF_ERROR(loaded);
   RETURN_IF_ERROR(applied);
   if (!clusters_checked) RETURN_IF_ERROR(CheckRecoveredClusters());
+  clusters_.SkipTo(next_cluster);
   for (const ForwardReference& ref : forward_references) {
     articles_[ref.article].answer.*ref.field = IndexOfArticle(ref.id);
   }
-  for (size_t c = 0; c < clusters_.size(); ++c) {
+  for (int64_t c = clusters_.begin(); c < clusters_.end(); ++c) {
+    if (!clusters_.contains(c)) continue;
     Cluster& cluster = clusters_[c];
+    if (cluster.thread_parent >= 0) {
+      ++clusters_[cluster.thread_parent].thread_children;
+    }
     if (cluster.merged_into >= 0) {
       ++stats_.merges;
       continue;
     }
-    if (cluster.members.empty()) continue;
+    if (cluster.members.empty()) {
+      // Stores from before emptied stories were timed: from now.
+      if (cluster.emptied == absl::InfiniteFuture()) {
+        cluster.emptied = recovered_at;
+      }
+      if (options_.retention != absl::InfiniteDuration()) {
+        emptied_stories_.insert({cluster.emptied, c});
+      }
+      continue;
+    }
+    cluster.emptied = absl::InfiniteFuture();
     ++live_clusters_;
-    auto rep = index_of_seq.find(representative_seq[c]);
+    auto rep = index_of_seq.find(representative_seq_of[c]);
     cluster.representative =
-        rep != index_of_seq.end() && Resolve(articles_[rep->second].cluster) ==
-                                         static_cast<int64_t>(c)
+        rep != index_of_seq.end() &&
+                Resolve(articles_[rep->second].cluster) == c
             ? rep->second
             : MostCentral(cluster);
   }
-  stats_.recovered_articles = static_cast<int64_t>(articles_.size());
+  stats_.recovered_articles = articles_.end();
   stats_.recovery_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   return absl::OkStatus();
 }
@@ -321,12 +339,12 @@ void ClusteringEngineImpl::MarkDirty(int64_t c) {
 uint64_t ClusteringEngineImpl::StageChanges() {
   if (store_ == nullptr) return 0;
   if (new_articles_.empty() && deleted_seqs_.empty() &&
-      dirty_clusters_.empty()) {
+      dirty_clusters_.empty() && forgotten_clusters_.empty()) {
     return last_ticket_;
   }
   EngineStore::Batch batch;
   for (const auto& [a, article] : new_articles_) {
-    if (!articles_[a].removed) {
+    if (articles_.contains(a) && !articles_[a].removed) {
       batch.put_articles.push_back(ToStored(a, *article));
     }
   }
@@ -335,8 +353,12 @@ uint64_t ClusteringEngineImpl::StageChanges() {
   dirty_clusters_.erase(
       std::unique(dirty_clusters_.begin(), dirty_clusters_.end()),
       dirty_clusters_.end());
-  for (int64_t c : dirty_clusters_) batch.put_clusters.push_back(ToStored(c));
+  for (int64_t c : dirty_clusters_) {
+    if (clusters_.contains(c)) batch.put_clusters.push_back(ToStored(c));
+  }
+  batch.delete_clusters = std::move(forgotten_clusters_);
   batch.meta.set_next_seq(next_seq_);
+  batch.meta.set_next_cluster(clusters_.end());
   if (options_.log_sequence) {
     batch.meta.set_log_sequence(options_.log_sequence());
   }
@@ -347,6 +369,7 @@ uint64_t ClusteringEngineImpl::StageChanges() {
   new_articles_.clear();
   deleted_seqs_.clear();
   dirty_clusters_.clear();
+  forgotten_clusters_.clear();
   last_ticket_ = store_->Stage(std::move(batch));
   return last_ticket_;
 }
@@ -398,6 +421,10 @@ storage::v1::StoredCluster ClusteringEngineImpl::ToStored(int64_t c) const {
   for (int64_t k : cluster.kept_apart) out.add_kept_apart(k);
   for (int64_t seq : cluster.placed) out.add_placed_seqs(seq);
   if (cluster.thread_parent >= 0) out.set_thread_parent(cluster.thread_parent);
+  if (cluster.members.empty() && cluster.merged_into < 0 &&
+      cluster.emptied != absl::InfiniteFuture()) {
+    out.set_emptied_unix_nanos(absl::ToUnixNanos(cluster.emptied));
+  }
   if (cluster.span.dated) {
     out.set_dated(true);
     out.set_first_seen_unix_nanos(absl::ToUnixNanos(cluster.span.first_seen));
@@ -422,6 +449,9 @@ absl::Status ClusteringEngineImpl::RestoreCluster(
   out->kept_apart.assign(in.kept_apart().begin(), in.kept_apart().end());
   out->placed.assign(in.placed_seqs().begin(), in.placed_seqs().end());
   out->thread_parent = in.has_thread_parent() ? in.thread_parent() : -1;
+  if (in.has_emptied_unix_nanos()) {
+    out->emptied = absl::FromUnixNanos(in.emptied_unix_nanos());
+  }
   out->span.dated = in.dated();
   if (in.dated()) {
     out->span.first_seen = absl::FromUnixNanos(in.first_seen_unix_nanos());
@@ -431,12 +461,15 @@ absl::Status ClusteringEngineImpl::RestoreCluster(
 }
 
 absl::Status ClusteringEngineImpl::CheckRecoveredClusters() {
-  const int64_t n = static_cast<int64_t>(clusters_.size());
-  for (int64_t c = 0; c < n; ++c) {
+  const int64_t n = clusters_.end();
+  for (int64_t c = clusters_.begin(); c < n; ++c) {
+    if (!clusters_.contains(c)) continue;  // forgotten
     if (clusters_[c].id.empty()) {
       return absl::DataLossError(
-          absl::StrCat("store: cluster number ", c, " is missing"));
+          absl::StrCat("store: cluster number ", c, " has no id"));
     }
+    // A story kept apart from one forgotten since keeps its number:
+    // KeptApart() skips it.
     for (int64_t k : clusters_[c].kept_apart) {
       if (k < 0 || k >= n) {
         return absl::DataLossError(absl::StrCat("store: cluster ",
@@ -446,9 +479,11 @@ absl::Status ClusteringEngineImpl::CheckRecoveredClusters() {
                                                 k, ", which does not exist"));
       }
     }
-    // Thread links point to older clusters only, so no walk can loop.
+    // Thread links point to older clusters only, so no walk can loop; a
+    // story is forgotten only once no thread goes through it.
     const int64_t parent = clusters_[c].thread_parent;
-    if (parent != -1 && (parent < 0 || parent >= c)) {
+    if (parent != -1 &&
+        (parent < 0 || parent >= c || !clusters_.contains(parent))) {
       return absl::DataLossError(absl::StrCat(
           "store: cluster ", clusters_[c].id, " names thread parent number ",
           parent, ", which is not an older cluster"));
@@ -456,7 +491,7 @@ absl::Status ClusteringEngineImpl::CheckRecoveredClusters() {
     int64_t at = c;
     for (int64_t steps = 0; clusters_[at].merged_into >= 0; ++steps) {
       at = clusters_[at].merged_into;
-      if (at >= n || steps > n) {
+      if (!clusters_.contains(at) || steps > n) {
         return absl::DataLossError(absl::StrCat(
             "store: merge chain of cluster ", clusters_[c].id, " is broken"));
       }
@@ -494,12 +529,11 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
   const storage::v1::StoredArticle& stored = prepared.stored;
   const Article& article = prepared.article;
   const absl::StatusOr<NormalizedText>& text = prepared.text;
-  if (!text.ok() || stored.cluster() < 0 ||
-      stored.cluster() >= static_cast<int64_t>(clusters_.size())) {
+  if (!text.ok() || !clusters_.contains(stored.cluster())) {
     return absl::DataLossError(absl::StrCat("store: article ", stored.seq(),
                                             " (", stored.id(), ") is damaged"));
   }
-  const int64_t a = static_cast<int64_t>(articles_.size());
+  const int64_t a = articles_.end();
   const int64_t live = Resolve(stored.cluster());
   ArticleRecord record = NewRecord(article, text->hash, stored.cluster());
   record.seq = stored.seq();
@@ -535,6 +569,7 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
   // References to articles deleted before the restart are lost.
   CompactAnswer& compact = articles_[a].answer;
   compact = Compact(answer);
+  CountReferences(a, +1);
   for (const auto& [field, id] :
        {std::pair(&CompactAnswer::duplicate_of, &answer.duplicate_of),
         std::pair(&CompactAnswer::nearest, &answer.nearest_article_id),

@@ -28,7 +28,7 @@ void ClusteringEngineImpl::ForgetExpiredLocked() {
   const absl::Time cutoff = Now() - options_.retention;
   EngineOptions::RetentionSweep sweep;
   sweep.cutoff = cutoff;
-  const int64_t end = static_cast<int64_t>(articles_.size());
+  const int64_t end = articles_.end();
   for (; retention_cursor_ < end; ++retention_cursor_) {
     ArticleRecord& record = articles_[retention_cursor_];
     if (record.received >= cutoff) break;
@@ -37,15 +37,99 @@ void ClusteringEngineImpl::ForgetExpiredLocked() {
     if (!RemoveArticle(retention_cursor_).ok()) break;  // index error: later
     ++sweep.articles;
     if (clusters_[c].members.empty()) ++sweep.expired_stories;
-    record.title.clear();
-    record.title.shrink_to_fit();
-    record.url.clear();
-    record.url.shrink_to_fit();
-    record.answer = CompactAnswer();
   }
-  if (sweep.articles == 0) return;
+  // Records before the cursor are removed: their numbers are still named
+  // by answers of held articles (Expand skips them once gone), nothing
+  // else reads them.
+  while (articles_.begin() < retention_cursor_) articles_.pop_front();
+  sweep.forgotten_stories = ForgetStories(cutoff);
+  if (sweep.articles == 0 && sweep.forgotten_stories == 0) return;
   stats_.forgotten += sweep.articles;
+  stats_.forgotten_stories += sweep.forgotten_stories;
   if (options_.on_retention_sweep) options_.on_retention_sweep(sweep);
+}
+
+void ClusteringEngineImpl::MarkEmptied(int64_t c) {
+  clusters_[c].emptied = Now();
+  MarkDirty(c);
+  if (options_.retention == absl::InfiniteDuration()) return;
+  emptied_stories_.insert({clusters_[c].emptied, c});
+}
+
+void ClusteringEngineImpl::CountReferences(int64_t a, int delta) {
+  const ArticleRecord& record = articles_[a];
+  for (const int64_t c : {record.cluster, record.answer.runner_up}) {
+    if (c < 0) continue;
+    Cluster& cluster = clusters_[c];
+    cluster.references += delta;
+    // An emptied story waiting only for this reference to go.
+    if (cluster.references == 0 &&
+        options_.retention != absl::InfiniteDuration() &&
+        clusters_[Resolve(c)].emptied != absl::InfiniteFuture()) {
+      recheck_stories_.push_back(c);
+    }
+  }
+}
+
+std::vector<int64_t> ClusteringEngineImpl::ForgettableStory(
+    int64_t root, absl::Time cutoff) const {
+  const Cluster& live = clusters_[root];
+  if (live.merged_into >= 0 || !live.members.empty() ||
+      !(live.emptied < cutoff)) {
+    return {};
+  }
+  std::vector<int64_t> story = {root};
+  for (const std::string& alias : live.aliases) {
+    auto it = cluster_by_id_.find(alias);
+    if (it != cluster_by_id_.end()) story.push_back(it->second);
+  }
+  std::sort(story.begin(), story.end());
+  story.erase(std::unique(story.begin(), story.end()), story.end());
+  auto in_story = [&](int64_t c) {
+    return std::binary_search(story.begin(), story.end(), c);
+  };
+  int64_t threads_through = 0;  // younger stories' threads, from outside
+  for (const int64_t c : story) {
+    if (clusters_[c].references > 0) return {};
+    threads_through += clusters_[c].thread_children;
+    if (in_story(clusters_[c].thread_parent)) --threads_through;
+  }
+  if (threads_through > 0) return {};
+  return story;
+}
+
+int64_t ClusteringEngineImpl::ForgetStories(absl::Time cutoff) {
+  std::vector<int64_t> due;
+  due.swap(recheck_stories_);
+  while (!emptied_stories_.empty() &&
+         emptied_stories_.begin()->first < cutoff) {
+    due.push_back(emptied_stories_.begin()->second);
+    emptied_stories_.erase(emptied_stories_.begin());
+  }
+  int64_t forgotten = 0;
+  // Grows while it runs: a story forgotten may free an older one its
+  // thread went through.
+  for (size_t i = 0; i < due.size(); ++i) {
+    if (!clusters_.contains(due[i])) continue;  // gone already
+    const std::vector<int64_t> story =
+        ForgettableStory(Resolve(due[i]), cutoff);
+    if (story.empty()) continue;  // held; looked at again when freed
+    for (const int64_t c : story) {
+      const int64_t parent = clusters_[c].thread_parent;
+      if (parent >= 0 &&
+          !std::binary_search(story.begin(), story.end(), parent)) {
+        --clusters_[parent].thread_children;
+        due.push_back(parent);
+      }
+    }
+    for (const int64_t c : story) {
+      cluster_by_id_.erase(clusters_[c].id);
+      clusters_.erase(c);
+      if (store_ != nullptr) forgotten_clusters_.push_back(c);
+    }
+    ++forgotten;
+  }
+  return forgotten;
 }
 
 }  // namespace internal

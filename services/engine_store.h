@@ -34,7 +34,8 @@ class EngineStore {
     std::vector<storage::v1::StoredArticle> put_articles;
     std::vector<int64_t> delete_articles;  // by seq
     std::vector<storage::v1::StoredCluster> put_clusters;
-    storage::v1::StoreMeta meta;  // replaces the stored one
+    std::vector<int64_t> delete_clusters;  // by number
+    storage::v1::StoreMeta meta;           // replaces the stored one
   };
 
   // What Load() reports, in this order: the meta record (once, possibly

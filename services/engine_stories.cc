@@ -46,8 +46,9 @@ void ClusteringEngineImpl::AfterMemberLeft(int64_t c, int64_t a) {
   if (cluster.members.empty()) {
     cluster.representative = -1;
     cluster.pinned = false;
-    cluster.members.shrink_to_fit();  // expired stories are kept for good
+    cluster.members.shrink_to_fit();  // kept for a retention (ForgetStories)
     --live_clusters_;
+    MarkEmptied(c);
   } else if (cluster.representative == a) {
     cluster.pinned = false;  // a pin lasts while its article is a member
     SetRepresentative(c, MostCentral(cluster));
@@ -86,6 +87,7 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
   ArticleRecord& record = articles_[a];
   const int64_t c = Resolve(record.cluster);
   Cluster& cluster = clusters_[c];
+  CountReferences(a, -1);
   if (store_ != nullptr) deleted_seqs_.push_back(record.seq);
   MarkDirty(c);
   RemoveMember(&cluster, a);
@@ -108,7 +110,7 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
     if (found < record.sharers) {
       // Some are in other clusters (an editor moved them): a rare, full
       // scan.
-      for (int64_t m = 0; m < static_cast<int64_t>(articles_.size()); ++m) {
+      for (int64_t m = articles_.begin(); m < articles_.end(); ++m) {
         if (m != a && !articles_[m].removed && articles_[m].embedded_as == a) {
           inherit(m);
         }
@@ -149,6 +151,7 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
 }
 
 void ClusteringEngineImpl::AddMember(Cluster* cluster, int64_t a) {
+  cluster->emptied = absl::InfiniteFuture();  // live (again)
   articles_[a].member_slot = static_cast<int32_t>(cluster->members.size());
   cluster->members.push_back(a);
 }
@@ -163,7 +166,7 @@ void ClusteringEngineImpl::RemoveMember(Cluster* cluster, int64_t a) {
 }
 
 int64_t ClusteringEngineImpl::NewCluster() {
-  const int64_t c = static_cast<int64_t>(clusters_.size());
+  const int64_t c = clusters_.end();
   clusters_.emplace_back();
   // Opaque, stable and never reused: the sequence only grows.
   clusters_[c].id = absl::StrCat("story-", c + 1);
@@ -187,7 +190,7 @@ ClusteringEngineImpl::ArticleRecord ClusteringEngineImpl::NewRecord(
 
 int64_t ClusteringEngineImpl::AppendRecord(ArticleRecord record,
                                            Cluster* cluster) {
-  const int64_t a = static_cast<int64_t>(articles_.size());
+  const int64_t a = articles_.end();
   const int64_t embedded_as = record.embedded_as;
   article_by_id_.insert_or_assign(record.id, a);
   article_by_hash_.try_emplace(record.content_hash, a);
@@ -222,6 +225,7 @@ Assignment ClusteringEngineImpl::Record(const Article& article, uint64_t hash,
   answer.cluster_id = cluster.id;
   FillClusterView(c, &answer);
   articles_.back().answer = Compact(answer);
+  CountReferences(a, +1);
   return answer;
 }
 
@@ -236,6 +240,7 @@ void ClusteringEngineImpl::JoinThreads(int64_t c, int64_t d) {
   if (older == younger) return;
   if (younger < older) std::swap(older, younger);
   clusters_[younger].thread_parent = older;
+  ++clusters_[older].thread_children;
   MarkDirty(younger);
 }
 
@@ -471,10 +476,17 @@ Assignment ClusteringEngineImpl::Expand(int64_t a) const {
   out.article_id = record.id;
   out.cluster_id = clusters_[record.cluster].id;
   out.relation = in.relation;
-  if (in.duplicate_of >= 0) out.duplicate_of = articles_[in.duplicate_of].id;
-  if (in.nearest >= 0) out.nearest_article_id = articles_[in.nearest].id;
+  // Articles it names may have been forgotten since (as after a restart,
+  // the answer then names none); the clusters it names stay while it is
+  // held (Cluster::references).
+  if (articles_.contains(in.duplicate_of)) {
+    out.duplicate_of = articles_[in.duplicate_of].id;
+  }
+  if (articles_.contains(in.nearest)) {
+    out.nearest_article_id = articles_[in.nearest].id;
+  }
   if (in.runner_up >= 0) out.runner_up_cluster_id = clusters_[in.runner_up].id;
-  if (in.representative >= 0) {
+  if (articles_.contains(in.representative)) {
     out.representative_id = articles_[in.representative].id;
     out.representative_title = articles_[in.representative].title;
   }

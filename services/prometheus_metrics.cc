@@ -267,6 +267,9 @@ void RegisterEngineMetrics(const ClusteringEngine* engine,
   MetricFamily* forgotten =
       registry->AddCounter("newsdedup_forgotten_articles_total",
                            "Articles deleted past the retention.");
+  MetricFamily* forgotten_stories = registry->AddCounter(
+      "newsdedup_forgotten_stories_total",
+      "Stories forgotten a retention after their last article left.");
   registry->AddScrapeHook([=] {
     const EngineStats s = engine->stats();
     articles->Set({}, s.articles);
@@ -289,6 +292,7 @@ void RegisterEngineMetrics(const ClusteringEngine* engine,
     embedding_seconds->Set({}, s.embedding_seconds);
     store_pending->Set({}, s.store_pending);
     forgotten->Set({}, s.forgotten);
+    forgotten_stories->Set({}, s.forgotten_stories);
     if (!data_dir.empty()) {
       store_bytes->Set({}, StoreSizeBytes(data_dir).value_or(0));
     }

@@ -496,6 +496,9 @@ class RocksDbStore final : public EngineStore {
       for (int64_t seq : b.delete_articles) {
         out.Delete(NumberKey(kArticlePrefix, seq));
       }
+      for (int64_t number : b.delete_clusters) {
+        out.Delete(NumberKey(kClusterPrefix, number));
+      }
     }
     if (!batches->empty()) {
       StoreMeta& meta = batches->back().meta;

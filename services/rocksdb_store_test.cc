@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -504,6 +505,176 @@ TEST(RocksDbStoreTest, RetentionCountsFromReceptionAndKeepsStoryIds) {
   EXPECT_EQ((*engine)->GetArticle("backfill").status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_TRUE((*engine)->GetArticle("new").ok());
+}
+
+TEST(RocksDbStoreTest, ExpiredStoryIsForgottenARetentionAfterItsLastArticle) {
+  TempDir dir("forget-story");
+  ManualClock clock;
+  EngineOptions options;
+  options.retention = absl::Hours(24 * 10);
+  options.clock = clock.AsFunction();
+  int64_t swept_stories = 0;
+  options.on_retention_sweep = [&](const EngineOptions::RetentionSweep& s) {
+    swept_stories += s.forgotten_stories;
+  };
+  std::string gone, kept;
+  {
+    auto engine = OpenEngine(dir.path(), options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    gone = (*engine)
+               ->Assign(MakeArticle("a", "Harbour bridge closes", "", 0))
+               ->cluster_id;
+    clock.now += absl::Hours(24 * 11);  // "a" goes, its story is emptied
+    kept = (*engine)
+               ->Assign(MakeArticle("b", "Zoo welcomes panda", "", 1))
+               ->cluster_id;
+    ASSERT_NE(gone, kept);
+    auto story = (*engine)->GetCluster(gone);
+    ASSERT_TRUE(story.ok()) << story.status();
+    EXPECT_TRUE(story->expired);
+
+    clock.now += absl::Hours(24 * 9);  // emptied 9 days ago: still there
+    ASSERT_TRUE((*engine)->ForgetExpired().ok());
+    EXPECT_TRUE((*engine)->GetCluster(gone).ok());
+    EXPECT_EQ((*engine)->stats().forgotten_stories, 0);
+
+    clock.now += absl::Hours(24 * 2);  // 11 days: forgotten; "b" goes too
+    ASSERT_TRUE((*engine)->ForgetExpired().ok());
+    EXPECT_EQ((*engine)->GetCluster(gone).status().code(),
+              absl::StatusCode::kNotFound);
+    EXPECT_EQ((*engine)->ResolveClusterId(gone).status().code(),
+              absl::StatusCode::kNotFound);
+    EXPECT_EQ((*engine)->stats().forgotten_stories, 1);
+    EXPECT_EQ(swept_stories, 1);
+    for (const ClusterSummary& c : (*engine)->ListClusters(true)) {
+      EXPECT_NE(c.cluster_id, gone);
+    }
+    auto expired = (*engine)->GetCluster(kept);
+    ASSERT_TRUE(expired.ok()) << expired.status();
+    EXPECT_TRUE(expired->expired);
+  }
+  // The store forgot it too; "b"'s story goes a retention after "b".
+  {
+    auto engine = OpenEngine(dir.path(), options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    EXPECT_EQ((*engine)->ResolveClusterId(gone).status().code(),
+              absl::StatusCode::kNotFound);
+    EXPECT_TRUE((*engine)->GetCluster(kept).ok());
+    clock.now += absl::Hours(24 * 11);
+    ASSERT_TRUE((*engine)->ForgetExpired().ok());
+    EXPECT_EQ((*engine)->ResolveClusterId(kept).status().code(),
+              absl::StatusCode::kNotFound);
+    EXPECT_TRUE((*engine)->ListClusters(true).empty());
+  }
+  // With no story left in the store, a new one still gets a number never
+  // given before: an old answer's story id never names another story.
+  auto engine = OpenEngine(dir.path(), options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  auto next =
+      (*engine)->Assign(MakeArticle("c", "Harbour bridge closes", "", 2));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_NE(next->cluster_id, gone);
+  EXPECT_NE(next->cluster_id, kept);
+  EXPECT_EQ(next->cluster_id, "story-3");
+}
+
+// Stories are forgotten while articles keep arriving (exact duplicates,
+// runner-ups, threads), and the engine
+// restarts now and then: every answer it holds names stories it can
+// resolve, and a restart brings back exactly the stories it had. (Two
+// engines fed alike, one restarted, do not decide alike after retention:
+// a restart counts document frequencies over the articles held only.)
+TEST(RocksDbStoreTest, ForgettingStoriesKeepsHeldAnswersResolvable) {
+  TempDir dir("forgetting");
+  ManualClock clock;
+  EngineOptions options;
+  options.retention = absl::Hours(24);
+  options.story_window = absl::Hours(24);
+  // Events a day apart share a thread through any word in common, so
+  // that threads outlive their first stories.
+  options.thread_threshold = 0.01f;
+  options.clock = clock.AsFunction();
+  auto engine = OpenEngine(dir.path(), options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  auto stories = [](const ClusteringEngine& e) {
+    std::vector<std::string> out;
+    for (const ClusterSummary& c : e.ListClusters(true)) {
+      out.push_back(absl::StrCat(
+          c.cluster_id, " size=", c.size, " expired=", c.expired,
+          " thread=", c.thread_id, " aliases=", absl::StrJoin(c.aliases, ",")));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  std::vector<std::string> held;
+  std::set<std::string> named;  // every story id an answer gave
+  int64_t forgotten_stories = 0;
+  // A new event every six articles (twelve hours), which ends then; next
+  // events share a weekday (runner-ups, threads), variants repeat word for
+  // word (exact duplicates).
+  const std::vector<std::string> places = {
+      "Oslo",  "Lima",  "Cairo", "Hanoi", "Quito", "Dakar", "Perth",
+      "Minsk", "Accra", "Doha",  "Riga",  "Sofia", "Tunis"};
+  const std::vector<std::string> events = {
+      "bridge collapses rescuers", "election results contested",
+      "wildfire spreads evacuations", "strike shuts factories"};
+  const std::vector<std::string> days = {"Monday",   "Tuesday", "Wednesday",
+                                         "Thursday", "Friday",  "Saturday",
+                                         "Sunday"};
+  const std::vector<std::string> variants = {"", " again", " officials say"};
+  const int kArticles = 6 * 50;
+  int runner_ups = 0, exact = 0;
+  for (int i = 0; i < kArticles; ++i) {
+    const int event = i / 6;
+    Article article;
+    article.id = absl::StrCat("a", i);
+    article.title = absl::StrCat(
+        places[event % places.size()], " ", events[event % events.size()],
+        " on ", days[(event / 2) % days.size()], variants[i % variants.size()]);
+    article.published = clock.now + absl::Hours(2);
+    clock.now += absl::Hours(2);
+    auto answer = (*engine)->Assign(article);
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    named.insert(answer->cluster_id);
+    runner_ups += !answer->runner_up_cluster_id.empty();
+    exact += answer->relation == Relation::kExactDuplicate;
+    held.push_back(article.id);
+    std::vector<std::string> still_held;
+    for (const std::string& id : held) {
+      auto view = (*engine)->GetArticle(id);
+      if (!view.ok()) continue;  // forgotten
+      still_held.push_back(id);
+      const Assignment& a = view->assignment;
+      EXPECT_TRUE((*engine)->ResolveClusterId(a.cluster_id).ok())
+          << id << " names " << a.cluster_id;
+      if (!a.runner_up_cluster_id.empty()) {
+        named.insert(a.runner_up_cluster_id);
+        EXPECT_TRUE((*engine)->ResolveClusterId(a.runner_up_cluster_id).ok())
+            << id << " names runner-up " << a.runner_up_cluster_id;
+      }
+    }
+    held = std::move(still_held);
+    for (const ClusterSummary& c : (*engine)->ListClusters(true)) {
+      EXPECT_TRUE((*engine)->ResolveThreadId(c.thread_id).ok())
+          << c.cluster_id << "'s thread " << c.thread_id;
+    }
+    if (i % 37 == 36) {
+      const std::vector<std::string> before = stories(**engine);
+      forgotten_stories += (*engine)->stats().forgotten_stories;
+      engine->reset();
+      engine = OpenEngine(dir.path(), options);
+      ASSERT_TRUE(engine.ok()) << engine.status();
+      ASSERT_EQ(stories(**engine), before) << "restart after article " << i;
+    }
+  }
+  forgotten_stories += (*engine)->stats().forgotten_stories;
+  EXPECT_GT(forgotten_stories, 10);
+  EXPECT_GT(runner_ups, 10);  // the stream did what it is meant to
+  EXPECT_GT(exact, 10);
+  // What stays is a retention's worth (and one more of expired stories),
+  // not everything ever seen.
+  const size_t kept = (*engine)->ListClusters(true).size();
+  EXPECT_LT(kept, named.size() / 2) << named.size() << " stories named";
 }
 
 TEST(RocksDbStoreTest, FutureDatedArticleIsRefusedAndChangesNothing) {

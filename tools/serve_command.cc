@@ -224,6 +224,7 @@ int RunServe(ServeFlags& flags) {
         LogEvent("info", "retention_forgot",
                  {{"articles", absl::StrCat(totals[0])},
                   {"expired_clusters", absl::StrCat(totals[1])},
+                  {"forgotten_clusters", absl::StrCat(totals[2])},
                   {"sweeps", absl::StrCat(sweeps)},
                   {"received_before",
                    FormatRfc3339(absl::FromUnixNanos(newest_cutoff->load()))}});
@@ -231,7 +232,8 @@ int RunServe(ServeFlags& flags) {
   flags.engine.engine.on_retention_sweep =
       [forgotten, newest_cutoff](const EngineOptions::RetentionSweep& sweep) {
         newest_cutoff->store(absl::ToUnixNanos(sweep.cutoff));
-        forgotten->Add({sweep.articles, sweep.expired_stories});
+        forgotten->Add(
+            {sweep.articles, sweep.expired_stories, sweep.forgotten_stories});
       };
   flags.engine.engine.on_story_change =
       [](const EngineOptions::StoryChange& change) {

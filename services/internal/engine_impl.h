@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -44,6 +45,7 @@
 #include "services/engine_store.h"
 #include "services/internal/centroid.h"
 #include "services/internal/join_policy.h"
+#include "services/internal/numbered_deque.h"
 #include "services/vector_index.h"
 
 namespace newsdedup {
@@ -114,9 +116,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
  private:
   // The first answer an article got, without strings: articles and
-  // clusters by index (records are never erased, so indices stay valid),
-  // shared terms in one string. A tenth of an Assignment's memory, which
-  // matters at millions of articles; Expand() rebuilds the Assignment.
+  // clusters by number (numbers are never reused; a number whose record
+  // was let go names nothing), shared terms in one string. A tenth of an
+  // Assignment's memory, which matters at millions of articles; Expand()
+  // rebuilds the Assignment.
   struct CompactAnswer {
     std::string shared_terms;     // joined by kTermSeparator
     int64_t duplicate_of = -1;    // article
@@ -186,6 +189,15 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     // roots surviving: the cluster this one's thread goes through, or -1
     // for a thread's root, whose number names the thread.
     int64_t thread_parent = -1;
+    // Held articles whose record or first answer names this cluster (as
+    // their story or runner-up): while any does, it stays, so that their
+    // answers resolve. Derived from the articles, never stored.
+    int32_t references = 0;
+    // Clusters whose thread_parent is this one (derived, never stored).
+    int32_t thread_children = 0;
+    // When its last member left (InfiniteFuture while it has members):
+    // one retention after that, the story is forgotten (ForgetStories).
+    absl::Time emptied = absl::InfiniteFuture();
   };
 
   // Where an embedded article belongs, computed without changing anything:
@@ -269,12 +281,14 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   mutable absl::Mutex mu_;
   // Synchronises itself: searches run without the engine's lock.
   const std::unique_ptr<VectorIndex> index_;
-  // articles_.size(), readable without the lock: what a search started
+  // articles_.end(), readable without the lock: what a search started
   // without it may have missed is every article from here on.
   std::atomic<int64_t> num_articles_{0};
-  // A deque: grows without copying or doubling its footprint.
-  std::deque<ArticleRecord> articles_ ABSL_GUARDED_BY(mu_);
-  std::vector<Cluster> clusters_ ABSL_GUARDED_BY(mu_);
+  // Grows without copying or doubling its footprint; retention lets the
+  // forgotten front go.
+  NumberedDeque<ArticleRecord> articles_ ABSL_GUARDED_BY(mu_);
+  // Forgotten stories leave holes; numbers are never reused.
+  NumberedTable<Cluster> clusters_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> article_by_id_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, int64_t> article_by_hash_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> source_names_ ABSL_GUARDED_BY(mu_);
@@ -288,6 +302,13 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // the newest `received` time handed out.
   int64_t retention_cursor_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time last_received_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Emptied stories by (Cluster::emptied, number), oldest first; an entry
+  // whose cluster was emptied again later, refilled or forgotten is stale.
+  absl::btree_set<std::pair<absl::Time, int64_t>> emptied_stories_
+      ABSL_GUARDED_BY(mu_);
+  // Stories that became forgettable out of turn (their last reference or
+  // thread child went): ForgetStories looks at them on its next sweep.
+  std::vector<int64_t> recheck_stories_ ABSL_GUARDED_BY(mu_);
 
   // Durability: the next arrival number, and the changes of the operation
   // in progress (see StageChanges).
@@ -296,6 +317,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
       ABSL_GUARDED_BY(mu_);
   std::vector<int64_t> deleted_seqs_ ABSL_GUARDED_BY(mu_);
   std::vector<int64_t> dirty_clusters_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> forgotten_clusters_ ABSL_GUARDED_BY(mu_);
   uint64_t last_ticket_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Embedding work, counted outside the lock.
@@ -597,6 +619,22 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // so answers already given still resolve; a cluster left empty is
   // reported as expired.
   void ForgetExpiredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Stories: a story left without members (Cluster::emptied) is forgotten
+  // one retention later, with the clusters merged into it, once no held
+  // article's record or answer names any of them and no younger story's
+  // thread goes through them: its id is then unknown, and its store
+  // record deleted. Returns how many stories went.
+  int64_t ForgetStories(absl::Time cutoff) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Live cluster `root` and the clusters merged into it, when the story
+  // may be forgotten at `cutoff`; empty otherwise.
+  std::vector<int64_t> ForgettableStory(int64_t root, absl::Time cutoff) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Notes that live cluster `c` has no members from now on.
+  void MarkEmptied(int64_t c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts (delta +1) or uncounts (-1) the clusters article `a`'s record
+  // and first answer name in their `references`.
+  void CountReferences(int64_t a, int delta) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ----- engine_recovery.cc: persistence -----
 
