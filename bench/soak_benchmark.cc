@@ -38,6 +38,7 @@ struct Flags {
   double rate = 0;  // articles a second; 0: as fast as it can
   std::string corpus = "../shared/data/uci-news-dev.jsonl";
   std::string data_dir;  // default: a fresh directory under /tmp
+  bool in_memory = false;  // no store: the engine's own memory alone
 };
 
 // Resident memory of this process in MiB (VmRSS), 0 if unknown.
@@ -86,7 +87,7 @@ int Run(const Flags& flags) {
   absl::Time now = absl::FromUnixSeconds(1761091200);
   const absl::Duration step = absl::Hours(24) / flags.cap;
   EngineFlags engine_flags;
-  engine_flags.store.durable = true;
+  engine_flags.store.durable = !flags.in_memory;
   engine_flags.store.data_dir = dir;
   engine_flags.store.sync = "none";
   engine_flags.store.retention_days = 1;
@@ -190,6 +191,9 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", flags.data_dir,
                  "Store directory (default: a fresh one under /tmp, removed "
                  "at the end)");
+  app.add_flag("--in-memory", flags.in_memory,
+               "No store: what the engine itself holds, without RocksDB's "
+               "memtables and caches");
   CLI11_PARSE(app, argc, argv);
   return newsdedup::Run(flags);
 }

@@ -71,10 +71,21 @@ struct Embedding {
   // engines never read this view (names() gives it or an empty one).
   std::shared_ptr<const SparseVector> names_view;
   const SparseVector& names() const;
+  // Optional: how many documents of the article's statistics held each
+  // feature of `sparse` (same order), and how many documents those
+  // statistics had: lets the engine tell an event's own words (few
+  // documents beyond its story hold them) from topic and stop words.
+  // Null where the embedder keeps no statistics. Only needed while the
+  // article is placed (the engine drops it after).
+  std::shared_ptr<const std::vector<uint32_t>> document_frequencies;
+  int64_t statistics_documents = 0;
   // Number of distinct words in the text: how much evidence the vector
   // carries. Short texts (headlines) reach lower similarities than full
   // articles about the same event, and the engine adapts its thresholds.
   int num_words = 0;
+  // Which of the embedder's statistics counted this document (kObserve),
+  // for Embedder::Forget; -1: none did.
+  int32_t statistics = -1;
 };
 
 // Cosine similarity of two embeddings: sparse when both have a sparse
@@ -126,8 +137,16 @@ class Embedder {
   virtual std::vector<std::string> DescribeFeatures(
       absl::Span<const uint32_t> ids) const = 0;
 
-  // Number of documents observed so far.
+  // Number of documents observed so far (and not forgotten).
   virtual int64_t num_documents() const = 0;
+
+  // Takes the document of an embedding made with EmbedMode::kObserve out
+  // of the statistics again: its text left the corpus (retention,
+  // deletion, a new version). Statistics then follow the articles held,
+  // as a restart that observes only those rebuilds them, and their memory
+  // follows the vocabulary held rather than every word ever seen. Call it
+  // at most once per observed document. The default keeps none.
+  virtual void Forget(const Embedding& embedding) { (void)embedding; }
 
   // Identifies the model and settings: two embedders with the same
   // fingerprint embed the same text alike (given the same statistics).

@@ -48,6 +48,37 @@ TEST_F(LexicalEmbedderTest, VectorsAreUnitLength) {
   EXPECT_EQ(e.num_words, 7 + 8);
 }
 
+TEST_F(LexicalEmbedderTest, ForgetTakesADocumentOutOfTheStatistics) {
+  // What a restart that observes only the documents held would see.
+  auto fresh = NewLexicalEmbedder(LexicalEmbedderOptions());
+  ASSERT_TRUE(fresh.ok());
+  for (const char* t :
+       {"stocks fall as oil prices rise", "football club signs striker",
+        "storm brings heavy rain to the coast", "election results announced",
+        "new smartphone released with bigger screen"}) {
+    ASSERT_TRUE((*fresh)->Embed({t, ""}, EmbedMode::kObserve).ok());
+  }
+  const int64_t before = embedder_->num_documents();
+  auto gone = embedder_->Embed({"oil prices rise again in budapest", ""},
+                               EmbedMode::kObserve);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_GE(gone->statistics, 0);
+  EXPECT_EQ(embedder_->num_documents(), before + 1);
+  embedder_->Forget(*gone);
+  EXPECT_EQ(embedder_->num_documents(), before);
+  auto kept = (*fresh)->Embed({"oil prices in budapest", ""},
+                              EmbedMode::kReadOnly);
+  ASSERT_TRUE(kept.ok());
+  const Embedding now = Embed("oil prices in budapest");
+  EXPECT_EQ(now.sparse.ids, kept->sparse.ids);
+  EXPECT_EQ(now.sparse.weights, kept->sparse.weights);
+  // A read-only embedding was counted nowhere: forgetting it changes
+  // nothing.
+  EXPECT_EQ(now.statistics, -1);
+  embedder_->Forget(now);
+  EXPECT_EQ(embedder_->num_documents(), before);
+}
+
 TEST_F(LexicalEmbedderTest, IdenticalTextHasCosineOne) {
   const Embedding a = Embed("putin trump summit in budapest on hold");
   const Embedding b = Embed("putin trump summit in budapest on hold");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -226,7 +227,11 @@ class LexicalEmbedder final : public Embedder {
     if (mode == EmbedMode::kObserve) {
       absl::MutexLock lock(&mu_);
       ++num_documents_;
-      DocumentStatistics& stats = statistics_[prepared.statistics];
+      auto [table, added] = table_of_.try_emplace(
+          prepared.statistics, static_cast<int32_t>(tables_.size()));
+      if (added) tables_.emplace_back();
+      embedding.statistics = table->second;
+      DocumentStatistics& stats = tables_[table->second];
       ++stats.documents;
       for (const auto& [id, count] : features) ++stats.frequency[id];
       for (const auto& [id, word] : prepared.word_names) {
@@ -240,17 +245,21 @@ class LexicalEmbedder final : public Embedder {
     double norm2 = 0.0;
     double names_norm2 = 0.0;
     SparseVector names;
+    std::vector<uint32_t> frequencies;
+    frequencies.reserve(features.size());
     {
       absl::ReaderMutexLock lock(&mu_);
       static const DocumentStatistics kNone;
-      auto found = statistics_.find(prepared.statistics);
+      auto found = table_of_.find(prepared.statistics);
       const DocumentStatistics& stats =
-          found != statistics_.end() ? found->second : kNone;
+          found != table_of_.end() ? tables_[found->second] : kNone;
       const double n = static_cast<double>(stats.documents);
+      embedding.statistics_documents = stats.documents;
       for (size_t i = 0; i < features.size(); ++i) {
         const auto& [id, count] = features[i];
         auto df_it = stats.frequency.find(id);
         const double df = df_it == stats.frequency.end() ? 0 : df_it->second;
+        frequencies.push_back(static_cast<uint32_t>(df));
         const double idf =
             std::pow(Idf(n, df) + options_.idf_offset, options_.idf_power);
         // Sublinear in the count; a share of one occurrence (a word's
@@ -280,6 +289,8 @@ class LexicalEmbedder final : public Embedder {
     }
     const float inv = static_cast<float>(1.0 / std::sqrt(norm2));
     for (float& w : embedding.sparse.weights) w *= inv;
+    embedding.document_frequencies =
+        std::make_shared<const std::vector<uint32_t>>(std::move(frequencies));
 
     // Signed feature hashing into the dense vector.
     double dense_norm2 = 0.0;
@@ -313,6 +324,24 @@ class LexicalEmbedder final : public Embedder {
     return num_documents_;
   }
 
+  void Forget(const Embedding& embedding) override {
+    absl::MutexLock lock(&mu_);
+    if (embedding.statistics < 0 ||
+        embedding.statistics >= static_cast<int32_t>(tables_.size())) {
+      return;
+    }
+    DocumentStatistics& stats = tables_[embedding.statistics];
+    if (stats.documents == 0) return;
+    --stats.documents;
+    --num_documents_;
+    // Its sparse ids are the features it was counted with.
+    for (uint32_t id : embedding.sparse.ids) {
+      auto it = stats.frequency.find(id);
+      if (it == stats.frequency.end()) continue;
+      if (--it->second == 0) stats.frequency.erase(it);
+    }
+  }
+
  private:
   const LexicalEmbedderOptions options_;
   const std::unique_ptr<Tokenizer> tokenizer_;
@@ -326,9 +355,10 @@ class LexicalEmbedder final : public Embedder {
 
   mutable absl::Mutex mu_;
   int64_t num_documents_ ABSL_GUARDED_BY(mu_) = 0;  // in every language
-  // By LexicalFeatures::statistics.
-  absl::flat_hash_map<std::string, DocumentStatistics> statistics_
-      ABSL_GUARDED_BY(mu_);
+  // By LexicalFeatures::statistics: the number of its table (in
+  // Embedding::statistics) in tables_ (a deque: references stay valid).
+  absl::flat_hash_map<std::string, int32_t> table_of_ ABSL_GUARDED_BY(mu_);
+  std::deque<DocumentStatistics> tables_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint32_t, std::string> word_names_ ABSL_GUARDED_BY(mu_);
 };
 

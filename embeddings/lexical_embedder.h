@@ -79,6 +79,7 @@ struct LexicalEmbedderOptions {
   // same-kind events in one city apart; 1 is classic TF-IDF.
   float idf_power = 1.25f;
 
+
   // Only the first `max_body_bytes` of a body are embedded (cut at a UTF-8
   // character boundary). The lead of a news article names its event; this
   // bounds the cost of multi-megabyte inputs.

@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -138,12 +139,19 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignNormalized(
                                /*for_insert=*/true));
   absl::MutexLock lock(&mu_);
   StageOnExit stage(this, ticket);
+  // The embedder counted this text; unless a record keeps the embedding,
+  // the counts go again (statistics follow the articles held).
+  bool kept = false;
+  absl::Cleanup uncount = [&] {
+    if (!kept) embedder_->Forget(embedding);
+  };
   ForgetExpiredLocked();
   // Another caller may have sent the same id or text meanwhile.
   if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
   auto known = article_by_id_.find(article.id);
   if (known == article_by_id_.end()) {
     RETURN_IF_ERROR(CheckCapacity());
+    kept = true;
     return AssignEmbedded(article, text.hash, std::move(embedding), found,
                           /*preferred=*/-1, /*version=*/1);
   }
@@ -157,6 +165,7 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignNormalized(
   if (same_text != article_by_hash_.end()) {
     return AssignExactDuplicate(article, text.hash, same_text->second, version);
   }
+  kept = true;
   return AssignEmbedded(article, text.hash, std::move(embedding), found,
                         preferred, version);
 }
@@ -292,8 +301,8 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
     ScoredStory score;
     score.story = c;
     score.similarity = clusters_[c].centroid.Cosine(embedding);
-    score.threshold =
-        question.base_threshold * policy_.TimeFactor(clusters_[c].span, t);
+    score.threshold = question.base_threshold *
+                      TimeFactor(clusters_[c], embedding, score.similarity, t);
     if (measure) {
       evidence.emplace_back(c, Evidence(embedding, score, d));
       if (options_.scorer != nullptr) {
@@ -313,6 +322,37 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
   d.choice = policy_.Choose(question);
   d.evidence = std::move(evidence);
   return d;
+}
+
+float ClusteringEngineImpl::TimeFactor(const Cluster& cluster,
+                                       const Embedding& embedding,
+                                       float similarity, absl::Time t) const {
+  const float factor = policy_.TimeFactor(cluster.span, t);
+  if (factor >= 1.0f || !options_.time_bonus_by_own_words ||
+      embedding.sparse.empty() || embedding.document_frequencies == nullptr) {
+    return factor;
+  }
+  // The share of the match that the story's own words carry: both
+  // cosines divide by the centroid's norm, so their ratio is the dot
+  // products'.
+  const std::vector<uint32_t>& df = *embedding.document_frequencies;
+  const double own_df =
+      std::max(options_.own_word_df_share *
+                   static_cast<double>(embedding.statistics_documents),
+               options_.own_word_story_multiple *
+                   static_cast<double>(cluster.members.size()));
+  Embedding own;
+  for (size_t i = 0; i < embedding.sparse.size() && i < df.size(); ++i) {
+    if (df[i] <= own_df) {
+      own.sparse.ids.push_back(embedding.sparse.ids[i]);
+      own.sparse.weights.push_back(embedding.sparse.weights[i]);
+    }
+  }
+  float share = 0.0f;
+  if (similarity > 0.0f && !own.sparse.empty()) {
+    share = std::clamp(cluster.centroid.Cosine(own) / similarity, 0.0f, 1.0f);
+  }
+  return 1.0f - (1.0f - factor) * share;
 }
 
 StoryEvidence ClusteringEngineImpl::Evidence(const Embedding& embedding,

@@ -113,6 +113,17 @@ struct EngineOptions {
   // 1 this lowers the bar for close articles; undated articles and clusters
   // always use 1.
   float same_time_factor = 0.4f;
+  // The same-time bonus (1 - the factor above) counts only in proportion
+  // to the share of the article's match with the story carried by the
+  // story's own words: features that at most `own_word_df_share` of the
+  // documents hold, or at most `own_word_story_multiple` times the
+  // story's size (most of their documents can be the story's). A join on
+  // topic or stop words alone gets the plain threshold, however close in
+  // time: on a busy feed such neighbours are always near, and stories
+  // chained through them. False: the whole bonus, whatever is shared.
+  bool time_bonus_by_own_words = true;
+  float own_word_df_share = 0.01f;
+  float own_word_story_multiple = 2.0f;
 
   // The learned join decision (services/story_scorer.h): an article joins
   // the candidate story it gives the highest probability when that is at

@@ -37,6 +37,7 @@ void ClusteringEngineImpl::ForgetExpiredLocked() {
     if (!RemoveArticle(retention_cursor_).ok()) break;  // index error: later
     ++sweep.articles;
     if (clusters_[c].members.empty()) ++sweep.expired_stories;
+    ForgetOldEvents(&clusters_[c], cutoff);
   }
   // Records before the cursor are removed: their numbers are still named
   // by answers of held articles (Expand skips them once gone), nothing
@@ -47,6 +48,20 @@ void ClusteringEngineImpl::ForgetExpiredLocked() {
   stats_.forgotten += sweep.articles;
   stats_.forgotten_stories += sweep.forgotten_stories;
   if (options_.on_retention_sweep) options_.on_retention_sweep(sweep);
+}
+
+void ClusteringEngineImpl::ForgetOldEvents(Cluster* cluster,
+                                            absl::Time cutoff) {
+  // In time order; the first (its creation) stays.
+  std::vector<ClusterEvent>& history = cluster->history;
+  if (history.size() < 2 || !(history[1].time < cutoff)) return;
+  history.erase(
+      std::remove_if(history.begin() + 1, history.end(),
+                     [cutoff](const ClusterEvent& e) {
+                       return e.time < cutoff &&
+                              e.kind != ClusterEvent::Kind::kEdited;
+                     }),
+      history.end());
 }
 
 void ClusteringEngineImpl::MarkEmptied(int64_t c) {

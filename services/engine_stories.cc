@@ -29,6 +29,7 @@ void ClusteringEngineImpl::AddToCentroid(Cluster* cluster,
     embedding->dense.clear();
     embedding->dense.shrink_to_fit();
   }
+  embedding->document_frequencies.reset();  // needed to place it only
   cluster->centroid.Add(*embedding);
   cluster->names_centroid.Add(NamesView(*embedding));
   cluster->total_words += embedding->num_words;
@@ -132,6 +133,8 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
       ASSIGN_OR_RETURN(bool removed, index_->Remove(a, record.index_bucket));
       (void)removed;  // false when its shard had already expired
       SubtractFromCentroid(&cluster, record.embedding);
+      // No article holds this text any more: its word counts go too.
+      embedder_->Forget(record.embedding);
     }
     record.embedding = Embedding();
   }

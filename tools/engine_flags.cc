@@ -37,6 +37,25 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->capture_default_str()
       ->group(group);
   command
+      ->add_option("--time-bonus-by-own-words", e.time_bonus_by_own_words,
+                   "Grant the same-time bonus only in proportion to the "
+                   "part of a match carried by the story's own words")
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--own-word-df-share", e.own_word_df_share,
+                   "A story's own word: at most this share of the documents "
+                   "hold it ...")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--own-word-story-multiple", e.own_word_story_multiple,
+                   "... or at most this many times the story's size")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
       ->add_option("--neighbors", e.neighbors,
                    "Nearest articles fetched per article")
       ->check(CLI::PositiveNumber)

@@ -397,6 +397,13 @@ class ClusteringEngineImpl final : public ClusteringEngine {
                                   const Candidates& found,
                                   int64_t preferred) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // JoinPolicy::TimeFactor for `embedding` and a dated story, its bonus
+  // (a factor under 1) scaled by the share of `similarity` (the
+  // article's cosine with the story's centroid) that the story's own
+  // words carry (EngineOptions::time_bonus_by_own_words).
+  float TimeFactor(const Cluster& cluster, const Embedding& embedding,
+                   float similarity, absl::Time t) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // What the scorer reads for the story `score` names, as the hand rule
   // scored it (d.neighbors filled).
   StoryEvidence Evidence(const Embedding& embedding, const ScoredStory& score,
@@ -630,6 +637,13 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // may be forgotten at `cutoff`; empty otherwise.
   std::vector<int64_t> ForgettableStory(int64_t root, absl::Time cutoff) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Retention for a story's history: events before `cutoff` go, except
+  // its creation and editors' actions (an audit trail, and rare), so a
+  // story that lives for months keeps a retention's worth of
+  // representative changes and merges, not every one. The caller marks
+  // the cluster dirty.
+  void ForgetOldEvents(Cluster* cluster, absl::Time cutoff)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Notes that live cluster `c` has no members from now on.
   void MarkEmptied(int64_t c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Counts (delta +1) or uncounts (-1) the clusters article `a`'s record
