@@ -11,9 +11,11 @@
 // in, every new article makes retention forget the oldest: the live state stays
 // the same size while articles keep arriving, which is what a server at its cap
 // sees. Undated articles go to the index shard that never expires. Every
-// --sample-seconds it prints the process's resident memory, the store's size on
+// --sample-seconds it prints the process's resident memory (and the heap in
+// use within it), the store's size on
 // disk, live articles and the index's waypoints; at the end, memory after the
 // first retention cycle against the most since.
+#include <malloc.h>
 #include <omp.h>
 
 #include <CLI/CLI.hpp>
@@ -37,7 +39,7 @@ struct Flags {
   double sample_seconds = 30;
   double rate = 0;  // articles a second; 0: as fast as it can
   std::string corpus = "../shared/data/uci-news-dev.jsonl";
-  std::string data_dir;  // default: a fresh directory under /tmp
+  std::string data_dir;    // default: a fresh directory under /tmp
   bool in_memory = false;  // no store: the engine's own memory alone
 };
 
@@ -56,6 +58,14 @@ double ResidentMiB() {
     }
   }
   return 0;
+}
+
+// Bytes malloc holds for the program (in use, not free in its arenas),
+// in MiB: with rss_mib, tells what the program keeps from what the
+// allocator keeps around it.
+double HeapInUseMiB() {
+  const struct mallinfo2 info = mallinfo2();
+  return (info.uordblks + info.hblkhd) / (1024.0 * 1024.0);
 }
 
 double DirectoryMiB(const std::string& dir) {
@@ -107,8 +117,8 @@ int Run(const Flags& flags) {
       flags.rate > 0 ? absl::StrFormat("%g articles/s", flags.rate)
                      : std::string("unpaced"),
       dir);
-  std::cout << "minutes  assigned  rss_mib  store_mib  articles  waypoints  "
-               "stories_forgotten\n";
+  std::cout << "minutes  assigned  rss_mib  heap_mib  store_mib  articles  "
+               "waypoints  stories_forgotten\n";
   const absl::Time start = absl::Now();
   const absl::Time end = start + absl::Minutes(flags.minutes);
   absl::Time next_sample = start;
@@ -133,11 +143,12 @@ int Run(const Flags& flags) {
       const EngineStats stats = (*engine)->stats();
       last = ResidentMiB();
       if (after_first_cycle > 0) most_since = std::max(most_since, last);
-      std::cout << absl::StrFormat("%7.1f  %8d  %7.1f  %9.1f  %8d  %9d  %17d",
-                                   absl::ToDoubleMinutes(absl::Now() - start),
-                                   assigned, last, DirectoryMiB(dir),
-                                   stats.articles, stats.index_waypoints,
-                                   stats.forgotten_stories)
+      std::cout << absl::StrFormat(
+                       "%7.1f  %8d  %7.1f  %8.1f  %9.1f  %8d  %9d  "
+                       "%17d",
+                       absl::ToDoubleMinutes(absl::Now() - start), assigned,
+                       last, HeapInUseMiB(), DirectoryMiB(dir), stats.articles,
+                       stats.index_waypoints, stats.forgotten_stories)
                 << std::endl;
       next_sample += absl::Seconds(flags.sample_seconds);
     }

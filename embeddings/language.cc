@@ -47,15 +47,33 @@ sb_stemmer* StemmerFor(absl::string_view language) {
   return it->second.get();
 }
 
+// What DetectLanguage needs before it believes CLD2: letters (about a
+// sentence) and the share of them in the top language.
+constexpr int kMinDetectionLetters = 64;
+constexpr int kMinDetectionPercent = 70;
+
 }  // namespace
 
 std::string DetectLanguage(absl::string_view text) {
+  CLD2::Language top3[3];
+  int percent3[3] = {0, 0, 0};
+  int letter_bytes = 0;
   bool reliable = false;
-  const CLD2::Language language =
-      CLD2::DetectLanguage(text.data(), static_cast<int>(text.size()),
-                           /*is_plain_text=*/true, &reliable);
-  // CLD2 answers English when it cannot tell: only reliable answers count.
-  if (language == CLD2::UNKNOWN_LANGUAGE || !reliable) return "";
+  const CLD2::Language language = CLD2::DetectLanguageSummary(
+      text.data(), static_cast<int>(text.size()), /*is_plain_text=*/true, top3,
+      percent3, &letter_bytes, &reliable);
+  // CLD2 answers English when it cannot tell, and calls a few words
+  // "reliable" on little evidence: a headline of names ("Malaysia Airlines
+  // Flight 370", "Eau Claire Leader-Telegram") comes out Malay or French,
+  // and about one English headline in 20,000 German or French.
+  // Only a reliable answer on a sentence's worth of letters, most of them
+  // in that language, counts; a wrong foreign label costs an English text
+  // its features and loads a dictionary for nothing.
+  if (language == CLD2::UNKNOWN_LANGUAGE || !reliable ||
+      letter_bytes < kMinDetectionLetters ||
+      percent3[0] < kMinDetectionPercent) {
+    return "";
+  }
   return NormalizeLanguageTag(CLD2::LanguageCode(language));
 }
 

@@ -13,8 +13,9 @@
 namespace newsdedup {
 
 // The ISO 639-1 code ("en", "de", ...) of the language of `text` (valid
-// UTF-8) by CLD2; empty when CLD2 cannot tell reliably (often so for a
-// headline alone).
+// UTF-8) by CLD2; empty when CLD2 cannot tell reliably, or the text has
+// less than about a sentence of letters (a short headline of names is
+// often taken for another language), or is a mixture.
 std::string DetectLanguage(absl::string_view text);
 
 // A language tag as given with an article ("de-AT", "EN", "deu") reduced

@@ -26,6 +26,20 @@ TEST(LanguageTest, DetectsTheLanguageOfNewsText) {
   EXPECT_EQ(DetectLanguage(""), "");
 }
 
+TEST(LanguageTest, AShortHeadlineOfNamesIsNotTakenForAnotherLanguage) {
+  // CLD2 calls each of these reliable: Malay, French, Sesotho, German.
+  EXPECT_EQ(DetectLanguage("Malaysia Airlines Flight 370"), "");
+  EXPECT_EQ(DetectLanguage("Eau Claire Leader-Telegram"), "");
+  EXPECT_EQ(DetectLanguage("Lena Dunham does Lena Dunham on 'SNL'"), "");
+  EXPECT_EQ(
+      DetectLanguage("Titanfall review: drop zone Tomnod Titanfall Zimmerman"),
+      "");
+  // A foreign headline of a sentence's length still is.
+  EXPECT_EQ(DetectLanguage("Wybory prezydenckie w Polsce odbędą się w maju, "
+                           "zdecydował w środę Sejm"),
+            "pl");
+}
+
 TEST(LanguageTest, NormalisesGivenTags) {
   EXPECT_EQ(NormalizeLanguageTag("de-AT"), "de");
   EXPECT_EQ(NormalizeLanguageTag("EN_gb"), "en");

@@ -297,7 +297,7 @@ absl::Status ClusteringEngineImpl::Recover() {
     if (!clusters_.contains(c)) continue;
     Cluster& cluster = clusters_[c];
     if (cluster.thread_parent >= 0) {
-      ++clusters_[cluster.thread_parent].thread_children;
+      clusters_[cluster.thread_parent].thread_children.push_back(c);
     }
     if (cluster.merged_into >= 0) {
       ++stats_.merges;
@@ -480,7 +480,8 @@ absl::Status ClusteringEngineImpl::CheckRecoveredClusters() {
       }
     }
     // Thread links point to older clusters only, so no walk can loop; a
-    // story is forgotten only once no thread goes through it.
+    // story is forgotten only once no thread goes through it (its younger
+    // stories relinked to the root first).
     const int64_t parent = clusters_[c].thread_parent;
     if (parent != -1 &&
         (parent < 0 || parent >= c || !clusters_.contains(parent))) {

@@ -51,17 +51,16 @@ void ClusteringEngineImpl::ForgetExpiredLocked() {
 }
 
 void ClusteringEngineImpl::ForgetOldEvents(Cluster* cluster,
-                                            absl::Time cutoff) {
+                                           absl::Time cutoff) {
   // In time order; the first (its creation) stays.
   std::vector<ClusterEvent>& history = cluster->history;
   if (history.size() < 2 || !(history[1].time < cutoff)) return;
-  history.erase(
-      std::remove_if(history.begin() + 1, history.end(),
-                     [cutoff](const ClusterEvent& e) {
-                       return e.time < cutoff &&
-                              e.kind != ClusterEvent::Kind::kEdited;
-                     }),
-      history.end());
+  history.erase(std::remove_if(history.begin() + 1, history.end(),
+                               [cutoff](const ClusterEvent& e) {
+                                 return e.time < cutoff &&
+                                        e.kind != ClusterEvent::Kind::kEdited;
+                               }),
+                history.end());
 }
 
 void ClusteringEngineImpl::MarkEmptied(int64_t c) {
@@ -103,13 +102,16 @@ std::vector<int64_t> ClusteringEngineImpl::ForgettableStory(
   auto in_story = [&](int64_t c) {
     return std::binary_search(story.begin(), story.end(), c);
   };
-  int64_t threads_through = 0;  // younger stories' threads, from outside
+  bool threads_through = false;  // younger stories' threads, from outside
   for (const int64_t c : story) {
     if (clusters_[c].references > 0) return {};
-    threads_through += clusters_[c].thread_children;
-    if (in_story(clusters_[c].thread_parent)) --threads_through;
+    for (const int64_t child : clusters_[c].thread_children) {
+      threads_through |= !in_story(child);
+    }
   }
-  if (threads_through > 0) return {};
+  // A thread's root names the thread: it stays while others are in it.
+  // Any other story goes, its younger stories relinked (ForgetStories).
+  if (threads_through && in_story(ThreadRoot(root))) return {};
   return story;
 }
 
@@ -129,11 +131,25 @@ int64_t ClusteringEngineImpl::ForgetStories(absl::Time cutoff) {
     const std::vector<int64_t> story =
         ForgettableStory(Resolve(due[i]), cutoff);
     if (story.empty()) continue;  // held; looked at again when freed
+    auto in_story = [&story](int64_t c) {
+      return std::binary_search(story.begin(), story.end(), c);
+    };
+    // Younger stories whose thread went through this one now link to the
+    // thread's root (older than all of them: no walk can loop), so the
+    // thread, and every id it answers with, stays as it was.
+    const int64_t thread_root = ThreadRoot(story.front());
     for (const int64_t c : story) {
+      for (const int64_t child : clusters_[c].thread_children) {
+        if (in_story(child)) continue;
+        clusters_[child].thread_parent = thread_root;
+        clusters_[thread_root].thread_children.push_back(child);
+        MarkDirty(child);
+      }
       const int64_t parent = clusters_[c].thread_parent;
-      if (parent >= 0 &&
-          !std::binary_search(story.begin(), story.end(), parent)) {
-        --clusters_[parent].thread_children;
+      if (parent >= 0 && !in_story(parent)) {
+        std::vector<int64_t>& siblings = clusters_[parent].thread_children;
+        siblings.erase(std::remove(siblings.begin(), siblings.end(), c),
+                       siblings.end());
         due.push_back(parent);
       }
     }

@@ -243,7 +243,7 @@ void ClusteringEngineImpl::JoinThreads(int64_t c, int64_t d) {
   if (older == younger) return;
   if (younger < older) std::swap(older, younger);
   clusters_[younger].thread_parent = older;
-  ++clusters_[older].thread_children;
+  clusters_[older].thread_children.push_back(younger);
   MarkDirty(younger);
 }
 

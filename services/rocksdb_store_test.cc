@@ -693,6 +693,73 @@ TEST(RocksDbStoreTest, ForgettingStoriesKeepsHeldAnswersResolvable) {
   EXPECT_LT(kept, named.size() / 2) << named.size() << " stories named";
 }
 
+// A thread that lives for months goes through stories long forgotten:
+// their younger stories link to the thread's root instead, so a story
+// stays for its retention and the answers that name it, not for as long
+// as its thread lives (which kept every story ever made).
+TEST(RocksDbStoreTest, AThreadOutlivesItsStoriesWithoutKeepingThem) {
+  TempDir dir("long-thread");
+  ManualClock clock;
+  EngineOptions options;
+  options.retention = absl::Hours(48);
+  options.story_window = absl::Hours(36);
+  options.thread_threshold = 0.01f;  // any word in common
+  options.clock = clock.AsFunction();
+  auto engine = OpenEngine(dir.path(), options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  const std::vector<std::string> places = {
+      "Oslo",  "Lima",  "Cairo", "Hanoi", "Quito", "Dakar", "Perth",
+      "Minsk", "Accra", "Doha",  "Riga",  "Sofia", "Tunis", "Baku"};
+  const std::vector<std::string> what = {"harbour crane", "school roof",
+                                         "power station", "river ferry"};
+  std::string first_thread;
+  int64_t most_kept = 0;
+  const int kDays = 80;
+  for (int day = 0; day < kDays; ++day) {
+    // One event a day, three reports in its first hours, all of them
+    // about the long drought (the thread's word).
+    for (int k = 0; k < 3; ++k) {
+      Article article;
+      article.id = absl::StrCat("d", day, "-", k);
+      article.title =
+          absl::StrCat("Drought: ", places[day % places.size()], " ",
+                       what[(day / places.size()) % what.size()], " closes",
+                       k == 0 ? "" : (k == 1 ? " again" : " officials say"));
+      article.published = clock.now;
+      clock.now += absl::Hours(2);
+      auto answer = (*engine)->Assign(article);
+      ASSERT_TRUE(answer.ok()) << answer.status();
+      if (first_thread.empty()) first_thread = answer->thread_id;
+      // (A new story's first answer names its own thread: links come
+      // after the answer.)
+      if (k > 0) {
+        EXPECT_EQ(answer->thread_id, first_thread) << article.id;
+      }
+    }
+    clock.now += absl::Hours(18);
+    most_kept =
+        std::max<int64_t>(most_kept, (*engine)->ListClusters(true).size());
+    if (day % 20 == 19) {  // and the links come back alike
+      std::vector<std::string> before;
+      for (const ClusterSummary& c : (*engine)->ListClusters(true)) {
+        before.push_back(absl::StrCat(c.cluster_id, " ", c.thread_id));
+      }
+      engine->reset();
+      engine = OpenEngine(dir.path(), options);
+      ASSERT_TRUE(engine.ok()) << engine.status();
+      std::vector<std::string> after;
+      for (const ClusterSummary& c : (*engine)->ListClusters(true)) {
+        after.push_back(absl::StrCat(c.cluster_id, " ", c.thread_id));
+      }
+      EXPECT_EQ(after, before) << "restart after day " << day;
+    }
+  }
+  // Four days' stories at most (two of retention, two more while expired),
+  // and the thread's first one, which names it.
+  EXPECT_LE(most_kept, 6);
+  EXPECT_TRUE((*engine)->ResolveThreadId(first_thread).ok());
+}
+
 TEST(RocksDbStoreTest, FutureDatedArticleIsRefusedAndChangesNothing) {
   // A feed with a broken clock (an article dated 9999-12-31) is refused:
   // it must not make everything else look old.

@@ -17,7 +17,9 @@ float Centroid::Dot(const Embedding& query) const {
   if (!query.sparse.empty()) {
     for (size_t i = 0; i < query.sparse.size(); ++i) {
       auto it = sparse_.find(query.sparse.ids[i]);
-      if (it != sparse_.end()) dot += query.sparse.weights[i] * it->second;
+      if (it != sparse_.end()) {
+        dot += query.sparse.weights[i] * it->second.weight;
+      }
     }
   } else {
     for (size_t i = 0; i < dense_.size() && i < query.dense.size(); ++i) {
@@ -33,9 +35,9 @@ float Centroid::Dot(const Centroid& other) const {
       sparse_.size() <= other.sparse_.size() ? *this : other;
   const Centroid& large = &small == this ? other : *this;
   double dot = 0.0;
-  for (const auto& [id, weight] : small.sparse_) {
+  for (const auto& [id, feature] : small.sparse_) {
     auto it = large.sparse_.find(id);
-    if (it != large.sparse_.end()) dot += weight * it->second;
+    if (it != large.sparse_.end()) dot += feature.weight * it->second.weight;
   }
   for (size_t i = 0; i < dense_.size() && i < other.dense_.size(); ++i) {
     dot += dense_[i] * other.dense_[i];
@@ -49,7 +51,9 @@ void Centroid::Add(const Embedding& member) {
   double member_norm2 = 0.0;
   if (!member.sparse.empty()) {
     for (size_t i = 0; i < member.sparse.size(); ++i) {
-      sparse_[member.sparse.ids[i]] += member.sparse.weights[i];
+      Feature& feature = sparse_[member.sparse.ids[i]];
+      feature.weight += member.sparse.weights[i];
+      ++feature.members;
       member_norm2 += member.sparse.weights[i] * member.sparse.weights[i];
     }
   } else {
@@ -71,9 +75,11 @@ void Centroid::Subtract(const Embedding& member) {
     for (size_t i = 0; i < member.sparse.size(); ++i) {
       auto it = sparse_.find(member.sparse.ids[i]);
       if (it == sparse_.end()) continue;
-      it->second -= member.sparse.weights[i];
-      // Drop features no member has any more (up to rounding).
-      if (std::abs(it->second) < 1e-7f) sparse_.erase(it);
+      it->second.weight -= member.sparse.weights[i];
+      // A feature no member has any more goes. Its sum is only zero up to
+      // rounding (x + y - x - y), and a story that lives for months would
+      // otherwise keep every word any member ever had.
+      if (--it->second.members <= 0) sparse_.erase(it);
       member_norm2 += member.sparse.weights[i] * member.sparse.weights[i];
     }
   } else {
@@ -96,9 +102,9 @@ std::vector<uint32_t> Centroid::TopSharedFeatures(const Embedding& query,
   std::vector<std::pair<float, uint32_t>> shared;
   for (size_t i = 0; i < query.sparse.size(); ++i) {
     auto it = sparse_.find(query.sparse.ids[i]);
-    if (it != sparse_.end() && it->second > 0) {
+    if (it != sparse_.end() && it->second.weight > 0) {
       shared.push_back(
-          {query.sparse.weights[i] * it->second, query.sparse.ids[i]});
+          {query.sparse.weights[i] * it->second.weight, query.sparse.ids[i]});
     }
   }
   const size_t keep = std::min<size_t>(std::max(n, 0), shared.size());
@@ -112,7 +118,11 @@ std::vector<uint32_t> Centroid::TopSharedFeatures(const Embedding& query,
 
 void Centroid::Merge(const Centroid& other) {
   const double dot = Dot(other);
-  for (const auto& [id, weight] : other.sparse_) sparse_[id] += weight;
+  for (const auto& [id, feature] : other.sparse_) {
+    Feature& mine = sparse_[id];
+    mine.weight += feature.weight;
+    mine.members += feature.members;
+  }
   if (!other.dense_.empty()) {
     if (dense_.empty()) dense_.assign(other.dense_.size(), 0.0f);
     for (size_t i = 0; i < dense_.size(); ++i) dense_[i] += other.dense_[i];

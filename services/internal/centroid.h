@@ -41,12 +41,18 @@ class Centroid {
   // False while the sum is zero (no member, or members without features).
   bool has_weight() const { return norm2_ > 0.0; }
   int count() const { return count_; }
+  // Distinct sparse features some member has (what the centroid holds).
+  size_t num_features() const { return sparse_.size(); }
 
  private:
   float Dot(const Embedding& query) const;
   float Dot(const Centroid& other) const;
 
-  absl::flat_hash_map<uint32_t, float> sparse_;
+  struct Feature {
+    float weight = 0.0f;  // sum over the members
+    int32_t members = 0;  // members that have it
+  };
+  absl::flat_hash_map<uint32_t, Feature> sparse_;
   std::vector<float> dense_;
   double norm2_ = 0.0;
   int count_ = 0;

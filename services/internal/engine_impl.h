@@ -194,7 +194,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     // answers resolve. Derived from the articles, never stored.
     int32_t references = 0;
     // Clusters whose thread_parent is this one (derived, never stored).
-    int32_t thread_children = 0;
+    std::vector<int64_t> thread_children;
     // When its last member left (InfiniteFuture while it has members):
     // one retention after that, the story is forgotten (ForgetStories).
     absl::Time emptied = absl::InfiniteFuture();
@@ -629,9 +629,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
   // Stories: a story left without members (Cluster::emptied) is forgotten
   // one retention later, with the clusters merged into it, once no held
-  // article's record or answer names any of them and no younger story's
-  // thread goes through them: its id is then unknown, and its store
-  // record deleted. Returns how many stories went.
+  // article's record or answer names any of them: its id is then unknown,
+  // and its store record deleted. Younger stories whose thread went
+  // through it link to the thread's root instead (which names the thread,
+  // so it stays while another story is in its thread). Returns how many
+  // stories went.
   int64_t ForgetStories(absl::Time cutoff) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Live cluster `root` and the clusters merged into it, when the story
   // may be forgotten at `cutoff`; empty otherwise.
