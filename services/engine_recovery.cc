@@ -301,6 +301,13 @@ absl::Status ClusteringEngineImpl::Recover() {
     }
     if (cluster.merged_into >= 0) {
       ++stats_.merges;
+      // Stores from before absorbed stories were timed: from now.
+      if (cluster.emptied == absl::InfiniteFuture()) {
+        cluster.emptied = recovered_at;
+      }
+      if (options_.retention != absl::InfiniteDuration()) {
+        emptied_stories_.insert({cluster.emptied, c});
+      }
       continue;
     }
     if (cluster.members.empty()) {
@@ -404,8 +411,10 @@ storage::v1::StoredCluster ClusteringEngineImpl::ToStored(int64_t c) const {
   out.set_id(cluster.id);
   out.set_merged_into(cluster.merged_into);
   for (const std::string& alias : cluster.aliases) out.add_aliases(alias);
-  out.set_representative_seq(
-      cluster.representative >= 0 ? articles_[cluster.representative].seq : -1);
+  out.set_representative_seq(cluster.representative >= 0 &&
+                                     articles_.contains(cluster.representative)
+                                 ? articles_[cluster.representative].seq
+                                 : -1);
   for (const ClusterEvent& event : cluster.history) {
     storage::v1::StoredClusterEvent* e = out.add_history();
     e->set_kind(ToStoredEventKind(event.kind));
@@ -421,8 +430,7 @@ storage::v1::StoredCluster ClusteringEngineImpl::ToStored(int64_t c) const {
   for (int64_t k : cluster.kept_apart) out.add_kept_apart(k);
   for (int64_t seq : cluster.placed) out.add_placed_seqs(seq);
   if (cluster.thread_parent >= 0) out.set_thread_parent(cluster.thread_parent);
-  if (cluster.members.empty() && cluster.merged_into < 0 &&
-      cluster.emptied != absl::InfiniteFuture()) {
+  if (cluster.members.empty() && cluster.emptied != absl::InfiniteFuture()) {
     out.set_emptied_unix_nanos(absl::ToUnixNanos(cluster.emptied));
   }
   if (cluster.span.dated) {

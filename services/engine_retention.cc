@@ -79,10 +79,29 @@ void ClusteringEngineImpl::CountReferences(int64_t a, int delta) {
     // An emptied story waiting only for this reference to go.
     if (cluster.references == 0 &&
         options_.retention != absl::InfiniteDuration() &&
-        clusters_[Resolve(c)].emptied != absl::InfiniteFuture()) {
+        (cluster.merged_into >= 0 ||
+         clusters_[Resolve(c)].emptied != absl::InfiniteFuture())) {
       recheck_stories_.push_back(c);
     }
   }
+}
+
+std::vector<int64_t> ClusteringEngineImpl::ForgettableAlias(
+    int64_t c, absl::Time cutoff) const {
+  const Cluster& absorbed = clusters_[c];
+  if (absorbed.references > 0 || !(absorbed.emptied < cutoff)) return {};
+  // Stores from before absorbed records were flattened (Absorb) may hold
+  // chains: a record another one merges into stays.
+  const Cluster& live = clusters_[Resolve(c)];
+  for (const std::string& alias : live.aliases) {
+    auto it = cluster_by_id_.find(alias);
+    if (it != cluster_by_id_.end() && clusters_[it->second].merged_into == c) {
+      return {};
+    }
+  }
+  // Absorb joined its thread to the survivor's, whose root is older: it
+  // is never its thread's root, and threads through it are relinked.
+  return {c};
 }
 
 std::vector<int64_t> ClusteringEngineImpl::ForgettableStory(
@@ -128,9 +147,19 @@ int64_t ClusteringEngineImpl::ForgetStories(absl::Time cutoff) {
   // thread went through.
   for (size_t i = 0; i < due.size(); ++i) {
     if (!clusters_.contains(due[i])) continue;  // gone already
+    const bool alias = clusters_[due[i]].merged_into >= 0;
     const std::vector<int64_t> story =
-        ForgettableStory(Resolve(due[i]), cutoff);
+        alias ? ForgettableAlias(due[i], cutoff)
+              : ForgettableStory(Resolve(due[i]), cutoff);
     if (story.empty()) continue;  // held; looked at again when freed
+    if (alias) {                  // the live story no longer answers to its id
+      const int64_t live = Resolve(due[i]);
+      std::vector<std::string>& aliases = clusters_[live].aliases;
+      aliases.erase(
+          std::remove(aliases.begin(), aliases.end(), clusters_[due[i]].id),
+          aliases.end());
+      MarkDirty(live);
+    }
     auto in_story = [&story](int64_t c) {
       return std::binary_search(story.begin(), story.end(), c);
     };
@@ -158,7 +187,7 @@ int64_t ClusteringEngineImpl::ForgetStories(absl::Time cutoff) {
       clusters_.erase(c);
       if (store_ != nullptr) forgotten_clusters_.push_back(c);
     }
-    ++forgotten;
+    forgotten += !alias;
   }
   return forgotten;
 }

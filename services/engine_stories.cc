@@ -413,6 +413,19 @@ int64_t ClusteringEngineImpl::Absorb(int64_t survivor, int64_t absorbed) {
   AddEvent(&s, ClusterEvent::Kind::kAbsorbed, x.id, "");
   Announce(EngineOptions::StoryChange::Kind::kMerge, s.id, "", x.id);
   x.merged_into = survivor;
+  // Stories x absorbed earlier now point at the survivor, so that no
+  // absorbed record depends on another: each can be forgotten alone.
+  for (const std::string& alias : x.aliases) {
+    auto it = cluster_by_id_.find(alias);
+    if (it == cluster_by_id_.end()) continue;
+    Cluster& y = clusters_[it->second];
+    if (y.merged_into != absorbed) continue;
+    y.merged_into = survivor;
+    MarkDirty(it->second);
+  }
+  // Its id resolves to the survivor's for one retention, and while an
+  // answer held names it; then it is forgotten (ForgetStories).
+  MarkEmptied(absorbed);
   --live_clusters_;
   x.members.clear();
   x.members.shrink_to_fit();
@@ -426,6 +439,10 @@ int64_t ClusteringEngineImpl::Absorb(int64_t survivor, int64_t absorbed) {
   // while it is one of the majority and none of the majority is clearly
   // more central; never the smaller story's headline.
   const int64_t absorbed_rep = x.representative;
+  // An absorbed record has no representative of its own: the one it had
+  // may be forgotten while the record is still written (relinked threads,
+  // flattened merges).
+  x.representative = -1;
   if (s.pinned) return survivor;
   if (x.pinned) {
     SetRepresentative(survivor, absorbed_rep);

@@ -760,6 +760,94 @@ TEST(RocksDbStoreTest, AThreadOutlivesItsStoriesWithoutKeepingThem) {
   EXPECT_TRUE((*engine)->ResolveThreadId(first_thread).ok());
 }
 
+// A story that lives for months absorbs a story now and then: each
+// absorbed id resolves for one retention and while an answer held names
+// it, then it is forgotten (its record deleted, the survivor no longer
+// lists it), rather than every absorbed id staying with the survivor.
+TEST(RocksDbStoreTest, AbsorbedStoriesAreForgottenWhileTheirSurvivorLives) {
+  TempDir dir("absorbed");
+  ManualClock clock;
+  EngineOptions options;
+  options.retention = absl::Hours(24);
+  options.story_window = absl::Hours(24);
+  // No article joins; only the merge step brings stories together.
+  options.short_text_threshold = 0.99f;
+  options.long_text_threshold = 0.99f;
+  options.near_duplicate_threshold = 1.0f;
+  options.same_time_factor = 1.0f;
+  options.short_text_merge_threshold = 0.3f;
+  options.long_text_merge_threshold = 0.3f;
+  options.clock = clock.AsFunction();
+  int64_t absorbed = 0;
+  options.on_story_change = [&](const EngineOptions::StoryChange& change) {
+    absorbed += change.kind == EngineOptions::StoryChange::Kind::kMerge;
+  };
+  auto engine = OpenEngine(dir.path(), options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  std::string survivor, first_alias;
+  size_t most_aliases = 0;
+  std::vector<std::string> held;
+  const std::vector<std::string> kOther = {
+      "Central bank holds interest rates steady",
+      "Striker signs new contract",
+      "Pop star announces world tour dates",
+      "Parliament debates pension bill",
+      "Heatwave grips southern Europe",
+      "Carmaker recalls electric models",
+      "Chess champion wins final round",
+      "Museum returns looted statue"};
+  for (int i = 0; i < 120; ++i) {  // one every two hours: ten days
+    Article article;
+    article.id = absl::StrCat("v", i);
+    article.title =
+        absl::StrCat("Iceland volcano erupts near Grindavik, update ", i);
+    article.published = clock.now;
+    clock.now += absl::Hours(2);
+    auto answer = (*engine)->Assign(article);
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    if (survivor.empty()) survivor = answer->cluster_id;
+    held.push_back(article.id);
+    // Other news between them, so that their shared words are rare.
+    Article other;
+    other.id = absl::StrCat("o", i);
+    other.title = absl::StrCat(kOther[i % kOther.size()], " ", i);
+    other.published = clock.now;
+    ASSERT_TRUE((*engine)->Assign(other).ok());
+    auto story = (*engine)->GetCluster(survivor);
+    ASSERT_TRUE(story.ok()) << story.status() << " after article " << i;
+    most_aliases = std::max(most_aliases, story->aliases.size());
+    if (first_alias.empty() && !story->aliases.empty()) {
+      first_alias = story->aliases[0];
+    }
+    // Every answer held names a story that resolves.
+    std::vector<std::string> still_held;
+    for (const std::string& id : held) {
+      auto view = (*engine)->GetArticle(id);
+      if (!view.ok()) continue;
+      still_held.push_back(id);
+      EXPECT_TRUE((*engine)->ResolveClusterId(view->assignment.cluster_id).ok())
+          << id << " names " << view->assignment.cluster_id;
+    }
+    held = std::move(still_held);
+    if (i % 40 == 39) {  // and a restart brings back the same
+      auto before = (*engine)->GetCluster(survivor);
+      ASSERT_TRUE(before.ok());
+      engine->reset();
+      engine = OpenEngine(dir.path(), options);
+      ASSERT_TRUE(engine.ok()) << engine.status();
+      auto after = (*engine)->GetCluster(survivor);
+      ASSERT_TRUE(after.ok()) << after.status();
+      EXPECT_EQ(after->aliases, before->aliases) << "restart after " << i;
+    }
+  }
+  EXPECT_GT(absorbed, 20);  // the stream did what it is meant to
+  // Two retentions' worth at most (held answers name them for one).
+  EXPECT_LE(most_aliases, 26u);
+  EXPECT_EQ((*engine)->ResolveClusterId(first_alias).status().code(),
+            absl::StatusCode::kNotFound)
+      << first_alias;
+}
+
 TEST(RocksDbStoreTest, FutureDatedArticleIsRefusedAndChangesNothing) {
   // A feed with a broken clock (an article dated 9999-12-31) is refused:
   // it must not make everything else look old.

@@ -639,6 +639,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // may be forgotten at `cutoff`; empty otherwise.
   std::vector<int64_t> ForgettableStory(int64_t root, absl::Time cutoff) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // {c} when absorbed cluster `c` may be forgotten at `cutoff` (absorbed
+  // before it, no held answer naming it) while its survivor lives on;
+  // empty otherwise.
+  std::vector<int64_t> ForgettableAlias(int64_t c, absl::Time cutoff) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Retention for a story's history: events before `cutoff` go, except
   // its creation and editors' actions (an audit trail, and rare), so a
   // story that lives for months keeps a retention's worth of
