@@ -133,8 +133,10 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
       ASSIGN_OR_RETURN(bool removed, index_->Remove(a, record.index_bucket));
       (void)removed;  // false when its shard had already expired
       SubtractFromCentroid(&cluster, record.embedding);
-      // No article holds this text any more: its word counts go too.
-      embedder_->Forget(record.embedding);
+      // Its word counts stay: a replica that recovered this article from
+      // a checkpoint holds its embedding without the table it was counted
+      // in, so forgetting here would make replicas' statistics differ
+      // (the failover check's digests did).
     }
     record.embedding = Embedding();
   }
