@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/status/status.h"
@@ -22,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "absl/types/span.h"
 #include "common/status_macros.h"
 
 namespace newsdedup {
@@ -32,7 +34,6 @@ struct NatsDeleter {
   void operator()(natsOptions* p) const { natsOptions_Destroy(p); }
   void operator()(natsConnection* p) const { natsConnection_Destroy(p); }
   void operator()(jsCtx* p) const { jsCtx_Destroy(p); }
-  void operator()(natsSubscription* p) const { natsSubscription_Destroy(p); }
   void operator()(natsMsg* p) const { natsMsg_Destroy(p); }
   void operator()(jsMsgMetaData* p) const { jsMsgMetaData_Destroy(p); }
   void operator()(jsPubAck* p) const { jsPubAck_Destroy(p); }
@@ -40,6 +41,26 @@ struct NatsDeleter {
 };
 template <typename T>
 using NatsPtr = std::unique_ptr<T, NatsDeleter>;
+
+// Frees a subscription once the connection's read loop is done with it.
+// nats.c 3.4 takes a subscription for an incoming message, lets go of the
+// connection's lock, then locks the subscription: one freed in between is
+// locked after free (nats.c#637, fixed in 3.6; a newcomer replica died of
+// it about once in ten failover checks, SIGSEGV in pthread_mutex_trylock).
+// Unsubscribed first, the read loop finds it no more; a round trip to the
+// server (its PONG is read after every earlier message) lets a message
+// already taken finish.
+struct SubscriptionCloser {
+  natsConnection* conn = nullptr;
+  void operator()(natsSubscription* sub) const {
+    if (natsSubscription_Unsubscribe(sub) == NATS_OK && conn != nullptr &&
+        natsConnection_FlushTimeout(conn, 1000) != NATS_OK) {
+      absl::SleepFor(absl::Milliseconds(50));  // no round trip: wait instead
+    }
+    natsSubscription_Destroy(sub);
+  }
+};
+using SubscriptionPtr = std::unique_ptr<natsSubscription, SubscriptionCloser>;
 
 // A failed call as a Status: timeouts and lost connections are UNAVAILABLE
 // (the caller may retry elsewhere); the rest are INTERNAL.
@@ -90,9 +111,12 @@ T RetryThroughElections(absl::Duration timeout, Attempt attempt) {
 
 // An ordered consumer of `subject` in `stream`, from `first_sequence` on
 // (0: from the first message), created through leader elections.
-absl::StatusOr<NatsPtr<natsSubscription>> SubscribeOrdered(
-    jsCtx* js, const std::string& stream, const std::string& subject,
-    uint64_t first_sequence, absl::Duration timeout) {
+absl::StatusOr<SubscriptionPtr> SubscribeOrdered(natsConnection* conn,
+                                                 jsCtx* js,
+                                                 const std::string& stream,
+                                                 const std::string& subject,
+                                                 uint64_t first_sequence,
+                                                 absl::Duration timeout) {
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = stream.c_str();
@@ -101,7 +125,7 @@ absl::StatusOr<NatsPtr<natsSubscription>> SubscribeOrdered(
     so.Config.DeliverPolicy = js_DeliverByStartSequence;
     so.Config.OptStartSeq = first_sequence;
   }
-  using Subscribed = absl::StatusOr<NatsPtr<natsSubscription>>;
+  using Subscribed = absl::StatusOr<SubscriptionPtr>;
   return RetryThroughElections<Subscribed>(
       timeout,
       [&](jsOptions* o, absl::Status* last) -> std::optional<Subscribed> {
@@ -113,14 +137,13 @@ absl::StatusOr<NatsPtr<natsSubscription>> SubscribeOrdered(
           *last = NatsError(absl::StrCat("subscribing to ", subject), s, code);
           return std::nullopt;
         }
-        return NatsPtr<natsSubscription>(raw);
+        return SubscriptionPtr(raw, SubscriptionCloser{conn});
       });
 }
 
 class JetStreamReader final : public LogReader {
  public:
-  explicit JetStreamReader(NatsPtr<natsSubscription> sub)
-      : sub_(std::move(sub)) {}
+  explicit JetStreamReader(SubscriptionPtr sub) : sub_(std::move(sub)) {}
 
   absl::StatusOr<std::optional<LogRecord>> Next(
       absl::Duration timeout) override {
@@ -145,7 +168,7 @@ class JetStreamReader final : public LogReader {
   }
 
  private:
-  NatsPtr<natsSubscription> sub_;
+  SubscriptionPtr sub_;
 };
 
 class JetStreamLog final : public ReplicationLog {
@@ -176,18 +199,49 @@ class JetStreamLog final : public ReplicationLog {
     return ack->Sequence;
   }
 
+  // Replicas step over what this answers false for, so it answers false
+  // only where one server's answer says the number holds nothing: within
+  // the stream's range and listed deleted. "No message" alone is no
+  // answer: a server answers so for a number past its own end too (one
+  // that has not caught up), and one replica stepping over a held entry
+  // loses its change (the failover check saw two state digests, one
+  // acknowledged article missing on one replica).
   absl::StatusOr<bool> Holds(uint64_t sequence,
                              absl::Duration timeout) override {
+    // One answer of one server: its range and the numbers it lists deleted.
     jsOptions o;
     jsOptions_Init(&o);
     o.Wait = Millis(timeout);
-    natsMsg* raw = nullptr;
+    o.Stream.Info.DeletedDetails = true;
+    jsStreamInfo* info_raw = nullptr;
     jsErrCode code = static_cast<jsErrCode>(0);
-    const natsStatus s = js_GetMsg(&raw, js_.get(), options_.stream.c_str(),
-                                   sequence, &o, &code);
+    natsStatus s = js_GetStreamInfo(&info_raw, js_.get(),
+                                    options_.stream.c_str(), &o, &code);
+    NatsPtr<jsStreamInfo> info(info_raw);
+    if (s != NATS_OK) return NatsError("reading the stream's state", s, code);
+    const jsStreamState& state = info->State;
+    if (sequence < state.FirstSeq) return false;  // purged
+    if (sequence > state.LastSeq) {
+      return absl::UnavailableError(absl::StrCat(
+          "the log's server knows entries up to ", state.LastSeq,
+          " only; whether it holds ", sequence, " cannot be told yet"));
+    }
+    const absl::Span<const uint64_t> deleted(
+        state.Deleted, static_cast<size_t>(std::max(state.DeletedLen, 0)));
+    if (absl::c_linear_search(deleted, sequence)) return false;
+    // Not listed: held, unless the server also counts numbers it does not
+    // list (a number skipped at the start of a new file block) and has no
+    // message there.
+    if (state.NumDeleted <= deleted.size()) return true;
+    natsMsg* raw = nullptr;
+    code = static_cast<jsErrCode>(0);
+    jsOptions_Init(&o);
+    o.Wait = Millis(timeout);
+    s = js_GetMsg(&raw, js_.get(), options_.stream.c_str(), sequence, &o,
+                  &code);
     NatsPtr<natsMsg> msg(raw);
     if (s == NATS_OK) return true;
-    if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) return false;
+    if (code == JSNoMessageFoundErr) return false;
     return NatsError(absl::StrCat("reading log entry ", sequence), s, code);
   }
 
@@ -199,8 +253,7 @@ class JetStreamLog final : public ReplicationLog {
     const natsStatus s =
         js_DeleteMsg(js_.get(), options_.stream.c_str(), sequence, &o, &code);
     if (s == NATS_OK) return absl::OkStatus();
-    if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr ||
-        code == JSStreamMsgDeleteFailed) {
+    if (code == JSNoMessageFoundErr || code == JSStreamMsgDeleteFailed) {
       return absl::NotFoundError(absl::StrCat("the log holds no entry ",
                                               sequence, " (",
                                               natsStatus_GetText(s), ")"));
@@ -220,10 +273,11 @@ class JetStreamLog final : public ReplicationLog {
 
   absl::StatusOr<std::unique_ptr<LogReader>> Read(
       uint64_t first_sequence) override {
-    ASSIGN_OR_RETURN(NatsPtr<natsSubscription> sub,
-                     SubscribeOrdered(js_.get(), options_.stream, subject_,
-                                      std::max<uint64_t>(first_sequence, 1),
-                                      options_.connect_timeout));
+    ASSIGN_OR_RETURN(
+        SubscriptionPtr sub,
+        SubscribeOrdered(conn_.get(), js_.get(), options_.stream, subject_,
+                         std::max<uint64_t>(first_sequence, 1),
+                         options_.connect_timeout));
     return std::make_unique<JetStreamReader>(std::move(sub));
   }
 
@@ -501,7 +555,7 @@ class JetStreamShelf final : public CheckpointShelf {
     // never delivered the last ones after NATS servers had died and come
     // back (a newcomer waited for ever in the failover check). Indexes
     // without the range are read through a consumer, as they were.
-    NatsPtr<natsSubscription> sub;
+    SubscriptionPtr sub;
     uint64_t next_sequence = index->first_chunk;
     auto next_chunk = [&]() -> absl::StatusOr<NatsPtr<natsMsg>> {
       if (index->first_chunk == 0) {
@@ -523,8 +577,8 @@ class JetStreamShelf final : public CheckpointShelf {
                   const natsStatus s =
                       js_GetMsg(&raw, connection_.js.get(), name_.c_str(),
                                 next_sequence, o, &code);
-                  if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) {
-                    return Got(NatsPtr<natsMsg>());  // another upload's
+                  if (code == JSNoMessageFoundErr) {  // not "stream not found"
+                    return Got(NatsPtr<natsMsg>());   // another upload's
                   }
                   if (s != NATS_OK) {
                     *last = NatsError("reading a checkpoint chunk", s, code);
@@ -543,8 +597,9 @@ class JetStreamShelf final : public CheckpointShelf {
     };
     if (index->first_chunk == 0) {
       ASSIGN_OR_RETURN(
-          sub, SubscribeOrdered(connection_.js.get(), name_, index->subject, 0,
-                                options_.connect_timeout));
+          sub,
+          SubscribeOrdered(connection_.conn.get(), connection_.js.get(), name_,
+                           index->subject, 0, options_.connect_timeout));
     }
     int64_t bytes = 0;
     // A chunk may come twice (a consumer recreated across a leader change
@@ -677,7 +732,7 @@ class JetStreamShelf final : public CheckpointShelf {
                   js_GetLastMsg(&raw, connection_.js.get(), name_.c_str(),
                                 subject.c_str(), o, &code);
               NatsPtr<natsMsg> msg(raw);
-              if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) {
+              if (code == JSNoMessageFoundErr) {  // not "stream not found"
                 return std::make_pair(std::string(), uint64_t{0});
               }
               if (s != NATS_OK) {

@@ -30,7 +30,8 @@ struct LogRecord {
   std::string data;
 };
 
-// Reads entries in order from one starting point. One thread at a time.
+// Reads entries in order from one starting point. One thread at a time;
+// destroyed before the log that made it.
 class LogReader {
  public:
   virtual ~LogReader() = default;

@@ -333,6 +333,14 @@ def run(cluster, args, rng, disk):
     digests = {cluster.metrics(r).get("newsdedup_state_digest") for r in live}
     log(f"{len(live)} replicas at entry {final:.0f}; state digests: "
         f"{len(digests)} distinct")
+    if len(digests) > 1 or lost:
+        # What differs, so that a failure in CI can be read from its log.
+        for r, view in zip(live, views):
+            m = cluster.metrics(r)
+            missing = [i for i in ingest.acknowledged if i not in view][:5]
+            log(f"  {r.name}: digest={m.get('newsdedup_state_digest')} "
+                f"applied={m.get('newsdedup_replication_applied_sequence')} "
+                f"articles={len(view)} missing={missing}")
     stored_same = check_stored_digest(args.newsdedup, live)
     gaps = sorted(ingest.gaps_ms) or [0.0]
     print(f"acknowledged={len(ingest.acknowledged)} lost={lost} "
