@@ -13,6 +13,25 @@ namespace newsdedup {
 
 using absl::StrCat;
 
+namespace {
+
+// What a ListClusters page token is bound to: every field but the page's
+// size and token (PageSnapshots).
+std::string ListQuery(const v1::ListClustersRequest& request) {
+  const int sort =
+      request.sort_by() == v1::ListClustersRequest::SORT_BY_UNSPECIFIED
+          ? v1::ListClustersRequest::SIZE
+          : request.sort_by();
+  return StrCat("sort=", sort, " expired=", request.include_expired(),
+                " thread=", request.thread_id(), " since=",
+                request.has_updated_since()
+                    ? StrCat(request.updated_since().seconds(), ".",
+                             request.updated_since().nanos())
+                    : "-");
+}
+
+}  // namespace
+
 ClusterReads::ClusterReads(const ClusteringEngine* engine,
                            const ServiceLimits& limits)
     : engine_(engine), limits_(limits) {}
@@ -41,12 +60,13 @@ absl::Status ClusterReads::GetCluster(const v1::GetClusterRequest& request,
                                              std::numeric_limits<int>::max()));
     std::vector<std::string> ids;
     for (const ArticleView& member : members.members) ids.push_back(member.id);
-    page = member_pages_.First(std::move(ids), page_size);
+    page = member_pages_.First(std::move(ids), page_size, request.cluster_id());
     for (int i = 0; i < static_cast<int>(page.ids.size()); ++i) {
       ToProto(members.members[i], response->add_members());
     }
   } else {
-    ASSIGN_OR_RETURN(page, member_pages_.Next(request.page_token(), page_size));
+    ASSIGN_OR_RETURN(page, member_pages_.Next(request.page_token(), page_size,
+                                              request.cluster_id()));
     for (const std::string& id : page.ids) {
       // Taken down or expired since the first page: left out.
       absl::StatusOr<ArticleView> member = engine_->GetArticle(id);
@@ -70,8 +90,8 @@ absl::Status ClusterReads::ListClusters(const v1::ListClustersRequest& request,
     ASSIGN_OR_RETURN(page, FirstClusterPage(request, page_size, response));
   } else {
     // Later pages: the order the first page computed (see page_tokens.h).
-    ASSIGN_OR_RETURN(page,
-                     cluster_pages_.Next(request.page_token(), page_size));
+    ASSIGN_OR_RETURN(page, cluster_pages_.Next(request.page_token(), page_size,
+                                               ListQuery(request)));
     for (const std::string& id : page.ids) {
       absl::StatusOr<ClusterSummary> cluster = engine_->GetCluster(id);
       // Merged into another cluster (listed under its own id) or expired
@@ -125,7 +145,7 @@ absl::StatusOr<PageSnapshots::Page> ClusterReads::FirstClusterPage(
   std::vector<std::string> ids;
   for (const ClusterSummary& c : clusters) ids.push_back(c.cluster_id);
   const PageSnapshots::Page page =
-      cluster_pages_.First(std::move(ids), page_size);
+      cluster_pages_.First(std::move(ids), page_size, ListQuery(request));
   for (size_t i = 0; i < page.ids.size(); ++i) {
     ToProto(clusters[i], response->add_clusters());
   }

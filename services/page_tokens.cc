@@ -42,9 +42,11 @@ PageSnapshots::Page PageSnapshots::PageAt(uint64_t number,
 }
 
 PageSnapshots::Page PageSnapshots::First(std::vector<std::string> ids,
-                                         int page_size) {
+                                         int page_size,
+                                         const std::string& query) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->ids = std::move(ids);
+  snapshot->query = query;
   if (static_cast<int64_t>(snapshot->ids.size()) <= page_size) {
     return PageAt(0, *snapshot, 0, page_size);  // one page: nothing to keep
   }
@@ -58,7 +60,7 @@ PageSnapshots::Page PageSnapshots::First(std::vector<std::string> ids,
 }
 
 absl::StatusOr<PageSnapshots::Page> PageSnapshots::Next(
-    const std::string& token, int page_size) {
+    const std::string& token, int page_size, const std::string& query) {
   std::string decoded;
   if (!absl::WebSafeBase64Unescape(token, &decoded)) {
     return BadToken("not a token from this API");
@@ -90,6 +92,11 @@ absl::StatusOr<PageSnapshots::Page> PageSnapshots::Next(
   }
   if (offset > static_cast<int64_t>(snapshot->ids.size())) {
     return BadToken("not a token from this API");
+  }
+  if (snapshot->query != query) {
+    return BadToken(
+        "made for a request with other parameters (only page_size may "
+        "change between pages)");
   }
   return PageAt(number, *snapshot, offset, page_size);
 }

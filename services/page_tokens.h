@@ -38,18 +38,24 @@ class PageSnapshots {
     int64_t total = 0;  // items in the snapshot
   };
 
-  // The first page of `ids` (a new snapshot is kept only if there are
-  // more pages).
-  Page First(std::vector<std::string> ids, int page_size);
+  // The first page of `ids`, listed for `query` (the request's fields
+  // other than its page size and token, in any stable spelling). A new
+  // snapshot is kept only if there are more pages.
+  Page First(std::vector<std::string> ids, int page_size,
+             const std::string& query);
 
-  // The page a token names. Errors: kInvalidArgument for a token this
-  // server did not make, or whose snapshot has expired (the message says
-  // to start again without a token).
-  absl::StatusOr<Page> Next(const std::string& token, int page_size);
+  // The page a token names, for a request of the same `query`. Errors:
+  // kInvalidArgument for a token this server did not make, one made for
+  // another query (AIP-158: a token reused with another sort order would
+  // silently keep the old one), or whose snapshot has expired (the message
+  // says to start again without a token).
+  absl::StatusOr<Page> Next(const std::string& token, int page_size,
+                            const std::string& query);
 
  private:
   struct Snapshot {
     std::vector<std::string> ids;
+    std::string query;
     absl::Time last_used;
   };
 

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -694,6 +695,26 @@ TEST(ServeAccessTest, EditorsCorrectClustersFromTheCliAndItLasts) {
   EXPECT_THAT(out, HasSubstr("EDITED split by Ana Editor"));
   ASSERT_EQ(client("reader-token-0123456789", "get-article s4", &out), 0);
   EXPECT_THAT(out, ::testing::Not(HasSubstr("\"story-1\"")));
+  // Issue 37: counts read as English, neighbours show their headlines.
+  std::smatch split_off;
+  ASSERT_TRUE(std::regex_search(out, split_off,
+                                std::regex("\"cluster_id\":\\s*\"([^\"]+)\"")))
+      << out;
+  ASSERT_EQ(client("reader-token-0123456789",
+                   "get-cluster " + split_off[1].str(), &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("1 article from 1 source,"));
+  ASSERT_EQ(client("reader-token-0123456789", "get-cluster story-2", &out), 0);
+  EXPECT_THAT(out, HasSubstr("3 articles from 3 sources,"));
+  ASSERT_EQ(
+      client("reader-token-0123456789",
+             "find-similar 'Chile tsunami warning after earthquake'", &out),
+      0)
+      << out;
+  EXPECT_THAT(
+      out,
+      HasSubstr("Tsunami warning for Chile coast after strong earthquake"));
   server->Stop(SIGTERM);
   std::filesystem::remove_all(dir);
 }

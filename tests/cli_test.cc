@@ -98,9 +98,27 @@ TEST_F(CliTest, VersionIsPrinted) {
   EXPECT_THAT(r.out, ::testing::MatchesRegex("[0-9]+\\.[0-9]+\\.[0-9]+\n"));
 }
 
-TEST_F(CliTest, UnknownCommandIsAUsageError) {
+// Issue 37: a misspelt command is named with the closest one, and every
+// usage error exits 2 (CLI11's own codes were 105, 106, 109, ...).
+TEST_F(CliTest, UnknownCommandIsAUsageErrorThatSuggestsTheClosest) {
   RunResult r = Run("frobnicate");
-  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown command 'frobnicate'"));
+  EXPECT_THAT(r.err, HasSubstr("cluster, eval"));
+  r = Run("clsuter stories.jsonl");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("did you mean 'cluster'?"));
+  r = Run("client --server 127.0.0.1:1 get-artcle x");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("newsdedup client: unknown command "
+                               "'get-artcle'; did you mean 'get-article'?"));
+  for (const char* usage :
+       {"cluster --no-such-flag", "cluster --window-hours abc", "eval",
+        "cluster a.jsonl b.jsonl c.jsonl"}) {
+    r = Run(usage);
+    EXPECT_EQ(r.exit_code, 2) << usage << ": " << r.err;
+    EXPECT_THAT(r.err, Not(HasSubstr("unknown command"))) << usage;
+  }
 }
 
 TEST_F(CliTest, ClusterWritesOneAnswerPerArticleInTheApisShape) {

@@ -474,8 +474,20 @@ TEST_F(GrpcServiceTest, ListClustersSortsFiltersAndPages) {
     EXPECT_NE(response.next_page_token(), "1");  // opaque, not an offset
   }
   {
-    v1::ListClustersRequest next;
-    next.set_page_size(1);
+    // Issue 37 (AIP-158): a token serves the query that made it; with
+    // another sort order it used to keep the old one without a word.
+    v1::ListClustersRequest other = request;
+    other.set_sort_by(v1::ListClustersRequest::SIZE);
+    other.set_page_token(response.next_page_token());
+    v1::ListClustersResponse refused;
+    grpc::ClientContext refused_context;
+    const grpc::Status status =
+        stub_->ListClusters(&refused_context, other, &refused);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(status.error_message(), HasSubstr("other parameters"));
+  }
+  {
+    v1::ListClustersRequest next = request;
     next.set_page_token(response.next_page_token());
     grpc::ClientContext context;
     ASSERT_TRUE(stub_->ListClusters(&context, next, &response).ok());

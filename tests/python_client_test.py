@@ -177,7 +177,8 @@ class PythonClientTest(unittest.TestCase):
                 page = client.list_clusters(sort=sort, page_size=1)
                 self.assertEqual(page.total, 2)
                 self.assertEqual(len(page.clusters), 1)
-                rest = client.list_clusters(page_size=1, page_token=page.next_page_token)
+                rest = client.list_clusters(sort=sort, page_size=1,
+                                            page_token=page.next_page_token)
                 self.assertEqual(len(rest.clusters), 1)
                 self.assertEqual(rest.next_page_token, "")
                 clusters[sort] = [page.clusters[0].cluster_id, rest.clusters[0].cluster_id]

@@ -47,6 +47,11 @@ struct ClientFlags {
   std::string reason;
 };
 
+// "1 article", "2 articles".
+std::string Counted(int64_t n, absl::string_view noun) {
+  return absl::StrCat(n, " ", noun, n == 1 ? "" : "s");
+}
+
 std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0 && t.nanos() == 0) return "-";
   return absl::FormatTime("%E4Y-%m-%d %H:%M",
@@ -214,8 +219,8 @@ class Client {
     }
     const v1::ClusterSummary& c = response.cluster();
     std::cout << absl::StrFormat(
-        "%s  %d articles from %d sources, %s .. %s\nrepresentative: %s  %s\n",
-        c.cluster_id(), c.size(), c.num_sources(),
+        "%s  %s from %s, %s .. %s\nrepresentative: %s  %s\n", c.cluster_id(),
+        Counted(c.size(), "article"), Counted(c.num_sources(), "source"),
         FormatTimestamp(c.first_seen()), FormatTimestamp(c.last_seen()),
         c.representative_id(), c.representative_title());
     std::cout << "thread: " << c.thread_id() << " (list-clusters --thread "
@@ -309,8 +314,8 @@ class Client {
               << (would.cluster_id().empty() ? "" : " in " + would.cluster_id())
               << "\n";
     for (const v1::SimilarArticle& n : response.neighbors()) {
-      std::cout << absl::StrFormat("  %.3f  %-20s %s\n", n.similarity(),
-                                   n.article_id(), n.cluster_id());
+      std::cout << absl::StrFormat("  %.3f  %-20s %-12s %s\n", n.similarity(),
+                                   n.article_id(), n.cluster_id(), n.title());
     }
     return kExitOk;
   }

@@ -1,9 +1,87 @@
 // newsdedup: deduplicate news articles and cluster them into stories.
 // A thin shell: flags are parsed here, the work is in the engine library.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <iostream>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_join.h"
 #include "common/version.h"
 #include "tools/commands.h"
+
+namespace {
+
+// Levenshtein distance: how many one-letter edits turn `a` into `b`.
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// For a command line CLI11 refused: when a word stands where a command was
+// required and names none (a misspelt command), a message naming the
+// closest command; "" otherwise. CLI11 alone says "A subcommand is
+// required" or that the arguments were not expected.
+std::string UnknownCommandMessage(CLI::App* app, int argc, char** argv) {
+  CLI::App* level = app;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") return "";
+    if (arg.size() > 1 && arg[0] == '-') {
+      // A flag; its value, when given apart, is no command either.
+      const size_t equals = arg.find('=');
+      const CLI::Option* option =
+          level->get_option_no_throw(arg.substr(0, equals));
+      if (option != nullptr && option->get_expected_min() > 0 &&
+          equals == std::string::npos) {
+        ++i;
+      }
+      continue;
+    }
+    const std::vector<CLI::App*> commands =
+        level->get_subcommands([](CLI::App*) { return true; });
+    if (commands.empty() || level->get_require_subcommand_min() == 0) {
+      return "";
+    }
+    std::vector<std::string> names;
+    CLI::App* found = nullptr;
+    for (CLI::App* command : commands) {
+      names.push_back(command->get_name());
+      if (command->check_name(arg)) found = command;
+    }
+    if (found != nullptr) {
+      level = found;
+      continue;
+    }
+    const std::string path =
+        level == app ? "newsdedup" : "newsdedup " + level->get_name();
+    std::string closest;
+    size_t best = 3;  // at most two edits away
+    for (const std::string& name : names) {
+      const size_t distance = EditDistance(arg, name);
+      if (distance < best) best = distance, closest = name;
+    }
+    std::string message = path + ": unknown command '" + arg + "'";
+    message += closest.empty()
+                   ? "; the commands are " + absl::StrJoin(names, ", ")
+                   : "; did you mean '" + closest + "'?";
+    return message + " ('" + path + " --help' lists them)";
+  }
+  return "";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -30,6 +108,19 @@ int main(int argc, char** argv) {
   newsdedup::RegisterClientCommand(&app, &exit_code);
   newsdedup::RegisterLoadgenCommand(&app, &exit_code);
   newsdedup::RegisterAdminCommand(&app, &exit_code);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // Every usage error exits 2, whatever CLI11's own code for its kind
+    // (105, 106, 109, ...): scripts test one number.
+    const std::string unknown = UnknownCommandMessage(&app, argc, argv);
+    if (unknown.empty()) {
+      app.exit(e);
+    } else {
+      std::cerr << unknown << "\n";
+    }
+    return newsdedup::kExitUsage;
+  }
   return exit_code;
 }

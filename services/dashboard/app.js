@@ -35,6 +35,11 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// "1 article", "2 articles".
+function counted(n, noun) {
+  return n + " " + noun + (n === 1 ? "" : "s");
+}
+
 function when(iso) {
   return iso ? iso.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, "Z") : "–";
 }
@@ -193,7 +198,8 @@ async function showClusters(query) {
   // Filters look past the first page (a few pages at most).
   for (let pages = 1; data.next_page_token && (f.source || f.minSize || f.hours) &&
        pages < 10; ++pages) {
-    data = await getJson("/api/clusters?page_size=" + PAGE_SIZE +
+    // A token serves the query that made it (the same sort).
+    data = await getJson("/api/clusters?sort=growth&page_size=" + PAGE_SIZE +
                          "&page_token=" + encodeURIComponent(data.next_page_token));
     clusters.push(...data.clusters);
   }
@@ -349,7 +355,7 @@ function threadSection(c, stories) {
       ? el("ul", {id: "siblings"}, ...siblings.map(s =>
           el("li", {class: "sibling"},
              el("a", {href: clusterHref(s.cluster_id)}, s.representative_title || "(untitled)"),
-             " · " + s.size + " articles")))
+             " · " + counted(s.size, "article"))))
       : el("p", {class: "meta"}, "No other story in this thread."));
 }
 
@@ -380,7 +386,8 @@ async function showCluster(id) {
     el("p", {}, el("a", {href: "#/"}, "← all clusters")),
     el("h2", {id: "cluster-title"}, c.representative_title),
     el("div", {class: "meta"},
-       c.size + " articles from " + c.num_sources + " sources · first seen " +
+       counted(c.size, "article") + " from " +
+       counted(c.num_sources, "source") + " · first seen " +
        when(c.first_seen) + " · last seen " + when(c.last_seen) +
        (c.aliases.length ? " · merged: " + c.aliases.join(", ") : "")),
     el("h3", {}, "Articles per hour"),
