@@ -577,7 +577,7 @@ class JetStreamShelf final : public CheckpointShelf {
                   const natsStatus s =
                       js_GetMsg(&raw, connection_.js.get(), name_.c_str(),
                                 next_sequence, o, &code);
-                  if (code == JSNoMessageFoundErr) {  // not "stream not found"
+                  if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) {
                     return Got(NatsPtr<natsMsg>());   // another upload's
                   }
                   if (s != NATS_OK) {
@@ -732,7 +732,7 @@ class JetStreamShelf final : public CheckpointShelf {
                   js_GetLastMsg(&raw, connection_.js.get(), name_.c_str(),
                                 subject.c_str(), o, &code);
               NatsPtr<natsMsg> msg(raw);
-              if (code == JSNoMessageFoundErr) {  // not "stream not found"
+              if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) {
                 return std::make_pair(std::string(), uint64_t{0});
               }
               if (s != NATS_OK) {
