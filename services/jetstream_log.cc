@@ -209,16 +209,8 @@ class JetStreamLog final : public ReplicationLog {
   absl::StatusOr<bool> Holds(uint64_t sequence,
                              absl::Duration timeout) override {
     // One answer of one server: its range and the numbers it lists deleted.
-    jsOptions o;
-    jsOptions_Init(&o);
-    o.Wait = Millis(timeout);
-    o.Stream.Info.DeletedDetails = true;
-    jsStreamInfo* info_raw = nullptr;
-    jsErrCode code = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetStreamInfo(&info_raw, js_.get(),
-                                    options_.stream.c_str(), &o, &code);
-    NatsPtr<jsStreamInfo> info(info_raw);
-    if (s != NATS_OK) return NatsError("reading the stream's state", s, code);
+    ASSIGN_OR_RETURN(NatsPtr<jsStreamInfo> info,
+                     StreamInfo(timeout, /*deleted_details=*/true));
     const jsStreamState& state = info->State;
     if (sequence < state.FirstSeq) return false;  // purged
     if (sequence > state.LastSeq) {
@@ -233,12 +225,13 @@ class JetStreamLog final : public ReplicationLog {
     // list (a number skipped at the start of a new file block) and has no
     // message there.
     if (state.NumDeleted <= deleted.size()) return true;
-    natsMsg* raw = nullptr;
-    code = static_cast<jsErrCode>(0);
+    jsOptions o;
     jsOptions_Init(&o);
     o.Wait = Millis(timeout);
-    s = js_GetMsg(&raw, js_.get(), options_.stream.c_str(), sequence, &o,
-                  &code);
+    natsMsg* raw = nullptr;
+    jsErrCode code = static_cast<jsErrCode>(0);
+    const natsStatus s = js_GetMsg(&raw, js_.get(), options_.stream.c_str(),
+                                   sequence, &o, &code);
     NatsPtr<natsMsg> msg(raw);
     if (s == NATS_OK) return true;
     if (code == JSNoMessageFoundErr) return false;
@@ -287,16 +280,26 @@ class JetStreamLog final : public ReplicationLog {
     uint64_t last = 0;
   };
   absl::StatusOr<Sequences> StreamSequences(absl::Duration timeout) {
+    ASSIGN_OR_RETURN(NatsPtr<jsStreamInfo> info,
+                     StreamInfo(timeout, /*deleted_details=*/false));
+    return Sequences{info->State.FirstSeq, info->State.LastSeq};
+  }
+
+  // The stream's state as one server answers it, with the list of deleted
+  // numbers when `deleted_details`.
+  absl::StatusOr<NatsPtr<jsStreamInfo>> StreamInfo(absl::Duration timeout,
+                                                   bool deleted_details) {
     jsOptions o;
     jsOptions_Init(&o);
     o.Wait = Millis(timeout);
+    o.Stream.Info.DeletedDetails = deleted_details;
     jsStreamInfo* info_raw = nullptr;
     jsErrCode code = static_cast<jsErrCode>(0);
     const natsStatus s = js_GetStreamInfo(&info_raw, js_.get(),
                                           options_.stream.c_str(), &o, &code);
     NatsPtr<jsStreamInfo> info(info_raw);
     if (s != NATS_OK) return NatsError("reading the stream's state", s, code);
-    return Sequences{info->State.FirstSeq, info->State.LastSeq};
+    return info;
   }
 
   const JetStreamLogOptions options_;
@@ -578,7 +581,7 @@ class JetStreamShelf final : public CheckpointShelf {
                       js_GetMsg(&raw, connection_.js.get(), name_.c_str(),
                                 next_sequence, o, &code);
                   if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) {
-                    return Got(NatsPtr<natsMsg>());   // another upload's
+                    return Got(NatsPtr<natsMsg>());  // another upload's
                   }
                   if (s != NATS_OK) {
                     *last = NatsError("reading a checkpoint chunk", s, code);

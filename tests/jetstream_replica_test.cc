@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -70,6 +71,20 @@ bool Eventually(const std::function<bool()>& done) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   return done();
+}
+
+// Runs `use` with the JetStream context of a plain client (no user) of
+// the NATS server at `port`, as any process on the network could open.
+void AsPlainClient(int port, const std::function<void(jsCtx*)>& use) {
+  natsConnection* conn = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(
+                &conn, absl::StrCat("nats://127.0.0.1:", port).c_str()),
+            NATS_OK);
+  jsCtx* js = nullptr;
+  ASSERT_EQ(natsConnection_JetStream(&js, conn, nullptr), NATS_OK);
+  use(js);
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(conn);
 }
 
 constexpr char kReplicaPassword[] = "replica-password-for-tests";
@@ -258,15 +273,9 @@ TEST_F(JetStreamReplicaTest, OnlyNumbersTheStreamListsDeletedAreSteppedOver) {
   EXPECT_TRUE(*log->Holds(3, absl::Seconds(5)));
   EXPECT_FALSE(log->Holds(4, absl::Seconds(5)).ok());  // not written yet
   // The stream gone: the log cannot say, for any number.
-  natsConnection* conn = nullptr;
-  ASSERT_EQ(natsConnection_ConnectTo(
-                &conn, absl::StrCat("nats://127.0.0.1:", port_).c_str()),
-            NATS_OK);
-  jsCtx* js = nullptr;
-  ASSERT_EQ(natsConnection_JetStream(&js, conn, nullptr), NATS_OK);
-  EXPECT_EQ(js_DeleteStream(js, "jstest", nullptr, nullptr), NATS_OK);
-  jsCtx_Destroy(js);
-  natsConnection_Destroy(conn);
+  AsPlainClient(port_, [](jsCtx* js) {
+    EXPECT_EQ(js_DeleteStream(js, "jstest", nullptr, nullptr), NATS_OK);
+  });
   for (uint64_t sequence : {1, 2, 3}) {
     EXPECT_FALSE(log->Holds(sequence, absl::Seconds(5)).ok()) << sequence;
   }
@@ -277,25 +286,19 @@ TEST_F(JetStreamReplicaTest, OnlyNumbersTheStreamListsDeletedAreSteppedOver) {
 void PublishRaw(
     int port, const std::string& subject, const std::string& data,
     const std::vector<std::pair<std::string, std::string>>& headers = {}) {
-  natsConnection* conn = nullptr;
-  ASSERT_EQ(natsConnection_ConnectTo(
-                &conn, absl::StrCat("nats://127.0.0.1:", port).c_str()),
-            NATS_OK);
-  jsCtx* js = nullptr;
-  ASSERT_EQ(natsConnection_JetStream(&js, conn, nullptr), NATS_OK);
-  natsMsg* msg = nullptr;
-  ASSERT_EQ(natsMsg_Create(&msg, subject.c_str(), nullptr, data.data(),
-                           static_cast<int>(data.size())),
-            NATS_OK);
-  for (const auto& [key, value] : headers) {
-    natsMsgHeader_Set(msg, key.c_str(), value.c_str());
-  }
-  jsPubAck* ack = nullptr;
-  EXPECT_EQ(js_PublishMsg(&ack, js, msg, nullptr, nullptr), NATS_OK);
-  jsPubAck_Destroy(ack);
-  natsMsg_Destroy(msg);
-  jsCtx_Destroy(js);
-  natsConnection_Destroy(conn);
+  AsPlainClient(port, [&](jsCtx* js) {
+    natsMsg* msg = nullptr;
+    ASSERT_EQ(natsMsg_Create(&msg, subject.c_str(), nullptr, data.data(),
+                             static_cast<int>(data.size())),
+              NATS_OK);
+    for (const auto& [key, value] : headers) {
+      natsMsgHeader_Set(msg, key.c_str(), value.c_str());
+    }
+    jsPubAck* ack = nullptr;
+    EXPECT_EQ(js_PublishMsg(&ack, js, msg, nullptr, nullptr), NATS_OK);
+    jsPubAck_Destroy(ack);
+    natsMsg_Destroy(msg);
+  });
 }
 
 // Issue 33.3: a chunk whose Path was absolute was written at that path,

@@ -88,7 +88,7 @@ function timeline(counts, large) {
   counts.forEach((c, i) => {
     const hoursAgo = counts.length - i;
     const slot = node("g", {class: "hour"});
-    slot.append(node("title", {}, c + (c === 1 ? " article, " : " articles, ") +
+    slot.append(node("title", {}, counted(c, "article") + ", " +
                      hoursAgo + "–" + (hoursAgo - 1) + " h ago"));
     // A full-height transparent target, so empty hours answer hover too.
     slot.append(node("rect", {x: i * barWidth, y: 0, width: barWidth,
@@ -192,15 +192,15 @@ function filterForm(f) {
 async function showClusters(query) {
   const f = listFilters(query);
   const clusters = [];
-  let data = await getJson("/api/clusters?sort=growth&page_size=" + PAGE_SIZE);
+  // Later pages repeat the query: a token serves the query that made it.
+  const list = "/api/clusters?sort=growth&page_size=" + PAGE_SIZE;
+  let data = await getJson(list);
   const total = data.total, articles = data.total_articles;
   clusters.push(...data.clusters);
   // Filters look past the first page (a few pages at most).
   for (let pages = 1; data.next_page_token && (f.source || f.minSize || f.hours) &&
        pages < 10; ++pages) {
-    // A token serves the query that made it (the same sort).
-    data = await getJson("/api/clusters?sort=growth&page_size=" + PAGE_SIZE +
-                         "&page_token=" + encodeURIComponent(data.next_page_token));
+    data = await getJson(list + "&page_token=" + encodeURIComponent(data.next_page_token));
     clusters.push(...data.clusters);
   }
   const newest = Math.max(0, ...clusters.map(c => Date.parse(c.last_seen || 0) || 0));
