@@ -75,7 +75,9 @@ class RefusedStreamReactor final
 class AssignStreamReactor final
     : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  explicit AssignStreamReactor(DedupServiceImpl* service) : service_(service) {
+  AssignStreamReactor(DedupServiceImpl* service,
+                      grpc::CallbackServerContext* context)
+      : service_(service), context_(context) {
     StartRead(&request_);
   }
 
@@ -186,6 +188,10 @@ class AssignStreamReactor final
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
+    // On a replica, how far it had applied the log once the last answer
+    // was made: what a client passes as --min-sequence to read its writes
+    // through another replica.
+    service_->AddSequenceMetadata(context_, /*trailing=*/true);
     Finish(status);
   }
 
@@ -198,6 +204,7 @@ class AssignStreamReactor final
   }
 
   DedupServiceImpl* const service_;
+  grpc::CallbackServerContext* const context_;
   grpc::ByteBuffer request_;
 
   absl::Mutex mu_;
@@ -247,13 +254,13 @@ absl::Status DedupServiceImpl::AwaitMinSequence(
       replica_->applied_sequence(), wanted));
 }
 
-void DedupServiceImpl::AddSequenceMetadata(
-    grpc::CallbackServerContext* context) const {
+void DedupServiceImpl::AddSequenceMetadata(grpc::CallbackServerContext* context,
+                                           bool trailing) const {
   if (replica_ == nullptr) return;
-  context->AddInitialMetadata(kAppliedSequenceKey,
-                              StrCat(replica_->applied_sequence()));
-  context->AddInitialMetadata(kLogSequenceKey,
-                              StrCat(replica_->log_sequence()));
+  const auto add = trailing ? &grpc::CallbackServerContext::AddTrailingMetadata
+                            : &grpc::CallbackServerContext::AddInitialMetadata;
+  (context->*add)(kAppliedSequenceKey, StrCat(replica_->applied_sequence()));
+  (context->*add)(kLogSequenceKey, StrCat(replica_->log_sequence()));
 }
 
 template <typename Request, typename Response>
@@ -357,7 +364,7 @@ DedupServiceImpl::AssignStream(grpc::CallbackServerContext* context) {
   const absl::Status allowed =
       AuthorizeCall(access_, *context, Role::kIngest, "AssignStream").status();
   if (!allowed.ok()) return new RefusedStreamReactor(ToGrpcStatus(allowed));
-  return new AssignStreamReactor(this);
+  return new AssignStreamReactor(this, context);
 }
 
 absl::Status DedupServiceImpl::AssignOne(const v1::Article& in,

@@ -169,8 +169,10 @@ class DedupServiceImpl final : public RawDedupService {
   // On a replica: waits for the client's minimum sequence, if it sent one
   // (UNAVAILABLE when the call's deadline passes first).
   absl::Status AwaitMinSequence(grpc::CallbackServerContext* context) const;
-  // On a replica: the applied and log sequence in the answer's metadata.
-  void AddSequenceMetadata(grpc::CallbackServerContext* context) const;
+  // On a replica: the applied and log sequence in the answer's initial
+  // metadata (unary calls), or in its trailing metadata (a stream's end).
+  void AddSequenceMetadata(grpc::CallbackServerContext* context,
+                           bool trailing = false) const;
 
   ClusteringEngine* const engine_;
   const ServiceLimits limits_;

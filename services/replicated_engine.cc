@@ -193,7 +193,12 @@ class ReplicatedEngineImpl final
     absl::MutexLock lock(&mu_);
     return applied_;
   }
-  uint64_t log_sequence() const override { return log_sequence_.load(); }
+  // The log holds at least what this replica applied from it; the end it
+  // last read can be older than its own writes (a header said applied
+  // 2821, log 2781).
+  uint64_t log_sequence() const override {
+    return std::max(log_sequence_.load(), applied_sequence());
+  }
   uint64_t start_sequence() const override { return start_sequence_; }
 
   // The time left until `deadline` is measured once and waited on the

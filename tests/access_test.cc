@@ -693,7 +693,8 @@ TEST(ServeAccessTest, EditorsCorrectClustersFromTheCliAndItLasts) {
   EXPECT_THAT(out, HasSubstr("EDITED pin by Ana Editor"));
   EXPECT_THAT(out, HasSubstr("(best headline)"));
   EXPECT_THAT(out, HasSubstr("EDITED split by Ana Editor"));
-  ASSERT_EQ(client("reader-token-0123456789", "get-article s4", &out), 0);
+  ASSERT_EQ(client("reader-token-0123456789", "get-article s4 --json", &out),
+            0);
   EXPECT_THAT(out, ::testing::Not(HasSubstr("\"story-1\"")));
   // Issue 37: counts read as English, neighbours show their headlines.
   std::smatch split_off;

@@ -329,6 +329,34 @@ TEST_F(CliTest, ConfigFileSetsFlagsPerCommand) {
   EXPECT_THAT(r.err, HasSubstr("connecting to NATS"));
 }
 
+// Issue 37: --config after the command works, its errors name the file
+// (not "INI", CLI11's word for every config file), and `admin state`
+// calls the default address as the client does.
+TEST_F(CliTest, ConfigAfterTheCommandAndItsErrorsSayConfig) {
+  const std::string stories = Write("stories.jsonl", testing::StoriesJsonl());
+  const std::string config =
+      Write("newsdedup.toml",
+            "[eval]\nshort-threshold = 0.99\nlong-threshold = 0.99\n"
+            "same-time-factor = 1\nshort-merge = 0.99\nlong-merge = 0.99\n"
+            "near-dup = 0.999\n");
+  RunResult r = Run(absl::StrCat("eval --config ", config, " ", stories));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("clusters=13"));
+  r = Run(absl::StrCat("eval ", stories, " --config=", config));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("clusters=13"));
+
+  const std::string typo = Write("typo.toml", "[eval]\nshort-treshold = 0.5\n");
+  r = Run(absl::StrCat("eval --config ", typo, " ", stories));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr(typo + ": 'eval.short-treshold' is no flag"));
+  EXPECT_THAT(r.err, Not(HasSubstr("INI")));
+
+  r = Run("admin state");
+  EXPECT_NE(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, Not(HasSubstr("required")));
+}
+
 TEST_F(CliTest, EvalPairsPrintsCorrelations) {
   const std::string pairs = Write(
       "pairs.jsonl",

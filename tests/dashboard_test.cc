@@ -238,7 +238,7 @@ TEST_F(DashboardTest, AStoryPageLinksItsThreadAndSiblingStories) {
   const std::string cli =
       absl::StrCat(NEWSDEDUP_CLI_PATH, " client --server ", server_.address());
   std::string out;
-  ASSERT_EQ(Run(cli + " get-article s1", &out), 0) << out;
+  ASSERT_EQ(Run(cli + " get-article s1 --json", &out), 0) << out;
   std::smatch m;
   ASSERT_TRUE(
       std::regex_search(out, m, std::regex("\"cluster_id\":\"([^\"]+)\"")))

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -58,8 +59,13 @@ class ReplicaServiceTest : public ::testing::Test {
   }
 
   static uint64_t AppliedSequence(const grpc::ClientContext& context) {
-    const auto& metadata = context.GetServerInitialMetadata();
-    auto it = metadata.find(kAppliedSequenceKey);
+    return Sequence(context.GetServerInitialMetadata(), kAppliedSequenceKey);
+  }
+
+  static uint64_t Sequence(
+      const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+      const char* key) {
+    auto it = metadata.find(key);
     uint64_t sequence = 0;
     if (it == metadata.end() ||
         !absl::SimpleAtoi(
@@ -142,6 +148,44 @@ TEST_F(ReplicaServiceTest, ReadYourWritesThroughAnotherReplica) {
   EXPECT_EQ(state_a.articles(), 1);
   EXPECT_EQ(state_a.digest().size(), 16u);
   EXPECT_EQ(state_a.digest(), state_b.digest());
+}
+
+// Issue 37: a stream of writes ends saying how far the replica had
+// applied the log (what `client assign` prints for --min-sequence), and
+// no answer says the log ends before what the replica applied from it.
+TEST_F(ReplicaServiceTest, AStreamEndsWithTheSequenceItsWritesReached) {
+  Replica a = Start();
+  grpc::ClientContext context;
+  auto stream = a.stub->AssignStream(&context);
+  for (const char* id : {"s1", "s2", "s3"}) {
+    v1::AssignRequest request;
+    request.mutable_article()->set_id(id);
+    request.mutable_article()->set_title(
+        absl::StrCat("Volcano erupts in Iceland, report ", id));
+    ASSERT_TRUE(stream->Write(request));
+  }
+  stream->WritesDone();
+  v1::AssignStreamResponse response;
+  int answers = 0;
+  while (stream->Read(&response)) ++answers;
+  ASSERT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answers, 3);
+  const uint64_t reached =
+      Sequence(context.GetServerTrailingMetadata(), kAppliedSequenceKey);
+  EXPECT_EQ(reached, a.engine->applied_sequence());
+  EXPECT_GE(reached, 3u);
+
+  for (int i = 0; i < 20; ++i) {
+    v1::AssignRequest request;
+    request.mutable_article()->set_id(absl::StrCat("w", i));
+    request.mutable_article()->set_title(absl::StrCat("Quake count ", i));
+    v1::AssignResponse answer;
+    grpc::ClientContext write;
+    ASSERT_TRUE(a.stub->Assign(&write, request, &answer).ok());
+    const auto& metadata = write.GetServerInitialMetadata();
+    EXPECT_GE(Sequence(metadata, kLogSequenceKey),
+              Sequence(metadata, kAppliedSequenceKey));
+  }
 }
 
 TEST_F(ReplicaServiceTest, WithoutTheLogWritesAreUnavailableReadsAnswer) {

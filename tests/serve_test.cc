@@ -20,6 +20,7 @@ namespace newsdedup {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using testing::ReadFile;
 
@@ -109,7 +110,7 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
             0)
       << out;
   EXPECT_THAT(out, HasSubstr("showing 1"));
-  ASSERT_EQ(Client("get-article s2", &out), 0) << out;
+  ASSERT_EQ(Client("get-article s2 --json", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("\"article_id\":\"s2\""));
   EXPECT_NE(Client("get-article no-such-id", &out), 0);
   EXPECT_THAT(out, HasSubstr("NOT_FOUND: unknown article"));  // a name, not 5
@@ -129,6 +130,46 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
                        "article=s[0-9]+"));
   // No article text in the logs.
   EXPECT_THAT(log, ::testing::Not(HasSubstr("Budapest")));
+}
+
+// Issue 37: what a newcomer types works as they expect.
+TEST_F(ServeTest, TheClientReadsAsPeopleExpectAndSplitsBigBatches) {
+  server_.Stop(SIGKILL);
+  ASSERT_TRUE(server_.Start(
+      NEWSDEDUP_CLI_PATH,
+      absl::StrCat("--data-dir ", DataDir(), " --max-batch 4"), log_))
+      << ReadFile(log_);
+  port_ = server_.port();
+  const std::string input = (dir_ / "in.jsonl").string();
+  std::ofstream(input) << testing::StoriesJsonl();
+  // More per call than the server takes: sent in calls it takes.
+  std::string out;
+  ASSERT_EQ(Client(absl::StrCat("assign --batch 10 ", input), &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("13 answered, 0 rejected"));
+  EXPECT_THAT(out, HasSubstr("sending 4 per call"));
+
+  // get-article reads as text (JSON with --json).
+  ASSERT_EQ(Client("get-article s2", &out), 0) << out;
+  EXPECT_THAT(out, ::testing::ContainsRegex(
+                       "^s2  [A-Z_]+ in story-[0-9]+ \\(thread thread-"));
+  EXPECT_THAT(out, HasSubstr("representative: "));
+  EXPECT_THAT(out, Not(HasSubstr("\"article_id\"")));
+
+  // Every command pages with --page-size (--limit is the same flag).
+  ASSERT_EQ(Client("list-clusters --page-size 1 --json", &out), 0) << out;
+  std::smatch id;
+  ASSERT_TRUE(std::regex_search(out, id, std::regex("\"(story-[0-9]+)\"")))
+      << out;
+  ASSERT_EQ(Client("list-clusters --page-size 1", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("showing 1"));
+  // Automatic history events say when they happened.
+  ASSERT_EQ(
+      Client(absl::StrCat("get-cluster --page-size 2 ", id[1].str()), &out), 0)
+      << out;
+  EXPECT_THAT(out, ::testing::ContainsRegex(
+                       "history: CREATED at [0-9]{4}-[0-9]{2}-[0-9]{2} "));
+  ASSERT_EQ(Client("find-similar --page-size 2 'Budapest summit'", &out), 0)
+      << out;
 }
 
 TEST_F(ServeTest, RestartRecoversAndBadStartsFailClearly) {

@@ -245,11 +245,14 @@ void RegisterAdminCommand(CLI::App* app, int* exit_code) {
       "Print a running server's state digest (equal on replicas at the same "
       "applied sequence),\narticle and cluster counts, and a replica's place "
       "in the change log");
-  state
-      ->add_option("--server", flags->channel.server, "host:port of the server")
-      ->required();
+  state->add_option("--server", flags->channel.server,
+                    "host:port of the server (default 127.0.0.1:50051, as "
+                    "for 'newsdedup client')");
   AddChannelFlags(state, &flags->channel);
-  state->callback([flags, exit_code] { *exit_code = RunState(*flags); });
+  state->callback([flags, exit_code] {
+    if (flags->channel.server.empty()) flags->channel.server = kDefaultServer;
+    *exit_code = RunState(*flags);
+  });
 
   CLI::App* check = admin->add_subcommand(
       "check",

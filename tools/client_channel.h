@@ -13,6 +13,10 @@
 
 namespace newsdedup {
 
+// Where `newsdedup serve` listens unless told otherwise, and where the
+// client and `admin state` call unless told otherwise.
+inline constexpr char kDefaultServer[] = "127.0.0.1:50051";
+
 struct ChannelFlags {
   std::string server;  // host:port
   // Sent as `authorization: Bearer TOKEN` (NEWSDEDUP_TOKEN when unset).

@@ -1,15 +1,21 @@
 // `newsdedup client`: call a running newsdedup server from the shell.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/api_messages.h"
@@ -22,7 +28,7 @@ namespace newsdedup {
 namespace {
 
 struct ClientFlags {
-  ClientFlags() { channel.server = "127.0.0.1:50051"; }
+  ClientFlags() { channel.server = kDefaultServer; }
   ChannelFlags channel;
   double timeout_seconds = 30;
   // Replicated service: answer only once this log entry is applied.
@@ -57,6 +63,21 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& t) {
   return absl::FormatTime("%E4Y-%m-%d %H:%M",
                           absl::FromUnixSeconds(t.seconds()),
                           absl::UTCTimeZone());
+}
+
+// The batch size to try after a refusal that says "... exceeds the batch
+// limit of N" for a call of `sent` articles: N when the message names a
+// smaller one, else half of `sent`.
+int LimitNamedIn(absl::string_view message, int sent) {
+  constexpr absl::string_view kLimit = "batch limit of ";
+  const size_t at = message.find(kLimit);
+  int limit = 0;
+  if (at != absl::string_view::npos) {
+    absl::string_view digits = message.substr(at + kLimit.size());
+    digits = digits.substr(0, digits.find_first_not_of("0123456789"));
+    if (!absl::SimpleAtoi(digits, &limit)) limit = 0;
+  }
+  return limit > 0 && limit < sent ? limit : std::max(1, sent / 2);
 }
 
 class Client {
@@ -122,24 +143,62 @@ class Client {
       Report(response.article_id(), response.result());
     }
     writer.join();
-    return stream->Finish();
+    const grpc::Status status = stream->Finish();
+    NoteAppliedSequence(context.GetServerTrailingMetadata());
+    return status;
+  }
+
+  // A replica's answers say how far it had applied the change log.
+  void NoteAppliedSequence(
+      const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
+    auto it = metadata.find(kAppliedSequenceKey);
+    if (it != metadata.end()) {
+      applied_sequence_.assign(it->second.data(), it->second.size());
+    }
+  }
+
+  // Sends `articles` through AssignBatch calls of at most `*size`. A
+  // server whose batch limit is lower refuses the whole call before
+  // assigning anything, so the call is sent again in halves; the size
+  // that worked is kept for the calls after.
+  grpc::Status SendBatch(absl::Span<const v1::Article> articles, int* size) {
+    for (size_t start = 0; start < articles.size();) {
+      const size_t n = std::min<size_t>(*size, articles.size() - start);
+      v1::AssignBatchRequest request;
+      for (size_t i = start; i < start + n; ++i) {
+        *request.add_articles() = articles[i];
+      }
+      v1::AssignBatchResponse response;
+      const grpc::Status status = Call(&Stub::AssignBatch, request, &response);
+      if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+          absl::StrContains(status.error_message(), "batch limit") && n > 1) {
+        *size = LimitNamedIn(status.error_message(), static_cast<int>(n));
+        std::cerr << "newsdedup client: the server takes smaller batches ("
+                  << status.error_message() << "); sending " << *size
+                  << " per call\n";
+        continue;
+      }
+      if (!status.ok()) return status;
+      for (int i = 0; i < response.results_size(); ++i) {
+        Report(request.articles(i).id(), response.results(i));
+      }
+      start += n;
+    }
+    return grpc::Status::OK;
   }
 
   grpc::Status AssignInBatches(std::istream& in) {
-    v1::AssignBatchRequest request;
+    std::vector<v1::Article> pending;
+    int size = flags_.batch;
     grpc::Status status;
     auto send = [&] {
-      if (request.articles_size() == 0 || !status.ok()) return;
-      v1::AssignBatchResponse response;
-      status = Call(&Stub::AssignBatch, request, &response);
-      for (int i = 0; status.ok() && i < response.results_size(); ++i) {
-        Report(request.articles(i).id(), response.results(i));
-      }
-      request.clear_articles();
+      if (pending.empty() || !status.ok()) return;
+      status = SendBatch(pending, &size);
+      pending.clear();
     };
     ForEachInputArticle(in, [&](v1::Article article) {
-      *request.add_articles() = std::move(article);
-      if (request.articles_size() >= flags_.batch) send();
+      pending.push_back(std::move(article));
+      if (static_cast<int>(pending.size()) >= flags_.batch) send();
     });
     send();
     return status;
@@ -177,7 +236,10 @@ class Client {
     if (flags_.min_sequence > 0) {
       context.AddMetadata(kMinSequenceKey, absl::StrCat(flags_.min_sequence));
     }
-    return (stub_.get()->*method)(&context, request, response);
+    const grpc::Status status =
+        (stub_.get()->*method)(&context, request, response);
+    NoteAppliedSequence(context.GetServerInitialMetadata());
+    return status;
   }
 
   int Fail(const grpc::Status& status) const {
@@ -185,6 +247,14 @@ class Client {
               << absl::StatusCodeToString(
                      static_cast<absl::StatusCode>(status.error_code()))
               << ": " << status.error_message() << "\n";
+    // A TLS server hangs up on a plaintext client, which gRPC reports as
+    // a bare "Socket closed".
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+        flags_.channel.tls_ca_file.empty() &&
+        absl::StrContains(status.error_message(), "Socket closed")) {
+      std::cerr << "newsdedup client: the server may expect TLS: pass "
+                   "--tls-ca CA.pem (the CA that signed its certificate)\n";
+    }
     return kExitFailure;
   }
 
@@ -202,6 +272,14 @@ class Client {
     if (!status.ok()) return Fail(status);
     std::cerr << absl::StrFormat("newsdedup client: %d answered, %d rejected\n",
                                  answered_, rejected_);
+    if (!applied_sequence_.empty()) {
+      std::cerr << "newsdedup client: the replica had applied change-log "
+                   "entry "
+                << applied_sequence_
+                << "; to read these writes through another replica, pass "
+                   "--min-sequence "
+                << applied_sequence_ << "\n";
+    }
     return ExitCodeFor(answered_, rejected_);
   }
 
@@ -237,9 +315,9 @@ class Client {
             e.editor(), FormatTimestamp(e.time()), e.detail(), e.reason());
         continue;
       }
-      std::cout << absl::StrFormat("  history: %s %s%s\n",
-                                   v1::ClusterEvent::Kind_Name(e.kind()),
-                                   e.absorbed_cluster_id(), e.article_id());
+      std::cout << absl::StrFormat(
+          "  history: %s at %s: %s%s\n", v1::ClusterEvent::Kind_Name(e.kind()),
+          FormatTimestamp(e.time()), e.absorbed_cluster_id(), e.article_id());
     }
     for (const v1::ClusterMember& m : response.members()) {
       std::cout << absl::StrFormat(
@@ -293,7 +371,31 @@ class Client {
     v1::GetArticleResponse response;
     const grpc::Status status = Call(&Stub::GetArticle, request, &response);
     if (!status.ok()) return Fail(status);
-    std::cout << ApiJson(response.assignment()) << "\n";
+    if (flags_.json) {
+      std::cout << ApiJson(response.assignment()) << "\n";
+      return kExitOk;
+    }
+    const v1::AssignResponse& a = response.assignment();
+    std::cout << absl::StrFormat(
+        "%s  %s in %s (thread %s, %s)\nrepresentative: %s  %s\n",
+        a.article_id(), v1::Relation_Name(a.relation()), a.cluster_id(),
+        a.thread_id(), Counted(a.cluster_size(), "article"),
+        a.representative_id(), a.representative_title());
+    if (!a.duplicate_of().empty()) {
+      std::cout << "duplicate of: " << a.duplicate_of() << "\n";
+    }
+    const v1::Explanation& e = a.explanation();
+    if (!e.nearest_article_id().empty()) {
+      std::cout << absl::StrFormat(
+          "nearest: %s (similarity %.3f); story similarity %.3f against a "
+          "threshold of %.3f\n",
+          e.nearest_article_id(), e.nearest_similarity(),
+          e.cluster_similarity(), e.threshold());
+    }
+    if (e.shared_terms_size() > 0) {
+      std::cout << "shared terms: " << absl::StrJoin(e.shared_terms(), ", ")
+                << "\n";
+    }
     return kExitOk;
   }
 
@@ -392,6 +494,8 @@ class Client {
   const ClientFlags& flags_;
   int64_t answered_ = 0;
   int64_t rejected_ = 0;
+  // The applied sequence a replica last reported ("": not a replica).
+  std::string applied_sequence_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::DedupService::Stub> stub_;
 };
@@ -441,7 +545,8 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   assign
       ->add_option("--batch", flags->batch,
                    "Send AssignBatch calls of this many articles instead of "
-                   "streaming (0: stream)")
+                   "streaming (0: stream); fewer per call if the server's "
+                   "limit is lower")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   assign->callback(
@@ -453,7 +558,8 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       ->required();
   get_cluster->add_option("--page-token", flags->page_token,
                           "Next page: the token the page before ended with");
-  get_cluster->add_option("--page-size", flags->page_size, "Members to show")
+  get_cluster
+      ->add_option("--page-size,--limit", flags->page_size, "Members to show")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   get_cluster->add_flag("--json", flags->json, "Print the response as JSON");
@@ -476,7 +582,7 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
                    "thread-3");
   list->add_option("--page-token", flags->page_token,
                    "Next page: the token the page before ended with");
-  list->add_option("--limit", flags->limit, "Clusters to show")
+  list->add_option("--page-size,--limit", flags->limit, "Clusters to show")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   list->add_flag("--json", flags->json, "Print the response as JSON");
@@ -487,6 +593,7 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   CLI::App* get_article =
       client->add_subcommand("get-article", "Show one article's assignment");
   get_article->add_option("article_id", flags->id, "Article id")->required();
+  get_article->add_flag("--json", flags->json, "Print the response as JSON");
   get_article->callback([flags, exit_code] {
     *exit_code = RunClient(*flags, &Client::GetArticle);
   });
@@ -495,7 +602,7 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
       "find-similar",
       "Dry run: the nearest live articles to a headline and where it would go");
   similar->add_option("headline", flags->id, "Headline text")->required();
-  similar->add_option("--limit", flags->limit, "Neighbours to show")
+  similar->add_option("--page-size,--limit", flags->limit, "Neighbours to show")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   similar->add_flag("--json", flags->json, "Print the response as JSON");

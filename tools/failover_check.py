@@ -288,6 +288,11 @@ def run(cluster, args, rng, disk):
         log("the new replica did not catch up; its metrics: "
             f"{cluster.metrics(newcomer)}; NATS healthy: "
             f"{[cluster.nats_healthy(n) for n in cluster.nats]}")
+        # What it said, for a CI log that keeps nothing else.
+        with open(newcomer.log_path, errors="replace") as f:
+            lines = f.readlines()
+        log(f"its log ({len(lines)} lines), first and last 20:\n"
+            + "".join(lines[:20]) + "...\n" + "".join(lines[-20:]))
         return 2
     with open(newcomer.log_path) as f:
         started = re.search(r"event=replica .*from_checkpoint=(\d+)", f.read())

@@ -81,9 +81,51 @@ std::string UnknownCommandMessage(CLI::App* app, int argc, char** argv) {
   return "";
 }
 
+// The command line with `--config FILE` moved to the front: CLI11 reads it
+// only before the command, and `newsdedup serve --config nd.toml` is how
+// people write it.
+std::vector<std::string> WithConfigFirst(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--") break;
+    if (args[i].rfind("--config=", 0) == 0) {
+      std::rotate(args.begin() + 1, args.begin() + i, args.begin() + i + 1);
+      break;
+    }
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      std::rotate(args.begin() + 1, args.begin() + i, args.begin() + i + 2);
+      break;
+    }
+  }
+  return args;
+}
+
+// CLI11 says "INI was not able to parse X" for a key that names no flag
+// or a line that is no TOML, whatever the file's format.
+std::string ConfigWording(std::string message,
+                          const std::vector<std::string>& args) {
+  const std::string ini = "INI was not able to parse ";
+  if (message.rfind(ini, 0) != 0) return message;
+  std::string file = "--config file";
+  if (args.size() > 1 && args[1].rfind("--config=", 0) == 0) {
+    file = args[1].substr(9);
+  } else if (args.size() > 2 && args[1] == "--config") {
+    file = args[2];
+  }
+  return file + ": '" + message.substr(ini.size()) +
+         "' is no flag of that command, or no TOML line (keys are a "
+         "command's flag names without '--', in its [command] section)";
+}
+
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int original_argc, char** original_argv) {
+  std::vector<std::string> arguments =
+      WithConfigFirst(original_argc, original_argv);
+  std::vector<char*> pointers;
+  for (std::string& a : arguments) pointers.push_back(a.data());
+  const int argc = static_cast<int>(pointers.size());
+  char** argv = pointers.data();
   CLI::App app{
       "newsdedup: deduplicates news articles and clusters them into stories.\n"
       "Run 'newsdedup <command> --help' for a command's flags."};
@@ -95,8 +137,8 @@ int main(int argc, char** argv) {
   //   window-hours = 48
   // Flags given on the command line win over the file.
   app.set_config("--config", "",
-                 "TOML/INI file of flag values, one [command] section per "
-                 "command (give it before the command)");
+                 "TOML file of flag values, one [command] section per "
+                 "command (before or after the command)");
   // A misspelt key must not be ignored silently: the error names it.
   app.allow_config_extras(CLI::config_extras_mode::error);
   int exit_code = newsdedup::kExitOk;
@@ -115,10 +157,14 @@ int main(int argc, char** argv) {
     // Every usage error exits 2, whatever CLI11's own code for its kind
     // (105, 106, 109, ...): scripts test one number.
     const std::string unknown = UnknownCommandMessage(&app, argc, argv);
-    if (unknown.empty()) {
-      app.exit(e);
-    } else {
+    if (!unknown.empty()) {
       std::cerr << unknown << "\n";
+    } else if (dynamic_cast<const CLI::ConversionError*>(&e) != nullptr ||
+               dynamic_cast<const CLI::ConfigError*>(&e) != nullptr) {
+      std::cerr << ConfigWording(e.what(), arguments)
+                << "\nRun with --help for more information.\n";
+    } else {
+      app.exit(e);
     }
     return newsdedup::kExitUsage;
   }
