@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <filesystem>
 #include <fstream>
 
 namespace newsdedup {
@@ -17,11 +18,18 @@ std::string ExecutableDir() {
 
 std::string ShippedFilePath(const std::string& file_name,
                             const std::string& source_tree_path) {
-  const std::string beside_binary = ExecutableDir() + "/" + file_name;
-  if (std::ifstream(beside_binary).good() || source_tree_path.empty()) {
-    return beside_binary;
+  const std::string dir = ExecutableDir();
+  // Beside the binary (a copied bundle), then where `cmake --install`
+  // puts it under the binary's prefix (FHS: data in share/, the shim
+  // library in lib/).
+  for (const std::string& candidate :
+       {dir + "/" + file_name, dir + "/../share/newsdedup/" + file_name,
+        dir + "/../lib/newsdedup/" + file_name}) {
+    if (std::ifstream(candidate).good()) {
+      return std::filesystem::path(candidate).lexically_normal().string();
+    }
   }
-  return source_tree_path;
+  return source_tree_path.empty() ? dir + "/" + file_name : source_tree_path;
 }
 
 }  // namespace newsdedup

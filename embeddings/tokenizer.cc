@@ -38,14 +38,16 @@ absl::StatusOr<const ShimApi*> OpenShim() {
   absl::MutexLock lock(&mu);
   if (api != nullptr) return api;
 
-  // Search order: $NEWSDEDUP_SPM_SHIM, beside the executable, build tree.
+  // Search order: $NEWSDEDUP_SPM_SHIM, beside the executable or under its
+  // install prefix, build tree.
   std::vector<std::string> candidates;
   if (const char* env = std::getenv("NEWSDEDUP_SPM_SHIM")) {
     candidates.push_back(env);
   }
-  candidates.push_back(ExecutableDir() + "/" + kShimFileName);
 #ifdef NEWSDEDUP_SPM_SHIM_PATH
-  candidates.push_back(NEWSDEDUP_SPM_SHIM_PATH);
+  candidates.push_back(ShippedFilePath(kShimFileName, NEWSDEDUP_SPM_SHIM_PATH));
+#else
+  candidates.push_back(ShippedFilePath(kShimFileName, ""));
 #endif
   std::string errors;
   for (const std::string& path : candidates) {

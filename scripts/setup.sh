@@ -20,7 +20,7 @@ PACKAGES=(
   dict-freedict-deu-eng dict-freedict-spa-eng dict-freedict-fra-eng
   dict-freedict-pol-eng dict-freedict-tur-eng dict-freedict-ara-eng
   python3 python3-numpy python3-sklearn python3-grpcio python3-protobuf
-  python3-pip python3-setuptools
+  python3-pip python3-setuptools python3-venv python3-wheel
   # Operations tests: the dashboard in a real browser, promtool for the
   # metrics and Prometheus config, YAML parsing of the Kubernetes manifests.
   chromium prometheus python3-yaml

@@ -247,6 +247,36 @@ absl::Status CheckSameOrigin(const httplib::Request& req) {
   return absl::OkStatus();
 }
 
+// The request's Origin when it is one of `allowed` (a page of another site
+// this server lets call its API); "" for none, or for a page of its own.
+std::string AllowedCrossOrigin(const httplib::Request& req,
+                               const std::vector<std::string>& allowed) {
+  const std::string origin = req.get_header_value("Origin");
+  if (origin.empty()) return "";
+  for (const std::string& listed : allowed) {
+    if (absl::EqualsIgnoreCase(listed, origin)) return origin;
+  }
+  return "";
+}
+
+// Answers a CORS preflight (OPTIONS) for the JSON API: allowed for a
+// listed origin, 403 for any other.
+void AnswerPreflight(const httplib::Request& req, httplib::Response& res,
+                     const std::vector<std::string>& allowed) {
+  if (AllowedCrossOrigin(req, allowed).empty()) {
+    res.status = 403;
+    res.set_content(
+        "{\"code\":7,\"message\":\"cross-origin calls are allowed only "
+        "from the origins given to serve --http-allowed-origins\"}",
+        "application/json");
+    return;
+  }
+  res.status = 204;
+  res.set_header("Access-Control-Allow-Methods", "GET, POST");
+  res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+  res.set_header("Access-Control-Max-Age", "600");
+}
+
 // Whether `host` (a Host header's name, port removed) names this server
 // without the help of DNS: an IP address, or a loopback name, which
 // resolvers answer locally (RFC 6761). A DNS name an attacker controls can
@@ -392,8 +422,20 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
         if (replica != nullptr) return AwaitMinSequence(replica, req, res);
         return httplib::Server::HandlerResponse::Unhandled;
       });
+  const std::vector<std::string> origins = access.allowed_origins;
   ops->server_->set_post_routing_handler(
-      [replica](const httplib::Request& req, httplib::Response& res) {
+      [replica, origins](const httplib::Request& req, httplib::Response& res) {
+        // A listed site's page may read the API's answers (errors too).
+        if (absl::StartsWith(req.path, "/api/")) {
+          const std::string origin = AllowedCrossOrigin(req, origins);
+          if (!origin.empty()) {
+            res.set_header("Access-Control-Allow-Origin", origin);
+            res.set_header("Access-Control-Expose-Headers",
+                           "X-Newsdedup-Applied-Sequence, "
+                           "X-Newsdedup-Log-Sequence");
+          }
+          res.set_header("Vary", "Origin");
+        }
         // The dashboard loads only its own files, and no other site may
         // frame it (the editorial buttons must not be clicked through a
         // disguise).
@@ -430,6 +472,9 @@ bool OpsHttpServer::TokensRequired() const {
 std::string OpsHttpServer::AuthorizationOf(const httplib::Request& req) const {
   std::string header = req.get_header_value("Authorization");
   if (!header.empty()) return header;
+  // Another site's page carries its own token; the session cookie is the
+  // dashboard's only.
+  if (!AllowedCrossOrigin(req, access_.allowed_origins).empty()) return "";
   const std::string token = sessions_.TokenOf(CookieValue(req, kSessionCookie));
   return token.empty() ? "" : absl::StrCat("Bearer ", token);
 }
@@ -454,10 +499,17 @@ bool OpsHttpServer::Refuse(const httplib::Request& req,
       (req.path == "/metrics" && TokensRequired() && !access_.metrics_open);
   absl::Status status =
       probe ? absl::OkStatus() : CheckHost(req, access_.allowed_hosts);
-  if (status.ok() && req.method != "GET" && req.method != "HEAD") {
+  const bool api = absl::StartsWith(req.path, "/api/");
+  if (status.ok() && api && req.method == "OPTIONS") {
+    AnswerPreflight(req, res, access_.allowed_origins);
+    return true;
+  }
+  const bool listed_origin =
+      api && !AllowedCrossOrigin(req, access_.allowed_origins).empty();
+  if (status.ok() && req.method != "GET" && req.method != "HEAD" &&
+      !listed_origin) {
     status = CheckSameOrigin(req);
   }
-  const bool api = absl::StartsWith(req.path, "/api/");
   const bool metrics = req.path == "/metrics" && !access_.metrics_open;
   if (status.ok() && TokensRequired() && (api || metrics)) {
     // Reads need `read`; the API's POST routes change stories: `edit`.

@@ -71,6 +71,14 @@ struct HttpAccess {
   // another site cannot reach the server through a DNS name it rebinds to
   // this address (DNS rebinding). "*" allows every name.
   std::vector<std::string> allowed_hosts;
+  // Origins ("https://app.example.org", scheme://host[:port], exactly as
+  // browsers send them) whose pages may call the JSON API (/api/) from
+  // the browser (CORS): preflights from them are answered, answers carry
+  // Access-Control-Allow-Origin for them, and their POSTs pass the
+  // same-origin check. Such calls authenticate with their Authorization
+  // header only, never the dashboard's session cookie. Preflights from
+  // any other origin get 403.
+  std::vector<std::string> allowed_origins;
 };
 
 class OpsHttpServer {

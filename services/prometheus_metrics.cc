@@ -259,6 +259,15 @@ void RegisterEngineMetrics(const ClusteringEngine* engine,
       "Change batches waiting for their write to the store (queue depth).");
   MetricFamily* store_bytes = registry->AddGauge(
       "newsdedup_store_bytes", "Size of the data directory on disk.");
+  MetricFamily* free_bytes = registry->AddGauge(
+      "newsdedup_store_free_bytes",
+      "Space left to the server on the data directory's file system; below "
+      "--min-free-mb changes are refused.");
+  MetricFamily* writable = registry->AddGauge(
+      "newsdedup_writable",
+      "1 while changes are accepted (health SERVING), 0 while they are "
+      "refused: disk low, store failed, a replica behind or cut off from "
+      "its log.");
   registry
       ->AddGauge("newsdedup_build_info",
                  "Always 1; the label says which version is running.",
@@ -293,8 +302,13 @@ void RegisterEngineMetrics(const ClusteringEngine* engine,
     store_pending->Set({}, s.store_pending);
     forgotten->Set({}, s.forgotten);
     forgotten_stories->Set({}, s.forgotten_stories);
+    writable->Set({}, engine->Writable().ok() ? 1 : 0);
     if (!data_dir.empty()) {
       store_bytes->Set({}, StoreSizeBytes(data_dir).value_or(0));
+      std::error_code error;
+      const std::filesystem::space_info space =
+          std::filesystem::space(data_dir, error);
+      if (!error) free_bytes->Set({}, static_cast<double>(space.available));
     }
   });
 }

@@ -71,25 +71,16 @@ class AccessTest : public ::testing::Test {
   }
 
   // Makes a CA, a server certificate for 127.0.0.1 and a client
-  // certificate, all signed by the CA, in dir_.
+  // certificate, all signed by the CA, in dir_: with the script the README
+  // gives users (issue 37), so that it is tested too.
   void MakeCertificates() {
     const std::string d = dir_.string();
-    const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1";
-    std::ofstream(dir_ / "san.ext")
-        << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
-    const std::string script = absl::StrCat(
-        "cd ", d, " && openssl req -x509 ", key,
-        " -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=test-ca",
-        " && openssl req ", key,
-        " -nodes -keyout server.key -out server.csr -subj /CN=localhost",
-        " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key",
-        " -CAcreateserial -out server.pem -days 1 -extfile san.ext",
-        " && openssl req ", key,
-        " -nodes -keyout client.key -out client.csr -subj /CN=client",
-        " && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key",
-        " -CAcreateserial -out client.pem -days 1");
     std::string out;
-    ASSERT_EQ(testing::RunCommand(script, d + "/openssl.log", &out), 0) << out;
+    ASSERT_EQ(testing::RunCommand(absl::StrCat("DAYS=1 ", NEWSDEDUP_SOURCE_DIR,
+                                               "/scripts/make-certs.sh ", d),
+                                  d + "/make-certs.log", &out),
+              0)
+        << out;
   }
 
   std::string File(const std::string& name) const {
@@ -370,11 +361,13 @@ TEST_F(AccessTest, BadTlsFilesAreClearErrors) {
 
 class HttpAccessTest : public AccessTest {
  protected:
-  void StartHttp(bool metrics_open, const TlsOptions& tls = TlsOptions()) {
+  void StartHttp(bool metrics_open, const TlsOptions& tls = TlsOptions(),
+                 std::vector<std::string> origins = {}) {
     HttpAccess access;
     access.access = access_.get();
     access.metrics_open = metrics_open;
     access.tls = tls;
+    access.allowed_origins = std::move(origins);
     auto http = OpsHttpServer::Start("127.0.0.1", 0, engine_.get(), &metrics_,
                                      nullptr, access);
     ASSERT_TRUE(http.ok()) << http.status();
@@ -450,6 +443,89 @@ TEST_F(HttpAccessTest, ApiNeedsATokenOrALoginSession) {
 // Issue 23.3: the open loopback server took a merge from a page whose DNS
 // name had been rebound to 127.0.0.1 (Host and Origin both the attacker's
 // name, so the same-origin check passed).
+// Issue 37: a browser app on a listed origin calls the JSON API with its
+// token (CORS); every other origin is refused, and no cross-origin call
+// rides on the dashboard's session cookie.
+TEST_F(HttpAccessTest, ListedOriginsMayCallTheApiWithTheirToken) {
+  auto first =
+      engine_->Assign(testing::MakeArticle("o1", "Harbour bridge closes"));
+  auto second =
+      engine_->Assign(testing::MakeArticle("o2", "Zoo welcomes a panda"));
+  ASSERT_TRUE(first.ok() && second.ok());
+  const std::string app = "https://app.example.org";
+  const std::string evil = "https://evil.example";
+  StartHttp(/*metrics_open=*/false, TlsOptions(), {app});
+  httplib::Client http("127.0.0.1", http_->port());
+
+  auto preflight = http.Options(
+      "/api/clusters", {{"Origin", app},
+                        {"Access-Control-Request-Method", "POST"},
+                        {"Access-Control-Request-Headers", "authorization"}});
+  ASSERT_TRUE(preflight);
+  EXPECT_EQ(preflight->status, 204);
+  EXPECT_EQ(preflight->get_header_value("Access-Control-Allow-Origin"), app);
+  EXPECT_THAT(preflight->get_header_value("Access-Control-Allow-Headers"),
+              HasSubstr("Authorization"));
+  auto refused = http.Options("/api/clusters", {{"Origin", evil}});
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+  EXPECT_EQ(refused->get_header_value("Access-Control-Allow-Origin"), "");
+
+  const std::string reader = absl::StrCat("Bearer ", Tokens().at("read"));
+  auto listed =
+      http.Get("/api/clusters", {{"Origin", app}, {"Authorization", reader}});
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->status, 200);
+  EXPECT_EQ(listed->get_header_value("Access-Control-Allow-Origin"), app);
+  EXPECT_EQ(listed->get_header_value("Vary"), "Origin");
+  auto other =
+      http.Get("/api/clusters", {{"Origin", evil}, {"Authorization", reader}});
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->get_header_value("Access-Control-Allow-Origin"), "");
+
+  // A change from the listed origin with an editor's token goes through;
+  // from another origin it is refused before anything changes.
+  const std::string merge =
+      absl::StrCat("/api/clusters/", first->cluster_id, "/merge");
+  const std::string body =
+      absl::StrCat("{\"into_cluster_id\": \"", second->cluster_id,
+                   "\", \"reason\": \"same event\"}");
+  const std::string editor = absl::StrCat("Bearer ", Tokens().at("edit"));
+  auto forged = http.Post(merge,
+                          {{"Origin", evil},
+                           {"Sec-Fetch-Site", "cross-site"},
+                           {"Authorization", editor}},
+                          body, "application/json");
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 403);
+  EXPECT_NE(*engine_->ClusterOfArticle("o1"), *engine_->ClusterOfArticle("o2"));
+
+  // The dashboard's session cookie does not count for another site's page.
+  auto login = http.Post("/login", absl::StrCat("token=", Tokens().at("edit")),
+                         "application/x-www-form-urlencoded");
+  ASSERT_TRUE(login);
+  const std::string cookie =
+      login->get_header_value("Set-Cookie")
+          .substr(0, login->get_header_value("Set-Cookie").find(';'));
+  auto riding = http.Post(
+      merge,
+      {{"Origin", app}, {"Sec-Fetch-Site", "cross-site"}, {"Cookie", cookie}},
+      body, "application/json");
+  ASSERT_TRUE(riding);
+  EXPECT_EQ(riding->status, 401);
+  EXPECT_NE(*engine_->ClusterOfArticle("o1"), *engine_->ClusterOfArticle("o2"));
+
+  auto merged = http.Post(merge,
+                          {{"Origin", app},
+                           {"Sec-Fetch-Site", "cross-site"},
+                           {"Authorization", editor}},
+                          body, "application/json");
+  ASSERT_TRUE(merged);
+  EXPECT_EQ(merged->status, 200) << merged->body;
+  EXPECT_EQ(merged->get_header_value("Access-Control-Allow-Origin"), app);
+  EXPECT_EQ(*engine_->ClusterOfArticle("o1"), *engine_->ClusterOfArticle("o2"));
+}
+
 TEST_F(HttpAccessTest, NamesOtherThanTheServersAreRefused) {
   auto first =
       engine_->Assign(testing::MakeArticle("r1", "Harbour bridge closes"));

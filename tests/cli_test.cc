@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -167,6 +168,45 @@ TEST_F(CliTest, ClusterWritesOneAnswerPerArticleInTheApisShape) {
                        " --stories /nonexistent/dir/clusters.jsonl"));
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("cannot write /nonexistent/dir/clusters.jsonl"));
+}
+
+// Issue 37: a batch user's flat table, the same stories as the JSONL.
+TEST_F(CliTest, ClusterWritesATableForBatchUsers) {
+  const std::string input = Write("stories.jsonl", testing::StoriesJsonl());
+  RunResult json = Run(absl::StrCat("cluster ", input, " --resolve-merges"));
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  std::map<std::string, nlohmann::json> answers;
+  for (absl::string_view line :
+       absl::StrSplit(json.out, '\n', absl::SkipEmpty())) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    answers[j.at("article_id")] = j;
+  }
+  RunResult tsv =
+      Run(absl::StrCat("cluster ", input, " --resolve-merges --format tsv"));
+  ASSERT_EQ(tsv.exit_code, 0) << tsv.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(tsv.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 14u);
+  EXPECT_EQ(lines[0],
+            "article_id\tcluster_id\trelation\trepresentative_id\t"
+            "thread_id\tduplicate_of");
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::vector<std::string> f = absl::StrSplit(lines[i], '\t');
+    ASSERT_EQ(f.size(), 6u) << lines[i];
+    const nlohmann::json& j = answers.at(f[0]);
+    EXPECT_EQ(f[1], j.at("cluster_id")) << lines[i];
+    EXPECT_EQ(f[2], j.at("relation")) << lines[i];
+    EXPECT_EQ(f[4], j.at("thread_id")) << lines[i];
+    EXPECT_THAT(f[1], ::testing::StartsWith("story-"));
+    EXPECT_THAT(f[4], ::testing::StartsWith("thread-"));
+  }
+  RunResult csv = Run(absl::StrCat("cluster ", input, " --format csv"));
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_THAT(csv.out, ::testing::StartsWith(
+                           "article_id,cluster_id,relation,representative_id,"
+                           "thread_id,duplicate_of\r\n"));
+  RunResult bad = Run(absl::StrCat("cluster ", input, " --format xlsx"));
+  EXPECT_EQ(bad.exit_code, 2);
 }
 
 TEST_F(CliTest, ClusterReadsStdin) {

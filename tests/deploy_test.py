@@ -1,7 +1,7 @@
 """Validates the files in deploy/ with the packaged validators that exist.
 
 promtool (Debian's prometheus) checks the Prometheus config;
-systemd-analyze verifies the unit (pointed at the built binary); the
+systemd-analyze verifies the unit (pointed at an installed tree); the
 Grafana dashboard, its provisioning, the compose file and the Kubernetes
 manifests are parsed and checked for what the service needs. What no
 packaged tool can check (building the image, running compose or
@@ -18,6 +18,7 @@ import yaml
 
 ROOT = os.environ["SOURCE_DIR"]
 CLI = os.environ["NEWSDEDUP_CLI"]
+BUILD = os.environ["BUILD_DIR"]
 DEPLOY = os.path.join(ROOT, "deploy")
 
 
@@ -55,13 +56,70 @@ class DeployTest(unittest.TestCase):
         targets = config["scrape_configs"][0]["static_configs"][0]["targets"]
         self.assertEqual(targets, ["newsdedup:8080"])
 
-    def test_systemd_unit_verifies(self):
-        unit = read("newsdedup.service").replace("/usr/local/bin/newsdedup",
-                                                 CLI)
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "newsdedup.service")
+    def test_alert_rules_pass_their_unit_tests(self):
+        # Issue 37: shipped alerting rules, each tested to fire (and not
+        # before) on the series it watches, on metrics the server exports.
+        result = subprocess.run(
+            ["promtool", "test", "rules",
+             os.path.join(DEPLOY, "prometheus", "alerts_test.yml")],
+            capture_output=True, text=True)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        rules = yaml.safe_load(read("prometheus", "alerts.yml"))
+        alerts = {r["alert"] for g in rules["groups"] for r in g["rules"]}
+        self.assertEqual(alerts, {
+            "NewsdedupNotServing", "NewsdedupDiskLow",
+            "NewsdedupReplicaLagging", "NewsdedupIngestStalled",
+            "NewsdedupErrorRate"})
+        exported = exported_metric_names()
+        for group in rules["groups"]:
+            for rule in group["rules"]:
+                for name in re.findall(r"newsdedup_[a-z_]+", rule["expr"]):
+                    self.assertIn(name, exported, rule["alert"])
+
+    def test_installed_tree_runs_and_the_unit_verifies(self):
+        # Issue 37: `cmake --install` lays the tool out as the FHS says, the
+        # installed binary finds its shim and models there, and the unit,
+        # pointed at that prefix (it names the default, /usr/local), passes
+        # systemd-analyze verify.
+        with tempfile.TemporaryDirectory() as prefix:
+            subprocess.run(["cmake", "--install", BUILD, "--prefix", prefix],
+                           check=True, capture_output=True)
+            installed = set()
+            for top, _, files in os.walk(prefix):
+                installed |= {os.path.relpath(os.path.join(top, f), prefix)
+                              for f in files}
+            self.assertEqual(installed, {
+                "bin/newsdedup",
+                "lib/newsdedup/libnewsdedup_spm_shim.so",
+                "share/newsdedup/newsdedup_spm.model",
+                "share/newsdedup/story_scorer.txt"})
+            binary = os.path.join(prefix, "bin", "newsdedup")
+            server = subprocess.Popen(
+                [binary, "serve", "--in-memory", "--listen", "127.0.0.1:0",
+                 "--http-listen", ""],
+                stderr=subprocess.PIPE, text=True)
+            try:
+                line = ""
+                for line in server.stderr:
+                    if "event=serving" in line:
+                        break
+                self.assertIn(
+                    f"model={prefix}/share/newsdedup/newsdedup_spm.model",
+                    line)
+                with open(f"/proc/{server.pid}/maps") as maps:
+                    self.assertIn(
+                        f"{prefix}/lib/newsdedup/libnewsdedup_spm_shim.so",
+                        maps.read())
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+                server.stderr.close()
+
+            unit = read("newsdedup.service")
+            self.assertIn("ExecStart=/usr/local/bin/newsdedup serve", unit)
+            path = os.path.join(prefix, "newsdedup.service")
             with open(path, "w") as f:
-                f.write(unit)
+                f.write(unit.replace("/usr/local/bin/newsdedup", binary))
             result = subprocess.run(["systemd-analyze", "verify", path],
                                     capture_output=True, text=True)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
@@ -74,20 +132,32 @@ class DeployTest(unittest.TestCase):
         self.assertIsInstance(dashboard["schemaVersion"], int)
         exported = exported_metric_names()
         self.assertTrue(exported)
-        labels = exported_label_names()
+        # "instance" is the label Prometheus gives each scraped target.
+        labels = exported_label_names() | {"instance"}
+        # Issue 37: a data source and an instance picker; every query
+        # follows both, and replication lag has a panel.
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        self.assertEqual(variables["datasource"]["query"], "prometheus")
+        self.assertIn("label_values(", variables["instance"]["definition"])
+        self.assertTrue(any("newsdedup_replication_log_sequence" in t["expr"]
+                            for p in dashboard["panels"]
+                            for t in p["targets"]))
         ids = set()
         for panel in dashboard["panels"]:
             self.assertNotIn(panel["id"], ids)
             ids.add(panel["id"])
             self.assertTrue(panel["title"])
-            self.assertEqual(panel["datasource"]["uid"], "prometheus")
+            self.assertEqual(panel["datasource"]["uid"], "${datasource}")
             for key in ("h", "w", "x", "y"):
                 self.assertIsInstance(panel["gridPos"][key], int)
             self.assertTrue(panel["targets"])
             for target in panel["targets"]:
-                for name in re.findall(r"newsdedup_[a-z_]+", target["expr"]):
+                for name, selector in re.findall(
+                        r"(newsdedup_[a-z_]+)(\{[^}]*\})?", target["expr"]):
                     base = re.sub(r"_(bucket|sum|count)$", "", name)
                     self.assertIn(base, exported, target["expr"])
+                    self.assertIn('instance=~"$instance"', selector,
+                                  target["expr"])
                 # A legend names labels the server declares and the query
                 # keeps (a renamed label otherwise shows as "{{code}}").
                 groups = re.findall(r"by \(([^)]*)\)", target["expr"])
@@ -119,6 +189,20 @@ class DeployTest(unittest.TestCase):
                         os.path.exists(os.path.join(DEPLOY, source)), source)
         self.assertEqual(services["newsdedup"]["build"]["dockerfile"],
                          "deploy/Dockerfile")
+
+    def test_images_are_tagged_with_the_release(self):
+        # Issue 37: ":latest" names whatever was built last; every
+        # deployment names the version CMakeLists.txt declares.
+        with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+            version = re.search(r"project\(newsdedup VERSION (\S+)",
+                                f.read()).group(1)
+        for name in ["compose.yaml", "compose-replicated.yaml",
+                     os.path.join("k8s", "statefulset.yaml"),
+                     os.path.join("k8s-replicated", "newsdedup.yaml")]:
+            images = re.findall(r"image:\s*(newsdedup\S*)", read(name))
+            self.assertTrue(images, name)
+            for image in images:
+                self.assertEqual(image, f"newsdedup:{version}", name)
 
     def test_dockerfile_is_multistage_bookworm_nonroot_with_healthcheck(self):
         dockerfile = read("Dockerfile")

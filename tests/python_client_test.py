@@ -17,6 +17,7 @@ import unittest
 
 import grpc
 
+import newsdedup_client
 from newsdedup_client import DedupClient
 from newsdedup.v1 import dedup_pb2
 
@@ -72,6 +73,9 @@ class PythonClientTest(unittest.TestCase):
             with self.assertRaises(grpc.RpcError) as error:
                 client.assign(ARTICLES[3])
             self.assertEqual(error.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+            # Issue 37: the client's own, public exception type.
+            self.assertIsInstance(error.exception, newsdedup_client.DedupError)
+            self.assertIn("id", error.exception.details())
             cluster = client.get_cluster(first.cluster_id)
             self.assertEqual(cluster.cluster.size, 2)
             self.assertEqual(cluster.cluster.num_sources, 2)

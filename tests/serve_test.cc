@@ -9,10 +9,12 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_articles.h"
 
@@ -170,6 +172,28 @@ TEST_F(ServeTest, TheClientReadsAsPeopleExpectAndSplitsBigBatches) {
                        "history: CREATED at [0-9]{4}-[0-9]{2}-[0-9]{2} "));
   ASSERT_EQ(Client("find-similar --page-size 2 'Budapest summit'", &out), 0)
       << out;
+
+  // A batch user's table from the running server: every article once.
+  const std::string table = (dir_ / "export.tsv").string();
+  ASSERT_EQ(Client("export -o " + table, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("13 articles"));
+  std::vector<std::string> rows =
+      absl::StrSplit(ReadFile(table), '\n', absl::SkipEmpty());
+  ASSERT_EQ(rows.size(), 14u);
+  EXPECT_EQ(rows[0],
+            "article_id\tcluster_id\trelation\trepresentative_id\t"
+            "thread_id\tduplicate_of");
+  std::set<std::string> ids;
+  for (size_t i = 1; i < rows.size(); ++i) {
+    std::vector<std::string> f = absl::StrSplit(rows[i], '\t');
+    ASSERT_EQ(f.size(), 6u) << rows[i];
+    ids.insert(f[0]);
+    ASSERT_EQ(Client("get-article --json " + f[0], &out), 0) << out;
+    EXPECT_THAT(out, HasSubstr("\"cluster_id\":\"" + f[1] + "\""));
+  }
+  EXPECT_EQ(ids.size(), 13u);
+  ASSERT_EQ(Client("export --format csv", &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("article_id,cluster_id,relation,"));
 }
 
 TEST_F(ServeTest, RestartRecoversAndBadStartsFailClearly) {

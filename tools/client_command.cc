@@ -2,6 +2,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -20,6 +21,7 @@
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/api_messages.h"
 #include "services/replica_progress.h"
+#include "tools/answer_table.h"
 #include "tools/article_jsonl.h"
 #include "tools/client_channel.h"
 #include "tools/commands.h"
@@ -44,6 +46,9 @@ struct ClientFlags {
   std::string thread;  // only this thread's stories
   int limit = 20;
   bool json = false;
+  // export
+  std::string format = "tsv";
+  std::string output = "-";
   // get-cluster / list-clusters: the next_page_token of the page before
   std::string page_token;
   // Editorial commands: the other cluster, the articles, undo, and why.
@@ -365,6 +370,64 @@ class Client {
     return kExitOk;
   }
 
+  // Every live story's members, one row each (tools/answer_table.h):
+  // what `cluster --format` writes for a file, from a running server.
+  // ListClusters pages come from one snapshot, so each story is listed
+  // once; a story that changes meanwhile shows its members as read.
+  int Export() {
+    std::ofstream file;
+    if (flags_.output != "-") {
+      file.open(flags_.output);
+      if (!file) {
+        std::cerr << "newsdedup client export: cannot write " << flags_.output
+                  << "\n";
+        return kExitFailure;
+      }
+    }
+    std::ostream& out = flags_.output == "-" ? std::cout : file;
+    const TableFormat format = *ParseTableFormat(flags_.format);  // checked
+    WriteTableHeader(format, out);
+    int64_t rows = 0;
+    v1::ListClustersRequest list;
+    list.set_page_size(1000);
+    do {
+      v1::ListClustersResponse page;
+      grpc::Status status = Call(&Stub::ListClusters, list, &page);
+      if (!status.ok()) return Fail(status);
+      for (const v1::ClusterSummary& story : page.clusters()) {
+        v1::GetClusterRequest get;
+        get.set_cluster_id(story.cluster_id());
+        get.set_page_size(1000);
+        do {
+          v1::GetClusterResponse members;
+          status = Call(&Stub::GetCluster, get, &members);
+          // Forgotten between the list and this read: nothing to write.
+          if (status.error_code() == grpc::StatusCode::NOT_FOUND) break;
+          if (!status.ok()) return Fail(status);
+          for (const v1::ClusterMember& m : members.members()) {
+            WriteTableRow(format,
+                          {m.article_id(), members.cluster().cluster_id(),
+                           v1::Relation_Name(m.relation()),
+                           members.cluster().representative_id(),
+                           members.cluster().thread_id(), m.duplicate_of()},
+                          out);
+            ++rows;
+          }
+          get.set_page_token(members.next_page_token());
+        } while (!get.page_token().empty());
+      }
+      list.set_page_token(page.next_page_token());
+    } while (!list.page_token().empty());
+    out.flush();
+    if (!out) {
+      std::cerr << "newsdedup client export: writing failed\n";
+      return kExitFailure;
+    }
+    std::cerr << "newsdedup client export: " << Counted(rows, "article")
+              << "\n";
+    return kExitOk;
+  }
+
   int GetArticle() {
     v1::GetArticleRequest request;
     request.set_article_id(flags_.id);
@@ -589,6 +652,20 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   list->callback([flags, exit_code] {
     *exit_code = RunClient(*flags, &Client::ListClusters);
   });
+
+  CLI::App* export_command = client->add_subcommand(
+      "export",
+      "Every live story's articles as a table, one row each (article_id, "
+      "cluster_id, relation,\nrepresentative_id, thread_id, duplicate_of): "
+      "what 'cluster --format' writes, from a running server");
+  export_command->add_option("--format", flags->format, "tsv, csv or jsonl")
+      ->check(CLI::IsMember({"jsonl", "tsv", "csv"}))
+      ->capture_default_str();
+  export_command
+      ->add_option("-o,--output", flags->output, "File to write, - for stdout")
+      ->capture_default_str();
+  export_command->callback(
+      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::Export); });
 
   CLI::App* get_article =
       client->add_subcommand("get-article", "Show one article's assignment");

@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "newsdedup/v1/dedup.pb.h"
 #include "services/api_messages.h"
+#include "tools/answer_table.h"
 #include "tools/article_jsonl.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
@@ -21,7 +22,8 @@ struct ClusterFlags {
   std::string input = "-";
   std::string output = "-";
   bool resolve_merges = false;
-  std::string clusters;  // --clusters FILE
+  std::string format = "jsonl";  // or tsv, csv (tools/answer_table.h)
+  std::string clusters;          // --clusters FILE
   int summary = 0;
   EngineFlags engine;
 };
@@ -83,6 +85,19 @@ int RunCluster(const ClusterFlags& flags) {
     }
   }
   std::ostream& out = flags.output == "-" ? std::cout : file;
+  const TableFormat format = *ParseTableFormat(flags.format);  // checked
+  if (format != TableFormat::kJsonl) WriteTableHeader(format, out);
+  auto write = [&](const v1::AssignResponse& row) {
+    if (format == TableFormat::kJsonl) {
+      out << ApiJson(row) << "\n";
+      return;
+    }
+    WriteTableRow(
+        format,
+        {row.article_id(), row.cluster_id(), v1::Relation_Name(row.relation()),
+         row.representative_id(), row.thread_id(), row.duplicate_of()},
+        out);
+  };
   std::error_code size_error;
   const int64_t total_bytes =
       flags.input == "-" ? 0
@@ -130,7 +145,7 @@ int RunCluster(const ClusterFlags& flags) {
       if (flags.resolve_merges) {
         pending.push_back(std::move(row));
       } else {
-        out << ApiJson(row) << "\n";
+        write(row);
       }
     }
     lines.clear();
@@ -153,8 +168,11 @@ int RunCluster(const ClusterFlags& flags) {
   for (v1::AssignResponse& row : pending) {
     // Final cluster of each article, after every merge.
     row.set_cluster_id(*(*engine)->ClusterOfArticle(row.article_id()));
-    row.set_thread_id((*engine)->GetCluster(row.cluster_id())->thread_id);
-    out << ApiJson(row) << "\n";
+    auto story = (*engine)->GetCluster(row.cluster_id());
+    row.set_thread_id(story->thread_id);
+    row.set_representative_id(story->representative_id);
+    row.set_representative_title(story->representative_title);
+    write(row);
   }
   out.flush();
   if (!flags.clusters.empty()) {
@@ -199,6 +217,14 @@ void RegisterClusterCommand(CLI::App* app, int* exit_code) {
   command
       ->add_option("-o,--output", flags->output,
                    "Where to write answers, - for stdout")
+      ->capture_default_str();
+  command
+      ->add_option("--format", flags->format,
+                   "jsonl: the API's answers; tsv or csv: a table with a "
+                   "header, one row per article (article_id, cluster_id, "
+                   "relation, representative_id, thread_id, duplicate_of; "
+                   "with --resolve-merges, the final story)")
+      ->check(CLI::IsMember({"jsonl", "tsv", "csv"}))
       ->capture_default_str();
   command->add_flag("--resolve-merges", flags->resolve_merges,
                     "Write each article's final story (after later merges) "

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "common/time_format.h"
+#include "embeddings/tokenizer.h"
 #include "services/access_control.h"
 #include "services/dedup_server.h"
 #include "services/jetstream_log.h"
@@ -50,6 +51,7 @@ struct ServeFlags {
   bool insecure = false;
   bool metrics_open = false;
   std::vector<std::string> http_allowed_hosts;
+  std::vector<std::string> http_allowed_origins;
   EngineFlags engine;
   // Replication (docs/replication.md): on when servers are given.
   JetStreamLogOptions replication;
@@ -319,6 +321,7 @@ int RunServe(ServeFlags& flags) {
     http_access.tls = flags.server.tls;
     http_access.metrics_open = flags.metrics_open;
     http_access.allowed_hosts = flags.http_allowed_hosts;
+    http_access.allowed_origins = flags.http_allowed_origins;
     auto started =
         OpsHttpServer::Start(flags.http_listen.substr(0, colon), http_port,
                              engine->get(), &metrics, replica, http_access);
@@ -356,6 +359,11 @@ int RunServe(ServeFlags& flags) {
             {"tls", !flags.server.tls.enabled()               ? "off"
                     : flags.server.tls.client_ca_file.empty() ? "on"
                                                               : "mutual"},
+            // Which tokenizer model it loaded (an installed copy finds its
+            // own under PREFIX/share/newsdedup).
+            {"model", flags.engine.embedder.tokenizer_model_path.empty()
+                          ? DefaultTokenizerModelPath()
+                          : flags.engine.embedder.tokenizer_model_path},
             {"startup_ms", absl::StrFormat("%.0f", absl::ToDoubleMilliseconds(
                                                        absl::Now() - start))}});
   // Once a second: is the store writable (health follows it; each change
@@ -473,6 +481,24 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
                    "requests naming any other are refused (DNS rebinding). "
                    "'*': any")
       ->delimiter(',');
+  command
+      ->add_option("--http-allowed-origins", flags->http_allowed_origins,
+                   "Origins (comma-separated, e.g. https://app.example.org) "
+                   "whose browser pages may call the JSON API with a token "
+                   "(CORS); preflights from any other are refused")
+      ->delimiter(',')
+      ->check([](const std::string& origin) -> std::string {
+        const size_t scheme = origin.find("://");
+        if ((origin.rfind("http://", 0) != 0 &&
+             origin.rfind("https://", 0) != 0) ||
+            origin.find('/', scheme + 3) != std::string::npos ||
+            origin.size() == scheme + 3) {
+          return "an origin is scheme://host[:port] without a path, e.g. "
+                 "https://app.example.org: " +
+                 origin;
+        }
+        return "";
+      });
   command->add_flag("--metrics-open", flags->metrics_open,
                     "With --auth-tokens, leave /metrics open for scrapers "
                     "(/healthz is always open)");

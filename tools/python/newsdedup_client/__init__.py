@@ -9,4 +9,4 @@ The message classes are generated from protos/newsdedup/v1/dedup.proto at
 build time; `cmake --build build --target python_package` assembles an
 installable package in build/python-package (see README.md).
 """
-from .client import DedupClient, article_from_dict  # noqa: F401
+from .client import DedupClient, DedupError, article_from_dict  # noqa: F401

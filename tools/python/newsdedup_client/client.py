@@ -65,8 +65,49 @@ APPLIED_SEQUENCE_KEY = "x-newsdedup-applied-sequence"
 MIN_SEQUENCE_KEY = "x-newsdedup-min-sequence"
 
 
+class DedupError(grpc.RpcError):
+    """A call the server refused, or that could not reach it.
+
+    code() is its grpc.StatusCode (INVALID_ARGUMENT: the request is wrong,
+    NOT_FOUND, UNAUTHENTICATED / PERMISSION_DENIED: the token, UNAVAILABLE:
+    retry, ...) and details() the server's message, as on grpc.RpcError,
+    which it subclasses: `except grpc.RpcError` still catches it.
+    """
+
+    def __init__(self, code, details):
+        super().__init__(f"{code.name}: {details}")
+        self._code = code
+        self._details = details
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+    @classmethod
+    def from_rpc_error(cls, error):
+        code = error.code() if hasattr(error, "code") else None
+        details = error.details() if hasattr(error, "details") else str(error)
+        return cls(code or grpc.StatusCode.UNKNOWN, details or "")
+
+
+def _raising_dedup_errors(responses):
+    """The responses of a streaming call, its failure as a DedupError."""
+    try:
+        yield from responses
+    except DedupError:
+        raise
+    except grpc.RpcError as error:
+        raise DedupError.from_rpc_error(error) from error
+
+
 class DedupClient:
-    """One channel to a newsdedup server. Methods raise grpc.RpcError.
+    """One channel to a newsdedup server.
+
+    Methods return the protobuf messages of protos/newsdedup/v1/dedup.proto
+    (AssignResponse, GetClusterResponse, ...; their fields are documented
+    there) and raise DedupError when a call fails.
 
     Against replicas of a replicated service the client reads its own
     writes: it remembers the newest change-log entry any answer said was
@@ -103,8 +144,11 @@ class DedupClient:
         metadata = self._auth
         if self._read_your_writes and self.applied_sequence > 0:
             metadata += ((MIN_SEQUENCE_KEY, str(self.applied_sequence)),)
-        response, call = method.with_call(request, timeout=self._timeout,
-                                          metadata=metadata)
+        try:
+            response, call = method.with_call(
+                request, timeout=self._timeout, metadata=metadata)
+        except grpc.RpcError as error:
+            raise DedupError.from_rpc_error(error) from error
         for key, value in call.initial_metadata() or ():
             if key == APPLIED_SEQUENCE_KEY:
                 self.applied_sequence = max(self.applied_sequence, int(value))
@@ -137,7 +181,8 @@ class DedupClient:
                 if isinstance(a, dict):
                     a = article_from_dict(a)
                 yield dedup_pb2.AssignRequest(article=a)
-        return self._stub.AssignStream(requests(), metadata=self._auth)
+        return _raising_dedup_errors(
+            self._stub.AssignStream(requests(), metadata=self._auth))
 
     def get_cluster(self, cluster_id, page_size=50, page_token=""):
         return self._unary(self._stub.GetCluster, dedup_pb2.GetClusterRequest(
@@ -183,7 +228,7 @@ class DedupClient:
 
     def health(self, service=""):
         """The server's health (grpc.health.v1): "SERVING", "NOT_SERVING",
-        "UNKNOWN" or "SERVICE_UNKNOWN". Raises grpc.RpcError when the
+        "UNKNOWN" or "SERVICE_UNKNOWN". Raises DedupError when the
         server cannot be reached."""
         check = self._channel.unary_unary(
             "/grpc.health.v1.Health/Check",
@@ -195,7 +240,7 @@ class DedupClient:
             # The protocol answers NOT_FOUND for a service it does not know.
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return "SERVICE_UNKNOWN"
-            raise
+            raise DedupError.from_rpc_error(error) from error
 
     def get_article(self, article_id):
         return self._unary(
