@@ -101,6 +101,9 @@ void ToProto(const ClusterSummary& c, v1::ClusterSummary* out) {
   out->set_representative_title(c.representative_title);
   if (Dated(c.first_seen)) ToTimestamp(c.first_seen, out->mutable_first_seen());
   if (Dated(c.last_seen)) ToTimestamp(c.last_seen, out->mutable_last_seen());
+  if (Dated(c.timeline_end)) {
+    ToTimestamp(c.timeline_end, out->mutable_timeline_end());
+  }
   for (const ClusterEvent& event : c.history) {
     v1::ClusterEvent* e = out->add_history();
     e->set_kind(ToProto(event.kind));

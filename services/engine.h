@@ -125,6 +125,10 @@ struct ClusterSummary {
   static constexpr int kTimelineHours = 24;
   int recent_articles = 0;
   std::vector<int> timeline;
+  // The time they count back from: the newest publication time the engine
+  // has seen (a replay of archived news has its own "now", and the clock
+  // would show it empty). InfinitePast before any dated article.
+  absl::Time timeline_end = absl::InfinitePast();
   // No members left: all past the retention, or taken down. The id (and
   // its aliases) still resolve for one more retention, then the story is
   // forgotten (NOT_FOUND) unless an article still held names it.

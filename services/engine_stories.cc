@@ -576,6 +576,7 @@ ClusterSummary ClusteringEngineImpl::Summarize(int64_t c,
   s.timeline.assign(ClusterSummary::kTimelineHours, 0);
   const absl::Time now = NewsClock();
   if (Dated(now)) {
+    s.timeline_end = now;
     for (int64_t m : cluster.members) {
       const absl::Time t = articles_[m].published;
       if (!Dated(t) || t > now) continue;

@@ -70,6 +70,15 @@ class StoreCheckpoints final : public ReplicaCheckpoints {
     // The shelf only saves replaying: when it cannot answer, replay.
     if (shelf_ != nullptr) {
       absl::StatusOr<uint64_t> shared = shelf_->NewestSequence();
+      if (!shared.ok()) {
+        // Said, not swallowed: a newcomer that replays instead may find the
+        // log purged and wait for the shelf (a failover check's newcomer
+        // applied nothing for five minutes with no word why).
+        std::fprintf(stderr,
+                     "event=checkpoint_shelf_unreadable level=warning "
+                     "error=\"%s\" then=\"replaying the log\"\n",
+                     absl::CEscape(shared.status().ToString()).c_str());
+      }
       if (shared.ok() && *shared > latest.sequence) {
         absl::StatusOr<Point> fetched = FromShelf();
         if (fetched.ok()) {

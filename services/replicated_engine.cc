@@ -20,6 +20,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -586,6 +587,11 @@ class ReplicatedEngineImpl final
             " and no shared checkpoint covers them yet; trying again in ",
             absl::FormatDuration(catch_up_wait_),
             " (or restore this replica from a peer's checkpoint)"));
+        // At most one line per try (the wait doubles up to 30 s).
+        std::fprintf(stderr,
+                     "event=replica_waiting_for_checkpoint level=warning "
+                     "reason=\"%s\"\n",
+                     absl::CEscape(stalled_.message()).c_str());
       }
       const absl::Time until = absl::Now() + catch_up_wait_;
       while (absl::Now() < until) {

@@ -13,6 +13,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 
 from replication_harness import Cluster, add_arguments, log
 
@@ -39,8 +40,12 @@ def main():
         stop.wait()
         return 0
     finally:
+        log(f"stopping {len(cluster.replicas)} replicas, then "
+            f"{len(cluster.nats)} NATS nodes ...")
+        started = time.time()
         cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+        log(f"stopped in {time.time() - started:.1f}s")
 
 
 if __name__ == "__main__":

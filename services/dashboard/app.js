@@ -63,9 +63,30 @@ async function threadStories(id) {
   return r.clusters;
 }
 
-// Articles per hour over the last counts.length hours, oldest first: bars
-// with an hour axis underneath and the count of each bar on hover.
-function timeline(counts, large) {
+// The time base of timelines and of the "updated within" filter: the
+// newest publication time the server has seen (its "now"; archived news
+// replayed has its own), as an ISO string, or "" before any dated article.
+function timeBase(clusters) {
+  return (clusters.find(c => c.timeline_end) || {}).timeline_end || "";
+}
+
+// "16:00 UTC" for the axis: the hour the timeline ends at.
+function hourOf(iso) {
+  return iso ? iso.slice(11, 16) + " UTC" : "now";
+}
+
+// Said next to a timeline when its base is not the present: the chart
+// ends at the newest article, not at the clock.
+function baseNote(end) {
+  if (!end || Math.abs(Date.now() - Date.parse(end)) < 3600e3) return "";
+  return "times count back from the newest article, " + when(end) +
+         ", not from the clock";
+}
+
+// Articles per hour over the counts.length hours before `end` (the time
+// base), oldest first: bars with an hour axis underneath and the count of
+// each bar on hover.
+function timeline(counts, large, end) {
   const ns = "http://www.w3.org/2000/svg";
   const barWidth = large ? 24 : 6, plot = large ? 80 : 22;
   const axis = 14, width = counts.length * barWidth + 2;
@@ -82,14 +103,16 @@ function timeline(counts, large) {
   svg.setAttribute("height", plot + axis);
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", counts.reduce((a, b) => a + b, 0) +
-                   " articles in the last " + counts.length + " hours");
+                   " articles in the " + counts.length + " hours before " +
+                   hourOf(end));
   svg.append(node("line", {x1: 0, y1: plot + 0.5, x2: width, y2: plot + 0.5,
                            class: "axis"}));
   counts.forEach((c, i) => {
     const hoursAgo = counts.length - i;
     const slot = node("g", {class: "hour"});
     slot.append(node("title", {}, counted(c, "article") + ", " +
-                     hoursAgo + "–" + (hoursAgo - 1) + " h ago"));
+                     hoursAgo + "–" + (hoursAgo - 1) + " h before " +
+                     hourOf(end)));
     // A full-height transparent target, so empty hours answer hover too.
     slot.append(node("rect", {x: i * barWidth, y: 0, width: barWidth,
                               height: plot, class: "target"}));
@@ -106,7 +129,7 @@ function timeline(counts, large) {
     const anchor = t === counts.length ? "start" : t === 0 ? "end" : "middle";
     svg.append(node("text", {x: x, y: plot + axis - 2, class: "tick",
                              "text-anchor": anchor},
-                    t === 0 ? "now" : "−" + t + "h"));
+                    t === 0 ? hourOf(end) : "−" + t + "h"));
   }
   return svg;
 }
@@ -135,7 +158,7 @@ function clusterTable(clusters) {
       el("td", {class: "num"}, String(c.size)),
       el("td", {class: "num"}, String(c.num_sources)),
       el("td", {class: "num"}, String(c.recent_articles)),
-      el("td", {}, timeline(c.timeline || [], false)),
+      el("td", {}, timeline(c.timeline || [], false, c.timeline_end)),
       el("td", {class: "time"}, when(c.first_seen)),
       el("td", {class: "time"}, when(c.last_seen))));
   }
@@ -203,10 +226,15 @@ async function showClusters(query) {
     data = await getJson(list + "&page_token=" + encodeURIComponent(data.next_page_token));
     clusters.push(...data.clusters);
   }
-  const newest = Math.max(0, ...clusters.map(c => Date.parse(c.last_seen || 0) || 0));
+  // "Updated within" counts back from the server's time base, as the
+  // timelines do.
+  const base = timeBase(clusters);
+  const newest = base ? Date.parse(base) : Date.now();
   const shown = clusters.filter(c => keep(c, f, newest));
+  const note = baseNote(base);
   statusLine.textContent = total + " clusters · " + articles +
-      " articles · updated " + new Date().toLocaleTimeString();
+      " articles · updated " + new Date().toLocaleTimeString() +
+      (note ? " · " + note : "");
   view.replaceChildren(
     el("h2", {}, "Clusters by recent growth"),
     filterForm(f),
@@ -391,7 +419,12 @@ async function showCluster(id) {
        when(c.first_seen) + " · last seen " + when(c.last_seen) +
        (c.aliases.length ? " · merged: " + c.aliases.join(", ") : "")),
     el("h3", {}, "Articles per hour"),
-    timeline(c.timeline || [], true),
+    timeline(c.timeline || [], true, c.timeline_end),
+    el("p", {class: "meta", id: "timeline-note"},
+       (c.timeline || []).some(n => n > 0) || !c.last_seen ? baseNote(c.timeline_end)
+         : "No article in the 24 h before " + when(c.timeline_end) +
+           " (the newest the server has seen); this story's last was " +
+           when(c.last_seen) + "."),
     c.thread_id ? threadSection(c, stories) : "",
     el("h3", {}, "Members"),
     el("table", {id: "members"},
