@@ -335,14 +335,16 @@ TEST_F(CliTest, EvalPairsWithoutAValidPairFails) {
   EXPECT_THAT(r.err, HasSubstr("no valid pair"));
 }
 
+// An eval section with thresholds nothing can reach: every article
+// becomes its own story (clusters=13 on the test stories).
+constexpr char kNoJoinConfig[] =
+    "[eval]\nshort-threshold = 0.99\nlong-threshold = 0.99\n"
+    "same-time-factor = 1\nshort-merge = 0.99\nlong-merge = 0.99\n"
+    "near-dup = 0.999\n";
+
 TEST_F(CliTest, ConfigFileSetsFlagsPerCommand) {
   const std::string stories = Write("stories.jsonl", testing::StoriesJsonl());
-  // Thresholds nothing can reach: every article becomes its own story.
-  const std::string config =
-      Write("newsdedup.toml",
-            "[eval]\nshort-threshold = 0.99\nlong-threshold = 0.99\n"
-            "same-time-factor = 1\nshort-merge = 0.99\nlong-merge = 0.99\n"
-            "near-dup = 0.999\n");
+  const std::string config = Write("newsdedup.toml", kNoJoinConfig);
   RunResult r = Run(absl::StrCat("--config ", config, " eval ", stories));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("clusters=13"));
@@ -374,11 +376,7 @@ TEST_F(CliTest, ConfigFileSetsFlagsPerCommand) {
 // calls the default address as the client does.
 TEST_F(CliTest, ConfigAfterTheCommandAndItsErrorsSayConfig) {
   const std::string stories = Write("stories.jsonl", testing::StoriesJsonl());
-  const std::string config =
-      Write("newsdedup.toml",
-            "[eval]\nshort-threshold = 0.99\nlong-threshold = 0.99\n"
-            "same-time-factor = 1\nshort-merge = 0.99\nlong-merge = 0.99\n"
-            "near-dup = 0.999\n");
+  const std::string config = Write("newsdedup.toml", kNoJoinConfig);
   RunResult r = Run(absl::StrCat("eval --config ", config, " ", stories));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("clusters=13"));

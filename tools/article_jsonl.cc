@@ -125,6 +125,19 @@ absl::StatusOr<std::unique_ptr<std::istream>> OpenInput(
   return file;
 }
 
+absl::StatusOr<std::unique_ptr<std::ostream>> OpenOutput(
+    const std::string& path) {
+  if (path == "-") {
+    // Non-owning view of std::cout.
+    return std::make_unique<std::ostream>(std::cout.rdbuf());
+  }
+  auto file = std::make_unique<std::ofstream>(path, std::ios::binary);
+  if (!file->is_open()) {
+    return absl::PermissionDeniedError(absl::StrCat("cannot write ", path));
+  }
+  return file;
+}
+
 void ForEachArticleLine(
     std::istream& in,
     const std::function<void(int64_t, absl::StatusOr<ParsedArticle>)>& fn) {

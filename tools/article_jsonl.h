@@ -35,6 +35,11 @@ absl::StatusOr<ParsedArticle> ParseArticleLine(absl::string_view line);
 absl::StatusOr<std::unique_ptr<std::istream>> OpenInput(
     const std::string& path);
 
+// Opens `path` for writing (truncated); "-" means standard output.
+// Errors: kPermissionDenied if the file cannot be created.
+absl::StatusOr<std::unique_ptr<std::ostream>> OpenOutput(
+    const std::string& path);
+
 // Calls `fn(line_number, parsed)` for every non-blank line of `in` (line
 // numbers start at 1). A bad line yields an error status for that line only;
 // reading goes on. Lines of any length are read.

@@ -2,7 +2,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -375,16 +374,14 @@ class Client {
   // ListClusters pages come from one snapshot, so each story is listed
   // once; a story that changes meanwhile shows its members as read.
   int Export() {
-    std::ofstream file;
-    if (flags_.output != "-") {
-      file.open(flags_.output);
-      if (!file) {
-        std::cerr << "newsdedup client export: cannot write " << flags_.output
-                  << "\n";
-        return kExitFailure;
-      }
+    absl::StatusOr<std::unique_ptr<std::ostream>> output =
+        OpenOutput(flags_.output);
+    if (!output.ok()) {
+      std::cerr << "newsdedup client export: " << output.status().message()
+                << "\n";
+      return kExitFailure;
     }
-    std::ostream& out = flags_.output == "-" ? std::cout : file;
+    std::ostream& out = **output;
     const TableFormat format = *ParseTableFormat(flags_.format);  // checked
     WriteTableHeader(format, out);
     int64_t rows = 0;

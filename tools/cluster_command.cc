@@ -76,15 +76,13 @@ int RunCluster(const ClusterFlags& flags) {
     std::cerr << "newsdedup cluster: " << in.status().message() << "\n";
     return kExitFailure;
   }
-  std::ofstream file;
-  if (flags.output != "-") {
-    file.open(flags.output);
-    if (!file) {
-      std::cerr << "newsdedup cluster: cannot write " << flags.output << "\n";
-      return kExitFailure;
-    }
+  absl::StatusOr<std::unique_ptr<std::ostream>> output =
+      OpenOutput(flags.output);
+  if (!output.ok()) {
+    std::cerr << "newsdedup cluster: " << output.status().message() << "\n";
+    return kExitFailure;
   }
-  std::ostream& out = flags.output == "-" ? std::cout : file;
+  std::ostream& out = **output;
   const TableFormat format = *ParseTableFormat(flags.format);  // checked
   if (format != TableFormat::kJsonl) WriteTableHeader(format, out);
   auto write = [&](const v1::AssignResponse& row) {
