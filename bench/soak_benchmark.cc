@@ -41,6 +41,7 @@ struct Flags {
   std::string corpus = "../shared/data/uci-news-dev.jsonl";
   std::string data_dir;    // default: a fresh directory under /tmp
   bool in_memory = false;  // no store: the engine's own memory alone
+  int64_t write_buffer_mb = StoreFlags().write_buffer_mb;
 };
 
 // Resident memory of this process in MiB (VmRSS), 0 if unknown.
@@ -100,6 +101,7 @@ int Run(const Flags& flags) {
   engine_flags.store.durable = !flags.in_memory;
   engine_flags.store.data_dir = dir;
   engine_flags.store.sync = "none";
+  engine_flags.store.write_buffer_mb = flags.write_buffer_mb;
   engine_flags.store.retention_days = 1;
   engine_flags.has_store_flags = true;
   engine_flags.story_window_hours = 24;
@@ -205,6 +207,10 @@ int main(int argc, char** argv) {
   app.add_flag("--in-memory", flags.in_memory,
                "No store: what the engine itself holds, without RocksDB's "
                "memtables and caches");
+  app.add_option("--store-write-buffer-mb", flags.write_buffer_mb,
+                 "As the server's flag: the store's memtable size")
+      ->check(CLI::Range(int64_t{1}, int64_t{1024}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   return newsdedup::Run(flags);
 }

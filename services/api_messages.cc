@@ -97,6 +97,7 @@ void ToProto(const ClusterSummary& c, v1::ClusterSummary* out) {
   out->set_expired(c.expired);
   for (int count : c.timeline) out->add_timeline(count);
   for (const std::string& source : c.top_sources) out->add_top_sources(source);
+  for (const std::string& name : c.collections) out->add_collections(name);
   out->set_representative_id(c.representative_id);
   out->set_representative_title(c.representative_title);
   if (Dated(c.first_seen)) ToTimestamp(c.first_seen, out->mutable_first_seen());
@@ -141,6 +142,7 @@ void ToProto(const ArticleView& a, v1::ClusterMember* out) {
   out->set_relation(ToProto(a.assignment.relation));
   out->set_url(a.url);
   out->set_duplicate_of(a.assignment.duplicate_of);
+  out->set_collection(a.collection);
 }
 
 void ToProto(const SimilarArticle& a, v1::SimilarArticle* out) {

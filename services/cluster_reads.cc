@@ -23,7 +23,8 @@ std::string ListQuery(const v1::ListClustersRequest& request) {
           ? v1::ListClustersRequest::SIZE
           : request.sort_by();
   return StrCat("sort=", sort, " expired=", request.include_expired(),
-                " thread=", request.thread_id(), " since=",
+                " thread=", request.thread_id(),
+                " collection=", request.collection(), " since=",
                 request.has_updated_since()
                     ? StrCat(request.updated_since().seconds(), ".",
                              request.updated_since().nanos())
@@ -122,6 +123,14 @@ absl::StatusOr<PageSnapshots::Page> ClusterReads::FirstClusterPage(
     RETURN_IF_ERROR(ValidateId("thread_id", request.thread_id()));
     ASSIGN_OR_RETURN(thread, engine_->ResolveThreadId(request.thread_id()));
   }
+  if (!request.collection().empty()) {
+    RETURN_IF_ERROR(ValidateId("collection", request.collection()));
+  }
+  auto outside_collection = [&](const ClusterSummary& c) {
+    return !request.collection().empty() &&
+           std::find(c.collections.begin(), c.collections.end(),
+                     request.collection()) == c.collections.end();
+  };
   std::vector<ClusterSummary> clusters =
       engine_->ListClusters(request.include_expired());  // by size
   clusters.erase(
@@ -129,7 +138,8 @@ absl::StatusOr<PageSnapshots::Page> ClusterReads::FirstClusterPage(
                      [&](const ClusterSummary& c) {
                        return (request.has_updated_since() &&
                                (!Dated(c.last_seen) || c.last_seen < since)) ||
-                              (!thread.empty() && c.thread_id != thread);
+                              (!thread.empty() && c.thread_id != thread) ||
+                              outside_collection(c);
                      }),
       clusters.end());
   switch (request.sort_by()) {

@@ -114,6 +114,9 @@ struct ClusterSummary {
   // The sources with the most members, most first (at most kTopSources).
   std::vector<std::string> top_sources;
   static constexpr int kTopSources = 10;
+  // Every collection its members gave (Article::collection), most members
+  // first: a tenant's or feed's stories are those that name it.
+  std::vector<std::string> collections;
   std::string representative_id;
   std::string representative_title;
   absl::Time first_seen = absl::InfinitePast();
@@ -141,6 +144,7 @@ struct ArticleView {
   std::string title;
   std::string source;
   std::string url;
+  std::string collection;  // as the article gave it (may be empty)
   absl::Time published = absl::InfinitePast();
   // The relation and explanation the article first received, with its
   // story (cluster_id), that story's representative and size as they are

@@ -54,6 +54,9 @@ struct EngineOptions {
   // On a replica: the sequence of the log entry being applied. Written
   // into the store's meta record with that entry's changes (one atomic
   // batch), so the store says which entry its state reflects. Null: none.
+  // Set, the engine also keeps a removed article's word counts in the
+  // statistics until the next checkpoint entry rebuilds them on every
+  // replica alike (elsewhere they go with the article).
   std::function<uint64_t()> log_sequence;
 
   // Called after every retention sweep that forgot articles (under the

@@ -21,6 +21,21 @@ constexpr int kAlwaysReelectBelow = 64;
 
 bool IsPowerOfTwo(int n) { return n > 0 && (n & (n - 1)) == 0; }
 
+// The `most` names of `counts` (name number -> members) with the most
+// members, ties in order of their numbers.
+std::vector<std::string> MostMembersFirst(
+    const absl::flat_hash_map<int32_t, int>& counts, const InternedNames& names,
+    size_t most) {
+  std::vector<std::pair<int, int32_t>> by_count;  // (-members, name)
+  for (const auto& [name, count] : counts) by_count.push_back({-count, name});
+  const size_t top = std::min(by_count.size(), most);
+  std::partial_sort(by_count.begin(), by_count.begin() + top, by_count.end());
+  std::vector<std::string> out;
+  for (size_t i = 0; i < top; ++i)
+    out.push_back(names.Name(by_count[i].second));
+  return out;
+}
+
 }  // namespace
 
 void ClusteringEngineImpl::AddToCentroid(Cluster* cluster,
@@ -133,10 +148,15 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
       ASSIGN_OR_RETURN(bool removed, index_->Remove(a, record.index_bucket));
       (void)removed;  // false when its shard had already expired
       SubtractFromCentroid(&cluster, record.embedding);
-      // Its word counts stay: a replica that recovered this article from
-      // a checkpoint holds its embedding without the table it was counted
-      // in, so forgetting here would make replicas' statistics differ
-      // (the failover check's digests did).
+      // No article holds this text any more: its word counts go too, so
+      // that statistics follow the articles held (as a restart rebuilds
+      // them) and their memory stays bounded at the article cap. A
+      // replica's engine (log_sequence set) keeps them instead: forgetting
+      // made a replica recovered from a checkpoint and one that never
+      // stopped differ (the failover check's digests did), and every
+      // checkpoint entry rebuilds all replicas' statistics from the
+      // articles held alike, which bounds them there.
+      if (!options_.log_sequence) embedder_->Forget(record.embedding);
     }
     record.embedding = Embedding();
   }
@@ -186,7 +206,8 @@ ClusteringEngineImpl::ArticleRecord ClusteringEngineImpl::NewRecord(
   record.id = article.id;
   record.title = article.title;
   record.url = article.url;
-  record.source = SourceNumber(article.source);
+  record.source = sources_.Number(article.source);
+  record.collection = collections_.Number(article.collection);
   record.published = article.published;
   record.content_hash = hash;
   record.cluster = c;
@@ -524,21 +545,14 @@ Assignment ClusteringEngineImpl::Expand(int64_t a) const {
   return out;
 }
 
-int32_t ClusteringEngineImpl::SourceNumber(const std::string& source) {
-  if (source.empty()) return -1;
-  auto [it, added] = source_numbers_.try_emplace(
-      source, static_cast<int32_t>(source_names_.size()));
-  if (added) source_names_.push_back(source);
-  return it->second;
-}
-
 ArticleView ClusteringEngineImpl::View(int64_t a) const {
   const ArticleRecord& record = articles_[a];
   ArticleView view;
   view.id = record.id;
   view.title = record.title;
   view.url = record.url;
-  if (record.source >= 0) view.source = source_names_[record.source];
+  view.source = sources_.Name(record.source);
+  view.collection = collections_.Name(record.collection);
   view.published = record.published;
   // The relation and explanation it first received; its story, that
   // story's representative and size as they are now (after merges).
@@ -558,21 +572,17 @@ ClusterSummary ClusteringEngineImpl::Summarize(int64_t c,
   s.aliases = cluster.aliases;
   if (with_history) s.history = cluster.history;
   s.size = static_cast<int>(cluster.members.size());
-  absl::flat_hash_map<int32_t, int> sources;  // source -> members
+  absl::flat_hash_map<int32_t, int> sources;      // source -> members
+  absl::flat_hash_map<int32_t, int> collections;  // collection -> members
   for (int64_t m : cluster.members) {
     if (articles_[m].source >= 0) ++sources[articles_[m].source];
+    if (articles_[m].collection >= 0) ++collections[articles_[m].collection];
   }
   s.num_sources = static_cast<int>(sources.size());
-  std::vector<std::pair<int, int32_t>> by_count;  // (-members, source)
-  for (const auto& [source, count] : sources) {
-    by_count.push_back({-count, source});
-  }
-  const size_t top =
-      std::min<size_t>(by_count.size(), ClusterSummary::kTopSources);
-  std::partial_sort(by_count.begin(), by_count.begin() + top, by_count.end());
-  for (size_t i = 0; i < top; ++i) {
-    s.top_sources.push_back(source_names_[by_count[i].second]);
-  }
+  s.top_sources = MostMembersFirst(
+      sources, sources_, static_cast<size_t>(ClusterSummary::kTopSources));
+  s.collections =
+      MostMembersFirst(collections, collections_, collections.size());
   s.timeline.assign(ClusterSummary::kTimelineHours, 0);
   const absl::Time now = NewsClock();
   if (Dated(now)) {

@@ -375,6 +375,32 @@ TEST(EngineTest, DeleteRemovesArticleAndReelectsRepresentative) {
       engine->Assign(MakeArticle(rep, "A different article", "", 15)).ok());
 }
 
+// Word statistics follow the articles held (as a restart rebuilds them),
+// so that memory stays bounded at the article cap; a replica's engine
+// keeps a removed article's counts until a checkpoint rebuilds every
+// replica's alike.
+TEST(EngineTest, WordCountsFollowTheArticlesHeldExceptOnAReplica) {
+  for (const bool replica : {false, true}) {
+    SCOPED_TRACE(replica ? "replica" : "single node");
+    auto embedder = NewLexicalEmbedder({});
+    ASSERT_TRUE(embedder.ok()) << embedder.status();
+    const Embedder* statistics = embedder->get();
+    EngineOptions options;
+    if (replica) options.log_sequence = [] { return uint64_t{7}; };
+    auto engine = ClusteringEngine::Create(options, *std::move(embedder));
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    for (const auto& [id, title] :
+         {std::pair("a", "Volcano erupts near Grindavik"),
+          std::pair("b", "Central bank raises interest rates"),
+          std::pair("c", "Ferry sinks off the coast of Crete")}) {
+      ASSERT_TRUE((*engine)->Assign(MakeUndatedArticle(id, title, "")).ok());
+    }
+    ASSERT_EQ(statistics->num_documents(), 3);
+    ASSERT_TRUE((*engine)->DeleteArticle("b").ok());
+    EXPECT_EQ(statistics->num_documents(), replica ? 3 : 2);
+  }
+}
+
 TEST(EngineTest, DeletingTheOriginalKeepsItsExactDuplicates) {
   auto engine = MakeEngine();
   AddBackground(*engine);

@@ -93,6 +93,7 @@ absl::Status ToListRequest(const httplib::Request& req,
   out->set_page_size(page_size);
   out->set_page_token(Param(req, "page_token"));
   out->set_thread_id(Param(req, "thread_id"));
+  out->set_collection(Param(req, "collection"));
   return absl::OkStatus();
 }
 
@@ -100,7 +101,8 @@ absl::Status ToListRequest(const httplib::Request& req,
 // /api/search answer the gRPC read calls (ListClusters, GetCluster,
 // GetArticle, FindSimilar) with the same messages in protobuf's JSON
 // mapping; query parameters are the request fields (sort is size, growth
-// or last-update; thread_id lists one thread's stories).
+// or last-update; thread_id lists one thread's stories, collection one
+// tenant's or feed's).
 void ServeApi(httplib::Server& server, ClusterReads* reads) {
   server.Get("/api/clusters",
              [reads](const httplib::Request& req, httplib::Response& res) {

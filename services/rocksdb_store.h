@@ -69,6 +69,11 @@ struct RocksDbStoreOptions {
   std::function<void(const std::string&)> warn;
   // The file system RocksDB uses (null: the default); tests inject faults.
   rocksdb::Env* env = nullptr;
+  // Writes RocksDB gathers in memory before it writes them out as a table
+  // file; up to twice this is held while one buffer flushes. Larger takes
+  // bursts with fewer compactions, smaller keeps the server's memory
+  // close to what its articles need.
+  int64_t write_buffer_bytes = int64_t{8} << 20;
 };
 
 // Opens (creating if needed) the store in options.path. Errors, each with

@@ -196,6 +196,58 @@ TEST_F(ServeTest, TheClientReadsAsPeopleExpectAndSplitsBigBatches) {
   EXPECT_THAT(out, HasSubstr("article_id,cluster_id,relation,"));
 }
 
+// Issue 37: a tenant's (or a feed's) list and export hold its own stories
+// and articles, after a restart too.
+TEST_F(ServeTest, ListsAndExportsFilterByCollection) {
+  std::string tenant_a = testing::StoriesJsonl();
+  // Every line of the fixture is one JSON object: tag it.
+  tenant_a =
+      std::regex_replace(tenant_a, std::regex("^\\{", std::regex::multiline),
+                         "{\"collection\": \"tenant-a\", ");
+  const std::string input = (dir_ / "in.jsonl").string();
+  std::ofstream(input)
+      << tenant_a
+      << R"({"id": "chess-b", "collection": "tenant-b", "title": "Chess )"
+         R"(champion wins the final round of the Candidates tournament"})"
+      << "\n"
+      // A story the tenants share: each exports its own article of it.
+      << R"({"id": "quake-b", "collection": "tenant-b", "title": "Magnitude )"
+         R"(6.1 earthquake strikes off coast of Chile, tsunami warning"})"
+      << "\n";
+  std::string out;
+  ASSERT_EQ(Client("assign " + input, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("15 answered, 0 rejected"));
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "serving" : "restarted");
+    ASSERT_EQ(Client("list-clusters --collection tenant-b --json", &out), 0)
+        << out;
+    EXPECT_THAT(out, HasSubstr("\"total\":2,"));
+    EXPECT_THAT(out, HasSubstr("\"collections\":[\"tenant-b\"]"));
+    EXPECT_THAT(out, HasSubstr("\"collections\":[\"tenant-a\",\"tenant-b\"]"));
+    ASSERT_EQ(Client("list-clusters --collection tenant-a", &out), 0) << out;
+    EXPECT_THAT(out, HasSubstr("4 clusters"));
+    ASSERT_EQ(Client("list-clusters --collection nobody", &out), 0) << out;
+    EXPECT_THAT(out, HasSubstr("0 clusters"));
+    ASSERT_EQ(Client("export --collection tenant-b", &out), 0) << out;
+    EXPECT_THAT(out, HasSubstr("\nchess-b\tstory-"));
+    EXPECT_THAT(out, HasSubstr("\nquake-b\tstory-"));
+    EXPECT_THAT(out, HasSubstr("2 articles"));
+    ASSERT_EQ(Client("export --collection tenant-a", &out), 0) << out;
+    EXPECT_THAT(out, HasSubstr("13 articles"));
+    EXPECT_THAT(out, Not(HasSubstr("\nchess-b\t")));
+    // (A shared story's representative may be another tenant's article:
+    // the summary is the whole story's.)
+    EXPECT_THAT(out, Not(HasSubstr("\nquake-b\t")));
+    EXPECT_NE(Client("list-clusters --collection ' '", &out), 0);
+    EXPECT_THAT(out, HasSubstr("collection: only whitespace"));
+    ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM)));
+    ASSERT_TRUE(server_.Start(NEWSDEDUP_CLI_PATH,
+                              absl::StrCat("--data-dir ", DataDir()), log_))
+        << ReadFile(log_);
+    port_ = server_.port();
+  }
+}
+
 TEST_F(ServeTest, RestartRecoversAndBadStartsFailClearly) {
   const std::string input = (dir_ / "in.jsonl").string();
   std::ofstream(input) << testing::StoriesJsonl();

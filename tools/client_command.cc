@@ -42,7 +42,8 @@ struct ClientFlags {
   int page_size = 50;
   // list-clusters
   std::string sort = "size";
-  std::string thread;  // only this thread's stories
+  std::string thread;      // only this thread's stories
+  std::string collection;  // list-clusters, export: only this collection's
   int limit = 20;
   bool json = false;
   // export
@@ -340,6 +341,7 @@ class Client {
     request.set_page_size(flags_.limit);
     request.set_page_token(flags_.page_token);
     request.set_thread_id(flags_.thread);
+    request.set_collection(flags_.collection);
     request.set_sort_by(
         flags_.sort == "last-update" ? v1::ListClustersRequest::LAST_UPDATE
         : flags_.sort == "growth"    ? v1::ListClustersRequest::RECENT_GROWTH
@@ -387,6 +389,7 @@ class Client {
     int64_t rows = 0;
     v1::ListClustersRequest list;
     list.set_page_size(1000);
+    list.set_collection(flags_.collection);
     do {
       v1::ListClustersResponse page;
       grpc::Status status = Call(&Stub::ListClusters, list, &page);
@@ -402,6 +405,11 @@ class Client {
           if (status.error_code() == grpc::StatusCode::NOT_FOUND) break;
           if (!status.ok()) return Fail(status);
           for (const v1::ClusterMember& m : members.members()) {
+            // A story two collections share: this collection's articles.
+            if (!flags_.collection.empty() &&
+                m.collection() != flags_.collection) {
+              continue;
+            }
             WriteTableRow(format,
                           {m.article_id(), members.cluster().cluster_id(),
                            v1::Relation_Name(m.relation()),
@@ -640,6 +648,9 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   list->add_option("--thread", flags->thread,
                    "Only the stories of this thread (storyline), e.g. "
                    "thread-3");
+  list->add_option("--collection", flags->collection,
+                   "Only the stories with an article of this collection "
+                   "(the articles' collection field: a tenant or a feed)");
   list->add_option("--page-token", flags->page_token,
                    "Next page: the token the page before ended with");
   list->add_option("--page-size,--limit", flags->limit, "Clusters to show")
@@ -661,6 +672,9 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   export_command
       ->add_option("-o,--output", flags->output, "File to write, - for stdout")
       ->capture_default_str();
+  export_command->add_option(
+      "--collection", flags->collection,
+      "Only the articles of this collection (a tenant or a feed)");
   export_command->callback(
       [flags, exit_code] { *exit_code = RunClient(*flags, &Client::Export); });
 

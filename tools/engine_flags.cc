@@ -251,6 +251,15 @@ void AddStoreFlags(CLI::App* command, EngineFlags* flags) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str()
       ->group(group);
+  command
+      ->add_option("--store-write-buffer-mb", s.write_buffer_mb,
+                   "Writes the store gathers in memory before writing a "
+                   "table file (up to twice this is held while one "
+                   "flushes): larger takes bursts with less compaction, "
+                   "smaller keeps memory close to what the articles need")
+      ->check(CLI::Range(int64_t{1}, int64_t{1024}))
+      ->capture_default_str()
+      ->group(group);
 }
 
 std::string ServerAddressFile(const std::string& data_dir) {
@@ -292,6 +301,7 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine(
   ASSIGN_OR_RETURN(store_options.sync, ParseSyncPolicy(flags.store.sync));
   store_options.embedder_fingerprint = embedder->fingerprint();
   store_options.min_free_bytes = flags.store.min_free_mb << 20;
+  store_options.write_buffer_bytes = flags.store.write_buffer_mb << 20;
   store_options.wal_tail = flags.store.wal_tail == "drop"
                                ? WalTailPolicy::kDrop
                                : WalTailPolicy::kRefuse;

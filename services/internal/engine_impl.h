@@ -44,6 +44,7 @@
 #include "services/engine_options.h"
 #include "services/engine_store.h"
 #include "services/internal/centroid.h"
+#include "services/internal/interned_names.h"
 #include "services/internal/join_policy.h"
 #include "services/internal/numbered_deque.h"
 #include "services/vector_index.h"
@@ -141,7 +142,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     std::string id;
     std::string title;
     std::string url;
-    int32_t source = -1;  // in source_names_; -1 for none
+    int32_t source = -1;      // in sources_; -1 for none
+    int32_t collection = -1;  // Article::collection in collections_
     // Its place in its live cluster's `members`, for O(1) removal.
     int32_t member_slot = -1;
     absl::Time published;
@@ -291,9 +293,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   NumberedTable<Cluster> clusters_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> article_by_id_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, int64_t> article_by_hash_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> source_names_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, int32_t> source_numbers_
-      ABSL_GUARDED_BY(mu_);
+  InternedNames sources_ ABSL_GUARDED_BY(mu_);
+  InternedNames collections_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> cluster_by_id_ ABSL_GUARDED_BY(mu_);
   absl::Time newest_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t live_clusters_ ABSL_GUARDED_BY(mu_) = 0;
@@ -579,10 +580,6 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // Appends an event, timed now, to a cluster's history.
   void AddEvent(Cluster* cluster, ClusterEvent::Kind kind,
                 std::string cluster_id, std::string article_id)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  // Outlets repeat across millions of articles: each name is kept once.
-  int32_t SourceNumber(const std::string& source)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The answer in memory (CompactAnswer) and back. Expand: the first
