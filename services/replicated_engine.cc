@@ -466,6 +466,26 @@ class ReplicatedEngineImpl final
     return point->sequence + 1 >= next;
   }
 
+  // A checkpoint entry appended by a replica that is not caught up (Append
+  // would refuse it): every caught-up peer applies it by saving a
+  // checkpoint and sharing it on the shelf, where this replica finds it.
+  // Its dedup id is its own (the time), so a later ask is stored too.
+  void AskPeersForACheckpoint() {
+    const std::string data = EncodeEntry(CheckpointEntry(
+        static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now()))));
+    const std::string dedup_id =
+        absl::StrCat("ask-checkpoint-", absl::ToUnixNanos(absl::Now()));
+    const absl::StatusOr<uint64_t> sequence =
+        log_->Append(dedup_id, data, options_.append_timeout);
+    std::fprintf(
+        stderr, "event=replica_asked_for_checkpoint level=info %s\n",
+        sequence.ok()
+            ? absl::StrCat("entry=", *sequence).c_str()
+            : absl::StrCat("error=\"",
+                           absl::CEscape(sequence.status().ToString()), "\"")
+                  .c_str());
+  }
+
   // A caught-up replica asks for a checkpoint once the log has grown by
   // checkpoint_every entries; the entry's content (the checkpoint's
   // number) is its dedup id, so replicas asking at once store one.
@@ -579,6 +599,11 @@ class ReplicatedEngineImpl final
       // failed look at the shelf cost a replica until someone restarted it.
       catch_up_wait_ = std::clamp(2 * catch_up_wait_, absl::Milliseconds(100),
                                   absl::Seconds(30));
+      // Still none after a few tries: the shelf may have lost its newest
+      // checkpoint (seen after NATS servers were killed and came back: a
+      // newcomer found the log purged and no checkpoint for five minutes).
+      // Its peers make a new one when asked.
+      if (catch_up_wait_ >= absl::Seconds(3)) AskPeersForACheckpoint();
       {
         absl::MutexLock lock(&mu_);
         stalled_ = absl::UnavailableError(absl::StrCat(

@@ -496,6 +496,12 @@ class DirectoryShelf final : public CheckpointShelf {
                           std::filesystem::copy_options::recursive);
     return newest_;
   }
+  // Forgets every checkpoint (what a newcomer met after NATS servers had
+  // been killed and come back: no index, no error).
+  void Lose() {
+    absl::MutexLock lock(&mu_);
+    newest_ = ReplicaCheckpoints::Point();
+  }
   // Reads fail while down (NATS electing leaders), publishing still works.
   void SetDown(bool down) {
     absl::MutexLock lock(&mu_);
@@ -575,6 +581,31 @@ TEST_F(ReplicatedEngineTest, APausedReplicaPastThePurgeCatchesUpByItself) {
   const StateDigest expected = ComputeStateDigest(*live);
   EXPECT_EQ(expected.articles, 200);
   EXPECT_EQ(ComputeStateDigest(*paused).digest, expected.digest);
+
+  // Past the purge again, and the shelf has lost every checkpoint: no
+  // peer would share one until the log grows, so the replica asks for one.
+  paused_state->paused.store(true);
+  assign(200, 300);
+  for (int i = 0; i < 500 && shared < 260; ++i) {
+    shared = *shelf->NewestSequence();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_GE(shared, 260u);
+  ASSERT_TRUE(live->WaitForSequence(*log_->LastSequence(absl::Seconds(1)),
+                                    absl::Now() + absl::Seconds(30)));
+  paused_state->purged_before.store(shared);
+  shelf->Lose();
+  paused_state->paused.store(false);
+  ASSERT_TRUE(
+      paused->WaitForSequence(shared + 1, absl::Now() + absl::Seconds(30)))
+      << paused->Writable();
+  EXPECT_GT(*shelf->NewestSequence(), shared);  // the asked-for one
+  const uint64_t end = *log_->LastSequence(absl::Seconds(1));
+  ASSERT_TRUE(paused->WaitForSequence(end, absl::Now() + absl::Seconds(30)));
+  ASSERT_TRUE(live->WaitForSequence(end, absl::Now() + absl::Seconds(30)));
+  EXPECT_EQ(ComputeStateDigest(*paused).digest,
+            ComputeStateDigest(*live).digest);
+  EXPECT_EQ(ComputeStateDigest(*live).articles, 300);
   paused.reset();
   live.reset();
   std::filesystem::remove_all(root);
