@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_articles.h"
 
@@ -246,6 +247,31 @@ TEST_F(ServeTest, ListsAndExportsFilterByCollection) {
         << ReadFile(log_);
     port_ = server_.port();
   }
+}
+
+// Issue 37: Ctrl-C of the replicated demo took 15 s; a replica still
+// starting (here: waiting for a NATS server that is not there yet) ignored
+// SIGTERM until it served or gave up.
+TEST_F(ServeTest, AStopDuringStartupEndsItAtOnce) {
+  server_.Stop(SIGKILL);
+  testing::ServerProcess starting;
+  // Port 9 (discard) on loopback: nothing listens, the first connection
+  // is retried for --replication-connect-timeout-seconds.
+  EXPECT_FALSE(starting.Start(NEWSDEDUP_CLI_PATH,
+                              absl::StrCat("--data-dir ", DataDir(),
+                                           " --replication-url "
+                                           "nats://127.0.0.1:9 "
+                                           "--replication-stream s"),
+                              log_, /*timeout_ms=*/1500))
+      << ReadFile(log_);
+  ASSERT_GT(starting.pid(), 0) << "it gave up already:\n" << ReadFile(log_);
+  const absl::Time stop = absl::Now();
+  const int status = starting.Stop(SIGTERM);
+  EXPECT_LT(absl::Now() - stop, absl::Seconds(3));
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_THAT(ReadFile(log_),
+              HasSubstr("event=stopped_during_startup signal=SIGTERM"));
 }
 
 TEST_F(ServeTest, RestartRecoversAndBadStartsFailClearly) {

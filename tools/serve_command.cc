@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
@@ -178,15 +180,60 @@ void ReloadTokens(AccessControl* access) {
 }
 
 // The thread that waits for SIGINT and SIGTERM (RunServe's).
-pthread_t signal_waiter;
+std::atomic<pthread_t> signal_waiter;
 
 // Runs in a thread that started before the signals were blocked (a
 // library's, at load time, e.g. OpenBLAS's pool): without it the default
 // action would end the process there. Hands the signal to the waiter,
 // which has it blocked and takes it with sigtimedwait.
 void ForwardToWaiter(int signal_number) {
-  pthread_kill(signal_waiter, signal_number);
+  pthread_kill(signal_waiter.load(), signal_number);
 }
+
+// Until the server serves (a store's recovery, the first NATS connection:
+// a minute or more at worst), SIGTERM and SIGINT end the process at once:
+// the main thread takes them only once it serves, and a replica that could
+// not reach NATS yet ignored a stop for as long as it tried. Ending here
+// is safe: nothing is acknowledged before serving, and the store recovers
+// from an ended process as from a crash.
+class StartupSignalWatch {
+ public:
+  explicit StartupSignalWatch(const sigset_t& signals)
+      : signals_(signals),
+        main_(pthread_self()),
+        thread_([this] { Watch(); }) {}
+  ~StartupSignalWatch() {
+    done_.store(true);
+    thread_.join();
+  }
+
+ private:
+  void Watch() {
+    // Signals that a thread without them blocked (libnats') catches are
+    // forwarded here (ForwardToWaiter), and then back to the main thread.
+    signal_waiter.store(pthread_self());
+    const timespec tick = {0, 100'000'000};
+    while (!done_.load()) {
+      const int signal_number = sigtimedwait(&signals_, nullptr, &tick);
+      if (signal_number == SIGTERM || signal_number == SIGINT) {
+        LogEvent("info", "stopped_during_startup",
+                 {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        std::_Exit(kExitOk);
+      }
+      // SIGHUP: the token file is read as the server starts anyway.
+    }
+    signal_waiter.store(main_);
+    // One forwarded here meanwhile goes to the main thread's loop.
+    const timespec now = {0, 0};
+    const int late = sigtimedwait(&signals_, nullptr, &now);
+    if (late >= 0) pthread_kill(main_, late);
+  }
+
+  const sigset_t signals_;
+  const pthread_t main_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
 
 int RunServe(ServeFlags& flags) {
   // SIGINT and SIGTERM are taken by sigtimedwait() below; block them before
@@ -204,6 +251,7 @@ int RunServe(ServeFlags& flags) {
   sigaction(SIGINT, &forward, nullptr);
   sigaction(SIGTERM, &forward, nullptr);
   sigaction(SIGHUP, &forward, nullptr);
+  auto startup_watch = std::make_unique<StartupSignalWatch>(signals);
 
   absl::StatusOr<std::unique_ptr<AccessControl>> access = OpenAccess(flags);
   if (!access.ok()) {
@@ -306,6 +354,9 @@ int RunServe(ServeFlags& flags) {
                         &metrics);
   if (replica != nullptr) RegisterReplicaMetrics(replica, &metrics);
   flags.server.metrics = &metrics;
+  // The slow part is done and nothing serves yet: from here a signal waits
+  // for the loop below, which stops the servers it started gracefully.
+  startup_watch.reset();
   std::unique_ptr<OpsHttpServer> http;
   if (!flags.http_listen.empty()) {
     const size_t colon = flags.http_listen.rfind(':');
