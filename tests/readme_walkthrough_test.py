@@ -56,6 +56,14 @@ def readme_commands():
 
 class ReadmeWalkthroughTest(unittest.TestCase):
     def test_every_command_runs_as_written(self):
+        # The README's server listens on 127.0.0.1:50051. Taken already (a
+        # walk-through run beside this one), its commands would reach that
+        # other server and fail far from the cause.
+        import socket
+        with socket.socket() as probe:
+            taken = probe.connect_ex(("127.0.0.1", 50051)) == 0
+        self.assertFalse(taken, "127.0.0.1:50051 is in use: stop what listens "
+                         "there (the README's server) and run this again")
         script = ["set -euo pipefail",
                   # Background servers stop when the walk-through ends.
                   "trap 'rc=$?; set +e; kill $(jobs -p) 2>/dev/null; wait; "
