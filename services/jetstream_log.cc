@@ -50,9 +50,22 @@ using NatsPtr = std::unique_ptr<T, NatsDeleter>;
 // Unsubscribed first, the read loop finds it no more; a round trip to the
 // server (its PONG is read after every earlier message) lets a message
 // already taken finish.
+//
+// Unsubscribing a JetStream subscription also asks the server to delete its
+// consumer, a request that waits out its whole timeout (the connect timeout)
+// while no server is reachable: a replica stopped together with its NATS
+// servers (Ctrl-C of scripts/replicated.sh) took 15 s and was killed. With
+// the connection down, no read loop runs to race with: Destroy unsubscribes
+// without that request, and the server drops the ordered consumer left
+// behind once it is idle.
 struct SubscriptionCloser {
   natsConnection* conn = nullptr;
   void operator()(natsSubscription* sub) const {
+    if (conn != nullptr &&
+        natsConnection_Status(conn) != NATS_CONN_STATUS_CONNECTED) {
+      natsSubscription_Destroy(sub);
+      return;
+    }
     if (natsSubscription_Unsubscribe(sub) == NATS_OK && conn != nullptr &&
         natsConnection_FlushTimeout(conn, 1000) != NATS_OK) {
       absl::SleepFor(absl::Milliseconds(50));  // no round trip: wait instead

@@ -357,6 +357,25 @@ TEST_F(JetStreamReplicaTest, ForgedCheckpointsAreRefused) {
   EXPECT_EQ(*newest, 2u);
 }
 
+// Issue 37: Ctrl-C of scripts/replicated.sh stops the NATS servers and the
+// replicas together, and each replica took 15 s to stop (killed then): its
+// reader's unsubscribe asked the gone server to delete the consumer and
+// waited out the request's timeout (the connect timeout, 20 s here).
+TEST_F(JetStreamReplicaTest, AReplicaStopsAtOnceWhenItsNatsServerIsGone) {
+  ReplicatedEngine* a = StartReplica();
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(a->Assign(MakeArticle("s1", "Volcano erupts near town")).ok());
+  kill(nats_pid_, SIGTERM);
+  int status = 0;
+  waitpid(nats_pid_, &status, 0);
+  nats_pid_ = -1;
+  ASSERT_TRUE(Eventually([a] { return !a->Writable().ok(); }));
+  const absl::Time start = absl::Now();
+  replicas_.clear();
+  logs_.clear();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+}
+
 class JetStreamAuthorizationTest : public JetStreamReplicaTest {
  protected:
   void SetUp() override { StartNats(/*authorization=*/true); }
