@@ -146,22 +146,35 @@ rocksdb::Options BaseOptions(const RocksDbStoreOptions& store = {}) {
   return options;
 }
 
-// Left in the data directory when a store write fails, until the store
-// is open again: the write-ahead log may then end in the incomplete record
-// of that write, which was never acknowledged (its caller was told it
-// failed), so a start may drop it. Without the file such a record could be
-// an acknowledged one cut off by other means, and the start is refused.
+// Markers: empty files in the data directory that tell a start how the
+// write-ahead log came to end in an incomplete record, if it does. Such a
+// record is a write cut off before it completed, whose caller was never
+// told it succeeded (an answer leaves only after its write, and with
+// --sync always its fsync, completed), or else a log truncated or damaged
+// by other means, which loses acknowledged articles.
+//
+// Left when a store write fails, until the store is open again: the
+// incomplete record is that write's, and its caller was told it failed.
 constexpr char kFailedWriteMarker[] = "NEWSDEDUP-FAILED-WRITE";
+// Left while a process holds the store open for writing, removed by a clean
+// close. Found at a start, the last process died holding the store (kill -9,
+// the OOM killer, power loss), maybe in the middle of a write: an
+// incomplete last record is that write's (issue 33: one kill -9 in the
+// crash test's rounds landed inside a write and the next start was
+// refused). Without either marker nothing was writing when the log was cut,
+// and the start is refused.
+constexpr char kOpenMarker[] = "NEWSDEDUP-OPEN";
 
-std::filesystem::path FailedWriteMarker(const std::string& path) {
-  return std::filesystem::path(path) / kFailedWriteMarker;
+std::filesystem::path MarkerPath(const std::string& path,
+                                 absl::string_view marker) {
+  return std::filesystem::path(path) / std::string(marker);
 }
 
 // Creates the marker, durably. An empty file needs no free blocks, so this
 // works on a full disk; when it does not, a start refuses the tail.
-void MarkFailedWrite(const std::string& path) {
-  const std::string marker = FailedWriteMarker(path).string();
-  const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+void PlaceMarker(const std::string& path, absl::string_view marker) {
+  const std::string file = MarkerPath(path, marker).string();
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return;
   ::fsync(fd);
   ::close(fd);
@@ -171,14 +184,14 @@ void MarkFailedWrite(const std::string& path) {
   ::close(dir);
 }
 
-void ClearFailedWrite(const std::string& path) {
+void RemoveMarker(const std::string& path, absl::string_view marker) {
   std::error_code ignored;
-  std::filesystem::remove(FailedWriteMarker(path), ignored);
+  std::filesystem::remove(MarkerPath(path, marker), ignored);
 }
 
-bool WriteFailedHere(const std::string& path) {
+bool HasMarker(const std::string& path, absl::string_view marker) {
   std::error_code ignored;
-  return std::filesystem::exists(FailedWriteMarker(path), ignored);
+  return std::filesystem::exists(MarkerPath(path, marker), ignored);
 }
 
 // What an operator does with a store that cannot be read back in full.
@@ -223,16 +236,18 @@ absl::StatusOr<rocksdb::WALRecoveryMode> CheckBeforeOpening(
           "), so acknowledged articles would be lost. Nothing was changed. ",
           RestoreAdvice(path)));
     }
-    const bool failed_write = WriteFailedHere(path);
-    if (options.wal_tail != WalTailPolicy::kDrop && !failed_write) {
+    const bool failed_write = HasMarker(path, kFailedWriteMarker);
+    const bool died_open = HasMarker(path, kOpenMarker);
+    if (options.wal_tail != WalTailPolicy::kDrop && !failed_write &&
+        !died_open) {
       return absl::DataLossError(absl::StrCat(
           "the write-ahead log of the store in ", path,
           " ends in an incomplete record (", s.ToString(),
-          "). Nothing was changed. If the server was killed or crashed while "
-          "writing, that record was never acknowledged: start once with "
-          "--wal-tail drop to drop it. If the log was truncated or damaged "
-          "otherwise, acknowledged articles are missing: restore the latest "
-          "backup (`newsdedup admin restore`) instead"));
+          "), and the last server to use it closed it cleanly: the log was "
+          "truncated or damaged after, and acknowledged articles are missing. "
+          "Nothing was changed. Restore the latest backup (`newsdedup admin "
+          "restore`), or start once with --wal-tail drop to go on without "
+          "them"));
     }
     if (options.warn) {
       options.warn(absl::StrCat(
@@ -240,6 +255,9 @@ absl::StatusOr<rocksdb::WALRecoveryMode> CheckBeforeOpening(
           path,
           failed_write ? " (left by a write that failed, so never "
                          "acknowledged): "
+          : died_open  ? " (the last server to use the store ended without "
+                         "closing it, in the middle of that write, which was "
+                         "never acknowledged): "
                        : " (--wal-tail drop): ",
           s.ToString()));
     }
@@ -312,7 +330,10 @@ class RocksDbStore final : public EngineStore {
 
   ~RocksDbStore() override {
     // Closing flushes nothing that matters: every batch is in the log.
-    if (db_ != nullptr) db_->Close().PermitUncheckedError();
+    // Closed cleanly, no write can have been cut off (kOpenMarker).
+    if (db_ != nullptr && db_->Close().ok()) {
+      RemoveMarker(options_.path, kOpenMarker);
+    }
   }
 
   // Checks that this build may use the store; claims a new one for this
@@ -412,7 +433,7 @@ class RocksDbStore final : public EngineStore {
     pending_.clear();
     durable_ = staged_;
     failed_ = absl::OkStatus();
-    ClearFailedWrite(options_.path);  // the reopen dropped that record
+    RemoveMarker(options_.path, kFailedWriteMarker);  // the reopen dropped it
     if (options_.warn) options_.warn("the store can write again");
     return absl::OkStatus();
   }
@@ -476,7 +497,7 @@ class RocksDbStore final : public EngineStore {
             "); nothing of it was kept, and changes are refused until the "
             "store can write again (reads go on)"));
         ++failed_writes_;
-        MarkFailedWrite(options_.path);
+        PlaceMarker(options_.path, kFailedWriteMarker);
         if (options_.warn) options_.warn(std::string(failed_.message()));
       }
       written_.SignalAll();
@@ -603,8 +624,9 @@ absl::StatusOr<std::unique_ptr<EngineStore>> OpenRocksDbStore(
   rocksdb::DB* db = nullptr;
   RETURN_IF_ERROR(FromRocksDb(rocksdb::DB::Open(db_options, options.path, &db),
                               options.path, "opening"));
-  // Open: whatever record a failed write left is gone.
-  ClearFailedWrite(options.path);
+  // Open: whatever record a failed write or a dead server left is gone.
+  RemoveMarker(options.path, kFailedWriteMarker);
+  PlaceMarker(options.path, kOpenMarker);
   auto store =
       std::make_unique<RocksDbStore>(options, std::unique_ptr<rocksdb::DB>(db));
   RETURN_IF_ERROR(store->CheckMeta());

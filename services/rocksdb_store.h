@@ -45,11 +45,14 @@ enum class SyncPolicy {
 // Parses "always" or "none". Errors: kInvalidArgument.
 absl::StatusOr<SyncPolicy> ParseSyncPolicy(absl::string_view name);
 
-// What to do when the write-ahead log ends in an incomplete record at start.
+// What to do when the write-ahead log ends in an incomplete record at start
+// and the store does not know how it got there. It drops by itself the
+// record of a write that failed, or of a write cut off when the last server
+// to use the store died holding it (kill -9, power loss): neither was ever
+// acknowledged. After a clean close the log was cut by other means, and
+// acknowledged articles are missing.
 enum class WalTailPolicy {
-  // Refuse to start (kDataLoss): a crash mid-write leaves such a record,
-  // which was never acknowledged, but so does a log truncated by other
-  // means, which loses acknowledged articles. The operator decides.
+  // Refuse to start (kDataLoss); the operator decides.
   kRefuse,
   // Drop the incomplete record and start (reported through `warn`).
   kDrop,

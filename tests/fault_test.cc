@@ -353,11 +353,13 @@ TEST_F(FaultTest, DamagedWriteAheadLogRefusesToStartAndChangesNothing) {
 }
 
 // Issue 12.3: a truncated log lost its last acknowledged articles without
-// a word. Now the start is refused until the operator decides.
+// a word. After a clean stop nothing was writing, so a log that ends in an
+// incomplete record was cut later: the start is refused until the operator
+// decides.
 TEST_F(FaultTest, TruncatedWriteAheadLogTailNeedsTheOperatorsChoice) {
   StartServer();
   AssignAll();
-  server_.Stop(SIGKILL);
+  ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM)));
   const std::string wal = NewestFile(".log");
   ASSERT_FALSE(wal.empty());
   std::filesystem::resize_file(wal, std::filesystem::file_size(wal) - 10);
@@ -365,11 +367,30 @@ TEST_F(FaultTest, TruncatedWriteAheadLogTailNeedsTheOperatorsChoice) {
 
   const std::string out = ExpectRefusedStart();
   EXPECT_THAT(out, HasSubstr("ends in an incomplete record"));
+  EXPECT_THAT(out, HasSubstr("closed it cleanly"));
   EXPECT_THAT(out, HasSubstr("--wal-tail drop"));
   EXPECT_TRUE(DataFiles() == before);
 
   StartServer("--wal-tail drop");
   EXPECT_THAT(ReadFile(log_), HasSubstr("event=store_warning"));
+  EXPECT_TRUE(GetArticle(Articles()[0].id()).ok());
+}
+
+// Issue 33: a kill -9 that lands inside a write (a write() of several
+// pages stops short) leaves the log ending in that write's incomplete
+// record, never acknowledged; the next start was refused (the crash test,
+// about once in twenty runs). A server that died holding the store drops
+// such a record by itself and says so.
+TEST_F(FaultTest, AWriteCutOffByAKillIsDroppedByTheNextStart) {
+  StartServer();
+  AssignAll();
+  server_.Stop(SIGKILL);
+  const std::string wal = NewestFile(".log");
+  ASSERT_FALSE(wal.empty());
+  std::filesystem::resize_file(wal, std::filesystem::file_size(wal) - 10);
+
+  StartServer();
+  EXPECT_THAT(ReadFile(log_), HasSubstr("ended without closing it"));
   EXPECT_TRUE(GetArticle(Articles()[0].id()).ok());
 }
 

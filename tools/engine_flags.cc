@@ -238,10 +238,12 @@ void AddStoreFlags(CLI::App* command, EngineFlags* flags) {
       ->group(group);
   command
       ->add_option("--wal-tail", s.wal_tail,
-                   "When the write-ahead log ends in an incomplete record: "
-                   "refuse to start (a truncated log may have lost "
-                   "acknowledged articles), or drop it (what a crash "
-                   "mid-write leaves; it was never acknowledged)")
+                   "When the write-ahead log ends in an incomplete record "
+                   "although the last server closed the store cleanly (so "
+                   "the log was truncated later, losing acknowledged "
+                   "articles): refuse to start, or drop it. A record cut "
+                   "off by a crash mid-write (never acknowledged) is "
+                   "dropped either way")
       ->check(CLI::IsMember({"refuse", "drop"}))
       ->capture_default_str()
       ->group(group);
