@@ -165,6 +165,9 @@ absl::StatusOr<SimilarResult> ClusteringEngineImpl::FindSimilar(
   SimilarResult result;
   for (const auto& [a, similarity] : decision.neighbors) {
     if (static_cast<int>(result.neighbors.size()) >= k) break;
+    // The index's hashed vectors find near-misses that share no word with
+    // the article: listed, a search showed stories at similarity 0.00.
+    if (similarity <= 0) continue;
     const Cluster& cluster = clusters_[Resolve(articles_[a].cluster)];
     result.neighbors.push_back(
         {articles_[a].id, cluster.id, similarity, articles_[a].title,

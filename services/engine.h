@@ -248,10 +248,10 @@ class ClusteringEngine {
   virtual std::vector<absl::StatusOr<Assignment>> AssignBatch(
       absl::Span<const Article> articles) = 0;
 
-  // Dry run of Assign: the `k` nearest live articles and the answer the
-  // article would get, changing nothing (statistics included). In the
-  // answer, cluster_id is empty for NEW_STORY and article_id is the
-  // request's. Errors: as Assign.
+  // Dry run of Assign: the `k` nearest live articles that share a word
+  // with it (similarity above 0) and the answer the article would get, changing
+  // nothing (statistics included). In the answer, cluster_id is empty for
+  // NEW_STORY and article_id is the request's. Errors: as Assign.
   virtual absl::StatusOr<SimilarResult> FindSimilar(const Article& article,
                                                     int k) const = 0;
 

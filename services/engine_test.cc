@@ -339,6 +339,7 @@ TEST(EngineTest, FindSimilarChangesNothing) {
   auto novel = engine->FindSimilar(
       MakeArticle("probe2", "Volcano erupts in Iceland", "", 14), 3);
   ASSERT_TRUE(novel.ok());
+
   EXPECT_EQ(novel->would_be.relation, Relation::kNewStory);
   EXPECT_TRUE(novel->would_be.cluster_id.empty());
   auto exact = engine->FindSimilar(
@@ -347,6 +348,23 @@ TEST(EngineTest, FindSimilarChangesNothing) {
   ASSERT_TRUE(exact.ok());
   EXPECT_EQ(exact->would_be.relation, Relation::kExactDuplicate);
   EXPECT_EQ(exact->would_be.duplicate_of, "s4");
+}
+
+// Issue 37: the dashboard's search listed stories at similarity 0.00,
+// articles that share no word with the query.
+TEST(EngineTest, FindSimilarListsOnlyArticlesThatShareAWord) {
+  auto engine = MakeEngine();
+  ASSERT_TRUE(engine->Assign(MakeArticle("a", "ECB keeps rates on hold")).ok());
+  ASSERT_TRUE(
+      engine->Assign(MakeArticle("b", "Chile earthquake triggers tsunami"))
+          .ok());
+  ASSERT_TRUE(
+      engine->Assign(MakeArticle("c", "Apple unveils a larger iPhone")).ok());
+  auto result = engine->FindSimilar(MakeArticle("q", "ECB sterilisation"), 10);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->neighbors.size(), 1u);
+  EXPECT_EQ(result->neighbors[0].article_id, "a");
+  EXPECT_GT(result->neighbors[0].similarity, 0);
 }
 
 TEST(EngineTest, DeleteRemovesArticleAndReelectsRepresentative) {
