@@ -301,8 +301,13 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
     ScoredStory score;
     score.story = c;
     score.similarity = clusters_[c].centroid.Cosine(embedding);
-    score.threshold = question.base_threshold *
-                      TimeFactor(clusters_[c], embedding, score.similarity, t);
+    const Cluster& cluster = clusters_[c];
+    score.threshold = policy_.MixedDatingThreshold(
+        question.base_threshold *
+            TimeFactor(cluster, embedding, score.similarity, t),
+        cluster.span, t,
+        static_cast<double>(cluster.total_words) /
+            static_cast<double>(std::max<size_t>(1, cluster.members.size())));
     if (measure) {
       evidence.emplace_back(c, Evidence(embedding, score, d));
       if (options_.scorer != nullptr) {

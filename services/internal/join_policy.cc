@@ -62,6 +62,13 @@ float JoinPolicy::TimeFactor(const StorySpan& story, absl::Time t) const {
          options_.time_penalty * static_cast<float>(std::log2(1.0 + days));
 }
 
+float JoinPolicy::MixedDatingThreshold(float threshold, const StorySpan& story,
+                                       absl::Time t,
+                                       double story_mean_words) const {
+  if (Dated(t) == story.dated) return threshold;
+  return std::max(threshold, JoinThreshold(story_mean_words));
+}
+
 bool JoinPolicy::InWindow(const StorySpan& story, absl::Time t) const {
   if (!Dated(t) || !story.dated) return true;
   return t <= story.last_seen + options_.story_window &&

@@ -85,6 +85,16 @@ class JoinPolicy {
   // either is undated.
   float TimeFactor(const StorySpan& story, absl::Time t) const;
 
+  // The bar `threshold` (the article's, time included) raised for an
+  // article and a story of which one is dated and the other not: they
+  // share no time evidence and come from different kinds of stream (an
+  // archive of full texts, a live feed of headlines), so the join must also
+  // clear the bar of the story's texts, `story_mean_words` long. A dated
+  // headline joined an undated full-text story on "asia news on from"
+  // (0.18 over 0.13), and every later headline of its own story followed.
+  float MixedDatingThreshold(float threshold, const StorySpan& story,
+                             absl::Time t, double story_mean_words) const;
+
   // True if an article published at `t` may join `story` at all.
   bool InWindow(const StorySpan& story, absl::Time t) const;
 

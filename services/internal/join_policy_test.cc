@@ -69,6 +69,28 @@ TEST(JoinPolicyTest, TimeFactorRisesWithTheGapAndIgnoresUndatedArticles) {
   EXPECT_FLOAT_EQ(policy.TimeFactor(StorySpan(), kNoon), 1.0f);
 }
 
+// Issue 34: a dated headline joined an undated full-text story at a
+// headline's bar, on a few topic and stop words.
+TEST(JoinPolicyTest, MixedDatingMustClearTheStoryTextsBarToo) {
+  const EngineOptions options = Options();
+  const JoinPolicy policy(options);
+  const StorySpan dated = Span(kNoon, kNoon + absl::Hours(24));
+  const StorySpan undated;
+  // A dated headline (bar 0.1) against an undated story of long texts.
+  EXPECT_FLOAT_EQ(policy.MixedDatingThreshold(0.1f, undated, kNoon, 400), 0.3f);
+  // An undated headline against a dated story of long texts.
+  EXPECT_FLOAT_EQ(
+      policy.MixedDatingThreshold(0.1f, dated, absl::InfinitePast(), 400),
+      0.3f);
+  // Both dated, or both undated: the article's bar alone.
+  EXPECT_FLOAT_EQ(policy.MixedDatingThreshold(0.05f, dated, kNoon, 400), 0.05f);
+  EXPECT_FLOAT_EQ(
+      policy.MixedDatingThreshold(0.1f, undated, absl::InfinitePast(), 400),
+      0.1f);
+  // A story of shorter texts than the article never lowers its bar.
+  EXPECT_FLOAT_EQ(policy.MixedDatingThreshold(0.3f, undated, kNoon, 5), 0.3f);
+}
+
 TEST(JoinPolicyTest, WindowBoundsJoinsAndMerges) {
   const EngineOptions options = Options();
   const JoinPolicy policy(options);
