@@ -341,15 +341,14 @@ float ClusteringEngineImpl::TimeFactor(const Cluster& cluster,
   // cosines divide by the centroid's norm, so their ratio is the dot
   // products'.
   const std::vector<uint32_t>& df = *embedding.document_frequencies;
-  const double own_df =
-      std::max(options_.own_word_df_share *
-                   static_cast<double>(embedding.statistics_documents),
-               options_.own_word_story_multiple *
-                   static_cast<double>(cluster.members.size()));
+  const double documents = static_cast<double>(embedding.statistics_documents);
+  const double story_size = static_cast<double>(cluster.members.size());
   Embedding own;
   for (size_t i = 0; i < embedding.sparse.size() && i < df.size(); ++i) {
-    if (df[i] <= own_df) {
-      own.sparse.ids.push_back(embedding.sparse.ids[i]);
+    const uint32_t id = embedding.sparse.ids[i];
+    if (policy_.IsOwnWord(df[i], documents, story_size,
+                          cluster.centroid.MembersWith(id))) {
+      own.sparse.ids.push_back(id);
       own.sparse.weights.push_back(embedding.sparse.weights[i]);
     }
   }

@@ -120,7 +120,8 @@ struct EngineOptions {
   // to the share of the article's match with the story carried by the
   // story's own words: features that at most `own_word_df_share` of the
   // documents hold, or at most `own_word_story_multiple` times the
-  // story's size (most of their documents can be the story's). A join on
+  // story's members that hold them (most of their documents are the
+  // story's; JoinPolicy::IsOwnWord). A join on
   // topic or stop words alone gets the plain threshold, however close in
   // time: on a busy feed such neighbours are always near, and stories
   // chained through them. False: the whole bonus, whatever is shared.

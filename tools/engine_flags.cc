@@ -51,7 +51,8 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->group(group);
   command
       ->add_option("--own-word-story-multiple", e.own_word_story_multiple,
-                   "... or at most this many times the story's size")
+                   "... or at most this many times the story's members "
+                   "that hold it")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str()
       ->group(group);

@@ -41,6 +41,11 @@ class Centroid {
   // False while the sum is zero (no member, or members without features).
   bool has_weight() const { return norm2_ > 0.0; }
   int count() const { return count_; }
+  // Members that have sparse feature `id`.
+  int MembersWith(uint32_t id) const {
+    auto it = sparse_.find(id);
+    return it == sparse_.end() ? 0 : it->second.members;
+  }
   // Distinct sparse features some member has (what the centroid holds).
   size_t num_features() const { return sparse_.size(); }
 

@@ -69,6 +69,13 @@ float JoinPolicy::MixedDatingThreshold(float threshold, const StorySpan& story,
   return std::max(threshold, JoinThreshold(story_mean_words));
 }
 
+bool JoinPolicy::IsOwnWord(double df, double documents, double story_size,
+                           double members_with) const {
+  if (df <= options_.own_word_df_share * documents) return true;
+  return df <= options_.own_word_story_multiple *
+                   std::min(story_size, members_with + 1);
+}
+
 bool JoinPolicy::InWindow(const StorySpan& story, absl::Time t) const {
   if (!Dated(t) || !story.dated) return true;
   return t <= story.last_seen + options_.story_window &&

@@ -95,6 +95,18 @@ class JoinPolicy {
   float MixedDatingThreshold(float threshold, const StorySpan& story,
                              absl::Time t, double story_mean_words) const;
 
+  // Whether a feature of an article is one of a story's own words, for the
+  // same-time bonus (EngineOptions::time_bonus_by_own_words): `df` of the
+  // `documents` of the article's statistics hold it (the article
+  // included), `members_with` of the story's `story_size` members. Own:
+  // rare overall, or held mostly by the story's members (at most
+  // own_word_story_multiple times the members that hold it, counting the
+  // article). A large story's topic words (`apple`, `update` in a
+  // 143-member iOS story) are frequent, but most of their documents are
+  // other stories'.
+  bool IsOwnWord(double df, double documents, double story_size,
+                 double members_with) const;
+
   // True if an article published at `t` may join `story` at all.
   bool InWindow(const StorySpan& story, absl::Time t) const;
 

@@ -91,6 +91,27 @@ TEST(JoinPolicyTest, MixedDatingMustClearTheStoryTextsBarToo) {
   EXPECT_FLOAT_EQ(policy.MixedDatingThreshold(0.3f, undated, kNoon, 5), 0.3f);
 }
 
+// Issue 34: in a large story every frequent word counted as its own
+// (at most twice the story's size), so concurrent stories that share a
+// topic word fused on the same-time bonus (iOS 7.1 and the Apple TV
+// update, on `apple update tv`).
+TEST(JoinPolicyTest, OwnWordsAreRareOrHeldMostlyByTheStory) {
+  EngineOptions options = Options();
+  options.own_word_df_share = 0.01f;
+  options.own_word_story_multiple = 2.0f;
+  const JoinPolicy policy(options);
+  // Rare in 3,000 documents: own, whoever holds it.
+  EXPECT_TRUE(policy.IsOwnWord(29, 3000, 1, 0));
+  // Held by 200 documents, 150 of them the story's members.
+  EXPECT_TRUE(policy.IsOwnWord(200, 3000, 150, 150));
+  // Held by 200 documents, 40 of them the story's members: a topic word,
+  // though the story has 150 members.
+  EXPECT_FALSE(policy.IsOwnWord(200, 3000, 150, 40));
+  // A one-member story: words of at most twice as many documents.
+  EXPECT_TRUE(policy.IsOwnWord(2, 3000, 1, 1));
+  EXPECT_FALSE(policy.IsOwnWord(31, 3000, 1, 1));
+}
+
 TEST(JoinPolicyTest, WindowBoundsJoinsAndMerges) {
   const EngineOptions options = Options();
   const JoinPolicy policy(options);
