@@ -105,7 +105,7 @@ struct EngineOptions {
   int64_t max_articles = 10'000'000;
 
   // How fast the join threshold rises with the gap between an article and
-  // the cluster's last article: multiplied by 1 + time_penalty * log2(1 +
+  // the cluster's first article: multiplied by 1 + time_penalty * log2(1 +
   // gap in days). Lets a long window follow slow stories without letting
   // look-alike events weeks apart fuse.
   float time_penalty = 0.2f;

@@ -54,9 +54,11 @@ float JoinPolicy::MergeThreshold(double mean_words) const {
 
 float JoinPolicy::TimeFactor(const StorySpan& story, absl::Time t) const {
   if (!Dated(t) || !story.dated) return 1.0f;
-  absl::Duration gap = absl::ZeroDuration();
-  if (t > story.last_seen) gap = t - story.last_seen;
-  if (t < story.first_seen) gap = story.first_seen - t;
+  // From the story's first article, its event: measured from its last
+  // one, every join renewed the bonus, and at ten times the density a
+  // story of one neighbourhood's shootings chained on for weeks.
+  const absl::Duration gap =
+      t > story.first_seen ? t - story.first_seen : story.first_seen - t;
   const double days = absl::ToDoubleHours(gap) / 24.0;
   return options_.same_time_factor +
          options_.time_penalty * static_cast<float>(std::log2(1.0 + days));

@@ -79,9 +79,10 @@ class JoinPolicy {
   float JoinThreshold(double num_words) const;
 
   // Multiplier of the join threshold for an article published at `t` next
-  // to `story`: same_time_factor at no gap, rising with the logarithm of
-  // the gap in days. Coverage of one event is dense in its first days; a
-  // look-alike event weeks later must match much more closely. 1 when
+  // to `story`: same_time_factor at no gap from the story's first article,
+  // rising with the logarithm of the gap in days. Coverage of one event is
+  // dense in its first days; a look-alike event weeks later must match
+  // much more closely, however many articles came in between. 1 when
   // either is undated.
   float TimeFactor(const StorySpan& story, absl::Time t) const;
 

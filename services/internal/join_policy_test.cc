@@ -60,9 +60,12 @@ TEST(JoinPolicyTest, TimeFactorRisesWithTheGapAndIgnoresUndatedArticles) {
   const EngineOptions options = Options();
   const JoinPolicy policy(options);
   const StorySpan story = Span(kNoon, kNoon + absl::Hours(24));
-  EXPECT_FLOAT_EQ(policy.TimeFactor(story, kNoon + absl::Hours(5)), 0.5f);
-  // One day after its last article: 0.5 + 0.25 * log2(2).
-  EXPECT_FLOAT_EQ(policy.TimeFactor(story, kNoon + absl::Hours(48)), 0.75f);
+  EXPECT_FLOAT_EQ(policy.TimeFactor(story, kNoon), 0.5f);
+  // One day after its first article: 0.5 + 0.25 * log2(2).
+  EXPECT_FLOAT_EQ(policy.TimeFactor(story, kNoon + absl::Hours(24)), 0.75f);
+  // Three days after its first, two after its last: 0.5 + 0.25 * log2(4).
+  // Measured from its last article, a chain of joins renewed the bonus.
+  EXPECT_FLOAT_EQ(policy.TimeFactor(story, kNoon + absl::Hours(72)), 1.0f);
   // Three days before its first: 0.5 + 0.25 * log2(4).
   EXPECT_FLOAT_EQ(policy.TimeFactor(story, kNoon - absl::Hours(72)), 1.0f);
   EXPECT_FLOAT_EQ(policy.TimeFactor(story, absl::InfinitePast()), 1.0f);
