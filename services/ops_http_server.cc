@@ -3,14 +3,20 @@
 #include <arpa/inet.h>
 #include <httplib.h>
 
+#include <algorithm>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "services/api_messages.h"
 #include "services/dashboard_assets.h"
@@ -76,8 +82,40 @@ std::string Param(const httplib::Request& req, const char* name) {
   return req.has_param(name) ? req.get_param_value(name) : std::string();
 }
 
+// A true/false query parameter, false when absent.
+absl::StatusOr<bool> BoolParam(const httplib::Request& req, const char* name) {
+  const std::string value = Param(req, name);
+  if (value.empty() || value == "false" || value == "0") return false;
+  if (value == "true" || value == "1") return true;
+  return absl::InvalidArgumentError(
+      absl::StrCat(name, ": must be true or false"));
+}
+
+// Refuses a query parameter the route does not take (AIP-127), naming
+// it: one dropped silently was answered as if applied (`updated_since`
+// before it was read, `format=csv`). Every API route also takes
+// min_sequence and timeout_ms (AwaitMinSequence).
+absl::Status OnlyParams(const httplib::Request& req,
+                        std::initializer_list<absl::string_view> taken) {
+  for (const auto& [name, value] : req.params) {
+    if (name == "min_sequence" || name == "timeout_ms" ||
+        std::find(taken.begin(), taken.end(), name) != taken.end()) {
+      continue;
+    }
+    std::vector<absl::string_view> all(taken);
+    all.insert(all.end(), {"min_sequence", "timeout_ms"});
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": unknown query parameter; ", req.path, " takes ",
+                     absl::StrJoin(all, ", ")));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ToListRequest(const httplib::Request& req,
                            v1::ListClustersRequest* out) {
+  RETURN_IF_ERROR(
+      OnlyParams(req, {"sort", "page_size", "page_token", "updated_since",
+                       "include_expired", "thread_id", "collection"}));
   const std::string sort = Param(req, "sort");
   if (sort.empty() || sort == "size") {
     out->set_sort_by(v1::ListClustersRequest::SIZE);
@@ -94,6 +132,19 @@ absl::Status ToListRequest(const httplib::Request& req,
   out->set_page_token(Param(req, "page_token"));
   out->set_thread_id(Param(req, "thread_id"));
   out->set_collection(Param(req, "collection"));
+  ASSIGN_OR_RETURN(const bool include_expired,
+                   BoolParam(req, "include_expired"));
+  out->set_include_expired(include_expired);
+  if (const std::string since = Param(req, "updated_since"); !since.empty()) {
+    absl::Time t;
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, since, &t, &error)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "updated_since: not an RFC 3339 time (2026-03-10T12:00:00Z): ",
+          error));
+    }
+    ToTimestamp(t, out->mutable_updated_since());
+  }
   return absl::OkStatus();
 }
 
@@ -101,8 +152,9 @@ absl::Status ToListRequest(const httplib::Request& req,
 // /api/search answer the gRPC read calls (ListClusters, GetCluster,
 // GetArticle, FindSimilar) with the same messages in protobuf's JSON
 // mapping; query parameters are the request fields (sort is size, growth
-// or last-update; thread_id lists one thread's stories, collection one
-// tenant's or feed's).
+// or last-update; updated_since an RFC 3339 time; include_expired true or
+// false; thread_id lists one thread's stories, collection one tenant's or
+// feed's), and any other is refused (400, naming it).
 void ServeApi(httplib::Server& server, ClusterReads* reads) {
   server.Get("/api/clusters",
              [reads](const httplib::Request& req, httplib::Response& res) {
@@ -115,6 +167,7 @@ void ServeApi(httplib::Server& server, ClusterReads* reads) {
   server.Get(R"(/api/clusters/([^/]+))", [reads](const httplib::Request& req,
                                                  httplib::Response& res) {
     Answer<v1::GetClusterResponse>(res, [&](auto* response) {
+      RETURN_IF_ERROR(OnlyParams(req, {"page_size", "page_token"}));
       v1::GetClusterRequest request;
       request.set_cluster_id(req.matches[1]);
       request.set_page_token(Param(req, "page_token"));
@@ -126,6 +179,7 @@ void ServeApi(httplib::Server& server, ClusterReads* reads) {
   server.Get(R"(/api/articles/([^/]+))",
              [reads](const httplib::Request& req, httplib::Response& res) {
                Answer<v1::GetArticleResponse>(res, [&](auto* response) {
+                 RETURN_IF_ERROR(OnlyParams(req, {}));
                  v1::GetArticleRequest request;
                  request.set_article_id(req.matches[1]);
                  return reads->GetArticle(request, response);
@@ -134,6 +188,7 @@ void ServeApi(httplib::Server& server, ClusterReads* reads) {
   server.Get("/api/search",
              [reads](const httplib::Request& req, httplib::Response& res) {
                Answer<v1::FindSimilarResponse>(res, [&](auto* response) {
+                 RETURN_IF_ERROR(OnlyParams(req, {"q", "k"}));
                  v1::FindSimilarRequest request;
                  request.mutable_article()->set_id("dashboard-search");
                  request.mutable_article()->set_title(Param(req, "q"));

@@ -201,12 +201,33 @@ TEST_F(DashboardTest,
       Get("/api/clusters?page_token=bm90LWEtdG9rZW4", &status);
   EXPECT_EQ(status, 400);
   EXPECT_THAT(bad, HasSubstr("\"code\":3"));
-  Get("/api/clusters?page_size=0x", &status);
+  // Issue 36: every request field is a query parameter, and an unknown
+  // one is refused, naming it (updated_since and format=csv were dropped
+  // and all clusters listed).
+  const std::string unknown = Get("/api/clusters?format=csv", &status);
   EXPECT_EQ(status, 400);
-  Get("/api/clusters?page_size=5000", &status);
-  EXPECT_EQ(status, 400);
-  Get("/api/clusters?sort=sideways", &status);
-  EXPECT_EQ(status, 400);
+  EXPECT_THAT(unknown, HasSubstr("format: unknown query parameter"));
+  for (const std::string& refused :
+       {std::string("/api/clusters?page_size=0x"),
+        std::string("/api/clusters?page_size=5000"),
+        std::string("/api/clusters?sort=sideways"),
+        std::string("/api/search?q=summit&limit=3"),
+        std::string("/api/articles/s1?fields=title"),
+        "/api/clusters/" + id + "?sort=size",
+        std::string("/api/clusters?updated_since=yesterday"),
+        std::string("/api/clusters?include_expired=maybe")}) {
+    Get(refused, &status);
+    EXPECT_EQ(status, 400) << refused;
+  }
+  const nlohmann::json future = nlohmann::json::parse(
+      Get("/api/clusters?updated_since=2100-01-01T00:00:00Z", &status));
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(future.value("clusters", nlohmann::json::array()).size(), 0u);
+  const nlohmann::json past = nlohmann::json::parse(Get(
+      "/api/clusters?updated_since=2000-01-01T00:00:00Z&include_expired=true",
+      &status));
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(past.at("clusters").size(), 4u);
   Get("/api/clusters/no-such-cluster", &status);
   EXPECT_EQ(status, 404);
   Get("/api/articles/s1", &status);

@@ -42,8 +42,10 @@ struct ClientFlags {
   int page_size = 50;
   // list-clusters
   std::string sort = "size";
-  std::string thread;      // only this thread's stories
-  std::string collection;  // list-clusters, export: only this collection's
+  std::string thread;         // only this thread's stories
+  std::string collection;     // list-clusters, export: only this collection's
+  std::string updated_since;  // list-clusters: RFC 3339, empty for all
+  bool include_expired = false;
   int limit = 20;
   bool json = false;
   // export
@@ -342,6 +344,11 @@ class Client {
     request.set_page_token(flags_.page_token);
     request.set_thread_id(flags_.thread);
     request.set_collection(flags_.collection);
+    request.set_include_expired(flags_.include_expired);
+    if (absl::Time since; absl::ParseTime(
+            absl::RFC3339_full, flags_.updated_since, &since, nullptr)) {
+      ToTimestamp(since, request.mutable_updated_since());
+    }
     request.set_sort_by(
         flags_.sort == "last-update" ? v1::ListClustersRequest::LAST_UPDATE
         : flags_.sort == "growth"    ? v1::ListClustersRequest::RECENT_GROWTH
@@ -651,6 +658,21 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   list->add_option("--collection", flags->collection,
                    "Only the stories with an article of this collection "
                    "(the articles' collection field: a tenant or a feed)");
+  list->add_option("--updated-since", flags->updated_since,
+                   "Only the stories whose last article is at or after this "
+                   "RFC 3339 time, e.g. 2026-03-10T12:00:00Z")
+      ->check(CLI::Validator(
+          [](const std::string& value) -> std::string {
+            absl::Time t;
+            std::string error;
+            return absl::ParseTime(absl::RFC3339_full, value, &t, &error)
+                       ? std::string()
+                       : "not an RFC 3339 time (2026-03-10T12:00:00Z): " +
+                             error;
+          },
+          "RFC 3339"));
+  list->add_flag("--include-expired", flags->include_expired,
+                 "Also list expired stories (no members left)");
   list->add_option("--page-token", flags->page_token,
                    "Next page: the token the page before ended with");
   list->add_option("--page-size,--limit", flags->limit, "Clusters to show")
