@@ -102,12 +102,12 @@ TEST_F(ServeTest, ServesClientAndStopsGracefullyOnSigterm) {
   EXPECT_THAT(out, HasSubstr("4 clusters"));
   EXPECT_NE(Client("list-clusters --sort sideways", &out), 0);
   // Issue 36: the CLI had no --updated-since.
-  ASSERT_EQ(
-      Client("list-clusters --updated-since 2000-01-01T00:00:00Z", &out), 0)
+  ASSERT_EQ(Client("list-clusters --updated-since 2000-01-01T00:00:00Z", &out),
+            0)
       << out;
   EXPECT_THAT(out, HasSubstr("4 clusters"));
-  ASSERT_EQ(
-      Client("list-clusters --updated-since 2100-01-01T00:00:00Z", &out), 0)
+  ASSERT_EQ(Client("list-clusters --updated-since 2100-01-01T00:00:00Z", &out),
+            0)
       << out;
   EXPECT_THAT(out, Not(HasSubstr("4 clusters")));
   EXPECT_EQ(Client("list-clusters --updated-since yesterday", &out), 2);
