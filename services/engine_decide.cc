@@ -300,8 +300,8 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
   for (int64_t c : candidates) {
     ScoredStory score;
     score.story = c;
-    score.similarity = clusters_[c].centroid.Cosine(embedding);
     const Cluster& cluster = clusters_[c];
+    score.similarity = cluster.centroid.Cosine(embedding);
     score.threshold = policy_.MixedDatingThreshold(
         question.base_threshold *
             TimeFactor(cluster, embedding, score.similarity, t),

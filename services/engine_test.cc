@@ -339,7 +339,6 @@ TEST(EngineTest, FindSimilarChangesNothing) {
   auto novel = engine->FindSimilar(
       MakeArticle("probe2", "Volcano erupts in Iceland", "", 14), 3);
   ASSERT_TRUE(novel.ok());
-
   EXPECT_EQ(novel->would_be.relation, Relation::kNewStory);
   EXPECT_TRUE(novel->would_be.cluster_id.empty());
   auto exact = engine->FindSimilar(

@@ -82,6 +82,10 @@ std::string Param(const httplib::Request& req, const char* name) {
   return req.has_param(name) ? req.get_param_value(name) : std::string();
 }
 
+// Query parameters every API route takes (AwaitMinSequence reads them).
+constexpr char kMinSequenceParam[] = "min_sequence";
+constexpr char kTimeoutMsParam[] = "timeout_ms";
+
 // A true/false query parameter, false when absent.
 absl::StatusOr<bool> BoolParam(const httplib::Request& req, const char* name) {
   const std::string value = Param(req, name);
@@ -98,12 +102,12 @@ absl::StatusOr<bool> BoolParam(const httplib::Request& req, const char* name) {
 absl::Status OnlyParams(const httplib::Request& req,
                         std::initializer_list<absl::string_view> taken) {
   for (const auto& [name, value] : req.params) {
-    if (name == "min_sequence" || name == "timeout_ms" ||
+    if (name == kMinSequenceParam || name == kTimeoutMsParam ||
         std::find(taken.begin(), taken.end(), name) != taken.end()) {
       continue;
     }
     std::vector<absl::string_view> all(taken);
-    all.insert(all.end(), {"min_sequence", "timeout_ms"});
+    all.insert(all.end(), {kMinSequenceParam, kTimeoutMsParam});
     return absl::InvalidArgumentError(
         absl::StrCat(name, ": unknown query parameter; ", req.path, " takes ",
                      absl::StrJoin(all, ", ")));
@@ -205,17 +209,17 @@ void ServeApi(httplib::Server& server, ClusterReads* reads) {
 httplib::Server::HandlerResponse AwaitMinSequence(
     const ReplicaProgress* replica, const httplib::Request& req,
     httplib::Response& res) {
-  if (req.path.rfind("/api/", 0) != 0 || !req.has_param("min_sequence")) {
+  if (req.path.rfind("/api/", 0) != 0 || !req.has_param(kMinSequenceParam)) {
     return httplib::Server::HandlerResponse::Unhandled;
   }
   uint64_t wanted = 0;
   int timeout_ms = 5000;
   absl::Status status;
-  if (!absl::SimpleAtoi(req.get_param_value("min_sequence"), &wanted)) {
+  if (!absl::SimpleAtoi(req.get_param_value(kMinSequenceParam), &wanted)) {
     status = absl::InvalidArgumentError(
         "min_sequence: must be a log sequence number");
-  } else if (req.has_param("timeout_ms") &&
-             (!absl::SimpleAtoi(req.get_param_value("timeout_ms"),
+  } else if (req.has_param(kTimeoutMsParam) &&
+             (!absl::SimpleAtoi(req.get_param_value(kTimeoutMsParam),
                                 &timeout_ms) ||
               timeout_ms < 0 || timeout_ms > 60000)) {
     status = absl::InvalidArgumentError(
