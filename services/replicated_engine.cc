@@ -618,11 +618,7 @@ class ReplicatedEngineImpl final
                      "reason=\"%s\"\n",
                      absl::CEscape(stalled_.message()).c_str());
       }
-      const absl::Time until = absl::Now() + catch_up_wait_;
-      while (absl::Now() < until) {
-        if (stop_.load()) return false;
-        absl::SleepFor(absl::Milliseconds(20));
-      }
+      if (!SleepUnlessStopping(catch_up_wait_)) return false;
       reread_from_ = 0;
       *progress = absl::Now();
       return true;
@@ -645,13 +641,14 @@ class ReplicatedEngineImpl final
     if (from > to) return false;
     // Entries the log purged (it holds none before its first) were real:
     // those need the newest shared checkpoint, never a step over.
-    absl::StatusOr<uint64_t> first =
-        log_->FirstSequence(options_.poll_interval * 2);
-    if (!first.ok() || *first == 0 || *first > from) return false;
-    for (uint64_t sequence = from; sequence <= to; ++sequence) {
-      absl::StatusOr<bool> held =
-          log_->Holds(sequence, options_.poll_interval * 2);
-      if (!held.ok() || *held) return false;
+    // Stepping over cannot be undone, so it takes two looks a poll apart
+    // that agree: around a change of the log's leader one answer may come
+    // from a server that has not caught up.
+    for (int look = 0; look < 2; ++look) {
+      if (look > 0 && !SleepUnlessStopping(options_.poll_interval)) {
+        return false;
+      }
+      if (!LogHoldsNoneOf(from, to)) return false;
     }
     const absl::Status gone = absl::NotFoundError(
         absl::StrCat("log entries ", from, " to ", to,
@@ -676,6 +673,30 @@ class ReplicatedEngineImpl final
     if (options_.on_stepped_over) options_.on_stepped_over(from, to);
     if (was_stalled && options_.on_resumed) options_.on_resumed(to);
     return true;
+  }
+
+  // Whether the log holds none of the entries `from` to `to` and purged
+  // none of them (false also when it cannot say now).
+  bool LogHoldsNoneOf(uint64_t from, uint64_t to) {
+    absl::StatusOr<uint64_t> first =
+        log_->FirstSequence(options_.poll_interval * 2);
+    if (!first.ok() || *first == 0 || *first > from) return false;
+    for (uint64_t sequence = from; sequence <= to; ++sequence) {
+      absl::StatusOr<bool> held =
+          log_->Holds(sequence, options_.poll_interval * 2);
+      if (!held.ok() || *held) return false;
+    }
+    return true;
+  }
+
+  // Sleeps for `duration` in short steps; false when the replica stops.
+  bool SleepUnlessStopping(absl::Duration duration) {
+    const absl::Time until = absl::Now() + duration;
+    while (absl::Now() < until) {
+      if (stop_.load()) return false;
+      absl::SleepFor(std::min(absl::Milliseconds(20), until - absl::Now()));
+    }
+    return !stop_.load();
   }
 
   // Whether the log purged entries this replica needs before `next` (it
@@ -737,11 +758,7 @@ class ReplicatedEngineImpl final
       if (first && options_.on_stalled) {
         options_.on_stalled(record.sequence, answer.status());
       }
-      const absl::Time until = absl::Now() + backoff;
-      while (absl::Now() < until) {
-        if (stop_.load()) return false;
-        absl::SleepFor(absl::Milliseconds(20));
-      }
+      if (!SleepUnlessStopping(backoff)) return false;
       // An operator deleted the entry that holds this replica.
       if (StepOverIfGone(record.sequence, record.sequence)) return true;
       backoff = std::min(backoff * 2, absl::Seconds(1));

@@ -815,6 +815,44 @@ TEST_F(ReplicatedEngineTest, AnEditorialActionOfANewerReleaseHoldsTheReplica) {
   EXPECT_EQ(storage::v1::StoredClusterEvent::EDITED, 3);
 }
 
+// A log whose Holds says "not held" once for `sequence` though it is: the
+// answer of a server that has not caught up, around a change of leader.
+class OneWrongHoldsAnswer : public testing::SharedLog {
+ public:
+  OneWrongHoldsAnswer(ReplicationLog* log, uint64_t sequence)
+      : SharedLog(log), sequence_(sequence) {}
+  absl::StatusOr<bool> Holds(uint64_t sequence,
+                             absl::Duration timeout) override {
+    if (sequence == sequence_ && !answered_wrong_.exchange(true)) return false;
+    return SharedLog::Holds(sequence, timeout);
+  }
+
+ private:
+  const uint64_t sequence_;
+  std::atomic<bool> answered_wrong_{false};
+};
+
+// Issue 33 (failover check: one replica one acknowledged article short):
+// a step over cannot be undone, so one "not held" answer is not enough.
+TEST_F(ReplicatedEngineTest, OneWrongAnswerOfTheLogStepsOverNothing) {
+  const uint64_t held = 2;  // the newer release's entry below
+  auto replica =
+      StartTestReplica(std::make_unique<OneWrongHoldsAnswer>(log_.get(), held),
+                       EngineOptions(), FastReplicationOptions());
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  ASSERT_TRUE(WaitWritable(**replica));
+  ASSERT_TRUE((*replica)->Assign(MakeArticle("w1", "Volcano erupts")).ok());
+  replication::v1::LogEntry entry = AssignEntry(MakeArticle("w2", "Later"));
+  entry.set_stamp((uint64_t{0x4E44} << 48) | (kLogFormat + 1));
+  ASSERT_EQ(*log_->Append("newer", entry.SerializeAsString(), absl::Seconds(1)),
+            held);
+  // The replica holds at the entry and asks the log about it after every
+  // failed try (50 ms, then doubling): the wrong answer comes first.
+  absl::SleepFor(absl::Milliseconds(600));
+  EXPECT_EQ((*replica)->applied_sequence(), held - 1);
+  EXPECT_EQ((*replica)->Writable().code(), absl::StatusCode::kUnavailable);
+}
+
 // Issue 33.2: an empty message, one holding only a field nobody knows, and
 // entries stamped by a foreign writer or with an action number their own
 // format does not have were taken for a newer release's and held every

@@ -42,13 +42,13 @@ class SharedLog : public ReplicationLog {
   ReplicationLog* const log_;
 };
 
-// A replica on `log` (not owned) whose engine is MakeEngine(engine_options)
-// on the log's clock.
+// A replica on `log` whose engine is MakeEngine(engine_options) on the
+// log's clock.
 inline absl::StatusOr<std::unique_ptr<ReplicatedEngine>> StartTestReplica(
-    ReplicationLog* log, const EngineOptions& engine_options,
+    std::unique_ptr<ReplicationLog> log, const EngineOptions& engine_options,
     ReplicationOptions options) {
   return ReplicatedEngine::Start(
-      std::make_unique<SharedLog>(log),
+      std::move(log),
       [engine_options](const ReplicatedEngine::LogPosition& position)
           -> absl::StatusOr<std::unique_ptr<ClusteringEngine>> {
         EngineOptions with_clock = engine_options;
@@ -57,6 +57,14 @@ inline absl::StatusOr<std::unique_ptr<ReplicatedEngine>> StartTestReplica(
         return MakeEngine(with_clock);
       },
       std::move(options));
+}
+
+// The same on `log` (not owned), which other replicas may share.
+inline absl::StatusOr<std::unique_ptr<ReplicatedEngine>> StartTestReplica(
+    ReplicationLog* log, const EngineOptions& engine_options,
+    ReplicationOptions options) {
+  return StartTestReplica(std::make_unique<SharedLog>(log), engine_options,
+                          std::move(options));
 }
 
 // Replication options for tests: short polls and timeouts.
