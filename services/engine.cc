@@ -391,6 +391,11 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> NewEngineOnStore(
   if (!(options.thread_threshold >= 0.0f && options.thread_threshold <= 1.0f)) {
     return absl::InvalidArgumentError("thread_threshold must be in [0, 1]");
   }
+  if (!(options.same_day_thread_factor > 0.0f &&
+        options.same_day_thread_factor <= 1.0f)) {
+    return absl::InvalidArgumentError(
+        "same_day_thread_factor must be in (0, 1]");
+  }
   VectorIndexOptions index_options;
   index_options.dimension = embedder->dimension();
   index_options.exact_limit = options.exact_search_limit;

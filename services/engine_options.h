@@ -186,6 +186,12 @@ struct EngineOptions {
   // Merged stories' threads merge; the older thread's id survives. 0 keeps
   // every story in a thread of its own.
   float thread_threshold = 0.25f;
+  // Two dated stories whose days meet (one's first article within a day of
+  // the other's last) join threads at thread_threshold times this: two
+  // look-alike events of one topic on the same days (two earthquakes, two
+  // check-ins of one star) belong to one storyline though their stories
+  // stay apart. 1: time counts for nothing.
+  float same_day_thread_factor = 0.9f;
 
   // Nearest-neighbour index: a time shard is searched exactly until it
   // holds `exact_search_limit` vectors, then rebuilt as an HNSW graph

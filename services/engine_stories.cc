@@ -276,7 +276,7 @@ void ClusteringEngineImpl::LinkThreads(int64_t c,
     d = Resolve(d);
     if (ThreadRoot(d) == ThreadRoot(c)) continue;
     if (clusters_[c].centroid.Cosine(clusters_[d].centroid) >=
-        options_.thread_threshold) {
+        policy_.ThreadThreshold(clusters_[c].span, clusters_[d].span)) {
       JoinThreads(c, d);
     }
   }

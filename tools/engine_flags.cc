@@ -113,6 +113,14 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->capture_default_str()
       ->group(group);
   command
+      ->add_option("--same-day-thread-factor", e.same_day_thread_factor,
+                   "Multiplier of --thread-threshold for two dated stories "
+                   "whose days meet (look-alike events of one topic on the "
+                   "same days); 1: time counts for nothing")
+      ->check(CLI::Range(0.01, 1.0))
+      ->capture_default_str()
+      ->group(group);
+  command
       ->add_option("--title-weight", m.title_weight,
                    "How many times a title occurrence counts")
       ->check(CLI::NonNegativeNumber)

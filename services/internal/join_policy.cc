@@ -84,6 +84,15 @@ bool JoinPolicy::InWindow(const StorySpan& story, absl::Time t) const {
          t >= story.first_seen - options_.story_window;
 }
 
+float JoinPolicy::ThreadThreshold(const StorySpan& a,
+                                  const StorySpan& b) const {
+  const bool same_days = a.dated && b.dated &&
+                         a.first_seen <= b.last_seen + absl::Hours(24) &&
+                         b.first_seen <= a.last_seen + absl::Hours(24);
+  return same_days ? options_.thread_threshold * options_.same_day_thread_factor
+                   : options_.thread_threshold;
+}
+
 bool JoinPolicy::MayMerge(const StorySpan& a, const StorySpan& b) const {
   if (!a.dated || !b.dated) return true;
   return a.first_seen <= b.last_seen + options_.story_window &&

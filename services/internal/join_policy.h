@@ -111,6 +111,11 @@ class JoinPolicy {
   // True if an article published at `t` may join `story` at all.
   bool InWindow(const StorySpan& story, absl::Time t) const;
 
+  // The centroid similarity at which stories `a` and `b` join threads:
+  // thread_threshold, times same_day_thread_factor when both are dated
+  // and their days meet.
+  float ThreadThreshold(const StorySpan& a, const StorySpan& b) const;
+
   // True if two stories are close enough in time to be merged.
   bool MayMerge(const StorySpan& a, const StorySpan& b) const;
 

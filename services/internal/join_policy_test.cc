@@ -135,6 +135,27 @@ TEST(JoinPolicyTest, WindowBoundsJoinsAndMerges) {
   EXPECT_TRUE(policy.MayMerge(story, StorySpan()));
 }
 
+// Issue 34 (threads): two look-alike events of one topic on the same days
+// (ECB+'s two earthquakes, given dates) stayed in two threads at the
+// plain bar; stories days apart, or undated, keep it.
+TEST(JoinPolicyTest, StoriesOnTheSameDaysJoinThreadsAtALowerBar) {
+  EngineOptions options = Options();
+  options.thread_threshold = 0.25f;
+  options.same_day_thread_factor = 0.8f;
+  const JoinPolicy policy(options);
+  const StorySpan monday = Span(kNoon, kNoon + absl::Hours(6));
+  const StorySpan tuesday =
+      Span(kNoon + absl::Hours(28), kNoon + absl::Hours(40));
+  const StorySpan friday =
+      Span(kNoon + absl::Hours(96), kNoon + absl::Hours(100));
+  EXPECT_FLOAT_EQ(policy.ThreadThreshold(monday, tuesday), 0.2f);
+  EXPECT_FLOAT_EQ(policy.ThreadThreshold(tuesday, monday), 0.2f);
+  EXPECT_FLOAT_EQ(policy.ThreadThreshold(monday, friday), 0.25f);
+  EXPECT_FLOAT_EQ(policy.ThreadThreshold(friday, monday), 0.25f);
+  EXPECT_FLOAT_EQ(policy.ThreadThreshold(monday, StorySpan()), 0.25f);
+  EXPECT_FLOAT_EQ(policy.ThreadThreshold(StorySpan(), StorySpan()), 0.25f);
+}
+
 TEST(JoinPolicyTest, SpanExtendsOnlyWithDatedTimes) {
   StorySpan span;
   span.Extend(absl::InfinitePast());
