@@ -1,6 +1,7 @@
 #include "services/rocksdb_store.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/backup_engine.h>
@@ -14,6 +15,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -598,6 +600,23 @@ bool StoreExists(const std::string& path) {
                                  ignored);
 }
 
+namespace {
+
+// RocksDB builds each memtable from blocks of an eighth of its size and
+// frees them all when it has flushed. glibc serves such blocks by mmap
+// until the first is freed, then raises its mmap threshold past them and
+// serves the next ones from the heap, where freed blocks stay resident:
+// a durable engine at its article cap grew by two memtables over ten
+// minutes while its live state stayed the same (soak_benchmark +28%, 8
+// MiB memtables). A fixed threshold keeps them mapped, and returned on
+// free. Process-wide, set once, by the first store opened.
+void ReturnFreedMemtablesToTheSystem() {
+  static std::once_flag once;
+  std::call_once(once, [] { mallopt(M_MMAP_THRESHOLD, 128 * 1024); });
+}
+
+}  // namespace
+
 absl::StatusOr<SyncPolicy> ParseSyncPolicy(absl::string_view name) {
   if (name == "always") return SyncPolicy::kAlways;
   if (name == "none") return SyncPolicy::kNone;
@@ -617,6 +636,7 @@ absl::StatusOr<std::unique_ptr<EngineStore>> OpenRocksDbStore(
         "cannot create data dir ", options.path, ": ", error.message()));
   }
   RETURN_IF_ERROR(CheckFreeSpace(options.path, options.min_free_bytes));
+  ReturnFreedMemtablesToTheSystem();
   rocksdb::Options db_options = BaseOptions(options);
   if (StoreExists(options.path)) {
     ASSIGN_OR_RETURN(db_options.wal_recovery_mode, CheckBeforeOpening(options));
