@@ -25,7 +25,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "embeddings/lexical_embedder.h"
-#include "services/rocksdb_store.h"
+#include "services/storage/rocksdb_store.h"
 #include "tools/engine_flags.h"
 #include "tools/synthetic_articles.h"
 

@@ -17,7 +17,7 @@
 
 #include "embeddings/lexical_embedder.h"
 #include "embeddings/normalizer.h"
-#include "services/vector_index.h"
+#include "services/index/vector_index.h"
 #include "tools/synthetic_articles.h"
 
 namespace newsdedup {

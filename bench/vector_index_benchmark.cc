@@ -19,7 +19,7 @@
 #include "absl/time/clock.h"
 #include "embeddings/lexical_embedder.h"
 #include "embeddings/normalizer.h"
-#include "services/vector_index.h"
+#include "services/index/vector_index.h"
 #include "tools/quality_scores.h"
 #include "tools/synthetic_articles.h"
 

@@ -1,4 +1,4 @@
-# cmake -DOUT=file.cc -DDIR=services/dashboard -P EmbedDashboard.cmake
+# cmake -DOUT=file.cc -DDIR=services/server/dashboard -P EmbedDashboard.cmake
 # Writes a C++ file defining newsdedup::DashboardAssets() with the contents
 # of index.html, app.js and style.css as raw string literals.
 set(assets "index.html|/|text/html" "app.js|/app.js|text/javascript"
@@ -17,8 +17,8 @@ foreach(entry ${assets})
   string(APPEND body "      {\"${path}\", \"${type}; charset=utf-8\",\n       R\"ndasset(${content})ndasset\"},\n")
 endforeach()
 file(WRITE "${OUT}.tmp"
-"// Generated from services/dashboard/ by cmake/EmbedDashboard.cmake.
-#include \"services/dashboard_assets.h\"
+"// Generated from services/server/dashboard/ by cmake/EmbedDashboard.cmake.
+#include \"services/server/dashboard_assets.h\"
 
 namespace newsdedup {
 

@@ -28,15 +28,15 @@ def read(*parts):
 
 
 def exported_metric_names():
-    """Metric names the server declares (services/prometheus_metrics.cc)."""
-    with open(os.path.join(ROOT, "services", "prometheus_metrics.cc"),
+    """Metric names the server declares (services/server/prometheus_metrics.cc)."""
+    with open(os.path.join(ROOT, "services", "server", "prometheus_metrics.cc"),
               encoding="utf-8") as f:
         return set(re.findall(r'"(newsdedup_[a-z_]+)"', f.read()))
 
 
 def exported_label_names():
-    """Label names the server declares (services/prometheus_metrics.cc)."""
-    with open(os.path.join(ROOT, "services", "prometheus_metrics.cc"),
+    """Label names the server declares (services/server/prometheus_metrics.cc)."""
+    with open(os.path.join(ROOT, "services", "server", "prometheus_metrics.cc"),
               encoding="utf-8") as f:
         text = f.read()
     names = set()

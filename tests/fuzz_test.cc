@@ -20,7 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
-#include "services/dedup_server.h"
+#include "services/server/dedup_server.h"
 #include "tests/support/test_articles.h"
 #include "tools/article_jsonl.h"
 

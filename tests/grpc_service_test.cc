@@ -14,7 +14,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
-#include "services/dedup_server.h"
+#include "services/server/dedup_server.h"
 #include "tests/support/test_articles.h"
 
 namespace newsdedup {

@@ -15,9 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
-#include "services/dedup_server.h"
-#include "services/ops_http_server.h"
-#include "services/replicated_engine.h"
+#include "services/replica/replicated_engine.h"
+#include "services/server/dedup_server.h"
+#include "services/server/ops_http_server.h"
 #include "tests/support/replica_support.h"
 
 namespace newsdedup {

@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "services/article.h"
+#include "services/engine/article.h"
 
 namespace newsdedup {
 

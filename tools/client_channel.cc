@@ -2,7 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "services/tls_options.h"
+#include "services/server/tls_options.h"
 
 namespace newsdedup {
 

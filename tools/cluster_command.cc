@@ -8,7 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "newsdedup/v1/dedup.pb.h"
-#include "services/api_messages.h"
+#include "services/api/api_messages.h"
 #include "tools/answer_table.h"
 #include "tools/article_jsonl.h"
 #include "tools/commands.h"

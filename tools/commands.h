@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "services/jetstream_log.h"
+#include "services/replication/jetstream_log.h"
 
 namespace newsdedup {
 

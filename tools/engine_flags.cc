@@ -1,7 +1,7 @@
 #include "tools/engine_flags.h"
 
 #include "common/status_macros.h"
-#include "services/rocksdb_store.h"
+#include "services/storage/rocksdb_store.h"
 
 namespace newsdedup {
 

@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "embeddings/lexical_embedder.h"
-#include "services/engine.h"
+#include "services/engine/engine.h"
 
 namespace newsdedup {
 

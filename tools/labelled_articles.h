@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "services/article.h"
+#include "services/engine/article.h"
 
 namespace newsdedup {
 

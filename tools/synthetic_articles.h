@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "services/article.h"
+#include "services/engine/article.h"
 #include "tools/labelled_articles.h"
 
 namespace newsdedup {

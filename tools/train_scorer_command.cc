@@ -1,5 +1,5 @@
-// `newsdedup train-scorer`: learns the join model (services/story_scorer.h)
-// from labelled files.
+// `newsdedup train-scorer`: learns the join model
+// (services/engine/story_scorer.h) from labelled files.
 //
 // Each file is replayed through a fresh engine in publication order, as
 // `eval` does. For every article the engine reports what it measured for
@@ -20,7 +20,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
-#include "services/story_scorer.h"
+#include "services/engine/story_scorer.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
 #include "tools/labelled_articles.h"

@@ -6,8 +6,8 @@
 #include <memory>
 #include <utility>
 
-#include "services/replicated_engine.h"
-#include "services/replication_log.h"
+#include "services/replica/replicated_engine.h"
+#include "services/replication/replication_log.h"
 #include "tests/support/test_articles.h"
 
 namespace newsdedup {

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "services/article.h"
-#include "services/engine.h"
+#include "services/engine/article.h"
+#include "services/engine/engine.h"
 
 namespace newsdedup {
 namespace testing {

@@ -1,0 +1,596 @@
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "services/engine/engine_impl.h"
+
+// Persistence: what the engine hands its store after each change, and how
+// it rebuilds itself from the store at start.
+
+namespace newsdedup {
+namespace internal {
+namespace {
+
+using storage::v1::StoredAnswer;
+using storage::v1::StoredClusterEvent;
+
+// The stored enums have numbers of their own (state.proto), mapped here
+// one by one: the C++ order may change, the numbers on disk may not. A
+// number this build does not know comes from a newer writer: refused, not
+// clamped to some other meaning.
+StoredAnswer::Relation ToStoredRelation(Relation relation) {
+  switch (relation) {
+    case Relation::kNewStory:
+      return StoredAnswer::NEW_STORY;
+    case Relation::kSameStory:
+      return StoredAnswer::SAME_STORY;
+    case Relation::kNearDuplicate:
+      return StoredAnswer::NEAR_DUPLICATE;
+    case Relation::kExactDuplicate:
+      return StoredAnswer::EXACT_DUPLICATE;
+  }
+  return StoredAnswer::NEW_STORY;  // not reached: the switch is complete
+}
+
+absl::StatusOr<Relation> FromStoredRelation(StoredAnswer::Relation relation) {
+  switch (relation) {
+    case StoredAnswer::NEW_STORY:
+      return Relation::kNewStory;
+    case StoredAnswer::SAME_STORY:
+      return Relation::kSameStory;
+    case StoredAnswer::NEAR_DUPLICATE:
+      return Relation::kNearDuplicate;
+    case StoredAnswer::EXACT_DUPLICATE:
+      return Relation::kExactDuplicate;
+    default:
+      break;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "a stored answer has relation number ", static_cast<int>(relation),
+      ", which this build does not know: the store was written by a newer "
+      "newsdedup"));
+}
+
+StoredClusterEvent::Kind ToStoredEventKind(ClusterEvent::Kind kind) {
+  switch (kind) {
+    case ClusterEvent::Kind::kCreated:
+      return StoredClusterEvent::CREATED;
+    case ClusterEvent::Kind::kAbsorbed:
+      return StoredClusterEvent::ABSORBED;
+    case ClusterEvent::Kind::kRepresentativeChanged:
+      return StoredClusterEvent::REPRESENTATIVE_CHANGED;
+    case ClusterEvent::Kind::kEdited:
+      return StoredClusterEvent::EDITED;
+  }
+  return StoredClusterEvent::CREATED;  // not reached: the switch is complete
+}
+
+absl::StatusOr<ClusterEvent::Kind> FromStoredEventKind(
+    StoredClusterEvent::Kind kind) {
+  switch (kind) {
+    case StoredClusterEvent::CREATED:
+      return ClusterEvent::Kind::kCreated;
+    case StoredClusterEvent::ABSORBED:
+      return ClusterEvent::Kind::kAbsorbed;
+    case StoredClusterEvent::REPRESENTATIVE_CHANGED:
+      return ClusterEvent::Kind::kRepresentativeChanged;
+    case StoredClusterEvent::EDITED:
+      return ClusterEvent::Kind::kEdited;
+    default:
+      break;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "a stored cluster event has kind number ", static_cast<int>(kind),
+      ", which this build does not know: the store was written by a newer "
+      "newsdedup"));
+}
+
+// The one mapping between an answer and its stored form, each way.
+storage::v1::StoredAnswer ToStoredAnswer(const Assignment& in) {
+  storage::v1::StoredAnswer out;
+  out.set_cluster_id(in.cluster_id);
+  out.set_relation(ToStoredRelation(in.relation));
+  out.set_duplicate_of(in.duplicate_of);
+  out.set_nearest_article_id(in.nearest_article_id);
+  out.set_nearest_similarity(in.nearest_similarity);
+  out.set_cluster_similarity(in.cluster_similarity);
+  out.set_threshold(in.threshold);
+  out.set_runner_up_cluster_id(in.runner_up_cluster_id);
+  out.set_runner_up_similarity(in.runner_up_similarity);
+  for (const std::string& term : in.shared_terms) out.add_shared_terms(term);
+  out.set_representative_id(in.representative_id);
+  out.set_representative_title(in.representative_title);
+  out.set_cluster_size(in.cluster_size);
+  out.set_version(in.version);
+  return out;
+}
+
+absl::StatusOr<Assignment> FromStoredAnswer(
+    const std::string& article_id, const storage::v1::StoredAnswer& in) {
+  Assignment out;
+  out.article_id = article_id;
+  out.cluster_id = in.cluster_id();
+  ASSIGN_OR_RETURN(out.relation, FromStoredRelation(in.relation()));
+  out.duplicate_of = in.duplicate_of();
+  out.nearest_article_id = in.nearest_article_id();
+  out.nearest_similarity = in.nearest_similarity();
+  out.cluster_similarity = in.cluster_similarity();
+  out.threshold = in.threshold();
+  out.runner_up_cluster_id = in.runner_up_cluster_id();
+  out.runner_up_similarity = in.runner_up_similarity();
+  out.shared_terms.assign(in.shared_terms().begin(), in.shared_terms().end());
+  out.representative_id = in.representative_id();
+  out.representative_title = in.representative_title();
+  out.cluster_size = in.cluster_size();
+  out.version = std::max(1, in.version());
+  return out;
+}
+
+}  // namespace
+
+// Hands stored articles to the recovery worker and prepared ones back,
+// in order. At most kRecoveryBacklog articles are in flight, which
+// bounds the memory of the pipeline.
+class ClusteringEngineImpl::RecoveryQueue {
+ public:
+  // Queues one article; blocks while the backlog is full.
+  void Put(const storage::v1::StoredArticle& stored) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &RecoveryQueue::HasRoom));
+    todo_.push_back(stored);
+    ++in_flight_;
+  }
+  // No more articles will be put.
+  void Close() {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
+  // Worker: the next article to prepare; nullopt once closed and empty.
+  std::optional<storage::v1::StoredArticle> Take() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &RecoveryQueue::HasWork));
+    if (todo_.empty()) return std::nullopt;
+    storage::v1::StoredArticle stored = std::move(todo_.front());
+    todo_.pop_front();
+    return stored;
+  }
+  // Worker: one prepared article.
+  void Done(PreparedArticle prepared) {
+    absl::MutexLock lock(&mu_);
+    done_.push_back(std::move(prepared));
+  }
+  // A prepared article if one is waiting (does not block).
+  std::optional<PreparedArticle> Ready() {
+    absl::MutexLock lock(&mu_);
+    return PopDone();
+  }
+  // The next prepared article, waiting for it; nullopt when none is left.
+  std::optional<PreparedArticle> Next() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &RecoveryQueue::HasResultOrDrained));
+    return PopDone();
+  }
+
+ private:
+  static constexpr int kRecoveryBacklog = 4096;
+
+  std::optional<PreparedArticle> PopDone() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (done_.empty()) return std::nullopt;
+    PreparedArticle prepared = std::move(done_.front());
+    done_.pop_front();
+    --in_flight_;
+    return prepared;
+  }
+  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return in_flight_ < kRecoveryBacklog || !done_.empty();
+  }
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !todo_.empty() || closed_;
+  }
+  bool HasResultOrDrained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !done_.empty() || in_flight_ == 0;
+  }
+
+  absl::Mutex mu_;
+  std::deque<storage::v1::StoredArticle> todo_ ABSL_GUARDED_BY(mu_);
+  std::deque<PreparedArticle> done_ ABSL_GUARDED_BY(mu_);
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+absl::Status ClusteringEngineImpl::Recover() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time start = absl::Now();
+  const absl::Time recovered_at = Now();
+  int64_t keep_from_bucket = std::numeric_limits<int64_t>::min();
+  absl::flat_hash_map<int64_t, int64_t> index_of_seq;
+  // By cluster number (stored clusters are few next to articles).
+  absl::flat_hash_map<int64_t, int64_t> representative_seq_of;
+  bool clusters_checked = false;
+  int64_t next_cluster = 0;
+  std::vector<ForwardReference> forward_references;
+  // Articles an editor moved: seq -> the cluster that holds them now.
+  absl::flat_hash_map<int64_t, int64_t> placements;
+  EngineStore::Visitor visitor;
+  visitor.meta = [&](const storage::v1::StoreMeta& meta) {
+    next_seq_ = meta.next_seq();
+    next_cluster = meta.next_cluster();
+    if (meta.has_newest()) {
+      newest_ = absl::FromUnixNanos(meta.newest_unix_nanos());
+      // Vectors of shards that expiry would drop are not indexed at all.
+      keep_from_bucket = BucketOf(newest_ - options_.story_window) - 1;
+    }
+    return absl::OkStatus();
+  };
+  visitor.cluster = [&](const storage::v1::StoredCluster& stored) {
+    if (stored.number() < 0 || stored.number() >= kMaxClusters) {
+      return absl::DataLossError(
+          absl::StrCat("store: cluster number ", stored.number()));
+    }
+    // In increasing order; forgotten stories leave gaps.
+    const int64_t c = stored.number();
+    if (c < clusters_.end()) {
+      return absl::DataLossError(
+          absl::StrCat("store: cluster number ", c, " out of order"));
+    }
+    RETURN_IF_ERROR(RestoreCluster(stored, &clusters_.EmplaceAt(c)));
+    cluster_by_id_[stored.id()] = c;
+    representative_seq_of[c] = stored.representative_seq();
+    return absl::OkStatus();
+  };
+  // Articles go through two stages on two cores: a worker thread
+  // normalises and embeds them (in store order), this thread puts them
+  // back into the index, the clusters and the lookups.
+  RecoveryQueue queue;
+  std::thread worker([this, &queue] {
+    absl::flat_hash_set<uint64_t> seen;
+    while (std::optional<storage::v1::StoredArticle> stored = queue.Take()) {
+      queue.Done(PrepareArticle(*std::move(stored), &seen));
+    }
+  });
+  absl::Status applied = absl::OkStatus();
+  auto apply = [&](PreparedArticle prepared) {
+    if (applied.ok()) {
+      auto placed = placements.find(prepared.stored.seq());
+      if (placed != placements.end()) {
+        prepared.stored.set_cluster(placed->second);
+      }
+      applied =
+          RecoverArticle(std::move(prepared), keep_from_bucket, recovered_at,
+                         &index_of_seq, &forward_references);
+    }
+  };
+  visitor.article = [&](const storage::v1::StoredArticle& stored) {
+    if (!clusters_checked) {
+      RETURN_IF_ERROR(CheckRecoveredClusters());
+      clusters_checked = true;
+      for (int64_t c = clusters_.begin(); c < clusters_.end(); ++c) {
+        if (!clusters_.contains(c)) continue;
+        for (int64_t seq : clusters_[c].placed) placements[seq] = c;
+      }
+    }
+    queue.Put(stored);
+    while (std::optional<PreparedArticle> ready = queue.Ready()) {
+      apply(*std::move(ready));
+    }
+    return applied;
+  };
+  absl::Status loaded = store_->Load(visitor);
+  queue.Close();
+  while (std::optional<PreparedArticle> ready = queue.Next()) {
+    apply(*std::move(ready));
+  }
+  worker.join();
+  RETURN_IF_ERROR(loaded);
+  RETURN_IF_ERROR(applied);
+  if (!clusters_checked) RETURN_IF_ERROR(CheckRecoveredClusters());
+  clusters_.SkipTo(next_cluster);
+  for (const ForwardReference& ref : forward_references) {
+    articles_[ref.article].answer.*ref.field = IndexOfArticle(ref.id);
+  }
+  for (int64_t c = clusters_.begin(); c < clusters_.end(); ++c) {
+    if (!clusters_.contains(c)) continue;
+    Cluster& cluster = clusters_[c];
+    if (cluster.thread_parent >= 0) {
+      clusters_[cluster.thread_parent].thread_children.push_back(c);
+    }
+    if (cluster.merged_into >= 0) {
+      ++stats_.merges;
+      // Stores from before absorbed stories were timed: from now.
+      if (cluster.emptied == absl::InfiniteFuture()) {
+        cluster.emptied = recovered_at;
+      }
+      if (options_.retention != absl::InfiniteDuration()) {
+        emptied_stories_.insert({cluster.emptied, c});
+      }
+      continue;
+    }
+    if (cluster.members.empty()) {
+      // Stores from before emptied stories were timed: from now.
+      if (cluster.emptied == absl::InfiniteFuture()) {
+        cluster.emptied = recovered_at;
+      }
+      if (options_.retention != absl::InfiniteDuration()) {
+        emptied_stories_.insert({cluster.emptied, c});
+      }
+      continue;
+    }
+    cluster.emptied = absl::InfiniteFuture();
+    ++live_clusters_;
+    auto rep = index_of_seq.find(representative_seq_of[c]);
+    cluster.representative =
+        rep != index_of_seq.end() &&
+                Resolve(articles_[rep->second].cluster) == c
+            ? rep->second
+            : MostCentral(cluster);
+  }
+  stats_.recovered_articles = articles_.end();
+  stats_.recovery_seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  return absl::OkStatus();
+}
+
+absl::Status ClusteringEngineImpl::WaitDurable(uint64_t ticket) {
+  if (store_ == nullptr || ticket == 0) return absl::OkStatus();
+  return store_->WaitDurable(ticket);
+}
+
+void ClusteringEngineImpl::MarkDirty(int64_t c) {
+  if (store_ != nullptr) dirty_clusters_.push_back(c);
+}
+
+uint64_t ClusteringEngineImpl::StageChanges() {
+  if (store_ == nullptr) return 0;
+  if (new_articles_.empty() && deleted_seqs_.empty() &&
+      dirty_clusters_.empty() && forgotten_clusters_.empty()) {
+    return last_ticket_;
+  }
+  EngineStore::Batch batch;
+  for (const auto& [a, article] : new_articles_) {
+    if (articles_.contains(a) && !articles_[a].removed) {
+      batch.put_articles.push_back(ToStored(a, *article));
+    }
+  }
+  batch.delete_articles = std::move(deleted_seqs_);
+  std::sort(dirty_clusters_.begin(), dirty_clusters_.end());
+  dirty_clusters_.erase(
+      std::unique(dirty_clusters_.begin(), dirty_clusters_.end()),
+      dirty_clusters_.end());
+  for (int64_t c : dirty_clusters_) {
+    if (clusters_.contains(c)) batch.put_clusters.push_back(ToStored(c));
+  }
+  batch.delete_clusters = std::move(forgotten_clusters_);
+  batch.meta.set_next_seq(next_seq_);
+  batch.meta.set_next_cluster(clusters_.end());
+  if (options_.log_sequence) {
+    batch.meta.set_log_sequence(options_.log_sequence());
+  }
+  if (Dated(newest_)) {
+    batch.meta.set_has_newest(true);
+    batch.meta.set_newest_unix_nanos(absl::ToUnixNanos(newest_));
+  }
+  new_articles_.clear();
+  deleted_seqs_.clear();
+  dirty_clusters_.clear();
+  forgotten_clusters_.clear();
+  last_ticket_ = store_->Stage(std::move(batch));
+  return last_ticket_;
+}
+
+storage::v1::StoredArticle ClusteringEngineImpl::ToStored(
+    int64_t a, const Article& article) const {
+  const ArticleRecord& record = articles_[a];
+  storage::v1::StoredArticle out;
+  out.set_seq(record.seq);
+  out.set_id(article.id);
+  out.set_title(article.title);
+  out.set_body(article.body);
+  out.set_url(article.url);
+  out.set_source(article.source);
+  out.set_language(article.language);
+  out.set_collection(article.collection);
+  if (Dated(article.published)) {
+    out.set_dated(true);
+    out.set_published_unix_nanos(absl::ToUnixNanos(article.published));
+  }
+  out.set_cluster(record.cluster);
+  out.set_content_hash(record.content_hash);
+  out.set_received_unix_nanos(absl::ToUnixNanos(record.received));
+  *out.mutable_answer() = ToStoredAnswer(Expand(a));
+  return out;
+}
+
+storage::v1::StoredCluster ClusteringEngineImpl::ToStored(int64_t c) const {
+  const Cluster& cluster = clusters_[c];
+  storage::v1::StoredCluster out;
+  out.set_number(c);
+  out.set_id(cluster.id);
+  out.set_merged_into(cluster.merged_into);
+  for (const std::string& alias : cluster.aliases) out.add_aliases(alias);
+  out.set_representative_seq(cluster.representative >= 0 &&
+                                     articles_.contains(cluster.representative)
+                                 ? articles_[cluster.representative].seq
+                                 : -1);
+  for (const ClusterEvent& event : cluster.history) {
+    storage::v1::StoredClusterEvent* e = out.add_history();
+    e->set_kind(ToStoredEventKind(event.kind));
+    e->set_time_unix_nanos(absl::ToUnixNanos(event.time));
+    e->set_cluster_id(event.cluster_id);
+    e->set_article_id(event.article_id);
+    e->set_action(event.action);
+    e->set_editor(event.editor);
+    e->set_reason(event.reason);
+    e->set_detail(event.detail);
+  }
+  out.set_pinned(cluster.pinned);
+  for (int64_t k : cluster.kept_apart) out.add_kept_apart(k);
+  for (int64_t seq : cluster.placed) out.add_placed_seqs(seq);
+  if (cluster.thread_parent >= 0) out.set_thread_parent(cluster.thread_parent);
+  if (cluster.members.empty() && cluster.emptied != absl::InfiniteFuture()) {
+    out.set_emptied_unix_nanos(absl::ToUnixNanos(cluster.emptied));
+  }
+  if (cluster.span.dated) {
+    out.set_dated(true);
+    out.set_first_seen_unix_nanos(absl::ToUnixNanos(cluster.span.first_seen));
+    out.set_last_seen_unix_nanos(absl::ToUnixNanos(cluster.span.last_seen));
+  }
+  return out;
+}
+
+absl::Status ClusteringEngineImpl::RestoreCluster(
+    const storage::v1::StoredCluster& in, Cluster* out) {
+  out->id = in.id();
+  out->merged_into = in.merged_into() < 0 ? -1 : in.merged_into();
+  out->aliases.assign(in.aliases().begin(), in.aliases().end());
+  for (const storage::v1::StoredClusterEvent& e : in.history()) {
+    ASSIGN_OR_RETURN(const ClusterEvent::Kind kind,
+                     FromStoredEventKind(e.kind()));
+    out->history.push_back({kind, absl::FromUnixNanos(e.time_unix_nanos()),
+                            e.cluster_id(), e.article_id(), e.action(),
+                            e.editor(), e.reason(), e.detail()});
+  }
+  out->pinned = in.pinned();
+  out->kept_apart.assign(in.kept_apart().begin(), in.kept_apart().end());
+  out->placed.assign(in.placed_seqs().begin(), in.placed_seqs().end());
+  out->thread_parent = in.has_thread_parent() ? in.thread_parent() : -1;
+  if (in.has_emptied_unix_nanos()) {
+    out->emptied = absl::FromUnixNanos(in.emptied_unix_nanos());
+  }
+  out->span.dated = in.dated();
+  if (in.dated()) {
+    out->span.first_seen = absl::FromUnixNanos(in.first_seen_unix_nanos());
+    out->span.last_seen = absl::FromUnixNanos(in.last_seen_unix_nanos());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ClusteringEngineImpl::CheckRecoveredClusters() {
+  const int64_t n = clusters_.end();
+  for (int64_t c = clusters_.begin(); c < n; ++c) {
+    if (!clusters_.contains(c)) continue;  // forgotten
+    if (clusters_[c].id.empty()) {
+      return absl::DataLossError(
+          absl::StrCat("store: cluster number ", c, " has no id"));
+    }
+    // A story kept apart from one forgotten since keeps its number:
+    // KeptApart() skips it.
+    for (int64_t k : clusters_[c].kept_apart) {
+      if (k < 0 || k >= n) {
+        return absl::DataLossError(absl::StrCat("store: cluster ",
+                                                clusters_[c].id,
+                                                " is kept apart from cluster "
+                                                "number ",
+                                                k, ", which does not exist"));
+      }
+    }
+    // Thread links point to older clusters only, so no walk can loop; a
+    // story is forgotten only once no thread goes through it (its younger
+    // stories relinked to the root first).
+    const int64_t parent = clusters_[c].thread_parent;
+    if (parent != -1 &&
+        (parent < 0 || parent >= c || !clusters_.contains(parent))) {
+      return absl::DataLossError(absl::StrCat(
+          "store: cluster ", clusters_[c].id, " names thread parent number ",
+          parent, ", which is not an older cluster"));
+    }
+    int64_t at = c;
+    for (int64_t steps = 0; clusters_[at].merged_into >= 0; ++steps) {
+      at = clusters_[at].merged_into;
+      if (!clusters_.contains(at) || steps > n) {
+        return absl::DataLossError(absl::StrCat(
+            "store: merge chain of cluster ", clusters_[c].id, " is broken"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+ClusteringEngineImpl::PreparedArticle ClusteringEngineImpl::PrepareArticle(
+    storage::v1::StoredArticle stored,
+    absl::flat_hash_set<uint64_t>* seen) const {
+  PreparedArticle p;
+  p.article.id = stored.id();
+  p.article.title = stored.title();
+  p.article.body = stored.body();
+  p.article.source = stored.source();
+  p.article.url = stored.url();
+  p.article.language = stored.language();
+  p.article.collection = stored.collection();
+  if (stored.dated()) {
+    p.article.published = absl::FromUnixNanos(stored.published_unix_nanos());
+  }
+  p.text = NormalizeArticle(p.article);
+  if (p.text.ok() && seen->insert(p.text->hash).second) {
+    p.embedding = Embed(*p.text, EmbedMode::kObserve);
+  }
+  p.stored = std::move(stored);
+  return p;
+}
+
+absl::Status ClusteringEngineImpl::RecoverArticle(
+    PreparedArticle prepared, int64_t keep_from_bucket, absl::Time recovered_at,
+    absl::flat_hash_map<int64_t, int64_t>* index_of_seq,
+    std::vector<ForwardReference>* forward_references) {
+  const storage::v1::StoredArticle& stored = prepared.stored;
+  const Article& article = prepared.article;
+  const absl::StatusOr<NormalizedText>& text = prepared.text;
+  if (!text.ok() || !clusters_.contains(stored.cluster())) {
+    return absl::DataLossError(absl::StrCat("store: article ", stored.seq(),
+                                            " (", stored.id(), ") is damaged"));
+  }
+  const int64_t a = articles_.end();
+  const int64_t live = Resolve(stored.cluster());
+  ArticleRecord record = NewRecord(article, text->hash, stored.cluster());
+  record.seq = stored.seq();
+  // Stores from before ingest times were kept: count from now, which
+  // keeps every article for at least the whole retention.
+  record.received =
+      ReceivedNow(stored.received_unix_nanos() != 0
+                      ? absl::FromUnixNanos(stored.received_unix_nanos())
+                      : recovered_at);
+  ASSIGN_OR_RETURN(const Assignment answer,
+                   FromStoredAnswer(article.id, stored.answer()));
+  Cluster& cluster = clusters_[live];
+  auto same_text = article_by_hash_.find(text->hash);
+  if (same_text != article_by_hash_.end()) {
+    record.embedded_as = articles_[same_text->second].embedded_as;
+  } else {
+    if (!prepared.embedding.has_value()) {  // its original was not loaded
+      prepared.embedding = Embed(*text, EmbedMode::kObserve);
+    }
+    ASSIGN_OR_RETURN(Embedding embedding, std::move(*prepared.embedding));
+    record.embedded_as = a;
+    record.index_bucket = BucketOf(article.published);
+    if (record.index_bucket == VectorIndex::kTimelessBucket ||
+        record.index_bucket >= keep_from_bucket) {
+      RETURN_IF_ERROR(index_->Add(a, record.index_bucket, embedding.dense));
+    }
+    AddToCentroid(&cluster, &embedding);
+    record.embedding = std::move(embedding);
+  }
+  CountAnswer(answer.relation);
+  if (answer.version > 1) ++stats_.updates;
+  AppendRecord(std::move(record), &cluster);
+  // References to articles deleted before the restart are lost.
+  CompactAnswer& compact = articles_[a].answer;
+  compact = Compact(answer);
+  CountReferences(a, +1);
+  for (const auto& [field, id] :
+       {std::pair(&CompactAnswer::duplicate_of, &answer.duplicate_of),
+        std::pair(&CompactAnswer::nearest, &answer.nearest_article_id),
+        std::pair(&CompactAnswer::representative, &answer.representative_id)}) {
+    if (compact.*field < 0 && !id->empty()) {
+      forward_references->push_back({a, field, *id});
+    }
+  }
+  (*index_of_seq)[stored.seq()] = a;
+  next_seq_ = std::max(next_seq_, stored.seq() + 1);
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+}  // namespace newsdedup

@@ -1,0 +1,269 @@
+// The HNSW graph of a vector index shard: search and insert over
+// faiss::HNSW's data (FAISS 1.7.3's layout: per-vertex offsets into one
+// array of fixed-width link slots per layer), written here so that
+// comparisons are direct calls to a Scorer (vector_codec.h), each step
+// prefetches its neighbours, and an insert can reuse the search that came
+// before it. One insert at a time may run alongside any number of
+// searches: links are published with release stores and read with acquire
+// loads (see GraphLink). Internal to services/.
+#ifndef NEWSDEDUP_SERVICES_INDEX_INTERNAL_HNSW_GRAPH_H_
+#define NEWSDEDUP_SERVICES_INDEX_INTERNAL_HNSW_GRAPH_H_
+
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/HNSW.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "services/index/internal/vector_codec.h"
+
+namespace newsdedup {
+namespace internal {
+
+// Asks the memory system for every cache line of vector `v`'s code. Graph
+// search at scale waits on memory: each step compares the query with up to
+// 2 x degree vectors scattered over hundreds of megabytes, and fetching
+// them all at once overlaps the misses instead of taking them one by one.
+template <typename Scorer>
+void PrefetchCode(const Scorer& scorer, FaissId v) {
+  const char* code = reinterpret_cast<const char*>(scorer.CodeOf(v));
+  for (size_t offset = 0; offset < scorer.code_size(); offset += 64) {
+    __builtin_prefetch(code + offset);
+  }
+  __builtin_prefetch(code + scorer.code_size() - 1);
+}
+
+struct ScoredVertex {
+  float score;
+  FaissId vertex;
+};
+
+// Orders best first; a type rather than a function so that the heap and
+// sort calls inline it.
+struct BetterFirst {
+  bool operator()(const ScoredVertex& a, const ScoredVertex& b) const {
+    return a.score > b.score;
+  }
+};
+
+// Offers `candidate` to `best`, a heap of at most `most` vertices with the
+// worst on top (BetterFirst order); returns whether it was kept.
+bool KeepIfAmongBest(ScoredVertex candidate, size_t most,
+                     std::vector<ScoredVertex>* best);
+
+// Graph links are read by searches while one insert at a time writes them
+// (see TimeShardedIndex): each slot is read and written whole, and a link
+// is published (release) only after everything it leads to (the vertex's
+// code, level, offsets and own links) is written, so a search that reads
+// it (acquire) sees a complete vertex. A search racing an insert may see
+// a link list half old and half new, which costs it at most a detour.
+using GraphLink = faiss::HNSW::storage_idx_t;
+inline GraphLink LoadLink(const GraphLink* slot) {
+  return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+}
+inline void StoreLink(GraphLink* slot, GraphLink value) {
+  __atomic_store_n(slot, value, __ATOMIC_RELEASE);
+}
+
+// The links of `vertex` on graph layer `level`: a fixed-width slot range of
+// hnsw.neighbors, unused slots -1 at the end.
+std::pair<GraphLink*, size_t> LinksOf(faiss::HNSW& hnsw, FaissId vertex,
+                                      int level);
+std::pair<const GraphLink*, size_t> LinksOf(const faiss::HNSW& hnsw,
+                                            FaissId vertex, int level);
+
+// Greedy descent: from `*nearest`, moves to a better neighbour on each
+// layer above `to_level` until none is better.
+template <typename Scorer>
+void Descend(const faiss::HNSW& hnsw, const Scorer& scorer, int from_level,
+             int to_level, ScoredVertex* nearest) {
+  for (int level = from_level; level > to_level; --level) {
+    for (bool moved = true; moved;) {
+      moved = false;
+      const auto [links, width] = LinksOf(hnsw, nearest->vertex, level);
+      for (size_t j = 0; j < width; ++j) {
+        const GraphLink link = LoadLink(&links[j]);
+        if (link < 0) break;
+        const float score = scorer.Score(link);
+        if (score > nearest->score) {
+          *nearest = {score, link};
+          moved = true;
+        }
+      }
+    }
+  }
+}
+
+// Best-first search of one graph layer from `entry`, keeping the `breadth`
+// best vertices seen (efSearch / efConstruction); returns them best first.
+// The same walk as faiss's, written here so that comparisons are direct
+// calls and each step prefetches all its unvisited neighbours before
+// comparing any. `visited` needs a slot per vertex and is advanced.
+template <typename Scorer>
+std::vector<ScoredVertex> SearchLayer(const faiss::HNSW& hnsw,
+                                      const Scorer& scorer, int level,
+                                      ScoredVertex entry, int breadth,
+                                      faiss::VisitedTable* visited) {
+  // Candidates to expand: best on top. Results: worst on top.
+  auto lower = [](const ScoredVertex& a, const ScoredVertex& b) {
+    return a.score < b.score;
+  };
+  std::vector<ScoredVertex> candidates, results;
+  candidates.reserve(4 * breadth);
+  results.reserve(breadth + 1);
+  candidates.push_back(entry);
+  results.push_back(entry);
+  visited->set(entry.vertex);
+  std::vector<FaissId> fresh(LinksOf(hnsw, entry.vertex, level).second);
+  while (!candidates.empty()) {
+    std::pop_heap(candidates.begin(), candidates.end(), lower);
+    const ScoredVertex current = candidates.back();
+    candidates.pop_back();
+    if (static_cast<int>(results.size()) >= breadth &&
+        current.score < results.front().score) {
+      break;  // nothing left can improve the results
+    }
+    const auto [links, width] = LinksOf(hnsw, current.vertex, level);
+    size_t num_fresh = 0;
+    for (size_t j = 0; j < width; ++j) {
+      const GraphLink link = LoadLink(&links[j]);
+      if (link < 0) break;
+      if (visited->get(link)) continue;
+      visited->set(link);
+      fresh[num_fresh++] = link;
+    }
+    for (size_t j = 0; j < num_fresh; ++j) PrefetchCode(scorer, fresh[j]);
+    for (size_t j = 0; j < num_fresh; ++j) {
+      const ScoredVertex seen{scorer.Score(fresh[j]), fresh[j]};
+      if (KeepIfAmongBest(seen, breadth, &results)) {
+        candidates.push_back(seen);
+        std::push_heap(candidates.begin(), candidates.end(), lower);
+      }
+    }
+  }
+  visited->advance();
+  std::sort(results.begin(), results.end(), BetterFirst());
+  return results;
+}
+
+// The `breadth` best vertices of the graph for the scorer's query, best
+// first (faiss::HNSW::search).
+template <typename Scorer>
+std::vector<ScoredVertex> SearchGraph(const faiss::HNSW& hnsw,
+                                      const Scorer& scorer, int breadth,
+                                      faiss::VisitedTable* visited) {
+  const GraphLink entry = LoadLink(&hnsw.entry_point);
+  if (entry < 0) return {};
+  ScoredVertex nearest{scorer.Score(entry), entry};
+  // The entry point's own top layer: hnsw.max_level may already belong to
+  // an entry point this search does not see yet.
+  Descend(hnsw, scorer, hnsw.levels[entry] - 1, 0, &nearest);
+  return SearchLayer(hnsw, scorer, 0, nearest, breadth, visited);
+}
+
+// HNSW's neighbour selection heuristic: walking the candidates best first,
+// keeps one unless it is closer to an already kept vertex than to the
+// point being linked, up to `most`. Keeps links pointing in different
+// directions, which is what makes the graph navigable. Fewer candidates
+// than `most` are all kept (as faiss does).
+template <typename Scorer>
+void SelectLinks(const Scorer& scorer, size_t most,
+                 std::vector<ScoredVertex>* candidates) {
+  if (candidates->size() <= most) return;
+  std::vector<ScoredVertex> kept;
+  for (const ScoredVertex& c : *candidates) {
+    bool diverse = true;
+    for (const ScoredVertex& k : kept) {
+      if (scorer.Between(k.vertex, c.vertex) > c.score) {
+        diverse = false;
+        break;
+      }
+    }
+    if (!diverse) continue;
+    kept.push_back(c);
+    if (kept.size() >= most) break;
+  }
+  *candidates = std::move(kept);
+}
+
+// Links `from` to `to` on `level`; a full link list re-selects among its
+// links and the new one (faiss::HNSW's add_link).
+template <typename Scorer>
+void AddLink(faiss::HNSW& hnsw, const Scorer& scorer, FaissId from, FaissId to,
+             int level) {
+  const auto [links, width] = LinksOf(hnsw, from, level);
+  if (links[width - 1] < 0) {
+    size_t free = width;
+    while (free > 0 && links[free - 1] < 0) --free;
+    StoreLink(&links[free], static_cast<GraphLink>(to));
+    return;
+  }
+  std::vector<ScoredVertex> candidates;
+  candidates.push_back({scorer.Between(from, to), to});
+  for (size_t j = 0; j < width; ++j) {
+    candidates.push_back({scorer.Between(from, links[j]), links[j]});
+  }
+  std::sort(candidates.begin(), candidates.end(), BetterFirst());
+  SelectLinks(scorer, width, &candidates);
+  for (size_t j = 0; j < width; ++j) {
+    StoreLink(&links[j], j < candidates.size()
+                             ? static_cast<GraphLink>(candidates[j].vertex)
+                             : -1);
+  }
+}
+
+// Links `vertex` on `level` to the best of `candidates` (best first), and
+// them back to it.
+template <typename Scorer>
+void LinkVertex(faiss::HNSW& hnsw, const Scorer& scorer, FaissId vertex,
+                int level, std::vector<ScoredVertex> candidates) {
+  const auto [links, width] = LinksOf(hnsw, vertex, level);
+  SelectLinks(scorer, width, &candidates);
+  for (size_t j = 0; j < candidates.size(); ++j) {
+    StoreLink(&links[j], static_cast<GraphLink>(candidates[j].vertex));
+  }
+  for (const ScoredVertex& c : candidates) {
+    AddLink(hnsw, scorer, c.vertex, vertex, level);
+  }
+}
+
+// Links the graph's newest vertex, whose code is stored and whose level
+// and empty link slots are prepared, into the graph (faiss::HNSW's
+// add_with_locks, single-threaded). The scorer's query is its vector.
+// `base_candidates`, when given, are the base layer's nearest vertices
+// found by an earlier search for the same vector; a vertex that lives on
+// the base layer only (all but about one in `degree`) then needs no search.
+template <typename Scorer>
+void InsertIntoGraph(faiss::HNSW& hnsw, const Scorer& scorer, FaissId vertex,
+                     const std::vector<ScoredVertex>* base_candidates,
+                     faiss::VisitedTable* visited) {
+  const int level = hnsw.levels[vertex] - 1;
+  if (hnsw.entry_point < 0) {
+    hnsw.max_level = level;
+    StoreLink(&hnsw.entry_point, static_cast<GraphLink>(vertex));
+    return;
+  }
+  if (level == 0 && base_candidates != nullptr && !base_candidates->empty()) {
+    LinkVertex(hnsw, scorer, vertex, 0, *base_candidates);
+    return;
+  }
+  ScoredVertex nearest{scorer.Score(hnsw.entry_point), hnsw.entry_point};
+  Descend(hnsw, scorer, hnsw.max_level, level, &nearest);
+  for (int l = std::min(level, hnsw.max_level); l >= 0; --l) {
+    std::vector<ScoredVertex> found =
+        SearchLayer(hnsw, scorer, l, nearest, hnsw.efConstruction, visited);
+    nearest = found.front();
+    LinkVertex(hnsw, scorer, vertex, l, std::move(found));
+  }
+  if (level > hnsw.max_level) {
+    hnsw.max_level = level;
+    StoreLink(&hnsw.entry_point, static_cast<GraphLink>(vertex));
+  }
+}
+
+}  // namespace internal
+}  // namespace newsdedup
+
+#endif  // NEWSDEDUP_SERVICES_INDEX_INTERNAL_HNSW_GRAPH_H_

@@ -1,0 +1,99 @@
+#include "services/index/internal/vector_codec.h"
+
+#include <faiss/impl/FaissException.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace newsdedup {
+namespace internal {
+namespace {
+
+std::vector<int8_t> RandomCodes(size_t n, std::mt19937* rng) {
+  std::uniform_int_distribution<int> value(-127, 127);
+  std::vector<int8_t> out(n);
+  for (int8_t& v : out) v = static_cast<int8_t>(value(*rng));
+  return out;
+}
+
+TEST(VectorCodecTest, Avx2KernelEqualsThePortableOneAtEveryLength) {
+  if (!CpuHasAvx2()) GTEST_SKIP() << "this CPU has no AVX2";
+  std::mt19937 rng(7);
+  for (size_t n : {0, 1, 31, 32, 33, 64, 100, 256, 1000}) {
+    const std::vector<int8_t> a = RandomCodes(n, &rng);
+    const std::vector<int8_t> b = RandomCodes(n, &rng);
+    EXPECT_EQ(InnerProductQuantizedAvx2(a.data(), b.data(), n),
+              InnerProductQuantizedPortable(a.data(), b.data(), n))
+        << "n=" << n;
+  }
+  // The extremes: every pair at +-127 (the sums must not saturate).
+  std::vector<int8_t> high(64, 127), low(64, -127);
+  EXPECT_EQ(InnerProductQuantizedAvx2(high.data(), high.data(), 64),
+            64 * 127 * 127);
+  EXPECT_EQ(InnerProductQuantizedAvx2(high.data(), low.data(), 64),
+            -64 * 127 * 127);
+}
+
+TEST(VectorCodecTest, EncodingKeepsEveryComponentWithinHalfAStep) {
+  constexpr int kDimension = 50;
+  QuantizedIndexIP codec(kDimension);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  std::vector<float> x(kDimension);
+  for (float& v : x) v = normal(rng);
+  std::vector<uint8_t> code(codec.code_size);
+  codec.sa_encode(1, x.data(), code.data());
+  std::vector<float> back(kDimension);
+  codec.sa_decode(1, code.data(), back.data());
+  const float scale = QuantizedIndexIP::ScaleOf(code.data());
+  float largest = 0.0f;
+  for (float v : x) largest = std::max(largest, std::abs(v));
+  EXPECT_FLOAT_EQ(scale, largest / 127.0f);
+  for (int i = 0; i < kDimension; ++i) {
+    EXPECT_LE(std::abs(back[i] - x[i]), scale / 2 + 1e-6f) << i;
+  }
+  // The zero vector encodes to zeros (scale 1, no division by zero).
+  std::vector<float> zero(kDimension, 0.0f);
+  codec.sa_encode(1, zero.data(), code.data());
+  codec.sa_decode(1, code.data(), back.data());
+  for (float v : back) EXPECT_EQ(v, 0.0f);
+}
+
+TEST(VectorCodecTest, QuantizedScoresStayWithinAFewThousandthsOfFloatOnes) {
+  constexpr int kDimension = 128;
+  constexpr int kVectors = 200;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  std::vector<float> vectors(kDimension * kVectors);
+  for (int i = 0; i < kVectors; ++i) {
+    float norm = 0.0f;
+    for (int j = 0; j < kDimension; ++j) {
+      vectors[i * kDimension + j] = normal(rng);
+      norm += vectors[i * kDimension + j] * vectors[i * kDimension + j];
+    }
+    for (int j = 0; j < kDimension; ++j) {
+      vectors[i * kDimension + j] /= std::sqrt(norm);
+    }
+  }
+  QuantizedIndexIP quantized(kDimension);
+  faiss::IndexFlatIP exact(kDimension);
+  quantized.add(kVectors, vectors.data());
+  exact.add(kVectors, vectors.data());
+  const QuantizedScorer q(quantized, vectors.data());
+  const FloatScorer f(exact, vectors.data());
+  for (FaissId v = 0; v < kVectors; ++v) {
+    EXPECT_NEAR(q.Score(v), f.Score(v), 5e-3) << v;
+    EXPECT_NEAR(q.Between(v, 0), f.Between(v, 0), 5e-3) << v;
+  }
+  EXPECT_NEAR(f.Score(0), 1.0f, 1e-5);
+  EXPECT_THROW(
+      quantized.search(1, vectors.data(), 1, nullptr, nullptr, nullptr),
+      faiss::FaissException);
+}
+
+}  // namespace
+}  // namespace internal
+}  // namespace newsdedup

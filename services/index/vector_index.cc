@@ -1,0 +1,268 @@
+#include "services/index/vector_index.h"
+
+#include <faiss/impl/FaissException.h>
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "services/index/internal/index_shard.h"
+
+namespace newsdedup {
+namespace {
+
+using internal::FaissId;
+using internal::Shard;
+
+class TimeShardedIndex final : public VectorIndex {
+ public:
+  explicit TimeShardedIndex(const VectorIndexOptions& options)
+      : options_(options), search_breadth_(options.search_breadth) {}
+
+  int dimension() const override { return options_.dimension; }
+
+  absl::Status Add(int64_t id, int64_t bucket,
+                   absl::Span<const float> vector) override {
+    return AddWithHint(id, bucket, vector, nullptr);
+  }
+
+  absl::Status Add(int64_t id, int64_t bucket, absl::Span<const float> vector,
+                   const InsertHint& hint) override {
+    return AddWithHint(id, bucket, vector, HintFor(bucket, &hint));
+  }
+
+  absl::StatusOr<std::vector<Neighbor>> Search(
+      absl::Span<const float> query, int k, int64_t min_bucket,
+      int64_t max_bucket) const override {
+    absl::ReaderMutexLock lock(&mu_);
+    return SearchWithHint(query, k, min_bucket, max_bucket, nullptr);
+  }
+
+  absl::StatusOr<std::vector<Neighbor>> SearchBeforeAdd(
+      absl::Span<const float> query, int k, int64_t min_bucket,
+      int64_t max_bucket, int64_t bucket, InsertHint* hint) const override {
+    *hint = InsertHint();
+    hint->bucket = bucket;
+    absl::ReaderMutexLock lock(&mu_);
+    return SearchWithHint(query, k, min_bucket, max_bucket, hint);
+  }
+
+  absl::StatusOr<bool> Remove(int64_t id, int64_t bucket) override {
+    size_t removed = 0;
+    {
+      // From a graph: alongside searches, one change at a time.
+      absl::ReaderMutexLock search_lock(&mu_);
+      absl::MutexLock change_lock(&add_mu_);
+      auto shard = shards_.find(bucket);
+      if (shard == shards_.end()) return false;
+      if (shard->second->CanRemoveAlongsideSearches()) {
+        removed = shard->second->Remove(id);
+        size_.fetch_sub(static_cast<int64_t>(removed),
+                        std::memory_order_relaxed);
+        if (!shard->second->NeedsCompaction()) return removed > 0;
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    auto shard = shards_.find(bucket);
+    if (shard == shards_.end()) return removed > 0;
+    try {
+      if (removed == 0) {
+        removed = shard->second->Remove(id);
+        size_.fetch_sub(static_cast<int64_t>(removed),
+                        std::memory_order_relaxed);
+      }
+      if (shard->second->NeedsCompaction()) {
+        shard->second = shard->second->Compacted();
+      }
+    } catch (const faiss::FaissException& e) {
+      return absl::InternalError(
+          absl::StrCat("FAISS remove failed: ", e.what()));
+    }
+    return removed > 0;
+  }
+
+  bool Relabel(int64_t old_id, int64_t new_id, int64_t bucket) override {
+    absl::MutexLock lock(&mu_);
+    auto shard = shards_.find(bucket);
+    return shard != shards_.end() && shard->second->Relabel(old_id, new_id);
+  }
+
+  int64_t DropBucketsBefore(int64_t bucket) override {
+    {
+      // The engine asks after every article; the answer is almost always
+      // "nothing", which must not wait for running searches.
+      absl::ReaderMutexLock lock(&mu_);
+      if (!HasBucketBefore(bucket)) return 0;
+    }
+    absl::MutexLock lock(&mu_);
+    int64_t dropped = 0;
+    for (auto it = shards_.begin();
+         it != shards_.end() && it->first < bucket;) {
+      if (it->first == kTimelessBucket) {
+        ++it;
+        continue;
+      }
+      dropped += it->second->size();
+      it = shards_.erase(it);
+    }
+    size_.fetch_sub(dropped, std::memory_order_relaxed);
+    return dropped;
+  }
+
+  int64_t size() const override {
+    return size_.load(std::memory_order_relaxed);
+  }
+  int64_t waypoints() const override {
+    absl::ReaderMutexLock lock(&mu_);
+    int64_t waypoints = 0;
+    for (const auto& [bucket, shard] : shards_) {
+      waypoints += shard->waypoints();
+    }
+    return waypoints;
+  }
+  int num_shards() const override {
+    absl::ReaderMutexLock lock(&mu_);
+    return static_cast<int>(shards_.size());
+  }
+  std::vector<std::pair<int64_t, int64_t>> ShardSizes() const override {
+    absl::ReaderMutexLock lock(&mu_);
+    std::vector<std::pair<int64_t, int64_t>> sizes;
+    for (const auto& [bucket, shard] : shards_) {
+      sizes.emplace_back(bucket, shard->size());
+    }
+    return sizes;
+  }
+
+  void SetSearchBreadth(int breadth) override {
+    absl::MutexLock lock(&mu_);
+    search_breadth_ = breadth;
+  }
+
+ private:
+  // Adds to `bucket`, linking by `hint` if not null. Most adds go to a
+  // graph shard with room, and run alongside searches (one add at a time);
+  // the rest (new, exact or full shards) wait for the index alone.
+  absl::Status AddWithHint(int64_t id, int64_t bucket,
+                           absl::Span<const float> vector,
+                           const InsertHint* hint) ABSL_LOCKS_EXCLUDED(mu_) {
+    if (static_cast<int>(vector.size()) != options_.dimension) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("vector has ", vector.size(), " floats, index expects ",
+                       options_.dimension));
+    }
+    try {
+      absl::ReaderMutexLock search_lock(&mu_);
+      absl::MutexLock add_lock(&add_mu_);
+      auto it = shards_.find(bucket);
+      if (it != shards_.end() && it->second->CanAddAlongsideSearches()) {
+        it->second->Add(id, vector.data(), hint);
+        size_.fetch_add(1, std::memory_order_relaxed);
+        return absl::OkStatus();
+      }
+    } catch (const faiss::FaissException& e) {
+      return absl::InternalError(absl::StrCat("FAISS add failed: ", e.what()));
+    }
+    absl::MutexLock lock(&mu_);
+    try {
+      auto& shard = shards_[bucket];
+      if (shard == nullptr) shard = std::make_unique<Shard>(options_);
+      shard->Add(id, vector.data(), hint);
+    } catch (const faiss::FaissException& e) {
+      return absl::InternalError(absl::StrCat("FAISS add failed: ", e.what()));
+    }
+    size_.fetch_add(1, std::memory_order_relaxed);
+    return absl::OkStatus();
+  }
+
+  // Search; fills `hint`, if not null, for an add to hint->bucket.
+  absl::StatusOr<std::vector<Neighbor>> SearchWithHint(
+      absl::Span<const float> query, int k, int64_t min_bucket,
+      int64_t max_bucket, InsertHint* hint) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    if (static_cast<int>(query.size()) != options_.dimension) {
+      return absl::InvalidArgumentError(absl::StrCat("query has ", query.size(),
+                                                     " floats, index expects ",
+                                                     options_.dimension));
+    }
+    std::vector<Neighbor> merged;
+    if (k <= 0) return merged;
+    try {
+      for (auto it = shards_.lower_bound(min_bucket);
+           it != shards_.end() && it->first <= max_bucket; ++it) {
+        it->second->Search(query.data(), k, search_breadth_, &merged,
+                           HintFor(it->first, hint));
+      }
+      if (min_bucket != kTimelessBucket) {
+        auto timeless = shards_.find(kTimelessBucket);
+        if (timeless != shards_.end()) {
+          timeless->second->Search(query.data(), k, search_breadth_, &merged,
+                                   HintFor(kTimelessBucket, hint));
+        }
+      }
+    } catch (const faiss::FaissException& e) {
+      return absl::InternalError(
+          absl::StrCat("FAISS search failed: ", e.what()));
+    }
+    const size_t keep = std::min<size_t>(k, merged.size());
+    std::partial_sort(merged.begin(), merged.begin() + keep, merged.end(),
+                      [](const Neighbor& a, const Neighbor& b) {
+                        return a.score > b.score ||
+                               (a.score == b.score && a.id < b.id);
+                      });
+    merged.resize(keep);
+    return merged;
+  }
+
+  bool HasBucketBefore(int64_t bucket) const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    for (const auto& [b, shard] : shards_) {
+      if (b >= bucket) return false;
+      if (b != kTimelessBucket) return true;
+    }
+    return false;
+  }
+
+  // `hint` if it is for `bucket`, else null.
+  template <typename Hint>
+  static Hint* HintFor(int64_t bucket, Hint* hint) {
+    return hint != nullptr && hint->bucket == bucket ? hint : nullptr;
+  }
+
+  const VectorIndexOptions options_;
+  // Searches share mu_; so do adds to graph shards with room, which take
+  // add_mu_ as well (one at a time; see GraphLink for why searches can
+  // run meanwhile). Everything else takes mu_ alone.
+  mutable absl::Mutex mu_;
+  absl::Mutex add_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  int search_breadth_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, std::unique_ptr<Shard>> shards_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int64_t> size_{0};
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<VectorIndex>> NewTimeShardedIndex(
+    const VectorIndexOptions& options) {
+  if (options.dimension <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "index dimension must be positive, got ", options.dimension));
+  }
+  if (options.exact_limit <= 0 || options.graph_degree < 2 ||
+      options.search_breadth <= 0 || options.build_breadth <= 0) {
+    return absl::InvalidArgumentError(
+        "need exact_limit > 0, graph_degree >= 2, search_breadth > 0 and "
+        "build_breadth > 0");
+  }
+  return std::make_unique<TimeShardedIndex>(options);
+}
+
+absl::StatusOr<std::unique_ptr<VectorIndex>> NewTimeShardedFlatIndex(
+    int dimension) {
+  VectorIndexOptions options;
+  options.dimension = dimension;
+  options.exact_limit = std::numeric_limits<int64_t>::max();
+  options.quantize = false;
+  return NewTimeShardedIndex(options);
+}
+
+}  // namespace newsdedup

@@ -1,0 +1,527 @@
+#include "services/server/dedup_service.h"
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "google/protobuf/stubs/common.h"
+#include "services/api/wire_messages.h"
+
+namespace newsdedup {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  // absl::StatusCode and grpc::StatusCode share their numeric values.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+absl::StatusOr<Caller> AuthorizeCall(const AccessControl* access,
+                                     const grpc::ServerContextBase& context,
+                                     Role needed, absl::string_view action) {
+  if (access == nullptr) return Caller{"anonymous", Role::kAdmin};
+  absl::string_view header;
+  const auto& metadata = context.client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    header = absl::string_view(it->second.data(), it->second.size());
+  }
+  return access->Authorize(header, needed, action);
+}
+
+namespace {
+
+using absl::StrCat;
+
+// Finishes a unary call with `status`.
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                 const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace
+
+namespace {
+
+// Ends a stream call at once with the refusal it gets.
+class RefusedStreamReactor final
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit RefusedStreamReactor(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+// Answers an AssignStream in request order while keeping the stream busy:
+// the next request is read while earlier answers are still being written,
+// so a client that pipelines its requests never waits for a round trip per
+// article. At most `kMaxPendingWrites` answers wait for the network; past
+// that, reading pauses (back-pressure on a client that does not read).
+// Every request gets an answer: one that does not parse (invalid UTF-8)
+// gets its error, like one the engine refuses. A cancelled call stops
+// reading at once, so no work is done for a client that has gone.
+class AssignStreamReactor final
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  AssignStreamReactor(DedupServiceImpl* service,
+                      grpc::CallbackServerContext* context)
+      : service_(service), context_(context) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the client closed its side (or the call was cancelled)
+      absl::MutexLock lock(&mu_);
+      reads_done_ = true;
+      MaybeFinishLocked();
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || cancelled_) return;
+    }
+    // Reads are sequential, so `request_` is ours until the next StartRead.
+    v1::AssignStreamResponse response;
+    v1::AssignRequest request;
+    absl::Status status = ParseRequest(request_, &request);
+    v1::AssignResponse answer;
+    if (status.ok()) {
+      response.set_article_id(request.article().id());
+      status = request.has_article()
+                   ? service_->AssignOne(request.article(), &answer)
+                   : absl::InvalidArgumentError("article: required");
+    } else {
+      // The id, if it is there, even when it is what does not parse.
+      response.set_article_id(ValidUtf8Prefix(FindStringField(
+          request_, *v1::AssignRequest::descriptor(), "article.id")));
+    }
+    if (status.ok()) {
+      *response.mutable_result()->mutable_answer() = std::move(answer);
+    } else {
+      ToProto(status, response.mutable_result()->mutable_error());
+    }
+    grpc::ByteBuffer bytes;
+    if (absl::Status serialised = SerializeResponse(response, &bytes);
+        !serialised.ok()) {
+      absl::MutexLock lock(&mu_);
+      FinishLocked(ToGrpcStatus(serialised));
+      return;
+    }
+
+    const grpc::ByteBuffer* to_write = nullptr;
+    bool read_next = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      // A deque keeps element addresses stable while it grows at the back.
+      pending_.push_back(std::move(bytes));
+      if (!writing_) {
+        writing_ = true;
+        to_write = &pending_.front();
+      }
+      read_next = pending_.size() < kMaxPendingWrites;
+      read_paused_ = !read_next;
+    }
+    if (to_write != nullptr) StartWrite(to_write);
+    if (read_next) StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    const grpc::ByteBuffer* to_write = nullptr;
+    bool read_next = false;
+    {
+      absl::MutexLock lock(&mu_);
+      pending_.pop_front();
+      writing_ = false;
+      if (!ok) {
+        FinishLocked(
+            grpc::Status(grpc::StatusCode::CANCELLED, "stream broken"));
+        return;
+      }
+      if (!pending_.empty()) {
+        writing_ = true;
+        to_write = &pending_.front();
+      }
+      if (read_paused_ && !reads_done_ && pending_.size() < kMaxPendingWrites) {
+        read_paused_ = false;
+        read_next = true;
+      }
+      MaybeFinishLocked();
+    }
+    if (to_write != nullptr) StartWrite(to_write);
+    if (read_next) StartRead(&request_);
+  }
+
+  // The deadline passed or the client went away: nothing more is read or
+  // assigned (writes and reads in flight complete with ok = false).
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  static constexpr size_t kMaxPendingWrites = 64;
+
+  // `s` cut before its first invalid UTF-8 byte, for an answer's id.
+  static std::string ValidUtf8Prefix(std::string s) {
+    // One pass: the id can be as long as the message (a quadratic trim of
+    // a megabyte-long id would stall this thread).
+    s.resize(google::protobuf::internal::UTF8SpnStructurallyValid(s));
+    return s;
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    // On a replica, how far it had applied the log once the last answer
+    // was made: what a client passes as --min-sequence to read its writes
+    // through another replica.
+    service_->AddSequenceMetadata(context_, /*trailing=*/true);
+    Finish(status);
+  }
+
+  // Ends the call once the client has closed its side and every answer
+  // has been written.
+  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (reads_done_ && !writing_ && pending_.empty()) {
+      FinishLocked(cancelled_ ? grpc::Status::CANCELLED : grpc::Status::OK);
+    }
+  }
+
+  DedupServiceImpl* const service_;
+  grpc::CallbackServerContext* const context_;
+  grpc::ByteBuffer request_;
+
+  absl::Mutex mu_;
+  std::deque<grpc::ByteBuffer> pending_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;      // front of pending_
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;  // by back-pressure
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+DedupServiceImpl::DedupServiceImpl(ClusteringEngine* engine,
+                                   const ServiceLimits& limits,
+                                   const ReplicaProgress* replica,
+                                   const AccessControl* access)
+    : engine_(engine),
+      limits_(limits),
+      replica_(replica),
+      access_(access),
+      reads_(engine, limits),
+      edits_(engine, limits) {}
+
+absl::Status DedupServiceImpl::AwaitMinSequence(
+    grpc::CallbackServerContext* context) const {
+  if (replica_ == nullptr) return absl::OkStatus();
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find(kMinSequenceKey);
+  if (it == metadata.end()) return absl::OkStatus();
+  uint64_t wanted = 0;
+  if (!absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
+                        &wanted)) {
+    return absl::InvalidArgumentError(
+        StrCat(kMinSequenceKey, " must be a log sequence number"));
+  }
+  // Up to shortly before the call's deadline, so that the answer saying
+  // why reaches the client before its deadline does (gRPC's "none" is far
+  // in the future; cap it).
+  const absl::Time now = absl::Now();
+  const absl::Duration left =
+      std::min(absl::FromChrono(context->deadline()) - now, absl::Minutes(1));
+  const absl::Time deadline =
+      now + left - std::min(left / 4, absl::Milliseconds(500));
+  if (replica_->WaitForSequence(wanted, deadline)) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrFormat(
+      "this replica has applied the change log up to entry %d, not yet %d; "
+      "retry, or ask another replica",
+      replica_->applied_sequence(), wanted));
+}
+
+void DedupServiceImpl::AddSequenceMetadata(grpc::CallbackServerContext* context,
+                                           bool trailing) const {
+  if (replica_ == nullptr) return;
+  const auto add = trailing ? &grpc::CallbackServerContext::AddTrailingMetadata
+                            : &grpc::CallbackServerContext::AddInitialMetadata;
+  (context->*add)(kAppliedSequenceKey, StrCat(replica_->applied_sequence()));
+  (context->*add)(kLogSequenceKey, StrCat(replica_->log_sequence()));
+}
+
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* DedupServiceImpl::Unary(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response, Role needed, absl::string_view action,
+    absl::Status (DedupServiceImpl::*handle)(grpc::CallbackServerContext*,
+                                             const Request&, Response*)) {
+  Request parsed;
+  absl::Status status =
+      AuthorizeCall(access_, *context, needed, action).status();
+  if (status.ok()) status = ParseRequest(*request, &parsed);
+  if (status.ok()) status = AwaitMinSequence(context);
+  Response answer;
+  if (status.ok()) status = (this->*handle)(context, parsed, &answer);
+  if (status.ok()) status = SerializeResponse(answer, response);
+  AddSequenceMetadata(context);
+  return Finish(context, status);
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::Assign(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, Role::kIngest, "Assign",
+               &DedupServiceImpl::DoAssign);
+}
+grpc::ServerUnaryReactor* DedupServiceImpl::AssignBatch(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, Role::kIngest, "AssignBatch",
+               &DedupServiceImpl::DoAssignBatch);
+}
+grpc::ServerUnaryReactor* DedupServiceImpl::GetCluster(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, Role::kRead, "GetCluster",
+               &DedupServiceImpl::DoGetCluster);
+}
+grpc::ServerUnaryReactor* DedupServiceImpl::ListClusters(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, Role::kRead, "ListClusters",
+               &DedupServiceImpl::DoListClusters);
+}
+grpc::ServerUnaryReactor* DedupServiceImpl::GetArticle(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, Role::kRead, "GetArticle",
+               &DedupServiceImpl::DoGetArticle);
+}
+grpc::ServerUnaryReactor* DedupServiceImpl::FindSimilar(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, Role::kRead, "FindSimilar",
+               &DedupServiceImpl::DoFindSimilar);
+}
+grpc::ServerUnaryReactor* DedupServiceImpl::DeleteArticle(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, Role::kIngest, "DeleteArticle",
+               &DedupServiceImpl::DoDeleteArticle);
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::MergeClusters(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, Role::kEdit, "MergeClusters",
+               &DedupServiceImpl::DoMergeClusters);
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::SplitCluster(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, Role::kEdit, "SplitCluster",
+               &DedupServiceImpl::DoSplitCluster);
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::MoveArticle(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, Role::kEdit, "MoveArticle",
+               &DedupServiceImpl::DoMoveArticle);
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::PinRepresentative(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, Role::kEdit, "PinRepresentative",
+               &DedupServiceImpl::DoPinRepresentative);
+}
+
+grpc::ServerUnaryReactor* DedupServiceImpl::KeepApart(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return Unary(context, request, response, Role::kEdit, "KeepApart",
+               &DedupServiceImpl::DoKeepApart);
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+DedupServiceImpl::AssignStream(grpc::CallbackServerContext* context) {
+  const absl::Status allowed =
+      AuthorizeCall(access_, *context, Role::kIngest, "AssignStream").status();
+  if (!allowed.ok()) return new RefusedStreamReactor(ToGrpcStatus(allowed));
+  return new AssignStreamReactor(this, context);
+}
+
+absl::Status DedupServiceImpl::AssignOne(const v1::Article& in,
+                                         v1::AssignResponse* response) {
+  ASSIGN_OR_RETURN(const Article article, FromProto(in, limits_));
+  absl::StatusOr<Assignment> answer = engine_->Assign(article);
+  if (!answer.ok()) return InArticle(answer.status());
+  ToProto(*answer, response);
+  return absl::OkStatus();
+}
+
+// A call whose deadline has passed (or whose client has gone) is not
+// started: its answer could not arrive, and what it stored would surprise.
+absl::Status NotCancelled(grpc::CallbackServerContext* context) {
+  if (!context->IsCancelled()) return absl::OkStatus();
+  return absl::DeadlineExceededError(
+      "cancelled or past its deadline before it started; nothing was stored");
+}
+
+absl::Status DedupServiceImpl::DoAssign(grpc::CallbackServerContext* context,
+                                        const v1::AssignRequest& request,
+                                        v1::AssignResponse* response) {
+  if (!request.has_article()) {
+    return absl::InvalidArgumentError("article: required");
+  }
+  RETURN_IF_ERROR(NotCancelled(context));
+  return AssignOne(request.article(), response);
+}
+
+absl::Status DedupServiceImpl::DoAssignBatch(
+    grpc::CallbackServerContext* context, const v1::AssignBatchRequest& request,
+    v1::AssignBatchResponse* response) {
+  if (request.articles_size() > limits_.max_batch_size) {
+    return absl::ResourceExhaustedError(
+        StrCat("articles: ", request.articles_size(),
+               " exceeds the batch limit of ", limits_.max_batch_size));
+  }
+  // The engine takes the articles in chunks (AssignBatch reads texts
+  // ahead on a second thread; the answers are those of one Assign at a
+  // time); cancellation is checked between chunks.
+  constexpr int kChunk = 64;
+  const int n = request.articles_size();
+  for (int i = 0; i < n; ++i) response->add_results();
+  for (int from = 0; from < n; from += kChunk) {
+    if (context->IsCancelled()) {
+      // Deadline passed or client gone: what was assigned stays assigned
+      // (a resend is idempotent), the rest is not attempted; the message
+      // says which.
+      return absl::DeadlineExceededError(StrCat(
+          "cancelled or past its deadline after ", from, " of ", n,
+          " articles: articles[0..", from,
+          ") were assigned and stored, the rest were not attempted; resend "
+          "the batch (resends are idempotent)"));
+    }
+    std::vector<Article> articles;
+    std::vector<int> positions;  // of `articles` in the request
+    for (int i = from; i < std::min(n, from + kChunk); ++i) {
+      absl::StatusOr<Article> article = FromProto(request.articles(i), limits_);
+      if (article.ok()) {
+        articles.push_back(*std::move(article));
+        positions.push_back(i);
+      } else {
+        ToProto(absl::Status(
+                    article.status().code(),
+                    StrCat("articles[", i, "]: ", article.status().message())),
+                response->mutable_results(i)->mutable_error());
+      }
+    }
+    const std::vector<absl::StatusOr<Assignment>> answers =
+        engine_->AssignBatch(articles);
+    for (size_t k = 0; k < answers.size(); ++k) {
+      v1::AssignResult* result = response->mutable_results(positions[k]);
+      if (answers[k].ok()) {
+        ToProto(*answers[k], result->mutable_answer());
+      } else {
+        ToProto(InArticle(answers[k].status()), result->mutable_error());
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DedupServiceImpl::DoGetCluster(
+    grpc::CallbackServerContext* /*context*/,
+    const v1::GetClusterRequest& request, v1::GetClusterResponse* response) {
+  return reads_.GetCluster(request, response);
+}
+
+absl::Status DedupServiceImpl::DoListClusters(
+    grpc::CallbackServerContext* /*context*/,
+    const v1::ListClustersRequest& request,
+    v1::ListClustersResponse* response) {
+  return reads_.ListClusters(request, response);
+}
+
+absl::Status DedupServiceImpl::DoGetArticle(
+    grpc::CallbackServerContext* /*context*/,
+    const v1::GetArticleRequest& request, v1::GetArticleResponse* response) {
+  return reads_.GetArticle(request, response);
+}
+
+absl::Status DedupServiceImpl::DoFindSimilar(
+    grpc::CallbackServerContext* /*context*/,
+    const v1::FindSimilarRequest& request, v1::FindSimilarResponse* response) {
+  return reads_.FindSimilar(request, response);
+}
+
+absl::Status DedupServiceImpl::DoDeleteArticle(
+    grpc::CallbackServerContext* context,
+    const v1::DeleteArticleRequest& request,
+    v1::DeleteArticleResponse* /*response*/) {
+  RETURN_IF_ERROR(ValidateId("article_id", request.article_id()));
+  RETURN_IF_ERROR(NotCancelled(context));
+  return engine_->DeleteArticle(request.article_id());
+}
+
+absl::Status DedupServiceImpl::DoMergeClusters(
+    grpc::CallbackServerContext* context,
+    const v1::MergeClustersRequest& request, v1::EditResponse* response) {
+  ASSIGN_OR_RETURN(const std::string editor, EditorOf(context));
+  return edits_.MergeClusters(request, editor, response);
+}
+
+absl::Status DedupServiceImpl::DoSplitCluster(
+    grpc::CallbackServerContext* context,
+    const v1::SplitClusterRequest& request, v1::EditResponse* response) {
+  ASSIGN_OR_RETURN(const std::string editor, EditorOf(context));
+  return edits_.SplitCluster(request, editor, response);
+}
+
+absl::Status DedupServiceImpl::DoMoveArticle(
+    grpc::CallbackServerContext* context, const v1::MoveArticleRequest& request,
+    v1::EditResponse* response) {
+  ASSIGN_OR_RETURN(const std::string editor, EditorOf(context));
+  return edits_.MoveArticle(request, editor, response);
+}
+
+absl::Status DedupServiceImpl::DoPinRepresentative(
+    grpc::CallbackServerContext* context,
+    const v1::PinRepresentativeRequest& request, v1::EditResponse* response) {
+  ASSIGN_OR_RETURN(const std::string editor, EditorOf(context));
+  return edits_.PinRepresentative(request, editor, response);
+}
+
+absl::Status DedupServiceImpl::DoKeepApart(grpc::CallbackServerContext* context,
+                                           const v1::KeepApartRequest& request,
+                                           v1::EditResponse* response) {
+  ASSIGN_OR_RETURN(const std::string editor, EditorOf(context));
+  return edits_.KeepApart(request, editor, response);
+}
+
+absl::StatusOr<std::string> DedupServiceImpl::EditorOf(
+    grpc::CallbackServerContext* context) const {
+  // Unary() has checked the role; this names the editor.
+  ASSIGN_OR_RETURN(const Caller caller,
+                   AuthorizeCall(access_, *context, Role::kEdit, "edit"));
+  return caller.name;
+}
+
+}  // namespace newsdedup
