@@ -158,8 +158,10 @@ int RunCheck(const AdminFlags& flags) {
     std::cerr << "newsdedup admin check: " << report.status().message() << "\n";
     return kExitFailure;
   }
+  // Counted as `admin state`, list-clusters and the metric count them.
   std::cout << "store " << store << ": " << report->articles << " articles, "
-            << report->clusters << " clusters\n";
+            << report->digest.clusters << " stories ("
+            << report->digest.expired_clusters << " expired kept)\n";
   // Comparable with `admin state` of a replica at the same sequence.
   std::cout << "state digest " << report->digest.Hex();
   if (report->log_sequence > 0) {

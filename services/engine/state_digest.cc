@@ -46,7 +46,7 @@ StateDigest ComputeStateDigest(std::vector<DigestedCluster> clusters) {
     std::sort(c.member_ids.begin(), c.member_ids.end());
     for (const std::string& id : c.member_ids) hash.Add(id);
     out.articles += static_cast<int64_t>(c.member_ids.size());
-    ++out.clusters;
+    ++(c.member_ids.empty() ? out.expired_clusters : out.clusters);
   }
   out.digest = XXH3_64bits_digest(hash.state);
   return out;

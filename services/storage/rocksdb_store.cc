@@ -816,7 +816,6 @@ absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
     report.problems.push_back(
         absl::StrCat("reading: ", it->status().ToString()));
   }
-  report.clusters = static_cast<int64_t>(clusters.size());
   report.log_sequence = meta.log_sequence();
   if (!has_meta) {
     if (report.articles > 0) report.problems.push_back("meta record missing");

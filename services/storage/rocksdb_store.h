@@ -121,7 +121,6 @@ absl::Status CompactStore(const std::string& path);
 // opened at all.
 struct StoreCheckReport {
   int64_t articles = 0;
-  int64_t clusters = 0;
   std::vector<std::string> problems;
   // The digest of the stored story state: equal to the state digest of an
   // engine (or replica) holding this state (services/engine/state_digest.h).

@@ -232,7 +232,7 @@ TEST(RocksDbStoreTest, CheckFindsDamagedRecordsWithoutChangingThem) {
   ASSERT_TRUE(healthy.ok()) << healthy.status();
   EXPECT_THAT(healthy->problems, ::testing::IsEmpty());
   EXPECT_EQ(healthy->articles, 13);
-  EXPECT_GT(healthy->clusters, 0);
+  EXPECT_GT(healthy->digest.clusters, 0);
 
   {  // Damage one article record behind the engine's back.
     rocksdb::DB* db = nullptr;
