@@ -19,6 +19,7 @@
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/replica/replica_checkpoints.h"
 #include "services/replication/jetstream_log.h"
+#include "services/server/node.h"
 #include "services/storage/rocksdb_store.h"
 #include "tools/client_channel.h"
 #include "tools/commands.h"

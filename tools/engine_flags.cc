@@ -273,10 +273,6 @@ void AddStoreFlags(CLI::App* command, EngineFlags* flags) {
       ->group(group);
 }
 
-std::string ServerAddressFile(const std::string& data_dir) {
-  return data_dir + "/newsdedup-server.address";
-}
-
 absl::StatusOr<std::shared_ptr<const StoryScorer>> LoadScorer(
     const std::string& name) {
   if (name == "none") return nullptr;

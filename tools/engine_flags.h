@@ -53,10 +53,6 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags);
 // --min-free-mb, and makes the engine durable unless --in-memory is given.
 void AddStoreFlags(CLI::App* command, EngineFlags* flags);
 
-// A file in a server's data directory naming the gRPC address it serves
-// on, so that `newsdedup admin` reaches a server that holds the directory.
-std::string ServerAddressFile(const std::string& data_dir);
-
 // The scorer named by --scorer (null for "none"). Errors: those of
 // StoryScorer::Load.
 absl::StatusOr<std::shared_ptr<const StoryScorer>> LoadScorer(

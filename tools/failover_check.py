@@ -224,7 +224,8 @@ def main():
                         help="the small-disk round (auto: where a tmpfs can "
                         "be mounted, i.e. as root)")
     parser.add_argument("--keep", action="store_true",
-                        help="keep the work directory (logs, NATS stores)")
+                        help="keep the work directory (logs, NATS stores); a "
+                        "failed check always keeps it")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     workdir = tempfile.mkdtemp(prefix="newsdedup-failover-")
@@ -238,16 +239,20 @@ def main():
             if args.disk_round == "on":
                 return 2
             disk = None
+    result = 2
     try:
-        return run(cluster, args, rng, disk)
+        result = run(cluster, args, rng, disk)
+        return result
     finally:
         cluster.stop()
         if disk is not None:
             disk.unmount()
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
+        # A failed check keeps its logs and NATS stores: a rare failure is
+        # worth nothing without them.
+        if args.keep or result != 0:
             log(f"logs in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run(cluster, args, rng, disk):

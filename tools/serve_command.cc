@@ -18,13 +18,10 @@
 #include "common/status_macros.h"
 #include "common/time_format.h"
 #include "embeddings/tokenizer.h"
-#include "services/replica/replica_checkpoints.h"
 #include "services/replica/replicated_engine.h"
 #include "services/replication/jetstream_log.h"
 #include "services/server/access_control.h"
-#include "services/server/dedup_server.h"
-#include "services/server/ops_http_server.h"
-#include "services/server/prometheus_metrics.h"
+#include "services/server/node.h"
 #include "services/server/tls_options.h"
 #include "tools/commands.h"
 #include "tools/engine_flags.h"
@@ -35,14 +32,6 @@ namespace {
 
 // How often an idle server applies the retention.
 constexpr int kRetentionSweepSeconds = 60;
-
-// Where a local client reaches a server listening on `listen` (host:port;
-// the wildcard hosts mean this machine) at `port`.
-std::string LocalAddress(const std::string& listen, int port) {
-  std::string host = listen.substr(0, listen.rfind(':'));
-  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
-  return absl::StrCat(host, ":", port);
-}
 
 struct ServeFlags {
   ServerOptions server;
@@ -62,29 +51,43 @@ struct ServeFlags {
   double replication_connect_timeout_seconds = 60;
 };
 
-// The engine a replica or a single server runs on. A replica's state is
-// the change log: its engine lives in memory and replays the log.
-absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
-    ServeFlags& flags, ReplicatedEngine** replica) {
-  *replica = nullptr;
-  if (flags.replication.servers.empty()) return BuildEngine(flags.engine);
-  flags.replication.max_age =
+// The node `flags` describe: a single server on its store, or a replica
+// whose state is the change log (its engine replays it on a store of its
+// own under the data directory, or a temporary one with --in-memory).
+absl::StatusOr<NodeOptions> NodeOptionsOf(const ServeFlags& flags,
+                                          const AccessControl* access) {
+  NodeOptions node;
+  node.grpc = flags.server;
+  node.grpc.access = access;
+  node.grpc.shutdown_grace = absl::Seconds(flags.shutdown_grace_seconds);
+  node.http_listen = flags.http_listen;
+  node.http.access = access;
+  node.http.tls = flags.server.tls;
+  node.http.metrics_open = flags.metrics_open;
+  node.http.allowed_hosts = flags.http_allowed_hosts;
+  node.http.allowed_origins = flags.http_allowed_origins;
+  if (flags.replication.servers.empty()) {
+    if (flags.engine.store.durable) node.data_dir = flags.engine.store.data_dir;
+    node.build_engine =
+        [engine_flags = flags.engine](const ReplicatedEngine::LogPosition*) {
+          return BuildEngine(engine_flags);
+        };
+    return node;
+  }
+  node.replication = flags.replication;
+  node.replication.max_age =
       absl::Seconds(flags.replication_max_age_hours * 3600);
-  flags.replication.connect_timeout =
+  node.replication.connect_timeout =
       absl::Seconds(flags.replication_connect_timeout_seconds);
-  ASSIGN_OR_RETURN(std::unique_ptr<ReplicationLog> log,
-                   OpenJetStreamLog(flags.replication));
-  // A replica's store and checkpoints live under its data directory (a
-  // temporary one with --in-memory, removed at exit).
-  std::string dir = flags.engine.store.data_dir;
+  node.replica_dir = flags.engine.store.data_dir;
   if (!flags.engine.store.durable) {
     char pattern[] = "/tmp/newsdedup-replica-XXXXXX";
     if (mkdtemp(pattern) == nullptr) {
       return absl::InternalError("cannot make a temporary directory");
     }
-    dir = pattern;
+    node.replica_dir = pattern;
     static std::string to_remove;
-    to_remove = dir;
+    to_remove = node.replica_dir;
     std::atexit([] { std::filesystem::remove_all(to_remove); });
   }
   EngineFlags engine_flags = flags.engine;
@@ -92,51 +95,40 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildServingEngine(
   // A restart restores the newest checkpoint, never the store's later
   // writes (the log holds them), so those need no fsync.
   engine_flags.store.sync = "none";
-  ReplicationOptions options;
-  // Checkpoints are shared through JetStream too, so that a new replica
-  // starts from the newest one.
-  ASSIGN_OR_RETURN(std::unique_ptr<CheckpointShelf> shelf,
-                   OpenJetStreamShelf(flags.replication));
-  options.checkpoints = NewStoreCheckpoints(dir, std::move(shelf));
-  options.checkpoint_every = flags.replication_checkpoint_entries;
-  options.on_rejected = [](uint64_t sequence, const absl::Status& status) {
+  node.build_engine =
+      [engine_flags](const ReplicatedEngine::LogPosition* position) mutable {
+        engine_flags.engine.clock = position->clock;
+        engine_flags.engine.log_sequence = position->log_sequence;
+        engine_flags.store.data_dir = position->store_path;
+        return BuildEngine(engine_flags);
+      };
+  ReplicationOptions& replica = node.replica;
+  replica.checkpoint_every = flags.replication_checkpoint_entries;
+  replica.on_rejected = [](uint64_t sequence, const absl::Status& status) {
     LogEvent(
         "warning", "log_entry_refused",
         {{"sequence", absl::StrCat(sequence)}, {"error", status.ToString()}});
   };
-  options.on_stalled = [](uint64_t sequence, const absl::Status& status) {
+  replica.on_stalled = [](uint64_t sequence, const absl::Status& status) {
     LogEvent(
         "warning", "replica_stalled",
         {{"sequence", absl::StrCat(sequence)}, {"error", status.ToString()}});
   };
-  options.on_purged = [](uint64_t sequence, const absl::Status& status) {
+  replica.on_purged = [](uint64_t sequence, const absl::Status& status) {
     LogEvent(
         "warning", "replica_restoring_checkpoint",
         {{"sequence", absl::StrCat(sequence)}, {"reason", status.ToString()}});
   };
-  options.on_stepped_over = [](uint64_t from, uint64_t to) {
+  replica.on_stepped_over = [](uint64_t from, uint64_t to) {
     LogEvent("warning", "log_entries_stepped_over",
              {{"from", absl::StrCat(from)},
               {"to", absl::StrCat(to)},
               {"reason", "no longer in the log (deleted)"}});
   };
-  options.on_resumed = [](uint64_t sequence) {
+  replica.on_resumed = [](uint64_t sequence) {
     LogEvent("info", "replica_resumed", {{"sequence", absl::StrCat(sequence)}});
   };
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<ReplicatedEngine> engine,
-      ReplicatedEngine::Start(
-          std::move(log),
-          [engine_flags](
-              const ReplicatedEngine::LogPosition& position) mutable {
-            engine_flags.engine.clock = position.clock;
-            engine_flags.engine.log_sequence = position.log_sequence;
-            engine_flags.store.data_dir = position.store_path;
-            return BuildEngine(engine_flags);
-          },
-          std::move(options)));
-  *replica = engine.get();
-  return engine;
+  return node;
 }
 
 // The tokens of --auth-tokens (everyone allowed without it), after the
@@ -259,7 +251,6 @@ int RunServe(ServeFlags& flags) {
              {{"error", std::string(access.status().message())}});
     return kExitUsage;
   }
-  flags.server.access = access->get();
 
   // Concurrency comes from gRPC's threads, one request each; FAISS's own
   // OpenMP threads would only compete with them for the cores.
@@ -318,12 +309,17 @@ int RunServe(ServeFlags& flags) {
   flags.engine.store.warn = [](const std::string& warning) {
     LogEvent("warning", "store_warning", {{"warning", warning}});
   };
-  ReplicatedEngine* replica = nullptr;
-  auto engine = BuildServingEngine(flags, &replica);
-  if (!engine.ok()) {
-    LogEvent("error", "engine_failed", {{"error", engine.status().ToString()}});
+  absl::StatusOr<NodeOptions> node_options =
+      NodeOptionsOf(flags, access->get());
+  absl::StatusOr<std::unique_ptr<Node>> node =
+      node_options.ok() ? Node::Create(*std::move(node_options))
+                        : node_options.status();
+  if (!node.ok()) {
+    LogEvent("error", "engine_failed", {{"error", node.status().ToString()}});
     return kExitFailure;
   }
+  ClusteringEngine* engine = (*node)->engine();
+  ReplicatedEngine* replica = (*node)->replica();
   if (replica != nullptr) {
     LogEvent("info", "replica",
              {{"stream", flags.replication.stream},
@@ -331,7 +327,7 @@ int RunServe(ServeFlags& flags) {
               {"log_entries", absl::StrCat(replica->log_sequence())},
               {"from_checkpoint", absl::StrCat(replica->start_sequence())}});
   } else if (flags.engine.store.durable) {
-    const EngineStats recovered = (*engine)->stats();
+    const EngineStats recovered = engine->stats();
     LogEvent("info", "recovered",
              {{"data_dir", flags.engine.store.data_dir},
               {"sync", flags.engine.store.sync},
@@ -344,68 +340,26 @@ int RunServe(ServeFlags& flags) {
     LogEvent("warning", "in_memory",
              {{"note", "--in-memory: nothing is kept when the process ends"}});
   }
-  flags.server.shutdown_grace = absl::Seconds(flags.shutdown_grace_seconds);
-  PrometheusRegistry metrics;
-  RegisterProcessMetrics(&metrics);
-  RegisterEngineMetrics(engine->get(),
-                        flags.engine.store.durable && replica == nullptr
-                            ? flags.engine.store.data_dir
-                            : "",
-                        &metrics);
-  if (replica != nullptr) RegisterReplicaMetrics(replica, &metrics);
-  flags.server.metrics = &metrics;
   // The slow part is done and nothing serves yet: from here a signal waits
   // for the loop below, which stops the servers it started gracefully.
   startup_watch.reset();
-  std::unique_ptr<OpsHttpServer> http;
-  if (!flags.http_listen.empty()) {
-    const size_t colon = flags.http_listen.rfind(':');
-    int http_port = -1;
-    if (colon == std::string::npos ||
-        !absl::SimpleAtoi(flags.http_listen.substr(colon + 1), &http_port)) {
-      LogEvent("error", "http_failed",
-               {{"error", "--http-listen must be host:port"}});
-      return kExitFailure;
-    }
-    HttpAccess http_access;
-    http_access.access = access->get();
-    http_access.tls = flags.server.tls;
-    http_access.metrics_open = flags.metrics_open;
-    http_access.allowed_hosts = flags.http_allowed_hosts;
-    http_access.allowed_origins = flags.http_allowed_origins;
-    auto started =
-        OpsHttpServer::Start(flags.http_listen.substr(0, colon), http_port,
-                             engine->get(), &metrics, replica, http_access);
-    if (!started.ok()) {
-      LogEvent("error", "http_failed",
-               {{"error", started.status().ToString()}});
-      return kExitFailure;
-    }
-    http = *std::move(started);
-    LogEvent("info", "http_serving",
-             {{"address", flags.http_listen},
-              {"http_port", absl::StrCat(http->port())},
-              {"paths", "/ /metrics /api/clusters /api/search"}});
-  }
-  flags.server.replica = replica;
-  auto server = DedupServer::Start(flags.server, engine->get());
-  if (!server.ok()) {
-    LogEvent("error", "listen_failed", {{"error", server.status().ToString()}});
+  if (absl::Status http = (*node)->StartHttp(); !http.ok()) {
+    LogEvent("error", "http_failed", {{"error", http.ToString()}});
     return kExitFailure;
   }
-  // `newsdedup admin` finds the server that holds the data directory here
-  // (removed at a clean stop; a stale one only costs a failed connection).
-  const std::string address_file =
-      flags.engine.store.durable && replica == nullptr
-          ? ServerAddressFile(flags.engine.store.data_dir)
-          : "";
-  if (!address_file.empty()) {
-    std::ofstream(address_file)
-        << LocalAddress(flags.server.listen_address, (*server)->port()) << "\n";
+  if ((*node)->http_port() >= 0) {
+    LogEvent("info", "http_serving",
+             {{"address", flags.http_listen},
+              {"http_port", absl::StrCat((*node)->http_port())},
+              {"paths", "/ /metrics /api/clusters /api/search"}});
+  }
+  if (absl::Status grpc = (*node)->StartGrpc(); !grpc.ok()) {
+    LogEvent("error", "listen_failed", {{"error", grpc.ToString()}});
+    return kExitFailure;
   }
   LogEvent("info", "serving",
            {{"address", flags.server.listen_address},
-            {"port", absl::StrCat((*server)->port())},
+            {"port", absl::StrCat((*node)->grpc_port())},
             {"auth", (*access)->enabled() ? "tokens" : "open"},
             {"tls", !flags.server.tls.enabled()               ? "off"
                     : flags.server.tls.client_ca_file.empty() ? "on"
@@ -422,10 +376,6 @@ int RunServe(ServeFlags& flags) {
   // change, for a quiet server.
   int signal_number = -1;
   const timespec tick = {1, 0};
-  // The server started with the engine's health (a replica still catching
-  // up is NOT_SERVING from its first probe on).
-  bool writable = (*engine)->Writable().ok();
-  (*server)->ReportWritable(writable);
   for (int64_t seconds = 1;; ++seconds) {
     signal_number = sigtimedwait(&signals, nullptr, &tick);
     if (signal_number == SIGHUP) {
@@ -433,33 +383,28 @@ int RunServe(ServeFlags& flags) {
       continue;
     }
     if (signal_number >= 0) break;  // SIGTERM or SIGINT; else the tick
-    const absl::Status status = (*engine)->Writable();
-    if (status.ok() != writable) {
-      writable = status.ok();
-      (*server)->ReportWritable(writable);
-      if (writable) {
+    absl::Status health;
+    if ((*node)->UpdateHealth(&health)) {
+      if (health.ok()) {
         LogEvent("info", replica ? "replica_ready" : "store_writable",
                  {{"applied",
                    absl::StrCat(replica ? replica->applied_sequence() : 0)}});
       } else {
         LogEvent(replica ? "warning" : "error",
                  replica ? "replica_not_ready" : "store_not_writable",
-                 {{"error", std::string(status.message())}});
+                 {{"error", std::string(health.message())}});
       }
     }
-    if (writable && seconds % kRetentionSweepSeconds == 0) {
-      if (absl::Status swept = (*engine)->ForgetExpired(); !swept.ok()) {
+    if (engine->Writable().ok() && seconds % kRetentionSweepSeconds == 0) {
+      if (absl::Status swept = engine->ForgetExpired(); !swept.ok()) {
         LogEvent("warning", "retention_failed", {{"error", swept.ToString()}});
       }
     }
   }
   LogEvent("info", "shutting_down",
            {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  (*server)->Shutdown();
-  (*server)->Wait();
-  if (!address_file.empty()) std::remove(address_file.c_str());
-  if (http != nullptr) http->Stop();
-  const EngineStats stats = (*engine)->stats();
+  (*node)->Stop();
+  const EngineStats stats = engine->stats();
   LogEvent("info", "stopped",
            {{"articles", absl::StrCat(stats.articles)},
             {"clusters", absl::StrCat(stats.live_clusters)}});
