@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace newsdedup {
@@ -24,6 +26,15 @@ class ReplicaProgress {
   virtual bool WaitForSequence(uint64_t sequence,
                                absl::Time deadline) const = 0;
 };
+
+// A read that asked for entry `wanted` (as the client wrote it; `name` is
+// the field it came in, for the error) waits for it until `deadline`:
+// INVALID_ARGUMENT when it is not a sequence number, UNAVAILABLE saying
+// how far this replica got when the deadline passes. The gRPC metadata
+// and the JSON API's ?min_sequence= both wait here.
+absl::Status AwaitSequence(const ReplicaProgress& replica,
+                           absl::string_view name, absl::string_view wanted,
+                           absl::Time deadline);
 
 // gRPC metadata keys (lower case, as gRPC requires).
 // Sent by clients: wait until this entry is applied before answering.

@@ -233,12 +233,6 @@ absl::Status DedupServiceImpl::AwaitMinSequence(
   const auto& metadata = context->client_metadata();
   auto it = metadata.find(kMinSequenceKey);
   if (it == metadata.end()) return absl::OkStatus();
-  uint64_t wanted = 0;
-  if (!absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()),
-                        &wanted)) {
-    return absl::InvalidArgumentError(
-        StrCat(kMinSequenceKey, " must be a log sequence number"));
-  }
   // Up to shortly before the call's deadline, so that the answer saying
   // why reaches the client before its deadline does (gRPC's "none" is far
   // in the future; cap it).
@@ -247,11 +241,9 @@ absl::Status DedupServiceImpl::AwaitMinSequence(
       std::min(absl::FromChrono(context->deadline()) - now, absl::Minutes(1));
   const absl::Time deadline =
       now + left - std::min(left / 4, absl::Milliseconds(500));
-  if (replica_->WaitForSequence(wanted, deadline)) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrFormat(
-      "this replica has applied the change log up to entry %d, not yet %d; "
-      "retry, or ask another replica",
-      replica_->applied_sequence(), wanted));
+  return AwaitSequence(*replica_, kMinSequenceKey,
+                       absl::string_view(it->second.data(), it->second.size()),
+                       deadline);
 }
 
 void DedupServiceImpl::AddSequenceMetadata(grpc::CallbackServerContext* context,

@@ -212,24 +212,17 @@ httplib::Server::HandlerResponse AwaitMinSequence(
   if (req.path.rfind("/api/", 0) != 0 || !req.has_param(kMinSequenceParam)) {
     return httplib::Server::HandlerResponse::Unhandled;
   }
-  uint64_t wanted = 0;
   int timeout_ms = 5000;
   absl::Status status;
-  if (!absl::SimpleAtoi(req.get_param_value(kMinSequenceParam), &wanted)) {
-    status = absl::InvalidArgumentError(
-        "min_sequence: must be a log sequence number");
-  } else if (req.has_param(kTimeoutMsParam) &&
-             (!absl::SimpleAtoi(req.get_param_value(kTimeoutMsParam),
-                                &timeout_ms) ||
-              timeout_ms < 0 || timeout_ms > 60000)) {
+  if (req.has_param(kTimeoutMsParam) &&
+      (!absl::SimpleAtoi(req.get_param_value(kTimeoutMsParam), &timeout_ms) ||
+       timeout_ms < 0 || timeout_ms > 60000)) {
     status = absl::InvalidArgumentError(
         "timeout_ms: must be an integer from 0 to 60000");
-  } else if (!replica->WaitForSequence(
-                 wanted, absl::Now() + absl::Milliseconds(timeout_ms))) {
-    status = absl::UnavailableError(
-        absl::StrCat("this replica has applied the change log up to entry ",
-                     replica->applied_sequence(), ", not yet ", wanted,
-                     "; retry, or ask another replica"));
+  } else {
+    status = AwaitSequence(*replica, kMinSequenceParam,
+                           req.get_param_value(kMinSequenceParam),
+                           absl::Now() + absl::Milliseconds(timeout_ms));
   }
   if (status.ok()) return httplib::Server::HandlerResponse::Unhandled;
   Answer<v1::Error>(res, [&](v1::Error*) { return status; });
