@@ -495,12 +495,30 @@ TEST_F(GrpcServiceTest, ListClustersSortsFiltersAndPages) {
     EXPECT_EQ(response.clusters(0).representative_id(), "a0");
     EXPECT_TRUE(response.next_page_token().empty());
   }
-  request.mutable_updated_since()->set_seconds(1761125000);
+  // updated_since lists the stories that changed since (issue 36.2), not
+  // those whose newest article was published since: a backfilled article,
+  // published before all the others, grows story A, listed alone.
+  const absl::Time before_backfill = absl::Now();
+  absl::SleepFor(absl::Milliseconds(2));
+  ASSERT_TRUE(Assign(MakeProtoArticle("a9", "Chile earthquake tsunami warning",
+                                      "", 1761100000),
+                     &answer)
+                  .ok());
+  const std::string story_a = answer.cluster_id();
+  request.mutable_updated_since()->set_seconds(
+      absl::ToUnixSeconds(before_backfill));
+  request.mutable_updated_since()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(
+          before_backfill -
+          absl::FromUnixSeconds(absl::ToUnixSeconds(before_backfill)))));
   request.set_page_size(10);
   {
     grpc::ClientContext context;
     ASSERT_TRUE(stub_->ListClusters(&context, request, &response).ok());
-    EXPECT_EQ(response.total(), 1);
+    ASSERT_EQ(response.total(), 1);
+    EXPECT_EQ(response.clusters(0).cluster_id(), story_a);
+    EXPECT_GE(response.clusters(0).last_changed().seconds(),
+              absl::ToUnixSeconds(before_backfill));
     EXPECT_TRUE(response.next_page_token().empty());
   }
   // Story C: two articles 30 hours later, the only growth in the last day.
@@ -520,7 +538,7 @@ TEST_F(GrpcServiceTest, ListClustersSortsFiltersAndPages) {
     EXPECT_EQ(response.clusters(0).representative_id(), "c0");
     EXPECT_EQ(response.clusters(0).recent_articles(), 2);
     EXPECT_EQ(response.clusters(1).recent_articles(), 0);
-    EXPECT_EQ(response.clusters(1).size(), 3);  // ties: larger first
+    EXPECT_EQ(response.clusters(1).size(), 4);  // ties: larger first (A)
   }
 }
 

@@ -187,8 +187,16 @@ class PythonClientTest(unittest.TestCase):
                 self.assertEqual(rest.next_page_token, "")
                 clusters[sort] = [page.clusters[0].cluster_id, rest.clusters[0].cluster_id]
             self.assertEqual(clusters["size"][0], results[0].answer.cluster_id)
-            # The earthquake (08:30) is older than the summit's last article.
-            since = client.list_clusters(updated_since="2025-10-22T09:00:00Z")
+            # Stories that changed since a time (the service's clock): a
+            # backfilled summit article, published before everything else,
+            # changes the summit's story only.
+            # (A time in whole seconds, taken a second after the batch.)
+            time.sleep(1.1)
+            before = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            client.assign({"id": "p0", "source": "Archive E",
+                           "title": "Trump says Budapest summit with Putin is on hold",
+                           "published": "2025-10-21T08:00:00Z"})
+            since = client.list_clusters(updated_since=before)
             self.assertEqual([c.cluster_id for c in since.clusters],
                              [results[0].answer.cluster_id])
             self.assertEqual(client.list_clusters(include_expired=True).total, 2)

@@ -659,7 +659,8 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
                    "Only the stories with an article of this collection "
                    "(the articles' collection field: a tenant or a feed)");
   list->add_option("--updated-since", flags->updated_since,
-                   "Only the stories whose last article is at or after this "
+                   "Only the stories that changed (an article joined or left, "
+                   "a new representative, an edit, a merge) at or after this "
                    "RFC 3339 time, e.g. 2026-03-10T12:00:00Z")
       ->check(CLI::Validator(
           [](const std::string& value) -> std::string {

@@ -102,6 +102,9 @@ void ToProto(const ClusterSummary& c, v1::ClusterSummary* out) {
   out->set_representative_title(c.representative_title);
   if (Dated(c.first_seen)) ToTimestamp(c.first_seen, out->mutable_first_seen());
   if (Dated(c.last_seen)) ToTimestamp(c.last_seen, out->mutable_last_seen());
+  if (Dated(c.last_changed)) {
+    ToTimestamp(c.last_changed, out->mutable_last_changed());
+  }
   if (Dated(c.timeline_end)) {
     ToTimestamp(c.timeline_end, out->mutable_timeline_end());
   }

@@ -137,7 +137,7 @@ absl::StatusOr<PageSnapshots::Page> ClusterReads::FirstClusterPage(
       std::remove_if(clusters.begin(), clusters.end(),
                      [&](const ClusterSummary& c) {
                        return (request.has_updated_since() &&
-                               (!Dated(c.last_seen) || c.last_seen < since)) ||
+                               c.last_changed < since) ||
                               (!thread.empty() && c.thread_id != thread) ||
                               outside_collection(c);
                      }),

@@ -121,6 +121,11 @@ struct ClusterSummary {
   std::string representative_title;
   absl::Time first_seen = absl::InfinitePast();
   absl::Time last_seen = absl::InfinitePast();
+  // When the story last changed, by the engine's clock: an article joined
+  // or left (a backfilled one too), its representative, thread or
+  // editorial state changed, it absorbed another story. ListClusters'
+  // updated_since compares with this.
+  absl::Time last_changed = absl::InfinitePast();
   std::vector<ClusterEvent> history;  // oldest first; GetCluster only
   // Recent growth: members published in the last kTimelineHours hours
   // before the newest article the engine has seen, and the same per hour

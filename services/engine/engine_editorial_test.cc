@@ -422,5 +422,23 @@ TEST_F(EngineEditorialTest, EveryCountOfStoriesAgreesOnOneStore) {
   engine_ = OpenEngine(dir_);
 }
 
+// Issue 36.2: updated_since compares with when a story last changed; that
+// time survives a restart (a poller would otherwise see every story as
+// changed, or none).
+TEST_F(EngineEditorialTest, WhenAStoryLastChangedSurvivesARestart) {
+  auto last_changed = [this](const std::string& id) {
+    auto c = engine_->GetCluster(id);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? c->last_changed : absl::InfinitePast();
+  };
+  const absl::Time quake_before = last_changed(quake_);
+  ASSERT_TRUE(Edit(Kind::kPinRepresentative, summit_, "", "s2").ok());
+  const absl::Time pinned = last_changed(summit_);
+  EXPECT_GT(pinned, quake_before);
+  Restart();
+  EXPECT_EQ(last_changed(summit_), pinned);
+  EXPECT_EQ(last_changed(quake_), quake_before);
+}
+
 }  // namespace
 }  // namespace newsdedup

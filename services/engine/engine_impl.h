@@ -200,6 +200,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     // When its last member left (InfiniteFuture while it has members):
     // one retention after that, the story is forgotten (ForgetStories).
     absl::Time emptied = absl::InfiniteFuture();
+    // When it last changed (MarkDirty), by the engine's clock.
+    absl::Time last_changed = absl::InfinitePast();
   };
 
   // Where an embedded article belongs, computed without changing anything:

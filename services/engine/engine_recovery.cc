@@ -340,6 +340,7 @@ absl::Status ClusteringEngineImpl::WaitDurable(uint64_t ticket) {
 }
 
 void ClusteringEngineImpl::MarkDirty(int64_t c) {
+  clusters_[c].last_changed = Now();
   if (store_ != nullptr) dirty_clusters_.push_back(c);
 }
 
@@ -433,6 +434,7 @@ storage::v1::StoredCluster ClusteringEngineImpl::ToStored(int64_t c) const {
   if (cluster.members.empty() && cluster.emptied != absl::InfiniteFuture()) {
     out.set_emptied_unix_nanos(absl::ToUnixNanos(cluster.emptied));
   }
+  out.set_last_changed_unix_nanos(absl::ToUnixNanos(cluster.last_changed));
   if (cluster.span.dated) {
     out.set_dated(true);
     out.set_first_seen_unix_nanos(absl::ToUnixNanos(cluster.span.first_seen));
@@ -459,6 +461,16 @@ absl::Status ClusteringEngineImpl::RestoreCluster(
   out->thread_parent = in.has_thread_parent() ? in.thread_parent() : -1;
   if (in.has_emptied_unix_nanos()) {
     out->emptied = absl::FromUnixNanos(in.emptied_unix_nanos());
+  }
+  // Stores written before the field: the newest event (the members'
+  // arrival times are read later; the recovery fills those in).
+  out->last_changed = absl::InfinitePast();
+  if (in.has_last_changed_unix_nanos()) {
+    out->last_changed = absl::FromUnixNanos(in.last_changed_unix_nanos());
+  } else {
+    for (const ClusterEvent& event : out->history) {
+      out->last_changed = std::max(out->last_changed, event.time);
+    }
   }
   out->span.dated = in.dated();
   if (in.dated()) {
@@ -574,6 +586,9 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
   }
   CountAnswer(answer.relation);
   if (answer.version > 1) ++stats_.updates;
+  // A store from before last_changed was kept: its newest arrival (a no-op
+  // otherwise: every arrival changed the story).
+  cluster.last_changed = std::max(cluster.last_changed, record.received);
   AppendRecord(std::move(record), &cluster);
   // References to articles deleted before the restart are lost.
   CompactAnswer& compact = articles_[a].answer;

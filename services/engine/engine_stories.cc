@@ -605,6 +605,7 @@ ClusterSummary ClusteringEngineImpl::Summarize(int64_t c,
     s.first_seen = cluster.span.first_seen;
     s.last_seen = cluster.span.last_seen;
   }
+  s.last_changed = cluster.last_changed;
   return s;
 }
 
