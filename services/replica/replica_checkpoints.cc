@@ -63,6 +63,11 @@ class StoreCheckpoints final : public ReplicaCheckpoints {
 
   std::string StorePath() const override { return store_.string(); }
 
+  absl::StatusOr<uint64_t> NewestShared() override {
+    if (shelf_ == nullptr) return 0;
+    return shelf_->NewestSequence();
+  }
+
   absl::StatusOr<Point> Restore() override {
     ASSIGN_OR_RETURN(Point latest, Latest());
     // A newer shared checkpoint beats our own: the log before the shared

@@ -557,6 +557,8 @@ class ReplicatedEngineImpl final
     if (purged.has_value() && !*purged &&
         StepOverIfGone(missing_from, next - 1)) {
       *progress = absl::Now();
+      // Restarted from a peer's checkpoint past `record`: read on.
+      if (record.sequence <= applied_sequence()) return true;
       return ApplyHere(record);
     }
     if (!purged.has_value() || !*purged) {
@@ -650,6 +652,11 @@ class ReplicatedEngineImpl final
       }
       if (!LogHoldsNoneOf(from, to)) return false;
     }
+    // The log's server may have lost entries that peers applied (nats-
+    // server 2.9 can discard messages after leader changes, #4365): a
+    // peer past them makes a checkpoint that covers them, and this replica
+    // starts from it instead of stepping over what they hold.
+    if (CaughtUpPastTheGapFromAPeer(to)) return true;
     const absl::Status gone = absl::NotFoundError(
         absl::StrCat("log entries ", from, " to ", to,
                      " are no longer in the log (deleted); stepped over"));
@@ -672,6 +679,39 @@ class ReplicatedEngineImpl final
     reread_from_ = 0;
     if (options_.on_stepped_over) options_.on_stepped_over(from, to);
     if (was_stalled && options_.on_resumed) options_.on_resumed(to);
+    return true;
+  }
+
+  // Asks the peers for a checkpoint and, once one past entry `to` is
+  // shared (within a few polls), restarts from it (true). False when none
+  // comes: no peer is past the gap (an entry an operator deleted, which
+  // holds every replica, or numbers the log skipped for all), and the
+  // caller steps over.
+  bool CaughtUpPastTheGapFromAPeer(uint64_t to) {
+    if (options_.checkpoints == nullptr) return false;
+    auto newest_past_gap = [&] {
+      absl::StatusOr<uint64_t> newest = options_.checkpoints->NewestShared();
+      return newest.ok() && *newest > to;
+    };
+    if (!newest_past_gap()) {
+      AskPeersForACheckpoint();
+      const absl::Time until =
+          absl::Now() + std::max(absl::Seconds(5), 20 * options_.poll_interval);
+      while (!newest_past_gap()) {
+        if (absl::Now() >= until ||
+            !SleepUnlessStopping(options_.poll_interval)) {
+          return false;
+        }
+      }
+    }
+    std::fprintf(stderr,
+                 "event=replica_restoring_checkpoint level=warning "
+                 "reason=\"the log no longer holds entry %llu, which a peer "
+                 "applied\"\n",
+                 static_cast<unsigned long long>(to));
+    // Reads on from whichever checkpoint it restored (one short of the
+    // gap meets it again, and asks again).
+    CatchUpFromCheckpoint(to + 1);
     return true;
   }
 

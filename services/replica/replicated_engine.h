@@ -60,6 +60,9 @@ class ReplicaCheckpoints {
   // Removes the store directories other than StorePath(), once no engine
   // has them open.
   virtual void RemoveOldStores() = 0;
+  // The entry of the newest checkpoint other replicas shared (0: none, or
+  // nothing is shared).
+  virtual absl::StatusOr<uint64_t> NewestShared() { return 0; }
 };
 
 struct ReplicationOptions {

@@ -611,6 +611,91 @@ TEST_F(ReplicatedEngineTest, APausedReplicaPastThePurgeCatchesUpByItself) {
   std::filesystem::remove_all(root);
 }
 
+// A log whose server lost entry `lost` after peers had read it (nats-server
+// 2.9's skipped messages, nats-server#4365): this replica's readers never
+// deliver it, and the server lists the number as deleted.
+class LostEntryLog final : public testing::SharedLog {
+ public:
+  LostEntryLog(ReplicationLog* log, uint64_t lost)
+      : SharedLog(log), log_(log), lost_(lost) {}
+  absl::StatusOr<bool> Holds(uint64_t sequence,
+                             absl::Duration timeout) override {
+    if (sequence == lost_) return false;
+    return SharedLog::Holds(sequence, timeout);
+  }
+  absl::StatusOr<std::unique_ptr<LogReader>> Read(uint64_t first) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<LogReader> inner, log_->Read(first));
+    return std::unique_ptr<LogReader>(
+        std::make_unique<Reader>(std::move(inner), lost_));
+  }
+
+ private:
+  class Reader final : public LogReader {
+   public:
+    Reader(std::unique_ptr<LogReader> inner, uint64_t lost)
+        : inner_(std::move(inner)), lost_(lost) {}
+    absl::StatusOr<std::optional<LogRecord>> Next(
+        absl::Duration timeout) override {
+      for (;;) {
+        ASSIGN_OR_RETURN(std::optional<LogRecord> record,
+                         inner_->Next(timeout));
+        if (!record.has_value() || record->sequence != lost_) return record;
+      }
+    }
+
+   private:
+    std::unique_ptr<LogReader> inner_;
+    const uint64_t lost_;
+  };
+  ReplicationLog* const log_;
+  const uint64_t lost_;
+};
+
+// Issue 33: the failover check's newcomer, started from a shared
+// checkpoint, ended one acknowledged article short of its peers: it
+// stepped over an entry its log server no longer listed, which the peers
+// had applied. It now starts from a peer's checkpoint past the gap.
+TEST_F(ReplicatedEngineTest,
+       AnEntryLostByTheLogsServerComesFromAPeersCheckpoint) {
+  const std::filesystem::path root =
+      std::filesystem::path(::testing::TempDir()) /
+      absl::StrCat("lost-entry-", getpid());
+  std::filesystem::remove_all(root);
+  auto shelf = std::make_shared<DirectoryShelf>(root / "shelf");
+  auto start = [&](const std::string& name,
+                   std::unique_ptr<ReplicationLog> log) {
+    ReplicationOptions options = FastReplicationOptions();
+    options.checkpoints = NewStoreCheckpoints((root / name).string(), shelf);
+    auto replica =
+        ReplicatedEngine::Start(std::move(log), DurableBuilder(), options);
+    EXPECT_TRUE(replica.ok()) << replica.status();
+    return replica.ok() ? *std::move(replica) : nullptr;
+  };
+  auto live = start("live", std::make_unique<testing::SharedLog>(log_.get()));
+  ASSERT_TRUE(live != nullptr && WaitWritable(*live));
+  uint64_t lost = 0;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(live->Assign(MakeArticle(absl::StrCat("l", i),
+                                         absl::StrCat("Harbour fire ", i)))
+                    .ok());
+    if (i == 4) lost = live->applied_sequence();
+  }
+  auto late = start("late", std::make_unique<LostEntryLog>(log_.get(), lost));
+  ASSERT_TRUE(late != nullptr);
+  const uint64_t end = live->applied_sequence();
+  ASSERT_TRUE(late->WaitForSequence(end, absl::Now() + absl::Seconds(60)))
+      << late->Writable();
+  EXPECT_TRUE(late->GetArticle("l4").ok());
+  const uint64_t last = *log_->LastSequence(absl::Seconds(1));
+  ASSERT_TRUE(live->WaitForSequence(last, absl::Now() + absl::Seconds(30)));
+  ASSERT_TRUE(late->WaitForSequence(last, absl::Now() + absl::Seconds(30)));
+  EXPECT_EQ(ComputeStateDigest(*late).digest, ComputeStateDigest(*live).digest);
+  EXPECT_EQ(ComputeStateDigest(*late).articles, 10);
+  late.reset();
+  live.reset();
+  std::filesystem::remove_all(root);
+}
+
 // Seen in the failover check: a fresh subscription delivered entries
 // after a hole although the log held them (not purged). The replica reads
 // them again, never moves past them, and never takes them for a purge.
