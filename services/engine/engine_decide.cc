@@ -305,9 +305,7 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
     score.threshold = policy_.MixedDatingThreshold(
         question.base_threshold *
             TimeFactor(cluster, embedding, score.similarity, t),
-        cluster.span, t,
-        static_cast<double>(cluster.total_words) /
-            static_cast<double>(std::max<size_t>(1, cluster.members.size())));
+        cluster.span, t, MeanWords(cluster));
     if (measure) {
       evidence.emplace_back(c, Evidence(embedding, score, d));
       if (options_.scorer != nullptr) {

@@ -661,6 +661,14 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::Status WaitDurable(uint64_t ticket);
   void MarkDirty(int64_t c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // The mean length of a story's embedded members (duplicates share their
+  // original's vector and are not counted twice), as the join and merge
+  // thresholds read text length.
+  static double MeanWords(const Cluster& cluster) {
+    return static_cast<double>(cluster.total_words) /
+           std::max(1.0, static_cast<double>(cluster.centroid.count()));
+  }
+
   // Hands the changes of the current operation to the store; returns the
   // ticket that covers them (the last one staged when there are none: an
   // answer must not leave before the state it reflects is durable).
