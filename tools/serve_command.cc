@@ -227,6 +227,61 @@ class StartupSignalWatch {
   std::thread thread_;
 };
 
+// The engine's events in the server's log: retention's totals once a
+// minute, and each takedown, merge, representative change and editorial
+// action.
+void LogEngineEvents(EngineOptions* options) {
+  // At the article cap every new article forgets one: one line a minute
+  // with the totals, not one per article.
+  auto newest_cutoff = std::make_shared<std::atomic<int64_t>>(0);
+  auto forgotten = std::make_shared<ThrottledTotals>(
+      absl::Minutes(1),
+      [newest_cutoff](int64_t sweeps, const std::vector<int64_t>& totals) {
+        LogEvent("info", "retention_forgot",
+                 {{"articles", absl::StrCat(totals[0])},
+                  {"expired_clusters", absl::StrCat(totals[1])},
+                  {"forgotten_clusters", absl::StrCat(totals[2])},
+                  {"sweeps", absl::StrCat(sweeps)},
+                  {"received_before",
+                   FormatRfc3339(absl::FromUnixNanos(newest_cutoff->load()))}});
+      });
+  options->on_retention_sweep =
+      [forgotten, newest_cutoff](const EngineOptions::RetentionSweep& sweep) {
+        newest_cutoff->store(absl::ToUnixNanos(sweep.cutoff));
+        forgotten->Add(
+            {sweep.articles, sweep.expired_stories, sweep.forgotten_stories});
+      };
+  options->on_story_change = [](const EngineOptions::StoryChange& change) {
+    using Kind = EngineOptions::StoryChange::Kind;
+    switch (change.kind) {
+      case Kind::kTakedown:
+        LogEvent(
+            "info", "takedown",
+            {{"article", change.article_id}, {"cluster", change.story_id}});
+        break;
+      case Kind::kMerge:
+        LogEvent(
+            "info", "clusters_merged",
+            {{"cluster", change.story_id}, {"absorbed", change.absorbed_id}});
+        break;
+      case Kind::kRepresentativeChanged:
+        LogEvent(
+            "info", "representative_changed",
+            {{"cluster", change.story_id}, {"article", change.article_id}});
+        break;
+      case Kind::kEdited:
+        // Every editorial action: who, what and why, in the log too.
+        LogEvent("info", "editorial_action",
+                 {{"cluster", change.story_id},
+                  {"action", change.action},
+                  {"editor", change.editor},
+                  {"reason", change.reason},
+                  {"detail", change.detail}});
+        break;
+    }
+  };
+}
+
 int RunServe(ServeFlags& flags) {
   // SIGINT and SIGTERM are taken by sigtimedwait() below; block them before
   // any gRPC thread starts so that every thread inherits the mask.
@@ -256,56 +311,7 @@ int RunServe(ServeFlags& flags) {
   // OpenMP threads would only compete with them for the cores.
   omp_set_num_threads(1);
   const absl::Time start = absl::Now();
-  // At the article cap every new article forgets one: one line a minute
-  // with the totals, not one per article.
-  auto newest_cutoff = std::make_shared<std::atomic<int64_t>>(0);
-  auto forgotten = std::make_shared<ThrottledTotals>(
-      absl::Minutes(1),
-      [newest_cutoff](int64_t sweeps, const std::vector<int64_t>& totals) {
-        LogEvent("info", "retention_forgot",
-                 {{"articles", absl::StrCat(totals[0])},
-                  {"expired_clusters", absl::StrCat(totals[1])},
-                  {"forgotten_clusters", absl::StrCat(totals[2])},
-                  {"sweeps", absl::StrCat(sweeps)},
-                  {"received_before",
-                   FormatRfc3339(absl::FromUnixNanos(newest_cutoff->load()))}});
-      });
-  flags.engine.engine.on_retention_sweep =
-      [forgotten, newest_cutoff](const EngineOptions::RetentionSweep& sweep) {
-        newest_cutoff->store(absl::ToUnixNanos(sweep.cutoff));
-        forgotten->Add(
-            {sweep.articles, sweep.expired_stories, sweep.forgotten_stories});
-      };
-  flags.engine.engine.on_story_change =
-      [](const EngineOptions::StoryChange& change) {
-        using Kind = EngineOptions::StoryChange::Kind;
-        switch (change.kind) {
-          case Kind::kTakedown:
-            LogEvent(
-                "info", "takedown",
-                {{"article", change.article_id}, {"cluster", change.story_id}});
-            break;
-          case Kind::kMerge:
-            LogEvent("info", "clusters_merged",
-                     {{"cluster", change.story_id},
-                      {"absorbed", change.absorbed_id}});
-            break;
-          case Kind::kRepresentativeChanged:
-            LogEvent(
-                "info", "representative_changed",
-                {{"cluster", change.story_id}, {"article", change.article_id}});
-            break;
-          case Kind::kEdited:
-            // Every editorial action: who, what and why, in the log too.
-            LogEvent("info", "editorial_action",
-                     {{"cluster", change.story_id},
-                      {"action", change.action},
-                      {"editor", change.editor},
-                      {"reason", change.reason},
-                      {"detail", change.detail}});
-            break;
-        }
-      };
+  LogEngineEvents(&flags.engine.engine);
   flags.engine.store.warn = [](const std::string& warning) {
     LogEvent("warning", "store_warning", {{"warning", warning}});
   };
