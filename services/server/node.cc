@@ -59,6 +59,11 @@ absl::Status Node::BuildEngine() {
   return absl::OkStatus();
 }
 
+absl::Status Node::Serve() {
+  RETURN_IF_ERROR(StartHttp());
+  return StartGrpc();
+}
+
 absl::Status Node::StartHttp() {
   if (!options_.http_listen.empty()) {
     const size_t colon = options_.http_listen.rfind(':');

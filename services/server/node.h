@@ -21,7 +21,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/status_macros.h"
 #include "services/engine/engine.h"
 #include "services/replica/replicated_engine.h"
 #include "services/replication/jetstream_log.h"
@@ -71,10 +70,7 @@ class Node {
 
   // Starts the HTTP server (if any), then the gRPC server, which reports
   // the engine's health from its first probe on.
-  absl::Status Serve() {
-    RETURN_IF_ERROR(StartHttp());
-    return StartGrpc();
-  }
+  absl::Status Serve();
   // The two steps of Serve(), for a caller that reports each.
   absl::Status StartHttp();
   absl::Status StartGrpc();
