@@ -401,7 +401,7 @@ int RunServe(ServeFlags& flags) {
                  {{"error", std::string(health.message())}});
       }
     }
-    if (engine->Writable().ok() && seconds % kRetentionSweepSeconds == 0) {
+    if ((*node)->writable() && seconds % kRetentionSweepSeconds == 0) {
       if (absl::Status swept = engine->ForgetExpired(); !swept.ok()) {
         LogEvent("warning", "retention_failed", {{"error", swept.ToString()}});
       }

@@ -82,6 +82,8 @@ class Node {
   // Reports the engine's health to gRPC health checks when it changed:
   // true once, with `why` the engine's answer, when it did.
   bool UpdateHealth(absl::Status* why);
+  // The health last reported (writable or not).
+  bool writable() const { return writable_; }
 
   ClusteringEngine* engine() const { return engine_.get(); }
   // Null on a single node.
