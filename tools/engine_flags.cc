@@ -303,6 +303,13 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine(
   if (!flags.store.durable) {
     return ClusteringEngine::Create(options, std::move(embedder));
   }
+  if (flags.store.read_only) {
+    ASSIGN_OR_RETURN(std::unique_ptr<EngineStore> store,
+                     OpenRocksDbStoreForReading(flags.store.data_dir,
+                                                embedder->fingerprint()));
+    return ClusteringEngine::Create(options, std::move(embedder),
+                                    std::move(store));
+  }
   RocksDbStoreOptions store_options;
   store_options.path = flags.store.data_dir;
   ASSIGN_OR_RETURN(store_options.sync, ParseSyncPolicy(flags.store.sync));

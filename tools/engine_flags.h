@@ -21,6 +21,9 @@ constexpr size_t kAssignBatchSize = 256;
 // Where the engine keeps its state (commands that register AddStoreFlags).
 struct StoreFlags {
   bool durable = false;  // false: memory only
+  // Opens the store for reading alone (admin check beside a server): the
+  // engine recovers, and refuses every change.
+  bool read_only = false;
   std::string data_dir = "newsdedup-data";
   std::string sync = "always";
   double retention_days = 30;

@@ -206,6 +206,10 @@ struct EngineStats {
   // Articles read back from the store at start, and how long that took.
   int64_t recovered_articles = 0;
   double recovery_seconds = 0.0;
+  // Stories whose stored representative was not one of their articles;
+  // the recovery chose the most central member instead (`admin check`
+  // reports them).
+  int64_t repaired_representatives = 0;
 };
 
 // Orders in which stories are listed.

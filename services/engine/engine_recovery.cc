@@ -323,11 +323,13 @@ absl::Status ClusteringEngineImpl::Recover() {
     cluster.emptied = absl::InfiniteFuture();
     ++live_clusters_;
     auto rep = index_of_seq.find(representative_seq_of[c]);
-    cluster.representative =
-        rep != index_of_seq.end() &&
-                Resolve(articles_[rep->second].cluster) == c
-            ? rep->second
-            : MostCentral(cluster);
+    if (rep != index_of_seq.end() &&
+        Resolve(articles_[rep->second].cluster) == c) {
+      cluster.representative = rep->second;
+    } else {
+      cluster.representative = MostCentral(cluster);
+      ++stats_.repaired_representatives;
+    }
   }
   stats_.recovered_articles = articles_.end();
   stats_.recovery_seconds = absl::ToDoubleSeconds(absl::Now() - start);

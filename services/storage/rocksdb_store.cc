@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 #include <deque>
@@ -299,6 +300,21 @@ absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenExisting(
   return std::unique_ptr<rocksdb::DB>(db);
 }
 
+// Opens an existing store read-only: takes no lock and writes nothing, so
+// it may run beside a server (it then sees the state of the server's last
+// flush plus its write-ahead log).
+absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenExistingForReading(
+    const std::string& path) {
+  if (!StoreExists(path)) {
+    return absl::NotFoundError(absl::StrCat("no store in ", path));
+  }
+  rocksdb::DB* db = nullptr;
+  RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::DB::OpenForReadOnly(BaseOptions(), path, &db), path,
+                  "opening read-only"));
+  return std::unique_ptr<rocksdb::DB>(db);
+}
+
 // Adds a backup of the open database `db` to `backup_dir`. Consistent as of
 // one moment (RocksDB flushes, then copies the live files with deletions
 // held off) while writes go on.
@@ -322,6 +338,83 @@ absl::StatusOr<EngineStore::BackupInfo> BackupDatabase(
   return EngineStore::BackupInfo{id, info.size};
 }
 
+// Reads a store's records in the order the engine recovers them: the meta
+// record, then clusters, then articles, each in key order.
+class RecordReader {
+ public:
+  RecordReader(rocksdb::DB* db, const std::string& path)
+      : db_(db), path_(path) {}
+
+  // The meta record; nullopt for a new store.
+  absl::StatusOr<std::optional<StoreMeta>> ReadMeta() const {
+    std::string value;
+    const rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), kMetaKey, &value);
+    if (s.IsNotFound()) return std::nullopt;
+    RETURN_IF_ERROR(FromRocksDb(s, path_, "reading the meta record"));
+    StoreMeta meta;
+    if (!meta.ParseFromString(value)) {
+      return absl::DataLossError(
+          absl::StrCat("store in ", path_, ": the meta record does not parse"));
+    }
+    return meta;
+  }
+
+  absl::Status Load(const EngineStore::Visitor& visitor) const {
+    ASSIGN_OR_RETURN(std::optional<StoreMeta> meta, ReadMeta());
+    RETURN_IF_ERROR(visitor.meta(meta.value_or(StoreMeta())));
+    RETURN_IF_ERROR(Scan<StoredCluster>(kClusterPrefix, visitor.cluster));
+    return Scan<StoredArticle>(kArticlePrefix, visitor.article);
+  }
+
+  // Whether this build may use the store `meta` describes.
+  absl::Status CheckCompatible(const StoreMeta& meta,
+                               const std::string& fingerprint) const {
+    if (meta.format_version() > kStoreFormatVersion) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("store in ", path_, " has format version ",
+                       meta.format_version(), "; this build reads up to ",
+                       kStoreFormatVersion, ". Use a newer newsdedup"));
+    }
+    if (meta.embedder_fingerprint() != fingerprint) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "store in ", path_,
+          " was built with another embedder (tokenizer model or feature "
+          "settings): stored fingerprint ",
+          meta.embedder_fingerprint(), ", this build's ", fingerprint,
+          ". Use the original --model and embedder flags, or a new "
+          "--data-dir"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  template <typename Record>
+  absl::Status Scan(
+      char prefix,
+      const std::function<absl::Status(const Record&)>& visit) const {
+    rocksdb::ReadOptions read_options;
+    read_options.verify_checksums = true;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+    const std::string start(1, prefix);
+    Record record;
+    for (it->Seek(start); it->Valid() && it->key()[0] == prefix; it->Next()) {
+      if (it->key().size() != 9 ||
+          !record.ParseFromArray(it->value().data(),
+                                 static_cast<int>(it->value().size()))) {
+        return absl::DataLossError(
+            absl::StrCat("store in ", path_, ": record ",
+                         it->key().ToString(/*hex=*/true), " does not parse"));
+      }
+      RETURN_IF_ERROR(visit(record));
+    }
+    return FromRocksDb(it->status(), path_, "reading");
+  }
+
+  rocksdb::DB* const db_;
+  const std::string& path_;
+};
+
 class RocksDbStore final : public EngineStore {
  public:
   RocksDbStore(const RocksDbStoreOptions& options,
@@ -341,7 +434,8 @@ class RocksDbStore final : public EngineStore {
   // Checks that this build may use the store; claims a new one for this
   // embedder.
   absl::Status CheckMeta() {
-    ASSIGN_OR_RETURN(std::optional<StoreMeta> stored, ReadMeta());
+    const RecordReader reader(db_.get(), options_.path);
+    ASSIGN_OR_RETURN(std::optional<StoreMeta> stored, reader.ReadMeta());
     if (!stored.has_value()) {
       StoreMeta meta;
       meta.set_format_version(kStoreFormatVersion);
@@ -350,23 +444,7 @@ class RocksDbStore final : public EngineStore {
           db_->Put(write_options_, kMetaKey, meta.SerializeAsString()),
           options_.path, "initialising");
     }
-    if (stored->format_version() > kStoreFormatVersion) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("store in ", options_.path, " has format version ",
-                       stored->format_version(), "; this build reads up to ",
-                       kStoreFormatVersion, ". Use a newer newsdedup"));
-    }
-    if (stored->embedder_fingerprint() != options_.embedder_fingerprint) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "store in ", options_.path,
-          " was built with another embedder (tokenizer model or feature "
-          "settings): stored fingerprint ",
-          stored->embedder_fingerprint(), ", this server's ",
-          options_.embedder_fingerprint,
-          ". Start with the original --model and embedder flags, or use a "
-          "new --data-dir"));
-    }
-    return absl::OkStatus();
+    return reader.CheckCompatible(*stored, options_.embedder_fingerprint);
   }
 
   absl::Status Closed() const {
@@ -377,10 +455,7 @@ class RocksDbStore final : public EngineStore {
 
   absl::Status Load(const Visitor& visitor) override {
     if (db_ == nullptr) return Closed();
-    ASSIGN_OR_RETURN(std::optional<StoreMeta> meta, ReadMeta());
-    RETURN_IF_ERROR(visitor.meta(meta.value_or(StoreMeta())));
-    RETURN_IF_ERROR(Scan<StoredCluster>(kClusterPrefix, visitor.cluster));
-    return Scan<StoredArticle>(kArticlePrefix, visitor.article);
+    return RecordReader(db_.get(), options_.path).Load(visitor);
   }
 
   uint64_t Stage(Batch batch) override {
@@ -535,42 +610,6 @@ class RocksDbStore final : public EngineStore {
     return out;
   }
 
-  // The meta record; nullopt for a new store.
-  absl::StatusOr<std::optional<StoreMeta>> ReadMeta() {
-    std::string value;
-    const rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), kMetaKey, &value);
-    if (s.IsNotFound()) return std::nullopt;
-    RETURN_IF_ERROR(FromRocksDb(s, options_.path, "reading the meta record"));
-    StoreMeta meta;
-    if (!meta.ParseFromString(value)) {
-      return absl::DataLossError(absl::StrCat(
-          "store in ", options_.path, ": the meta record does not parse"));
-    }
-    return meta;
-  }
-
-  template <typename Record>
-  absl::Status Scan(char prefix,
-                    const std::function<absl::Status(const Record&)>& visit) {
-    rocksdb::ReadOptions read_options;
-    read_options.verify_checksums = true;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
-    const std::string start(1, prefix);
-    Record record;
-    for (it->Seek(start); it->Valid() && it->key()[0] == prefix; it->Next()) {
-      if (it->key().size() != 9 ||
-          !record.ParseFromArray(it->value().data(),
-                                 static_cast<int>(it->value().size()))) {
-        return absl::DataLossError(
-            absl::StrCat("store in ", options_.path, ": record ",
-                         it->key().ToString(/*hex=*/true), " does not parse"));
-      }
-      RETURN_IF_ERROR(visit(record));
-    }
-    return FromRocksDb(it->status(), options_.path, "reading");
-  }
-
   const RocksDbStoreOptions options_;
   // Null only after a reopen (Resume) failed; every use checks. Replaced
   // by Resume only while no other call uses the store (the engine calls it
@@ -590,6 +629,31 @@ class RocksDbStore final : public EngineStore {
   uint64_t lost_from_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t lost_to_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status lost_ ABSL_GUARDED_BY(mu_);
+};
+
+// A store opened for reading alone, beside a server that may hold it: the
+// engine recovers from it as from its own store (`admin check`), and every
+// change is refused before it is made (Writable).
+class ReadOnlyStore final : public EngineStore {
+ public:
+  ReadOnlyStore(std::string path, std::unique_ptr<rocksdb::DB> db)
+      : path_(std::move(path)), db_(std::move(db)) {}
+
+  absl::Status Load(const Visitor& visitor) override {
+    return RecordReader(db_.get(), path_).Load(visitor);
+  }
+  uint64_t Stage(Batch) override { return ++staged_; }
+  absl::Status WaitDurable(uint64_t) override { return Writable(); }
+  int64_t pending() const override { return 0; }
+  absl::Status Writable() const override {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the store in ", path_, " is open for reading only"));
+  }
+
+ private:
+  const std::string path_;
+  const std::unique_ptr<rocksdb::DB> db_;
+  std::atomic<uint64_t> staged_{0};
 };
 
 }  // namespace
@@ -653,6 +717,19 @@ absl::StatusOr<std::unique_ptr<EngineStore>> OpenRocksDbStore(
   return std::unique_ptr<EngineStore>(std::move(store));
 }
 
+absl::StatusOr<std::unique_ptr<EngineStore>> OpenRocksDbStoreForReading(
+    const std::string& path, const std::string& embedder_fingerprint) {
+  ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db,
+                   OpenExistingForReading(path));
+  const RecordReader reader(db.get(), path);
+  ASSIGN_OR_RETURN(std::optional<StoreMeta> meta, reader.ReadMeta());
+  if (meta.has_value()) {
+    RETURN_IF_ERROR(reader.CheckCompatible(*meta, embedder_fingerprint));
+  }
+  return std::unique_ptr<EngineStore>(
+      std::make_unique<ReadOnlyStore>(path, std::move(db)));
+}
+
 absl::StatusOr<int64_t> StoreSizeBytes(const std::string& path) {
   std::error_code error;
   int64_t total = 0;
@@ -709,60 +786,9 @@ absl::Status CompactStore(const std::string& path) {
                      "compacting");
 }
 
-namespace {
-
-// The state digest of stored records, as ComputeStateDigest reads it from
-// an engine: live clusters (merged ones are aliases), members by the live
-// cluster their article names.
-StateDigest DigestOfStoredState(
-    const absl::flat_hash_map<int64_t, StoredCluster>& clusters,
-    const absl::flat_hash_map<int64_t, int64_t>& live_of_seq,
-    const absl::flat_hash_map<int64_t, std::string>& id_of_seq) {
-  absl::flat_hash_map<int64_t, DigestedCluster> live;
-  for (const auto& [number, stored] : clusters) {
-    if (stored.merged_into() >= 0) continue;
-    DigestedCluster& c = live[number];
-    c.id = stored.id();
-    c.aliases.assign(stored.aliases().begin(), stored.aliases().end());
-    // Thread ids name the thread's root cluster, as the engine names them
-    // (ClusterSummary::thread_id); parents are older, so the walk ends.
-    int64_t root = number;
-    for (auto at = clusters.find(root);
-         at != clusters.end() && at->second.has_thread_parent() &&
-         at->second.thread_parent() < root;
-         at = clusters.find(root)) {
-      root = at->second.thread_parent();
-    }
-    c.thread_id = absl::StrCat("thread-", root + 1);
-    auto representative = id_of_seq.find(stored.representative_seq());
-    if (representative != id_of_seq.end()) {
-      c.representative_id = representative->second;
-    }
-  }
-  for (const auto& [seq, cluster] : live_of_seq) {
-    auto found = live.find(cluster);
-    if (found != live.end())
-      found->second.member_ids.push_back(id_of_seq.at(seq));
-  }
-  std::vector<DigestedCluster> out;
-  out.reserve(live.size());
-  for (auto& [number, c] : live) out.push_back(std::move(c));
-  return ComputeStateDigest(std::move(out));
-}
-
-}  // namespace
-
 absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
-  if (!StoreExists(path)) {
-    return absl::NotFoundError(absl::StrCat("no store in ", path));
-  }
-  // Read-only: takes no lock and writes nothing, so it may run beside a
-  // server (it then sees the state of its last flush plus the log).
-  rocksdb::DB* raw = nullptr;
-  RETURN_IF_ERROR(
-      FromRocksDb(rocksdb::DB::OpenForReadOnly(BaseOptions(), path, &raw), path,
-                  "opening read-only"));
-  std::unique_ptr<rocksdb::DB> db(raw);
+  ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db,
+                   OpenExistingForReading(path));
   StoreCheckReport report;
   const rocksdb::Status checksums = db->VerifyChecksum();
   if (!checksums.ok()) {
@@ -772,9 +798,6 @@ absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
 
   StoreMeta meta;
   bool has_meta = false;
-  absl::flat_hash_map<int64_t, StoredCluster> clusters;
-  absl::flat_hash_map<int64_t, int64_t> cluster_of_seq;
-  absl::flat_hash_map<int64_t, std::string> id_of_seq;
   int64_t max_seq = -1;
   rocksdb::ReadOptions read_options;
   read_options.verify_checksums = true;
@@ -794,7 +817,7 @@ absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
             absl::StrCat("cluster record ", NumberOfKey(key), " is damaged"));
         continue;
       }
-      clusters[c.number()] = std::move(c);
+      ++report.clusters;
     } else if (key.size() == 9 && key[0] == kArticlePrefix) {
       StoredArticle a;
       if (!a.ParseFromArray(value.data(), size) ||
@@ -805,8 +828,6 @@ absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
       }
       ++report.articles;
       max_seq = std::max(max_seq, a.seq());
-      cluster_of_seq[a.seq()] = a.cluster();
-      id_of_seq[a.seq()] = std::move(*a.mutable_id());
     } else {
       report.problems.push_back(
           absl::StrCat("unknown key ", key.ToString(/*hex=*/true)));
@@ -830,48 +851,6 @@ absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
                                              " is not past article ", max_seq));
     }
   }
-  // Follows merges to the live cluster; -1 when the chain breaks or loops.
-  auto live = [&](int64_t c) -> int64_t {
-    for (size_t steps = 0; steps <= clusters.size(); ++steps) {
-      auto found = clusters.find(c);
-      if (found == clusters.end()) return -1;
-      if (found->second.merged_into() < 0) return c;
-      c = found->second.merged_into();
-    }
-    return -1;
-  };
-  // Articles an editor moved live where their placement says.
-  for (const auto& [number, c] : clusters) {
-    for (int64_t seq : c.placed_seqs()) {
-      auto article = cluster_of_seq.find(seq);
-      if (article != cluster_of_seq.end()) article->second = number;
-    }
-  }
-  absl::flat_hash_map<int64_t, int64_t> live_of_seq;
-  for (const auto& [seq, c] : cluster_of_seq) {
-    const int64_t l = live(c);
-    if (l < 0) {
-      report.problems.push_back(absl::StrCat(
-          "article ", seq, " names cluster ", c,
-          ", which is missing or merged into a missing/looping chain"));
-    }
-    live_of_seq[seq] = l;
-  }
-  for (const auto& [number, c] : clusters) {
-    if (c.merged_into() >= 0 && live(number) < 0) {
-      report.problems.push_back(
-          absl::StrCat("cluster ", c.id(), ": merge chain is broken"));
-    }
-    if (c.merged_into() < 0 && c.representative_seq() >= 0) {
-      auto member = live_of_seq.find(c.representative_seq());
-      if (member == live_of_seq.end() || member->second != number) {
-        report.problems.push_back(absl::StrCat(
-            "cluster ", c.id(), ": representative ", c.representative_seq(),
-            " is not one of its articles"));
-      }
-    }
-  }
-  report.digest = DigestOfStoredState(clusters, live_of_seq, id_of_seq);
   return report;
 }
 

@@ -22,7 +22,6 @@
 
 #include "absl/status/statusor.h"
 #include "services/engine/engine_store.h"
-#include "services/engine/state_digest.h"
 
 namespace rocksdb {
 class Env;
@@ -92,6 +91,16 @@ struct RocksDbStoreOptions {
 absl::StatusOr<std::unique_ptr<EngineStore>> OpenRocksDbStore(
     const RocksDbStoreOptions& options);
 
+// Opens the store in `path` for reading alone: no lock is taken and
+// nothing is written, so it may be open beside a server (it sees the
+// state of the server's last flush plus its write-ahead log). An engine
+// recovers from it as from its own store; every change is refused
+// (kFailedPrecondition). Errors: kNotFound without a store;
+// kFailedPrecondition for a store of another embedder or a newer format;
+// kDataLoss or kInternal when RocksDB cannot open it.
+absl::StatusOr<std::unique_ptr<EngineStore>> OpenRocksDbStoreForReading(
+    const std::string& path, const std::string& embedder_fingerprint);
+
 // Whether `path` holds a store (of any state; opening it says more).
 bool StoreExists(const std::string& path);
 
@@ -113,18 +122,18 @@ absl::Status RestoreStore(const std::string& backup_dir,
 // Compacts the whole key range (reclaims space of deleted articles).
 absl::Status CompactStore(const std::string& path);
 
-// Reads every record without changing anything: block checksums, records
-// that do not parse, articles naming unknown clusters, merge chains that
-// loop or end nowhere, representatives that are not members, meta
-// counters behind the records. Returns the problems found (empty when
-// healthy) and the state's digest; errors only when the store cannot be
-// opened at all.
+// Reads every record without changing anything, as RocksDB knows them:
+// block checksums, records that do not parse or name another key, unknown
+// keys, the meta record and its counters behind the records. Whether the
+// records make one consistent state (merge chains, placements,
+// representatives) is the engine's to say: `admin check` then recovers an
+// engine from OpenRocksDbStoreForReading, as a restart would. Returns the
+// problems found (empty when healthy); errors only when the store cannot
+// be opened at all.
 struct StoreCheckReport {
   int64_t articles = 0;
+  int64_t clusters = 0;  // cluster records, merged and emptied ones too
   std::vector<std::string> problems;
-  // The digest of the stored story state: equal to the state digest of an
-  // engine (or replica) holding this state (services/engine/state_digest.h).
-  StateDigest digest;
   // On a replica's store: the newest log entry whose changes it holds.
   uint64_t log_sequence = 0;
 };

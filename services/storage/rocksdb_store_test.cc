@@ -65,6 +65,19 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> OpenEngine(
                                   *std::move(store));
 }
 
+// An engine recovered from the store in `dir` opened for reading alone, as
+// `admin check` recovers one.
+absl::StatusOr<std::unique_ptr<ClusteringEngine>> OpenEngineForReading(
+    const std::string& dir) {
+  absl::StatusOr<std::unique_ptr<EngineStore>> store =
+      OpenRocksDbStoreForReading(dir, Fingerprint());
+  if (!store.ok()) return store.status();
+  auto embedder = NewLexicalEmbedder(LexicalEmbedderOptions());
+  if (!embedder.ok()) return embedder.status();
+  return ClusteringEngine::Create(EngineOptions(), *std::move(embedder),
+                                  *std::move(store));
+}
+
 // Everything a client can observe, as text, for comparisons across restarts.
 std::map<std::string, std::string> Observe(
     const ClusteringEngine& engine, const std::vector<std::string>& ids) {
@@ -123,12 +136,18 @@ TEST(RocksDbStoreTest, RestartRecoversTheSameClustersAndAnswers) {
     before = Observe(**engine, ids);
     digest_before = ComputeStateDigest(**engine);
   }
-  // `admin check` reads the same digest from the records alone.
+  // `admin check`: RocksDB finds every record sound, and the engine
+  // recovered read-only holds the state the writer left.
   auto check = CheckStore(dir.path());
   ASSERT_TRUE(check.ok()) << check.status();
-  EXPECT_EQ(check->digest.Hex(), digest_before.Hex());
-  EXPECT_EQ(check->digest.articles, digest_before.articles);
-  EXPECT_EQ(check->digest.clusters, digest_before.clusters);
+  EXPECT_THAT(check->problems, ::testing::IsEmpty());
+  EXPECT_EQ(check->articles, digest_before.articles);
+  {
+    auto reading = OpenEngineForReading(dir.path());
+    ASSERT_TRUE(reading.ok()) << reading.status();
+    EXPECT_EQ(ComputeStateDigest(**reading).Hex(), digest_before.Hex());
+    EXPECT_EQ((*reading)->stats().repaired_representatives, 0);
+  }
 
   auto engine = OpenEngine(dir.path());
   ASSERT_TRUE(engine.ok()) << engine.status();
@@ -232,7 +251,7 @@ TEST(RocksDbStoreTest, CheckFindsDamagedRecordsWithoutChangingThem) {
   ASSERT_TRUE(healthy.ok()) << healthy.status();
   EXPECT_THAT(healthy->problems, ::testing::IsEmpty());
   EXPECT_EQ(healthy->articles, 13);
-  EXPECT_GT(healthy->digest.clusters, 0);
+  EXPECT_GT(healthy->clusters, 0);
 
   {  // Damage one article record behind the engine's back.
     rocksdb::DB* db = nullptr;
@@ -249,6 +268,67 @@ TEST(RocksDbStoreTest, CheckFindsDamagedRecordsWithoutChangingThem) {
   auto engine = OpenEngine(dir.path());
   EXPECT_EQ(engine.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(CheckStore(dir.path())->problems, damaged->problems);  // unchanged
+}
+
+// `admin check` runs beside a server: the store opened for reading shares
+// it with the writer, recovers the writer's state and refuses every change.
+TEST(RocksDbStoreTest, ReadingBesideTheWriterSeesItsStateAndChangesNothing) {
+  TempDir dir("reading");
+  auto writer = OpenEngine(dir.path());
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  for (const Article& a : testing::LoadStoriesFixture().articles) {
+    ASSERT_TRUE((*writer)->Assign(a).ok());
+  }
+  auto reading = OpenEngineForReading(dir.path());
+  ASSERT_TRUE(reading.ok()) << reading.status();
+  EXPECT_EQ(ComputeStateDigest(**reading).Hex(),
+            ComputeStateDigest(**writer).Hex());
+  auto refused = (*reading)->Assign(MakeArticle("late", "A late arrival"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("reading only"));
+  EXPECT_TRUE((*writer)->Assign(MakeArticle("late", "A late arrival")).ok());
+
+  // A store of another embedder is refused by name, as a server refuses it.
+  auto other = OpenRocksDbStoreForReading(dir.path(), "another-embedder");
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(other.status().message(), HasSubstr("another embedder"));
+  EXPECT_EQ(OpenRocksDbStoreForReading(dir.path() + "-none", Fingerprint())
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
+// The engine's recovery is the one judge of whether records make a state:
+// a representative that is not a member is replaced, and counted, so that
+// `admin check` can report it.
+TEST(RocksDbStoreTest, RecoveryReplacesARepresentativeThatIsNotAMember) {
+  TempDir dir("representative");
+  std::string digest;
+  {
+    auto engine = OpenEngine(dir.path());
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    for (const Article& a : testing::LoadStoriesFixture().articles) {
+      ASSERT_TRUE((*engine)->Assign(a).ok());
+    }
+  }
+  {  // Point cluster 0's representative at an article of no story.
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir.path(), &db).ok());
+    std::unique_ptr<rocksdb::DB> owner(db);
+    const std::string key("c\0\0\0\0\0\0\0\0", 9);
+    std::string value;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), key, &value).ok());
+    storage::v1::StoredCluster cluster;
+    ASSERT_TRUE(cluster.ParseFromString(value));
+    cluster.set_representative_seq(1'000'000);
+    ASSERT_TRUE(
+        db->Put(rocksdb::WriteOptions(), key, cluster.SerializeAsString())
+            .ok());
+  }
+  auto reading = OpenEngineForReading(dir.path());
+  ASSERT_TRUE(reading.ok()) << reading.status();
+  EXPECT_EQ((*reading)->stats().repaired_representatives, 1);
+  EXPECT_THAT(CheckStore(dir.path())->problems, ::testing::IsEmpty());
 }
 
 TEST(RocksDbStoreTest, BackupRestoresIntoANewDirectoryOnly) {
