@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "absl/strings/str_cat.h"
@@ -438,6 +439,60 @@ TEST_F(HttpAccessTest, ApiNeedsATokenOrALoginSession) {
       http.Post("/logout", {{"Cookie", session}}, "", "text/plain")->status,
       303);
   EXPECT_EQ(http.Get("/api/clusters", {{"Cookie", session}})->status, 401);
+}
+
+// Issue 36: every route of the JSON API needs the role /openapi.json names
+// (ingest to assign and take down, edit to correct, read to read) and no
+// more; the document itself is open.
+TEST_F(HttpAccessTest, EveryApiRouteNeedsTheRoleItsDocumentNames) {
+  StartHttp(/*metrics_open=*/false);
+  httplib::Client http("127.0.0.1", http_->port());
+  auto document_answer = http.Get("/openapi.json");
+  ASSERT_TRUE(document_answer);
+  ASSERT_EQ(document_answer->status, 200);
+  const nlohmann::json document = nlohmann::json::parse(document_answer->body);
+  const std::vector<std::string> roles = {"read", "ingest", "edit", "admin"};
+  std::map<std::string, int> routes_by_role;
+  for (const auto& [path, item] : document["paths"].items()) {
+    for (const auto& [method, operation] : item.items()) {
+      const std::string needed = operation["x-newsdedup-role"];
+      ++routes_by_role[needed];
+      const size_t rank =
+          std::find(roles.begin(), roles.end(), needed) - roles.begin();
+      ASSERT_LT(rank, roles.size()) << needed;
+      const std::string concrete =
+          std::regex_replace(path, std::regex("\\{[a-z_]+\\}"), "x");
+      const std::string type =
+          operation.contains("requestBody")
+              ? operation["requestBody"]["content"].begin().key()
+              : "application/json";
+      for (size_t r = 0; r < roles.size(); ++r) {
+        const httplib::Headers token = {
+            {"Authorization", absl::StrCat("Bearer ", Tokens().at(roles[r]))}};
+        httplib::Result answer = method == "get" ? http.Get(concrete, token)
+                                 : method == "delete"
+                                     ? http.Delete(concrete, token)
+                                     : http.Post(concrete, token, "{}", type);
+        ASSERT_TRUE(answer);
+        if (r < rank) {
+          EXPECT_EQ(answer->status, 403)
+              << roles[r] << " " << method << " " << path;
+        } else {
+          EXPECT_NE(answer->status, 403)
+              << roles[r] << " " << method << " " << path;
+          EXPECT_NE(answer->status, 401);
+        }
+      }
+      httplib::Result anonymous = method == "get" ? http.Get(concrete)
+                                  : method == "delete"
+                                      ? http.Delete(concrete)
+                                      : http.Post(concrete, "{}", type);
+      ASSERT_TRUE(anonymous);
+      EXPECT_EQ(anonymous->status, 401) << method << " " << path;
+    }
+  }
+  EXPECT_GE(routes_by_role["ingest"], 4);  // assign x3, take down
+  EXPECT_GE(routes_by_role["edit"], 10);   // five actions, two schemes
 }
 
 // Issue 23.3: the open loopback server took a merge from a page whose DNS

@@ -357,7 +357,7 @@ int RunServe(ServeFlags& flags) {
     LogEvent("info", "http_serving",
              {{"address", flags.http_listen},
               {"http_port", absl::StrCat((*node)->http_port())},
-              {"paths", "/ /metrics /api/clusters /api/search"}});
+              {"paths", "/ /metrics /v1/ /api/ /openapi.json"}});
   }
   if (absl::Status grpc = (*node)->StartGrpc(); !grpc.ok()) {
     LogEvent("error", "listen_failed", {{"error", grpc.ToString()}});

@@ -99,9 +99,7 @@ class AssignStreamReactor final
     v1::AssignResponse answer;
     if (status.ok()) {
       response.set_article_id(request.article().id());
-      status = request.has_article()
-                   ? service_->AssignOne(request.article(), &answer)
-                   : absl::InvalidArgumentError("article: required");
+      status = service_->intake_.Assign(request, &answer);
     } else {
       // The id, if it is there, even when it is what does not parse.
       response.set_article_id(ValidUtf8Prefix(FindStringField(
@@ -224,6 +222,7 @@ DedupServiceImpl::DedupServiceImpl(ClusteringEngine* engine,
       limits_(limits),
       replica_(replica),
       access_(access),
+      intake_(engine, limits),
       reads_(engine, limits),
       edits_(engine, limits) {}
 
@@ -359,15 +358,6 @@ DedupServiceImpl::AssignStream(grpc::CallbackServerContext* context) {
   return new AssignStreamReactor(this, context);
 }
 
-absl::Status DedupServiceImpl::AssignOne(const v1::Article& in,
-                                         v1::AssignResponse* response) {
-  ASSIGN_OR_RETURN(const Article article, FromProto(in, limits_));
-  absl::StatusOr<Assignment> answer = engine_->Assign(article);
-  if (!answer.ok()) return InArticle(answer.status());
-  ToProto(*answer, response);
-  return absl::OkStatus();
-}
-
 // A call whose deadline has passed (or whose client has gone) is not
 // started: its answer could not arrive, and what it stored would surprise.
 absl::Status NotCancelled(grpc::CallbackServerContext* context) {
@@ -379,64 +369,15 @@ absl::Status NotCancelled(grpc::CallbackServerContext* context) {
 absl::Status DedupServiceImpl::DoAssign(grpc::CallbackServerContext* context,
                                         const v1::AssignRequest& request,
                                         v1::AssignResponse* response) {
-  if (!request.has_article()) {
-    return absl::InvalidArgumentError("article: required");
-  }
   RETURN_IF_ERROR(NotCancelled(context));
-  return AssignOne(request.article(), response);
+  return intake_.Assign(request, response);
 }
 
 absl::Status DedupServiceImpl::DoAssignBatch(
     grpc::CallbackServerContext* context, const v1::AssignBatchRequest& request,
     v1::AssignBatchResponse* response) {
-  if (request.articles_size() > limits_.max_batch_size) {
-    return absl::ResourceExhaustedError(
-        StrCat("articles: ", request.articles_size(),
-               " exceeds the batch limit of ", limits_.max_batch_size));
-  }
-  // The engine takes the articles in chunks (AssignBatch reads texts
-  // ahead on a second thread; the answers are those of one Assign at a
-  // time); cancellation is checked between chunks.
-  constexpr int kChunk = 64;
-  const int n = request.articles_size();
-  for (int i = 0; i < n; ++i) response->add_results();
-  for (int from = 0; from < n; from += kChunk) {
-    if (context->IsCancelled()) {
-      // Deadline passed or client gone: what was assigned stays assigned
-      // (a resend is idempotent), the rest is not attempted; the message
-      // says which.
-      return absl::DeadlineExceededError(StrCat(
-          "cancelled or past its deadline after ", from, " of ", n,
-          " articles: articles[0..", from,
-          ") were assigned and stored, the rest were not attempted; resend "
-          "the batch (resends are idempotent)"));
-    }
-    std::vector<Article> articles;
-    std::vector<int> positions;  // of `articles` in the request
-    for (int i = from; i < std::min(n, from + kChunk); ++i) {
-      absl::StatusOr<Article> article = FromProto(request.articles(i), limits_);
-      if (article.ok()) {
-        articles.push_back(*std::move(article));
-        positions.push_back(i);
-      } else {
-        ToProto(absl::Status(
-                    article.status().code(),
-                    StrCat("articles[", i, "]: ", article.status().message())),
-                response->mutable_results(i)->mutable_error());
-      }
-    }
-    const std::vector<absl::StatusOr<Assignment>> answers =
-        engine_->AssignBatch(articles);
-    for (size_t k = 0; k < answers.size(); ++k) {
-      v1::AssignResult* result = response->mutable_results(positions[k]);
-      if (answers[k].ok()) {
-        ToProto(*answers[k], result->mutable_answer());
-      } else {
-        ToProto(InArticle(answers[k].status()), result->mutable_error());
-      }
-    }
-  }
-  return absl::OkStatus();
+  return intake_.AssignBatch(
+      request, [context] { return context->IsCancelled(); }, response);
 }
 
 absl::Status DedupServiceImpl::DoGetCluster(
@@ -468,9 +409,8 @@ absl::Status DedupServiceImpl::DoDeleteArticle(
     grpc::CallbackServerContext* context,
     const v1::DeleteArticleRequest& request,
     v1::DeleteArticleResponse* /*response*/) {
-  RETURN_IF_ERROR(ValidateId("article_id", request.article_id()));
   RETURN_IF_ERROR(NotCancelled(context));
-  return engine_->DeleteArticle(request.article_id());
+  return intake_.DeleteArticle(request);
 }
 
 absl::Status DedupServiceImpl::DoMergeClusters(

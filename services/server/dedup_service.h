@@ -19,6 +19,7 @@
 #include "grpcpp/grpcpp.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/api/api_messages.h"
+#include "services/api/article_intake.h"
 #include "services/api/cluster_edits.h"
 #include "services/api/cluster_reads.h"
 #include "services/engine/engine.h"
@@ -162,10 +163,6 @@ class DedupServiceImpl final : public RawDedupService {
   absl::StatusOr<std::string> EditorOf(
       grpc::CallbackServerContext* context) const;
 
-  // Validates `article` and assigns it; fills `response` on success.
-  absl::Status AssignOne(const v1::Article& article,
-                         v1::AssignResponse* response);
-
   // On a replica: waits for the client's minimum sequence, if it sent one
   // (UNAVAILABLE when the call's deadline passes first).
   absl::Status AwaitMinSequence(grpc::CallbackServerContext* context) const;
@@ -178,6 +175,7 @@ class DedupServiceImpl final : public RawDedupService {
   const ServiceLimits limits_;
   const ReplicaProgress* const replica_;
   const AccessControl* const access_;
+  ArticleIntake intake_;
   ClusterReads reads_;
   ClusterEdits edits_;
 };

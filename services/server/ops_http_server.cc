@@ -4,7 +4,6 @@
 #include <httplib.h>
 
 #include <algorithm>
-#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -20,188 +19,10 @@
 #include "common/status_macros.h"
 #include "services/api/api_messages.h"
 #include "services/server/dashboard_assets.h"
+#include "services/server/openapi.h"
 
 namespace newsdedup {
 namespace {
-
-// HTTP status for an API error (the gRPC code's usual HTTP mapping).
-int HttpStatus(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kFailedPrecondition:  // an editorial refusal
-      return 400;
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kAborted:  // lost a race: try again
-      return 409;
-    case absl::StatusCode::kNotFound:
-      return 404;
-    case absl::StatusCode::kUnauthenticated:
-      return 401;
-    case absl::StatusCode::kPermissionDenied:
-      return 403;
-    case absl::StatusCode::kResourceExhausted:
-      return 429;
-    case absl::StatusCode::kUnavailable:
-      return 503;
-    case absl::StatusCode::kDeadlineExceeded:
-      return 504;
-    default:
-      return 500;
-  }
-}
-
-// Runs `call` (absl::Status(Response*)) and replies with its response in
-// the API's JSON form, or with its error as a newsdedup.v1.Error.
-template <typename Response, typename Call>
-void Answer(httplib::Response& res, Call call) {
-  Response response;
-  const absl::Status status = call(&response);
-  if (status.ok()) {
-    res.set_content(ApiJson(response), "application/json");
-    return;
-  }
-  v1::Error error;
-  ToProto(status, &error);
-  res.status = HttpStatus(status.code());
-  res.set_content(ApiJson(error), "application/json");
-}
-
-// An integer query parameter, 0 when absent.
-absl::StatusOr<int> IntParam(const httplib::Request& req, const char* name) {
-  int value = 0;
-  if (req.has_param(name) &&
-      !absl::SimpleAtoi(req.get_param_value(name), &value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": must be an integer"));
-  }
-  return value;
-}
-
-std::string Param(const httplib::Request& req, const char* name) {
-  return req.has_param(name) ? req.get_param_value(name) : std::string();
-}
-
-// Query parameters every API route takes (AwaitMinSequence reads them).
-constexpr char kMinSequenceParam[] = "min_sequence";
-constexpr char kTimeoutMsParam[] = "timeout_ms";
-
-// A true/false query parameter, false when absent.
-absl::StatusOr<bool> BoolParam(const httplib::Request& req, const char* name) {
-  const std::string value = Param(req, name);
-  if (value.empty() || value == "false" || value == "0") return false;
-  if (value == "true" || value == "1") return true;
-  return absl::InvalidArgumentError(
-      absl::StrCat(name, ": must be true or false"));
-}
-
-// Refuses a query parameter the route does not take (AIP-127), naming
-// it: one dropped silently was answered as if applied (`updated_since`
-// before it was read, `format=csv`). Every API route also takes
-// min_sequence and timeout_ms (AwaitMinSequence).
-absl::Status OnlyParams(const httplib::Request& req,
-                        std::initializer_list<absl::string_view> taken) {
-  for (const auto& [name, value] : req.params) {
-    if (name == kMinSequenceParam || name == kTimeoutMsParam ||
-        std::find(taken.begin(), taken.end(), name) != taken.end()) {
-      continue;
-    }
-    std::vector<absl::string_view> all(taken);
-    all.insert(all.end(), {kMinSequenceParam, kTimeoutMsParam});
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": unknown query parameter; ", req.path, " takes ",
-                     absl::StrJoin(all, ", ")));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ToListRequest(const httplib::Request& req,
-                           v1::ListClustersRequest* out) {
-  RETURN_IF_ERROR(
-      OnlyParams(req, {"sort", "page_size", "page_token", "updated_since",
-                       "include_expired", "thread_id", "collection"}));
-  const std::string sort = Param(req, "sort");
-  if (sort.empty() || sort == "size") {
-    out->set_sort_by(v1::ListClustersRequest::SIZE);
-  } else if (sort == "growth") {
-    out->set_sort_by(v1::ListClustersRequest::RECENT_GROWTH);
-  } else if (sort == "last-update") {
-    out->set_sort_by(v1::ListClustersRequest::LAST_UPDATE);
-  } else {
-    return absl::InvalidArgumentError(
-        "sort: must be size, growth or last-update");
-  }
-  ASSIGN_OR_RETURN(const int page_size, IntParam(req, "page_size"));
-  out->set_page_size(page_size);
-  out->set_page_token(Param(req, "page_token"));
-  out->set_thread_id(Param(req, "thread_id"));
-  out->set_collection(Param(req, "collection"));
-  ASSIGN_OR_RETURN(const bool include_expired,
-                   BoolParam(req, "include_expired"));
-  out->set_include_expired(include_expired);
-  if (const std::string since = Param(req, "updated_since"); !since.empty()) {
-    absl::Time t;
-    std::string error;
-    if (!absl::ParseTime(absl::RFC3339_full, since, &t, &error)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "updated_since: not an RFC 3339 time (2026-03-10T12:00:00Z): ",
-          error));
-    }
-    ToTimestamp(t, out->mutable_updated_since());
-  }
-  return absl::OkStatus();
-}
-
-// The JSON API: GET /api/clusters, /api/clusters/ID, /api/articles/ID and
-// /api/search answer the gRPC read calls (ListClusters, GetCluster,
-// GetArticle, FindSimilar) with the same messages in protobuf's JSON
-// mapping; query parameters are the request fields (sort is size, growth
-// or last-update; updated_since an RFC 3339 time; include_expired true or
-// false; thread_id lists one thread's stories, collection one tenant's or
-// feed's), and any other is refused (400, naming it).
-void ServeApi(httplib::Server& server, ClusterReads* reads) {
-  server.Get("/api/clusters",
-             [reads](const httplib::Request& req, httplib::Response& res) {
-               Answer<v1::ListClustersResponse>(res, [&](auto* response) {
-                 v1::ListClustersRequest request;
-                 RETURN_IF_ERROR(ToListRequest(req, &request));
-                 return reads->ListClusters(request, response);
-               });
-             });
-  server.Get(R"(/api/clusters/([^/]+))", [reads](const httplib::Request& req,
-                                                 httplib::Response& res) {
-    Answer<v1::GetClusterResponse>(res, [&](auto* response) {
-      RETURN_IF_ERROR(OnlyParams(req, {"page_size", "page_token"}));
-      v1::GetClusterRequest request;
-      request.set_cluster_id(req.matches[1]);
-      request.set_page_token(Param(req, "page_token"));
-      ASSIGN_OR_RETURN(const int page_size, IntParam(req, "page_size"));
-      request.set_page_size(page_size);
-      return reads->GetCluster(request, response);
-    });
-  });
-  server.Get(R"(/api/articles/([^/]+))",
-             [reads](const httplib::Request& req, httplib::Response& res) {
-               Answer<v1::GetArticleResponse>(res, [&](auto* response) {
-                 RETURN_IF_ERROR(OnlyParams(req, {}));
-                 v1::GetArticleRequest request;
-                 request.set_article_id(req.matches[1]);
-                 return reads->GetArticle(request, response);
-               });
-             });
-  server.Get("/api/search",
-             [reads](const httplib::Request& req, httplib::Response& res) {
-               Answer<v1::FindSimilarResponse>(res, [&](auto* response) {
-                 RETURN_IF_ERROR(OnlyParams(req, {"q", "k"}));
-                 v1::FindSimilarRequest request;
-                 request.mutable_article()->set_id("dashboard-search");
-                 request.mutable_article()->set_title(Param(req, "q"));
-                 ASSIGN_OR_RETURN(const int k, IntParam(req, "k"));
-                 request.set_k(k);
-                 return reads->FindSimilar(request, response);
-               });
-             });
-}
 
 // Replicas: `?min_sequence=N` on the JSON API waits for that log entry
 // (the HTTP form of the gRPC metadata in replica_progress.h). Handled
@@ -209,7 +30,7 @@ void ServeApi(httplib::Server& server, ClusterReads* reads) {
 httplib::Server::HandlerResponse AwaitMinSequence(
     const ReplicaProgress* replica, const httplib::Request& req,
     httplib::Response& res) {
-  if (req.path.rfind("/api/", 0) != 0 || !req.has_param(kMinSequenceParam)) {
+  if (!IsApiPath(req.path) || !req.has_param(kMinSequenceParam)) {
     return httplib::Server::HandlerResponse::Unhandled;
   }
   int timeout_ms = 5000;
@@ -225,40 +46,18 @@ httplib::Server::HandlerResponse AwaitMinSequence(
                            absl::Now() + absl::Milliseconds(timeout_ms));
   }
   if (status.ok()) return httplib::Server::HandlerResponse::Unhandled;
-  Answer<v1::Error>(res, [&](v1::Error*) { return status; });
+  AnswerError(res, status);
   return httplib::Server::HandlerResponse::Handled;
 }
 
 // Replicas: every JSON API answer says which log entries it reflects.
 void AddSequenceHeaders(const ReplicaProgress* replica,
                         const httplib::Request& req, httplib::Response& res) {
-  if (req.path.rfind("/api/", 0) != 0) return;
+  if (!IsApiPath(req.path)) return;
   res.set_header("X-Newsdedup-Applied-Sequence",
                  absl::StrCat(replica->applied_sequence()));
   res.set_header("X-Newsdedup-Log-Sequence",
                  absl::StrCat(replica->log_sequence()));
-}
-
-// One editorial route: the JSON body is the request (the path's id put
-// in), applied in the name of the caller `editor_of` finds.
-template <typename Request>
-void ServeEdit(
-    httplib::Server& server, const char* pattern,
-    std::function<absl::StatusOr<Caller>(const httplib::Request&)> editor_of,
-    std::function<absl::Status(const Request&, const std::string&,
-                               v1::EditResponse*)>
-        edit,
-    void (*set_id)(Request*, const std::string&)) {
-  server.Post(pattern,
-              [=](const httplib::Request& req, httplib::Response& res) {
-                Answer<v1::EditResponse>(res, [&](v1::EditResponse* response) {
-                  Request request;
-                  RETURN_IF_ERROR(FromApiJson(req.body, &request));
-                  set_id(&request, req.matches[1]);
-                  ASSIGN_OR_RETURN(const Caller caller, editor_of(req));
-                  return edit(request, caller.name, response);
-                });
-              });
 }
 
 constexpr char kSessionCookie[] = "newsdedup_session";
@@ -326,7 +125,7 @@ void AnswerPreflight(const httplib::Request& req, httplib::Response& res,
     return;
   }
   res.status = 204;
-  res.set_header("Access-Control-Allow-Methods", "GET, POST");
+  res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE");
   res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
   res.set_header("Access-Control-Max-Age", "600");
 }
@@ -397,8 +196,7 @@ std::string LoginPage(absl::string_view message) {
       "</form></main></body></html>\n");
 }
 
-void Serve(httplib::Server& server, const PrometheusRegistry* registry,
-           ClusterReads* reads) {
+void Serve(httplib::Server& server, const PrometheusRegistry* registry) {
   server.Get("/metrics",
              [registry](const httplib::Request&, httplib::Response& res) {
                res.set_content(registry->Render(), "text/plain; version=0.0.4");
@@ -413,7 +211,6 @@ void Serve(httplib::Server& server, const PrometheusRegistry* registry,
                  res.set_header("Cache-Control", "no-cache");
                });
   }
-  ServeApi(server, reads);
 }
 
 // cpp-httplib serves each connection on one thread of a fixed pool, for as
@@ -429,6 +226,7 @@ void ConfigureConnections(httplib::Server& server) {
   };
   server.set_keep_alive_timeout(OpsHttpServer::kIdleKeepAliveSeconds);
   server.set_keep_alive_max_count(100);
+  server.set_payload_max_length(OpsHttpServer::kMaxBodyBytes);
   server.set_read_timeout(OpsHttpServer::kSlowClientSeconds, 0);
   server.set_write_timeout(OpsHttpServer::kSlowClientSeconds, 0);
   server.set_socket_options([](socket_t sock) {
@@ -464,9 +262,9 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
     ops->server_ = std::make_unique<httplib::Server>();
   }
   ConfigureConnections(*ops->server_);
-  Serve(*ops->server_, registry, &ops->reads_);
+  Serve(*ops->server_, registry);
   ops->ServeLogin();
-  ops->ServeEdits();
+  ops->ServeApi();
   OpsHttpServer* self = ops.get();
   ops->server_->set_pre_routing_handler(
       [self, replica](const httplib::Request& req, httplib::Response& res) {
@@ -480,7 +278,7 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
   ops->server_->set_post_routing_handler(
       [replica, origins](const httplib::Request& req, httplib::Response& res) {
         // A listed site's page may read the API's answers (errors too).
-        if (absl::StartsWith(req.path, "/api/")) {
+        if (IsApiPath(req.path)) {
           const std::string origin = AllowedCrossOrigin(req, origins);
           if (!origin.empty()) {
             res.set_header("Access-Control-Allow-Origin", origin);
@@ -516,6 +314,7 @@ absl::StatusOr<std::unique_ptr<OpsHttpServer>> OpsHttpServer::Start(
 
 OpsHttpServer::OpsHttpServer(ClusteringEngine* engine, const HttpAccess& access)
     : access_(access),
+      intake_(engine, ServiceLimits()),
       reads_(engine, ServiceLimits()),
       edits_(engine, ServiceLimits()) {}
 
@@ -553,7 +352,8 @@ bool OpsHttpServer::Refuse(const httplib::Request& req,
       (req.path == "/metrics" && TokensRequired() && !access_.metrics_open);
   absl::Status status =
       probe ? absl::OkStatus() : CheckHost(req, access_.allowed_hosts);
-  const bool api = absl::StartsWith(req.path, "/api/");
+  const bool api = IsApiPath(req.path);
+  const ApiRoute* route = FindRoute(routes_, req.method, req.path);
   if (status.ok() && api && req.method == "OPTIONS") {
     AnswerPreflight(req, res, access_.allowed_origins);
     return true;
@@ -566,54 +366,71 @@ bool OpsHttpServer::Refuse(const httplib::Request& req,
   }
   const bool metrics = req.path == "/metrics" && !access_.metrics_open;
   if (status.ok() && TokensRequired() && (api || metrics)) {
-    // Reads need `read`; the API's POST routes change stories: `edit`.
+    // The route's role; a path the API does not serve needs `read` to
+    // learn so (`edit` for a change).
     const bool read = req.method == "GET" || req.method == "HEAD";
-    const Role needed = read ? Role::kRead : Role::kEdit;
+    const Role needed =
+        route != nullptr ? route->role : (read ? Role::kRead : Role::kEdit);
     status = access_.access
                  ->Authorize(AuthorizationOf(req), needed,
                              absl::StrCat(req.method, " ", req.path))
                  .status();
   }
+  const std::string body_type =
+      route != nullptr ? route->body_type : "application/json";
   if (status.ok() && api && req.method == "POST" &&
-      !absl::StartsWith(req.get_header_value("Content-Type"),
-                        "application/json")) {
+      !absl::StartsWith(req.get_header_value("Content-Type"), body_type)) {
     // Also keeps plain cross-site forms out: they cannot send JSON.
-    status = absl::InvalidArgumentError(
-        "the request body must be JSON (Content-Type: application/json)");
+    status = absl::InvalidArgumentError(absl::StrCat(
+        "the request body must be ",
+        body_type == "application/json" ? "JSON" : "one JSON object per line",
+        " (Content-Type: ", body_type, ")"));
   }
   if (status.ok()) return false;
   if (status.code() == absl::StatusCode::kUnauthenticated) {
     res.set_header("WWW-Authenticate", "Bearer realm=\"newsdedup\"");
   }
-  Answer<v1::Error>(res, [&](v1::Error*) { return status; });
+  AnswerError(res, status);
   return true;
 }
 
-void OpsHttpServer::ServeEdits() {
-  auto editor_of = [this](const httplib::Request& req) {
-    return CallerOf(req);
-  };
-  auto edits = &edits_;
-  ServeEdit<v1::MergeClustersRequest>(
-      *server_, R"(/api/clusters/([^/]+)/merge)", editor_of,
-      [edits](auto&&... args) { return edits->MergeClusters(args...); },
-      [](auto* r, const std::string& id) { r->set_cluster_id(id); });
-  ServeEdit<v1::SplitClusterRequest>(
-      *server_, R"(/api/clusters/([^/]+)/split)", editor_of,
-      [edits](auto&&... args) { return edits->SplitCluster(args...); },
-      [](auto* r, const std::string& id) { r->set_cluster_id(id); });
-  ServeEdit<v1::PinRepresentativeRequest>(
-      *server_, R"(/api/clusters/([^/]+)/pin)", editor_of,
-      [edits](auto&&... args) { return edits->PinRepresentative(args...); },
-      [](auto* r, const std::string& id) { r->set_cluster_id(id); });
-  ServeEdit<v1::KeepApartRequest>(
-      *server_, R"(/api/clusters/([^/]+)/keep-apart)", editor_of,
-      [edits](auto&&... args) { return edits->KeepApart(args...); },
-      [](auto* r, const std::string& id) { r->set_cluster_id(id); });
-  ServeEdit<v1::MoveArticleRequest>(
-      *server_, R"(/api/articles/([^/]+)/move)", editor_of,
-      [edits](auto&&... args) { return edits->MoveArticle(args...); },
-      [](auto* r, const std::string& id) { r->set_article_id(id); });
+void OpsHttpServer::ServeApi() {
+  routes_ = JsonApiRoutes(
+      &intake_, &reads_, &edits_,
+      [this](const httplib::Request& req) { return CallerOf(req); });
+  for (const ApiRoute& route : routes_) {
+    if (route.method == "GET") server_->Get(route.regex, route.handle);
+    if (route.method == "POST") server_->Post(route.regex, route.handle);
+    if (route.method == "DELETE") server_->Delete(route.regex, route.handle);
+  }
+  // An API path no route serves, or a body past the limit: a JSON error
+  // like every other (httplib's own answers have no body).
+  server_->set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request& req, httplib::Response& res) {
+        if (!IsApiPath(req.path) || !res.body.empty()) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        const int status = res.status;
+        if (status == 404 || status == 405) {
+          AnswerError(res, absl::NotFoundError(absl::StrCat(
+                               "no route ", req.method, " ", req.path,
+                               "; the routes are in /openapi.json")));
+        } else if (status == 413) {
+          AnswerError(res, absl::ResourceExhaustedError(absl::StrCat(
+                               "the request body exceeds ", kMaxBodyBytes >> 20,
+                               " MiB; send fewer articles per request")));
+        } else {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        res.status = status;
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  // The document of the routes above, open to all: it holds no data.
+  server_->Get("/openapi.json",
+               [document = OpenApiDocument(routes_)](const httplib::Request&,
+                                                     httplib::Response& res) {
+                 res.set_content(document, "application/json");
+               });
 }
 
 void OpsHttpServer::ServeLogin() {
@@ -623,7 +440,7 @@ void OpsHttpServer::ServeLogin() {
                                       httplib::Response& res) {
     absl::StatusOr<Caller> caller = CallerOf(req);
     if (!caller.ok()) {
-      Answer<v1::Error>(res, [&](v1::Error*) { return caller.status(); });
+      AnswerError(res, caller.status());
       return;
     }
     nlohmann::json body = {{"name", caller->name},

@@ -1,41 +1,43 @@
-// The operators' HTTP endpoint, on its own port (loopback by default):
-// Prometheus metrics, the story dashboard and the JSON API behind it.
+// The HTTP endpoint, on its own port (loopback by default): Prometheus
+// metrics, the story dashboard, and the JSON API (json_api.h) for
+// integrators and for the dashboard.
 //
 //   GET /metrics                 text exposition format (0.0.4)
 //   GET /                        the dashboard (static page, no external
 //                                resources; app.js and style.css beside it)
-//   GET /api/clusters            live stories (ListClusters); ?sort=size|
-//                                growth|last-update, ?page_size=, ?page_token=
-//                                (the next_page_token of the page before),
-//                                ?updated_since= (RFC 3339), ?include_expired=,
-//                                ?thread_id=, ?collection=
-//   GET /api/clusters/{id}       one story (GetCluster; alias ids resolve)
-//                                with its members, ?page_size=, ?page_token=
-//   GET /api/articles/{id}       one article's answer (GetArticle)
-//   GET /api/search?q=TEXT       stories near a text: FindSimilar's nearest
-//                                articles grouped by story, and the story
-//                                the text would join; ?k=1..100 (20)
+//   GET /openapi.json            the JSON API's OpenAPI 3 document, made
+//                                from the routes served (open to all)
+//   /v1/...                      the JSON API: POST /v1/articles:assign,
+//                                :batchAssign, :streamAssign (NDJSON),
+//                                :findSimilar; GET and DELETE
+//                                /v1/articles/{id}; GET /v1/clusters and
+//                                /v1/clusters/{id}; POST
+//                                /v1/clusters/{id}:merge|:split|:pin|
+//                                :keepApart, /v1/articles/{id}:move
+//   /api/...                     the dashboard's routes: GET /api/clusters,
+//                                /api/clusters/{id}, /api/articles/{id},
+//                                /api/search?q=&k=; POST
+//                                /api/clusters/{id}/merge|split|pin|
+//                                keep-apart, /api/articles/{id}/move
 //   GET /api/session             who the caller is (role), for the page
-//   Every /api/ GET also takes ?min_sequence=N&timeout_ms= (below); any
-//   other parameter is refused with 400 naming it.
-//   POST /api/clusters/{id}/merge       editorial actions (role edit):
-//   POST /api/clusters/{id}/split       a JSON body with the fields of the
-//   POST /api/clusters/{id}/pin         gRPC request (MergeClustersRequest
-//   POST /api/clusters/{id}/keep-apart  ...) but the id; the answer is
-//   POST /api/articles/{id}/move        an EditResponse (docs/editorial.md)
 //   GET /healthz                 "ok"
 //   GET /login, POST /login      the login form (a server with tokens);
 //   POST /logout                 the session cookie is HttpOnly,
 //                                SameSite=Strict (and Secure over TLS)
+// Every API route also takes ?min_sequence=N&timeout_ms= (below); any
+// other query parameter than its own is refused with 400 naming it.
 //
-// With tokens (HttpAccess.access), /api/* and /metrics (unless
+// With tokens (HttpAccess.access), the API and /metrics (unless
 // metrics_open) need `Authorization: Bearer TOKEN` or a login session:
-// 401 without, 403 with a role too low. /healthz, /login and the
-// dashboard's static files stay open. Every POST must come from the page's
-// own origin (Origin and Sec-Fetch-Site are checked): 403 otherwise.
+// 401 without, 403 with a role lower than the route's (its
+// x-newsdedup-role in /openapi.json). /healthz, /openapi.json, /login and
+// the dashboard's static files stay open. Every POST must come from the
+// page's own origin (Origin and Sec-Fetch-Site are checked): 403
+// otherwise.
 //
-// JSON fields are documented in docs/dashboard.md. Errors come back as
-// {"error": "..."} with status 400 (bad parameter) or 404 (unknown id).
+// Errors come back as a newsdedup.v1.Error ({"code": N, "message": "..."})
+// with the gRPC code's HTTP status (json_api.h), a path no route serves
+// too (404). docs/integrations.md has a curl example of each route.
 #ifndef NEWSDEDUP_SERVICES_SERVER_OPS_HTTP_SERVER_H_
 #define NEWSDEDUP_SERVICES_SERVER_OPS_HTTP_SERVER_H_
 
@@ -45,11 +47,13 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "services/api/article_intake.h"
 #include "services/api/cluster_edits.h"
 #include "services/api/cluster_reads.h"
 #include "services/engine/engine.h"
 #include "services/replica/replica_progress.h"
 #include "services/server/access_control.h"
+#include "services/server/json_api.h"
 #include "services/server/prometheus_registry.h"
 #include "services/server/tls_options.h"
 #include "services/server/web_sessions.h"
@@ -115,6 +119,9 @@ class OpsHttpServer {
   static constexpr int kIdleKeepAliveSeconds = 1;
   // A client that stalls mid-request or mid-response is dropped after this.
   static constexpr int kSlowClientSeconds = 5;
+  // A larger request body is refused (413): ~40,000 headlines or ~4,000
+  // full texts a request.
+  static constexpr size_t kMaxBodyBytes = size_t{64} << 20;
 
  private:
   OpsHttpServer(ClusteringEngine* engine, const HttpAccess& access);
@@ -130,16 +137,18 @@ class OpsHttpServer {
   bool Refuse(const httplib::Request& req, httplib::Response& res) const;
   // GET/POST /login and POST /logout.
   void ServeLogin();
-  // The editorial POST routes of the JSON API.
-  void ServeEdits();
+  // The JSON API's routes (json_api.h) and /openapi.json.
+  void ServeApi();
 
   const HttpAccess access_;
   WebSessions sessions_;
   std::unique_ptr<httplib::Server> server_;
-  // The JSON API answers through the same reads and edits as the gRPC
-  // service.
+  // The JSON API answers through the same intake, reads and edits as the
+  // gRPC service.
+  ArticleIntake intake_;
   ClusterReads reads_;
   ClusterEdits edits_;
+  std::vector<ApiRoute> routes_;
   std::thread thread_;
   int port_ = 0;
 };
