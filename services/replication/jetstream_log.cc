@@ -25,22 +25,10 @@
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
 #include "common/status_macros.h"
+#include "services/replication/nats_connection.h"
 
 namespace newsdedup {
 namespace {
-
-// Owners of the C client's objects.
-struct NatsDeleter {
-  void operator()(natsOptions* p) const { natsOptions_Destroy(p); }
-  void operator()(natsConnection* p) const { natsConnection_Destroy(p); }
-  void operator()(jsCtx* p) const { jsCtx_Destroy(p); }
-  void operator()(natsMsg* p) const { natsMsg_Destroy(p); }
-  void operator()(jsMsgMetaData* p) const { jsMsgMetaData_Destroy(p); }
-  void operator()(jsPubAck* p) const { jsPubAck_Destroy(p); }
-  void operator()(jsStreamInfo* p) const { jsStreamInfo_Destroy(p); }
-};
-template <typename T>
-using NatsPtr = std::unique_ptr<T, NatsDeleter>;
 
 // Frees a subscription once the connection's read loop is done with it.
 // nats.c 3.4 takes a subscription for an incoming message, lets go of the
@@ -74,53 +62,6 @@ struct SubscriptionCloser {
   }
 };
 using SubscriptionPtr = std::unique_ptr<natsSubscription, SubscriptionCloser>;
-
-// A failed call as a Status: timeouts and lost connections are UNAVAILABLE
-// (the caller may retry elsewhere); the rest are INTERNAL.
-absl::Status NatsError(absl::string_view what, natsStatus s,
-                       jsErrCode code = static_cast<jsErrCode>(0)) {
-  std::string message = absl::StrCat(what, ": ", natsStatus_GetText(s));
-  if (code != 0) absl::StrAppend(&message, " (JetStream error ", code, ")");
-  if (const char* detail = nats_GetLastError(nullptr);
-      detail != nullptr && *detail != '\0') {
-    absl::StrAppend(&message, ": ", detail);
-  }
-  switch (s) {
-    case NATS_TIMEOUT:
-    case NATS_NO_RESPONDERS:
-    case NATS_NO_SERVER:
-    case NATS_CONNECTION_CLOSED:
-    case NATS_CONNECTION_DISCONNECTED:
-    case NATS_STALE_CONNECTION:
-    case NATS_IO_ERROR:
-      return absl::UnavailableError(message);
-    default:
-      return absl::InternalError(message);
-  }
-}
-
-int64_t Millis(absl::Duration d) {
-  return std::max<int64_t>(1, absl::ToInt64Milliseconds(d));
-}
-
-// JetStream API requests time out while the cluster elects its leaders (a
-// NATS server just died or came back) and are answered a moment later:
-// `attempt` is tried with short waits (`o`'s) until `timeout` has passed.
-// `attempt` returns nullopt to be tried again, with `*last` saying why.
-template <typename T, typename Attempt>
-T RetryThroughElections(absl::Duration timeout, Attempt attempt) {
-  jsOptions o;
-  jsOptions_Init(&o);
-  o.Wait = Millis(std::min(timeout, absl::Seconds(2)));
-  const absl::Time deadline = absl::Now() + timeout;
-  absl::Status last;
-  do {
-    std::optional<T> done = attempt(&o, &last);
-    if (done.has_value()) return *std::move(done);
-    absl::SleepFor(absl::Milliseconds(200));
-  } while (absl::Now() < deadline);
-  return last;
-}
 
 // An ordered consumer of `subject` in `stream`, from `first_sequence` on
 // (0: from the first message), created through leader elections.
@@ -360,16 +301,8 @@ absl::Status EnsureStream(jsCtx* js, const JetStreamLogOptions& options,
       });
 }
 
-// A connection and its JetStream context.
-struct Connection {
-  NatsPtr<natsConnection> conn;
-  NatsPtr<jsCtx> js;
-};
-
+// Checks the log's options and connects to its servers.
 absl::StatusOr<Connection> Connect(const JetStreamLogOptions& options) {
-  if (options.servers.empty()) {
-    return absl::InvalidArgumentError("no NATS server given");
-  }
   if (options.stream.empty() ||
       options.stream.find_first_of(" .*>\t") != std::string::npos) {
     return absl::InvalidArgumentError(
@@ -379,73 +312,12 @@ absl::StatusOr<Connection> Connect(const JetStreamLogOptions& options) {
   if (options.replicas < 1 || options.replicas > 5) {
     return absl::InvalidArgumentError("stream replicas must be 1 to 5");
   }
-  natsOptions* raw_options = nullptr;
-  if (natsStatus s = natsOptions_Create(&raw_options); s != NATS_OK) {
-    return NatsError("NATS options", s);
-  }
-  NatsPtr<natsOptions> nats_options(raw_options);
-  std::vector<const char*> servers;
-  for (const std::string& server : options.servers) {
-    servers.push_back(server.c_str());
-  }
-  natsStatus s = natsOptions_SetServers(nats_options.get(), servers.data(),
-                                        static_cast<int>(servers.size()));
-  // Keep trying for ever: a replica outlives any one NATS server.
-  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(nats_options.get(), -1);
-  if (s == NATS_OK) s = natsOptions_SetReconnectWait(nats_options.get(), 250);
-  // An append waiting on a server that just died fails at once (and is
-  // retried through another) instead of waiting out its timeout.
-  if (s == NATS_OK) {
-    s = natsOptions_SetFailRequestsOnDisconnect(nats_options.get(), true);
-  }
-  if (s == NATS_OK) {
-    s = natsOptions_SetTimeout(nats_options.get(),
-                               Millis(options.connect_timeout));
-  }
-  if (s == NATS_OK && !options.credentials_file.empty()) {
-    s = natsOptions_SetUserCredentialsFromFiles(
-        nats_options.get(), options.credentials_file.c_str(), nullptr);
-  }
-  if (s == NATS_OK && !options.tls_ca_file.empty()) {
-    s = natsOptions_SetSecure(nats_options.get(), true);
-    if (s == NATS_OK) {
-      s = natsOptions_LoadCATrustedCertificates(nats_options.get(),
-                                                options.tls_ca_file.c_str());
-    }
-  }
-  if (s != NATS_OK) {
-    return absl::InvalidArgumentError(
-        NatsError("NATS options (servers, credentials, TLS)", s).message());
-  }
-  // A replica often starts before its NATS server listens (compose's
-  // depends_on and Kubernetes do not wait for readiness, a NATS restart):
-  // "no server" is tried again until connect_timeout; any other failure
-  // (TLS, credentials) is final at once.
-  const absl::Time deadline = absl::Now() + options.connect_timeout;
-  NatsPtr<natsConnection> conn;
-  for (absl::Duration wait = absl::Milliseconds(50);;
-       wait = std::min(2 * wait, absl::Seconds(1))) {
-    natsConnection* raw_conn = nullptr;
-    s = natsConnection_Connect(&raw_conn, nats_options.get());
-    conn.reset(raw_conn);
-    if (s != NATS_NO_SERVER || absl::Now() + wait >= deadline) break;
-    absl::SleepFor(wait);
-  }
-  if (s != NATS_OK) {
-    return NatsError(
-        absl::StrCat("connecting to NATS (",
-                     absl::StrJoin(options.servers, ","), ", tried for up to ",
-                     absl::FormatDuration(options.connect_timeout), ")"),
-        s);
-  }
-  jsOptions js_options;
-  jsOptions_Init(&js_options);
-  js_options.Wait = Millis(options.connect_timeout);
-  jsCtx* raw_js = nullptr;
-  s = natsConnection_JetStream(&raw_js, conn.get(), &js_options);
-  NatsPtr<jsCtx> js(raw_js);
-  if (s != NATS_OK) return NatsError("opening JetStream", s);
-  return Connection{std::move(conn), std::move(js)};
+  NatsEndpoint endpoint;
+  endpoint.servers = options.servers;
+  endpoint.credentials_file = options.credentials_file;
+  endpoint.tls_ca_file = options.tls_ca_file;
+  endpoint.connect_timeout = options.connect_timeout;
+  return ConnectToJetStream(endpoint);
 }
 
 // Checkpoints on JetStream (see OpenJetStreamShelf). Subjects under
