@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -431,6 +432,145 @@ TEST_F(JetStreamAuthorizationTest, OnlyReplicasMayPublishOnTheStream) {
   EXPECT_TRUE(*log->Holds(before, absl::Seconds(5)));
   ASSERT_TRUE(a->Assign(MakeArticle("p2", "Dam bursts after rain")).ok());
   EXPECT_EQ(*log->LastSequence(absl::Seconds(5)), before + 1);
+}
+
+}  // namespace
+}  // namespace newsdedup
+
+namespace newsdedup {
+namespace {
+
+// The ingest stream's durable consumer, as the server left it.
+struct ConsumerState {
+  uint64_t delivered = 0;   // stream sequence of the last delivered
+  int64_t ack_pending = 0;  // delivered, not acknowledged
+  uint64_t pending = 0;     // not delivered yet
+};
+
+ConsumerState ConsumerOf(jsCtx* js) {
+  ConsumerState state;
+  jsConsumerInfo* info = nullptr;
+  if (js_GetConsumerInfo(&info, js, "ingest", "newsdedup-ingest", nullptr,
+                         nullptr) == NATS_OK) {
+    state.delivered = info->Delivered.Stream;
+    state.ack_pending = info->NumAckPending;
+    state.pending = info->NumPending;
+    jsConsumerInfo_Destroy(info);
+  }
+  return state;
+}
+
+// Issue 36.4: `serve --ingest-stream` consumes articles from JetStream.
+// Killed (-9) mid-stream and restarted, it has assigned every article
+// exactly once; each malformed message is in the dead-letter stream with
+// its error, and none is redelivered for ever.
+TEST_F(JetStreamReplicaTest, IngestAssignsEachArticleOnceAcrossAKill) {
+  const std::string data = (dir_ / "ingest-data").string();
+  const std::string log = (dir_ / "ingest-server.log").string();
+  const std::string args =
+      absl::StrCat("--data-dir ", data, " --ingest-stream ingest --ingest-url ",
+                   options_.servers[0], " --ingest-connect-timeout-seconds 20");
+  auto server = std::make_unique<testing::ServerProcess>();
+  ASSERT_TRUE(server->Start(NEWSDEDUP_CLI_PATH, args, log))
+      << testing::ReadFile(log);
+  constexpr int kArticles = 600;
+  // Answers are published (at least once) as articles are assigned.
+  natsConnection* listener = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&listener, options_.servers[0].c_str()),
+            NATS_OK);
+  natsSubscription* answers = nullptr;
+  ASSERT_EQ(natsConnection_SubscribeSync(&answers, listener, "ingest.answers"),
+            NATS_OK);
+  const std::vector<std::string> malformed = {
+      "not json", R"({"title": "An article without an id"})",
+      R"({"id": "empty", "title": "   "})"};
+  AsPlainClient(port_, [&](jsCtx* js) {
+    // The server creates its streams once it serves.
+    ASSERT_TRUE(Eventually([js] {
+      jsStreamInfo* info = nullptr;
+      const bool found = js_GetStreamInfo(&info, js, "ingest_dead_letter",
+                                          nullptr, nullptr) == NATS_OK;
+      jsStreamInfo_Destroy(info);
+      return found;
+    })) << testing::ReadFile(log);
+    std::mt19937 random(36);
+    auto publish = [&](int i) {
+      std::string title = absl::StrCat("Event ", i % 150, " in");
+      for (int w = 0; w < 5; ++w)
+        absl::StrAppend(&title, " w", random() % 2000);
+      const std::string json =
+          absl::StrCat(R"({"id": "i)", i, R"(", "title": ")", title, R"("})");
+      ASSERT_EQ(js_Publish(nullptr, js, "ingest.articles", json.data(),
+                           static_cast<int>(json.size()), nullptr, nullptr),
+                NATS_OK);
+      if (i % 200 == 100) {
+        const std::string& bad = malformed[i / 200];
+        ASSERT_EQ(js_Publish(nullptr, js, "ingest.articles", bad.data(),
+                             static_cast<int>(bad.size()), nullptr, nullptr),
+                  NATS_OK);
+      }
+    };
+    for (int i = 0; i < kArticles / 2; ++i) publish(i);
+    // Killed while it consumes (some delivered, maybe not yet
+    // acknowledged); the rest is published while it is down.
+    ASSERT_TRUE(Eventually([js] { return ConsumerOf(js).delivered > 50; }));
+    server->Stop(SIGKILL);
+    for (int i = kArticles / 2; i < kArticles; ++i) publish(i);
+
+    server = std::make_unique<testing::ServerProcess>();
+    ASSERT_TRUE(server->Start(NEWSDEDUP_CLI_PATH, args, log))
+        << testing::ReadFile(log);
+    ASSERT_TRUE(Eventually([js] {
+      const ConsumerState s = ConsumerOf(js);
+      return s.pending == 0 && s.ack_pending == 0;
+    })) << testing::ReadFile(log);
+
+    // Each malformed message, once, with its error (in any order: one
+    // delivered before the kill comes again after the others).
+    jsStreamInfo* info = nullptr;
+    ASSERT_EQ(
+        js_GetStreamInfo(&info, js, "ingest_dead_letter", nullptr, nullptr),
+        NATS_OK);
+    EXPECT_EQ(info->State.Msgs, malformed.size());
+    jsStreamInfo_Destroy(info);
+    std::vector<std::string> letters;
+    for (uint64_t seq = 1; seq <= malformed.size(); ++seq) {
+      natsMsg* letter = nullptr;
+      ASSERT_EQ(
+          js_GetMsg(&letter, js, "ingest_dead_letter", seq, nullptr, nullptr),
+          NATS_OK);
+      const char* error = nullptr;
+      EXPECT_EQ(natsMsgHeader_Get(letter, "Newsdedup-Error", &error), NATS_OK);
+      EXPECT_THAT(error == nullptr ? "" : error,
+                  ::testing::AnyOf(HasSubstr("the message: not a JSON Article"),
+                                   HasSubstr("article.")));
+      letters.emplace_back(natsMsg_GetData(letter),
+                           natsMsg_GetDataLength(letter));
+      natsMsg_Destroy(letter);
+    }
+    EXPECT_THAT(letters, ::testing::UnorderedElementsAreArray(malformed));
+  });
+  std::set<std::string> answered;
+  for (natsMsg* answer = nullptr;
+       natsSubscription_NextMsg(&answer, answers, 500) == NATS_OK;
+       natsMsg_Destroy(answer)) {
+    const char* id = nullptr;
+    if (natsMsgHeader_Get(answer, "Newsdedup-Article-Id", &id) == NATS_OK) {
+      answered.insert(id);
+    }
+  }
+  natsSubscription_Destroy(answers);
+  natsConnection_Destroy(listener);
+  EXPECT_EQ(answered.size(), static_cast<size_t>(kArticles));
+  server->Stop(SIGTERM);
+  // Every article once: the store holds exactly the articles published.
+  std::string out;
+  ASSERT_EQ(testing::RunCommand(absl::StrCat(NEWSDEDUP_CLI_PATH,
+                                             " admin check --data-dir ", data),
+                                (dir_ / "check.out").string(), &out),
+            0)
+      << out;
+  EXPECT_THAT(out, HasSubstr(absl::StrCat(kArticles, " articles")));
 }
 
 }  // namespace

@@ -49,6 +49,10 @@ struct ServeFlags {
   double replication_max_age_hours = 0;
   int64_t replication_checkpoint_entries = 100000;
   double replication_connect_timeout_seconds = 60;
+  // Ingest from JetStream (docs/integrations.md): on when a stream is
+  // named.
+  JetStreamIngestOptions ingest;
+  double ingest_connect_timeout_seconds = 60;
 };
 
 // The node `flags` describe: a single server on its store, or a replica
@@ -61,6 +65,19 @@ absl::StatusOr<NodeOptions> NodeOptionsOf(const ServeFlags& flags,
   node.grpc.access = access;
   node.grpc.shutdown_grace = absl::Seconds(flags.shutdown_grace_seconds);
   node.http_listen = flags.http_listen;
+  node.ingest = flags.ingest;
+  node.ingest.nats.connect_timeout =
+      absl::Seconds(flags.ingest_connect_timeout_seconds);
+  if (node.ingest.nats.servers.empty()) {
+    node.ingest.nats.servers =
+        flags.replication.servers.empty()
+            ? std::vector<std::string>{"nats://127.0.0.1:4222"}
+            : flags.replication.servers;
+  }
+  node.ingest.log = [](absl::string_view event, absl::string_view detail) {
+    LogEvent(event == "ingest_dead_letter" ? "warning" : "error", event,
+             {{"detail", std::string(detail)}});
+  };
   node.http.access = access;
   node.http.tls = flags.server.tls;
   node.http.metrics_open = flags.metrics_open;
@@ -377,6 +394,16 @@ int RunServe(ServeFlags& flags) {
                           : flags.engine.embedder.tokenizer_model_path},
             {"startup_ms", absl::StrFormat("%.0f", absl::ToDoubleMilliseconds(
                                                        absl::Now() - start))}});
+  if (absl::Status ingest = (*node)->StartIngest(); !ingest.ok()) {
+    LogEvent("error", "ingest_failed", {{"error", ingest.ToString()}});
+    (*node)->Stop();
+    return kExitFailure;
+  }
+  if (!flags.ingest.stream.empty()) {
+    LogEvent("info", "ingesting",
+             {{"stream", flags.ingest.stream},
+              {"servers", absl::StrJoin(flags.ingest.nats.servers, ",")}});
+  }
   // Once a second: is the store writable (health follows it; each change
   // is logged once)? Once a minute: retention, which also runs with every
   // change, for a quiet server.
@@ -415,6 +442,64 @@ int RunServe(ServeFlags& flags) {
            {{"articles", absl::StrCat(stats.articles)},
             {"clusters", absl::StrCat(stats.live_clusters)}});
   return kExitOk;
+}
+
+// --ingest-*: articles from a JetStream stream (jetstream_ingest.h).
+void AddIngestFlags(CLI::App* command, ServeFlags* flags) {
+  JetStreamIngestOptions& o = flags->ingest;
+  const auto group = "Ingest from JetStream (docs/integrations.md)";
+  command
+      ->add_option("--ingest-stream", o.stream,
+                   "Consume articles (one JSON Article per message) from this "
+                   "JetStream stream, created if missing; off when empty")
+      ->group(group);
+  command
+      ->add_option("--ingest-subject", o.subject,
+                   "Subject the articles are published on (default "
+                   "STREAM.articles)")
+      ->group(group);
+  command
+      ->add_option("--ingest-url", o.nats.servers,
+                   "NATS servers, comma-separated (default: --replication-url, "
+                   "else nats://127.0.0.1:4222)")
+      ->delimiter(',')
+      ->group(group);
+  command
+      ->add_option("--ingest-consumer", o.consumer,
+                   "Durable consumer; servers naming the same one share the "
+                   "articles")
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--ingest-answers-subject", o.answers_subject,
+                   "Where each answer is published (default STREAM.answers)")
+      ->group(group);
+  command
+      ->add_option("--ingest-dead-letter-subject", o.dead_letter_subject,
+                   "Where malformed messages go, with their error, stored in "
+                   "the stream STREAM_dead_letter (default STREAM.dead-letter)")
+      ->group(group);
+  command
+      ->add_option("--ingest-replicas", o.replicas,
+                   "Copies of new ingest streams the NATS cluster keeps")
+      ->check(CLI::Range(1, 5))
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--ingest-connect-timeout-seconds",
+                   flags->ingest_connect_timeout_seconds,
+                   "How long to wait for NATS at start")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
+      ->add_option("--ingest-creds", o.nats.credentials_file,
+                   "NATS credentials file for ingest")
+      ->group(group);
+  command
+      ->add_option("--ingest-tls-ca", o.nats.tls_ca_file,
+                   "CA bundle: ingest from NATS over TLS")
+      ->group(group);
 }
 
 }  // namespace
@@ -533,6 +618,7 @@ void RegisterServeCommand(CLI::App* app, int* exit_code) {
                    "entries after it (0: never)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  AddIngestFlags(command, flags.get());
   command->callback([flags, exit_code] { *exit_code = RunServe(*flags); });
 }
 

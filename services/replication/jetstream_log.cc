@@ -30,39 +30,6 @@
 namespace newsdedup {
 namespace {
 
-// Frees a subscription once the connection's read loop is done with it.
-// nats.c 3.4 takes a subscription for an incoming message, lets go of the
-// connection's lock, then locks the subscription: one freed in between is
-// locked after free (nats.c#637, fixed in 3.6; a newcomer replica died of
-// it about once in ten failover checks, SIGSEGV in pthread_mutex_trylock).
-// Unsubscribed first, the read loop finds it no more; a round trip to the
-// server (its PONG is read after every earlier message) lets a message
-// already taken finish.
-//
-// Unsubscribing a JetStream subscription also asks the server to delete its
-// consumer, a request that waits out its whole timeout (the connect timeout)
-// while no server is reachable: a replica stopped together with its NATS
-// servers (Ctrl-C of scripts/replicated.sh) took 15 s and was killed. With
-// the connection down, no read loop runs to race with: Destroy unsubscribes
-// without that request, and the server drops the ordered consumer left
-// behind once it is idle.
-struct SubscriptionCloser {
-  natsConnection* conn = nullptr;
-  void operator()(natsSubscription* sub) const {
-    if (conn != nullptr &&
-        natsConnection_Status(conn) != NATS_CONN_STATUS_CONNECTED) {
-      natsSubscription_Destroy(sub);
-      return;
-    }
-    if (natsSubscription_Unsubscribe(sub) == NATS_OK && conn != nullptr &&
-        natsConnection_FlushTimeout(conn, 1000) != NATS_OK) {
-      absl::SleepFor(absl::Milliseconds(50));  // no round trip: wait instead
-    }
-    natsSubscription_Destroy(sub);
-  }
-};
-using SubscriptionPtr = std::unique_ptr<natsSubscription, SubscriptionCloser>;
-
 // An ordered consumer of `subject` in `stream`, from `first_sequence` on
 // (0: from the first message), created through leader elections.
 absl::StatusOr<SubscriptionPtr> SubscribeOrdered(natsConnection* conn,
@@ -262,53 +229,21 @@ class JetStreamLog final : public ReplicationLog {
   NatsPtr<jsCtx> js_;
 };
 
-// The stream, created when missing. Several replicas may start at once:
-// the loser of a creation race finds the winner's stream.
 absl::Status EnsureStream(jsCtx* js, const JetStreamLogOptions& options,
                           const std::string& name, const std::string& subject,
                           absl::Duration max_age) {
-  const char* subjects[] = {subject.c_str()};
-  jsStreamConfig config;
-  jsStreamConfig_Init(&config);
-  config.Name = name.c_str();
-  config.Subjects = subjects;
-  config.SubjectsLen = 1;
-  config.Storage = js_FileStorage;
-  config.Replicas = options.replicas;
-  config.Duplicates = absl::ToInt64Nanoseconds(options.duplicate_window);
-  config.MaxAge = absl::ToInt64Nanoseconds(max_age);
-  return RetryThroughElections<absl::Status>(
-      options.connect_timeout,
-      [&](jsOptions* o, absl::Status* last) -> std::optional<absl::Status> {
-        jsStreamInfo* info = nullptr;
-        jsErrCode code = static_cast<jsErrCode>(0);
-        natsStatus s = js_GetStreamInfo(&info, js, name.c_str(), o, &code);
-        NatsPtr<jsStreamInfo> found(info);
-        if (s == NATS_OK) return absl::OkStatus();
-        if (code != JSStreamNotFoundErr) {
-          *last = NatsError(absl::StrCat("finding stream ", options.stream), s,
-                            code);
-          return std::nullopt;
-        }
-        info = nullptr;
-        s = js_AddStream(&info, js, &config, o, &code);
-        NatsPtr<jsStreamInfo> added(info);
-        if (s == NATS_OK || code == JSStreamNameExistErr) {
-          return absl::OkStatus();
-        }
-        *last = NatsError(absl::StrCat("creating stream ", name), s, code);
-        return std::nullopt;
-      });
+  StreamSpec spec;
+  spec.name = name;
+  spec.subject = subject;
+  spec.replicas = options.replicas;
+  spec.duplicate_window = options.duplicate_window;
+  spec.max_age = max_age;
+  return EnsureJetStream(js, spec, options.connect_timeout);
 }
 
 // Checks the log's options and connects to its servers.
 absl::StatusOr<Connection> Connect(const JetStreamLogOptions& options) {
-  if (options.stream.empty() ||
-      options.stream.find_first_of(" .*>\t") != std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("stream name '", options.stream,
-                     "' must be non-empty, without spaces, dots, * or >"));
-  }
+  RETURN_IF_ERROR(CheckStreamName(options.stream));
   if (options.replicas < 1 || options.replicas > 5) {
     return absl::InvalidArgumentError("stream replicas must be 1 to 5");
   }

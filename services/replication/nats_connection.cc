@@ -32,6 +32,51 @@ int64_t Millis(absl::Duration d) {
   return std::max<int64_t>(1, absl::ToInt64Milliseconds(d));
 }
 
+absl::Status CheckStreamName(absl::string_view name) {
+  if (name.empty() || name.find_first_of(" .*>\t") != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream name '", name,
+                     "' must be non-empty, without spaces, dots, * or >"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EnsureJetStream(jsCtx* js, const StreamSpec& spec,
+                             absl::Duration timeout) {
+  const char* subjects[] = {spec.subject.c_str()};
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  config.Name = spec.name.c_str();
+  config.Subjects = subjects;
+  config.SubjectsLen = 1;
+  config.Storage = js_FileStorage;
+  config.Replicas = spec.replicas;
+  config.Duplicates = absl::ToInt64Nanoseconds(spec.duplicate_window);
+  config.MaxAge = absl::ToInt64Nanoseconds(spec.max_age);
+  return RetryThroughElections<absl::Status>(
+      timeout,
+      [&](jsOptions* o, absl::Status* last) -> std::optional<absl::Status> {
+        jsStreamInfo* info = nullptr;
+        jsErrCode code = static_cast<jsErrCode>(0);
+        natsStatus s = js_GetStreamInfo(&info, js, spec.name.c_str(), o, &code);
+        NatsPtr<jsStreamInfo> found(info);
+        if (s == NATS_OK) return absl::OkStatus();
+        if (code != JSStreamNotFoundErr) {
+          *last =
+              NatsError(absl::StrCat("finding stream ", spec.name), s, code);
+          return std::nullopt;
+        }
+        info = nullptr;
+        s = js_AddStream(&info, js, &config, o, &code);
+        NatsPtr<jsStreamInfo> added(info);
+        if (s == NATS_OK || code == JSStreamNameExistErr) {
+          return absl::OkStatus();
+        }
+        *last = NatsError(absl::StrCat("creating stream ", spec.name), s, code);
+        return std::nullopt;
+      });
+}
+
 absl::StatusOr<Connection> ConnectToJetStream(const NatsEndpoint& endpoint) {
   if (endpoint.servers.empty()) {
     return absl::InvalidArgumentError("no NATS server given");

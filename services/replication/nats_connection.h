@@ -61,6 +61,56 @@ T RetryThroughElections(absl::Duration timeout, Attempt attempt) {
   return last;
 }
 
+// Frees a subscription once the connection's read loop is done with it.
+// nats.c 3.4 takes a subscription for an incoming message, lets go of the
+// connection's lock, then locks the subscription: one freed in between is
+// locked after free (nats.c#637, fixed in 3.6; a newcomer replica died of
+// it about once in ten failover checks, SIGSEGV in pthread_mutex_trylock).
+// Unsubscribed first, the read loop finds it no more; a round trip to the
+// server (its PONG is read after every earlier message) lets a message
+// already taken finish.
+//
+// Unsubscribing a JetStream subscription also asks the server to delete its
+// consumer, a request that waits out its whole timeout (the connect timeout)
+// while no server is reachable: a replica stopped together with its NATS
+// servers (Ctrl-C of scripts/replicated.sh) took 15 s and was killed. With
+// the connection down, no read loop runs to race with: Destroy unsubscribes
+// without that request, and the server drops the ordered consumer left
+// behind once it is idle.
+struct SubscriptionCloser {
+  natsConnection* conn = nullptr;
+  void operator()(natsSubscription* sub) const {
+    if (conn != nullptr &&
+        natsConnection_Status(conn) != NATS_CONN_STATUS_CONNECTED) {
+      natsSubscription_Destroy(sub);
+      return;
+    }
+    if (natsSubscription_Unsubscribe(sub) == NATS_OK && conn != nullptr &&
+        natsConnection_FlushTimeout(conn, 1000) != NATS_OK) {
+      absl::SleepFor(absl::Milliseconds(50));  // no round trip: wait instead
+    }
+    natsSubscription_Destroy(sub);
+  }
+};
+using SubscriptionPtr = std::unique_ptr<natsSubscription, SubscriptionCloser>;
+
+// Checks a JetStream stream name: non-empty, without spaces, dots, * or >.
+absl::Status CheckStreamName(absl::string_view name);
+
+// A stream to create if it does not exist.
+struct StreamSpec {
+  std::string name;
+  std::string subject;  // the one subject it captures
+  int replicas = 1;     // copies the NATS cluster keeps
+  absl::Duration duplicate_window = absl::Minutes(2);
+  absl::Duration max_age = absl::ZeroDuration();  // 0: kept for ever
+};
+
+// Finds the stream, or creates it, through leader elections for up to
+// `timeout`. An existing stream is taken as it is.
+absl::Status EnsureJetStream(jsCtx* js, const StreamSpec& spec,
+                             absl::Duration timeout);
+
 // Where and how to connect.
 struct NatsEndpoint {
   // e.g. {"nats://127.0.0.1:4222", "nats://127.0.0.1:4223"}: the client

@@ -61,7 +61,15 @@ absl::Status Node::BuildEngine() {
 
 absl::Status Node::Serve() {
   RETURN_IF_ERROR(StartHttp());
-  return StartGrpc();
+  RETURN_IF_ERROR(StartGrpc());
+  return StartIngest();
+}
+
+absl::Status Node::StartIngest() {
+  if (options_.ingest.stream.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(ingest_,
+                   JetStreamIngest::Start(options_.ingest, engine_.get()));
+  return absl::OkStatus();
 }
 
 absl::Status Node::StartHttp() {
@@ -114,6 +122,10 @@ std::string Node::LocalGrpcAddress() const {
 }
 
 void Node::Stop() {
+  if (ingest_ != nullptr) {
+    ingest_->Stop();
+    ingest_.reset();
+  }
   if (grpc_ != nullptr) {
     grpc_->Shutdown();
     grpc_->Wait();

@@ -25,6 +25,7 @@
 #include "services/replica/replicated_engine.h"
 #include "services/replication/jetstream_log.h"
 #include "services/server/dedup_server.h"
+#include "services/server/jetstream_ingest.h"
 #include "services/server/ops_http_server.h"
 #include "services/server/prometheus_registry.h"
 
@@ -54,6 +55,10 @@ struct NodeOptions {
   std::string http_listen;
   HttpAccess http;
 
+  // Ingest from a JetStream stream (jetstream_ingest.h): on when
+  // ingest.stream is not empty; started once the node serves.
+  JetStreamIngestOptions ingest;
+
   // A single node's durable store directory: its disk use is exported,
   // and the node writes the gRPC address into it for `newsdedup admin`
   // (removed at Stop). Empty otherwise.
@@ -69,14 +74,16 @@ class Node {
   ~Node();  // Stop()
 
   // Starts the HTTP server (if any), then the gRPC server, which reports
-  // the engine's health from its first probe on.
+  // the engine's health from its first probe on, then the ingest from
+  // JetStream (if any).
   absl::Status Serve();
-  // The two steps of Serve(), for a caller that reports each.
+  // The steps of Serve(), for a caller that reports each.
   absl::Status StartHttp();
   absl::Status StartGrpc();
+  absl::Status StartIngest();
 
-  // Stops accepting calls, lets gRPC's in-flight ones finish within the
-  // grace period, then stops HTTP. Idempotent.
+  // Stops the ingest, stops accepting calls, lets gRPC's in-flight ones
+  // finish within the grace period, then stops HTTP. Idempotent.
   void Stop();
 
   // Reports the engine's health to gRPC health checks when it changed:
@@ -103,6 +110,7 @@ class Node {
   ReplicatedEngine* replica_ = nullptr;  // engine_, when a replica
   std::unique_ptr<OpsHttpServer> http_;
   std::unique_ptr<DedupServer> grpc_;
+  std::unique_ptr<JetStreamIngest> ingest_;
   std::string address_file_;
   bool writable_ = false;
 };
