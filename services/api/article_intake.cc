@@ -22,6 +22,25 @@ absl::Status ArticleIntake::Assign(const v1::AssignRequest& request,
   return absl::OkStatus();
 }
 
+v1::AssignStreamResponse ArticleIntake::AssignStreamed(
+    const absl::StatusOr<v1::AssignRequest>& parsed, absl::string_view id) {
+  v1::AssignStreamResponse response;
+  v1::AssignResponse answer;
+  absl::Status status = parsed.status();
+  if (status.ok()) {
+    response.set_article_id(parsed->article().id());
+    status = Assign(*parsed, &answer);
+  } else {
+    response.set_article_id(std::string(id));
+  }
+  if (status.ok()) {
+    *response.mutable_result()->mutable_answer() = std::move(answer);
+  } else {
+    ToProto(status, response.mutable_result()->mutable_error());
+  }
+  return response;
+}
+
 absl::Status ArticleIntake::AssignBatch(const v1::AssignBatchRequest& request,
                                         const std::function<bool()>& cancelled,
                                         v1::AssignBatchResponse* response) {

@@ -9,6 +9,8 @@
 #include <functional>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "newsdedup/v1/dedup.pb.h"
 #include "services/api/api_messages.h"
 #include "services/engine/engine.h"
@@ -26,6 +28,13 @@ class ArticleIntake {
   // and those of ClusteringEngine::Assign.
   absl::Status Assign(const v1::AssignRequest& request,
                       v1::AssignResponse* response);
+
+  // One message of a stream of AssignRequests (gRPC's AssignStream, the
+  // HTTP NDJSON route): `parsed` is the request, or why it did not parse
+  // (`id`: the article id found in what did not parse, if any). Answers
+  // with the article's id and its answer or error.
+  v1::AssignStreamResponse AssignStreamed(
+      const absl::StatusOr<v1::AssignRequest>& parsed, absl::string_view id);
 
   // One result per article, in order: an answer, or the error of that
   // article alone. `cancelled` is asked between chunks of articles: once

@@ -93,23 +93,16 @@ class AssignStreamReactor final
       if (finished_ || cancelled_) return;
     }
     // Reads are sequential, so `request_` is ours until the next StartRead.
-    v1::AssignStreamResponse response;
     v1::AssignRequest request;
-    absl::Status status = ParseRequest(request_, &request);
-    v1::AssignResponse answer;
-    if (status.ok()) {
-      response.set_article_id(request.article().id());
-      status = service_->intake_.Assign(request, &answer);
-    } else {
-      // The id, if it is there, even when it is what does not parse.
-      response.set_article_id(ValidUtf8Prefix(FindStringField(
-          request_, *v1::AssignRequest::descriptor(), "article.id")));
-    }
-    if (status.ok()) {
-      *response.mutable_result()->mutable_answer() = std::move(answer);
-    } else {
-      ToProto(status, response.mutable_result()->mutable_error());
-    }
+    const absl::Status parsed = ParseRequest(request_, &request);
+    // The id, if it is there, even when it is what does not parse.
+    const v1::AssignStreamResponse response = service_->intake_.AssignStreamed(
+        parsed.ok() ? absl::StatusOr<v1::AssignRequest>(std::move(request))
+                    : absl::StatusOr<v1::AssignRequest>(parsed),
+        parsed.ok()
+            ? ""
+            : ValidUtf8Prefix(FindStringField(
+                  request_, *v1::AssignRequest::descriptor(), "article.id")));
     grpc::ByteBuffer bytes;
     if (absl::Status serialised = SerializeResponse(response, &bytes);
         !serialised.ok()) {

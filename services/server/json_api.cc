@@ -259,22 +259,16 @@ ApiRoute StreamAssignRoute(ArticleIntake* intake) {
       ++line_number;
       if (absl::StripAsciiWhitespace(line).empty()) continue;
       v1::AssignRequest request;
-      v1::AssignStreamResponse response;
       absl::Status status = FromApiJson(line, &request);
-      v1::AssignResponse answer;
-      if (status.ok()) {
-        response.set_article_id(request.article().id());
-        status = intake->Assign(request, &answer);
-      } else {
+      if (!status.ok()) {
         status = absl::Status(
             status.code(),
             absl::StrCat("line ", line_number, ": ", status.message()));
       }
-      if (status.ok()) {
-        *response.mutable_result()->mutable_answer() = std::move(answer);
-      } else {
-        ToProto(status, response.mutable_result()->mutable_error());
-      }
+      const v1::AssignStreamResponse response = intake->AssignStreamed(
+          status.ok() ? absl::StatusOr<v1::AssignRequest>(std::move(request))
+                      : absl::StatusOr<v1::AssignRequest>(status),
+          "");
       absl::StrAppend(&out, ApiJson(response), "\n");
     }
     res.set_content(out, "application/x-ndjson");
