@@ -243,7 +243,7 @@ absl::Status EnsureStream(jsCtx* js, const JetStreamLogOptions& options,
 
 // Checks the log's options and connects to its servers.
 absl::StatusOr<Connection> Connect(const JetStreamLogOptions& options) {
-  RETURN_IF_ERROR(CheckStreamName(options.stream));
+  RETURN_IF_ERROR(CheckJetStreamName("stream", options.stream));
   if (options.replicas < 1 || options.replicas > 5) {
     return absl::InvalidArgumentError("stream replicas must be 1 to 5");
   }

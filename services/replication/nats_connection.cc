@@ -32,10 +32,11 @@ int64_t Millis(absl::Duration d) {
   return std::max<int64_t>(1, absl::ToInt64Milliseconds(d));
 }
 
-absl::Status CheckStreamName(absl::string_view name) {
+absl::Status CheckJetStreamName(absl::string_view what,
+                                absl::string_view name) {
   if (name.empty() || name.find_first_of(" .*>\t") != absl::string_view::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat("stream name '", name,
+        absl::StrCat(what, " name '", name,
                      "' must be non-empty, without spaces, dots, * or >"));
   }
   return absl::OkStatus();

@@ -94,8 +94,9 @@ struct SubscriptionCloser {
 };
 using SubscriptionPtr = std::unique_ptr<natsSubscription, SubscriptionCloser>;
 
-// Checks a JetStream stream name: non-empty, without spaces, dots, * or >.
-absl::Status CheckStreamName(absl::string_view name);
+// Checks the name of a JetStream stream or durable consumer (`what`
+// says which, for the message): non-empty, without spaces, dots, * or >.
+absl::Status CheckJetStreamName(absl::string_view what, absl::string_view name);
 
 // A stream to create if it does not exist.
 struct StreamSpec {

@@ -28,7 +28,7 @@ constexpr int64_t kRedeliverAfterMs = 1000;
 
 absl::StatusOr<std::unique_ptr<JetStreamIngest>> JetStreamIngest::Start(
     JetStreamIngestOptions options, ClusteringEngine* engine) {
-  RETURN_IF_ERROR(CheckStreamName(options.stream));
+  RETURN_IF_ERROR(CheckJetStreamName("stream", options.stream));
   if (options.subject.empty()) options.subject = options.stream + ".articles";
   if (options.answers_subject.empty()) {
     options.answers_subject = options.stream + ".answers";
@@ -36,12 +36,7 @@ absl::StatusOr<std::unique_ptr<JetStreamIngest>> JetStreamIngest::Start(
   if (options.dead_letter_subject.empty()) {
     options.dead_letter_subject = options.stream + ".dead-letter";
   }
-  if (options.consumer.empty() ||
-      options.consumer.find_first_of(" .*>\t") != std::string::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("consumer name '", options.consumer,
-                     "' must be non-empty, without spaces, dots, * or >"));
-  }
+  RETURN_IF_ERROR(CheckJetStreamName("consumer", options.consumer));
   if (options.batch < 1) options.batch = 1;
   ASSIGN_OR_RETURN(Connection connection, ConnectToJetStream(options.nats));
   StreamSpec articles;
