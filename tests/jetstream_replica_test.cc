@@ -15,11 +15,13 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "newsdedup/replication/v1/log.pb.h"
@@ -469,7 +471,8 @@ TEST_F(JetStreamReplicaTest, IngestAssignsEachArticleOnceAcrossAKill) {
   const std::string log = (dir_ / "ingest-server.log").string();
   const std::string args =
       absl::StrCat("--data-dir ", data, " --ingest-stream ingest --ingest-url ",
-                   options_.servers[0], " --ingest-connect-timeout-seconds 20");
+                   options_.servers[0], " --ingest-connect-timeout-seconds 20",
+                   " --feed-stream feed");
   auto server = std::make_unique<testing::ServerProcess>();
   ASSERT_TRUE(server->Start(NEWSDEDUP_CLI_PATH, args, log))
       << testing::ReadFile(log);
@@ -562,6 +565,59 @@ TEST_F(JetStreamReplicaTest, IngestAssignsEachArticleOnceAcrossAKill) {
   natsSubscription_Destroy(answers);
   natsConnection_Destroy(listener);
   EXPECT_EQ(answered.size(), static_cast<size_t>(kArticles));
+
+  // The change feed, published to the stream `feed` across the kill: each
+  // cursor once, in order from 1, and each article's arrival (CREATED or
+  // GREW) once.
+  AsPlainClient(port_, [&](jsCtx* js) {
+    auto cursor_of = [js](uint64_t seq) -> uint64_t {
+      natsMsg* m = nullptr;
+      if (js_GetMsg(&m, js, "feed", seq, nullptr, nullptr) != NATS_OK) {
+        return 0;
+      }
+      const char* cursor = nullptr;
+      uint64_t value = 0;
+      if (natsMsgHeader_Get(m, "Newsdedup-Cursor", &cursor) == NATS_OK) {
+        EXPECT_TRUE(absl::SimpleAtoi(cursor, &value));
+      }
+      natsMsg_Destroy(m);
+      return value;
+    };
+    auto stored = [js] {
+      jsStreamInfo* info = nullptr;
+      uint64_t msgs = 0;
+      if (js_GetStreamInfo(&info, js, "feed", nullptr, nullptr) == NATS_OK) {
+        msgs = info->State.Msgs;
+      }
+      jsStreamInfo_Destroy(info);
+      return msgs;
+    };
+    // Caught up once the stream stops growing past the articles.
+    uint64_t before = 0;
+    ASSERT_TRUE(Eventually([&] {
+      const uint64_t now = stored();
+      const bool still = now >= kArticles && now == before;
+      before = now;
+      return still;
+    })) << testing::ReadFile(log);
+    std::set<std::string> arrived;
+    int arrivals = 0;
+    for (uint64_t seq = 1; seq <= before; ++seq) {
+      natsMsg* m = nullptr;
+      ASSERT_EQ(js_GetMsg(&m, js, "feed", seq, nullptr, nullptr), NATS_OK);
+      const nlohmann::json event = nlohmann::json::parse(
+          std::string(natsMsg_GetData(m), natsMsg_GetDataLength(m)));
+      natsMsg_Destroy(m);
+      EXPECT_EQ(event["cursor"], std::to_string(seq)) << "once, in order";
+      if (event["kind"] == "CREATED" || event["kind"] == "GREW") {
+        ++arrivals;
+        arrived.insert(event["article_id"].get<std::string>());
+      }
+    }
+    EXPECT_EQ(cursor_of(before), before);
+    EXPECT_EQ(arrivals, kArticles);
+    EXPECT_EQ(arrived.size(), static_cast<size_t>(kArticles));
+  });
   server->Stop(SIGTERM);
   // Every article once: the store holds exactly the articles published.
   std::string out;

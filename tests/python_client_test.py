@@ -220,6 +220,43 @@ class PythonClientTest(unittest.TestCase):
         self.assertIn("malformed JSON", run.stderr)
         self.assertIn("4 answered, 2 rejected", run.stderr)
 
+    def test_feed_consumer_resumes_from_its_saved_cursor(self):
+        follow = os.path.join(os.path.dirname(EXAMPLE), "follow_stories.py")
+        state = os.path.join(self.dir.name, "cursor")
+
+        def consume(n):
+            run = subprocess.run(
+                [sys.executable, follow, "--server", self.address,
+                 "--state", state, "--max-events", str(n)],
+                capture_output=True, text=True, timeout=60)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            return [json.loads(line) for line in run.stdout.splitlines()]
+
+        with DedupClient(self.address) as client:
+            client.assign(ARTICLES[0])
+            client.assign(ARTICLES[1])
+            first = consume(1)
+            client.assign(ARTICLES[4])
+            events = list(first) + consume(2)
+            # Every event once, in cursor order, across the two runs.
+            self.assertEqual([int(e["cursor"]) for e in events], [1, 2, 3])
+            self.assertEqual([e["kind"] for e in events],
+                             ["CREATED", "CREATED", "GREW"])
+            self.assertEqual(events[2]["article_id"], "p5")
+            self.assertEqual(events[2]["relation"], "SAME_STORY")
+            # The command line's watch prints the same events.
+            run = subprocess.run(
+                [CLI, "client", "watch", "--server", self.address,
+                 "--after", "1", "--max-events", "2"],
+                capture_output=True, text=True, timeout=60)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            lines = [json.loads(line) for line in run.stdout.splitlines()]
+            def key(e):
+                return (e["cursor"], e["kind"], e["article_id"], e["cluster_id"])
+            self.assertEqual([key(e) for e in lines], [key(e) for e in events[1:]])
+            with self.assertRaises(ValueError):  # not a kind's name
+                client.watch_events(kinds=["MERGE"])
+
 
 def free_port():
     import socket

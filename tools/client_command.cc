@@ -14,11 +14,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/api/api_messages.h"
+#include "services/engine/change_feed.h"
 #include "services/replica/replica_progress.h"
 #include "tools/answer_table.h"
 #include "tools/article_jsonl.h"
@@ -58,6 +60,11 @@ struct ClientFlags {
   std::vector<std::string> article_ids;
   bool undo = false;
   std::string reason;
+  // watch
+  uint64_t after_cursor = 0;
+  std::vector<std::string> kinds;
+  int64_t max_events = 0;  // 0: no end
+  double retry_seconds = 60;
 };
 
 // "1 article", "2 articles".
@@ -440,6 +447,51 @@ class Client {
     return kExitOk;
   }
 
+  // Prints the change feed's events as JSON lines from after
+  // flags_.after_cursor; when the stream breaks (a server restart), it
+  // resumes after the last event printed, for up to retry_seconds.
+  int Watch() {
+    v1::WatchClusterEventsRequest request;
+    request.set_after_cursor(flags_.after_cursor);
+    for (const std::string& name : flags_.kinds) {
+      absl::StatusOr<FeedEvent::Kind> kind = ParseFeedEventKind(name);
+      if (!kind.ok()) {
+        std::cerr << "newsdedup client: --kinds: " << kind.status().message()
+                  << "\n";
+        return kExitUsage;
+      }
+      request.add_kinds(
+          static_cast<v1::ClusterChangeEvent::Kind>(static_cast<int>(*kind)));
+    }
+    request.set_collection(flags_.collection);
+    int64_t printed = 0;
+    absl::Time last_progress = absl::Now();
+    for (;;) {
+      grpc::ClientContext context;  // no deadline: a watch has no end
+      AddCallCredentials(flags_.channel, &context);
+      auto stream = stub_->WatchClusterEvents(&context, request);
+      v1::ClusterChangeEvent event;
+      while (stream->Read(&event)) {
+        std::cout << ApiJson(event) << std::endl;  // a line as it comes
+        request.set_after_cursor(event.cursor());
+        last_progress = absl::Now();
+        if (flags_.max_events > 0 && ++printed >= flags_.max_events) {
+          context.TryCancel();
+          stream->Finish();
+          return kExitOk;
+        }
+      }
+      const grpc::Status status = stream->Finish();
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
+          absl::Now() - last_progress > absl::Seconds(flags_.retry_seconds)) {
+        return Fail(status);
+      }
+      std::cerr << "newsdedup client: " << status.error_message()
+                << "; resuming after cursor " << request.after_cursor() << "\n";
+      absl::SleepFor(absl::Seconds(1));
+    }
+  }
+
   int GetArticle() {
     v1::GetArticleRequest request;
     request.set_article_id(flags_.id);
@@ -789,6 +841,39 @@ void RegisterClientCommand(CLI::App* app, int* exit_code) {
   apart->callback([flags, exit_code] {
     *exit_code = RunClient(*flags, &Client::KeepApart);
   });
+
+  CLI::App* watch = client->add_subcommand(
+      "watch",
+      "Follow the change feed: every change to the stories (created, grew, "
+      "merged, split,\nmoved, representative changed, edited, expired, taken "
+      "down, threads joined) as one\nJSON line, in cursor order, as it "
+      "happens. Store the last cursor and pass it\nas --after to resume "
+      "exactly there, on this server or another replica.");
+  watch
+      ->add_option("--after", flags->after_cursor,
+                   "Start after this cursor (0: the oldest event kept)")
+      ->capture_default_str();
+  watch
+      ->add_option("--kinds", flags->kinds,
+                   "Only these kinds, e.g. --kinds MERGED,SPLIT")
+      ->delimiter(',');
+  watch->add_option("--collection", flags->collection,
+                    "Only events about stories with an article of this "
+                    "collection");
+  watch
+      ->add_option("--max-events", flags->max_events,
+                   "Stop after printing this many (0: follow until "
+                   "interrupted)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  watch
+      ->add_option("--retry-seconds", flags->retry_seconds,
+                   "When the server goes away, keep trying to resume for "
+                   "this long")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  watch->callback(
+      [flags, exit_code] { *exit_code = RunClient(*flags, &Client::Watch); });
 
   CLI::App* health = client->add_subcommand(
       "health", "Ask the standard gRPC health service; exit 0 when SERVING");

@@ -246,6 +246,15 @@ void AddStoreFlags(CLI::App* command, EngineFlags* flags) {
       ->capture_default_str()
       ->group(group);
   command
+      ->add_option("--feed-events", flags->engine.feed_events,
+                   "Change feed events kept (WatchClusterEvents, GET "
+                   "/v1/events): a consumer whose cursor is older must "
+                   "resync from ListClusters. Without a store (--in-memory) "
+                   "the newest 8192 at most")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
       ->add_option("--wal-tail", s.wal_tail,
                    "When the write-ahead log ends in an incomplete record "
                    "although the last server closed the store cleanly (so "

@@ -53,6 +53,7 @@ struct ServeFlags {
   // named.
   JetStreamIngestOptions ingest;
   double ingest_connect_timeout_seconds = 60;
+  JetStreamFeedOptions feed_stream;
 };
 
 // The node `flags` describe: a single server on its store, or a replica
@@ -76,6 +77,16 @@ absl::StatusOr<NodeOptions> NodeOptionsOf(const ServeFlags& flags,
   }
   node.ingest.log = [](absl::string_view event, absl::string_view detail) {
     LogEvent(event == "ingest_dead_letter" ? "warning" : "error", event,
+             {{"detail", std::string(detail)}});
+  };
+  // The feed's publisher speaks to the ingest's NATS (same servers,
+  // credentials and CA) unless told otherwise.
+  node.feed_stream = flags.feed_stream;
+  const std::vector<std::string> feed_servers = node.feed_stream.nats.servers;
+  node.feed_stream.nats = node.ingest.nats;
+  if (!feed_servers.empty()) node.feed_stream.nats.servers = feed_servers;
+  node.feed_stream.log = [](absl::string_view event, absl::string_view detail) {
+    LogEvent(event == "feed_publish_gap" ? "warning" : "error", event,
              {{"detail", std::string(detail)}});
   };
   node.http.access = access;
@@ -399,6 +410,9 @@ int RunServe(ServeFlags& flags) {
     (*node)->Stop();
     return kExitFailure;
   }
+  if (!flags.feed_stream.stream.empty()) {
+    LogEvent("info", "publishing_feed", {{"stream", flags.feed_stream.stream}});
+  }
   if (!flags.ingest.stream.empty()) {
     LogEvent("info", "ingesting",
              {{"stream", flags.ingest.stream},
@@ -444,7 +458,8 @@ int RunServe(ServeFlags& flags) {
   return kExitOk;
 }
 
-// --ingest-*: articles from a JetStream stream (jetstream_ingest.h).
+// --ingest-*: articles from a JetStream stream (jetstream_ingest.h);
+// --feed-*: the change feed to one (jetstream_feed.h).
 void AddIngestFlags(CLI::App* command, ServeFlags* flags) {
   JetStreamIngestOptions& o = flags->ingest;
   const auto group = "Ingest from JetStream (docs/integrations.md)";
@@ -500,6 +515,31 @@ void AddIngestFlags(CLI::App* command, ServeFlags* flags) {
       ->add_option("--ingest-tls-ca", o.nats.tls_ca_file,
                    "CA bundle: ingest from NATS over TLS")
       ->group(group);
+  const auto feed_group = "Change feed to JetStream (docs/integrations.md)";
+  command
+      ->add_option("--feed-stream", flags->feed_stream.stream,
+                   "Publish every change feed event (JSON, headers "
+                   "Newsdedup-Cursor and Newsdedup-Kind) to this JetStream "
+                   "stream, created if missing, each cursor once; off when "
+                   "empty. NATS as for --ingest-url, --ingest-creds, "
+                   "--ingest-tls-ca")
+      ->group(feed_group);
+  command
+      ->add_option("--feed-subject", flags->feed_stream.subject,
+                   "Subject of the events (default STREAM.events)")
+      ->group(feed_group);
+  command
+      ->add_option("--feed-url", flags->feed_stream.nats.servers,
+                   "NATS servers of the feed stream, comma-separated "
+                   "(default: those of the ingest)")
+      ->delimiter(',')
+      ->group(feed_group);
+  command
+      ->add_option("--feed-replicas", flags->feed_stream.replicas,
+                   "Copies of a new feed stream the NATS cluster keeps")
+      ->check(CLI::Range(1, 5))
+      ->capture_default_str()
+      ->group(feed_group);
 }
 
 }  // namespace

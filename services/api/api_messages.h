@@ -29,6 +29,9 @@ struct ServiceLimits {
   // Page sizes of GetCluster and ListClusters: default and maximum.
   int default_page_size = 50;
   int max_page_size = 1000;
+  // Change feed streams served at once (gRPC and Server-Sent Events
+  // each); each holds a thread. More get RESOURCE_EXHAUSTED.
+  int max_watchers = 64;
 };
 
 // Longest id accepted (article and cluster ids), in bytes.

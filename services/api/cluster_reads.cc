@@ -86,6 +86,8 @@ absl::Status ClusterReads::ListClusters(const v1::ListClustersRequest& request,
                " is not a value of ListClustersRequest.SortBy"));
   }
   ASSIGN_OR_RETURN(const int page_size, PageSize(request.page_size()));
+  // Before the list is read: the list reflects every event up to it.
+  response->set_feed_cursor(engine_->FeedCursor());
   PageSnapshots::Page page;
   if (request.page_token().empty()) {
     ASSIGN_OR_RETURN(page, FirstClusterPage(request, page_size, response));

@@ -79,6 +79,7 @@ ClusteringEngineImpl::ClusteringEngineImpl(const EngineOptions& options,
       embedder_(std::move(embedder)),
       bucket_width_(std::max(absl::Hours(1), options.story_window)),
       store_(store),
+      feed_(store, options.feed_events),
       index_(std::move(index)) {}
 
 absl::StatusOr<Assignment> ClusteringEngineImpl::Assign(
@@ -204,9 +205,11 @@ absl::Status ClusteringEngineImpl::DeleteArticle(absl::string_view article_id) {
     StageOnExit stage(this, &ticket);
     ForgetExpiredLocked();
     ASSIGN_OR_RETURN(const int64_t a, FindArticle(article_id));
-    const std::string story = clusters_[Resolve(articles_[a].cluster)].id;
+    const int64_t c = Resolve(articles_[a].cluster);
+    const std::string story = clusters_[c].id;
     RETURN_IF_ERROR(RemoveArticle(a));
     ++stats_.deletions;
+    Publish(FeedEvent::Kind::kTakenDown, c, a);
     Announce(EngineOptions::StoryChange::Kind::kTakedown, story,
              std::string(article_id), "");
   }
@@ -313,6 +316,21 @@ std::vector<ClusterSummary> ClusteringEngineImpl::ListClusters(
                      return a.size > b.size;
                    });
   return out;
+}
+
+absl::StatusOr<FeedPage> ClusteringEngineImpl::ReadFeed(
+    const FeedQuery& query) const {
+  return feed_.Read(query);
+}
+
+bool ClusteringEngineImpl::AwaitFeed(uint64_t after_cursor,
+                                     absl::Duration timeout) const {
+  return feed_.AwaitNewer(after_cursor, timeout);
+}
+
+uint64_t ClusteringEngineImpl::FeedCursor() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return feed_.last_cursor();
 }
 
 absl::Status ClusteringEngineImpl::Writable() const {

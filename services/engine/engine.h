@@ -37,6 +37,7 @@
 #include "absl/types/span.h"
 #include "embeddings/embedder.h"
 #include "services/engine/article.h"
+#include "services/engine/change_feed.h"
 #include "services/engine/engine_options.h"
 #include "services/engine/engine_store.h"
 
@@ -333,6 +334,20 @@ class ClusteringEngine {
   // kFailedPrecondition without a store; the store's.
   virtual absl::StatusOr<EngineStore::BackupInfo> Backup(
       const std::string& backup_dir) = 0;
+
+  // The change feed's events after query.after_cursor that the query's
+  // filters take, up to query.max_events (see change_feed.h). Errors:
+  // kOutOfRange for a cursor older than the feed keeps (resync from
+  // ListClusters); kInvalidArgument for max_events below 1; the store's.
+  virtual absl::StatusOr<FeedPage> ReadFeed(const FeedQuery& query) const = 0;
+  // Waits up to `timeout` for an event after `after_cursor` to become
+  // readable; true once one is (at once if one is already), false when
+  // the time ran out. A watcher reads, then waits, then reads again.
+  virtual bool AwaitFeed(uint64_t after_cursor,
+                         absl::Duration timeout) const = 0;
+  // The newest feed cursor given: every state read afterwards reflects the
+  // events up to it (a consumer that lists the clusters watches from it).
+  virtual uint64_t FeedCursor() const = 0;
 
   virtual EngineStats stats() const = 0;
   virtual const EngineOptions& options() const = 0;

@@ -18,6 +18,16 @@ namespace {
 
 using Kind = EditorialAction::Kind;
 
+// An editor's action is told three times (the story's history, the
+// server's log, the change feed), each record with these fields.
+template <typename From, typename To>
+void CopyEditorialFields(const From& from, To* to) {
+  to->action = from.action;
+  to->editor = from.editor;
+  to->reason = from.reason;
+  to->detail = from.detail;
+}
+
 }  // namespace
 
 absl::StatusOr<int64_t> ClusteringEngineImpl::FindEditableCluster(
@@ -94,10 +104,12 @@ void ClusteringEngineImpl::RecordEdit(int64_t c, const EditorialAction& action,
   change.story_id = cluster.id;
   change.article_id = event.article_id;
   change.absorbed_id = event.cluster_id;
-  change.action = event.action;
-  change.editor = event.editor;
-  change.reason = event.reason;
-  change.detail = event.detail;
+  CopyEditorialFields(event, &change);
+  FeedEvent edited = NewFeedEvent(FeedEvent::Kind::kEdited, c, -1);
+  edited.article_id = event.article_id;
+  edited.related_cluster_id = event.cluster_id;
+  CopyEditorialFields(event, &edited);
+  Publish(std::move(edited));
   cluster.history.push_back(std::move(event));
   MarkDirty(c);
   Announce(change);
@@ -162,6 +174,9 @@ absl::StatusOr<EditResult> ClusteringEngineImpl::EditLocked(
       // The split-off group must not drift back with the next article.
       clusters_[c].kept_apart.push_back(fresh);
       clusters_[fresh].kept_apart.push_back(c);
+      FeedEvent split = NewFeedEvent(FeedEvent::Kind::kSplit, fresh, -1);
+      split.related_cluster_id = clusters_[c].id;
+      Publish(std::move(split));
       // Two events now, one storyline still.
       JoinThreads(c, fresh);
       RecordEdit(c, action, clusters_[fresh].id, "",
@@ -186,6 +201,9 @@ absl::StatusOr<EditResult> ClusteringEngineImpl::EditLocked(
                          " is already in cluster ", clusters_[to].id));
       }
       MoveMember(a, to);
+      FeedEvent moved = NewFeedEvent(FeedEvent::Kind::kMoved, to, a);
+      moved.related_cluster_id = clusters_[from].id;
+      Publish(std::move(moved));
       RecordEdit(
           from, action, clusters_[to].id, action.article_id,
           absl::StrCat("moved ", action.article_id, " to ", clusters_[to].id));

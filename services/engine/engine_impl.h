@@ -40,10 +40,12 @@
 #include "absl/types/span.h"
 #include "embeddings/embedder.h"
 #include "newsdedup/storage/v1/state.pb.h"
+#include "services/engine/change_feed.h"
 #include "services/engine/engine.h"
 #include "services/engine/engine_options.h"
 #include "services/engine/engine_store.h"
 #include "services/engine/internal/centroid.h"
+#include "services/engine/internal/feed_log.h"
 #include "services/engine/internal/interned_names.h"
 #include "services/engine/internal/join_policy.h"
 #include "services/engine/internal/numbered_deque.h"
@@ -112,6 +114,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::Status Writable() const override;
   absl::StatusOr<EngineStore::BackupInfo> Backup(
       const std::string& backup_dir) override;
+  absl::StatusOr<FeedPage> ReadFeed(const FeedQuery& query) const override;
+  bool AwaitFeed(uint64_t after_cursor, absl::Duration timeout) const override;
+  uint64_t FeedCursor() const override;
   EngineStats stats() const override;
   const EngineOptions& options() const override { return options_; }
 
@@ -281,6 +286,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // the logarithm of size): half the window meant three graphs a query.
   const absl::Duration bucket_width_;
   EngineStore* const store_;  // not owned; null: memory only
+  // The change feed; its staging half is ordered by mu_ (see feed_log.h).
+  FeedLog feed_;
 
   mutable absl::Mutex mu_;
   // Synchronises itself: searches run without the engine's lock.
@@ -578,6 +585,24 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   void Announce(const EngineOptions::StoryChange& change) const;
   void Announce(EngineOptions::StoryChange::Kind kind, std::string story_id,
                 std::string article_id, std::string absorbed_id) const;
+
+  // A change feed event about cluster `c`, with its thread and size; `a`
+  // (-1: none) is the article it is about, whose collection is the
+  // event's (the story's members' otherwise). Publish queues one for the
+  // operation in progress (the store gets it with the operation's
+  // changes).
+  FeedEvent NewFeedEvent(FeedEvent::Kind kind, int64_t c, int64_t a) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  void Publish(FeedEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    feed_.Add(std::move(event));
+  }
+  void Publish(FeedEvent::Kind kind, int64_t c, int64_t a)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    feed_.Add(NewFeedEvent(kind, c, a));
+  }
+  // The collections cluster `c`'s members gave, most members first.
+  std::vector<std::string> StoryCollections(int64_t c) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // Appends an event, timed now, to a cluster's history.
   void AddEvent(Cluster* cluster, ClusterEvent::Kind kind,

@@ -89,6 +89,10 @@ struct EngineOptions {
   };
   std::function<void(const StoryChange&)> on_story_change;
 
+  // The change feed (change_feed.h) keeps the newest this many events: in
+  // the store, or (without one) the newest few thousand in memory.
+  int64_t feed_events = 1'000'000;
+
   // Builds the nearest-neighbour index from the options the engine derives
   // (dimension, exact_search_limit, index_search_breadth). Null: the
   // time-sharded graph index (NewTimeShardedIndex). Tests pass a fake;

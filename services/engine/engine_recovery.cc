@@ -8,21 +8,17 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "services/engine/engine_impl.h"
+#include "services/engine/internal/stored_relation.h"
 
 // Persistence: what the engine hands its store after each change, and how
 // it rebuilds itself from the store at start.
 
 namespace newsdedup {
 namespace internal {
-namespace {
 
 using storage::v1::StoredAnswer;
 using storage::v1::StoredClusterEvent;
 
-// The stored enums have numbers of their own (state.proto), mapped here
-// one by one: the C++ order may change, the numbers on disk may not. A
-// number this build does not know comes from a newer writer: refused, not
-// clamped to some other meaning.
 StoredAnswer::Relation ToStoredRelation(Relation relation) {
   switch (relation) {
     case Relation::kNewStory:
@@ -56,6 +52,10 @@ absl::StatusOr<Relation> FromStoredRelation(StoredAnswer::Relation relation) {
       "newsdedup"));
 }
 
+namespace {
+
+// The stored enums have numbers of their own (state.proto), mapped here
+// one by one (see internal/stored_relation.h for Relation's).
 StoredClusterEvent::Kind ToStoredEventKind(ClusterEvent::Kind kind) {
   switch (kind) {
     case ClusterEvent::Kind::kCreated:
@@ -225,6 +225,7 @@ absl::Status ClusteringEngineImpl::Recover() {
       // Vectors of shards that expiry would drop are not indexed at all.
       keep_from_bucket = BucketOf(newest_ - options_.story_window) - 1;
     }
+    feed_.Restore(meta);
     return absl::OkStatus();
   };
   visitor.cluster = [&](const storage::v1::StoredCluster& stored) {
@@ -331,6 +332,7 @@ absl::Status ClusteringEngineImpl::Recover() {
       ++stats_.repaired_representatives;
     }
   }
+  feed_.DiscardPending();  // rebuilding the state changed no story
   stats_.recovered_articles = articles_.end();
   stats_.recovery_seconds = absl::ToDoubleSeconds(absl::Now() - start);
   return absl::OkStatus();
@@ -338,7 +340,9 @@ absl::Status ClusteringEngineImpl::Recover() {
 
 absl::Status ClusteringEngineImpl::WaitDurable(uint64_t ticket) {
   if (store_ == nullptr || ticket == 0) return absl::OkStatus();
-  return store_->WaitDurable(ticket);
+  RETURN_IF_ERROR(store_->WaitDurable(ticket));
+  feed_.Durable(ticket);
+  return absl::OkStatus();
 }
 
 void ClusteringEngineImpl::MarkDirty(int64_t c) {
@@ -347,9 +351,14 @@ void ClusteringEngineImpl::MarkDirty(int64_t c) {
 }
 
 uint64_t ClusteringEngineImpl::StageChanges() {
-  if (store_ == nullptr) return 0;
+  if (store_ == nullptr) {
+    feed_.Stage(nullptr);
+    feed_.Staged(0);
+    return 0;
+  }
   if (new_articles_.empty() && deleted_seqs_.empty() &&
-      dirty_clusters_.empty() && forgotten_clusters_.empty()) {
+      dirty_clusters_.empty() && forgotten_clusters_.empty() &&
+      !feed_.has_pending()) {
     return last_ticket_;
   }
   EngineStore::Batch batch;
@@ -376,11 +385,13 @@ uint64_t ClusteringEngineImpl::StageChanges() {
     batch.meta.set_has_newest(true);
     batch.meta.set_newest_unix_nanos(absl::ToUnixNanos(newest_));
   }
+  feed_.Stage(&batch);
   new_articles_.clear();
   deleted_seqs_.clear();
   dirty_clusters_.clear();
   forgotten_clusters_.clear();
   last_ticket_ = store_->Stage(std::move(batch));
+  feed_.Staged(last_ticket_);
   return last_ticket_;
 }
 

@@ -36,7 +36,15 @@ void ClusteringEngineImpl::ForgetExpiredLocked() {
     const int64_t c = Resolve(record.cluster);
     if (!RemoveArticle(retention_cursor_).ok()) break;  // index error: later
     ++sweep.articles;
-    if (clusters_[c].members.empty()) ++sweep.expired_stories;
+    if (clusters_[c].members.empty()) {
+      ++sweep.expired_stories;
+      // Its members are gone: the last one's collection names it.
+      FeedEvent expired = NewFeedEvent(FeedEvent::Kind::kExpired, c, -1);
+      if (record.collection >= 0) {
+        expired.collections = {collections_.Name(record.collection)};
+      }
+      Publish(std::move(expired));
+    }
     ForgetOldEvents(&clusters_[c], cutoff);
   }
   // Records before the cursor are removed: their numbers are still named

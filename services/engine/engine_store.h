@@ -36,6 +36,10 @@ class EngineStore {
     std::vector<storage::v1::StoredCluster> put_clusters;
     std::vector<int64_t> delete_clusters;  // by number
     storage::v1::StoreMeta meta;           // replaces the stored one
+    // Change feed events to add, and the cursor below which every event
+    // goes (0: none).
+    std::vector<storage::v1::StoredFeedEvent> put_events;
+    uint64_t delete_events_before = 0;
   };
 
   // What Load() reports, in this order: the meta record (once, possibly
@@ -52,6 +56,19 @@ class EngineStore {
   // Reads the whole store back. Errors: kDataLoss for a record that does
   // not parse; the store's read errors.
   virtual absl::Status Load(const Visitor& visitor) = 0;
+
+  // Up to `limit` stored change feed events after `after_cursor`, in
+  // cursor order, into `out` (durable ones, and perhaps some of the batches
+  // being written). Errors: kUnimplemented for a store that keeps none;
+  // kDataLoss for a record that does not parse; the store's read errors.
+  virtual absl::Status ReadEvents(
+      uint64_t after_cursor, int limit,
+      std::vector<storage::v1::StoredFeedEvent>* out) const {
+    (void)after_cursor;
+    (void)limit;
+    (void)out;
+    return absl::UnimplementedError("this store keeps no change feed");
+  }
 
   // Queues `batch` behind every batch staged before it and returns its
   // ticket (increasing from 1). Cheap: called under the engine's lock.

@@ -1,6 +1,10 @@
 #include <algorithm>
 #include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -239,9 +243,12 @@ Assignment ClusteringEngineImpl::Record(const Article& article, uint64_t hash,
   const int64_t a = AppendRecord(std::move(record), &cluster);
   if (store_ != nullptr) new_articles_.push_back({a, &article});
   MarkDirty(c);
+  FeedEvent::Kind change =
+      answer.version > 1 ? FeedEvent::Kind::kUpdated : FeedEvent::Kind::kGrew;
   if (cluster.representative < 0) {
     cluster.representative = a;
     AddEvent(&cluster, ClusterEvent::Kind::kCreated, cluster.id, article.id);
+    change = FeedEvent::Kind::kCreated;
   }
   if (Dated(article.published) && article.published > newest_) {
     newest_ = article.published;  // exact duplicates advance it too
@@ -252,6 +259,9 @@ Assignment ClusteringEngineImpl::Record(const Article& article, uint64_t hash,
   FillClusterView(c, &answer);
   articles_.back().answer = Compact(answer);
   CountReferences(a, +1);
+  FeedEvent event = NewFeedEvent(change, c, a);
+  event.relation = answer.relation;
+  Publish(std::move(event));
   return answer;
 }
 
@@ -268,6 +278,9 @@ void ClusteringEngineImpl::JoinThreads(int64_t c, int64_t d) {
   clusters_[younger].thread_parent = older;
   clusters_[older].thread_children.push_back(younger);
   MarkDirty(younger);
+  FeedEvent event = NewFeedEvent(FeedEvent::Kind::kThreadsJoined, c, -1);
+  event.related_thread_id = absl::StrCat("thread-", younger + 1);
+  Publish(std::move(event));
 }
 
 void ClusteringEngineImpl::LinkThreads(int64_t c,
@@ -307,6 +320,46 @@ void ClusteringEngineImpl::SetRepresentative(int64_t c, int64_t a) {
            articles_[a].id);
   Announce(EngineOptions::StoryChange::Kind::kRepresentativeChanged, cluster.id,
            articles_[a].id, "");
+  Publish(FeedEvent::Kind::kRepresentativeChanged, c, a);
+}
+
+FeedEvent ClusteringEngineImpl::NewFeedEvent(FeedEvent::Kind kind, int64_t c,
+                                             int64_t a) const {
+  FeedEvent event;
+  event.kind = kind;
+  event.time = Now();
+  event.cluster_id = clusters_[c].id;
+  event.thread_id = ThreadId(c);
+  event.cluster_size = static_cast<int>(clusters_[c].members.size());
+  if (a >= 0) {
+    event.article_id = articles_[a].id;
+    if (articles_[a].collection >= 0) {
+      event.collections.push_back(collections_.Name(articles_[a].collection));
+    }
+  } else {
+    event.collections = StoryCollections(c);
+  }
+  return event;
+}
+
+std::vector<std::string> ClusteringEngineImpl::StoryCollections(
+    int64_t c) const {
+  absl::flat_hash_map<int32_t, int> members_by_collection;
+  for (int64_t m : clusters_[c].members) {
+    if (articles_[m].collection >= 0) {
+      ++members_by_collection[articles_[m].collection];
+    }
+  }
+  std::vector<std::pair<int, int32_t>> ranked;  // (-members, collection)
+  for (const auto& [collection, n] : members_by_collection) {
+    ranked.emplace_back(-n, collection);
+  }
+  std::sort(ranked.begin(), ranked.end());
+  std::vector<std::string> names;
+  for (const auto& [n, collection] : ranked) {
+    names.push_back(collections_.Name(collection));
+  }
+  return names;
 }
 
 void ClusteringEngineImpl::Announce(
@@ -432,9 +485,13 @@ int64_t ClusteringEngineImpl::Absorb(int64_t survivor, int64_t absorbed) {
   s.aliases.push_back(x.id);
   s.aliases.insert(s.aliases.end(), x.aliases.begin(), x.aliases.end());
   s.span.Extend(x.span);
+  FeedEvent merged = NewFeedEvent(FeedEvent::Kind::kMerged, survivor, -1);
+  merged.related_cluster_id = x.id;
+  Publish(std::move(merged));
   JoinThreads(survivor, absorbed);
   AddEvent(&s, ClusterEvent::Kind::kAbsorbed, x.id, "");
   Announce(EngineOptions::StoryChange::Kind::kMerge, s.id, "", x.id);
+
   x.merged_into = survivor;
   // Stories x absorbed earlier now point at the survivor, so that no
   // absorbed record depends on another: each can be forgotten alone.

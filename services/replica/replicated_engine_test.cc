@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -50,6 +51,28 @@ bool WaitWritable(const ReplicatedEngine& replica) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   return replica.Writable().ok();
+}
+
+// A replica's change feed from `after` on, one line per event, for
+// comparing replicas.
+std::vector<std::string> FeedOf(const ClusteringEngine& engine,
+                                uint64_t after = 0) {
+  std::vector<std::string> lines;
+  FeedQuery query;
+  query.after_cursor = after;
+  for (;;) {
+    absl::StatusOr<FeedPage> page = engine.ReadFeed(query);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (!page.ok()) return lines;
+    for (const FeedEvent& e : page->events) {
+      lines.push_back(absl::StrCat(e.cursor, " ", FeedEventKindName(e.kind),
+                                   " ", e.cluster_id, " ", e.article_id, " ",
+                                   e.related_cluster_id, " ",
+                                   absl::FormatTime(e.time)));
+    }
+    if (page->next_cursor >= page->newest_cursor) return lines;
+    query.after_cursor = page->next_cursor;
+  }
 }
 
 class ReplicatedEngineTest : public ::testing::Test {
@@ -147,10 +170,17 @@ TEST_F(ReplicatedEngineTest, EditorialActionsAreLogEntriesEveryReplicaApplies) {
     EXPECT_EQ(history.back().editor, "Ana Editor");
   }
   EXPECT_EQ(ComputeStateDigest(*a).digest, ComputeStateDigest(*b).digest);
+  // The same change feed, cursor for cursor: the split reaches both.
+  const std::vector<std::string> feed = FeedOf(*a);
+  EXPECT_EQ(FeedOf(*b), feed);
+  EXPECT_TRUE(std::any_of(feed.begin(), feed.end(), [](const std::string& e) {
+    return absl::StrContains(e, " SPLIT ");
+  }));
   // A replica that starts later replays the edits to the same state.
   auto late = StartReplica(log_.get());
   ASSERT_TRUE(WaitWritable(*late));
   EXPECT_EQ(ComputeStateDigest(*late).digest, ComputeStateDigest(*a).digest);
+  EXPECT_EQ(FeedOf(*late), feed);
   EXPECT_EQ(late->GetCluster(quake)->representative_id, "q3");
 }
 
@@ -389,6 +419,18 @@ TEST_F(ReplicatedEngineTest, RestartsFromACheckpointToTheSameState) {
   EXPECT_EQ(expected.articles, kArticles);
   EXPECT_EQ(ComputeStateDigest(*restarted).digest, expected.digest);
   EXPECT_EQ(ComputeStateDigest(*fresh).digest, expected.digest);
+  // The same change feed on each, through checkpoints and a restart: a
+  // consumer that read half from one replica resumes on another.
+  const std::vector<std::string> feed = FeedOf(*live);
+  ASSERT_GE(feed.size(), static_cast<size_t>(kArticles));
+  EXPECT_EQ(FeedOf(*restarted), feed);
+  EXPECT_EQ(FeedOf(*fresh), feed);
+  std::vector<std::string> switched(feed.begin(),
+                                    feed.begin() + feed.size() / 2);
+  // (Cursors count from 1: the first half ends at cursor size / 2.)
+  const std::vector<std::string> rest = FeedOf(*restarted, feed.size() / 2);
+  switched.insert(switched.end(), rest.begin(), rest.end());
+  EXPECT_EQ(switched, feed);
   // Each store holds the same state, and says which entry it reflects:
   // the last article's (at most one checkpoint entry follows it).
   live.reset();

@@ -93,6 +93,7 @@ void DedupServer::Shutdown() {
     shut_down_ = true;
   }
   server_->GetHealthCheckService()->SetServingStatus(false);
+  service_.StopWatchers();  // a watch never ends by itself
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoSeconds(options_.shutdown_grace));
 }

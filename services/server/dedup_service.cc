@@ -4,7 +4,9 @@
 #include <deque>
 #include <limits>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -207,6 +209,156 @@ class AssignStreamReactor final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// Serves one WatchClusterEvents stream from a thread of its own, which
+// reads the feed, writes each event and waits for the write before the
+// next (gRPC allows one write in flight), and between events waits on the
+// feed in short slices, so that a cancel or StopWatchers ends the stream
+// within a slice. The reactor deletes itself once both its thread and gRPC
+// are done with it.
+class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  WatchReactor(DedupServiceImpl* service, FeedQuery query)
+      : service_(service), query_(std::move(query)) {
+    std::thread([this] { Run(); }).detach();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    write_pending_ = false;
+    write_ok_ = ok;
+  }
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  }
+  void OnDone() override {
+    bool last = false;
+    {
+      absl::MutexLock lock(&mu_);
+      grpc_done_ = true;
+      last = thread_done_;
+    }
+    if (last) Release();
+  }
+
+ private:
+  static constexpr absl::Duration kWaitSlice = absl::Milliseconds(200);
+
+  void Run() {
+    const grpc::Status status = ToGrpcStatus(Stream());
+    Finish(status);
+    bool last = false;
+    {
+      absl::MutexLock lock(&mu_);
+      thread_done_ = true;
+      last = grpc_done_;
+    }
+    if (last) Release();
+  }
+
+  // Streams events until the client goes, the server stops or the feed
+  // fails; the status to finish with.
+  absl::Status Stream() {
+    for (;;) {
+      if (Stopped()) {
+        return absl::UnavailableError(
+            "the server is stopping; resume from the last cursor received");
+      }
+      {
+        absl::MutexLock lock(&mu_);
+        if (cancelled_) return absl::CancelledError("cancelled");
+      }
+      ASSIGN_OR_RETURN(std::vector<v1::ClusterChangeEvent> events,
+                       service_->feed_.Next(&query_, kWaitSlice));
+      for (const v1::ClusterChangeEvent& event : events) {
+        RETURN_IF_ERROR(SerializeResponse(event, &buffer_));
+        {
+          absl::MutexLock lock(&mu_);
+          write_pending_ = true;
+        }
+        StartWrite(&buffer_);
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](bool* pending) { return !*pending; }, &write_pending_));
+        if (!write_ok_) return absl::CancelledError("the stream broke");
+      }
+    }
+  }
+
+  bool Stopped() {
+    absl::MutexLock lock(&service_->watchers_mu_);
+    return service_->stopping_watchers_;
+  }
+
+  void Release() {
+    DedupServiceImpl* service = service_;
+    delete this;
+    absl::MutexLock lock(&service->watchers_mu_);
+    --service->watchers_;
+  }
+
+  DedupServiceImpl* const service_;
+  FeedQuery query_;  // its after_cursor follows the stream
+  grpc::ByteBuffer buffer_;
+
+  absl::Mutex mu_;
+  bool write_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_ok_ ABSL_GUARDED_BY(mu_) = true;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool thread_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool grpc_done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+namespace {
+
+// Ends a server stream at once with the refusal it gets.
+class RefusedWriteReactor final
+    : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+ public:
+  explicit RefusedWriteReactor(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+DedupServiceImpl::~DedupServiceImpl() {
+  StopWatchers();
+  absl::MutexLock lock(&watchers_mu_);
+  watchers_mu_.Await(absl::Condition(
+      +[](int* watchers) { return *watchers == 0; }, &watchers_));
+}
+
+void DedupServiceImpl::StopWatchers() {
+  absl::MutexLock lock(&watchers_mu_);
+  stopping_watchers_ = true;
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>*
+DedupServiceImpl::WatchClusterEvents(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* request) {
+  v1::WatchClusterEventsRequest parsed;
+  absl::Status status =
+      AuthorizeCall(access_, *context, Role::kRead, "WatchClusterEvents")
+          .status();
+  if (status.ok()) status = ParseRequest(*request, &parsed);
+  absl::StatusOr<FeedQuery> query = ClusterFeed::QueryOf(parsed);
+  if (status.ok()) status = query.status();
+  if (status.ok()) {
+    absl::MutexLock lock(&watchers_mu_);
+    if (stopping_watchers_) {
+      status = absl::UnavailableError("the server is stopping");
+    } else if (watchers_ >= limits_.max_watchers) {
+      status = absl::ResourceExhaustedError(
+          StrCat("the server serves ", limits_.max_watchers,
+                 " change feed streams at most; try again later"));
+    } else {
+      ++watchers_;
+    }
+  }
+  if (!status.ok()) return new RefusedWriteReactor(ToGrpcStatus(status));
+  return new WatchReactor(this, *std::move(query));
+}
+
 DedupServiceImpl::DedupServiceImpl(ClusteringEngine* engine,
                                    const ServiceLimits& limits,
                                    const ReplicaProgress* replica,
@@ -217,7 +369,8 @@ DedupServiceImpl::DedupServiceImpl(ClusteringEngine* engine,
       access_(access),
       intake_(engine, limits),
       reads_(engine, limits),
-      edits_(engine, limits) {}
+      edits_(engine, limits),
+      feed_(engine) {}
 
 absl::Status DedupServiceImpl::AwaitMinSequence(
     grpc::CallbackServerContext* context) const {

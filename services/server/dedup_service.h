@@ -15,12 +15,15 @@
 
 #include <cstddef>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
 #include "services/api/api_messages.h"
 #include "services/api/article_intake.h"
 #include "services/api/cluster_edits.h"
+#include "services/api/cluster_feed.h"
 #include "services/api/cluster_reads.h"
 #include "services/engine/engine.h"
 #include "services/replica/replica_progress.h"
@@ -57,7 +60,9 @@ using RawDedupService = v1::DedupService::WithRawCallbackMethod_Assign<
                         v1::DedupService::WithRawCallbackMethod_FindSimilar<
                             v1::DedupService::
                                 WithRawCallbackMethod_DeleteArticle<
-                                    RawEditorialMethods>>>>>>>>;
+                                    v1::DedupService::
+                                        WithRawCallbackMethod_WatchClusterEvents<
+                                            RawEditorialMethods>>>>>>>>>;
 
 class DedupServiceImpl final : public RawDedupService {
  public:
@@ -68,6 +73,13 @@ class DedupServiceImpl final : public RawDedupService {
   DedupServiceImpl(ClusteringEngine* engine, const ServiceLimits& limits,
                    const ReplicaProgress* replica = nullptr,
                    const AccessControl* access = nullptr);
+  // Waits for the watch streams to end (StopWatchers ends them).
+  ~DedupServiceImpl() override;
+
+  // Ends every WatchClusterEvents stream (UNAVAILABLE: resume from the
+  // last cursor) and refuses new ones: a server shutting down calls it
+  // first, since a watch never ends by itself.
+  void StopWatchers();
 
   grpc::ServerUnaryReactor* Assign(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
@@ -83,6 +95,9 @@ class DedupServiceImpl final : public RawDedupService {
   grpc::ServerUnaryReactor* ListClusters(grpc::CallbackServerContext* context,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchClusterEvents(
+      grpc::CallbackServerContext* context,
+      const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* GetArticle(grpc::CallbackServerContext* context,
                                        const grpc::ByteBuffer* request,
                                        grpc::ByteBuffer* response) override;
@@ -110,6 +125,7 @@ class DedupServiceImpl final : public RawDedupService {
 
  private:
   friend class AssignStreamReactor;
+  friend class WatchReactor;
 
   // Checks that the caller holds `needed`, parses the request, runs
   // `handle` and serialises its response; the call finishes with the first
@@ -178,6 +194,11 @@ class DedupServiceImpl final : public RawDedupService {
   ArticleIntake intake_;
   ClusterReads reads_;
   ClusterEdits edits_;
+  ClusterFeed feed_;
+
+  absl::Mutex watchers_mu_;
+  int watchers_ ABSL_GUARDED_BY(watchers_mu_) = 0;  // streams not done
+  bool stopping_watchers_ ABSL_GUARDED_BY(watchers_mu_) = false;
 };
 
 }  // namespace newsdedup

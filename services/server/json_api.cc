@@ -3,13 +3,18 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "services/api/api_messages.h"
@@ -276,6 +281,129 @@ ApiRoute StreamAssignRoute(ArticleIntake* intake) {
   return route;
 }
 
+// The request of GET /v1/events: its query parameters, and the
+// Last-Event-ID header an EventSource sends when it reconnects (it wins
+// over after_cursor: it is the newer).
+absl::StatusOr<v1::WatchClusterEventsRequest> ToWatchRequest(
+    const httplib::Request& req) {
+  v1::WatchClusterEventsRequest out;
+  std::string cursor = Param(req, "after_cursor");
+  if (req.has_header("Last-Event-ID")) {
+    cursor = req.get_header_value("Last-Event-ID");
+  }
+  uint64_t after = 0;
+  if (!cursor.empty() && !absl::SimpleAtoi(cursor, &after)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("after_cursor (or Last-Event-ID): '", cursor,
+                     "' is not a cursor (a non-negative integer)"));
+  }
+  out.set_after_cursor(after);
+  if (const std::string kinds = Param(req, "kinds"); !kinds.empty()) {
+    for (absl::string_view name : absl::StrSplit(kinds, ',')) {
+      absl::StatusOr<FeedEvent::Kind> kind = ParseFeedEventKind(name);
+      if (!kind.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("kinds: ", kind.status().message()));
+      }
+      out.add_kinds(
+          static_cast<v1::ClusterChangeEvent::Kind>(static_cast<int>(*kind)));
+    }
+  }
+  out.set_collection(Param(req, "collection"));
+  return out;
+}
+
+// What a Server-Sent Events stream holds between calls of its provider.
+struct EventStream {
+  FeedQuery query;
+  std::vector<v1::ClusterChangeEvent> ready;  // read, not yet sent
+  absl::Time last_write = absl::Now();
+};
+
+// GET /v1/events: the change feed as Server-Sent Events (the browser's
+// EventSource): each event's `id` is its cursor, `event` its kind and
+// `data` its ClusterChangeEvent as JSON; a comment every 15 s while
+// nothing happens keeps proxies from closing the connection. A stale
+// cursor is a 400 before the stream starts; at most `max_streams` streams
+// at once (each holds one of the server's threads), 429 beyond.
+ApiRoute WatchEventsRoute(const ClusterFeed* feed, int max_streams) {
+  ApiRoute route;
+  route.method = "GET";
+  route.path = "/v1/events";
+  route.summary =
+      "The change feed as Server-Sent Events; Last-Event-ID resumes "
+      "(WatchClusterEvents)";
+  route.role = Role::kRead;
+  route.answer = v1::ClusterChangeEvent::descriptor();
+  route.answer_type = "text/event-stream";
+  route.query = {"after_cursor", "kinds", "collection"};
+  auto open = std::make_shared<std::atomic<int>>(0);
+  route.handle = [feed, max_streams, open, query = route.query](
+                     const httplib::Request& req, httplib::Response& res) {
+    auto stream = std::make_shared<EventStream>();
+    absl::Status status = OnlyParams(req, query);
+    absl::StatusOr<v1::WatchClusterEventsRequest> request = ToWatchRequest(req);
+    if (status.ok()) status = request.status();
+    if (status.ok()) {
+      absl::StatusOr<FeedQuery> parsed = ClusterFeed::QueryOf(*request);
+      status = parsed.status();
+      if (parsed.ok()) stream->query = *std::move(parsed);
+    }
+    if (status.ok()) {
+      // The first read answers a stale cursor with an HTTP error.
+      absl::StatusOr<std::vector<v1::ClusterChangeEvent>> first =
+          feed->Next(&stream->query, absl::ZeroDuration());
+      status = first.status();
+      if (first.ok()) stream->ready = *std::move(first);
+    }
+    if (status.ok() && open->fetch_add(1) >= max_streams) {
+      open->fetch_sub(1);
+      status = absl::ResourceExhaustedError(
+          absl::StrCat("the server serves ", max_streams,
+                       " event streams at most; try again later"));
+    }
+    if (!status.ok()) {
+      AnswerError(res, status);
+      return;
+    }
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [feed, stream](size_t /*offset*/, httplib::DataSink& sink) {
+          if (!sink.is_writable()) return false;
+          std::string out;
+          if (stream->ready.empty()) {
+            absl::StatusOr<std::vector<v1::ClusterChangeEvent>> next =
+                feed->Next(&stream->query, absl::Milliseconds(200));
+            if (!next.ok()) {
+              v1::Error error;
+              ToProto(next.status(), &error);
+              out =
+                  absl::StrCat("event: error\ndata: ", ApiJson(error), "\n\n");
+              sink.write(out.data(), out.size());
+              return false;
+            }
+            stream->ready = *std::move(next);
+          }
+          for (const v1::ClusterChangeEvent& event : stream->ready) {
+            absl::StrAppend(&out, "id: ", event.cursor(), "\nevent: ",
+                            v1::ClusterChangeEvent::Kind_Name(event.kind()),
+                            "\ndata: ", ApiJson(event), "\n\n");
+          }
+          stream->ready.clear();
+          const absl::Time now = absl::Now();
+          if (out.empty() && now - stream->last_write > absl::Seconds(15)) {
+            out = ": keep-alive\n\n";
+          }
+          if (out.empty()) return true;  // writing nothing would end it
+          stream->last_write = now;
+          return sink.write(out.data(), out.size());
+        },
+        [open](bool /*success*/) { open->fetch_sub(1); });
+  };
+  return route;
+}
+
 const ApiRoute* FindRouteByPath(const std::vector<ApiRoute>& routes,
                                 absl::string_view method,
                                 absl::string_view path) {
@@ -399,9 +527,12 @@ void AnswerError(httplib::Response& res, const absl::Status& status) {
 
 std::vector<ApiRoute> JsonApiRoutes(ArticleIntake* intake, ClusterReads* reads,
                                     ClusterEdits* edits,
+                                    const ClusterFeed* feed,
+                                    int max_event_streams,
                                     CallerOfRequest caller_of) {
   std::vector<ApiRoute> routes;
   AddV1Routes(intake, reads, edits, caller_of, &routes);
+  routes.push_back(WatchEventsRoute(feed, max_event_streams));
   std::vector<ApiRoute> dashboard;
   AddDashboardRoutes(reads, edits, caller_of, routes, &dashboard);
   for (ApiRoute& route : dashboard) routes.push_back(std::move(route));

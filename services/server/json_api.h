@@ -23,6 +23,7 @@
 #include "google/protobuf/descriptor.h"
 #include "services/api/article_intake.h"
 #include "services/api/cluster_edits.h"
+#include "services/api/cluster_feed.h"
 #include "services/api/cluster_reads.h"
 #include "services/server/access_control.h"
 
@@ -69,8 +70,12 @@ using CallerOfRequest =
 
 // Every route of both schemes over these objects (which must outlive the
 // routes). Each handler refuses query parameters it does not take.
+// `max_event_streams`: change feed streams (GET /v1/events) served at
+// once.
 std::vector<ApiRoute> JsonApiRoutes(ArticleIntake* intake, ClusterReads* reads,
                                     ClusterEdits* edits,
+                                    const ClusterFeed* feed,
+                                    int max_event_streams,
                                     CallerOfRequest caller_of);
 
 // The route serving `method` on `path`; null for none.

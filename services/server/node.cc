@@ -66,9 +66,14 @@ absl::Status Node::Serve() {
 }
 
 absl::Status Node::StartIngest() {
-  if (options_.ingest.stream.empty()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(ingest_,
-                   JetStreamIngest::Start(options_.ingest, engine_.get()));
+  if (!options_.ingest.stream.empty()) {
+    ASSIGN_OR_RETURN(ingest_,
+                     JetStreamIngest::Start(options_.ingest, engine_.get()));
+  }
+  if (!options_.feed_stream.stream.empty()) {
+    ASSIGN_OR_RETURN(feed_stream_,
+                     JetStreamFeed::Start(options_.feed_stream, engine_.get()));
+  }
   return absl::OkStatus();
 }
 
@@ -125,6 +130,10 @@ void Node::Stop() {
   if (ingest_ != nullptr) {
     ingest_->Stop();
     ingest_.reset();
+  }
+  if (feed_stream_ != nullptr) {
+    feed_stream_->Stop();
+    feed_stream_.reset();
   }
   if (grpc_ != nullptr) {
     grpc_->Shutdown();

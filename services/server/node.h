@@ -25,6 +25,7 @@
 #include "services/replica/replicated_engine.h"
 #include "services/replication/jetstream_log.h"
 #include "services/server/dedup_server.h"
+#include "services/server/jetstream_feed.h"
 #include "services/server/jetstream_ingest.h"
 #include "services/server/ops_http_server.h"
 #include "services/server/prometheus_registry.h"
@@ -58,6 +59,9 @@ struct NodeOptions {
   // Ingest from a JetStream stream (jetstream_ingest.h): on when
   // ingest.stream is not empty; started once the node serves.
   JetStreamIngestOptions ingest;
+  // The change feed published to a JetStream stream (jetstream_feed.h):
+  // on when feed_stream.stream is not empty; started with the ingest.
+  JetStreamFeedOptions feed_stream;
 
   // A single node's durable store directory: its disk use is exported,
   // and the node writes the gRPC address into it for `newsdedup admin`
@@ -75,15 +79,16 @@ class Node {
 
   // Starts the HTTP server (if any), then the gRPC server, which reports
   // the engine's health from its first probe on, then the ingest from
-  // JetStream (if any).
+  // JetStream and the feed's publisher to it (if any).
   absl::Status Serve();
   // The steps of Serve(), for a caller that reports each.
   absl::Status StartHttp();
   absl::Status StartGrpc();
   absl::Status StartIngest();
 
-  // Stops the ingest, stops accepting calls, lets gRPC's in-flight ones
-  // finish within the grace period, then stops HTTP. Idempotent.
+  // Stops the ingest and the feed's publisher, stops accepting calls, lets
+  // gRPC's in-flight ones finish within the grace period, then stops HTTP.
+  // Idempotent.
   void Stop();
 
   // Reports the engine's health to gRPC health checks when it changed:
@@ -111,6 +116,7 @@ class Node {
   std::unique_ptr<OpsHttpServer> http_;
   std::unique_ptr<DedupServer> grpc_;
   std::unique_ptr<JetStreamIngest> ingest_;
+  std::unique_ptr<JetStreamFeed> feed_stream_;
   std::string address_file_;
   bool writable_ = false;
 };

@@ -316,7 +316,8 @@ OpsHttpServer::OpsHttpServer(ClusteringEngine* engine, const HttpAccess& access)
     : access_(access),
       intake_(engine, ServiceLimits()),
       reads_(engine, ServiceLimits()),
-      edits_(engine, ServiceLimits()) {}
+      edits_(engine, ServiceLimits()),
+      feed_(engine) {}
 
 bool OpsHttpServer::TokensRequired() const {
   return access_.access != nullptr && access_.access->enabled();
@@ -396,7 +397,7 @@ bool OpsHttpServer::Refuse(const httplib::Request& req,
 
 void OpsHttpServer::ServeApi() {
   routes_ = JsonApiRoutes(
-      &intake_, &reads_, &edits_,
+      &intake_, &reads_, &edits_, &feed_, kEventStreams,
       [this](const httplib::Request& req) { return CallerOf(req); });
   for (const ApiRoute& route : routes_) {
     if (route.method == "GET") server_->Get(route.regex, route.handle);

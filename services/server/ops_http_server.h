@@ -114,6 +114,9 @@ class OpsHttpServer {
   // Connections served at once (one thread each); more wait in the
   // kernel's accept queue.
   static constexpr int kConnectionThreads = 64;
+  // Change feed streams (GET /v1/events) served at once: each holds a
+  // connection thread, and probes and scrapes need the rest.
+  static constexpr int kEventStreams = 16;
   // An idle keep-alive connection is closed after this long, so idle
   // clients never hold the threads that probes and scrapes need.
   static constexpr int kIdleKeepAliveSeconds = 1;
@@ -148,6 +151,7 @@ class OpsHttpServer {
   ArticleIntake intake_;
   ClusterReads reads_;
   ClusterEdits edits_;
+  ClusterFeed feed_;
   std::vector<ApiRoute> routes_;
   std::thread thread_;
   int port_ = 0;

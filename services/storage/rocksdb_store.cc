@@ -33,6 +33,7 @@ namespace {
 
 using storage::v1::StoredArticle;
 using storage::v1::StoredCluster;
+using storage::v1::StoredFeedEvent;
 using storage::v1::StoreMeta;
 
 constexpr char kMetaKey[] = "m";
@@ -43,6 +44,7 @@ constexpr char kMetaKey[] = "m";
 constexpr int64_t kResumeFreeBytes = int64_t{4} << 20;
 constexpr char kArticlePrefix = 'a';
 constexpr char kClusterPrefix = 'c';
+constexpr char kEventPrefix = 'e';
 
 // Prefix byte + big-endian number: keys sort in number order.
 std::string NumberKey(char prefix, int64_t number) {
@@ -367,6 +369,27 @@ class RecordReader {
     return Scan<StoredArticle>(kArticlePrefix, visitor.article);
   }
 
+  absl::Status ReadEvents(uint64_t after_cursor, int limit,
+                          std::vector<StoredFeedEvent>* out) const {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions()));
+    const std::string start =
+        NumberKey(kEventPrefix, static_cast<int64_t>(after_cursor + 1));
+    for (it->Seek(start);
+         it->Valid() && it->key()[0] == kEventPrefix && limit > 0;
+         it->Next(), --limit) {
+      StoredFeedEvent& event = out->emplace_back();
+      if (it->key().size() != 9 ||
+          !event.ParseFromArray(it->value().data(),
+                                static_cast<int>(it->value().size()))) {
+        return absl::DataLossError(
+            absl::StrCat("store in ", path_, ": feed event ",
+                         it->key().ToString(/*hex=*/true), " does not parse"));
+      }
+    }
+    return FromRocksDb(it->status(), path_, "reading the change feed");
+  }
+
   // Whether this build may use the store `meta` describes.
   absl::Status CheckCompatible(const StoreMeta& meta,
                                const std::string& fingerprint) const {
@@ -456,6 +479,13 @@ class RocksDbStore final : public EngineStore {
   absl::Status Load(const Visitor& visitor) override {
     if (db_ == nullptr) return Closed();
     return RecordReader(db_.get(), options_.path).Load(visitor);
+  }
+
+  absl::Status ReadEvents(uint64_t after_cursor, int limit,
+                          std::vector<StoredFeedEvent>* out) const override {
+    if (db_ == nullptr) return Closed();
+    return RecordReader(db_.get(), options_.path)
+        .ReadEvents(after_cursor, limit, out);
   }
 
   uint64_t Stage(Batch batch) override {
@@ -600,6 +630,15 @@ class RocksDbStore final : public EngineStore {
       for (int64_t number : b.delete_clusters) {
         out.Delete(NumberKey(kClusterPrefix, number));
       }
+      if (b.delete_events_before > 0) {
+        out.DeleteRange(NumberKey(kEventPrefix, 0),
+                        NumberKey(kEventPrefix, static_cast<int64_t>(
+                                                    b.delete_events_before)));
+      }
+      for (const StoredFeedEvent& e : b.put_events) {
+        out.Put(NumberKey(kEventPrefix, static_cast<int64_t>(e.cursor())),
+                e.SerializeAsString());
+      }
     }
     if (!batches->empty()) {
       StoreMeta& meta = batches->back().meta;
@@ -641,6 +680,10 @@ class ReadOnlyStore final : public EngineStore {
 
   absl::Status Load(const Visitor& visitor) override {
     return RecordReader(db_.get(), path_).Load(visitor);
+  }
+  absl::Status ReadEvents(uint64_t after_cursor, int limit,
+                          std::vector<StoredFeedEvent>* out) const override {
+    return RecordReader(db_.get(), path_).ReadEvents(after_cursor, limit, out);
   }
   uint64_t Stage(Batch) override { return ++staged_; }
   absl::Status WaitDurable(uint64_t) override { return Writable(); }
@@ -818,6 +861,13 @@ absl::StatusOr<StoreCheckReport> CheckStore(const std::string& path) {
         continue;
       }
       ++report.clusters;
+    } else if (key.size() == 9 && key[0] == kEventPrefix) {
+      StoredFeedEvent e;
+      if (!e.ParseFromArray(value.data(), size) ||
+          e.cursor() != static_cast<uint64_t>(NumberOfKey(key))) {
+        report.problems.push_back(
+            absl::StrCat("feed event ", NumberOfKey(key), " is damaged"));
+      }
     } else if (key.size() == 9 && key[0] == kArticlePrefix) {
       StoredArticle a;
       if (!a.ParseFromArray(value.data(), size) ||

@@ -8,8 +8,9 @@
 //                    OpenRocksDbStore(options));
 //
 // Layout: one RocksDB database; key "m" holds the StoreMeta, "a" + 8-byte
-// big-endian seq an article, "c" + 8-byte big-endian number a cluster
-// (records in newsdedup/storage/v1/state.proto). Every batch is one atomic
+// big-endian seq an article, "c" + 8-byte big-endian number a cluster,
+// "e" + 8-byte big-endian cursor a change feed event (records in
+// newsdedup/storage/v1/state.proto). Every batch is one atomic
 // RocksDB write through its write-ahead log.
 #ifndef NEWSDEDUP_SERVICES_STORAGE_ROCKSDB_STORE_H_
 #define NEWSDEDUP_SERVICES_STORAGE_ROCKSDB_STORE_H_

@@ -8,6 +8,7 @@
 #ifndef NEWSDEDUP_SERVICES_ENGINE_INTERNAL_SWAPPABLE_ENGINE_H_
 #define NEWSDEDUP_SERVICES_ENGINE_INTERNAL_SWAPPABLE_ENGINE_H_
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -15,6 +16,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "services/engine/engine.h"
 
 namespace newsdedup {
@@ -72,6 +75,27 @@ class SwappableEngine : public Interface {
   }
   EngineStats stats() const override {
     return Read([](const ClusteringEngine& e) { return e.stats(); });
+  }
+  absl::StatusOr<FeedPage> ReadFeed(const FeedQuery& query) const override {
+    return Read([&](const ClusteringEngine& e) { return e.ReadFeed(query); });
+  }
+  bool AwaitFeed(uint64_t after_cursor, absl::Duration timeout) const override {
+    // In short waits, so that replacing the engine never waits long for a
+    // watcher to let go of it.
+    const absl::Time deadline = absl::Now() + timeout;
+    for (;;) {
+      const absl::Duration left = deadline - absl::Now();
+      const absl::Duration slice = std::min(left, absl::Milliseconds(50));
+      if (Read([&](const ClusteringEngine& e) {
+            return e.AwaitFeed(after_cursor, slice);
+          })) {
+        return true;
+      }
+      if (left <= slice) return false;
+    }
+  }
+  uint64_t FeedCursor() const override {
+    return Read([](const ClusteringEngine& e) { return e.FeedCursor(); });
   }
 
  protected:

@@ -184,6 +184,25 @@ class DedupClient:
         return _raising_dedup_errors(
             self._stub.AssignStream(requests(), metadata=self._auth))
 
+    def watch_events(self, after_cursor=0, kinds=(), collection=""):
+        """Follows the change feed (WatchClusterEvents).
+
+        Yields ClusterChangeEvent messages in cursor order, from after
+        `after_cursor` (0: the oldest event kept), and goes on as new ones
+        happen until the caller stops iterating or the server stops
+        (DedupError UNAVAILABLE: watch again after the last cursor seen).
+        `kinds`: names ("MERGED") or ClusterChangeEvent.Kind values; an
+        OUT_OF_RANGE DedupError means the cursor is older than the feed
+        keeps: resync from list_clusters(), whose feed_cursor is where to
+        watch from.
+        """
+        Kind = dedup_pb2.ClusterChangeEvent.Kind
+        request = dedup_pb2.WatchClusterEventsRequest(
+            after_cursor=after_cursor, collection=collection,
+            kinds=[Kind.Value(k) if isinstance(k, str) else k for k in kinds])
+        return _raising_dedup_errors(
+            self._stub.WatchClusterEvents(request, metadata=self._auth))
+
     def get_cluster(self, cluster_id, page_size=50, page_token=""):
         return self._unary(self._stub.GetCluster, dedup_pb2.GetClusterRequest(
             cluster_id=cluster_id, page_size=page_size,
