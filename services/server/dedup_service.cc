@@ -270,13 +270,17 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
       }
       ASSIGN_OR_RETURN(std::vector<v1::ClusterChangeEvent> events,
                        service_->feed_.Next(&query_, kWaitSlice));
-      for (const v1::ClusterChangeEvent& event : events) {
-        RETURN_IF_ERROR(SerializeResponse(event, &buffer_));
+      for (size_t i = 0; i < events.size(); ++i) {
+        RETURN_IF_ERROR(SerializeResponse(events[i], &buffer_));
         {
           absl::MutexLock lock(&mu_);
           write_pending_ = true;
         }
-        StartWrite(&buffer_);
+        // The events of one read leave together: gRPC holds all but the
+        // last back (a packet, not a packet each).
+        grpc::WriteOptions options;
+        if (i + 1 < events.size()) options.set_buffer_hint();
+        StartWrite(&buffer_, options);
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
             +[](bool* pending) { return !*pending; }, &write_pending_));
