@@ -9,16 +9,19 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "newsdedup/v1/dedup.grpc.pb.h"
+#include "services/api/api_messages.h"
 #include "services/replica/replicated_engine.h"
 #include "services/server/dedup_server.h"
 #include "services/server/ops_http_server.h"
 #include "tests/support/replica_support.h"
+#include "tests/support/test_articles.h"
 
 namespace newsdedup {
 namespace {
@@ -153,6 +156,75 @@ TEST_F(ReplicaServiceTest, ReadYourWritesThroughAnotherReplica) {
 // Issue 37: a stream of writes ends saying how far the replica had
 // applied the log (what `client assign` prints for --min-sequence), and
 // no answer says the log ends before what the replica applied from it.
+// Issue 36: a change feed consumer that read half from one replica and
+// resumes on another, after the first went away, receives every event
+// exactly once, in order; an editor's merge reaches it as a merge.
+TEST_F(ReplicaServiceTest, AFeedConsumerResumesOnAnotherReplica) {
+  Replica a = Start();
+  Replica b = Start();
+  v1::AssignBatchRequest batch;
+  for (const Article& article : testing::LoadStoriesFixture().articles) {
+    ToProto(article, batch.add_articles());
+  }
+  v1::AssignBatchResponse assigned;
+  grpc::ClientContext write;
+  ASSERT_TRUE(a.stub->AssignBatch(&write, batch, &assigned).ok());
+  const std::string summit = assigned.results(0).answer().cluster_id();
+  std::string quake;
+  for (const v1::AssignResult& r : assigned.results()) {
+    if (r.answer().article_id() == "q1") quake = r.answer().cluster_id();
+  }
+  ASSERT_FALSE(quake.empty());
+  v1::MergeClustersRequest merge;
+  merge.set_cluster_id(quake);
+  merge.set_into_cluster_id(summit);
+  merge.set_reason("one story");
+  v1::EditResponse edited;
+  grpc::ClientContext edit;
+  ASSERT_TRUE(b.stub->MergeClusters(&edit, merge, &edited).ok());
+  const uint64_t last_entry = b.engine->applied_sequence();
+  ASSERT_TRUE(
+      a.engine->WaitForSequence(last_entry, absl::Now() + absl::Seconds(10)));
+  const uint64_t newest = a.engine->FeedCursor();
+  ASSERT_EQ(b.engine->FeedCursor(), newest);
+
+  // Reads `count` events after `after` from `replica`, then hangs up.
+  auto watch = [](const Replica& replica, uint64_t after, uint64_t count) {
+    v1::WatchClusterEventsRequest request;
+    request.set_after_cursor(after);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(20));
+    auto stream = replica.stub->WatchClusterEvents(&context, request);
+    std::vector<v1::ClusterChangeEvent> events;
+    v1::ClusterChangeEvent event;
+    while (events.size() < count && stream->Read(&event)) {
+      events.push_back(event);
+    }
+    context.TryCancel();
+    stream->Finish();
+    return events;
+  };
+  std::vector<v1::ClusterChangeEvent> received = watch(a, 0, newest / 2);
+  ASSERT_EQ(received.size(), newest / 2);
+  a.server.reset();  // the first replica goes away
+  a.engine.reset();
+  const std::vector<v1::ClusterChangeEvent> rest =
+      watch(b, received.back().cursor(), newest - newest / 2);
+  received.insert(received.end(), rest.begin(), rest.end());
+  ASSERT_EQ(received.size(), newest);
+  int merges = 0;
+  for (size_t i = 0; i < received.size(); ++i) {
+    EXPECT_EQ(received[i].cursor(), i + 1) << "once each, in order";
+    if (received[i].kind() == v1::ClusterChangeEvent::MERGED) {
+      ++merges;
+      EXPECT_EQ(received[i].cluster_id(), summit);
+      EXPECT_EQ(received[i].related_cluster_id(), quake);
+    }
+  }
+  EXPECT_EQ(merges, 1);
+}
+
 TEST_F(ReplicaServiceTest, AStreamEndsWithTheSequenceItsWritesReached) {
   Replica a = Start();
   grpc::ClientContext context;

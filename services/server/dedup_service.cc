@@ -270,17 +270,16 @@ class WatchReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
       }
       ASSIGN_OR_RETURN(std::vector<v1::ClusterChangeEvent> events,
                        service_->feed_.Next(&query_, kWaitSlice));
-      for (size_t i = 0; i < events.size(); ++i) {
-        RETURN_IF_ERROR(SerializeResponse(events[i], &buffer_));
+      for (const v1::ClusterChangeEvent& event : events) {
+        RETURN_IF_ERROR(SerializeResponse(event, &buffer_));
         {
           absl::MutexLock lock(&mu_);
           write_pending_ = true;
         }
-        // The events of one read leave together: gRPC holds all but the
-        // last back (a packet, not a packet each).
-        grpc::WriteOptions options;
-        if (i + 1 < events.size()) options.set_buffer_hint();
-        StartWrite(&buffer_, options);
+        // One write at a time, each waited for. (Not buffer_hint on all
+        // but a read's last: a stream's first write so held back never
+        // completed, and the stream stalled.)
+        StartWrite(&buffer_);
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
             +[](bool* pending) { return !*pending; }, &write_pending_));
