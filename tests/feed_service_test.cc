@@ -25,6 +25,7 @@
 #include "services/server/ops_http_server.h"
 #include "services/server/prometheus_registry.h"
 #include "services/storage/rocksdb_store.h"
+#include "tests/support/feed_support.h"
 #include "tests/support/test_articles.h"
 
 namespace newsdedup {
@@ -89,21 +90,8 @@ class FeedServiceTest : public ::testing::Test {
     }
   }
 
-  // Reads `count` events after `after` from a new stream, then hangs up.
   std::vector<v1::ClusterChangeEvent> Watch(uint64_t after, size_t count) {
-    v1::WatchClusterEventsRequest request;
-    request.set_after_cursor(after);
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    auto stream = stub_->WatchClusterEvents(&context, request);
-    std::vector<v1::ClusterChangeEvent> events;
-    v1::ClusterChangeEvent event;
-    while (events.size() < count && stream->Read(&event)) {
-      events.push_back(event);
-    }
-    context.TryCancel();
-    stream->Finish();
-    return events;
+    return testing::WatchEvents(stub_.get(), after, count);
   }
 
   static void SetDeadline(grpc::ClientContext* context) {

@@ -20,6 +20,7 @@
 #include "services/replica/replicated_engine.h"
 #include "services/server/dedup_server.h"
 #include "services/server/ops_http_server.h"
+#include "tests/support/feed_support.h"
 #include "tests/support/replica_support.h"
 #include "tests/support/test_articles.h"
 
@@ -188,22 +189,8 @@ TEST_F(ReplicaServiceTest, AFeedConsumerResumesOnAnotherReplica) {
   const uint64_t newest = a.engine->FeedCursor();
   ASSERT_EQ(b.engine->FeedCursor(), newest);
 
-  // Reads `count` events after `after` from `replica`, then hangs up.
   auto watch = [](const Replica& replica, uint64_t after, uint64_t count) {
-    v1::WatchClusterEventsRequest request;
-    request.set_after_cursor(after);
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(20));
-    auto stream = replica.stub->WatchClusterEvents(&context, request);
-    std::vector<v1::ClusterChangeEvent> events;
-    v1::ClusterChangeEvent event;
-    while (events.size() < count && stream->Read(&event)) {
-      events.push_back(event);
-    }
-    context.TryCancel();
-    stream->Finish();
-    return events;
+    return testing::WatchEvents(replica.stub.get(), after, count);
   };
   std::vector<v1::ClusterChangeEvent> received = watch(a, 0, newest / 2);
   ASSERT_EQ(received.size(), newest / 2);
