@@ -310,6 +310,26 @@ TEST(ChangeFeedMemoryTest, AWatcherWakesOnTheNextEvent) {
   EXPECT_EQ(events[0].kind, Kind::kCreated);
 }
 
+TEST(ChangeFeedMemoryTest, AStoryWhoseLastArticleExpiresIsExpired) {
+  absl::Time now = absl::FromUnixSeconds(1'800'000'000);
+  EngineOptions options;
+  options.retention = absl::Hours(24 * 10);
+  options.clock = [&now] { return now; };
+  auto engine = OpenEngine("", options);
+  Article old = testing::MakeArticle("old", "Harbour bridge closes");
+  old.collection = "city-desk";
+  const std::string story = engine->Assign(old)->cluster_id;
+  now += absl::Hours(24 * 11);
+  ASSERT_TRUE(engine->ForgetExpired().ok());
+  const std::vector<FeedEvent> events = ReadAll(*engine);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].kind, Kind::kExpired);
+  EXPECT_EQ(events[1].cluster_id, story);
+  EXPECT_EQ(events[1].cluster_size, 0);
+  EXPECT_EQ(events[1].time, now);
+  EXPECT_THAT(events[1].collections, ElementsAre("city-desk"));
+}
+
 TEST(ChangeFeedKindTest, NamesParseBack) {
   for (int k = static_cast<int>(FeedEvent::kFirstKind);
        k <= static_cast<int>(FeedEvent::kLastKind); ++k) {
