@@ -106,6 +106,7 @@ TEST_F(DashboardTest, MetricsMoveAsArticlesArriveAndPassPromtool) {
   const std::string before = Get("/metrics");
   ASSERT_FALSE(before.empty());
   EXPECT_EQ(Sample(before, "newsdedup_articles"), 0);
+  EXPECT_EQ(Sample(before, "newsdedup_feed_cursor"), 0);
   // Issue 13: the process's own figures.
   EXPECT_GT(Sample(before, "process_resident_memory_bytes"), 1 << 20);
   EXPECT_GT(Sample(before, "process_open_fds"), 3);
@@ -129,6 +130,8 @@ TEST_F(DashboardTest, MetricsMoveAsArticlesArriveAndPassPromtool) {
                    "grpc_service=\"newsdedup.v1.DedupService\"}"),
             13);
   EXPECT_EQ(Sample(after, "newsdedup_live_clusters"), 4);
+  // One event per article at least (a new story or a join).
+  EXPECT_GE(Sample(after, "newsdedup_feed_cursor"), 13);
   EXPECT_EQ(Sample(after,
                    "newsdedup_assigned_articles_total{relation=\"NEW_STORY\"}"),
             4);

@@ -279,8 +279,13 @@ void RegisterEngineMetrics(const ClusteringEngine* engine,
   MetricFamily* forgotten_stories = registry->AddCounter(
       "newsdedup_forgotten_stories_total",
       "Stories forgotten a retention after their last article left.");
+  MetricFamily* feed_cursor = registry->AddGauge(
+      "newsdedup_feed_cursor",
+      "The change feed's newest cursor (events so far): a consumer's lag is "
+      "this minus the last cursor it processed.");
   registry->AddScrapeHook([=] {
     const EngineStats s = engine->stats();
+    feed_cursor->Set({}, static_cast<double>(engine->FeedCursor()));
     articles->Set({}, s.articles);
     answers->Set({"NEW_STORY"}, s.new_stories);
     answers->Set({"SAME_STORY"}, s.same_story);
