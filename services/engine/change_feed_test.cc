@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -57,6 +58,18 @@ std::vector<FeedEvent> ReadAll(const ClusteringEngine& engine,
     EXPECT_GT(page->next_cursor, query.after_cursor);  // progress
     query.after_cursor = page->next_cursor;
   }
+}
+
+// An editor's action on `cluster` (and `target`), by Ana Editor.
+EditorialAction Edit(EditorialAction::Kind kind, std::string cluster,
+                     std::string target, std::string reason) {
+  EditorialAction action;
+  action.kind = kind;
+  action.cluster_id = std::move(cluster);
+  action.target_cluster_id = std::move(target);
+  action.editor = "Ana Editor";
+  action.reason = std::move(reason);
+  return action;
 }
 
 std::vector<Kind> KindsOf(const std::vector<FeedEvent>& events) {
@@ -119,12 +132,8 @@ TEST_F(ChangeFeedTest, EditsTakedownsAndVersionsAreEvents) {
   const std::string summit = *engine->ClusterOfArticle("s1");
   const std::string quake = *engine->ClusterOfArticle("q1");
   const std::string rates = *engine->ClusterOfArticle("f1");
-  EditorialAction merge;
-  merge.kind = EditorialAction::Kind::kMergeClusters;
-  merge.cluster_id = quake;
-  merge.target_cluster_id = summit;
-  merge.editor = "Ana Editor";
-  merge.reason = "one story";
+  const EditorialAction merge =
+      Edit(EditorialAction::Kind::kMergeClusters, quake, summit, "one story");
 
   FeedQuery query;
   query.after_cursor = engine->FeedCursor();
@@ -145,12 +154,9 @@ TEST_F(ChangeFeedTest, EditsTakedownsAndVersionsAreEvents) {
   EXPECT_EQ(events.back().reason, "one story");
   EXPECT_EQ(events.back().action, "merge");
 
-  EditorialAction split;
-  split.kind = EditorialAction::Kind::kSplitCluster;
-  split.cluster_id = summit;
+  EditorialAction split = Edit(EditorialAction::Kind::kSplitCluster, summit, "",
+                               "two stories after all");
   split.article_ids = {"q1", "q2"};
-  split.editor = "Ana Editor";
-  split.reason = "two stories after all";
   query.after_cursor = engine->FeedCursor();
   auto fresh = engine->Edit(split);
   ASSERT_TRUE(fresh.ok()) << fresh.status();
@@ -162,12 +168,9 @@ TEST_F(ChangeFeedTest, EditsTakedownsAndVersionsAreEvents) {
   EXPECT_EQ(events[s - kinds.begin()].related_cluster_id, summit);
   EXPECT_EQ(events[s - kinds.begin()].cluster_size, 2);
 
-  EditorialAction move;
-  move.kind = EditorialAction::Kind::kMoveArticle;
+  EditorialAction move =
+      Edit(EditorialAction::Kind::kMoveArticle, "", summit, "belongs there");
   move.article_id = "f1";
-  move.target_cluster_id = summit;
-  move.editor = "Ana Editor";
-  move.reason = "belongs there";
   query.after_cursor = engine->FeedCursor();
   ASSERT_TRUE(engine->Edit(move).ok());
   events = ReadAll(*engine, query);
@@ -294,6 +297,32 @@ TEST_F(ChangeFeedTest, FiltersAndPagesSkipWhatTheyDoNotTake) {
   query.max_events = 0;
   EXPECT_EQ(engine->ReadFeed(query).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ChangeFeedMemoryTest, AStoryEventNamesItsMembersCollections) {
+  auto engine = OpenEngine("");
+  Article a =
+      testing::MakeArticle("a", "Wildfire forces evacuations in Greece");
+  a.collection = "tenant-a";
+  Article b = testing::MakeArticle("b", "Central bank raises rates again");
+  b.collection = "tenant-b";
+  Article b2 = testing::MakeArticle("b2", "Central bank raises rates again!");
+  b2.collection = "tenant-b";
+  const std::string fire = engine->Assign(a)->cluster_id;
+  const std::string rates = engine->Assign(b)->cluster_id;
+  ASSERT_EQ(engine->Assign(b2)->cluster_id, rates);
+  const EditorialAction merge =
+      Edit(EditorialAction::Kind::kMergeClusters, fire, rates, "an example");
+  FeedQuery query;
+  query.after_cursor = engine->FeedCursor();
+  query.kinds = {Kind::kMerged};
+  ASSERT_TRUE(engine->Edit(merge).ok());
+  const std::vector<FeedEvent> events = ReadAll(*engine, query);
+  ASSERT_EQ(events.size(), 1u);
+  // Most members first: a consumer of either tenant sees the merge.
+  EXPECT_THAT(events[0].collections, ElementsAre("tenant-b", "tenant-a"));
+  query.collection = "tenant-a";
+  EXPECT_EQ(ReadAll(*engine, query).size(), 1u);
 }
 
 TEST(ChangeFeedMemoryTest, AWatcherWakesOnTheNextEvent) {

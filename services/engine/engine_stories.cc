@@ -344,22 +344,11 @@ FeedEvent ClusteringEngineImpl::NewFeedEvent(FeedEvent::Kind kind, int64_t c,
 
 std::vector<std::string> ClusteringEngineImpl::StoryCollections(
     int64_t c) const {
-  absl::flat_hash_map<int32_t, int> members_by_collection;
+  absl::flat_hash_map<int32_t, int> collections;  // collection -> members
   for (int64_t m : clusters_[c].members) {
-    if (articles_[m].collection >= 0) {
-      ++members_by_collection[articles_[m].collection];
-    }
+    if (articles_[m].collection >= 0) ++collections[articles_[m].collection];
   }
-  std::vector<std::pair<int, int32_t>> ranked;  // (-members, collection)
-  for (const auto& [collection, n] : members_by_collection) {
-    ranked.emplace_back(-n, collection);
-  }
-  std::sort(ranked.begin(), ranked.end());
-  std::vector<std::string> names;
-  for (const auto& [n, collection] : ranked) {
-    names.push_back(collections_.Name(collection));
-  }
-  return names;
+  return MostMembersFirst(collections, collections_, collections.size());
 }
 
 void ClusteringEngineImpl::Announce(
