@@ -30,6 +30,7 @@
 #include "services/replica/replica_checkpoints.h"
 #include "services/replica/replicated_engine.h"
 #include "services/replication/jetstream_log.h"
+#include "services/server/jetstream_feed.h"
 #include "tests/support/replica_support.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_articles.h"
@@ -210,6 +211,83 @@ TEST_F(JetStreamReplicaTest, StrayPublishesAreRefusedAlikeByEveryReplica) {
   ASSERT_TRUE(answer.ok()) << answer.status();
   ExpectSameState(a, b);
   EXPECT_EQ(ComputeStateDigest(*a).articles, 2);
+}
+
+// The change feed of every event, as a JetStream stream holds it: the
+// cursor of each message in stream order (0 where one has none).
+std::vector<uint64_t> CursorsIn(jsCtx* js, const std::string& stream) {
+  std::vector<uint64_t> cursors;
+  jsStreamInfo* info = nullptr;
+  if (js_GetStreamInfo(&info, js, stream.c_str(), nullptr, nullptr) !=
+      NATS_OK) {
+    return cursors;
+  }
+  const uint64_t messages = info->State.Msgs;
+  jsStreamInfo_Destroy(info);
+  for (uint64_t seq = 1; seq <= messages; ++seq) {
+    natsMsg* m = nullptr;
+    uint64_t cursor = 0;
+    if (js_GetMsg(&m, js, stream.c_str(), seq, nullptr, nullptr) == NATS_OK) {
+      const char* header = nullptr;
+      if (natsMsgHeader_Get(m, "Newsdedup-Cursor", &header) != NATS_OK ||
+          !absl::SimpleAtoi(header, &cursor)) {
+        cursor = 0;
+      }
+      natsMsg_Destroy(m);
+    }
+    cursors.push_back(cursor);
+  }
+  return cursors;
+}
+
+// Issue 36: every replica may publish the change feed to one stream; it
+// holds each cursor once, in order, whichever replica stored it, also when
+// one publisher starts late and when writes go through either replica.
+TEST_F(JetStreamReplicaTest, ReplicasPublishTheFeedToOneStreamOnce) {
+  ReplicatedEngine* a = StartReplica();
+  ReplicatedEngine* b = StartReplica();
+  ASSERT_TRUE(a != nullptr && b != nullptr);
+  for (const Article& article : testing::LoadStoriesFixture().articles) {
+    ASSERT_TRUE(a->Assign(article).ok());
+  }
+  ExpectSameState(a, b);
+  JetStreamFeedOptions feed;
+  feed.nats.servers = options_.servers;
+  feed.nats.connect_timeout = absl::Seconds(20);
+  feed.stream = "feed";
+  auto from_a = JetStreamFeed::Start(feed, a);
+  ASSERT_TRUE(from_a.ok()) << from_a.status();
+  auto expect_every_cursor_once = [&](uint64_t newest) {
+    AsPlainClient(port_, [&](jsCtx* js) {
+      std::vector<uint64_t> cursors;
+      ASSERT_TRUE(Eventually([&] {
+        cursors = CursorsIn(js, "feed");
+        return cursors.size() >= newest;
+      }));
+      absl::SleepFor(absl::Milliseconds(300));  // nothing more comes
+      cursors = CursorsIn(js, "feed");
+      ASSERT_EQ(cursors.size(), newest);
+      for (size_t i = 0; i < cursors.size(); ++i) {
+        EXPECT_EQ(cursors[i], i + 1) << "once each, in order";
+      }
+    });
+  };
+  expect_every_cursor_once(a->FeedCursor());
+  // A second replica's publisher joins late; writes go through both.
+  auto from_b = JetStreamFeed::Start(feed, b);
+  ASSERT_TRUE(from_b.ok()) << from_b.status();
+  for (int i = 0; i < 20; ++i) {
+    ReplicatedEngine* via = i % 2 == 0 ? a : b;
+    ASSERT_TRUE(via->Assign(MakeArticle(absl::StrCat("late", i),
+                                        absl::StrCat("Storm ", i, " floods ",
+                                                     "coastal town ", i * 7)))
+                    .ok());
+  }
+  ExpectSameState(a, b);
+  ASSERT_EQ(a->FeedCursor(), b->FeedCursor());
+  expect_every_cursor_once(a->FeedCursor());
+  (*from_a)->Stop();
+  (*from_b)->Stop();
 }
 
 // Issue 33.2: an entry stamped by a newer release holds every replica;

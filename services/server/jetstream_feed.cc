@@ -86,6 +86,10 @@ absl::StatusOr<uint64_t> JetStreamFeed::LastPublished() {
       });
 }
 
+std::string JetStreamFeed::MessageId(uint64_t cursor) const {
+  return absl::StrCat(options_.stream, "-", cursor);
+}
+
 absl::Status JetStreamFeed::Publish(const v1::ClusterChangeEvent& event) {
   const std::string data = ApiJson(event);
   natsMsg* raw = nullptr;
@@ -100,15 +104,23 @@ absl::Status JetStreamFeed::Publish(const v1::ClusterChangeEvent& event) {
                     v1::ClusterChangeEvent::Kind_Name(event.kind()).c_str());
   jsPubOptions publish;
   jsPubOptions_Init(&publish);
-  // Replicas publishing the same feed, or a retry after a lost ack: one
-  // message per cursor.
-  const std::string id = absl::StrCat(options_.stream, "-", cursor);
+  // A retry after a lost ack, or another replica that stored it first
+  // within the duplicate window: one message per cursor.
+  const std::string id = MessageId(event.cursor());
   publish.MsgId = id.c_str();
+  // Stored only right after the event this publisher published last: a
+  // replica behind another (by more than the duplicate window) is told so
+  // instead of storing a cursor twice.
+  const std::string last = MessageId(published_.load());
+  if (published_.load() > 0) publish.ExpectLastMsgId = last.c_str();
   jsPubAck* ack = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   const natsStatus s =
       js_PublishMsg(&ack, connection_.js.get(), raw, &publish, &code);
   NatsPtr<jsPubAck> stored(ack);
+  if (code == JSStreamWrongLastMsgIDErr) {
+    return absl::AbortedError("another publisher stored newer events");
+  }
   if (s != NATS_OK) return NatsError("publishing a feed event", s, code);
   return absl::OkStatus();
 }
@@ -140,6 +152,20 @@ void JetStreamFeed::Run() {
     }
     if (next == pending.size()) continue;
     const absl::Status published = Publish(pending[next]);
+    if (published.code() == absl::StatusCode::kAborted) {
+      // Another replica is ahead: on from the stream's end.
+      absl::StatusOr<uint64_t> end = LastPublished();
+      if (!end.ok()) {
+        Log("feed_publish_failed", end.status().message());
+        absl::SleepFor(absl::Milliseconds(250));
+        continue;
+      }
+      published_ = *end;
+      query.after_cursor = *end;
+      pending.clear();
+      next = 0;
+      continue;
+    }
     if (!published.ok()) {
       // Said once, not at every retry; the same event again shortly.
       if (published.message() != last_error.message()) {

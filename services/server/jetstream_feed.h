@@ -3,11 +3,14 @@
 // in JSON, as the HTTP API prints it) is a message on the feed subject
 // with the headers Newsdedup-Cursor and Newsdedup-Kind, in cursor order.
 //
-// Exactly once in the stream: the publisher starts after the cursor of the
-// stream's last message, and each message's Nats-Msg-Id is its cursor, so
-// that JetStream stores a cursor once within its duplicate window even
-// when several replicas of a replicated service publish the same feed
-// (they compute the same events with the same cursors). A message is
+// Exactly once in the stream, in order: the publisher starts after the
+// cursor of the stream's last message; each message's Nats-Msg-Id is its
+// cursor, and it is stored only if the stream's last message is the one
+// this publisher published last. So several replicas of a replicated
+// service may publish the same feed (they compute the same events with
+// the same cursors): JetStream drops a repeat within its duplicate
+// window, and a publisher that finds another ahead goes on from the
+// stream's end. A message is
 // published only once its event is durable (ClusteringEngine::ReadFeed);
 // while NATS cannot take it, the publisher retries the same event.
 #ifndef NEWSDEDUP_SERVICES_SERVER_JETSTREAM_FEED_H_
@@ -63,7 +66,11 @@ class JetStreamFeed {
   absl::StatusOr<uint64_t> LastPublished();
   void Run();
   // Stores one event; OK also when JetStream already held its cursor.
+  // kAborted: the stream's last message is not the one this publisher
+  // published last (another replica's publisher is ahead).
   absl::Status Publish(const v1::ClusterChangeEvent& event);
+  // The Nats-Msg-Id of the event at `cursor`.
+  std::string MessageId(uint64_t cursor) const;
   void Log(absl::string_view event, absl::string_view detail) const;
 
   const JetStreamFeedOptions options_;
