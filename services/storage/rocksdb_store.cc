@@ -365,29 +365,20 @@ class RecordReader {
   absl::Status Load(const EngineStore::Visitor& visitor) const {
     ASSIGN_OR_RETURN(std::optional<StoreMeta> meta, ReadMeta());
     RETURN_IF_ERROR(visitor.meta(meta.value_or(StoreMeta())));
-    RETURN_IF_ERROR(Scan<StoredCluster>(kClusterPrefix, visitor.cluster));
-    return Scan<StoredArticle>(kArticlePrefix, visitor.article);
+    RETURN_IF_ERROR(Scan<StoredCluster>(std::string(1, kClusterPrefix), -1,
+                                        visitor.cluster));
+    return Scan<StoredArticle>(std::string(1, kArticlePrefix), -1,
+                               visitor.article);
   }
 
   absl::Status ReadEvents(uint64_t after_cursor, int limit,
                           std::vector<StoredFeedEvent>* out) const {
-    std::unique_ptr<rocksdb::Iterator> it(
-        db_->NewIterator(rocksdb::ReadOptions()));
-    const std::string start =
-        NumberKey(kEventPrefix, static_cast<int64_t>(after_cursor + 1));
-    for (it->Seek(start);
-         it->Valid() && it->key()[0] == kEventPrefix && limit > 0;
-         it->Next(), --limit) {
-      StoredFeedEvent& event = out->emplace_back();
-      if (it->key().size() != 9 ||
-          !event.ParseFromArray(it->value().data(),
-                                static_cast<int>(it->value().size()))) {
-        return absl::DataLossError(
-            absl::StrCat("store in ", path_, ": feed event ",
-                         it->key().ToString(/*hex=*/true), " does not parse"));
-      }
-    }
-    return FromRocksDb(it->status(), path_, "reading the change feed");
+    return Scan<StoredFeedEvent>(
+        NumberKey(kEventPrefix, static_cast<int64_t>(after_cursor + 1)), limit,
+        [out](const StoredFeedEvent& event) {
+          out->push_back(event);
+          return absl::OkStatus();
+        });
   }
 
   // Whether this build may use the store `meta` describes.
@@ -412,16 +403,19 @@ class RecordReader {
   }
 
  private:
+  // Visits the records of `start`'s prefix (its first byte) from `start`
+  // on, in key order, `limit` at most (-1: all).
   template <typename Record>
   absl::Status Scan(
-      char prefix,
+      const std::string& start, int limit,
       const std::function<absl::Status(const Record&)>& visit) const {
     rocksdb::ReadOptions read_options;
     read_options.verify_checksums = true;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
-    const std::string start(1, prefix);
+    const char prefix = start[0];
     Record record;
-    for (it->Seek(start); it->Valid() && it->key()[0] == prefix; it->Next()) {
+    for (it->Seek(start); it->Valid() && it->key()[0] == prefix && limit != 0;
+         it->Next(), --limit) {
       if (it->key().size() != 9 ||
           !record.ParseFromArray(it->value().data(),
                                  static_cast<int>(it->value().size()))) {
