@@ -86,6 +86,10 @@ struct Embedding {
   // Which of the embedder's statistics counted this document (kObserve),
   // for Embedder::Forget; -1: none did.
   int32_t statistics = -1;
+  // What the statistics counted for this document besides `sparse`'s
+  // features (the lexical embedder's body passages), for Forget. Null
+  // when nothing else was counted (headlines).
+  std::shared_ptr<const std::vector<uint32_t>> passages;
 };
 
 // Cosine similarity of two embeddings: sparse when both have a sparse

@@ -4,7 +4,10 @@
 
 #include <cmath>
 #include <numeric>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "embeddings/lexical_embedder.h"
 
 namespace newsdedup {
@@ -66,8 +69,8 @@ TEST_F(LexicalEmbedderTest, ForgetTakesADocumentOutOfTheStatistics) {
   EXPECT_EQ(embedder_->num_documents(), before + 1);
   embedder_->Forget(*gone);
   EXPECT_EQ(embedder_->num_documents(), before);
-  auto kept = (*fresh)->Embed({"oil prices in budapest", ""},
-                              EmbedMode::kReadOnly);
+  auto kept =
+      (*fresh)->Embed({"oil prices in budapest", ""}, EmbedMode::kReadOnly);
   ASSERT_TRUE(kept.ok());
   const Embedding now = Embed("oil prices in budapest");
   EXPECT_EQ(now.sparse.ids, kept->sparse.ids);
@@ -77,6 +80,53 @@ TEST_F(LexicalEmbedderTest, ForgetTakesADocumentOutOfTheStatistics) {
   EXPECT_EQ(now.statistics, -1);
   embedder_->Forget(now);
   EXPECT_EQ(embedder_->num_documents(), before);
+}
+
+// A page whose body is only its site's notice: what it says is its title.
+constexpr absl::string_view kNotice =
+    "Your notification has been saved. Email notifications are only sent "
+    "once a day.";
+
+TEST_F(LexicalEmbedderTest, StockPassagesStopCountingOnceOtherTitlesHoldThem) {
+  const std::string body =
+      absl::StrCat(kNotice, " The mayor opened the new bridge on Friday.");
+  auto embed_fourth = [&] {
+    return Embed("bridge opens downtown", body).sparse.ids;
+  };
+  const std::vector<uint32_t> own_words_only =
+      Embed("bridge opens downtown",
+            "The mayor opened the new bridge on Friday.")
+          .sparse.ids;
+  std::vector<Embedding> pages;
+  for (const char* title : {"storm closes schools", "council passes budget",
+                            "team wins the final"}) {
+    EXPECT_NE(embed_fourth(), own_words_only) << "held by " << pages.size();
+    auto page = embedder_->Embed({title, kNotice}, EmbedMode::kObserve);
+    ASSERT_TRUE(page.ok());
+    pages.push_back(*std::move(page));
+  }
+  // Three pages under other titles hold the notice: it no longer counts.
+  EXPECT_EQ(embed_fourth(), own_words_only);
+  // The statistics follow the pages held: forgotten, the notice is text
+  // again.
+  embedder_->Forget(pages.back());
+  EXPECT_NE(embed_fourth(), own_words_only);
+}
+
+TEST_F(LexicalEmbedderTest, CopiesUnderOneTitleKeepTheirSentences) {
+  // Syndicated copies share their sentences and their headline: they are
+  // the report, not a site's boilerplate.
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(
+        embedder_
+            ->Embed({"bridge opens downtown", kNotice}, EmbedMode::kObserve)
+            .ok());
+  }
+  EXPECT_NE(Embed("bridge opens downtown", kNotice).sparse.ids,
+            Embed("bridge opens downtown").sparse.ids);
+  // Under another title, four holders make it stock.
+  EXPECT_EQ(Embed("storm closes schools", kNotice).sparse.ids,
+            Embed("storm closes schools").sparse.ids);
 }
 
 TEST_F(LexicalEmbedderTest, IdenticalTextHasCosineOne) {

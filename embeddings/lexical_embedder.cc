@@ -26,6 +26,13 @@ constexpr uint64_t kBigramSeed = 0xc2b2ae3d27d4eb4fULL;
 constexpr uint64_t kSubwordSeed = 0x165667b19e3779f9ULL;
 constexpr uint64_t kNameSeed = 0x27d4eb2f165667c5ULL;
 constexpr uint64_t kStemSeed = 0x85ebca77c2b2ae63ULL;
+// Sentences of the body (for stock passages), alone and with the title.
+constexpr uint64_t kPassageSeed = 0xd6e8feb86659fd93ULL;
+constexpr uint64_t kTitleSeed = 0xa0761d6478bd642fULL;
+
+// Sentences of fewer words (spaces + 1) are never stock passages: "he
+// said." and "police said." repeat everywhere and are no boilerplate.
+constexpr int kMinPassageWords = 4;
 
 // Enough text for CLD2 to tell the language.
 constexpr size_t kLanguageSampleBytes = 2048;
@@ -65,7 +72,37 @@ struct LexicalFeatures final : public PreparedText {
   int num_words = 0;
   // Words by feature id, for explanations: views into the input's text.
   std::vector<std::pair<uint32_t, absl::string_view>> word_names;
+
+  // The body cut into sentences (views into the input's body), each with
+  // its passage id and the id of the passage under this title; both 0 for
+  // sentences too short to be a stock passage. Empty when stock passages
+  // are not looked for.
+  struct Sentence {
+    absl::string_view text;
+    uint32_t passage = 0;
+    uint32_t titled_passage = 0;
+  };
+  std::vector<Sentence> sentences;
+  // What the features were read from, for a second reading without the
+  // stock passages (views into the input).
+  EmbedInput input;
+  std::string language;
 };
+
+// Cuts normalised text after each '.', '!' or '?' that a space follows.
+std::vector<absl::string_view> SplitSentences(absl::string_view text) {
+  std::vector<absl::string_view> sentences;
+  size_t start = 0;
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    if ((text[i] == '.' || text[i] == '!' || text[i] == '?') &&
+        text[i + 1] == ' ') {
+      sentences.push_back(text.substr(start, i + 1 - start));
+      start = i + 2;
+    }
+  }
+  if (start < text.size()) sentences.push_back(text.substr(start));
+  return sentences;
+}
 
 class LexicalEmbedder final : public Embedder {
  public:
@@ -100,8 +137,11 @@ class LexicalEmbedder final : public Embedder {
         " idf=", options_.idf_offset, "^", options_.idf_power,
         options_.idf_per_language ? " idf-per-language" : "",
         options_.idf_per_collection ? " idf-per-collection" : "",
-        " body=", options_.max_body_bytes, " ",
-        TokenizerFingerprint(*tokenizer_));
+        " body=", options_.max_body_bytes,
+        options_.stock_passage_documents > 0
+            ? absl::StrCat(" stock=", options_.stock_passage_documents)
+            : "",
+        " ", TokenizerFingerprint(*tokenizer_));
   }
 
   absl::StatusOr<Embedding> Embed(const EmbedInput& input,
@@ -112,14 +152,53 @@ class LexicalEmbedder final : public Embedder {
 
   absl::StatusOr<std::unique_ptr<PreparedText>> Prepare(
       const EmbedInput& input) const override {
+    auto prepared = std::make_unique<LexicalFeatures>();
+    prepared->input = input;
+    prepared->input.body = TruncateUtf8(input.body, options_.max_body_bytes);
+    // English text keeps its words as they are (the features every
+    // threshold was set on); other languages add stems, and words of
+    // languages with a dictionary count also as their English translations.
+    if (options_.stem_weight > 0 || options_.translation_weight > 0 ||
+        options_.idf_per_language) {
+      prepared->language = NormalizeLanguageTag(input.language);
+      if (prepared->language.empty()) {
+        // The sample is cut before it is joined: bodies run to 32 KiB.
+        prepared->language = DetectLanguage(TruncateUtf8(
+            absl::StrCat(
+                input.title, "\n",
+                TruncateUtf8(prepared->input.body, kLanguageSampleBytes)),
+            kLanguageSampleBytes));
+      }
+    }
+    RETURN_IF_ERROR(ReadFeatures(prepared->input, prepared.get()));
+    if (options_.stock_passage_documents > 0) {
+      const uint64_t title_seed =
+          kPassageSeed ^ XXH3_64bits_withSeed(input.title.data(),
+                                              input.title.size(), kTitleSeed);
+      for (absl::string_view text : SplitSentences(prepared->input.body)) {
+        LexicalFeatures::Sentence sentence{text};
+        // Normalised text: case and spacing do not make a sentence new.
+        if (std::count(text.begin(), text.end(), ' ') + 1 >= kMinPassageWords) {
+          sentence.passage = HashBytes(text, kPassageSeed);
+          sentence.titled_passage = HashBytes(text, title_seed);
+        }
+        prepared->sentences.push_back(sentence);
+      }
+    }
+    return prepared;
+  }
+
+  // Reads the features of `input` (body already truncated) in the
+  // language Prepare found into `prepared`.
+  absl::Status ReadFeatures(const EmbedInput& input,
+                            LexicalFeatures* prepared) const {
     // Term frequencies, with title occurrences weighted up.
     absl::flat_hash_map<uint32_t, float> tf;
     absl::flat_hash_map<uint32_t, float> group;  // feature -> group weight
     absl::flat_hash_set<uint32_t> name_ids;
     int num_words = 0;
     absl::flat_hash_map<uint32_t, absl::string_view> word_names;
-    const absl::string_view body =
-        TruncateUtf8(input.body, options_.max_body_bytes);
+    const absl::string_view body = input.body;
     // Adds one occurrence of feature `id`; true if it is new.
     auto count = [&](uint32_t id, float weight, float group_weight) {
       auto [it, inserted] = tf.try_emplace(id, 0.0f);
@@ -138,21 +217,7 @@ class LexicalEmbedder final : public Embedder {
         }
       }
     }
-    // English text keeps its words as they are (the features every
-    // threshold was set on); other languages add stems, and words of
-    // languages with a dictionary count also as their English translations.
-    std::string language;
-    if (options_.stem_weight > 0 || options_.translation_weight > 0 ||
-        options_.idf_per_language) {
-      language = NormalizeLanguageTag(input.language);
-      if (language.empty()) {
-        // The sample is cut before it is joined: bodies run to 32 KiB.
-        language = DetectLanguage(
-            TruncateUtf8(absl::StrCat(input.title, "\n",
-                                      TruncateUtf8(body, kLanguageSampleBytes)),
-                         kLanguageSampleBytes));
-      }
-    }
+    const std::string& language = prepared->language;
     const bool foreign = !language.empty() && language != "en";
     const bool stem = foreign && options_.stem_weight > 0;
     const bool translate = foreign && options_.translation_weight > 0;
@@ -196,8 +261,12 @@ class LexicalEmbedder final : public Embedder {
       }
     }
 
-    auto prepared = std::make_unique<LexicalFeatures>();
     prepared->num_words = num_words;
+    prepared->statistics.clear();
+    prepared->features.clear();
+    prepared->group_weights.clear();
+    prepared->is_name.clear();
+    prepared->word_names.clear();
     if (foreign && options_.idf_per_language) prepared->statistics = language;
     if (options_.idf_per_collection) {
       // The separator cannot occur in a language tag.
@@ -212,12 +281,24 @@ class LexicalEmbedder final : public Embedder {
     for (const auto& [id, word] : word_names) {
       prepared->word_names.emplace_back(id, word);
     }
-    return prepared;
+    return absl::OkStatus();
   }
 
   absl::StatusOr<Embedding> EmbedPrepared(const PreparedText& text,
                                           EmbedMode mode) override {
-    const auto& prepared = static_cast<const LexicalFeatures&>(text);
+    const auto& whole = static_cast<const LexicalFeatures&>(text);
+    // Read again without its stock passages, when it has any.
+    std::string kept_body;
+    LexicalFeatures without_stock;
+    const LexicalFeatures* read = &whole;
+    if (KeepNonStockSentences(whole, &kept_body)) {
+      without_stock.language = whole.language;
+      EmbedInput input = whole.input;
+      input.body = kept_body;
+      RETURN_IF_ERROR(ReadFeatures(input, &without_stock));
+      read = &without_stock;
+    }
+    const LexicalFeatures& prepared = *read;
     const auto& features = prepared.features;
     Embedding embedding;
     embedding.num_words = prepared.num_words;
@@ -234,6 +315,18 @@ class LexicalEmbedder final : public Embedder {
       DocumentStatistics& stats = tables_[table->second];
       ++stats.documents;
       for (const auto& [id, count] : features) ++stats.frequency[id];
+      // Every passage counts, stock or not: that is how one becomes stock.
+      auto passages = std::make_shared<std::vector<uint32_t>>();
+      for (const LexicalFeatures::Sentence& sentence : whole.sentences) {
+        if (sentence.passage == 0) continue;
+        passages->push_back(sentence.passage);
+        passages->push_back(sentence.titled_passage);
+      }
+      std::sort(passages->begin(), passages->end());
+      passages->erase(std::unique(passages->begin(), passages->end()),
+                      passages->end());
+      for (uint32_t id : *passages) ++stats.frequency[id];
+      if (!passages->empty()) embedding.passages = std::move(passages);
       for (const auto& [id, word] : prepared.word_names) {
         if (word_names_.size() >= kMaxDescribedWords) break;
         word_names_.try_emplace(id, std::string(word));
@@ -335,14 +428,56 @@ class LexicalEmbedder final : public Embedder {
     --stats.documents;
     --num_documents_;
     // Its sparse ids are the features it was counted with.
-    for (uint32_t id : embedding.sparse.ids) {
+    auto uncount = [&stats](uint32_t id) {
       auto it = stats.frequency.find(id);
-      if (it == stats.frequency.end()) continue;
+      if (it == stats.frequency.end()) return;
       if (--it->second == 0) stats.frequency.erase(it);
+    };
+    for (uint32_t id : embedding.sparse.ids) uncount(id);
+    if (embedding.passages != nullptr) {
+      for (uint32_t id : *embedding.passages) uncount(id);
     }
   }
 
  private:
+  // Writes the sentences of `prepared`'s body that are not stock passages
+  // into `kept` and returns true; returns false when none is stock. A
+  // stock passage is a sentence that at least stock_passage_documents
+  // documents of its statistics with another title already hold: a
+  // site's subscription notice, a video player's error, a copyright line.
+  // Another title, because syndicated copies of one report share their
+  // sentences and mostly their headline too.
+  bool KeepNonStockSentences(const LexicalFeatures& prepared,
+                             std::string* kept) const {
+    if (prepared.sentences.empty()) return false;
+    std::vector<bool> stock(prepared.sentences.size(), false);
+    bool any = false;
+    {
+      absl::ReaderMutexLock lock(&mu_);
+      auto found = table_of_.find(prepared.statistics);
+      if (found == table_of_.end()) return false;
+      const DocumentStatistics& stats = tables_[found->second];
+      auto held = [&stats](uint32_t id) -> int64_t {
+        auto it = stats.frequency.find(id);
+        return it == stats.frequency.end() ? 0 : it->second;
+      };
+      for (size_t i = 0; i < prepared.sentences.size(); ++i) {
+        const LexicalFeatures::Sentence& sentence = prepared.sentences[i];
+        if (sentence.passage == 0) continue;
+        stock[i] = held(sentence.passage) - held(sentence.titled_passage) >=
+                   options_.stock_passage_documents;
+        any = any || stock[i];
+      }
+    }
+    if (!any) return false;
+    for (size_t i = 0; i < prepared.sentences.size(); ++i) {
+      if (stock[i]) continue;
+      if (!kept->empty()) kept->push_back(' ');
+      absl::StrAppend(kept, prepared.sentences[i].text);
+    }
+    return true;
+  }
+
   const LexicalEmbedderOptions options_;
   const std::unique_ptr<Tokenizer> tokenizer_;
   mutable EnglishGlossary glossary_;

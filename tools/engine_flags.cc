@@ -192,6 +192,14 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->capture_default_str()
       ->group(group);
   command
+      ->add_option("--stock-passage-documents", m.stock_passage_documents,
+                   "A body sentence this many documents with other titles "
+                   "already hold (a site's subscription notice) does not "
+                   "count; 0: every sentence counts")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
       ->add_option("--model", m.tokenizer_model_path,
                    "Sentencepiece model (default: the shipped one)")
       ->check(CLI::ExistingFile)

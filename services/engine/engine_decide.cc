@@ -268,14 +268,14 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
     }
   }
   Decision d;
-  // Re-score neighbours exactly; collect candidate clusters in the window.
+  // Re-score neighbours exactly; collect candidate clusters within reach.
   std::vector<int64_t> candidates;
   absl::flat_hash_set<int64_t> seen;
   for (int64_t a : ids) {
     // Taken down or forgotten since the search.
     if (!articles_.contains(a) || articles_[a].removed) continue;
     const int64_t c = Resolve(articles_[a].cluster);
-    if (!policy_.InWindow(clusters_[c].span, t)) continue;
+    if (!policy_.InReach(clusters_[c].span, t)) continue;
     d.neighbors.push_back({a, Similarity(embedding, EmbeddingOf(a))});
     if (seen.insert(c).second) candidates.push_back(c);
   }
@@ -313,6 +313,8 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
             std::min(options_.scorer->LogOdds(evidence.back().second), 30.0)));
       }
     }
+    // Past its window, a candidate for its thread only.
+    score.joinable = policy_.InWindow(cluster.span, t);
     question.candidates.push_back(score);
   }
   if (d.nearest >= 0) {

@@ -214,9 +214,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // new one) and the neighbours it was made from.
   struct Decision {
     JoinChoice choice;
-    int64_t nearest = -1;  // nearest live article in the window
+    int64_t nearest = -1;  // nearest live article within reach
     float nearest_similarity = 0.0f;
-    // Neighbours in the window with their exact similarity, best first.
+    // Neighbours within reach (JoinPolicy::InReach) with their exact
+    // similarity, best first.
     std::vector<std::pair<int64_t, float>> neighbors;
     // What was measured for each candidate story (only with a scorer or
     // an on_candidates callback).

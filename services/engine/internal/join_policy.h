@@ -36,9 +36,15 @@ struct ScoredStory {
   // The learned model's odds that the article belongs to the story; < 0
   // without a model.
   float odds = -1.0f;
+  // False when the article is past the story's window (InWindow): the
+  // story is a candidate for its thread only.
+  bool joinable = true;
   // How far the story clears its bar; >= 1 means it may be joined: the
-  // model's odds, else similarity over threshold.
-  float ratio() const { return odds >= 0 ? odds : similarity / threshold; }
+  // model's odds, else similarity over threshold; 0 when not joinable.
+  float ratio() const {
+    if (!joinable) return 0.0f;
+    return odds >= 0 ? odds : similarity / threshold;
+  }
 };
 
 // Everything a join decision depends on.
@@ -108,7 +114,15 @@ class JoinPolicy {
   bool IsOwnWord(double df, double documents, double story_size,
                  double members_with) const;
 
-  // True if an article published at `t` may join `story` at all.
+  // True if `story` is near enough to an article published at `t` to be
+  // among its candidates: within the story window of its nearest member.
+  // Threads link such stories (a storyline goes on from story to story);
+  // joining takes InWindow too.
+  bool InReach(const StorySpan& story, absl::Time t) const;
+
+  // True if an article published at `t` may join `story` at all: it is
+  // within the story window of every dated member (of the first and the
+  // last), so a story spans at most one window however it grew.
   bool InWindow(const StorySpan& story, absl::Time t) const;
 
   // The centroid similarity at which stories `a` and `b` join threads:

@@ -10,6 +10,7 @@ namespace internal {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 const absl::Time kNoon = absl::FromUnixSeconds(1700000000);
 
@@ -119,12 +120,18 @@ TEST(JoinPolicyTest, WindowBoundsJoinsAndMerges) {
   const EngineOptions options = Options();
   const JoinPolicy policy(options);
   const StorySpan story = Span(kNoon, kNoon + absl::Hours(24));
-  EXPECT_TRUE(policy.InWindow(story, kNoon + absl::Hours(72)));
-  EXPECT_FALSE(policy.InWindow(story, kNoon + absl::Hours(73)));
-  EXPECT_TRUE(policy.InWindow(story, kNoon - absl::Hours(48)));
-  EXPECT_FALSE(policy.InWindow(story, kNoon - absl::Hours(49)));
+  // Within the window of the first member and of the last: a story
+  // spans one window at most, however its joins were spaced.
+  EXPECT_TRUE(policy.InWindow(story, kNoon + absl::Hours(48)));
+  EXPECT_FALSE(policy.InWindow(story, kNoon + absl::Hours(49)));
+  EXPECT_TRUE(policy.InWindow(story, kNoon - absl::Hours(24)));
+  EXPECT_FALSE(policy.InWindow(story, kNoon - absl::Hours(25)));
   EXPECT_TRUE(policy.InWindow(StorySpan(), kNoon));
   EXPECT_TRUE(policy.InWindow(story, absl::InfinitePast()));
+  // Within reach of its last member, the story is still a candidate (for
+  // its thread).
+  EXPECT_TRUE(policy.InReach(story, kNoon + absl::Hours(72)));
+  EXPECT_FALSE(policy.InReach(story, kNoon + absl::Hours(73)));
 
   const StorySpan later =
       Span(kNoon + absl::Hours(73), kNoon + absl::Hours(80));
@@ -199,6 +206,19 @@ TEST(JoinPolicyTest, BestRatioWinsNotBestSimilarity) {
   EXPECT_FLOAT_EQ(c.threshold, 0.2f);
   EXPECT_EQ(c.runner_up, 7);
   EXPECT_FLOAT_EQ(c.runner_up_similarity, 0.5f);
+}
+
+TEST(JoinPolicyTest, AStoryPastItsWindowIsOnlyAThreadCandidate) {
+  EngineOptions options = Options();
+  options.thread_threshold = 0.25f;
+  JoinQuestion q;
+  q.base_threshold = 0.2f;
+  q.candidates = {Scored(4, 0.9f, 0.2f)};
+  q.candidates[0].joinable = false;
+  const JoinChoice c = JoinPolicy(options).Choose(q);
+  EXPECT_EQ(c.relation, Relation::kNewStory);
+  EXPECT_THAT(c.thread_candidates, ElementsAre(4));
+  EXPECT_THAT(c.merge_candidates, IsEmpty());
 }
 
 TEST(JoinPolicyTest, BelowEveryThresholdIsANewStoryWithARunnerUp) {
