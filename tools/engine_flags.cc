@@ -57,6 +57,14 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->capture_default_str()
       ->group(group);
   command
+      ->add_option("--younger-look-alike-share", e.younger_look_alike_share,
+                   "A dated story loses its same-time bonus when a younger "
+                   "one matches the article this share of its similarity; "
+                   "0: never")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
       ->add_option("--neighbors", e.neighbors,
                    "Nearest articles fetched per article")
       ->check(CLI::PositiveNumber)

@@ -306,6 +306,11 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
         question.base_threshold *
             TimeFactor(cluster, embedding, score.similarity, t),
         cluster.span, t, MeanWords(cluster));
+    score.plain_threshold =
+        std::max(score.threshold,
+                 question.base_threshold *
+                     std::max(1.0f, policy_.TimeFactor(cluster.span, t)));
+    if (cluster.span.dated && Dated(t)) score.started = cluster.span.first_seen;
     if (measure) {
       evidence.emplace_back(c, Evidence(embedding, score, d));
       if (options_.scorer != nullptr) {
@@ -317,6 +322,7 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
     score.joinable = policy_.InWindow(cluster.span, t);
     question.candidates.push_back(score);
   }
+  policy_.YieldToYoungerLookAlikes(&question.candidates);
   if (d.nearest >= 0) {
     question.nearest_story = Resolve(articles_[d.nearest].cluster);
     question.nearest_similarity = d.nearest_similarity;

@@ -132,6 +132,15 @@ struct EngineOptions {
   bool time_bonus_by_own_words = true;
   float own_word_df_share = 0.01f;
   float own_word_story_multiple = 2.0f;
+  // A dated candidate story loses its same-time bonus (keeps the plain
+  // threshold, time penalty included) when a younger dated candidate, one
+  // whose first article came later, matches the article at least this
+  // share of its similarity: the time evidence points at the newer event
+  // as much, and the older story would take in the next event of its
+  // kind (a feed's follow-up of an old story, the next shooting in the
+  // same neighbourhood). Only the older one yields: a younger story is the
+  // likelier home of what comes next. 0: no story yields.
+  float younger_look_alike_share = 0.9f;
 
   // The learned join decision (services/engine/story_scorer.h): an article
   // joins the candidate story it gives the highest probability when that is at

@@ -78,6 +78,33 @@ bool JoinPolicy::IsOwnWord(double df, double documents, double story_size,
                    std::min(story_size, members_with + 1);
 }
 
+void JoinPolicy::YieldToYoungerLookAlikes(
+    std::vector<ScoredStory>* candidates) const {
+  const float share = options_.younger_look_alike_share;
+  if (share <= 0) return;
+  // Decided on the similarities alone, so the order of the candidates
+  // does not matter.
+  std::vector<bool> yields(candidates->size(), false);
+  for (size_t i = 0; i < candidates->size(); ++i) {
+    const ScoredStory& older = (*candidates)[i];
+    if (older.started == absl::InfiniteFuture()) continue;  // undated
+    for (const ScoredStory& younger : *candidates) {
+      if (younger.started != absl::InfiniteFuture() &&
+          younger.started > older.started &&
+          younger.similarity >= share * older.similarity) {
+        yields[i] = true;
+        break;
+      }
+    }
+  }
+  for (size_t i = 0; i < candidates->size(); ++i) {
+    ScoredStory& story = (*candidates)[i];
+    if (yields[i]) {
+      story.threshold = std::max(story.threshold, story.plain_threshold);
+    }
+  }
+}
+
 bool JoinPolicy::InReach(const StorySpan& story, absl::Time t) const {
   if (!Dated(t) || !story.dated) return true;
   return t <= story.last_seen + options_.story_window &&

@@ -33,6 +33,11 @@ struct ScoredStory {
   int64_t story = -1;
   float similarity = 0.0f;  // article to the story's centroid
   float threshold = 0.0f;   // join threshold in force (time included)
+  // The threshold without the same-time bonus (>= threshold), and when
+  // the story's first dated member was published (InfiniteFuture for an
+  // undated story): for YieldToYoungerLookAlikes.
+  float plain_threshold = 0.0f;
+  absl::Time started = absl::InfiniteFuture();
   // The learned model's odds that the article belongs to the story; < 0
   // without a model.
   float odds = -1.0f;
@@ -113,6 +118,11 @@ class JoinPolicy {
   // other stories'.
   bool IsOwnWord(double df, double documents, double story_size,
                  double members_with) const;
+
+  // Gives each dated candidate that a younger dated candidate matches at
+  // least younger_look_alike_share of its similarity its plain threshold
+  // (EngineOptions::younger_look_alike_share).
+  void YieldToYoungerLookAlikes(std::vector<ScoredStory>* candidates) const;
 
   // True if `story` is near enough to an article published at `t` to be
   // among its candidates: within the story window of its nearest member.

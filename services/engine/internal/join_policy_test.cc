@@ -221,6 +221,41 @@ TEST(JoinPolicyTest, AStoryPastItsWindowIsOnlyAThreadCandidate) {
   EXPECT_THAT(c.merge_candidates, IsEmpty());
 }
 
+// Issue 34: at ten times the density an old story took in the next
+// events of its kind on its same-time bonus; a feed's older story took in
+// the follow-ups a younger one was about.
+TEST(JoinPolicyTest, AnOlderStoryYieldsItsTimeBonusToAYoungerLookAlike) {
+  const EngineOptions options = Options();  // younger_look_alike_share 0.9
+  const JoinPolicy policy(options);
+  auto candidate = [](int64_t story, float similarity, absl::Time started) {
+    ScoredStory s = Scored(story, similarity, 0.1f);
+    s.plain_threshold = 0.25f;
+    s.started = started;
+    return s;
+  };
+  std::vector<ScoredStory> candidates = {
+      candidate(1, 0.30f, kNoon),                    // older
+      candidate(2, 0.28f, kNoon + absl::Hours(30)),  // younger, close
+      candidate(3, 0.30f, absl::InfiniteFuture())};  // undated
+  policy.YieldToYoungerLookAlikes(&candidates);
+  EXPECT_FLOAT_EQ(candidates[0].threshold, 0.25f);  // yields
+  EXPECT_FLOAT_EQ(candidates[1].threshold, 0.1f);   // the youngest keeps it
+  EXPECT_FLOAT_EQ(candidates[2].threshold, 0.1f);   // no time bonus to lose
+
+  // A younger story the article resembles much less takes nothing.
+  candidates = {candidate(1, 0.30f, kNoon),
+                candidate(2, 0.20f, kNoon + absl::Hours(30))};
+  policy.YieldToYoungerLookAlikes(&candidates);
+  EXPECT_FLOAT_EQ(candidates[0].threshold, 0.1f);
+
+  EngineOptions off = Options();
+  off.younger_look_alike_share = 0;
+  candidates = {candidate(1, 0.30f, kNoon),
+                candidate(2, 0.30f, kNoon + absl::Hours(30))};
+  JoinPolicy(off).YieldToYoungerLookAlikes(&candidates);
+  EXPECT_FLOAT_EQ(candidates[0].threshold, 0.1f);
+}
+
 TEST(JoinPolicyTest, BelowEveryThresholdIsANewStoryWithARunnerUp) {
   const EngineOptions options = Options();
   JoinQuestion q;
