@@ -57,10 +57,9 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->capture_default_str()
       ->group(group);
   command
-      ->add_option("--younger-look-alike-share", e.younger_look_alike_share,
-                   "A dated story loses its same-time bonus when a younger "
-                   "one matches the article this share of its similarity; "
-                   "0: never")
+      ->add_option("--days-per-newer-story", e.days_per_newer_story,
+                   "Days the time penalty adds to a story's gap for each "
+                   "look-alike story begun after it; 0: days alone")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str()
       ->group(group);

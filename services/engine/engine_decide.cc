@@ -303,14 +303,10 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
     const Cluster& cluster = clusters_[c];
     score.similarity = cluster.centroid.Cosine(embedding);
     score.threshold = policy_.MixedDatingThreshold(
-        question.base_threshold *
-            TimeFactor(cluster, embedding, score.similarity, t),
+        question.base_threshold * TimeFactor(cluster, embedding,
+                                             score.similarity, t,
+                                             NewerStories(c, candidates, t)),
         cluster.span, t, MeanWords(cluster));
-    score.plain_threshold =
-        std::max(score.threshold,
-                 question.base_threshold *
-                     std::max(1.0f, policy_.TimeFactor(cluster.span, t)));
-    if (cluster.span.dated && Dated(t)) score.started = cluster.span.first_seen;
     if (measure) {
       evidence.emplace_back(c, Evidence(embedding, score, d));
       if (options_.scorer != nullptr) {
@@ -322,7 +318,6 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
     score.joinable = policy_.InWindow(cluster.span, t);
     question.candidates.push_back(score);
   }
-  policy_.YieldToYoungerLookAlikes(&question.candidates);
   if (d.nearest >= 0) {
     question.nearest_story = Resolve(articles_[d.nearest].cluster);
     question.nearest_similarity = d.nearest_similarity;
@@ -335,10 +330,27 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
   return d;
 }
 
+int ClusteringEngineImpl::NewerStories(int64_t story,
+                                       absl::Span<const int64_t> candidates,
+                                       absl::Time t) const {
+  const StorySpan& span = clusters_[story].span;
+  if (!span.dated || !Dated(t)) return 0;
+  // Events between the story's start and the article: a backfilled
+  // article is not made late by stories that began after it.
+  int newer = 0;
+  for (int64_t other : candidates) {
+    const StorySpan& other_span = clusters_[other].span;
+    newer += other_span.dated && other_span.first_seen > span.first_seen &&
+             other_span.first_seen <= t;
+  }
+  return newer;
+}
+
 float ClusteringEngineImpl::TimeFactor(const Cluster& cluster,
                                        const Embedding& embedding,
-                                       float similarity, absl::Time t) const {
-  const float factor = policy_.TimeFactor(cluster.span, t);
+                                       float similarity, absl::Time t,
+                                       int newer_stories) const {
+  const float factor = policy_.TimeFactor(cluster.span, t, newer_stories);
   if (factor >= 1.0f || !options_.time_bonus_by_own_words ||
       embedding.sparse.empty() || embedding.document_frequencies == nullptr) {
     return factor;

@@ -413,8 +413,13 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // article's cosine with the story's centroid) that the story's own
   // words carry (EngineOptions::time_bonus_by_own_words).
   float TimeFactor(const Cluster& cluster, const Embedding& embedding,
-                   float similarity, absl::Time t) const
+                   float similarity, absl::Time t, int newer_stories) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // How many of the dated `candidates` began after dated `story` did and
+  // by `t` (the article's time): the newer look-alike stories of
+  // EngineOptions::days_per_newer_story.
+  int NewerStories(int64_t story, absl::Span<const int64_t> candidates,
+                   absl::Time t) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // What the scorer reads for the story `score` names, as the hand rule
   // scored it (d.neighbors filled).
   StoryEvidence Evidence(const Embedding& embedding, const ScoredStory& score,

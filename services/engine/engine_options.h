@@ -114,6 +114,16 @@ struct EngineOptions {
   // look-alike events weeks apart fuse.
   float time_penalty = 0.2f;
 
+  // The gap the time penalty counts also grows by this many days for
+  // every newer look-alike story: each dated candidate story (one the
+  // article's nearest neighbours are in) whose first article came after
+  // the story's. Days alone make the time evidence depend on the feed's
+  // density: at ten times the articles an hour, ten events of a kind
+  // happen "the same day", and an old story took in the next shootings of
+  // its neighbourhood. Counted in newer events of its kind, a story ages
+  // as fast on a busy feed as on a quiet one. 0: days alone.
+  float days_per_newer_story = 1.0f;
+
   // Multiplier of the join threshold for a dated article published on the
   // same day as a dated cluster (the time penalty grows from here).
   // Publication times close together are evidence of one event, so below
@@ -132,15 +142,6 @@ struct EngineOptions {
   bool time_bonus_by_own_words = true;
   float own_word_df_share = 0.01f;
   float own_word_story_multiple = 2.0f;
-  // A dated candidate story loses its same-time bonus (keeps the plain
-  // threshold, time penalty included) when a younger dated candidate, one
-  // whose first article came later, matches the article at least this
-  // share of its similarity: the time evidence points at the newer event
-  // as much, and the older story would take in the next event of its
-  // kind (a feed's follow-up of an old story, the next shooting in the
-  // same neighbourhood). Only the older one yields: a younger story is the
-  // likelier home of what comes next. 0: no story yields.
-  float younger_look_alike_share = 0.9f;
 
   // The learned join decision (services/engine/story_scorer.h): an article
   // joins the candidate story it gives the highest probability when that is at

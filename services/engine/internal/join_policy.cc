@@ -52,14 +52,16 @@ float JoinPolicy::MergeThreshold(double mean_words) const {
                         options_.long_text_merge_threshold, mean_words);
 }
 
-float JoinPolicy::TimeFactor(const StorySpan& story, absl::Time t) const {
+float JoinPolicy::TimeFactor(const StorySpan& story, absl::Time t,
+                             int newer_stories) const {
   if (!Dated(t) || !story.dated) return 1.0f;
   // From the story's first article, its event: measured from its last
   // one, every join renewed the bonus, and at ten times the density a
   // story of one neighbourhood's shootings chained on for weeks.
   const absl::Duration gap =
       t > story.first_seen ? t - story.first_seen : story.first_seen - t;
-  const double days = absl::ToDoubleHours(gap) / 24.0;
+  const double days = absl::ToDoubleHours(gap) / 24.0 +
+                      options_.days_per_newer_story * newer_stories;
   return options_.same_time_factor +
          options_.time_penalty * static_cast<float>(std::log2(1.0 + days));
 }
@@ -76,33 +78,6 @@ bool JoinPolicy::IsOwnWord(double df, double documents, double story_size,
   if (df <= options_.own_word_df_share * documents) return true;
   return df <= options_.own_word_story_multiple *
                    std::min(story_size, members_with + 1);
-}
-
-void JoinPolicy::YieldToYoungerLookAlikes(
-    std::vector<ScoredStory>* candidates) const {
-  const float share = options_.younger_look_alike_share;
-  if (share <= 0) return;
-  // Decided on the similarities alone, so the order of the candidates
-  // does not matter.
-  std::vector<bool> yields(candidates->size(), false);
-  for (size_t i = 0; i < candidates->size(); ++i) {
-    const ScoredStory& older = (*candidates)[i];
-    if (older.started == absl::InfiniteFuture()) continue;  // undated
-    for (const ScoredStory& younger : *candidates) {
-      if (younger.started != absl::InfiniteFuture() &&
-          younger.started > older.started &&
-          younger.similarity >= share * older.similarity) {
-        yields[i] = true;
-        break;
-      }
-    }
-  }
-  for (size_t i = 0; i < candidates->size(); ++i) {
-    ScoredStory& story = (*candidates)[i];
-    if (yields[i]) {
-      story.threshold = std::max(story.threshold, story.plain_threshold);
-    }
-  }
 }
 
 bool JoinPolicy::InReach(const StorySpan& story, absl::Time t) const {

@@ -33,11 +33,6 @@ struct ScoredStory {
   int64_t story = -1;
   float similarity = 0.0f;  // article to the story's centroid
   float threshold = 0.0f;   // join threshold in force (time included)
-  // The threshold without the same-time bonus (>= threshold), and when
-  // the story's first dated member was published (InfiniteFuture for an
-  // undated story): for YieldToYoungerLookAlikes.
-  float plain_threshold = 0.0f;
-  absl::Time started = absl::InfiniteFuture();
   // The learned model's odds that the article belongs to the story; < 0
   // without a model.
   float odds = -1.0f;
@@ -91,11 +86,14 @@ class JoinPolicy {
 
   // Multiplier of the join threshold for an article published at `t` next
   // to `story`: same_time_factor at no gap from the story's first article,
-  // rising with the logarithm of the gap in days. Coverage of one event is
-  // dense in its first days; a look-alike event weeks later must match
-  // much more closely, however many articles came in between. 1 when
+  // rising with the logarithm of the gap in days, to which each of
+  // `newer_stories` (look-alike stories begun since the story's first
+  // article) adds days_per_newer_story. Coverage of one event is dense in
+  // its first days; a look-alike event weeks (or many events) later must
+  // match much more closely, however many articles came in between. 1 when
   // either is undated.
-  float TimeFactor(const StorySpan& story, absl::Time t) const;
+  float TimeFactor(const StorySpan& story, absl::Time t,
+                   int newer_stories = 0) const;
 
   // The bar `threshold` (the article's, time included) raised for an
   // article and a story of which one is dated and the other not: they
@@ -118,11 +116,6 @@ class JoinPolicy {
   // other stories'.
   bool IsOwnWord(double df, double documents, double story_size,
                  double members_with) const;
-
-  // Gives each dated candidate that a younger dated candidate matches at
-  // least younger_look_alike_share of its similarity its plain threshold
-  // (EngineOptions::younger_look_alike_share).
-  void YieldToYoungerLookAlikes(std::vector<ScoredStory>* candidates) const;
 
   // True if `story` is near enough to an article published at `t` to be
   // among its candidates: within the story window of its nearest member.

@@ -73,6 +73,25 @@ TEST(JoinPolicyTest, TimeFactorRisesWithTheGapAndIgnoresUndatedArticles) {
   EXPECT_FLOAT_EQ(policy.TimeFactor(StorySpan(), kNoon), 1.0f);
 }
 
+// Issue 34: at ten times the density, ten events of a kind fall on one
+// day, and an old story took in the next shootings of its neighbourhood.
+TEST(JoinPolicyTest, NewerLookAlikeStoriesAgeAStoryLikeDays) {
+  const EngineOptions options = Options();  // days_per_newer_story 1
+  const JoinPolicy policy(options);
+  const StorySpan story = Span(kNoon, kNoon + absl::Hours(2));
+  // An hour after its first article, three newer stories of its kind
+  // since: 0.5 + 0.25 * log2(1 + 1/24 + 3).
+  EXPECT_NEAR(policy.TimeFactor(story, kNoon + absl::Hours(1), 3),
+              0.5f + 0.25f * std::log2(4.0f + 1.0f / 24), 1e-6);
+  EXPECT_LT(policy.TimeFactor(story, kNoon + absl::Hours(1), 0),
+            policy.TimeFactor(story, kNoon + absl::Hours(1), 1));
+  // Undated: no time evidence to weaken.
+  EXPECT_FLOAT_EQ(policy.TimeFactor(StorySpan(), kNoon, 3), 1.0f);
+  EngineOptions days_alone = Options();
+  days_alone.days_per_newer_story = 0;
+  EXPECT_FLOAT_EQ(JoinPolicy(days_alone).TimeFactor(story, kNoon, 3), 0.5f);
+}
+
 // Issue 34: a dated headline joined an undated full-text story at a
 // headline's bar, on a few topic and stop words.
 TEST(JoinPolicyTest, MixedDatingMustClearTheStoryTextsBarToo) {
@@ -219,41 +238,6 @@ TEST(JoinPolicyTest, AStoryPastItsWindowIsOnlyAThreadCandidate) {
   EXPECT_EQ(c.relation, Relation::kNewStory);
   EXPECT_THAT(c.thread_candidates, ElementsAre(4));
   EXPECT_THAT(c.merge_candidates, IsEmpty());
-}
-
-// Issue 34: at ten times the density an old story took in the next
-// events of its kind on its same-time bonus; a feed's older story took in
-// the follow-ups a younger one was about.
-TEST(JoinPolicyTest, AnOlderStoryYieldsItsTimeBonusToAYoungerLookAlike) {
-  const EngineOptions options = Options();  // younger_look_alike_share 0.9
-  const JoinPolicy policy(options);
-  auto candidate = [](int64_t story, float similarity, absl::Time started) {
-    ScoredStory s = Scored(story, similarity, 0.1f);
-    s.plain_threshold = 0.25f;
-    s.started = started;
-    return s;
-  };
-  std::vector<ScoredStory> candidates = {
-      candidate(1, 0.30f, kNoon),                    // older
-      candidate(2, 0.28f, kNoon + absl::Hours(30)),  // younger, close
-      candidate(3, 0.30f, absl::InfiniteFuture())};  // undated
-  policy.YieldToYoungerLookAlikes(&candidates);
-  EXPECT_FLOAT_EQ(candidates[0].threshold, 0.25f);  // yields
-  EXPECT_FLOAT_EQ(candidates[1].threshold, 0.1f);   // the youngest keeps it
-  EXPECT_FLOAT_EQ(candidates[2].threshold, 0.1f);   // no time bonus to lose
-
-  // A younger story the article resembles much less takes nothing.
-  candidates = {candidate(1, 0.30f, kNoon),
-                candidate(2, 0.20f, kNoon + absl::Hours(30))};
-  policy.YieldToYoungerLookAlikes(&candidates);
-  EXPECT_FLOAT_EQ(candidates[0].threshold, 0.1f);
-
-  EngineOptions off = Options();
-  off.younger_look_alike_share = 0;
-  candidates = {candidate(1, 0.30f, kNoon),
-                candidate(2, 0.30f, kNoon + absl::Hours(30))};
-  JoinPolicy(off).YieldToYoungerLookAlikes(&candidates);
-  EXPECT_FLOAT_EQ(candidates[0].threshold, 0.1f);
 }
 
 TEST(JoinPolicyTest, BelowEveryThresholdIsANewStoryWithARunnerUp) {
