@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "embeddings/lexical_embedder.h"
+#include "embeddings/normalizer.h"
 
 namespace newsdedup {
 namespace {
@@ -111,6 +112,29 @@ TEST_F(LexicalEmbedderTest, StockPassagesStopCountingOnceOtherTitlesHoldThem) {
   // again.
   embedder_->Forget(pages.back());
   EXPECT_NE(embed_fourth(), own_words_only);
+}
+
+TEST_F(LexicalEmbedderTest, ASiteNameAfterOtherHeadlinesStopsCounting) {
+  // As the engine embeds a title: normalised, with its names.
+  auto embed_title = [&](absl::string_view raw, EmbedMode mode) {
+    const std::string title = *NormalizeText(raw);
+    const std::vector<std::string> names = *ExtractNameWords(raw);
+    auto e = embedder_->Embed({title, "", names}, mode);
+    EXPECT_TRUE(e.ok()) << e.status();
+    return e.ok() ? e->sparse.ids : std::vector<uint32_t>();
+  };
+  const std::string site = " - KSLA News 12 Shreveport, Louisiana";
+  const std::string title = absl::StrCat("Bridge opens downtown", site);
+  const std::vector<uint32_t> headline_only =
+      embed_title("Bridge opens downtown", EmbedMode::kReadOnly);
+  for (const char* headline : {"Storm closes schools", "Council passes budget",
+                               "Team wins the final"}) {
+    EXPECT_NE(embed_title(title, EmbedMode::kReadOnly), headline_only);
+    embed_title(absl::StrCat(headline, site), EmbedMode::kObserve);
+  }
+  // Three other headlines carried it: the site's name, and its names
+  // ("KSLA", "Shreveport"), no longer count; the headline does.
+  EXPECT_EQ(embed_title(title, EmbedMode::kReadOnly), headline_only);
 }
 
 TEST_F(LexicalEmbedderTest, CopiesUnderOneTitleKeepTheirSentences) {

@@ -29,10 +29,13 @@ constexpr uint64_t kStemSeed = 0x85ebca77c2b2ae63ULL;
 // Sentences of the body (for stock passages), alone and with the title.
 constexpr uint64_t kPassageSeed = 0xd6e8feb86659fd93ULL;
 constexpr uint64_t kTitleSeed = 0xa0761d6478bd642fULL;
+constexpr uint64_t kTitlePieceSeed = 0xe7037ed1a0b428dbULL;
 
 // Sentences of fewer words (spaces + 1) are never stock passages: "he
 // said." and "police said." repeat everywhere and are no boilerplate.
+// After a headline, two words are enough for a site's name ("fox 5").
 constexpr int kMinPassageWords = 4;
+constexpr int kMinTitlePieceWords = 2;
 
 // Enough text for CLD2 to tell the language.
 constexpr size_t kLanguageSampleBytes = 2048;
@@ -73,21 +76,43 @@ struct LexicalFeatures final : public PreparedText {
   // Words by feature id, for explanations: views into the input's text.
   std::vector<std::pair<uint32_t, absl::string_view>> word_names;
 
-  // The body cut into sentences (views into the input's body), each with
-  // its passage id and the id of the passage under this title; both 0 for
-  // sentences too short to be a stock passage. Empty when stock passages
-  // are not looked for.
-  struct Sentence {
+  // Pieces of text that may be stock passages (views into the input),
+  // each with its passage id and the id of the passage under this
+  // headline; both 0 for a piece that is never stock. The body is cut
+  // into sentences; the title at " - " and " | " (its first part, the
+  // headline proper, is never stock; a site's name often trails it).
+  // Empty when stock passages are not looked for.
+  struct Piece {
     absl::string_view text;
     uint32_t passage = 0;
     uint32_t titled_passage = 0;
   };
-  std::vector<Sentence> sentences;
+  std::vector<Piece> title_pieces;
+  std::vector<Piece> sentences;
   // What the features were read from, for a second reading without the
   // stock passages (views into the input).
   EmbedInput input;
   std::string language;
 };
+
+// Cuts a normalised title at each " - ", " | ", " – " or " — ".
+std::vector<absl::string_view> SplitTitle(absl::string_view title) {
+  std::vector<absl::string_view> pieces;
+  size_t start = 0;
+  for (size_t i = 0; i < title.size(); ++i) {
+    if (title[i] != ' ') continue;
+    for (absl::string_view separator : {" - ", " | ", " \u2013 ", " \u2014 "}) {
+      if (title.substr(i, separator.size()) == separator) {
+        pieces.push_back(title.substr(start, i - start));
+        start = i + separator.size();
+        i = start - 1;
+        break;
+      }
+    }
+  }
+  pieces.push_back(title.substr(start));
+  return pieces;
+}
 
 // Cuts normalised text after each '.', '!' or '?' that a space follows.
 std::vector<absl::string_view> SplitSentences(absl::string_view text) {
@@ -171,20 +196,7 @@ class LexicalEmbedder final : public Embedder {
       }
     }
     RETURN_IF_ERROR(ReadFeatures(prepared->input, prepared.get()));
-    if (options_.stock_passage_documents > 0) {
-      const uint64_t title_seed =
-          kPassageSeed ^ XXH3_64bits_withSeed(input.title.data(),
-                                              input.title.size(), kTitleSeed);
-      for (absl::string_view text : SplitSentences(prepared->input.body)) {
-        LexicalFeatures::Sentence sentence{text};
-        // Normalised text: case and spacing do not make a sentence new.
-        if (std::count(text.begin(), text.end(), ' ') + 1 >= kMinPassageWords) {
-          sentence.passage = HashBytes(text, kPassageSeed);
-          sentence.titled_passage = HashBytes(text, title_seed);
-        }
-        prepared->sentences.push_back(sentence);
-      }
-    }
+    if (options_.stock_passage_documents > 0) FindPieces(prepared.get());
     return prepared;
   }
 
@@ -288,13 +300,16 @@ class LexicalEmbedder final : public Embedder {
                                           EmbedMode mode) override {
     const auto& whole = static_cast<const LexicalFeatures&>(text);
     // Read again without its stock passages, when it has any.
-    std::string kept_body;
+    KeptText kept;
     LexicalFeatures without_stock;
     const LexicalFeatures* read = &whole;
-    if (KeepNonStockSentences(whole, &kept_body)) {
+    if (KeepNonStock(whole, &kept)) {
       without_stock.language = whole.language;
       EmbedInput input = whole.input;
-      input.body = kept_body;
+      input.title = kept.title;
+      input.body = kept.body;
+      input.title_names = kept.title_names;
+      input.body_names = kept.body_names;
       RETURN_IF_ERROR(ReadFeatures(input, &without_stock));
       read = &without_stock;
     }
@@ -317,10 +332,12 @@ class LexicalEmbedder final : public Embedder {
       for (const auto& [id, count] : features) ++stats.frequency[id];
       // Every passage counts, stock or not: that is how one becomes stock.
       auto passages = std::make_shared<std::vector<uint32_t>>();
-      for (const LexicalFeatures::Sentence& sentence : whole.sentences) {
-        if (sentence.passage == 0) continue;
-        passages->push_back(sentence.passage);
-        passages->push_back(sentence.titled_passage);
+      for (const auto* pieces : {&whole.title_pieces, &whole.sentences}) {
+        for (const LexicalFeatures::Piece& piece : *pieces) {
+          if (piece.passage == 0) continue;
+          passages->push_back(piece.passage);
+          passages->push_back(piece.titled_passage);
+        }
       }
       std::sort(passages->begin(), passages->end());
       passages->erase(std::unique(passages->begin(), passages->end()),
@@ -440,17 +457,63 @@ class LexicalEmbedder final : public Embedder {
   }
 
  private:
-  // Writes the sentences of `prepared`'s body that are not stock passages
-  // into `kept` and returns true; returns false when none is stock. A
-  // stock passage is a sentence that at least stock_passage_documents
-  // documents of its statistics with another title already hold: a
-  // site's subscription notice, a video player's error, a copyright line.
-  // Another title, because syndicated copies of one report share their
-  // sentences and mostly their headline too.
-  bool KeepNonStockSentences(const LexicalFeatures& prepared,
-                             std::string* kept) const {
-    if (prepared.sentences.empty()) return false;
-    std::vector<bool> stock(prepared.sentences.size(), false);
+  // Fills `prepared`'s title pieces and sentences with their passage ids.
+  static void FindPieces(LexicalFeatures* prepared) {
+    // Normalised text: case and spacing do not make a piece new.
+    auto words = [](absl::string_view text) {
+      return std::count(text.begin(), text.end(), ' ') + 1;
+    };
+    const absl::string_view title = prepared->input.title;
+    const std::vector<absl::string_view> title_pieces = SplitTitle(title);
+    // A site's name trails many headlines: it is stock when other
+    // headlines carry it.
+    const absl::string_view headline = title_pieces.front();
+    const uint64_t headline_seed =
+        kPassageSeed ^
+        XXH3_64bits_withSeed(headline.data(), headline.size(), kTitleSeed);
+    for (size_t i = 0; i < title_pieces.size(); ++i) {
+      LexicalFeatures::Piece piece{title_pieces[i]};
+      if (i > 0 && words(piece.text) >= kMinTitlePieceWords) {
+        piece.passage = HashBytes(piece.text, kTitlePieceSeed);
+        piece.titled_passage = HashBytes(piece.text, headline_seed);
+      }
+      prepared->title_pieces.push_back(piece);
+    }
+    const uint64_t title_seed =
+        kPassageSeed ^
+        XXH3_64bits_withSeed(title.data(), title.size(), kTitleSeed);
+    for (absl::string_view text : SplitSentences(prepared->input.body)) {
+      LexicalFeatures::Piece sentence{text};
+      if (words(text) >= kMinPassageWords) {
+        sentence.passage = HashBytes(text, kPassageSeed);
+        sentence.titled_passage = HashBytes(text, title_seed);
+      }
+      prepared->sentences.push_back(sentence);
+    }
+  }
+
+  // The text of `prepared` without its stock passages, when it has any.
+  struct KeptText {
+    std::string title;
+    std::string body;
+    std::vector<std::string> title_names;
+    std::vector<std::string> body_names;
+  };
+
+  // Writes `prepared`'s text without its stock passages into `kept` and
+  // returns true; returns false when none is stock. A stock passage is a
+  // piece that at least stock_passage_documents documents of its
+  // statistics under another headline already hold: a site's
+  // subscription notice, a video player's error, a copyright line, the
+  // site's name after the headline. Another headline, because syndicated
+  // copies of one report share their sentences and mostly their headline
+  // too. Names found only in stock passages go with them.
+  bool KeepNonStock(const LexicalFeatures& prepared, KeptText* kept) const {
+    if (prepared.sentences.empty() && prepared.title_pieces.size() < 2) {
+      return false;
+    }
+    std::vector<bool> title_stock(prepared.title_pieces.size(), false);
+    std::vector<bool> body_stock(prepared.sentences.size(), false);
     bool any = false;
     {
       absl::ReaderMutexLock lock(&mu_);
@@ -461,20 +524,45 @@ class LexicalEmbedder final : public Embedder {
         auto it = stats.frequency.find(id);
         return it == stats.frequency.end() ? 0 : it->second;
       };
-      for (size_t i = 0; i < prepared.sentences.size(); ++i) {
-        const LexicalFeatures::Sentence& sentence = prepared.sentences[i];
-        if (sentence.passage == 0) continue;
-        stock[i] = held(sentence.passage) - held(sentence.titled_passage) >=
-                   options_.stock_passage_documents;
-        any = any || stock[i];
-      }
+      auto mark = [&](const std::vector<LexicalFeatures::Piece>& pieces,
+                      std::vector<bool>* stock) {
+        for (size_t i = 0; i < pieces.size(); ++i) {
+          if (pieces[i].passage == 0) continue;
+          (*stock)[i] =
+              held(pieces[i].passage) - held(pieces[i].titled_passage) >=
+              options_.stock_passage_documents;
+          any = any || (*stock)[i];
+        }
+      };
+      mark(prepared.title_pieces, &title_stock);
+      mark(prepared.sentences, &body_stock);
     }
     if (!any) return false;
-    for (size_t i = 0; i < prepared.sentences.size(); ++i) {
-      if (stock[i]) continue;
-      if (!kept->empty()) kept->push_back(' ');
-      absl::StrAppend(kept, prepared.sentences[i].text);
-    }
+    absl::flat_hash_set<absl::string_view> kept_words, stock_words;
+    auto join = [&](const std::vector<LexicalFeatures::Piece>& pieces,
+                    const std::vector<bool>& stock, absl::string_view glue,
+                    std::string* out) {
+      for (size_t i = 0; i < pieces.size(); ++i) {
+        for (absl::string_view word : SplitWords(pieces[i].text)) {
+          (stock[i] ? stock_words : kept_words).insert(word);
+        }
+        if (stock[i]) continue;
+        if (!out->empty()) absl::StrAppend(out, glue);
+        absl::StrAppend(out, pieces[i].text);
+      }
+    };
+    join(prepared.title_pieces, title_stock, " - ", &kept->title);
+    join(prepared.sentences, body_stock, " ", &kept->body);
+    auto keep_names = [&](absl::Span<const std::string> names,
+                          std::vector<std::string>* out) {
+      for (const std::string& name : names) {
+        if (kept_words.contains(name) || !stock_words.contains(name)) {
+          out->push_back(name);
+        }
+      }
+    };
+    keep_names(prepared.input.title_names, &kept->title_names);
+    keep_names(prepared.input.body_names, &kept->body_names);
     return true;
   }
 

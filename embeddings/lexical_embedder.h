@@ -79,14 +79,17 @@ struct LexicalEmbedderOptions {
   // same-kind events in one city apart; 1 is classic TF-IDF.
   float idf_power = 1.25f;
 
-  // A sentence of the body (of at least four words) that at least this
-  // many documents with other titles already hold is a stock passage: a
-  // site's subscription notice, a video player's error message, a
-  // copyright line. Its words do not count for the article, which is
-  // left with what it says of its own: pages whose body is only such
-  // text joined each other's stories on it once they came days apart
+  // A sentence of the body (of at least four words), or a part of the
+  // title after its headline (after " - " or " | ", of at least two
+  // words), that at least this many documents under other headlines
+  // already hold is a stock passage: a site's subscription notice, a
+  // video player's error message, a copyright line, the site's name after
+  // every headline. Its words and the names only it holds do not count
+  // for the article, which is left with what it says of its own: pages
+  // whose body is only such text, or whose titles end in one station's
+  // name, joined each other's stories on it once they came days apart
   // instead of months (docs/quality.md). The statistics count the
-  // passages with the articles held. 0: every sentence counts.
+  // passages with the articles held. 0: everything counts.
   int stock_passage_documents = 3;
 
   // Only the first `max_body_bytes` of a body are embedded (cut at a UTF-8

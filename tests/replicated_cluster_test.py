@@ -34,7 +34,9 @@ class ReplicatedClusterTest(unittest.TestCase):
                     self.assertIsNone(proc.poll(), "the cluster did not start")
                     time.sleep(0.1)
                 else:
-                    self.fail("the cluster did not start in two minutes")
+                    out.seek(0)
+                    self.fail("the cluster did not start in two minutes:\n"
+                              + out.read())
                 children = subprocess.run(
                     ["pgrep", "-g", str(proc.pid)], capture_output=True,
                     text=True).stdout.split()

@@ -200,9 +200,10 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->group(group);
   command
       ->add_option("--stock-passage-documents", m.stock_passage_documents,
-                   "A body sentence this many documents with other titles "
-                   "already hold (a site's subscription notice) does not "
-                   "count; 0: every sentence counts")
+                   "A body sentence or a title's part after the headline "
+                   "that this many documents under other headlines already "
+                   "hold (a site's notice or name) does not count; 0: "
+                   "everything counts")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str()
       ->group(group);
