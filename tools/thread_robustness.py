@@ -6,7 +6,7 @@ variant of ../shared/tools/stream_variants.py through `newsdedup cluster
 score_threads.py (beside this file). Prints thread B-cubed F1 by set and
 variant, and each set's worst row.
 
-usage: thread_robustness.py NEWSDEDUP_BINARY [--half 0|1] [NAME=SET.jsonl ...]
+usage: thread_robustness.py NEWSDEDUP_BINARY [--half 0|1] [NAME=SET.jsonl ...] [-- EXTRA CLUSTER FLAGS]
 default sets: the uci, ecb and gva dev files in ../shared/data.
 --half H keeps only the topics (story labels without their -ecb/-plus
 event suffix) whose md5 is H mod 2: a topic's look-alike events stay
@@ -43,10 +43,10 @@ def halve(spec, half, tmp):
     return f"{name}={out}"
 
 
-def cluster_and_score(binary, stream, out, sets):
+def cluster_and_score(binary, stream, out, sets, extra):
     """Thread F1 by set name for one stream."""
     r = subprocess.run([binary, "cluster", "--resolve-merges", stream,
-                        "-o", out], capture_output=True, text=True,
+                        "-o", out] + extra, capture_output=True, text=True,
                        timeout=600)
     if r.returncode != 0:
         sys.exit(f"cluster failed on {stream}: {r.stderr.strip()[-300:]}")
@@ -63,6 +63,10 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     binary, args = sys.argv[1], sys.argv[2:]
+    extra = []
+    if "--" in args:
+        extra = args[args.index("--") + 1:]
+        args = args[:args.index("--")]
     half = None
     if args[:1] == ["--half"]:
         half, args = int(args[1]), args[2:]
@@ -75,7 +79,8 @@ def main():
         for s in sets:
             name, path = s.split("=", 1)
             scores = cluster_and_score(
-                binary, path, os.path.join(tmp, f"alone-{name}.out"), [path])
+                binary, path, os.path.join(tmp, f"alone-{name}.out"), [path],
+                extra)
             table.setdefault("alone", {})[name] = scores.get(path)
         listing = subprocess.run(
             ["/usr/bin/python3", os.path.join(SHARED_TOOLS,
@@ -91,7 +96,7 @@ def main():
                     present.add(json.loads(line)["id"].split(":", 1)[0])
             table[variant] = cluster_and_score(
                 binary, stream, os.path.join(tmp, variant + ".out"),
-                [s for s in sets if s.split("=", 1)[0] in present])
+                [s for s in sets if s.split("=", 1)[0] in present], extra)
     width = max(len(v) for v in table) + 2
     print("thread F1".ljust(width) + "".join(n.rjust(8) for n in names))
     for variant, row in table.items():
