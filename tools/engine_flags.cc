@@ -59,7 +59,8 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
   command
       ->add_option("--days-per-newer-story", e.days_per_newer_story,
                    "Days the time penalty adds to a story's gap for each "
-                   "look-alike story begun after it; 0: days alone")
+                   "story of the article's nearest neighbours begun after "
+                   "it; 0: days alone")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str()
       ->group(group);
