@@ -49,6 +49,16 @@ def log(message):
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def log_tail(process, lines=20):
+    """The last lines of a started process's log, for a failure message
+    (the logs go with the work directory)."""
+    try:
+        with open(process.log_path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError as e:
+        return f"(no log: {e})"
+
+
 class Process:
     """A child process this script started, killed only by its pid."""
 
@@ -102,15 +112,20 @@ class Cluster:
 
     def start(self, replicas=3):
         """Starts the NATS nodes and `replicas` replicas; the replicas, or
-        None (logged) if one was not ready within two minutes."""
+        None (logged, with the end of the process's log) if a NATS node
+        was not healthy or a replica not ready within two minutes."""
         for n in self.nats:
             n.start()
+        for n in self.nats:
+            if not self.wait_nats_healthy(n, 120):
+                log(f"{n.name} did not become healthy:\n{log_tail(n)}")
+                return None
         started = [self.add_replica() for _ in range(replicas)]
         for r in started:
             r.start()
         for r in started:
             if not self.wait_ready(r, 120):
-                log(f"{r.name} did not start; see {r.log_path}")
+                log(f"{r.name} did not start:\n{log_tail(r)}")
                 return None
         return started
 
@@ -193,8 +208,12 @@ class Cluster:
             return False
 
     def wait_ready(self, replica, seconds):
+        """True once `replica` answers its health check; False after
+        `seconds`, or at once if its process has exited."""
         deadline = time.time() + seconds
         while time.time() < deadline:
+            if replica.proc is not None and not replica.alive():
+                return False
             if replica.alive() and self.ready(replica):
                 return True
             time.sleep(0.05)
