@@ -201,7 +201,7 @@ class LexicalEmbedder final : public Embedder {
   }
 
   // Reads the features of `input` (body already truncated) in the
-  // language Prepare found into `prepared`.
+  // language Prepare found into `prepared`, whose features are empty.
   absl::Status ReadFeatures(const EmbedInput& input,
                             LexicalFeatures* prepared) const {
     // Term frequencies, with title occurrences weighted up.
@@ -274,11 +274,6 @@ class LexicalEmbedder final : public Embedder {
     }
 
     prepared->num_words = num_words;
-    prepared->statistics.clear();
-    prepared->features.clear();
-    prepared->group_weights.clear();
-    prepared->is_name.clear();
-    prepared->word_names.clear();
     if (foreign && options_.idf_per_language) prepared->statistics = language;
     if (options_.idf_per_collection) {
       // The separator cannot occur in a language tag.
@@ -331,19 +326,22 @@ class LexicalEmbedder final : public Embedder {
       ++stats.documents;
       for (const auto& [id, count] : features) ++stats.frequency[id];
       // Every passage counts, stock or not: that is how one becomes stock.
-      auto passages = std::make_shared<std::vector<uint32_t>>();
+      std::vector<uint32_t> passages;  // none (no allocation) for headlines
       for (const auto* pieces : {&whole.title_pieces, &whole.sentences}) {
         for (const LexicalFeatures::Piece& piece : *pieces) {
           if (piece.passage == 0) continue;
-          passages->push_back(piece.passage);
-          passages->push_back(piece.titled_passage);
+          passages.push_back(piece.passage);
+          passages.push_back(piece.titled_passage);
         }
       }
-      std::sort(passages->begin(), passages->end());
-      passages->erase(std::unique(passages->begin(), passages->end()),
-                      passages->end());
-      for (uint32_t id : *passages) ++stats.frequency[id];
-      if (!passages->empty()) embedding.passages = std::move(passages);
+      if (!passages.empty()) {
+        std::sort(passages.begin(), passages.end());
+        passages.erase(std::unique(passages.begin(), passages.end()),
+                       passages.end());
+        for (uint32_t id : passages) ++stats.frequency[id];
+        embedding.passages =
+            std::make_shared<const std::vector<uint32_t>>(std::move(passages));
+      }
       for (const auto& [id, word] : prepared.word_names) {
         if (word_names_.size() >= kMaxDescribedWords) break;
         word_names_.try_emplace(id, std::string(word));
@@ -465,20 +463,24 @@ class LexicalEmbedder final : public Embedder {
     };
     const absl::string_view title = prepared->input.title;
     const std::vector<absl::string_view> title_pieces = SplitTitle(title);
-    // A site's name trails many headlines: it is stock when other
-    // headlines carry it.
-    const absl::string_view headline = title_pieces.front();
-    const uint64_t headline_seed =
-        kPassageSeed ^
-        XXH3_64bits_withSeed(headline.data(), headline.size(), kTitleSeed);
-    for (size_t i = 0; i < title_pieces.size(); ++i) {
-      LexicalFeatures::Piece piece{title_pieces[i]};
-      if (i > 0 && words(piece.text) >= kMinTitlePieceWords) {
-        piece.passage = HashBytes(piece.text, kTitlePieceSeed);
-        piece.titled_passage = HashBytes(piece.text, headline_seed);
+    prepared->title_pieces.push_back({title_pieces.front()});
+    if (title_pieces.size() > 1) {
+      // A site's name trails many headlines: it is stock when other
+      // headlines carry it.
+      const absl::string_view headline = title_pieces.front();
+      const uint64_t headline_seed =
+          kPassageSeed ^
+          XXH3_64bits_withSeed(headline.data(), headline.size(), kTitleSeed);
+      for (size_t i = 1; i < title_pieces.size(); ++i) {
+        LexicalFeatures::Piece piece{title_pieces[i]};
+        if (words(piece.text) >= kMinTitlePieceWords) {
+          piece.passage = HashBytes(piece.text, kTitlePieceSeed);
+          piece.titled_passage = HashBytes(piece.text, headline_seed);
+        }
+        prepared->title_pieces.push_back(piece);
       }
-      prepared->title_pieces.push_back(piece);
     }
+    if (prepared->input.body.empty()) return;  // a headline
     const uint64_t title_seed =
         kPassageSeed ^
         XXH3_64bits_withSeed(title.data(), title.size(), kTitleSeed);

@@ -416,7 +416,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
                    float similarity, absl::Time t, int newer_stories) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // How many of the dated `candidates` began after dated `story` did and
-  // by `t` (the article's time): the newer look-alike stories of
+  // by `t` (the article's time): the newer stories of
   // EngineOptions::days_per_newer_story.
   int NewerStories(int64_t story, absl::Span<const int64_t> candidates,
                    absl::Time t) const ABSL_SHARED_LOCKS_REQUIRED(mu_);

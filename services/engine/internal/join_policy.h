@@ -87,10 +87,10 @@ class JoinPolicy {
   // Multiplier of the join threshold for an article published at `t` next
   // to `story`: same_time_factor at no gap from the story's first article,
   // rising with the logarithm of the gap in days, to which each of
-  // `newer_stories` (look-alike stories begun since the story's first
-  // article) adds days_per_newer_story. Coverage of one event is dense in
-  // its first days; a look-alike event weeks (or many events) later must
-  // match much more closely, however many articles came in between. 1 when
+  // `newer_stories` (the article's candidate stories begun since the
+  // story's first article) adds days_per_newer_story. Coverage of one event is
+  // dense in its first days; a look-alike event weeks (or many events) later
+  // must match much more closely, however many articles came in between. 1 when
   // either is undated.
   float TimeFactor(const StorySpan& story, absl::Time t,
                    int newer_stories = 0) const;
