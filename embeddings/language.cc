@@ -54,7 +54,7 @@ constexpr int kMinDetectionPercent = 70;
 
 }  // namespace
 
-std::string DetectLanguage(absl::string_view text) {
+std::string DetectLanguage(absl::string_view text, int* letters) {
   CLD2::Language top3[3];
   int percent3[3] = {0, 0, 0};
   int letter_bytes = 0;
@@ -62,6 +62,7 @@ std::string DetectLanguage(absl::string_view text) {
   const CLD2::Language language = CLD2::DetectLanguageSummary(
       text.data(), static_cast<int>(text.size()), /*is_plain_text=*/true, top3,
       percent3, &letter_bytes, &reliable);
+  if (letters != nullptr) *letters = letter_bytes;
   // CLD2 answers English when it cannot tell, and calls a few words
   // "reliable" on little evidence: a headline of names ("Malaysia Airlines
   // Flight 370", "Eau Claire Leader-Telegram") comes out Malay or French,

@@ -15,8 +15,10 @@ namespace newsdedup {
 // The ISO 639-1 code ("en", "de", ...) of the language of `text` (valid
 // UTF-8) by CLD2; empty when CLD2 cannot tell reliably, or the text has
 // less than about a sentence of letters (a short headline of names is
-// often taken for another language), or is a mixture.
-std::string DetectLanguage(absl::string_view text);
+// often taken for another language), or is a mixture. `letters`, when
+// given, receives the letter bytes CLD2 read: how much evidence the answer
+// rests on.
+std::string DetectLanguage(absl::string_view text, int* letters = nullptr);
 
 // A language tag as given with an article ("de-AT", "EN", "deu") reduced
 // to its lowercase primary subtag; empty for an empty tag.

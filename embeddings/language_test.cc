@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "embeddings/english_glossary.h"
 #include "embeddings/lexical_embedder.h"
 
@@ -117,6 +118,43 @@ TEST(EnglishGlossaryTest, CrossLingualReportsMeet) {
   translation_only.translation_weight = 1;
   EXPECT_NE((*NewLexicalEmbedder(translation_only))->fingerprint(),
             (*without)->fingerprint());
+}
+
+// A detected language reads words as their English translations only on
+// a paragraph's worth of letters; a given language always does. CLD2 takes
+// an occasional English headline for French or German, and each such
+// headline loaded a dictionary of tens of MiB.
+TEST(EnglishGlossaryTest, ADetectedLanguageTranslatesOnlyOnAParagraph) {
+  auto ids = [](const LexicalEmbedderOptions& options, absl::string_view text,
+                absl::string_view language) {
+    auto embedder = NewLexicalEmbedder(options);
+    EXPECT_TRUE(embedder.ok());
+    auto embedding =
+        (*embedder)->Embed({"", text, {}, {}, language}, EmbedMode::kReadOnly);
+    EXPECT_TRUE(embedding.ok());
+    return embedding->sparse.ids;
+  };
+  LexicalEmbedderOptions untranslated;
+  untranslated.translation_weight = 0;
+  const LexicalEmbedderOptions shipped;
+
+  const std::string sentence =
+      "Die Regierung hat am Dienstag neue Impfstoffe gegen die Grippe fuer "
+      "die Krankenhaeuser des Landes bestellt, teilte das Ministerium mit.";
+  ASSERT_EQ(DetectLanguage(sentence), "de");
+  // Detected from one sentence: German stems, no translations.
+  EXPECT_EQ(ids(shipped, sentence, ""), ids(untranslated, sentence, "de"));
+  EXPECT_NE(ids(shipped, sentence, ""), ids(shipped, sentence, "de"));
+
+  const std::string paragraph = absl::StrCat(
+      sentence,
+      " Die ersten Lieferungen sollen im November in den Kliniken "
+      "eintreffen, die Kosten traegt der Bund. Die Opposition kritisierte "
+      "die spaete Bestellung und verlangte eine Erklaerung des Ministers im "
+      "Parlament noch vor der Winterpause.");
+  ASSERT_EQ(DetectLanguage(paragraph), "de");
+  EXPECT_EQ(ids(shipped, paragraph, ""), ids(shipped, paragraph, "de"));
+  EXPECT_NE(ids(shipped, paragraph, ""), ids(untranslated, paragraph, "de"));
 }
 
 // A German article is weighed by German document frequencies: English

@@ -39,6 +39,13 @@ constexpr int kMinTitlePieceWords = 2;
 
 // Enough text for CLD2 to tell the language.
 constexpr size_t kLanguageSampleBytes = 2048;
+// Letters a detected language needs before the text's words are also read
+// as their English translations (a given language needs none): about a
+// paragraph. CLD2 takes about one English headline in a few thousand for
+// French, Polish or German even past DetectLanguage's sentence of letters,
+// and each such headline loaded that language's dictionary (tens of MiB
+// for German) for features that only add noise.
+constexpr int kMinTranslationLetters = 256;
 
 // Caps the words remembered for explanations, bounding memory on a long run.
 constexpr size_t kMaxDescribedWords = 1 << 20;
@@ -93,6 +100,9 @@ struct LexicalFeatures final : public PreparedText {
   // stock passages (views into the input).
   EmbedInput input;
   std::string language;
+  // Whether the words are also read as their English translations: the
+  // language was given, or detected on kMinTranslationLetters.
+  bool translatable = false;
 };
 
 // Cuts a normalised title at each " - ", " | ", " – " or " — ".
@@ -186,13 +196,17 @@ class LexicalEmbedder final : public Embedder {
     if (options_.stem_weight > 0 || options_.translation_weight > 0 ||
         options_.idf_per_language) {
       prepared->language = NormalizeLanguageTag(input.language);
+      prepared->translatable = true;
       if (prepared->language.empty()) {
         // The sample is cut before it is joined: bodies run to 32 KiB.
-        prepared->language = DetectLanguage(TruncateUtf8(
-            absl::StrCat(
-                input.title, "\n",
-                TruncateUtf8(prepared->input.body, kLanguageSampleBytes)),
-            kLanguageSampleBytes));
+        int letters = 0;
+        prepared->language = DetectLanguage(
+            TruncateUtf8(absl::StrCat(input.title, "\n",
+                                      TruncateUtf8(prepared->input.body,
+                                                   kLanguageSampleBytes)),
+                         kLanguageSampleBytes),
+            &letters);
+        prepared->translatable = letters >= kMinTranslationLetters;
       }
     }
     RETURN_IF_ERROR(ReadFeatures(prepared->input, prepared.get()));
@@ -232,7 +246,8 @@ class LexicalEmbedder final : public Embedder {
     const std::string& language = prepared->language;
     const bool foreign = !language.empty() && language != "en";
     const bool stem = foreign && options_.stem_weight > 0;
-    const bool translate = foreign && options_.translation_weight > 0;
+    const bool translate =
+        foreign && prepared->translatable && options_.translation_weight > 0;
     for (const auto& [text, weight] :
          {std::make_pair(input.title, options_.title_weight),
           std::make_pair(body, 1.0f)}) {
@@ -300,6 +315,7 @@ class LexicalEmbedder final : public Embedder {
     const LexicalFeatures* read = &whole;
     if (KeepNonStock(whole, &kept)) {
       without_stock.language = whole.language;
+      without_stock.translatable = whole.translatable;
       EmbedInput input = whole.input;
       input.title = kept.title;
       input.body = kept.body;
