@@ -179,8 +179,8 @@ absl::StatusOr<SimilarResult> ClusteringEngineImpl::FindSimilar(
   auto known = article_by_id_.find(article.id);
   auto same_text = article_by_hash_.find(text.hash);
   if (known != article_by_id_.end() &&
-      articles_[known->second].content_hash == text.hash) {
-    answer = View(known->second).assignment;  // a resend
+      articles_[*known].content_hash == text.hash) {
+    answer = View(*known).assignment;  // a resend
   } else if (same_text != article_by_hash_.end()) {
     const int64_t original = same_text->second;
     answer = ExactDuplicateAnswer(original);

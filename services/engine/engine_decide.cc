@@ -156,7 +156,7 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignNormalized(
                           /*preferred=*/-1, /*version=*/1);
   }
   // A new version of a known article: the old text leaves first.
-  const int64_t old = known->second;
+  const int64_t old = *known;
   const int version = articles_[old].answer.version + 1;
   const int64_t preferred = Resolve(articles_[old].cluster);
   RETURN_IF_ERROR(RemoveArticle(old));
@@ -194,10 +194,10 @@ ClusteringEngineImpl::AnswerWithoutEmbedding(const Article& article,
                                              const NormalizedText& text) {
   auto known = article_by_id_.find(article.id);
   if (known != article_by_id_.end()) {
-    if (articles_[known->second].content_hash != text.hash) {
+    if (articles_[*known].content_hash != text.hash) {
       return std::nullopt;  // a new version
     }
-    return View(known->second).assignment;  // a resend
+    return View(*known).assignment;  // a resend
   }
   auto same_text = article_by_hash_.find(text.hash);
   if (same_text == article_by_hash_.end()) return std::nullopt;

@@ -32,6 +32,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -301,7 +302,35 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   NumberedDeque<ArticleRecord> articles_ ABSL_GUARDED_BY(mu_);
   // Forgotten stories leave holes; numbers are never reused.
   NumberedTable<Cluster> clusters_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, int64_t> article_by_id_ ABSL_GUARDED_BY(mu_);
+  // Held articles by id. The set keeps article numbers and hashes and
+  // compares them by their records' ids: an id is stored once, in its
+  // record. As a map key it was stored twice, 32 bytes more per article
+  // plus the id itself when longer than 15 bytes (a URL). A number stays
+  // in the set only while its record is held and not removed.
+  struct ArticleIdOf {
+    const NumberedDeque<ArticleRecord>* articles;
+    absl::string_view operator()(int64_t a) const { return (*articles)[a].id; }
+    absl::string_view operator()(absl::string_view id) const { return id; }
+  };
+  struct ArticleIdHash {
+    using is_transparent = void;
+    ArticleIdOf id_of;
+    template <typename Key>
+    size_t operator()(const Key& key) const {
+      return absl::Hash<absl::string_view>()(id_of(key));
+    }
+  };
+  struct ArticleIdEq {
+    using is_transparent = void;
+    ArticleIdOf id_of;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return id_of(a) == id_of(b);
+    }
+  };
+  absl::flat_hash_set<int64_t, ArticleIdHash, ArticleIdEq> article_by_id_
+      ABSL_GUARDED_BY(mu_){0, ArticleIdHash{{&articles_}},
+                           ArticleIdEq{{&articles_}}};
   absl::flat_hash_map<uint64_t, int64_t> article_by_hash_ ABSL_GUARDED_BY(mu_);
   InternedNames sources_ ABSL_GUARDED_BY(mu_);
   InternedNames collections_ ABSL_GUARDED_BY(mu_);

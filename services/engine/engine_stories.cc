@@ -91,7 +91,7 @@ absl::StatusOr<int64_t> ClusteringEngineImpl::FindArticle(
   if (it == article_by_id_.end()) {
     return absl::NotFoundError(absl::StrCat("unknown article: ", article_id));
   }
-  return it->second;
+  return *it;
 }
 
 absl::StatusOr<int64_t> ClusteringEngineImpl::FindLiveCluster(
@@ -172,7 +172,7 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
       article_by_hash_.erase(by_hash);
     }
   }
-  article_by_id_.erase(record.id);
+  article_by_id_.erase(a);
   record.removed = true;
   ForgetPlacement(a);  // a placement an editor made dies with the article
   AfterMemberLeft(c, a);
@@ -222,9 +222,12 @@ int64_t ClusteringEngineImpl::AppendRecord(ArticleRecord record,
                                            Cluster* cluster) {
   const int64_t a = articles_.end();
   const int64_t embedded_as = record.embedded_as;
-  article_by_id_.insert_or_assign(record.id, a);
   article_by_hash_.try_emplace(record.content_hash, a);
   articles_.push_back(std::move(record));
+  // The newest record of an id is the one found (an earlier version has
+  // left already, unless a store holds two records of one id).
+  article_by_id_.erase(a);
+  article_by_id_.insert(a);
   num_articles_.store(a + 1, std::memory_order_release);
   if (embedded_as != a) ++articles_[embedded_as].sharers;
   AddMember(cluster, a);
@@ -532,7 +535,7 @@ int64_t ClusteringEngineImpl::Absorb(int64_t survivor, int64_t absorbed) {
 int64_t ClusteringEngineImpl::IndexOfArticle(const std::string& id) const {
   if (id.empty()) return -1;
   auto it = article_by_id_.find(id);
-  return it == article_by_id_.end() ? -1 : it->second;
+  return it == article_by_id_.end() ? -1 : *it;
 }
 
 ClusteringEngineImpl::CompactAnswer ClusteringEngineImpl::Compact(
