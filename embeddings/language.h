@@ -16,8 +16,8 @@ namespace newsdedup {
 // UTF-8) by CLD2; empty when CLD2 cannot tell reliably, or the text has
 // less than about a sentence of letters (a short headline of names is
 // often taken for another language), or is a mixture. `letters`, when
-// given, receives the letter bytes CLD2 read: how much evidence the answer
-// rests on.
+// given, receives the letter bytes CLD2 read (0 for a text too short to
+// ask it): how much evidence the answer rests on.
 std::string DetectLanguage(absl::string_view text, int* letters = nullptr);
 
 // A language tag as given with an article ("de-AT", "EN", "deu") reduced
