@@ -222,7 +222,7 @@ Assignment ClusteringEngineImpl::AssignExactDuplicate(const Article& article,
   const int64_t c = Resolve(articles_[original].cluster);
   Assignment answer = ExactDuplicateAnswer(original);
   answer.cluster_similarity =
-      clusters_[c].centroid.Cosine(EmbeddingOf(original));
+      clusters_[c].centroid.Cosine(EmbeddingOf(original).vector());
   answer.version = version;
   CountAnswer(Relation::kExactDuplicate);
   return Record(article, hash, articles_[original].embedded_as, c,
@@ -276,7 +276,7 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
     if (!articles_.contains(a) || articles_[a].removed) continue;
     const int64_t c = Resolve(articles_[a].cluster);
     if (!policy_.InReach(clusters_[c].span, t)) continue;
-    d.neighbors.push_back({a, Similarity(embedding, EmbeddingOf(a))});
+    d.neighbors.push_back({a, Dot(embedding, EmbeddingOf(a).vector())});
     if (seen.insert(c).second) candidates.push_back(c);
   }
   std::stable_sort(
@@ -393,7 +393,7 @@ StoryEvidence ClusteringEngineImpl::Evidence(const Embedding& embedding,
   for (const auto& [a, similarity] : d.neighbors) {
     if (Resolve(articles_[a].cluster) != c) continue;
     e.member_similarity = std::max(e.member_similarity, similarity);
-    const Embedding& member = EmbeddingOf(a);
+    const StoredEmbedding& member = EmbeddingOf(a);
     if (!embedding.names().empty() && !member.names().empty()) {
       e.member_names_similarity =
           std::max(e.member_names_similarity,
@@ -454,9 +454,10 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignEmbedded(
   const int64_t a = articles_.end();
   const int64_t bucket = BucketOf(t);
   RETURN_IF_ERROR(index_->Add(a, bucket, embedding.dense, found.insert_hint));
-  AddToCentroid(&clusters_[chosen], &embedding);
+  StoredEmbedding stored(embedding);
+  AddToCentroid(&clusters_[chosen], stored);
   Assignment recorded = Record(article, hash, a, chosen, std::move(answer));
-  articles_[a].embedding = std::move(embedding);
+  articles_[a].embedding = std::move(stored);
   articles_[a].index_bucket = bucket;
   UpdateRepresentative(chosen, a);
 

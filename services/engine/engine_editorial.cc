@@ -64,7 +64,7 @@ void ClusteringEngineImpl::MoveMember(int64_t a, int64_t to) {
   RemoveMember(&source, a);
   if (record.embedded_as == a) {  // its vector counts in the centroid
     SubtractFromCentroid(&source, record.embedding);
-    AddToCentroid(&target, &record.embedding);
+    AddToCentroid(&target, record.embedding);
   }
   if (target.members.empty()) ++live_clusters_;
   AddMember(&target, a);

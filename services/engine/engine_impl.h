@@ -50,6 +50,7 @@
 #include "services/engine/internal/interned_names.h"
 #include "services/engine/internal/join_policy.h"
 #include "services/engine/internal/numbered_deque.h"
+#include "services/engine/internal/stored_embedding.h"
 #include "services/index/vector_index.h"
 
 namespace newsdedup {
@@ -158,9 +159,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     // Index of the article whose embedding this one shares (itself unless
     // it is an exact duplicate, which is neither embedded nor indexed).
     int64_t embedded_as;
-    Embedding embedding;       // sparse part only, once indexed
-    int64_t index_bucket = 0;  // index shard holding its vector
-    bool removed = false;      // deleted, or replaced by a new version
+    StoredEmbedding embedding;  // what leaving its centroid needs
+    int64_t index_bucket = 0;   // index shard holding its vector
+    bool removed = false;       // deleted, or replaced by a new version
     // Exact duplicates whose embedded_as is this article.
     int32_t sharers = 0;
     CompactAnswer answer;  // the first answer, replayed on resend
@@ -488,7 +489,7 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   void LinkThreads(int64_t c, const std::vector<int64_t>& candidates)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const Embedding& EmbeddingOf(int64_t a) const
+  const StoredEmbedding& EmbeddingOf(int64_t a) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return articles_[articles_[a].embedded_as].embedding;
   }
@@ -536,14 +537,13 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   void RemoveMember(Cluster* cluster, int64_t a)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Adds an embedded article (already in the index) to a cluster's
-  // centroid. The index keeps its own copy of the dense vector;
-  // similarities and centroids use the exact sparse vector, so the dense
-  // one is dropped. Dense-only embedders keep theirs for both.
-  static void AddToCentroid(Cluster* cluster, Embedding* embedding);
+  // Adds an embedded article's vector to a cluster's centroid. The index
+  // keeps its own copy of the dense vector; similarities and centroids use
+  // the exact sparse vector (dense-only embedders: the dense one).
+  static void AddToCentroid(Cluster* cluster, const StoredEmbedding& embedding);
   // Takes an embedded member's vector out of its cluster's centroid again.
   static void SubtractFromCentroid(Cluster* cluster,
-                                   const Embedding& embedding);
+                                   const StoredEmbedding& embedding);
 
   // After article `a` left live cluster `c`: an emptied cluster is no
   // longer live; if `a` was the representative (pinned or not), the

@@ -594,8 +594,8 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
         record.index_bucket >= keep_from_bucket) {
       RETURN_IF_ERROR(index_->Add(a, record.index_bucket, embedding.dense));
     }
-    AddToCentroid(&cluster, &embedding);
-    record.embedding = std::move(embedding);
+    record.embedding = StoredEmbedding(embedding);
+    AddToCentroid(&cluster, record.embedding);
   }
   CountAnswer(answer.relation);
   if (answer.version > 1) ++stats_.updates;

@@ -43,22 +43,17 @@ std::vector<std::string> MostMembersFirst(
 }  // namespace
 
 void ClusteringEngineImpl::AddToCentroid(Cluster* cluster,
-                                         Embedding* embedding) {
-  if (!embedding->sparse.empty()) {
-    embedding->dense.clear();
-    embedding->dense.shrink_to_fit();
-  }
-  embedding->document_frequencies.reset();  // needed to place it only
-  cluster->centroid.Add(*embedding);
-  cluster->names_centroid.Add(NamesView(*embedding));
-  cluster->total_words += embedding->num_words;
+                                         const StoredEmbedding& embedding) {
+  cluster->centroid.Add(embedding.vector());
+  cluster->names_centroid.Add(embedding.names());
+  cluster->total_words += embedding.num_words();
 }
 
-void ClusteringEngineImpl::SubtractFromCentroid(Cluster* cluster,
-                                                const Embedding& embedding) {
-  cluster->centroid.Subtract(embedding);
-  cluster->names_centroid.Subtract(NamesView(embedding));
-  cluster->total_words -= embedding.num_words;
+void ClusteringEngineImpl::SubtractFromCentroid(
+    Cluster* cluster, const StoredEmbedding& embedding) {
+  cluster->centroid.Subtract(embedding.vector());
+  cluster->names_centroid.Subtract(embedding.names());
+  cluster->total_words -= embedding.num_words();
 }
 
 void ClusteringEngineImpl::AfterMemberLeft(int64_t c, int64_t a) {
@@ -143,9 +138,9 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
       index_->Relabel(a, heir, record.index_bucket);
       const int64_t heirs_cluster = Resolve(articles_[heir].cluster);
       if (heirs_cluster != c) {  // the vector changes clusters with it
-        Embedding& moved = articles_[heir].embedding;
+        const StoredEmbedding& moved = articles_[heir].embedding;
         SubtractFromCentroid(&cluster, moved);
-        AddToCentroid(&clusters_[heirs_cluster], &moved);
+        AddToCentroid(&clusters_[heirs_cluster], moved);
         MarkDirty(heirs_cluster);
       }
     } else {
@@ -160,9 +155,11 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
       // stopped differ (the failover check's digests did), and every
       // checkpoint entry rebuilds all replicas' statistics from the
       // articles held alike, which bounds them there.
-      if (!options_.log_sequence) embedder_->Forget(record.embedding);
+      if (!options_.log_sequence) {
+        embedder_->Forget(record.embedding.ForForget());
+      }
     }
-    record.embedding = Embedding();
+    record.embedding = StoredEmbedding();
   }
   auto by_hash = article_by_hash_.find(record.content_hash);
   if (by_hash != article_by_hash_.end() && by_hash->second == a) {
@@ -311,7 +308,7 @@ void ClusteringEngineImpl::FillClusterView(int64_t c,
 
 float ClusteringEngineImpl::Centrality(const Cluster& cluster,
                                        int64_t a) const {
-  return cluster.centroid.Cosine(EmbeddingOf(a));
+  return cluster.centroid.Cosine(EmbeddingOf(a).vector());
 }
 
 void ClusteringEngineImpl::SetRepresentative(int64_t c, int64_t a) {

@@ -6,19 +6,17 @@
 namespace newsdedup {
 namespace internal {
 
-Embedding NamesView(const Embedding& embedding) {
-  Embedding view;
-  view.sparse = embedding.names();
-  return view;
+VectorView NamesView(const Embedding& embedding) {
+  return VectorView(embedding.names());
 }
 
-float Centroid::Dot(const Embedding& query) const {
+float Centroid::Dot(VectorView query) const {
   double dot = 0.0;
-  if (!query.sparse.empty()) {
-    for (size_t i = 0; i < query.sparse.size(); ++i) {
-      auto it = sparse_.find(query.sparse.ids[i]);
+  if (!query.ids.empty()) {
+    for (size_t i = 0; i < query.ids.size(); ++i) {
+      auto it = sparse_.find(query.ids[i]);
       if (it != sparse_.end()) {
-        dot += query.sparse.weights[i] * it->second.weight;
+        dot += query.weights[i] * it->second.weight;
       }
     }
   } else {
@@ -45,16 +43,16 @@ float Centroid::Dot(const Centroid& other) const {
   return static_cast<float>(dot);
 }
 
-void Centroid::Add(const Embedding& member) {
+void Centroid::Add(VectorView member) {
   // |s + x|^2 = |s|^2 + 2 s.x + |x|^2
   const double dot = Dot(member);
   double member_norm2 = 0.0;
-  if (!member.sparse.empty()) {
-    for (size_t i = 0; i < member.sparse.size(); ++i) {
-      Feature& feature = sparse_[member.sparse.ids[i]];
-      feature.weight += member.sparse.weights[i];
+  if (!member.ids.empty()) {
+    for (size_t i = 0; i < member.ids.size(); ++i) {
+      Feature& feature = sparse_[member.ids[i]];
+      feature.weight += member.weights[i];
       ++feature.members;
-      member_norm2 += member.sparse.weights[i] * member.sparse.weights[i];
+      member_norm2 += member.weights[i] * member.weights[i];
     }
   } else {
     if (dense_.empty()) dense_.assign(member.dense.size(), 0.0f);
@@ -67,20 +65,20 @@ void Centroid::Add(const Embedding& member) {
   ++count_;
 }
 
-void Centroid::Subtract(const Embedding& member) {
+void Centroid::Subtract(VectorView member) {
   // |s - x|^2 = |s|^2 - 2 s.x + |x|^2
   const double dot = Dot(member);
   double member_norm2 = 0.0;
-  if (!member.sparse.empty()) {
-    for (size_t i = 0; i < member.sparse.size(); ++i) {
-      auto it = sparse_.find(member.sparse.ids[i]);
+  if (!member.ids.empty()) {
+    for (size_t i = 0; i < member.ids.size(); ++i) {
+      auto it = sparse_.find(member.ids[i]);
       if (it == sparse_.end()) continue;
-      it->second.weight -= member.sparse.weights[i];
+      it->second.weight -= member.weights[i];
       // A feature no member has any more goes. Its sum is only zero up to
       // rounding (x + y - x - y), and a story that lives for months would
       // otherwise keep every word any member ever had.
       if (--it->second.members <= 0) sparse_.erase(it);
-      member_norm2 += member.sparse.weights[i] * member.sparse.weights[i];
+      member_norm2 += member.weights[i] * member.weights[i];
     }
   } else {
     for (size_t i = 0; i < dense_.size() && i < member.dense.size(); ++i) {
@@ -97,14 +95,13 @@ void Centroid::Subtract(const Embedding& member) {
   norm2_ = std::max(0.0, norm2_ - 2.0 * dot + member_norm2);
 }
 
-std::vector<uint32_t> Centroid::TopSharedFeatures(const Embedding& query,
+std::vector<uint32_t> Centroid::TopSharedFeatures(VectorView query,
                                                   int n) const {
   std::vector<std::pair<float, uint32_t>> shared;
-  for (size_t i = 0; i < query.sparse.size(); ++i) {
-    auto it = sparse_.find(query.sparse.ids[i]);
+  for (size_t i = 0; i < query.ids.size(); ++i) {
+    auto it = sparse_.find(query.ids[i]);
     if (it != sparse_.end() && it->second.weight > 0) {
-      shared.push_back(
-          {query.sparse.weights[i] * it->second.weight, query.sparse.ids[i]});
+      shared.push_back({query.weights[i] * it->second.weight, query.ids[i]});
     }
   }
   const size_t keep = std::min<size_t>(std::max(n, 0), shared.size());
@@ -131,7 +128,7 @@ void Centroid::Merge(const Centroid& other) {
   count_ += other.count_;
 }
 
-float Centroid::Cosine(const Embedding& query) const {
+float Centroid::Cosine(VectorView query) const {
   if (norm2_ <= 0.0) return 0.0f;
   return Dot(query) / static_cast<float>(std::sqrt(norm2_));
 }

@@ -11,29 +11,30 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "embeddings/embedder.h"
+#include "services/engine/internal/stored_embedding.h"
 
 namespace newsdedup {
 namespace internal {
 
-// The names-and-figures view of `embedding` as an embedding of its own
-// (its `names` as the sparse vector), for a second centroid.
-Embedding NamesView(const Embedding& embedding);
+// The names-and-figures view of `embedding` (its `names`), for a second
+// centroid.
+VectorView NamesView(const Embedding& embedding);
 
 class Centroid {
  public:
   // Adds one member.
-  void Add(const Embedding& member);
+  void Add(VectorView member);
   // Adds every member of `other`.
   void Merge(const Centroid& other);
   // Removes one member added earlier with Add().
-  void Subtract(const Embedding& member);
+  void Subtract(VectorView member);
 
   // Sparse feature ids of `query` that contribute most to its dot product
   // with the centroid, largest first; at most `n`.
-  std::vector<uint32_t> TopSharedFeatures(const Embedding& query, int n) const;
+  std::vector<uint32_t> TopSharedFeatures(VectorView query, int n) const;
 
   // Cosine between `query` (L2 norm 1) and the centroid; 0 when empty.
-  float Cosine(const Embedding& query) const;
+  float Cosine(VectorView query) const;
   // Cosine between two centroids.
   float Cosine(const Centroid& other) const;
 
@@ -50,7 +51,7 @@ class Centroid {
   size_t num_features() const { return sparse_.size(); }
 
  private:
-  float Dot(const Embedding& query) const;
+  float Dot(VectorView query) const;
   float Dot(const Centroid& other) const;
 
   struct Feature {

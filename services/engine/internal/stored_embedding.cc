@@ -1,0 +1,106 @@
+#include "services/engine/internal/stored_embedding.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace newsdedup {
+namespace internal {
+
+VectorView::VectorView(const Embedding& embedding) {
+  if (!embedding.sparse.empty()) {
+    ids = embedding.sparse.ids;
+    weights = embedding.sparse.weights;
+  } else {
+    dense = embedding.dense;
+  }
+}
+
+VectorView::VectorView(const SparseVector& sparse)
+    : ids(sparse.ids), weights(sparse.weights) {}
+
+float Dot(VectorView a, VectorView b) {
+  float dot = 0.0f;
+  if (a.sparse() && b.sparse()) {
+    size_t i = 0, j = 0;
+    while (i < a.ids.size() && j < b.ids.size()) {
+      if (a.ids[i] < b.ids[j]) {
+        ++i;
+      } else if (a.ids[i] > b.ids[j]) {
+        ++j;
+      } else {
+        dot += a.weights[i++] * b.weights[j++];
+      }
+    }
+    return dot;
+  }
+  const size_t n = std::min(a.dense.size(), b.dense.size());
+  for (size_t i = 0; i < n; ++i) dot += a.dense[i] * b.dense[i];
+  return dot;
+}
+
+StoredEmbedding::StoredEmbedding(const Embedding& embedding)
+    : num_words_(embedding.num_words),
+      statistics_(embedding.statistics),
+      names_view_(embedding.names_view),
+      passages_(embedding.passages) {
+  const VectorView vector(embedding);
+  dense_ = !vector.sparse();
+  size_ =
+      static_cast<uint32_t>(dense_ ? vector.dense.size() : vector.ids.size());
+  if (size_ == 0) return;
+  // One allocation; the ids and floats are created in it as objects of
+  // their types, so that reading them back is plain array access.
+  const size_t id_bytes = dense_ ? 0 : size_ * sizeof(uint32_t);
+  block_.reset(::operator new(id_bytes + size_ * sizeof(float)));
+  char* bytes = static_cast<char*>(block_.get());
+  if (!dense_) {
+    uint32_t* ids = new (bytes) uint32_t[size_];
+    std::memcpy(ids, vector.ids.data(), id_bytes);
+  }
+  float* floats = new (bytes + id_bytes) float[size_];
+  std::memcpy(floats, dense_ ? vector.dense.data() : vector.weights.data(),
+              size_ * sizeof(float));
+}
+
+const uint32_t* StoredEmbedding::ids() const {
+  return std::launder(static_cast<const uint32_t*>(block_.get()));
+}
+
+const float* StoredEmbedding::floats() const {
+  const char* bytes = static_cast<const char*>(block_.get());
+  const size_t id_bytes = dense_ ? 0 : size_ * sizeof(uint32_t);
+  return std::launder(reinterpret_cast<const float*>(bytes + id_bytes));
+}
+
+VectorView StoredEmbedding::vector() const {
+  VectorView view;
+  if (size_ == 0) return view;
+  if (dense_) {
+    view.dense = absl::MakeConstSpan(floats(), size_);
+  } else {
+    view.ids = absl::MakeConstSpan(ids(), size_);
+    view.weights = absl::MakeConstSpan(floats(), size_);
+  }
+  return view;
+}
+
+const SparseVector& StoredEmbedding::names() const {
+  static const SparseVector* const kNone = new SparseVector();
+  return names_view_ != nullptr ? *names_view_ : *kNone;
+}
+
+Embedding StoredEmbedding::ForForget() const {
+  Embedding embedding;
+  if (!dense_ && size_ > 0) {
+    embedding.sparse.ids.assign(ids(), ids() + size_);
+    embedding.sparse.weights.assign(floats(), floats() + size_);
+  }
+  embedding.statistics = statistics_;
+  embedding.num_words = num_words_;
+  embedding.passages = passages_;
+  return embedding;
+}
+
+}  // namespace internal
+}  // namespace newsdedup
