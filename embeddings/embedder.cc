@@ -1,19 +1,35 @@
 #include "embeddings/embedder.h"
 
+#include <algorithm>
+
 namespace newsdedup {
 
 float SparseDot(const SparseVector& a, const SparseVector& b) {
+  return SparseDot(a.ids, a.weights, b.ids, b.weights);
+}
+
+float SparseDot(absl::Span<const uint32_t> a_ids,
+                absl::Span<const float> a_weights,
+                absl::Span<const uint32_t> b_ids,
+                absl::Span<const float> b_weights) {
   float dot = 0.0f;
   size_t i = 0, j = 0;
-  while (i < a.ids.size() && j < b.ids.size()) {
-    if (a.ids[i] < b.ids[j]) {
+  while (i < a_ids.size() && j < b_ids.size()) {
+    if (a_ids[i] < b_ids[j]) {
       ++i;
-    } else if (a.ids[i] > b.ids[j]) {
+    } else if (a_ids[i] > b_ids[j]) {
       ++j;
     } else {
-      dot += a.weights[i++] * b.weights[j++];
+      dot += a_weights[i++] * b_weights[j++];
     }
   }
+  return dot;
+}
+
+float DenseDot(absl::Span<const float> a, absl::Span<const float> b) {
+  float dot = 0.0f;
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) dot += a[i] * b[i];
   return dot;
 }
 
@@ -25,10 +41,7 @@ const SparseVector& Embedding::names() const {
 float Similarity(const Embedding& a, const Embedding& b) {
   if (!a.sparse.empty() && !b.sparse.empty())
     return SparseDot(a.sparse, b.sparse);
-  float dot = 0.0f;
-  const size_t n = std::min(a.dense.size(), b.dense.size());
-  for (size_t i = 0; i < n; ++i) dot += a.dense[i] * b.dense[i];
-  return dot;
+  return DenseDot(a.dense, b.dense);
 }
 
 namespace {

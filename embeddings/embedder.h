@@ -58,6 +58,13 @@ struct SparseVector {
 
 // Dot product of two sparse vectors (merge of the sorted id lists).
 float SparseDot(const SparseVector& a, const SparseVector& b);
+// The same for vectors held elsewhere: ascending ids, weights alike.
+float SparseDot(absl::Span<const uint32_t> a_ids,
+                absl::Span<const float> a_weights,
+                absl::Span<const uint32_t> b_ids,
+                absl::Span<const float> b_weights);
+// Dot product of two dense vectors over their common length.
+float DenseDot(absl::Span<const float> a, absl::Span<const float> b);
 
 struct Embedding {
   // dimension() floats, L2 norm 1 (all zero for text without features).

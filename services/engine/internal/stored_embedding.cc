@@ -1,6 +1,5 @@
 #include "services/engine/internal/stored_embedding.h"
 
-#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -20,23 +19,10 @@ VectorView::VectorView(const SparseVector& sparse)
     : ids(sparse.ids), weights(sparse.weights) {}
 
 float Dot(VectorView a, VectorView b) {
-  float dot = 0.0f;
   if (a.sparse() && b.sparse()) {
-    size_t i = 0, j = 0;
-    while (i < a.ids.size() && j < b.ids.size()) {
-      if (a.ids[i] < b.ids[j]) {
-        ++i;
-      } else if (a.ids[i] > b.ids[j]) {
-        ++j;
-      } else {
-        dot += a.weights[i++] * b.weights[j++];
-      }
-    }
-    return dot;
+    return SparseDot(a.ids, a.weights, b.ids, b.weights);
   }
-  const size_t n = std::min(a.dense.size(), b.dense.size());
-  for (size_t i = 0; i < n; ++i) dot += a.dense[i] * b.dense[i];
-  return dot;
+  return DenseDot(a.dense, b.dense);
 }
 
 StoredEmbedding::StoredEmbedding(const Embedding& embedding)
