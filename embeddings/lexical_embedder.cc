@@ -236,21 +236,17 @@ class LexicalEmbedder final : public Embedder {
     const absl::string_view body = input.body;
     std::string bigram;  // "word next", one buffer for every pair
     auto count = [&](uint32_t id, float weight, float group_weight,
-                     absl::string_view word = {}) {
+                     absl::string_view word = {}, bool name = false) {
       occurrences.push_back({id, static_cast<uint32_t>(occurrences.size()),
-                             weight, group_weight, false, word});
+                             weight, group_weight, name, word});
     };
     if (options_.name_weight > 0) {
       for (const auto& [names, weight] :
            {std::make_pair(input.title_names, options_.title_weight),
             std::make_pair(input.body_names, 1.0f)}) {
         for (const std::string& name : names) {
-          occurrences.push_back({HashBytes(name, kNameSeed),
-                                 static_cast<uint32_t>(occurrences.size()),
-                                 weight,
-                                 options_.name_weight,
-                                 true,
-                                 {}});
+          count(HashBytes(name, kNameSeed), weight, options_.name_weight,
+                /*word=*/{}, /*name=*/true);
         }
       }
     }

@@ -388,7 +388,7 @@ StoryEvidence ClusteringEngineImpl::Evidence(const Embedding& embedding,
   e.num_words = embedding.num_words;
   e.story_size = static_cast<int>(cluster.members.size());
   if (!embedding.names().empty() && cluster.names_centroid.has_weight()) {
-    e.names_similarity = cluster.names_centroid.Cosine(NamesView(embedding));
+    e.names_similarity = cluster.names_centroid.Cosine(embedding.names());
   }
   for (const auto& [a, similarity] : d.neighbors) {
     if (Resolve(articles_[a].cluster) != c) continue;

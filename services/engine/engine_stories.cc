@@ -221,10 +221,12 @@ int64_t ClusteringEngineImpl::AppendRecord(ArticleRecord record,
   const int64_t embedded_as = record.embedded_as;
   article_by_hash_.try_emplace(record.content_hash, a);
   articles_.push_back(std::move(record));
-  // The newest record of an id is the one found (an earlier version has
-  // left already, unless a store holds two records of one id).
-  article_by_id_.erase(a);
-  article_by_id_.insert(a);
+  // The newest record of an id is the one found. An earlier version has
+  // left already, unless a store holds two records of one id.
+  if (auto [it, inserted] = article_by_id_.insert(a); !inserted) {
+    article_by_id_.erase(it);
+    article_by_id_.insert(a);
+  }
   num_articles_.store(a + 1, std::memory_order_release);
   if (embedded_as != a) ++articles_[embedded_as].sharers;
   AddMember(cluster, a);

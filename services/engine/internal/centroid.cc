@@ -6,10 +6,6 @@
 namespace newsdedup {
 namespace internal {
 
-VectorView NamesView(const Embedding& embedding) {
-  return VectorView(embedding.names());
-}
-
 float Centroid::Dot(VectorView query) const {
   double dot = 0.0;
   if (!query.ids.empty()) {

@@ -16,10 +16,6 @@
 namespace newsdedup {
 namespace internal {
 
-// The names-and-figures view of `embedding` (its `names`), for a second
-// centroid.
-VectorView NamesView(const Embedding& embedding);
-
 class Centroid {
  public:
   // Adds one member.
