@@ -171,9 +171,11 @@ absl::StatusOr<SimilarResult> ClusteringEngineImpl::FindSimilar(
     if (similarity <= 0) continue;
     const Cluster& cluster = clusters_[Resolve(articles_[a].cluster)];
     result.neighbors.push_back(
-        {articles_[a].id, cluster.id, similarity, articles_[a].title,
-         cluster.representative >= 0 ? articles_[cluster.representative].title
-                                     : std::string()});
+        {std::string(articles_[a].id()), cluster.id, similarity,
+         std::string(articles_[a].title()),
+         cluster.representative >= 0
+             ? std::string(articles_[cluster.representative].title())
+             : std::string()});
   }
   Assignment& answer = result.would_be;
   auto known = article_by_id_.find(article.id);

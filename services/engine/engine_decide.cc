@@ -209,8 +209,8 @@ ClusteringEngineImpl::AnswerWithoutEmbedding(const Article& article,
 Assignment ClusteringEngineImpl::ExactDuplicateAnswer(int64_t original) const {
   Assignment answer;
   answer.relation = Relation::kExactDuplicate;
-  answer.duplicate_of = articles_[original].id;
-  answer.nearest_article_id = articles_[original].id;
+  answer.duplicate_of = std::string(articles_[original].id());
+  answer.nearest_article_id = std::string(articles_[original].id());
   answer.nearest_similarity = 1.0f;
   return answer;
 }
@@ -410,11 +410,11 @@ void ClusteringEngineImpl::FillDecision(const Decision& d,
   answer->threshold = choice.threshold;
   answer->cluster_similarity = choice.similarity;
   if (d.nearest >= 0) {
-    answer->nearest_article_id = articles_[d.nearest].id;
+    answer->nearest_article_id = std::string(articles_[d.nearest].id());
     answer->nearest_similarity = d.nearest_similarity;
   }
   if (choice.relation == Relation::kNearDuplicate) {
-    answer->duplicate_of = articles_[d.nearest].id;
+    answer->duplicate_of = std::string(articles_[d.nearest].id());
   }
   if (choice.runner_up >= 0) {
     answer->runner_up_cluster_id = clusters_[choice.runner_up].id;
@@ -467,7 +467,7 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignEmbedded(
 
   recorded.cluster_id = clusters_[survivor].id;
   FillClusterView(survivor, &recorded);
-  articles_[a].answer = Compact(recorded);
+  SetAnswer(a, recorded);
   return recorded;
 }
 

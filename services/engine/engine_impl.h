@@ -50,6 +50,7 @@
 #include "services/engine/internal/interned_names.h"
 #include "services/engine/internal/join_policy.h"
 #include "services/engine/internal/numbered_deque.h"
+#include "services/engine/internal/record_strings.h"
 #include "services/engine/internal/stored_embedding.h"
 #include "services/index/vector_index.h"
 
@@ -125,11 +126,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
  private:
   // The first answer an article got, without strings: articles and
   // clusters by number (numbers are never reused; a number whose record
-  // was let go names nothing), shared terms in one string. A tenth of an
-  // Assignment's memory, which matters at millions of articles; Expand()
-  // rebuilds the Assignment.
+  // was let go names nothing); its shared terms, joined by kTermSeparator,
+  // are among the record's strings. A tenth of an Assignment's memory,
+  // which matters at millions of articles; Expand() rebuilds the
+  // Assignment.
   struct CompactAnswer {
-    std::string shared_terms;     // joined by kTermSeparator
     int64_t duplicate_of = -1;    // article
     int64_t nearest = -1;         // article
     int64_t runner_up = -1;       // cluster
@@ -145,14 +146,21 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
   static constexpr char kTermSeparator = '\x1f';
 
+  // What the engine holds of an article. Fields are ordered to leave no
+  // padding: a million of these are held.
   struct ArticleRecord {
-    std::string id;
-    std::string title;
-    std::string url;
+    // Id, title, url and the first answer's shared terms.
+    RecordStrings strings;
+    absl::string_view id() const { return strings.id(); }
+    absl::string_view title() const { return strings.title(); }
+    absl::string_view url() const { return strings.url(); }
+
     int32_t source = -1;      // in sources_; -1 for none
     int32_t collection = -1;  // Article::collection in collections_
     // Its place in its live cluster's `members`, for O(1) removal.
     int32_t member_slot = -1;
+    // Exact duplicates whose embedded_as is this article.
+    int32_t sharers = 0;
     absl::Time published;
     uint64_t content_hash;
     int64_t cluster;  // as assigned; Resolve() for the live one
@@ -162,10 +170,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     StoredEmbedding embedding;  // what leaving its centroid needs
     int64_t index_bucket = 0;   // index shard holding its vector
     bool removed = false;       // deleted, or replaced by a new version
-    // Exact duplicates whose embedded_as is this article.
-    int32_t sharers = 0;
-    CompactAnswer answer;  // the first answer, replayed on resend
-    int64_t seq = 0;       // arrival number; its key in the store
+    CompactAnswer answer;       // the first answer, replayed on resend
+    int64_t seq = 0;            // arrival number; its key in the store
     // When the engine received it (never decreasing along articles_):
     // retention counts from here.
     absl::Time received;
@@ -310,7 +316,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // in the set only while its record is held and not removed.
   struct ArticleIdOf {
     const NumberedDeque<ArticleRecord>* articles;
-    absl::string_view operator()(int64_t a) const { return (*articles)[a].id; }
+    absl::string_view operator()(int64_t a) const {
+      return (*articles)[a].id();
+    }
     absl::string_view operator()(absl::string_view id) const { return id; }
   };
   struct ArticleIdHash {
@@ -644,11 +652,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
                 std::string cluster_id, std::string article_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // The answer in memory (CompactAnswer) and back. Expand: the first
-  // answer of article `a`; cluster_id is the cluster it was assigned to
-  // (View() resolves merges).
-  CompactAnswer Compact(const Assignment& in) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The answer in memory (CompactAnswer and the record's shared terms)
+  // and back. SetAnswer: keeps `in` as article `a`'s first answer. Expand:
+  // the first answer of article `a`; cluster_id is the cluster it was
+  // assigned to (View() resolves merges).
+  void SetAnswer(int64_t a, const Assignment& in)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Assignment Expand(int64_t a) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   // The story's current representative and size, into an answer.

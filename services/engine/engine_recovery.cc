@@ -604,8 +604,8 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
   cluster.last_changed = std::max(cluster.last_changed, record.received);
   AppendRecord(std::move(record), &cluster);
   // References to articles deleted before the restart are lost.
-  CompactAnswer& compact = articles_[a].answer;
-  compact = Compact(answer);
+  SetAnswer(a, answer);
+  const CompactAnswer& compact = articles_[a].answer;
   CountReferences(a, +1);
   for (const auto& [field, id] :
        {std::pair(&CompactAnswer::duplicate_of, &answer.duplicate_of),

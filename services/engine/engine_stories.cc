@@ -204,9 +204,7 @@ int64_t ClusteringEngineImpl::NewCluster() {
 ClusteringEngineImpl::ArticleRecord ClusteringEngineImpl::NewRecord(
     const Article& article, uint64_t hash, int64_t c) {
   ArticleRecord record;
-  record.id = article.id;
-  record.title = article.title;
-  record.url = article.url;
+  record.strings = RecordStrings(article.id, article.title, article.url);
   record.source = sources_.Number(article.source);
   record.collection = collections_.Number(article.collection);
   record.published = article.published;
@@ -259,7 +257,7 @@ Assignment ClusteringEngineImpl::Record(const Article& article, uint64_t hash,
   answer.article_id = article.id;
   answer.cluster_id = cluster.id;
   FillClusterView(c, &answer);
-  articles_.back().answer = Compact(answer);
+  SetAnswer(a, answer);
   CountReferences(a, +1);
   FeedEvent event = NewFeedEvent(change, c, a);
   event.relation = answer.relation;
@@ -302,8 +300,10 @@ void ClusteringEngineImpl::FillClusterView(int64_t c,
   const Cluster& cluster = clusters_[c];
   answer->thread_id = ThreadId(c);
   if (cluster.representative >= 0) {  // -1 once every member is gone
-    answer->representative_id = articles_[cluster.representative].id;
-    answer->representative_title = articles_[cluster.representative].title;
+    answer->representative_id =
+        std::string(articles_[cluster.representative].id());
+    answer->representative_title =
+        std::string(articles_[cluster.representative].title());
   }
   answer->cluster_size = static_cast<int>(cluster.members.size());
 }
@@ -319,9 +319,9 @@ void ClusteringEngineImpl::SetRepresentative(int64_t c, int64_t a) {
   cluster.representative = a;
   MarkDirty(c);
   AddEvent(&cluster, ClusterEvent::Kind::kRepresentativeChanged, "",
-           articles_[a].id);
+           std::string(articles_[a].id()));
   Announce(EngineOptions::StoryChange::Kind::kRepresentativeChanged, cluster.id,
-           articles_[a].id, "");
+           std::string(articles_[a].id()), "");
   Publish(FeedEvent::Kind::kRepresentativeChanged, c, a);
 }
 
@@ -334,7 +334,7 @@ FeedEvent ClusteringEngineImpl::NewFeedEvent(FeedEvent::Kind kind, int64_t c,
   event.thread_id = ThreadId(c);
   event.cluster_size = static_cast<int>(clusters_[c].members.size());
   if (a >= 0) {
-    event.article_id = articles_[a].id;
+    event.article_id = std::string(articles_[a].id());
     if (articles_[a].collection >= 0) {
       event.collections.push_back(collections_.Name(articles_[a].collection));
     }
@@ -537,11 +537,11 @@ int64_t ClusteringEngineImpl::IndexOfArticle(const std::string& id) const {
   return it == article_by_id_.end() ? -1 : *it;
 }
 
-ClusteringEngineImpl::CompactAnswer ClusteringEngineImpl::Compact(
-    const Assignment& in) const {
-  CompactAnswer out;
-  out.shared_terms =
-      absl::StrJoin(in.shared_terms, absl::string_view(&kTermSeparator, 1));
+void ClusteringEngineImpl::SetAnswer(int64_t a, const Assignment& in) {
+  articles_[a].strings.set_shared_terms(
+      absl::StrJoin(in.shared_terms, absl::string_view(&kTermSeparator, 1)));
+  CompactAnswer& out = articles_[a].answer;
+  out = CompactAnswer();
   out.duplicate_of = IndexOfArticle(in.duplicate_of);
   out.nearest = IndexOfArticle(in.nearest_article_id);
   out.representative = IndexOfArticle(in.representative_id);
@@ -557,29 +557,29 @@ ClusteringEngineImpl::CompactAnswer ClusteringEngineImpl::Compact(
   out.version = static_cast<int16_t>(
       std::min<int>(in.version, std::numeric_limits<int16_t>::max()));
   out.relation = in.relation;
-  return out;
 }
 
 Assignment ClusteringEngineImpl::Expand(int64_t a) const {
   const ArticleRecord& record = articles_[a];
   const CompactAnswer& in = record.answer;
   Assignment out;
-  out.article_id = record.id;
+  out.article_id = std::string(record.id());
   out.cluster_id = clusters_[record.cluster].id;
   out.relation = in.relation;
   // Articles it names may have been forgotten since (as after a restart,
   // the answer then names none); the clusters it names stay while it is
   // held (Cluster::references).
   if (articles_.contains(in.duplicate_of)) {
-    out.duplicate_of = articles_[in.duplicate_of].id;
+    out.duplicate_of = std::string(articles_[in.duplicate_of].id());
   }
   if (articles_.contains(in.nearest)) {
-    out.nearest_article_id = articles_[in.nearest].id;
+    out.nearest_article_id = std::string(articles_[in.nearest].id());
   }
   if (in.runner_up >= 0) out.runner_up_cluster_id = clusters_[in.runner_up].id;
   if (articles_.contains(in.representative)) {
-    out.representative_id = articles_[in.representative].id;
-    out.representative_title = articles_[in.representative].title;
+    out.representative_id = std::string(articles_[in.representative].id());
+    out.representative_title =
+        std::string(articles_[in.representative].title());
   }
   out.nearest_similarity = in.nearest_similarity;
   out.cluster_similarity = in.cluster_similarity;
@@ -587,8 +587,9 @@ Assignment ClusteringEngineImpl::Expand(int64_t a) const {
   out.runner_up_similarity = in.runner_up_similarity;
   out.cluster_size = in.cluster_size;
   out.version = in.version;
-  if (!in.shared_terms.empty()) {
-    out.shared_terms = absl::StrSplit(in.shared_terms, kTermSeparator);
+  if (!record.strings.shared_terms().empty()) {
+    out.shared_terms =
+        absl::StrSplit(record.strings.shared_terms(), kTermSeparator);
   }
   return out;
 }
@@ -596,9 +597,9 @@ Assignment ClusteringEngineImpl::Expand(int64_t a) const {
 ArticleView ClusteringEngineImpl::View(int64_t a) const {
   const ArticleRecord& record = articles_[a];
   ArticleView view;
-  view.id = record.id;
-  view.title = record.title;
-  view.url = record.url;
+  view.id = std::string(record.id());
+  view.title = std::string(record.title());
+  view.url = std::string(record.url());
   view.source = sources_.Name(record.source);
   view.collection = collections_.Name(record.collection);
   view.published = record.published;
@@ -646,8 +647,9 @@ ClusterSummary ClusteringEngineImpl::Summarize(int64_t c,
   }
   s.expired = cluster.members.empty();
   if (cluster.representative >= 0) {  // -1 once every member was deleted
-    s.representative_id = articles_[cluster.representative].id;
-    s.representative_title = articles_[cluster.representative].title;
+    s.representative_id = std::string(articles_[cluster.representative].id());
+    s.representative_title =
+        std::string(articles_[cluster.representative].title());
   }
   if (cluster.span.dated) {
     s.first_seen = cluster.span.first_seen;
