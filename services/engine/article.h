@@ -2,6 +2,7 @@
 #ifndef NEWSDEDUP_SERVICES_ENGINE_ARTICLE_H_
 #define NEWSDEDUP_SERVICES_ENGINE_ARTICLE_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,8 @@ struct Article {
   absl::Time published = absl::InfinitePast();
 };
 
-enum class Relation {
+// One byte: every held article's first answer keeps one.
+enum class Relation : uint8_t {
   kNewStory,        // started a new cluster
   kSameStory,       // joined a cluster: different text, same event
   kNearDuplicate,   // a copy with small edits of `duplicate_of`

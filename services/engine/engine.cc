@@ -179,12 +179,12 @@ absl::StatusOr<SimilarResult> ClusteringEngineImpl::FindSimilar(
   }
   Assignment& answer = result.would_be;
   auto known = article_by_id_.find(article.id);
-  auto same_text = article_by_hash_.find(text.hash);
+  auto same_text = article_by_hash_.find(ContentHash{text.hash});
   if (known != article_by_id_.end() &&
       articles_[*known].content_hash == text.hash) {
     answer = View(*known).assignment;  // a resend
   } else if (same_text != article_by_hash_.end()) {
-    const int64_t original = same_text->second;
+    const int64_t original = *same_text;
     answer = ExactDuplicateAnswer(original);
     answer.cluster_id = clusters_[Resolve(articles_[original].cluster)].id;
   } else {

@@ -161,9 +161,9 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignNormalized(
   const int64_t preferred = Resolve(articles_[old].cluster);
   RETURN_IF_ERROR(RemoveArticle(old));
   ++stats_.updates;
-  auto same_text = article_by_hash_.find(text.hash);
+  auto same_text = article_by_hash_.find(ContentHash{text.hash});
   if (same_text != article_by_hash_.end()) {
-    return AssignExactDuplicate(article, text.hash, same_text->second, version);
+    return AssignExactDuplicate(article, text.hash, *same_text, version);
   }
   kept = true;
   return AssignEmbedded(article, text.hash, std::move(embedding), found,
@@ -199,10 +199,10 @@ ClusteringEngineImpl::AnswerWithoutEmbedding(const Article& article,
     }
     return View(*known).assignment;  // a resend
   }
-  auto same_text = article_by_hash_.find(text.hash);
+  auto same_text = article_by_hash_.find(ContentHash{text.hash});
   if (same_text == article_by_hash_.end()) return std::nullopt;
   if (absl::Status full = CheckCapacity(); !full.ok()) return full;
-  return AssignExactDuplicate(article, text.hash, same_text->second,
+  return AssignExactDuplicate(article, text.hash, *same_text,
                               /*version=*/1);
 }
 

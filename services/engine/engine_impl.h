@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -309,11 +310,13 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   NumberedDeque<ArticleRecord> articles_ ABSL_GUARDED_BY(mu_);
   // Forgotten stories leave holes; numbers are never reused.
   NumberedTable<Cluster> clusters_ ABSL_GUARDED_BY(mu_);
-  // Held articles by id. The set keeps article numbers and hashes and
-  // compares them by their records' ids: an id is stored once, in its
-  // record. As a map key it was stored twice, 32 bytes more per article
-  // plus the id itself when longer than 15 bytes (a URL). A number stays
-  // in the set only while its record is held and not removed.
+  // Held articles by id, and the first held article of each text by its
+  // content hash. The sets keep article numbers and hash and compare them
+  // by their records' ids and content hashes: the keys are stored once, in
+  // the records. As map keys they were stored twice, 32 bytes more per
+  // article plus the id itself when longer than 15 bytes (a URL), and 8
+  // more for the hash. A number stays in a set only while its record is
+  // held and not removed.
   struct ArticleIdOf {
     const NumberedDeque<ArticleRecord>* articles;
     absl::string_view operator()(int64_t a) const {
@@ -321,26 +324,43 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     }
     absl::string_view operator()(absl::string_view id) const { return id; }
   };
-  struct ArticleIdHash {
+  // A content hash to look up (not an article number).
+  struct ContentHash {
+    uint64_t value;
+  };
+  struct ContentHashOf {
+    const NumberedDeque<ArticleRecord>* articles;
+    uint64_t operator()(int64_t a) const { return (*articles)[a].content_hash; }
+    uint64_t operator()(ContentHash hash) const { return hash.value; }
+  };
+  template <typename KeyOf>
+  struct RecordKeyHash {
     using is_transparent = void;
-    ArticleIdOf id_of;
+    KeyOf key_of;
     template <typename Key>
     size_t operator()(const Key& key) const {
-      return absl::Hash<absl::string_view>()(id_of(key));
+      using Value = std::decay_t<decltype(key_of(key))>;
+      return absl::Hash<Value>()(key_of(key));
     }
   };
-  struct ArticleIdEq {
+  template <typename KeyOf>
+  struct RecordKeyEq {
     using is_transparent = void;
-    ArticleIdOf id_of;
+    KeyOf key_of;
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const {
-      return id_of(a) == id_of(b);
+      return key_of(a) == key_of(b);
     }
   };
-  absl::flat_hash_set<int64_t, ArticleIdHash, ArticleIdEq> article_by_id_
-      ABSL_GUARDED_BY(mu_){0, ArticleIdHash{{&articles_}},
-                           ArticleIdEq{{&articles_}}};
-  absl::flat_hash_map<uint64_t, int64_t> article_by_hash_ ABSL_GUARDED_BY(mu_);
+  template <typename KeyOf>
+  using RecordSet =
+      absl::flat_hash_set<int64_t, RecordKeyHash<KeyOf>, RecordKeyEq<KeyOf>>;
+  RecordSet<ArticleIdOf> article_by_id_ ABSL_GUARDED_BY(mu_){
+      0, RecordKeyHash<ArticleIdOf>{{&articles_}},
+      RecordKeyEq<ArticleIdOf>{{&articles_}}};
+  RecordSet<ContentHashOf> article_by_hash_ ABSL_GUARDED_BY(mu_){
+      0, RecordKeyHash<ContentHashOf>{{&articles_}},
+      RecordKeyEq<ContentHashOf>{{&articles_}}};
   InternedNames sources_ ABSL_GUARDED_BY(mu_);
   InternedNames collections_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int64_t> cluster_by_id_ ABSL_GUARDED_BY(mu_);

@@ -580,9 +580,9 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
   ASSIGN_OR_RETURN(const Assignment answer,
                    FromStoredAnswer(article.id, stored.answer()));
   Cluster& cluster = clusters_[live];
-  auto same_text = article_by_hash_.find(text->hash);
+  auto same_text = article_by_hash_.find(ContentHash{text->hash});
   if (same_text != article_by_hash_.end()) {
-    record.embedded_as = articles_[same_text->second].embedded_as;
+    record.embedded_as = articles_[*same_text].embedded_as;
   } else {
     if (!prepared.embedding.has_value()) {  // its original was not loaded
       prepared.embedding = Embed(*text, EmbedMode::kObserve);

@@ -161,13 +161,11 @@ absl::Status ClusteringEngineImpl::RemoveArticle(int64_t a) {
     }
     record.embedding = StoredEmbedding();
   }
-  auto by_hash = article_by_hash_.find(record.content_hash);
-  if (by_hash != article_by_hash_.end() && by_hash->second == a) {
-    if (heir >= 0) {
-      by_hash->second = heir;
-    } else {
-      article_by_hash_.erase(by_hash);
-    }
+  auto by_hash = article_by_hash_.find(ContentHash{record.content_hash});
+  if (by_hash != article_by_hash_.end() && *by_hash == a) {
+    article_by_hash_.erase(by_hash);
+    // The heir holds the same text: it is found by it from now on.
+    if (heir >= 0) article_by_hash_.insert(heir);
   }
   article_by_id_.erase(a);
   record.removed = true;
@@ -217,8 +215,9 @@ int64_t ClusteringEngineImpl::AppendRecord(ArticleRecord record,
                                            Cluster* cluster) {
   const int64_t a = articles_.end();
   const int64_t embedded_as = record.embedded_as;
-  article_by_hash_.try_emplace(record.content_hash, a);
   articles_.push_back(std::move(record));
+  // The first held article of a text stays the one found by it.
+  article_by_hash_.insert(a);
   // The newest record of an id is the one found. An earlier version has
   // left already, unless a store holds two records of one id.
   if (auto [it, inserted] = article_by_id_.insert(a); !inserted) {

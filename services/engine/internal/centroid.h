@@ -4,9 +4,18 @@
 // Keeps a sparse sum when members have sparse vectors (exact, no hashing
 // noise) and a dense sum otherwise, plus the squared norm of the sum so that
 // cosine similarities cost one pass over the query.
+//
+// The sparse sum of a story with up to kMaxSortedFeatures features is a
+// vector sorted by feature id, 12 bytes a feature; above that, a hash
+// table (about 20 bytes a feature at its usual load), where adding a
+// member costs what its features cost rather than what the story holds.
+// Most stories are small: a table for each cost about 220 bytes per held
+// article at 100k articles (issue 26). Both give the same sums in the same
+// order, so which one a story uses changes no decision.
 #ifndef NEWSDEDUP_SERVICES_ENGINE_INTERNAL_CENTROID_H_
 #define NEWSDEDUP_SERVICES_ENGINE_INTERNAL_CENTROID_H_
 
+#include <cstdint>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -40,11 +49,16 @@ class Centroid {
   int count() const { return count_; }
   // Members that have sparse feature `id`.
   int MembersWith(uint32_t id) const {
-    auto it = sparse_.find(id);
-    return it == sparse_.end() ? 0 : it->second.members;
+    const Feature* feature = Find(id);
+    return feature == nullptr ? 0 : feature->members;
   }
   // Distinct sparse features some member has (what the centroid holds).
-  size_t num_features() const { return sparse_.size(); }
+  size_t num_features() const {
+    return hashed_ ? table_.size() : sorted_.size();
+  }
+
+  // The most features kept sorted before the sum moves to a hash table.
+  static constexpr size_t kMaxSortedFeatures = 1024;
 
  private:
   float Dot(VectorView query) const;
@@ -54,7 +68,39 @@ class Centroid {
     float weight = 0.0f;  // sum over the members
     int32_t members = 0;  // members that have it
   };
-  absl::flat_hash_map<uint32_t, Feature> sparse_;
+  struct SortedFeature {
+    uint32_t id;
+    Feature feature;
+  };
+
+  // The feature `id` of the sum; null when no member has it.
+  const Feature* Find(uint32_t id) const;
+  Feature* Find(uint32_t id);
+  const Feature* FindSorted(uint32_t id) const;  // while !hashed_
+  // Calls fn(id, feature) for every feature of the sum.
+  template <typename Fn>
+  void ForEachFeature(Fn fn) const;
+  // Adds at(i) (a SortedFeature: its weight to the sum's, its members to
+  // the sum's) for i in [0, count), ascending ids.
+  template <typename At>
+  void AddFeatures(size_t count, At at);
+  // Moves the sum from sorted_ into table_.
+  void Hash();
+  // Rebuilds bucket_start_ after sorted_ changed.
+  void IndexBuckets();
+
+  // The sparse sum: sorted_ (ascending ids) until it outgrows
+  // kMaxSortedFeatures, then table_. It does not go back: a story that
+  // grew that large tends to stay large.
+  std::vector<SortedFeature> sorted_;
+  // Where in sorted_ the ids whose top bucket_bits_ bits are b begin
+  // (bucket_start_[b]; one more entry for the end), about four features a
+  // bucket: ids are hashes, so a lookup scans a few features instead of
+  // searching the story. Empty (bucket_bits_ 0) below 8 features.
+  std::vector<uint16_t> bucket_start_;
+  uint8_t bucket_bits_ = 0;
+  bool hashed_ = false;
+  absl::flat_hash_map<uint32_t, Feature> table_;
   std::vector<float> dense_;
   double norm2_ = 0.0;
   int count_ = 0;

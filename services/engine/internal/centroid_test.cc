@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <deque>
+#include <map>
 #include <random>
 #include <vector>
 
@@ -66,6 +67,100 @@ TEST(CentroidTest, FeaturesLeaveWithTheLastMemberThatHadThem) {
   other.Subtract(members.front());
   EXPECT_EQ(other.num_features(), 0u);
   EXPECT_TRUE(other.empty());
+}
+
+// The sum is a sorted vector while small and a hash table past
+// kMaxSortedFeatures; either way it answers as a plain sum of the members.
+TEST(CentroidTest, SmallAndLargeSumsAnswerAsThePlainSum) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<uint32_t> word(0, 4000);
+  std::uniform_real_distribution<float> weight(0.01f, 1.0f);
+  auto random_member = [&] {
+    std::vector<uint32_t> ids;
+    for (int k = 0; k < 40; ++k) ids.push_back(word(rng));
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    std::vector<float> weights;
+    for (size_t k = 0; k < ids.size(); ++k) weights.push_back(weight(rng));
+    return Sparse(ids, weights);
+  };
+  std::vector<Embedding> members;
+  for (int i = 0; i < 200; ++i) members.push_back(random_member());
+  const std::vector<Embedding> queries = {random_member(), random_member(),
+                                          members[3]};
+
+  // The plain sum, in doubles.
+  auto expected_cosine = [](const std::vector<Embedding>& held,
+                            const Embedding& query) {
+    std::map<uint32_t, double> sum;
+    for (const Embedding& m : held) {
+      for (size_t k = 0; k < m.sparse.ids.size(); ++k) {
+        sum[m.sparse.ids[k]] += m.sparse.weights[k];
+      }
+    }
+    double dot = 0.0;
+    double norm2 = 0.0;
+    for (const auto& [id, w] : sum) norm2 += w * w;
+    for (size_t k = 0; k < query.sparse.ids.size(); ++k) {
+      auto it = sum.find(query.sparse.ids[k]);
+      if (it != sum.end()) dot += it->second * query.sparse.weights[k];
+    }
+    return dot / std::sqrt(norm2);
+  };
+
+  Centroid small;  // stays under kMaxSortedFeatures
+  Centroid large;  // grows past it
+  std::vector<Embedding> in_small(members.begin(), members.begin() + 5);
+  for (const Embedding& m : in_small) small.Add(m);
+  ASSERT_LT(small.num_features(), Centroid::kMaxSortedFeatures);
+  for (const Embedding& m : members) large.Add(m);
+  ASSERT_GT(large.num_features(), Centroid::kMaxSortedFeatures);
+  for (const Embedding& q : queries) {
+    EXPECT_NEAR(small.Cosine(q), expected_cosine(in_small, q), 1e-5);
+    EXPECT_NEAR(large.Cosine(q), expected_cosine(members, q), 1e-5);
+  }
+  EXPECT_EQ(small.MembersWith(in_small[0].sparse.ids[0]) >= 1, true);
+  EXPECT_EQ(small.MembersWith(4001), 0);
+
+  // Members leave either kind of sum, and sums merge across kinds.
+  for (int i = 0; i < 2; ++i) small.Subtract(in_small[i]);
+  for (int i = 0; i < 100; ++i) large.Subtract(members[i]);
+  const std::vector<Embedding> small_left(in_small.begin() + 2, in_small.end());
+  const std::vector<Embedding> large_left(members.begin() + 100, members.end());
+  for (const Embedding& q : queries) {
+    EXPECT_NEAR(small.Cosine(q), expected_cosine(small_left, q), 1e-5);
+    EXPECT_NEAR(large.Cosine(q), expected_cosine(large_left, q), 1e-5);
+  }
+  std::vector<Embedding> both = small_left;
+  both.insert(both.end(), large_left.begin(), large_left.end());
+  Centroid small_then_large = small;
+  small_then_large.Merge(large);
+  Centroid large_then_small = large;
+  large_then_small.Merge(small);
+  for (const Embedding& q : queries) {
+    EXPECT_NEAR(small_then_large.Cosine(q), expected_cosine(both, q), 1e-5);
+    EXPECT_NEAR(large_then_small.Cosine(q), expected_cosine(both, q), 1e-5);
+  }
+  EXPECT_EQ(small_then_large.count(), 103);
+  EXPECT_EQ(small_then_large.num_features(), large_then_small.num_features());
+  // A centroid against another: the same as summing one into a query.
+  Embedding small_sum;
+  std::map<uint32_t, double> sum;
+  for (const Embedding& m : small_left) {
+    for (size_t k = 0; k < m.sparse.ids.size(); ++k) {
+      sum[m.sparse.ids[k]] += m.sparse.weights[k];
+    }
+  }
+  double norm2 = 0.0;
+  for (const auto& [id, w] : sum) norm2 += w * w;
+  for (const auto& [id, w] : sum) {
+    small_sum.sparse.ids.push_back(id);
+    small_sum.sparse.weights.push_back(
+        static_cast<float>(w / std::sqrt(norm2)));
+  }
+  EXPECT_NEAR(small.Cosine(large), expected_cosine(large_left, small_sum),
+              1e-5);
+  EXPECT_FLOAT_EQ(small.Cosine(large), large.Cosine(small));
 }
 
 }  // namespace

@@ -26,10 +26,11 @@ float Dot(VectorView a, VectorView b) {
 }
 
 StoredEmbedding::StoredEmbedding(const Embedding& embedding)
-    : num_words_(embedding.num_words),
-      statistics_(embedding.statistics),
-      names_view_(embedding.names_view),
-      passages_(embedding.passages) {
+    : num_words_(embedding.num_words), statistics_(embedding.statistics) {
+  if (embedding.names_view != nullptr || embedding.passages != nullptr) {
+    shared_ = std::make_unique<const Shared>(
+        Shared{embedding.names_view, embedding.passages});
+  }
   const VectorView vector(embedding);
   dense_ = !vector.sparse();
   size_ =
@@ -73,7 +74,9 @@ VectorView StoredEmbedding::vector() const {
 
 const SparseVector& StoredEmbedding::names() const {
   static const SparseVector* const kNone = new SparseVector();
-  return names_view_ != nullptr ? *names_view_ : *kNone;
+  return shared_ != nullptr && shared_->names_view != nullptr
+             ? *shared_->names_view
+             : *kNone;
 }
 
 Embedding StoredEmbedding::ForForget() const {
@@ -84,7 +87,7 @@ Embedding StoredEmbedding::ForForget() const {
   }
   embedding.statistics = statistics_;
   embedding.num_words = num_words_;
-  embedding.passages = passages_;
+  if (shared_ != nullptr) embedding.passages = shared_->passages;
   return embedding;
 }
 
