@@ -16,6 +16,7 @@
 #include "embeddings/english_glossary.h"
 #include "embeddings/language.h"
 #include "embeddings/normalizer.h"
+#include "embeddings/word_cached_tokenizer.h"
 
 namespace newsdedup {
 namespace {
@@ -46,6 +47,9 @@ constexpr size_t kLanguageSampleBytes = 2048;
 // and each such headline loaded that language's dictionary (tens of MiB
 // for German) for features that only add noise.
 constexpr int kMinTranslationLetters = 256;
+
+// Words whose subword ids the loaded tokenizer remembers.
+constexpr size_t kCachedWords = 32 * 1024;
 
 // Caps the words remembered for explanations, bounding memory on a long run.
 constexpr size_t kMaxDescribedWords = 1 << 20;
@@ -638,7 +642,12 @@ absl::StatusOr<std::unique_ptr<Embedder>> NewLexicalEmbedder(
     const std::string path = options.tokenizer_model_path.empty()
                                  ? DefaultTokenizerModelPath()
                                  : options.tokenizer_model_path;
-    ASSIGN_OR_RETURN(tokenizer, Tokenizer::LoadSentencePiece(path));
+    ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> model,
+                     Tokenizer::LoadSentencePiece(path));
+    // Sentencepiece models keep pieces within words (their trainer's
+    // default), which a word cache needs; 32k words cover almost every
+    // word of a news stream in about 2 MB.
+    tokenizer = NewWordCachedTokenizer(std::move(model), kCachedWords);
   }
   return std::unique_ptr<Embedder>(
       new LexicalEmbedder(options, std::move(tokenizer)));

@@ -9,6 +9,11 @@
 
 #include <cstdio>
 #include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "embeddings/word_cached_tokenizer.h"
 
 namespace newsdedup {
 namespace {
@@ -46,6 +51,60 @@ TEST(TokenizerTest, EncodesEveryLanguageOfTheCorpus) {
     EXPECT_FALSE(ids.empty()) << text;
     for (int id : ids) EXPECT_NE(id, 0) << "unknown piece in " << text;
   }
+}
+
+// A cached tokenizer gives each word's ids as the model gives them for the
+// word alone, whatever the cache holds; texts with every kind of spacing,
+// script and symbol, through caches that hold everything, a little and
+// nothing.
+TEST(TokenizerTest, CachedWordsGiveTheModelsIdsForEachWord) {
+  const std::vector<std::string> texts = {
+      "putin trump summit in budapest is on hold",
+      "  leading and trailing spaces  ",
+      "double  spaces\tand a tab\nand a newline",
+      "gipfeltreffen verschoben, sagt der kreml",
+      "القمة مؤجلة حتى إشعار آخر",
+      "szczyt odłożony; cumbre aplazada: sommet reporté!",
+      "u.s. stocks fell 2.5% to $1,234.56 on tuesday's news",
+      "\u00a0no-break\u00a0spaces and \u3000 an ideographic one",
+      "emoji \U0001F600 and symbols \u00a9 \u2122 \u00a8 \u00bd",
+      "a receptionist.... she was; call 777-7777 now",
+      "x",
+      "",
+      "a very long word: pneumonoultramicroscopicsilicovolcanoconiosis",
+      "putin trump summit in budapest is on hold",  // all cached now
+  };
+  auto model = Tokenizer::LoadSentencePiece(DefaultTokenizerModelPath());
+  ASSERT_TRUE(model.ok()) << model.status();
+  auto word_by_word = [&model](const std::string& text) {
+    std::vector<int> ids;
+    for (absl::string_view word :
+         absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+      std::vector<int> word_ids;
+      EXPECT_TRUE((*model)->Encode(word, &word_ids).ok());
+      ids.insert(ids.end(), word_ids.begin(), word_ids.end());
+    }
+    return ids;
+  };
+  for (size_t max_words : {size_t{100000}, size_t{5}, size_t{0}}) {
+    auto cached = NewWordCachedTokenizer(
+        *Tokenizer::LoadSentencePiece(DefaultTokenizerModelPath()), max_words);
+    for (int round = 0; round < 2; ++round) {
+      for (const std::string& text : texts) {
+        std::vector<int> got = {7};
+        ASSERT_TRUE(cached->Encode(text, &got).ok());
+        EXPECT_EQ(got, word_by_word(text)) << "\"" << text << "\", cache of "
+                                           << max_words << ", round " << round;
+      }
+    }
+    EXPECT_EQ(cached->vocab_size(), (*model)->vocab_size());
+    EXPECT_EQ(cached->IdToPiece(5), (*model)->IdToPiece(5));
+  }
+  // Without a tie between two segmentations of a word, that is the model's
+  // tokenization of the whole text.
+  std::vector<int> whole;
+  ASSERT_TRUE((*model)->Encode(texts[0], &whole).ok());
+  EXPECT_EQ(whole, word_by_word(texts[0]));
 }
 
 TEST(TokenizerTest, EmptyTextHasNoIds) {
