@@ -3,6 +3,7 @@
 #include <faiss/impl/IDSelector.h>
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 namespace newsdedup {
@@ -59,8 +60,14 @@ void Shard::Search(const float* query, int k, int breadth,
     std::vector<ScoredVertex> best;
     best.reserve(k + 1);
     WithScorer(*index_->index, query, [&](const auto& scorer) {
+      // The heap's worst score, read here rather than through a call per
+      // vector: once the heap is full almost every vector falls below it.
+      float worst = -std::numeric_limits<float>::infinity();
       for (FaissId i = 0; i < index_->ntotal; ++i) {
-        KeepIfAmongBest({scorer.Score(i), i}, k, &best);
+        const float score = scorer.Score(i);
+        if (score <= worst) continue;
+        KeepIfAmongBest({score, i}, k, &best);
+        if (static_cast<int>(best.size()) >= k) worst = best.front().score;
       }
     });
     std::sort_heap(best.begin(), best.end(), BetterFirst());

@@ -54,6 +54,39 @@ __attribute__((target("avx2"))) int32_t InnerProductQuantizedAvx2(
          InnerProductQuantizedPortable(a + i, b + i, n - i);
 }
 
+// The same with VNNI (AVX-VNNI, or AVX-512 VNNI on 256-bit registers):
+// vpdpbusd multiplies and adds the byte pairs into 32-bit sums in one
+// instruction, where AVX2 needs three.
+__attribute__((target("avx2,avxvnni"))) int32_t InnerProductQuantizedVnni(
+    const int8_t* a, const int8_t* b, size_t n) {
+  __m256i sum = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i va =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
+    const __m256i vb =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
+    sum = _mm256_dpbusd_avx_epi32(sum, _mm256_sign_epi8(va, va),
+                                  _mm256_sign_epi8(vb, va));
+  }
+  const __m128i half = _mm_add_epi32(_mm256_castsi256_si128(sum),
+                                     _mm256_extracti128_si256(sum, 1));
+  const __m128i quarter = _mm_add_epi32(half, _mm_unpackhi_epi64(half, half));
+  const __m128i total = _mm_add_epi32(
+      quarter, _mm_shuffle_epi32(quarter, _MM_SHUFFLE(1, 1, 1, 1)));
+  return _mm_cvtsi128_si32(total) +
+         InnerProductQuantizedPortable(a + i, b + i, n - i);
+}
+
+bool CpuHasAvxVnni() {
+  static const bool has_vnni = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0 &&
+           __builtin_cpu_supports("avxvnni") != 0;
+  }();
+  return has_vnni;
+}
+
 bool CpuHasAvx2() {
   static const bool has_avx2 = [] {
     __builtin_cpu_init();
@@ -68,7 +101,9 @@ namespace {
 // every call, the question was 0.6% of a benchmark's samples.
 using InnerProductKernel = int32_t (*)(const int8_t*, const int8_t*, size_t);
 const InnerProductKernel kInnerProductKernel =
-    CpuHasAvx2() ? InnerProductQuantizedAvx2 : InnerProductQuantizedPortable;
+    CpuHasAvxVnni() ? InnerProductQuantizedVnni
+    : CpuHasAvx2()  ? InnerProductQuantizedAvx2
+                    : InnerProductQuantizedPortable;
 
 }  // namespace
 

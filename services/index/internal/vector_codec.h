@@ -23,13 +23,16 @@ using FaissId = faiss::Index::idx_t;
 float InnerProduct(const float* a, const float* b, size_t n);
 
 // Inner product of two vectors of n signed bytes in [-127, 127], exact in
-// 32 bits: the AVX2 kernel where the CPU has it, else the portable loop.
+// 32 bits: the VNNI kernel where the CPU has it, else the AVX2 one, else
+// the portable loop (all give the same sums).
 int32_t InnerProductQuantized(const int8_t* a, const int8_t* b, size_t n);
-// The two kernels by name (tests compare them).
+// The kernels by name (tests compare them).
 int32_t InnerProductQuantizedPortable(const int8_t* a, const int8_t* b,
                                       size_t n);
 int32_t InnerProductQuantizedAvx2(const int8_t* a, const int8_t* b, size_t n);
+int32_t InnerProductQuantizedVnni(const int8_t* a, const int8_t* b, size_t n);
 bool CpuHasAvx2();
+bool CpuHasAvxVnni();  // AVX-VNNI (and AVX2)
 
 // Storage with 8-bit scalar quantisation: each vector is one float scale
 // followed by `d` signed bytes, value = scale * byte, the scale chosen per

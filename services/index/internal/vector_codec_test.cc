@@ -19,22 +19,31 @@ std::vector<int8_t> RandomCodes(size_t n, std::mt19937* rng) {
   return out;
 }
 
-TEST(VectorCodecTest, Avx2KernelEqualsThePortableOneAtEveryLength) {
-  if (!CpuHasAvx2()) GTEST_SKIP() << "this CPU has no AVX2";
+using Kernel = int32_t (*)(const int8_t*, const int8_t*, size_t);
+
+void ExpectSameSumsAsThePortableKernel(Kernel kernel) {
   std::mt19937 rng(7);
   for (size_t n : {0, 1, 31, 32, 33, 64, 100, 256, 1000}) {
     const std::vector<int8_t> a = RandomCodes(n, &rng);
     const std::vector<int8_t> b = RandomCodes(n, &rng);
-    EXPECT_EQ(InnerProductQuantizedAvx2(a.data(), b.data(), n),
+    EXPECT_EQ(kernel(a.data(), b.data(), n),
               InnerProductQuantizedPortable(a.data(), b.data(), n))
         << "n=" << n;
   }
   // The extremes: every pair at +-127 (the sums must not saturate).
   std::vector<int8_t> high(64, 127), low(64, -127);
-  EXPECT_EQ(InnerProductQuantizedAvx2(high.data(), high.data(), 64),
-            64 * 127 * 127);
-  EXPECT_EQ(InnerProductQuantizedAvx2(high.data(), low.data(), 64),
-            -64 * 127 * 127);
+  EXPECT_EQ(kernel(high.data(), high.data(), 64), 64 * 127 * 127);
+  EXPECT_EQ(kernel(high.data(), low.data(), 64), -64 * 127 * 127);
+}
+
+TEST(VectorCodecTest, Avx2KernelEqualsThePortableOneAtEveryLength) {
+  if (!CpuHasAvx2()) GTEST_SKIP() << "this CPU has no AVX2";
+  ExpectSameSumsAsThePortableKernel(InnerProductQuantizedAvx2);
+}
+
+TEST(VectorCodecTest, VnniKernelEqualsThePortableOneAtEveryLength) {
+  if (!CpuHasAvxVnni()) GTEST_SKIP() << "this CPU has no AVX-VNNI";
+  ExpectSameSumsAsThePortableKernel(InnerProductQuantizedVnni);
 }
 
 TEST(VectorCodecTest, EncodingKeepsEveryComponentWithinHalfAStep) {
