@@ -72,6 +72,8 @@ TEST(TokenizerTest, CachedWordsGiveTheModelsIdsForEachWord) {
       "x",
       "",
       "a very long word: pneumonoultramicroscopicsilicovolcanoconiosis",
+      "past the longest cached word: "
+      "https://example.org/news/2026/12/07/a-very-long-path-of-a-story-page",
       "putin trump summit in budapest is on hold",  // all cached now
   };
   auto model = Tokenizer::LoadSentencePiece(DefaultTokenizerModelPath());

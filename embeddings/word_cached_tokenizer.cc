@@ -22,42 +22,60 @@ class WordCachedTokenizer final : public Tokenizer {
   absl::Status Encode(absl::string_view text,
                       std::vector<int>* ids) const override {
     ids->clear();
-    std::vector<absl::string_view> words;
+    // Each word's ids: a range of `cached` (copied under the lock, which
+    // a writer may take as soon as it is released), or of `fresh` for a
+    // word the cache lacks.
+    struct Word {
+      absl::string_view text;
+      bool cached = false;
+      size_t begin = 0, end = 0;
+    };
+    std::vector<Word> words;
     for (size_t start = 0; start < text.size();) {
       size_t end = text.find(' ', start);
       if (end == absl::string_view::npos) end = text.size();
-      if (end > start) words.push_back(text.substr(start, end - start));
+      if (end > start) words.push_back({text.substr(start, end - start)});
       start = end + 1;
     }
-    // Words not cached yet: their places in `words`.
-    std::vector<size_t> missing;
-    std::vector<size_t> missing_at;  // where their ids go in *ids
+    std::vector<int> cached;
+    bool room = false;
     {
       absl::ReaderMutexLock lock(&mu_);
-      for (size_t i = 0; i < words.size(); ++i) {
-        auto it = cache_.find(words[i]);
-        if (it != cache_.end()) {
-          ids->insert(ids->end(), it->second.begin(), it->second.end());
-        } else {
-          missing.push_back(i);
-          missing_at.push_back(ids->size());
-        }
+      for (Word& word : words) {
+        auto it = cache_.find(word.text);
+        if (it == cache_.end()) continue;
+        word.cached = true;
+        word.begin = cached.size();
+        cached.insert(cached.end(), it->second.begin(), it->second.end());
+        word.end = cached.size();
       }
+      room = cache_.size() < max_words_;
     }
-    if (missing.empty()) return absl::OkStatus();
-    // Each alone, back to front so that each place stays valid.
-    std::vector<Ids> found(missing.size());
+    std::vector<int> fresh;
     std::vector<int> word_ids;
-    for (size_t k = missing.size(); k-- > 0;) {
-      RETURN_IF_ERROR(tokenizer_->Encode(words[missing[k]], &word_ids));
-      ids->insert(ids->begin() + missing_at[k], word_ids.begin(),
-                  word_ids.end());
-      found[k].assign(word_ids.begin(), word_ids.end());
+    for (Word& word : words) {
+      if (word.cached) continue;
+      RETURN_IF_ERROR(tokenizer_->Encode(word.text, &word_ids));
+      word.begin = fresh.size();
+      fresh.insert(fresh.end(), word_ids.begin(), word_ids.end());
+      word.end = fresh.size();
     }
+    ids->reserve(cached.size() + fresh.size());
+    for (const Word& word : words) {
+      const std::vector<int>& from = word.cached ? cached : fresh;
+      ids->insert(ids->end(), from.begin() + word.begin,
+                  from.begin() + word.end);
+    }
+    if (!room || fresh.empty()) return absl::OkStatus();
     absl::MutexLock lock(&mu_);
-    for (size_t k = 0; k < missing.size() && cache_.size() < max_words_; ++k) {
-      const absl::string_view word = words[missing[k]];
-      if (!cache_.contains(word)) cache_.emplace(Keep(word), found[k]);
+    for (const Word& word : words) {
+      if (cache_.size() >= max_words_) break;
+      if (word.cached || word.text.size() > kMaxCachedWordBytes ||
+          cache_.contains(word.text)) {
+        continue;
+      }
+      cache_.emplace(Keep(word.text),
+                     Ids(fresh.begin() + word.begin, fresh.begin() + word.end));
     }
     return absl::OkStatus();
   }
@@ -68,15 +86,16 @@ class WordCachedTokenizer final : public Tokenizer {
   int vocab_size() const override { return tokenizer_->vocab_size(); }
 
  private:
-  // A copy of `word` that lives as long as the tokenizer.
+  // Longer "words" (a URL, a run of text in a script written without
+  // spaces) rarely come again and would make the cache's size a matter
+  // of the input: they are tokenized every time.
+  static constexpr size_t kMaxCachedWordBytes = 64;
+
+  // A copy of `word` (at most kMaxCachedWordBytes) that lives as long as
+  // the tokenizer.
   absl::string_view Keep(absl::string_view word) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     constexpr size_t kBlockBytes = 64 * 1024;
-    if (word.size() > kBlockBytes / 4) {  // a long one gets its own block
-      blocks_.push_back(std::make_unique<char[]>(word.size()));
-      std::memcpy(blocks_.back().get(), word.data(), word.size());
-      return absl::string_view(blocks_.back().get(), word.size());
-    }
     if (blocks_.empty() || block_used_ + word.size() > kBlockBytes) {
       blocks_.push_back(std::make_unique<char[]>(kBlockBytes));
       block_used_ = 0;

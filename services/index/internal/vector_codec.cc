@@ -27,6 +27,20 @@ int32_t InnerProductQuantizedPortable(const int8_t* a, const int8_t* b,
   return sum;
 }
 
+namespace {
+
+// The sum of the eight 32-bit lanes of `sum`.
+__attribute__((target("avx2"))) inline int32_t SumOfLanes(__m256i sum) {
+  const __m128i half = _mm_add_epi32(_mm256_castsi256_si128(sum),
+                                     _mm256_extracti128_si256(sum, 1));
+  const __m128i quarter = _mm_add_epi32(half, _mm_unpackhi_epi64(half, half));
+  const __m128i total = _mm_add_epi32(
+      quarter, _mm_shuffle_epi32(quarter, _MM_SHUFFLE(1, 1, 1, 1)));
+  return _mm_cvtsi128_si32(total);
+}
+
+}  // namespace
+
 // 32 bytes a step: vpmaddubsw multiplies unsigned by signed bytes, so |a|
 // is paired with b carrying a's sign. Exact for codes in [-127, 127] (what
 // QuantizedIndexIP writes): the pairwise sums reach at most 2 x 127 x 127
@@ -45,18 +59,11 @@ __attribute__((target("avx2"))) int32_t InnerProductQuantizedAvx2(
                                                _mm256_sign_epi8(vb, va));
     sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, ones));
   }
-  const __m128i half = _mm_add_epi32(_mm256_castsi256_si128(sum),
-                                     _mm256_extracti128_si256(sum, 1));
-  const __m128i quarter = _mm_add_epi32(half, _mm_unpackhi_epi64(half, half));
-  const __m128i total = _mm_add_epi32(
-      quarter, _mm_shuffle_epi32(quarter, _MM_SHUFFLE(1, 1, 1, 1)));
-  return _mm_cvtsi128_si32(total) +
-         InnerProductQuantizedPortable(a + i, b + i, n - i);
+  return SumOfLanes(sum) + InnerProductQuantizedPortable(a + i, b + i, n - i);
 }
 
-// The same with VNNI (AVX-VNNI, or AVX-512 VNNI on 256-bit registers):
-// vpdpbusd multiplies and adds the byte pairs into 32-bit sums in one
-// instruction, where AVX2 needs three.
+// The same with AVX-VNNI: vpdpbusd multiplies and adds the byte pairs into
+// 32-bit sums in one instruction, where AVX2 needs three.
 __attribute__((target("avx2,avxvnni"))) int32_t InnerProductQuantizedVnni(
     const int8_t* a, const int8_t* b, size_t n) {
   __m256i sum = _mm256_setzero_si256();
@@ -69,13 +76,7 @@ __attribute__((target("avx2,avxvnni"))) int32_t InnerProductQuantizedVnni(
     sum = _mm256_dpbusd_avx_epi32(sum, _mm256_sign_epi8(va, va),
                                   _mm256_sign_epi8(vb, va));
   }
-  const __m128i half = _mm_add_epi32(_mm256_castsi256_si128(sum),
-                                     _mm256_extracti128_si256(sum, 1));
-  const __m128i quarter = _mm_add_epi32(half, _mm_unpackhi_epi64(half, half));
-  const __m128i total = _mm_add_epi32(
-      quarter, _mm_shuffle_epi32(quarter, _MM_SHUFFLE(1, 1, 1, 1)));
-  return _mm_cvtsi128_si32(total) +
-         InnerProductQuantizedPortable(a + i, b + i, n - i);
+  return SumOfLanes(sum) + InnerProductQuantizedPortable(a + i, b + i, n - i);
 }
 
 bool CpuHasAvxVnni() {
