@@ -7,7 +7,7 @@
 // bytes before its arrays, its sparse ids and weights in two allocations.
 // A held article needs its vector (to leave its centroid), its names (for
 // the learned model) and what Embedder::Forget reads: StoredEmbedding
-// keeps those in 40 bytes and one allocation (a second one only for an
+// keeps those in 32 bytes and one allocation (a second one only for an
 // article with names kept or passages), which at a million articles is
 // about 100 MB less.
 #ifndef NEWSDEDUP_SERVICES_ENGINE_INTERNAL_STORED_EMBEDDING_H_
