@@ -7,8 +7,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/types/span.h"
 #include "common/status_macros.h"
 
 namespace newsdedup {
@@ -31,11 +31,9 @@ class WordCachedTokenizer final : public Tokenizer {
       size_t begin = 0, end = 0;
     };
     std::vector<Word> words;
-    for (size_t start = 0; start < text.size();) {
-      size_t end = text.find(' ', start);
-      if (end == absl::string_view::npos) end = text.size();
-      if (end > start) words.push_back({text.substr(start, end - start)});
-      start = end + 1;
+    for (absl::string_view word :
+         absl::StrSplit(text, ' ', absl::SkipEmpty())) {
+      words.push_back({word});
     }
     std::vector<int> cached;
     bool room = false;

@@ -146,6 +146,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   };
 
   static constexpr char kTermSeparator = '\x1f';
+  // An answer's shared terms, joined by kTermSeparator.
+  static std::string JoinedTerms(const Assignment& answer);
 
   // What the engine holds of an article. Fields are ordered to leave no
   // padding: a million of these are held.
@@ -537,8 +539,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
 
   int64_t NewCluster() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // A record of `article` in cluster `c` (number, embedding and times unset).
-  ArticleRecord NewRecord(const Article& article, uint64_t hash, int64_t c)
+  // A record of `article` in cluster `c`, with the shared terms of its
+  // answer (number, embedding and times unset).
+  ArticleRecord NewRecord(const Article& article, uint64_t hash, int64_t c,
+                          const Assignment& answer)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Appends `record` as the next article and makes it a member of

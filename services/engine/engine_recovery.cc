@@ -569,7 +569,10 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
   }
   const int64_t a = articles_.end();
   const int64_t live = Resolve(stored.cluster());
-  ArticleRecord record = NewRecord(article, text->hash, stored.cluster());
+  ASSIGN_OR_RETURN(const Assignment answer,
+                   FromStoredAnswer(article.id, stored.answer()));
+  ArticleRecord record =
+      NewRecord(article, text->hash, stored.cluster(), answer);
   record.seq = stored.seq();
   // Stores from before ingest times were kept: count from now, which
   // keeps every article for at least the whole retention.
@@ -577,8 +580,6 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
       ReceivedNow(stored.received_unix_nanos() != 0
                       ? absl::FromUnixNanos(stored.received_unix_nanos())
                       : recovered_at);
-  ASSIGN_OR_RETURN(const Assignment answer,
-                   FromStoredAnswer(article.id, stored.answer()));
   Cluster& cluster = clusters_[live];
   auto same_text = article_by_hash_.find(ContentHash{text->hash});
   if (same_text != article_by_hash_.end()) {

@@ -42,6 +42,11 @@ std::vector<std::string> MostMembersFirst(
 
 }  // namespace
 
+std::string ClusteringEngineImpl::JoinedTerms(const Assignment& answer) {
+  return absl::StrJoin(answer.shared_terms,
+                       absl::string_view(&kTermSeparator, 1));
+}
+
 void ClusteringEngineImpl::AddToCentroid(Cluster* cluster,
                                          const StoredEmbedding& embedding) {
   cluster->centroid.Add(embedding.vector());
@@ -200,9 +205,11 @@ int64_t ClusteringEngineImpl::NewCluster() {
 }
 
 ClusteringEngineImpl::ArticleRecord ClusteringEngineImpl::NewRecord(
-    const Article& article, uint64_t hash, int64_t c) {
+    const Article& article, uint64_t hash, int64_t c,
+    const Assignment& answer) {
   ArticleRecord record;
-  record.strings = RecordStrings(article.id, article.title, article.url);
+  record.strings = RecordStrings(article.id, article.title, article.url,
+                                 JoinedTerms(answer));
   record.source = sources_.Number(article.source);
   record.collection = collections_.Number(article.collection);
   record.published = article.published;
@@ -233,7 +240,7 @@ int64_t ClusteringEngineImpl::AppendRecord(ArticleRecord record,
 Assignment ClusteringEngineImpl::Record(const Article& article, uint64_t hash,
                                         int64_t embedded_as, int64_t c,
                                         Assignment answer) {
-  ArticleRecord record = NewRecord(article, hash, c);
+  ArticleRecord record = NewRecord(article, hash, c, answer);
   record.embedded_as = embedded_as;
   record.seq = next_seq_++;
   record.received = ReceivedNow(Now());
@@ -537,8 +544,7 @@ int64_t ClusteringEngineImpl::IndexOfArticle(const std::string& id) const {
 }
 
 void ClusteringEngineImpl::SetAnswer(int64_t a, const Assignment& in) {
-  articles_[a].strings.set_shared_terms(
-      absl::StrJoin(in.shared_terms, absl::string_view(&kTermSeparator, 1)));
+  articles_[a].strings.set_shared_terms(JoinedTerms(in));
   CompactAnswer& out = articles_[a].answer;
   out = CompactAnswer();
   out.duplicate_of = IndexOfArticle(in.duplicate_of);

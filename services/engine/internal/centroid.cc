@@ -79,18 +79,14 @@ void Centroid::AddFeatures(size_t count, At at) {
   if (hashed_) {
     for (size_t i = 0; i < count; ++i) {
       const SortedFeature f = at(i);
-      Feature& sum = table_[f.id];
-      sum.weight += f.feature.weight;
-      sum.members += f.feature.members;
+      table_[f.id] += f.feature;
     }
     return;
   }
   if (added == 0) {  // every feature is held already
     for (size_t i = 0; i < count; ++i) {
       const SortedFeature f = at(i);
-      Feature* sum = Find(f.id);
-      sum->weight += f.feature.weight;
-      sum->members += f.feature.members;
+      *Find(f.id) += f.feature;
     }
     return;
   }
@@ -106,8 +102,7 @@ void Centroid::AddFeatures(size_t count, At at) {
     }
     if (j < sorted_.size() && sorted_[j].id == f.id) {
       SortedFeature sum = sorted_[j++];
-      sum.feature.weight += f.feature.weight;
-      sum.feature.members += f.feature.members;
+      sum.feature += f.feature;
       merged.push_back(sum);
     } else {
       merged.push_back(f);
@@ -278,11 +273,7 @@ void Centroid::Merge(const Centroid& other) {
   const double dot = Dot(other);
   if (other.hashed_) {
     if (!hashed_) Hash();
-    for (const auto& [id, feature] : other.table_) {
-      Feature& sum = table_[id];
-      sum.weight += feature.weight;
-      sum.members += feature.members;
-    }
+    for (const auto& [id, feature] : other.table_) table_[id] += feature;
   } else {
     AddFeatures(other.sorted_.size(),
                 [&other](size_t i) { return other.sorted_[i]; });

@@ -70,6 +70,12 @@ class Centroid {
   struct Feature {
     float weight = 0.0f;  // sum over the members
     int32_t members = 0;  // members that have it
+
+    Feature& operator+=(const Feature& other) {
+      weight += other.weight;
+      members += other.members;
+      return *this;
+    }
   };
   struct SortedFeature {
     uint32_t id;

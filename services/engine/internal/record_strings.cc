@@ -54,6 +54,7 @@ RecordStrings& RecordStrings::operator=(const RecordStrings& other) {
 }
 
 void RecordStrings::set_shared_terms(absl::string_view shared_terms) {
+  if (shared_terms == this->shared_terms()) return;
   *this = RecordStrings(id(), title(), url(), shared_terms);
 }
 

@@ -34,8 +34,10 @@ class RecordStrings {
   absl::string_view url() const { return Field(kUrl); }
   absl::string_view shared_terms() const { return Field(kSharedTerms); }
 
-  // Replaces the shared terms (the others are copied into a new block:
-  // set once per article, when its first answer is known).
+  // Replaces the shared terms; the others are copied into a new block
+  // unless the terms are the same already (an answer is kept when the
+  // article is recorded and again once merges are done, most often with
+  // the terms it was recorded with).
   void set_shared_terms(absl::string_view shared_terms);
 
  private:

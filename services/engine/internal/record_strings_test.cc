@@ -50,6 +50,12 @@ TEST(RecordStringsTest, SharedTermsAreSetLaterAndTheRestStays) {
   EXPECT_EQ(strings.shared_terms(),
             "fire\x1f"
             "warehouse");
+  // The same terms again keep the block the strings are in.
+  const char* title = strings.title().data();
+  strings.set_shared_terms(
+      "fire\x1f"
+      "warehouse");
+  EXPECT_EQ(strings.title().data(), title);
   strings.set_shared_terms("");
   EXPECT_EQ(strings.shared_terms(), "");
   EXPECT_EQ(strings.title(), "A long enough title to live on the heap");
