@@ -58,6 +58,8 @@
 namespace newsdedup {
 namespace internal {
 
+class BackgroundIndexLoader;  // engine_recovery.cc
+
 // An article's text after normalisation, and the hash of it that finds
 // exact duplicates.
 struct NormalizedText {
@@ -786,11 +788,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   PreparedArticle PrepareArticle(storage::v1::StoredArticle stored,
                                  absl::flat_hash_set<uint64_t>* seen) const;
 
-  // Puts one prepared article back into the index, its cluster and the
-  // lookups.
+  // Puts one prepared article back into its cluster and the lookups, and
+  // hands its vector to `index_loader`.
   absl::Status RecoverArticle(
       PreparedArticle prepared, int64_t keep_from_bucket,
-      absl::Time recovered_at,
+      absl::Time recovered_at, BackgroundIndexLoader* index_loader,
       absl::flat_hash_map<int64_t, int64_t>* index_of_seq,
       std::vector<ForwardReference>* forward_references)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -203,6 +203,86 @@ class ClusteringEngineImpl::RecoveryQueue {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// Puts recovered vectors into the index on a thread of its own, in the
+// order they come, while the recovering thread goes on with the next
+// articles: graph inserts are most of a restart's work. One thread
+// inserts every vector in store order, so the graph is the one a single
+// thread builds, on every run and replica.
+class BackgroundIndexLoader {
+ public:
+  explicit BackgroundIndexLoader(VectorIndex* index)
+      : index_(index), thread_([this] { Run(); }) {}
+  ~BackgroundIndexLoader() { Finish().IgnoreError(); }
+
+  BackgroundIndexLoader(const BackgroundIndexLoader&) = delete;
+  BackgroundIndexLoader& operator=(const BackgroundIndexLoader&) = delete;
+
+  // Queues one vector; blocks while the backlog is full. After a failed
+  // insert it only drops the vectors (Finish reports the failure).
+  void Add(int64_t id, int64_t bucket, std::vector<float> vector) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &BackgroundIndexLoader::HasRoom));
+    if (!status_.ok()) return;
+    todo_.push_back({id, bucket, std::move(vector)});
+  }
+
+  // Waits until every queued vector is in the index; the first failed
+  // insert's status.
+  absl::Status Finish() {
+    {
+      absl::MutexLock lock(&mu_);
+      closed_ = true;
+    }
+    if (thread_.joinable()) thread_.join();
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+
+ private:
+  struct Job {
+    int64_t id;
+    int64_t bucket;
+    std::vector<float> vector;
+  };
+  static constexpr size_t kBacklog = 4096;
+
+  void Run() {
+    while (std::optional<Job> job = Take()) {
+      absl::Status added = index_->Add(job->id, job->bucket, job->vector);
+      if (!added.ok()) {
+        absl::MutexLock lock(&mu_);
+        status_ = std::move(added);
+        todo_.clear();
+        return;
+      }
+    }
+  }
+
+  // The next vector to insert; nullopt once closed and drained.
+  std::optional<Job> Take() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &BackgroundIndexLoader::HasWork));
+    if (todo_.empty()) return std::nullopt;
+    Job job = std::move(todo_.front());
+    todo_.pop_front();
+    return job;
+  }
+
+  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return todo_.size() < kBacklog || !status_.ok();
+  }
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !todo_.empty() || closed_;
+  }
+
+  VectorIndex* const index_;
+  absl::Mutex mu_;
+  std::deque<Job> todo_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;  // last: starts once the rest is constructed
+};
+
 absl::Status ClusteringEngineImpl::Recover() {
   absl::MutexLock lock(&mu_);
   const absl::Time start = absl::Now();
@@ -244,9 +324,11 @@ absl::Status ClusteringEngineImpl::Recover() {
     representative_seq_of[c] = stored.representative_seq();
     return absl::OkStatus();
   };
-  // Articles go through two stages on two cores: a worker thread
-  // normalises and embeds them (in store order), this thread puts them
-  // back into the index, the clusters and the lookups.
+  // Articles go through three stages: a worker thread normalises and
+  // embeds them (in store order), this thread puts them back into the
+  // clusters and the lookups, and the index loader's thread into the
+  // index.
+  BackgroundIndexLoader index_loader(index_.get());
   RecoveryQueue queue;
   std::thread worker([this, &queue] {
     absl::flat_hash_set<uint64_t> seen;
@@ -263,7 +345,7 @@ absl::Status ClusteringEngineImpl::Recover() {
       }
       applied =
           RecoverArticle(std::move(prepared), keep_from_bucket, recovered_at,
-                         &index_of_seq, &forward_references);
+                         &index_loader, &index_of_seq, &forward_references);
     }
   };
   visitor.article = [&](const storage::v1::StoredArticle& stored) {
@@ -287,8 +369,10 @@ absl::Status ClusteringEngineImpl::Recover() {
     apply(*std::move(ready));
   }
   worker.join();
+  const absl::Status indexed = index_loader.Finish();
   RETURN_IF_ERROR(loaded);
   RETURN_IF_ERROR(applied);
+  RETURN_IF_ERROR(indexed);
   if (!clusters_checked) RETURN_IF_ERROR(CheckRecoveredClusters());
   clusters_.SkipTo(next_cluster);
   for (const ForwardReference& ref : forward_references) {
@@ -558,6 +642,7 @@ ClusteringEngineImpl::PreparedArticle ClusteringEngineImpl::PrepareArticle(
 
 absl::Status ClusteringEngineImpl::RecoverArticle(
     PreparedArticle prepared, int64_t keep_from_bucket, absl::Time recovered_at,
+    BackgroundIndexLoader* index_loader,
     absl::flat_hash_map<int64_t, int64_t>* index_of_seq,
     std::vector<ForwardReference>* forward_references) {
   const storage::v1::StoredArticle& stored = prepared.stored;
@@ -591,11 +676,11 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
     ASSIGN_OR_RETURN(Embedding embedding, std::move(*prepared.embedding));
     record.embedded_as = a;
     record.index_bucket = BucketOf(article.published);
+    record.embedding = StoredEmbedding(embedding);
     if (record.index_bucket == VectorIndex::kTimelessBucket ||
         record.index_bucket >= keep_from_bucket) {
-      RETURN_IF_ERROR(index_->Add(a, record.index_bucket, embedding.dense));
+      index_loader->Add(a, record.index_bucket, std::move(embedding.dense));
     }
-    record.embedding = StoredEmbedding(embedding);
     AddToCentroid(&cluster, record.embedding);
   }
   CountAnswer(answer.relation);

@@ -18,6 +18,7 @@
 #include "embeddings/lexical_embedder.h"
 #include "services/engine/engine.h"
 #include "services/engine/state_digest.h"
+#include "services/index/vector_index.h"
 #include "tests/support/test_articles.h"
 
 namespace newsdedup {
@@ -301,6 +302,84 @@ TEST(RocksDbStoreTest, ReadingBesideTheWriterSeesItsStateAndChangesNothing) {
 // The engine's recovery is the one judge of whether records make a state:
 // a representative that is not a member is replaced, and counted, so that
 // `admin check` can report it.
+// Headline `variant` (-1: none) of synthetic story `story`: stories
+// differ in their event, place and district, variants in the words after
+// them. Ids are "s<story>-v<variant>".
+Article SyntheticHeadline(int story, int variant, double hours) {
+  static const char* const kEvents[] = {"floods swamp", "fire guts",
+                                        "strike halts", "quake shakes"};
+  static const char* const kPlaces[] = {
+      "Lisbon", "Oslo",  "Nairobi", "Lima",     "Hanoi",  "Quito",  "Dakar",
+      "Riga",   "Sofia", "Tbilisi", "Yerevan",  "Accra",  "Harare", "Manila",
+      "Bogota", "Minsk", "Zagreb",  "Valletta", "Muscat", "Tunis"};
+  static const char* const kDistricts[] = {"harbour", "market", "river",
+                                           "airport", "station"};
+  static const char* const kTails[] = {"residents flee", "officials say",
+                                       "police report", "night of chaos",
+                                       "damage assessed"};
+  std::string title =
+      absl::StrCat(kEvents[story % 4], " ", kPlaces[story / 4 % 20], " ",
+                   kDistricts[story / 80 % 5], " district");
+  if (variant >= 0) absl::StrAppend(&title, ", ", kTails[variant % 5]);
+  return MakeArticle(absl::StrCat("s", story, "-v", variant), title, "", hours);
+}
+
+// The story part of a SyntheticHeadline id.
+std::string StoryOf(const std::string& id) {
+  return id.substr(0, id.find('-'));
+}
+
+// Issue 26: a restart inserts the vectors into the index on a thread of
+// its own. The graph it rebuilds holds every vector and finds the stories
+// that an exact search finds in an engine that saw the same articles and
+// never stopped.
+TEST(RocksDbStoreTest, ARestartRebuildsGraphsThatFindTheNearestStories) {
+  TempDir dir("graph_rebuild");
+  TempDir exact_dir("graph_rebuild_exact");
+  EngineOptions options;
+  options.exact_search_limit = 32;  // graphs from the 33rd vector on
+  EngineOptions exact_options = options;
+  exact_options.new_index = [](const VectorIndexOptions& index_options) {
+    return NewTimeShardedFlatIndex(index_options.dimension);
+  };
+  auto exact = OpenEngine(exact_dir.path(), exact_options);
+  ASSERT_TRUE(exact.ok()) << exact.status();
+  constexpr int kStories = 400;
+  constexpr int kVariants = 5;
+  {
+    auto engine = OpenEngine(dir.path(), options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    for (int variant = 0; variant < kVariants; ++variant) {
+      for (int story = 0; story < kStories; ++story) {
+        const Article article =
+            SyntheticHeadline(story, variant, 0.001 * story);
+        ASSERT_TRUE((*engine)->Assign(article).ok());
+        ASSERT_TRUE((*exact)->Assign(article).ok());
+      }
+    }
+  }
+  auto graph = OpenEngine(dir.path(), options);
+  ASSERT_TRUE(graph.ok()) << graph.status();
+  EXPECT_EQ((*graph)->stats().recovered_articles, kStories * kVariants);
+  EXPECT_EQ((*graph)->stats().indexed_vectors, kStories * kVariants);
+  int same_story = 0;
+  constexpr int kProbes = 100;
+  for (int i = 0; i < kProbes; ++i) {
+    const int story = i * kStories / kProbes;
+    const Article probe = SyntheticHeadline(story, -1, 0.001 * story);
+    auto from_graph = (*graph)->Assign(probe);
+    auto from_exact = (*exact)->Assign(probe);
+    ASSERT_TRUE(from_graph.ok()) << from_graph.status();
+    ASSERT_TRUE(from_exact.ok()) << from_exact.status();
+    ASSERT_NE(from_exact->nearest_article_id, "");
+    if (StoryOf(from_graph->nearest_article_id) ==
+        StoryOf(from_exact->nearest_article_id)) {
+      ++same_story;
+    }
+  }
+  EXPECT_GE(same_story, kProbes * 95 / 100);
+}
+
 TEST(RocksDbStoreTest, RecoveryReplacesARepresentativeThatIsNotAMember) {
   TempDir dir("representative");
   std::string digest;
