@@ -346,6 +346,7 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine(
                                ? WalTailPolicy::kDrop
                                : WalTailPolicy::kRefuse;
   store_options.warn = flags.store.warn;
+  store_options.index_snapshot = flags.store.index_snapshot;
   ASSIGN_OR_RETURN(std::unique_ptr<EngineStore> store,
                    OpenRocksDbStore(store_options));
   return ClusteringEngine::Create(options, std::move(embedder),

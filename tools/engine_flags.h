@@ -32,6 +32,8 @@ struct StoreFlags {
   // cap (docs/reliability.md); larger only pays off for bursts.
   int64_t write_buffer_mb = 2;
   std::string wal_tail = "refuse";  // or "drop"
+  // RocksDbStoreOptions::index_snapshot (off on replicas).
+  bool index_snapshot = true;
   // Receives warnings about opening the store (serve logs them).
   std::function<void(const std::string&)> warn;
 };

@@ -123,6 +123,9 @@ absl::StatusOr<NodeOptions> NodeOptionsOf(const ServeFlags& flags,
   // A restart restores the newest checkpoint, never the store's later
   // writes (the log holds them), so those need no fsync.
   engine_flags.store.sync = "none";
+  // Nor graphs from a snapshot: a replica's graphs are those every replica
+  // built at the checkpoint.
+  engine_flags.store.index_snapshot = false;
   node.build_engine =
       [engine_flags](const ReplicatedEngine::LogPosition* position) mutable {
         engine_flags.engine.clock = position->clock;
@@ -362,14 +365,21 @@ int RunServe(ServeFlags& flags) {
               {"from_checkpoint", absl::StrCat(replica->start_sequence())}});
   } else if (flags.engine.store.durable) {
     const EngineStats recovered = engine->stats();
-    LogEvent("info", "recovered",
-             {{"data_dir", flags.engine.store.data_dir},
-              {"sync", flags.engine.store.sync},
-              {"articles", absl::StrCat(recovered.recovered_articles)},
-              {"clusters", absl::StrCat(recovered.live_clusters)},
-              {"indexed_vectors", absl::StrCat(recovered.indexed_vectors)},
-              {"recovery_ms",
-               absl::StrFormat("%.0f", recovered.recovery_seconds * 1000)}});
+    std::vector<std::pair<std::string, std::string>> fields = {
+        {"data_dir", flags.engine.store.data_dir},
+        {"sync", flags.engine.store.sync},
+        {"articles", absl::StrCat(recovered.recovered_articles)},
+        {"clusters", absl::StrCat(recovered.live_clusters)},
+        {"indexed_vectors", absl::StrCat(recovered.indexed_vectors)},
+        // Vectors whose graph links came from the last clean stop's
+        // snapshot instead of being built again.
+        {"from_snapshot", absl::StrCat(recovered.snapshot_vectors)},
+        {"recovery_ms",
+         absl::StrFormat("%.0f", recovered.recovery_seconds * 1000)}};
+    if (!recovered.snapshot_refused.empty()) {
+      fields.emplace_back("snapshot_refused", recovered.snapshot_refused);
+    }
+    LogEvent("info", "recovered", fields);
   } else {
     LogEvent("warning", "in_memory",
              {{"note", "--in-memory: nothing is kept when the process ends"}});

@@ -35,6 +35,18 @@ class DurableEngine final : public SwappableEngine<ClusteringEngine> {
                 std::unique_ptr<EngineStore> store)
       : options_(options), store_(std::move(store)) {}
 
+  // A clean stop: the engine proper leaves its index's graphs for the next
+  // start, unless a write failed since it was built (memory then is not
+  // the store's state), and goes before the store it uses.
+  ~DurableEngine() override {
+    absl::MutexLock lock(&engine_mu_);
+    if (engine_ != nullptr &&
+        store_->failed_writes() == rebuilt_after_failures_) {
+      (void)WriteIndexSnapshot(*engine_);  // without one, a start rebuilds
+    }
+    engine_.reset();
+  }
+
   // Builds the first engine proper from the store.
   absl::Status Start(std::unique_ptr<Embedder> embedder) {
     // A spare embedder with nothing observed, for the rebuild (made now,

@@ -207,6 +207,11 @@ struct EngineStats {
   // Articles read back from the store at start, and how long that took.
   int64_t recovered_articles = 0;
   double recovery_seconds = 0.0;
+  // Of their vectors, those whose graph links came from the index snapshot
+  // of the last clean stop instead of being built again; and why a
+  // snapshot found at start was not used ("" when none was refused).
+  int64_t snapshot_vectors = 0;
+  std::string snapshot_refused;
   // Stories whose stored representative was not one of their articles;
   // the recovery chose the most central member instead (`admin check`
   // reports them).

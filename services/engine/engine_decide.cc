@@ -104,6 +104,11 @@ int64_t ClusteringEngineImpl::BucketOf(absl::Time t) const {
   return remainder < absl::ZeroDuration() ? q - 1 : q;  // floor
 }
 
+int64_t ClusteringEngineImpl::OldestIndexedBucket() const {
+  if (!Dated(newest_)) return std::numeric_limits<int64_t>::min();
+  return BucketOf(newest_ - options_.story_window) - 1;
+}
+
 absl::StatusOr<Assignment> ClusteringEngineImpl::AssignAndStage(
     const Article& article, uint64_t* ticket) {
   ASSIGN_OR_RETURN(NormalizedText text, NormalizeArticle(article));

@@ -94,6 +94,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // into the index and the centroids. Only called by the factory.
   absl::Status Recover();
 
+  // Writes the index's graphs for the next start (engine_snapshot.cc),
+  // once every change is durable; refused after a failed store write.
+  // Called by the durable engine when it closes. Errors: kFailedPrecondition
+  // after a failed write; the store's and the file system's errors.
+  absl::Status WriteIndexSnapshot() ABSL_LOCKS_EXCLUDED(mu_);
+
   // ClusteringEngine (engine.cc).
   absl::StatusOr<Assignment> Assign(const Article& article) override;
   std::vector<absl::StatusOr<Assignment>> AssignBatch(
@@ -392,6 +398,8 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   std::vector<int64_t> dirty_clusters_ ABSL_GUARDED_BY(mu_);
   std::vector<int64_t> forgotten_clusters_ ABSL_GUARDED_BY(mu_);
   uint64_t last_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  // The store's failed writes when this engine was built from it.
+  uint64_t failed_writes_at_start_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Embedding work, counted outside the lock.
   std::atomic<int64_t> embeddings_{0};
@@ -788,11 +796,32 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   PreparedArticle PrepareArticle(storage::v1::StoredArticle stored,
                                  absl::flat_hash_set<uint64_t>* seen) const;
 
+  // Reads the index snapshot the last clean stop wrote, if it is of the
+  // store at `stored_next_seq` and `stored_newest`, into the index; then
+  // deletes it. Returns the bucket of every vector it held by article
+  // seq; those vectors carry ProvisionalId(seq) until RecoverArticle
+  // relabels them. Errors (the start then rebuilds the graphs): a damaged
+  // snapshot or one of another store position or embedder.
+  absl::StatusOr<absl::flat_hash_map<int64_t, int64_t>> ReadIndexSnapshot(
+      int64_t stored_next_seq, absl::Time stored_newest,
+      int64_t keep_from_bucket) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // The id a snapshot gives the vector of the article with `seq`: stable
+  // across restarts, unlike article numbers, and negative, unlike them.
+  // Its own inverse: ProvisionalId(ProvisionalId(seq)) == seq.
+  static int64_t ProvisionalId(int64_t seq);
+
+  // The oldest bucket whose vectors a start indexes: older ones would
+  // expire at once.
+  int64_t OldestIndexedBucket() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
   // Puts one prepared article back into its cluster and the lookups, and
-  // hands its vector to `index_loader`.
+  // its vector into the index: by relabelling it when `from_snapshot`
+  // (seq -> bucket) holds it, else through `index_loader`.
   absl::Status RecoverArticle(
       PreparedArticle prepared, int64_t keep_from_bucket,
       absl::Time recovered_at, BackgroundIndexLoader* index_loader,
+      absl::flat_hash_map<int64_t, int64_t>* from_snapshot,
       absl::flat_hash_map<int64_t, int64_t>* index_of_seq,
       std::vector<ForwardReference>* forward_references)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

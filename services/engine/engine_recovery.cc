@@ -296,6 +296,9 @@ absl::Status ClusteringEngineImpl::Recover() {
   std::vector<ForwardReference> forward_references;
   // Articles an editor moved: seq -> the cluster that holds them now.
   absl::flat_hash_map<int64_t, int64_t> placements;
+  // Vectors the index snapshot held: seq -> bucket.
+  absl::flat_hash_map<int64_t, int64_t> from_snapshot;
+  failed_writes_at_start_ = store_->failed_writes();
   EngineStore::Visitor visitor;
   visitor.meta = [&](const storage::v1::StoreMeta& meta) {
     next_seq_ = meta.next_seq();
@@ -303,9 +306,16 @@ absl::Status ClusteringEngineImpl::Recover() {
     if (meta.has_newest()) {
       newest_ = absl::FromUnixNanos(meta.newest_unix_nanos());
       // Vectors of shards that expiry would drop are not indexed at all.
-      keep_from_bucket = BucketOf(newest_ - options_.story_window) - 1;
+      keep_from_bucket = OldestIndexedBucket();
     }
     feed_.Restore(meta);
+    absl::StatusOr<absl::flat_hash_map<int64_t, int64_t>> snapshot =
+        ReadIndexSnapshot(next_seq_, newest_, keep_from_bucket);
+    if (snapshot.ok()) {
+      from_snapshot = *std::move(snapshot);
+    } else {
+      stats_.snapshot_refused = std::string(snapshot.status().message());
+    }
     return absl::OkStatus();
   };
   visitor.cluster = [&](const storage::v1::StoredCluster& stored) {
@@ -343,9 +353,9 @@ absl::Status ClusteringEngineImpl::Recover() {
       if (placed != placements.end()) {
         prepared.stored.set_cluster(placed->second);
       }
-      applied =
-          RecoverArticle(std::move(prepared), keep_from_bucket, recovered_at,
-                         &index_loader, &index_of_seq, &forward_references);
+      applied = RecoverArticle(std::move(prepared), keep_from_bucket,
+                               recovered_at, &index_loader, &from_snapshot,
+                               &index_of_seq, &forward_references);
     }
   };
   visitor.article = [&](const storage::v1::StoredArticle& stored) {
@@ -373,6 +383,10 @@ absl::Status ClusteringEngineImpl::Recover() {
   RETURN_IF_ERROR(loaded);
   RETURN_IF_ERROR(applied);
   RETURN_IF_ERROR(indexed);
+  // Snapshot vectors no stored article claimed stay as waypoints.
+  for (const auto& [seq, bucket] : from_snapshot) {
+    RETURN_IF_ERROR(index_->Remove(ProvisionalId(seq), bucket).status());
+  }
   if (!clusters_checked) RETURN_IF_ERROR(CheckRecoveredClusters());
   clusters_.SkipTo(next_cluster);
   for (const ForwardReference& ref : forward_references) {
@@ -643,6 +657,7 @@ ClusteringEngineImpl::PreparedArticle ClusteringEngineImpl::PrepareArticle(
 absl::Status ClusteringEngineImpl::RecoverArticle(
     PreparedArticle prepared, int64_t keep_from_bucket, absl::Time recovered_at,
     BackgroundIndexLoader* index_loader,
+    absl::flat_hash_map<int64_t, int64_t>* from_snapshot,
     absl::flat_hash_map<int64_t, int64_t>* index_of_seq,
     std::vector<ForwardReference>* forward_references) {
   const storage::v1::StoredArticle& stored = prepared.stored;
@@ -679,7 +694,16 @@ absl::Status ClusteringEngineImpl::RecoverArticle(
     record.embedding = StoredEmbedding(embedding);
     if (record.index_bucket == VectorIndex::kTimelessBucket ||
         record.index_bucket >= keep_from_bucket) {
-      index_loader->Add(a, record.index_bucket, std::move(embedding.dense));
+      auto snapshot = from_snapshot->find(stored.seq());
+      if (snapshot != from_snapshot->end() &&
+          snapshot->second == record.index_bucket &&
+          index_->Relabel(ProvisionalId(stored.seq()), a,
+                          record.index_bucket)) {
+        from_snapshot->erase(snapshot);
+        ++stats_.snapshot_vectors;
+      } else {
+        index_loader->Add(a, record.index_bucket, std::move(embedding.dense));
+      }
     }
     AddToCentroid(&cluster, record.embedding);
   }

@@ -100,6 +100,11 @@ class EngineStore {
   // were told. Errors: kUnavailable while it still cannot write.
   virtual absl::Status Resume() { return absl::OkStatus(); }
 
+  // A file where the engine may keep its index's graphs between a clean
+  // stop and the next start (engine_snapshot.cc); empty for a store that
+  // keeps none (one opened for reading alone).
+  virtual std::string snapshot_path() const { return ""; }
+
   // What a backup holds.
   struct BackupInfo {
     uint32_t id = 0;

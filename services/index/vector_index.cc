@@ -3,10 +3,13 @@
 #include <faiss/impl/FaissException.h>
 
 #include <algorithm>
+#include <istream>
 #include <map>
+#include <ostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
 #include "services/index/internal/index_shard.h"
 
 namespace newsdedup {
@@ -14,6 +17,10 @@ namespace {
 
 using internal::FaissId;
 using internal::Shard;
+
+// "NDGRAPHS" in a snapshot, after the options it was written with.
+constexpr uint64_t kSnapshotMagic = 0x534850415247444EULL;
+constexpr uint64_t kMaxSnapshotShards = 1 << 20;
 
 class TimeShardedIndex final : public VectorIndex {
  public:
@@ -108,6 +115,73 @@ class TimeShardedIndex final : public VectorIndex {
     }
     size_.fetch_sub(dropped, std::memory_order_relaxed);
     return dropped;
+  }
+
+  absl::StatusOr<int64_t> WriteGraphs(
+      std::ostream& out, int64_t min_bucket,
+      const std::function<int64_t(int64_t)>& stable_id) const override {
+    // Changes wait: a graph is written as one consistent state.
+    absl::MutexLock lock(&mu_);
+    WriteOptions(out);
+    std::vector<std::pair<int64_t, const Shard*>> graphs;
+    for (const auto& [bucket, shard] : shards_) {
+      if (shard->is_graph() &&
+          (bucket >= min_bucket || bucket == kTimelessBucket)) {
+        graphs.emplace_back(bucket, shard.get());
+      }
+    }
+    out.write(reinterpret_cast<const char*>(&kSnapshotMagic),
+              sizeof(kSnapshotMagic));
+    const uint64_t count = graphs.size();
+    out.write(reinterpret_cast<const char*>(&count), sizeof(count));
+    int64_t written = 0;
+    for (const auto& [bucket, shard] : graphs) {
+      out.write(reinterpret_cast<const char*>(&bucket), sizeof(bucket));
+      shard->WriteGraph(out, stable_id);
+      written += shard->size() + shard->waypoints();
+    }
+    if (!out) return absl::DataLossError("index snapshot: write failed");
+    return written;
+  }
+
+  absl::StatusOr<SnapshotContents> ReadGraphs(std::istream& in,
+                                              int64_t min_bucket) override {
+    RETURN_IF_ERROR(CheckOptions(in));
+    uint64_t magic = 0;
+    uint64_t count = 0;
+    if (!in.read(reinterpret_cast<char*>(&magic), sizeof(magic)) ||
+        magic != kSnapshotMagic ||
+        !in.read(reinterpret_cast<char*>(&count), sizeof(count)) ||
+        count > kMaxSnapshotShards) {
+      return absl::DataLossError("index snapshot: bad shard count");
+    }
+    std::vector<std::pair<int64_t, std::unique_ptr<Shard>>> read;
+    for (uint64_t i = 0; i < count; ++i) {
+      int64_t bucket = 0;
+      if (!in.read(reinterpret_cast<char*>(&bucket), sizeof(bucket))) {
+        return absl::DataLossError("index snapshot: short shard");
+      }
+      try {
+        ASSIGN_OR_RETURN(std::unique_ptr<Shard> shard,
+                         Shard::ReadGraph(in, options_));
+        read.emplace_back(bucket, std::move(shard));
+      } catch (const faiss::FaissException& e) {
+        return absl::DataLossError(
+            absl::StrCat("index snapshot: FAISS failed: ", e.what()));
+      }
+    }
+    SnapshotContents added;
+    absl::MutexLock lock(&mu_);
+    for (auto& [bucket, shard] : read) {
+      if (bucket < min_bucket && bucket != kTimelessBucket) continue;
+      if (shards_.count(bucket) != 0) continue;
+      std::vector<int64_t> ids = shard->LiveIds();
+      size_.fetch_add(static_cast<int64_t>(ids.size()),
+                      std::memory_order_relaxed);
+      shards_[bucket] = std::move(shard);
+      added.emplace_back(bucket, std::move(ids));
+    }
+    return added;
   }
 
   int64_t size() const override {
@@ -228,6 +302,28 @@ class TimeShardedIndex final : public VectorIndex {
     return hint != nullptr && hint->bucket == bucket ? hint : nullptr;
   }
 
+  // The options a snapshot's graphs depend on.
+  void WriteOptions(std::ostream& out) const {
+    const int32_t fields[] = {options_.dimension, options_.graph_degree,
+                              options_.quantize ? 1 : 0};
+    out.write(reinterpret_cast<const char*>(fields), sizeof(fields));
+  }
+
+  absl::Status CheckOptions(std::istream& in) const {
+    int32_t fields[3];
+    if (!in.read(reinterpret_cast<char*>(fields), sizeof(fields))) {
+      return absl::DataLossError("index snapshot: short options");
+    }
+    if (fields[0] != options_.dimension || fields[1] != options_.graph_degree ||
+        fields[2] != (options_.quantize ? 1 : 0)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "index snapshot of dimension ", fields[0], ", degree ", fields[1],
+          ", quantised ", fields[2], "; this index has ", options_.dimension,
+          ", ", options_.graph_degree, ", ", options_.quantize ? 1 : 0));
+    }
+    return absl::OkStatus();
+  }
+
   const VectorIndexOptions options_;
   // Searches share mu_; so do adds to graph shards with room, which take
   // add_mu_ as well (one at a time; see GraphLink for why searches can
@@ -240,6 +336,22 @@ class TimeShardedIndex final : public VectorIndex {
 };
 
 }  // namespace
+
+absl::StatusOr<int64_t> VectorIndex::WriteGraphs(
+    std::ostream& out, int64_t min_bucket,
+    const std::function<int64_t(int64_t)>& stable_id) const {
+  (void)out;
+  (void)min_bucket;
+  (void)stable_id;
+  return absl::UnimplementedError("this index writes no snapshots");
+}
+
+absl::StatusOr<VectorIndex::SnapshotContents> VectorIndex::ReadGraphs(
+    std::istream& in, int64_t min_bucket) {
+  (void)in;
+  (void)min_bucket;
+  return absl::UnimplementedError("this index reads no snapshots");
+}
 
 absl::StatusOr<std::unique_ptr<VectorIndex>> NewTimeShardedIndex(
     const VectorIndexOptions& options) {

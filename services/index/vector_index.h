@@ -18,8 +18,11 @@
 #define NEWSDEDUP_SERVICES_INDEX_VECTOR_INDEX_H_
 
 #include <cstdint>
+#include <functional>
+#include <iosfwd>
 #include <limits>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -94,6 +97,31 @@ class VectorIndex {
   // Candidates a graph shard keeps while searching (efSearch) from now on;
   // exact shards ignore it.
   virtual void SetSearchBreadth(int breadth) = 0;
+
+  // Snapshots. Building graphs is most of a restart's work; reading them
+  // back is a fraction of it (docs/performance.md).
+
+  // Writes every graph shard of buckets >= min_bucket (its vectors' codes,
+  // links and removed waypoints) to `out`, each vector under
+  // `stable_id(id)`: ids that mean the same to whoever reads the snapshot
+  // (see Relabel). Exact shards are left out: they are cheaper to rebuild
+  // than to read. Returns the vectors written. Errors: kUnimplemented for
+  // an index without snapshots; kDataLoss when `out` fails.
+  virtual absl::StatusOr<int64_t> WriteGraphs(
+      std::ostream& out, int64_t min_bucket,
+      const std::function<int64_t(int64_t)>& stable_id) const;
+
+  // Adds the graph shards WriteGraphs wrote (for an index with the same
+  // options) whose buckets are >= min_bucket and not in this index yet,
+  // each as it was, its vectors under their stable ids. Returns the bucket
+  // and the live stable ids of each shard added. Errors: kUnimplemented
+  // for an index without snapshots; kInvalidArgument for a snapshot of
+  // other options; kDataLoss for bytes that are not one. Adds nothing on
+  // error.
+  using SnapshotContents =
+      std::vector<std::pair<int64_t, std::vector<int64_t>>>;
+  virtual absl::StatusOr<SnapshotContents> ReadGraphs(std::istream& in,
+                                                      int64_t min_bucket);
 
   virtual int64_t size() const = 0;
   // Removed vectors that graph shards keep as waypoints (HNSW cannot

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <memory>
 #include <random>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -349,6 +351,94 @@ TEST(VectorIndexTest, GraphRemovalsRunAlongsideSearchesAndStayOutOfHits) {
     found_itself += i % 4 == 0 && !hits.empty() && hits[0].id == i;
   }
   EXPECT_GE(found_itself, 490);
+}
+
+// Issue 26: a restart reads graphs back instead of building them. The
+// graphs read answer every search as the written ones did, and go on
+// linking new vectors as they would have.
+TEST(VectorIndexTest, GraphsReadFromASnapshotAnswerAsTheWrittenOnes) {
+  constexpr int kDimension = 32;
+  constexpr int64_t kStableOffset = 1000000;  // ids as a restart names them
+  auto written = GraphIndex(kDimension, 64);
+  const auto vectors = RandomUnitVectors(3000, kDimension, 7);
+  // Bucket 1 is a graph, 2 a graph with waypoints, 3 still exact.
+  auto bucket_of = [](int i) { return i < 1000 ? 1 : i < 2960 ? 2 : 3; };
+  for (int i = 0; i < 3000; ++i) {
+    ASSERT_TRUE(written->Add(i, bucket_of(i), vectors[i]).ok());
+  }
+  int64_t removed = 0;
+  for (int i = 1000; i < 2960; i += 97) {
+    ASSERT_TRUE(*written->Remove(i, 2));
+    ++removed;
+  }
+  std::stringstream snapshot;
+  auto count =
+      written->WriteGraphs(snapshot, /*min_bucket=*/2,
+                           [&](int64_t id) { return id + kStableOffset; });
+  ASSERT_TRUE(count.ok()) << count.status();
+  EXPECT_EQ(*count, 1960);  // bucket 2 only: 1 is too old, 3 is exact
+
+  auto read = GraphIndex(kDimension, 64);
+  auto contents = read->ReadGraphs(snapshot, /*min_bucket=*/2);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  ASSERT_EQ(contents->size(), 1u);
+  EXPECT_EQ((*contents)[0].first, 2);
+  EXPECT_EQ(static_cast<int64_t>((*contents)[0].second.size()), 1960 - removed);
+  EXPECT_EQ(read->size(), 1960 - removed);
+  EXPECT_EQ(read->waypoints(), removed);
+  for (int64_t stable : (*contents)[0].second) {
+    ASSERT_TRUE(read->Relabel(stable, stable - kStableOffset, 2));
+  }
+  // Narrow searches, whose answers depend on every link.
+  written->SetSearchBreadth(2);
+  read->SetSearchBreadth(2);
+  const auto queries = RandomUnitVectors(200, kDimension, 8);
+  auto same_answers = [&] {
+    for (const auto& query : queries) {
+      auto a = written->Search(query, 2, 2, 2);
+      auto b = read->Search(query, 2, 2, 2);
+      ASSERT_TRUE(a.ok() && b.ok());
+      ASSERT_EQ(a->size(), b->size());
+      for (size_t i = 0; i < a->size(); ++i) {
+        EXPECT_EQ((*a)[i].id, (*b)[i].id);
+        EXPECT_EQ((*a)[i].score, (*b)[i].score);
+      }
+    }
+  };
+  same_answers();
+  // New vectors link the same way in both (the same levels drawn).
+  const auto more = RandomUnitVectors(300, kDimension, 9);
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(written->Add(5000 + i, 2, more[i]).ok());
+    ASSERT_TRUE(read->Add(5000 + i, 2, more[i]).ok());
+  }
+  same_answers();
+}
+
+TEST(VectorIndexTest, ADamagedSnapshotIsRefusedAndAddsNothing) {
+  constexpr int kDimension = 16;
+  auto written = GraphIndex(kDimension, 32);
+  const auto vectors = RandomUnitVectors(200, kDimension, 3);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(written->Add(i, 5, vectors[i]).ok());
+  }
+  std::stringstream out;
+  ASSERT_TRUE(written->WriteGraphs(out, 0, [](int64_t id) { return id; }).ok());
+  const std::string bytes = out.str();
+  // Cut short anywhere: refused, never a crash or a partial index.
+  for (size_t cut = 0; cut < bytes.size(); cut += 97) {
+    std::stringstream in(bytes.substr(0, cut));
+    auto index = GraphIndex(kDimension, 32);
+    auto read = index->ReadGraphs(in, 0);
+    EXPECT_FALSE(read.ok()) << cut;
+    EXPECT_EQ(index->size(), 0) << cut;
+  }
+  // Written with other options.
+  std::stringstream in(bytes);
+  auto other = GraphIndex(kDimension * 2, 32);
+  EXPECT_EQ(other->ReadGraphs(in, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(other->size(), 0);
 }
 
 TEST(VectorIndexTest, RejectsInconsistentGraphOptions) {

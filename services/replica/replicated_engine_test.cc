@@ -247,6 +247,7 @@ ReplicatedEngine::EngineBuilder DurableBuilder(StoreWrapper wrap = nullptr) {
     RocksDbStoreOptions store;
     store.path = position.store_path;
     store.sync = SyncPolicy::kNone;
+    store.index_snapshot = false;  // as serve's replicas
     store.embedder_fingerprint = embedder->fingerprint();
     ASSIGN_OR_RETURN(std::unique_ptr<EngineStore> opened,
                      OpenRocksDbStore(store));

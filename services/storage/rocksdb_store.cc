@@ -169,6 +169,9 @@ constexpr char kFailedWriteMarker[] = "NEWSDEDUP-FAILED-WRITE";
 // refused). Without either marker nothing was writing when the log was cut,
 // and the start is refused.
 constexpr char kOpenMarker[] = "NEWSDEDUP-OPEN";
+// The index's graphs as the last clean stop left them (EngineStore::
+// snapshot_path).
+constexpr char kSnapshotFile[] = "NEWSDEDUP-INDEX-SNAPSHOT";
 
 std::filesystem::path MarkerPath(const std::string& path,
                                  absl::string_view marker) {
@@ -446,6 +449,11 @@ class RocksDbStore final : public EngineStore {
     if (db_ != nullptr && db_->Close().ok()) {
       RemoveMarker(options_.path, kOpenMarker);
     }
+  }
+
+  std::string snapshot_path() const override {
+    if (!options_.index_snapshot) return "";
+    return (std::filesystem::path(options_.path) / kSnapshotFile).string();
   }
 
   // Checks that this build may use the store; claims a new one for this
@@ -810,6 +818,9 @@ absl::Status RestoreStore(const std::string& backup_dir,
   if (backups.empty()) {
     return absl::NotFoundError(absl::StrCat("no backup in ", backup_dir));
   }
+  // An index snapshot left in the directory describes another state.
+  std::error_code ignored;
+  std::filesystem::remove(std::filesystem::path(path) / kSnapshotFile, ignored);
   return FromRocksDb(engine->RestoreDBFromLatestBackup(path, path), path,
                      "restoring");
 }

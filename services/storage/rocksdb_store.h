@@ -77,6 +77,12 @@ struct RocksDbStoreOptions {
   // bursts with fewer compactions, smaller keeps the server's memory
   // close to what its articles need.
   int64_t write_buffer_bytes = int64_t{8} << 20;
+  // Keep the index's graphs in a file beside the records from a clean stop
+  // to the next start (EngineStore::snapshot_path), which then reads them
+  // instead of building them again. Off for a replica: every replica
+  // restarts from a checkpoint with graphs built exactly as every other
+  // replica built them there (docs/replication.md).
+  bool index_snapshot = true;
 };
 
 // Opens (creating if needed) the store in options.path. Errors, each with

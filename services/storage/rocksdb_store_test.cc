@@ -380,6 +380,121 @@ TEST(RocksDbStoreTest, ARestartRebuildsGraphsThatFindTheNearestStories) {
   EXPECT_GE(same_story, kProbes * 95 / 100);
 }
 
+// The index snapshot a clean stop leaves (EngineStore::snapshot_path).
+std::string SnapshotFile(const std::string& dir) {
+  return (std::filesystem::path(dir) / "NEWSDEDUP-INDEX-SNAPSHOT").string();
+}
+
+// Issue 26: a clean stop leaves the index's graphs in a snapshot, which
+// the next start reads instead of building them, and deletes. The graphs
+// read are the ones the stopped engine had: every probe finds what it
+// finds in an engine that saw the same changes and never stopped.
+TEST(RocksDbStoreTest, ACleanStopLeavesGraphsThatTheNextStartReads) {
+  TempDir dir("snapshot");
+  EngineOptions options;
+  options.exact_search_limit = 32;  // graphs from the 33rd vector on
+  auto embedder = NewLexicalEmbedder(LexicalEmbedderOptions());
+  ASSERT_TRUE(embedder.ok());
+  auto never_stopped =
+      ClusteringEngine::Create(options, *std::move(embedder), nullptr);
+  ASSERT_TRUE(never_stopped.ok()) << never_stopped.status();
+  constexpr int kStories = 200;
+  {
+    auto engine = OpenEngine(dir.path(), options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    for (int variant = 0; variant < 5; ++variant) {
+      for (int story = 0; story < kStories; ++story) {
+        const Article article =
+            SyntheticHeadline(story, variant, 0.001 * story);
+        ASSERT_TRUE((*engine)->Assign(article).ok());
+        ASSERT_TRUE((*never_stopped)->Assign(article).ok());
+      }
+    }
+    // A removed vector stays in the graph as a waypoint.
+    ASSERT_TRUE((*engine)->DeleteArticle("s7-v2").ok());
+    ASSERT_TRUE((*never_stopped)->DeleteArticle("s7-v2").ok());
+    EXPECT_FALSE(std::filesystem::exists(SnapshotFile(dir.path())));
+  }
+  ASSERT_TRUE(std::filesystem::exists(SnapshotFile(dir.path())));
+
+  auto engine = OpenEngine(dir.path(), options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  const EngineStats stats = (*engine)->stats();
+  EXPECT_EQ(stats.snapshot_refused, "");
+  EXPECT_EQ(stats.indexed_vectors, 5 * kStories - 1);
+  EXPECT_EQ(stats.snapshot_vectors, stats.indexed_vectors);
+  EXPECT_EQ(stats.index_waypoints, 1);
+  // Read once: a later start must not find it after the store changed.
+  EXPECT_FALSE(std::filesystem::exists(SnapshotFile(dir.path())));
+  for (int story = 0; story < kStories; story += 4) {
+    const Article probe = SyntheticHeadline(story, -1, 0.001 * story);
+    auto restarted = (*engine)->Assign(probe);
+    auto reference = (*never_stopped)->Assign(probe);
+    ASSERT_TRUE(restarted.ok()) << restarted.status();
+    ASSERT_TRUE(reference.ok()) << reference.status();
+    EXPECT_EQ(restarted->nearest_article_id, reference->nearest_article_id);
+    EXPECT_EQ(restarted->nearest_similarity, reference->nearest_similarity);
+    EXPECT_EQ(restarted->cluster_id, reference->cluster_id) << probe.id;
+  }
+}
+
+// A snapshot that is not of the store as it is (an older one put back, a
+// damaged one) is refused: the start builds the graphs as without one.
+TEST(RocksDbStoreTest, AStaleOrDamagedSnapshotIsRefused) {
+  TempDir dir("stale_snapshot");
+  const std::string kept = dir.path() + "-kept-snapshot";
+  EngineOptions options;
+  options.exact_search_limit = 32;
+  auto reopen = [&](const std::string& expect_refused, int64_t vectors) {
+    auto engine = OpenEngine(dir.path(), options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    const EngineStats stats = (*engine)->stats();
+    EXPECT_THAT(stats.snapshot_refused, HasSubstr(expect_refused));
+    EXPECT_EQ(stats.snapshot_vectors, expect_refused.empty() ? vectors : 0);
+    EXPECT_EQ(stats.indexed_vectors, vectors);
+  };
+  {
+    auto engine = OpenEngine(dir.path(), options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    for (int story = 0; story < 100; ++story) {
+      ASSERT_TRUE((*engine)->Assign(SyntheticHeadline(story, 0, 0)).ok());
+    }
+  }
+  std::filesystem::copy_file(SnapshotFile(dir.path()), kept);
+  {
+    auto engine = OpenEngine(dir.path(), options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    EXPECT_EQ((*engine)->stats().snapshot_vectors, 100);
+    ASSERT_TRUE((*engine)->Assign(SyntheticHeadline(100, 0, 0)).ok());
+  }
+  // The older snapshot put back.
+  std::filesystem::copy_file(SnapshotFile(dir.path()), kept + ".new");
+  std::filesystem::copy_file(kept, SnapshotFile(dir.path()),
+                             std::filesystem::copy_options::overwrite_existing);
+  reopen("another store position", 101);
+  // One byte changed in the middle of a current one.
+  {
+    std::fstream file(SnapshotFile(dir.path()),
+                      std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(file.good());
+    file.seekg(0, std::ios::end);
+    const std::streamoff size = file.tellg();
+    file.seekg(size / 2);
+    char byte = 0;
+    file.read(&byte, 1);
+    byte ^= 0x20;
+    file.seekp(size / 2);
+    file.write(&byte, 1);
+  }
+  reopen("checksum", 101);
+  // Cut short.
+  std::filesystem::resize_file(SnapshotFile(dir.path()), 100);
+  reopen("checksum", 101);
+  reopen("", 101);  // the last clean stop's, intact
+  std::filesystem::remove(kept);
+  std::filesystem::remove(kept + ".new");
+}
+
 TEST(RocksDbStoreTest, RecoveryReplacesARepresentativeThatIsNotAMember) {
   TempDir dir("representative");
   std::string digest;

@@ -23,6 +23,10 @@ absl::StatusOr<std::unique_ptr<ClusteringEngine>> NewEngineOnStore(
     const EngineOptions& options, std::unique_ptr<Embedder> embedder,
     EngineStore* store);
 
+// Writes the index snapshot of an engine proper made by NewEngineOnStore
+// (ClusteringEngineImpl::WriteIndexSnapshot).
+absl::Status WriteIndexSnapshot(ClusteringEngine& engine_proper);
+
 // An engine that owns `store` and keeps its memory equal to what the store
 // holds: after a failed write it rebuilds the engine proper from the store.
 absl::StatusOr<std::unique_ptr<ClusteringEngine>> NewDurableEngine(

@@ -3,8 +3,14 @@
 #include <faiss/impl/IDSelector.h>
 
 #include <algorithm>
+#include <istream>
 #include <limits>
+#include <ostream>
+#include <sstream>
+#include <string>
 #include <utility>
+
+#include "absl/strings/str_cat.h"
 
 namespace newsdedup {
 namespace internal {
@@ -15,6 +21,40 @@ faiss::IndexFlatCodes* NewStorage(const VectorIndexOptions& options) {
   if (options.quantize) return new QuantizedIndexIP(options.dimension);
   return new faiss::IndexFlatIP(options.dimension);
 }
+
+// Snapshot I/O: plain values and arrays of them, in this machine's byte
+// order (a snapshot is read back by the build that wrote it).
+template <typename T>
+void WritePod(std::ostream& out, const T& value) {
+  out.write(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+
+template <typename T>
+void WriteArray(std::ostream& out, const std::vector<T>& values) {
+  WritePod<uint64_t>(out, values.size());
+  out.write(reinterpret_cast<const char*>(values.data()),
+            static_cast<std::streamsize>(values.size() * sizeof(T)));
+}
+
+template <typename T>
+bool ReadPod(std::istream& in, T* value) {
+  return static_cast<bool>(in.read(reinterpret_cast<char*>(value), sizeof(T)));
+}
+
+// Reads an array of at most `most` values: a damaged size must not
+// allocate without bound.
+template <typename T>
+bool ReadArray(std::istream& in, uint64_t most, std::vector<T>* values) {
+  uint64_t size = 0;
+  if (!ReadPod(in, &size) || size > most) return false;
+  values->resize(size);
+  return static_cast<bool>(
+      in.read(reinterpret_cast<char*>(values->data()),
+              static_cast<std::streamsize>(size * sizeof(T))));
+}
+
+// Most vertices a snapshot's graph may claim (FAISS links are 32-bit).
+constexpr uint64_t kMaxSnapshotVertices = std::numeric_limits<int32_t>::max();
 
 }  // namespace
 
@@ -219,6 +259,129 @@ void Shard::ConvertToGraph() {
   for (size_t i = 0; i < ids.size(); ++i) {
     AppendToGraph(ids[i], &vectors[i * options_.dimension], nullptr);
   }
+}
+
+std::vector<int64_t> Shard::LiveIds() const {
+  std::vector<int64_t> ids;
+  ids.reserve(size());
+  for (FaissId v = 0; v < index_->ntotal; ++v) {
+    if (!graph_ || !IsRemoved(v)) ids.push_back(index_->id_map[v]);
+  }
+  return ids;
+}
+
+void Shard::WriteGraph(std::ostream& out,
+                       const std::function<int64_t(int64_t)>& stable_id) const {
+  const faiss::IndexHNSW& graph = Graph();
+  const faiss::HNSW& hnsw = graph.hnsw;
+  const auto& storage =
+      static_cast<const faiss::IndexFlatCodes&>(*graph.storage);
+  WritePod<int64_t>(out, index_->ntotal);
+  WritePod<uint64_t>(out, storage.code_size);
+  WriteArray(out, storage.codes);
+  std::vector<int64_t> ids(index_->ntotal, -1);  // -1: a waypoint
+  for (FaissId v = 0; v < index_->ntotal; ++v) {
+    if (!IsRemoved(v)) ids[v] = stable_id(index_->id_map[v]);
+  }
+  WriteArray(out, ids);
+  WriteArray(out, removed_flags_);
+  WriteArray(out, hnsw.levels);
+  WriteArray(out, hnsw.offsets);
+  WriteArray(out, hnsw.neighbors);
+  WritePod<int32_t>(out, hnsw.entry_point);
+  WritePod<int32_t>(out, hnsw.max_level);
+  std::ostringstream rng;
+  rng << hnsw.rng.mt;
+  const std::string rng_state = rng.str();
+  WriteArray(out, std::vector<char>(rng_state.begin(), rng_state.end()));
+}
+
+absl::StatusOr<std::unique_ptr<Shard>> Shard::ReadGraph(
+    std::istream& in, const VectorIndexOptions& options) {
+  auto shard = std::make_unique<Shard>(options);
+  // FAISS wraps only an empty index in an id map: wrap first, then fill.
+  auto* graph = new faiss::IndexHNSW(NewStorage(options), options.graph_degree);
+  graph->own_fields = true;
+  graph->hnsw.efConstruction = options.build_breadth;
+  shard->index_ = std::make_unique<faiss::IndexIDMap>(graph);
+  shard->index_->own_fields = true;
+  faiss::HNSW& hnsw = graph->hnsw;
+  auto& storage = static_cast<faiss::IndexFlatCodes&>(*graph->storage);
+  const auto damaged = [](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat("index snapshot: ", what));
+  };
+  int64_t vertices = 0;
+  uint64_t code_size = 0;
+  if (!ReadPod(in, &vertices) || vertices <= 0 ||
+      static_cast<uint64_t>(vertices) > kMaxSnapshotVertices ||
+      !ReadPod(in, &code_size)) {
+    return damaged("bad vertex count");
+  }
+  if (code_size != storage.code_size) return damaged("another code size");
+  const uint64_t n = static_cast<uint64_t>(vertices);
+  std::vector<int64_t> ids;
+  std::vector<uint8_t> removed;
+  if (!ReadArray(in, n * code_size, &storage.codes) ||
+      storage.codes.size() != n * code_size || !ReadArray(in, n, &ids) ||
+      ids.size() != n || !ReadArray(in, n, &removed) || removed.size() != n ||
+      !ReadArray(in, n, &hnsw.levels) || hnsw.levels.size() != n ||
+      !ReadArray(in, n + 1, &hnsw.offsets) || hnsw.offsets.size() != n + 1) {
+    return damaged("short vertex arrays");
+  }
+  // Each vertex's links take the slots of its level, one after another.
+  const std::vector<int>& slots = hnsw.cum_nneighbor_per_level;
+  const int most_levels = static_cast<int>(slots.size()) - 1;
+  if (hnsw.offsets[0] != 0) return damaged("bad link offsets");
+  for (uint64_t v = 0; v < n; ++v) {
+    const int level = hnsw.levels[v];
+    if (level < 1 || level > most_levels ||
+        hnsw.offsets[v + 1] != hnsw.offsets[v] + slots[level]) {
+      return damaged("bad levels or link offsets");
+    }
+  }
+  if (!ReadArray(in, hnsw.offsets[n], &hnsw.neighbors) ||
+      hnsw.neighbors.size() != hnsw.offsets[n]) {
+    return damaged("short links");
+  }
+  for (GraphLink link : hnsw.neighbors) {
+    if (link < -1 || link >= vertices) return damaged("link out of range");
+  }
+  int32_t entry_point = -1;
+  int32_t max_level = -1;
+  std::vector<char> rng_state;
+  if (!ReadPod(in, &entry_point) || !ReadPod(in, &max_level) ||
+      !ReadArray(in, 1 << 16, &rng_state)) {
+    return damaged("short header");
+  }
+  if (entry_point < 0 || entry_point >= vertices ||
+      max_level != hnsw.levels[entry_point] - 1) {
+    return damaged("bad entry point");
+  }
+  std::istringstream rng(std::string(rng_state.begin(), rng_state.end()));
+  if (!(rng >> hnsw.rng.mt)) return damaged("bad level generator state");
+  hnsw.entry_point = entry_point;
+  hnsw.max_level = max_level;
+  storage.ntotal = vertices;
+  graph->ntotal = vertices;
+
+  shard->index_->ntotal = vertices;
+  shard->index_->id_map = std::move(ids);
+  shard->graph_ = true;
+  shard->removed_flags_ = std::move(removed);
+  int64_t removed_count = 0;
+  for (FaissId v = 0; v < vertices; ++v) {
+    if (shard->removed_flags_[v] != 0) {
+      ++removed_count;
+      continue;
+    }
+    auto [it, fresh] =
+        shard->vertex_of_id_.emplace(shard->index_->id_map[v], v);
+    if (!fresh) return damaged("an id on two vertices");
+  }
+  shard->removed_count_.store(removed_count, std::memory_order_relaxed);
+  shard->stored_.store(vertices, std::memory_order_relaxed);
+  shard->Reserve(2 * vertices);
+  return shard;
 }
 
 }  // namespace internal

@@ -10,10 +10,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <iosfwd>
 #include <memory>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "services/index/internal/hnsw_graph.h"
 #include "services/index/internal/vector_codec.h"
 #include "services/index/vector_index.h"
@@ -84,6 +88,26 @@ class Shard {
   std::unique_ptr<Shard> Compacted() const;
 
   bool Relabel(FaissId old_id, FaissId new_id);
+
+  // The ids of the vectors not removed, in vertex order.
+  std::vector<int64_t> LiveIds() const;
+
+  // Snapshots of graph shards (exact ones are cheaper to rebuild).
+  // Whether the shard is a graph, which WriteGraph can write.
+  bool is_graph() const { return graph_; }
+
+  // Writes the graph (codes, ids through `stable_id`, waypoints, links and
+  // the level generator's state) to `out`. Needs the shard alone.
+  void WriteGraph(std::ostream& out,
+                  const std::function<int64_t(int64_t)>& stable_id) const;
+
+  // The graph shard WriteGraph wrote, with the same options, its vertices
+  // under the stable ids, as it was: the same searches find the same
+  // vectors, and later inserts link as they would have. Errors: kDataLoss
+  // for bytes that are not such a graph (a short read, sizes or links out
+  // of range).
+  static absl::StatusOr<std::unique_ptr<Shard>> ReadGraph(
+      std::istream& in, const VectorIndexOptions& options);
 
  private:
   // A graph search keeps `width` candidates, removed vertices among them;
