@@ -260,6 +260,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
     absl::StatusOr<NormalizedText> text = absl::UnknownError("not prepared");
     std::optional<absl::StatusOr<Embedding>> embedding;
   };
+  // An article read but not yet embedded: `text` may point into
+  // prepared.text, so it stays in place (behind a pointer) until then.
+  struct ReadArticle {
+    PreparedArticle prepared;
+    absl::StatusOr<std::unique_ptr<PreparedText>> text = nullptr;
+  };
 
   // An answer naming an article stored after it (its current version is
   // newer), resolved once everything is loaded.
@@ -789,12 +795,16 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // Resolve() relies on both.
   absl::Status CheckRecoveredClusters() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // The expensive, engine-independent half of recovering an article; runs
-  // on the recovery worker thread, in store order (the IDF statistics see
-  // the articles in the order they first did). `seen` holds the text
-  // hashes met so far: exact duplicates share their original's vector.
-  PreparedArticle PrepareArticle(storage::v1::StoredArticle stored,
-                                 absl::flat_hash_set<uint64_t>* seen) const;
+  // The expensive, engine-independent half of recovering an article, in
+  // two steps on two threads. Reading (normalising, Embedder::Prepare)
+  // needs no corpus statistics; embedding runs in store order (the IDF
+  // statistics see the articles in the order they first did). `seen`
+  // holds the text hashes met so far: exact duplicates share their
+  // original's vector.
+  std::unique_ptr<ReadArticle> ReadStoredArticle(
+      storage::v1::StoredArticle stored) const;
+  PreparedArticle EmbedReadArticle(std::unique_ptr<ReadArticle> read,
+                                   absl::flat_hash_set<uint64_t>* seen) const;
 
   // Reads the index snapshot the last clean stop wrote, if it is of the
   // store at `stored_next_seq` and `stored_newest`, into the index; then

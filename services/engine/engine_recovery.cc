@@ -133,9 +133,9 @@ absl::StatusOr<Assignment> FromStoredAnswer(
 
 }  // namespace
 
-// Hands stored articles to the recovery worker and prepared ones back,
-// in order. At most kRecoveryBacklog articles are in flight, which
-// bounds the memory of the pipeline.
+// Hands stored articles to the recovery's reader, read ones to its
+// embedder and prepared ones back, in order. At most kRecoveryBacklog
+// articles are in flight, which bounds the memory of the pipeline.
 class ClusteringEngineImpl::RecoveryQueue {
  public:
   // Queues one article; blocks while the backlog is full.
@@ -150,7 +150,7 @@ class ClusteringEngineImpl::RecoveryQueue {
     absl::MutexLock lock(&mu_);
     closed_ = true;
   }
-  // Worker: the next article to prepare; nullopt once closed and empty.
+  // Reader: the next article to read; nullopt once closed and empty.
   std::optional<storage::v1::StoredArticle> Take() {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(this, &RecoveryQueue::HasWork));
@@ -159,7 +159,25 @@ class ClusteringEngineImpl::RecoveryQueue {
     todo_.pop_front();
     return stored;
   }
-  // Worker: one prepared article.
+  // Reader: one read article; nullptr once every article was read.
+  void Read(std::unique_ptr<ReadArticle> read) {
+    absl::MutexLock lock(&mu_);
+    if (read == nullptr) {
+      all_read_ = true;
+    } else {
+      read_.push_back(std::move(read));
+    }
+  }
+  // Embedder: the next read article; nullptr once all were taken.
+  std::unique_ptr<ReadArticle> TakeRead() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &RecoveryQueue::HasRead));
+    if (read_.empty()) return nullptr;
+    std::unique_ptr<ReadArticle> read = std::move(read_.front());
+    read_.pop_front();
+    return read;
+  }
+  // Embedder: one prepared article.
   void Done(PreparedArticle prepared) {
     absl::MutexLock lock(&mu_);
     done_.push_back(std::move(prepared));
@@ -192,15 +210,21 @@ class ClusteringEngineImpl::RecoveryQueue {
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !todo_.empty() || closed_;
   }
+  bool HasRead() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !read_.empty() || all_read_;
+  }
   bool HasResultOrDrained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !done_.empty() || in_flight_ == 0;
   }
 
   absl::Mutex mu_;
   std::deque<storage::v1::StoredArticle> todo_ ABSL_GUARDED_BY(mu_);
+  // Behind pointers: a read text points into its normalised text.
+  std::deque<std::unique_ptr<ReadArticle>> read_ ABSL_GUARDED_BY(mu_);
   std::deque<PreparedArticle> done_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool all_read_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // Puts recovered vectors into the index on a thread of its own, in the
@@ -298,6 +322,11 @@ absl::Status ClusteringEngineImpl::Recover() {
   absl::flat_hash_map<int64_t, int64_t> placements;
   // Vectors the index snapshot held: seq -> bucket.
   absl::flat_hash_map<int64_t, int64_t> from_snapshot;
+  // Whether articles are embedded on a thread apart from the one reading
+  // them: with the graphs from a snapshot; without, one thread does both
+  // and leaves the other core to the graph inserts. Set before the first
+  // article is queued (the queue's lock orders it for the reader).
+  bool embed_apart = false;
   failed_writes_at_start_ = store_->failed_writes();
   EngineStore::Visitor visitor;
   visitor.meta = [&](const storage::v1::StoreMeta& meta) {
@@ -313,6 +342,7 @@ absl::Status ClusteringEngineImpl::Recover() {
         ReadIndexSnapshot(next_seq_, newest_, keep_from_bucket);
     if (snapshot.ok()) {
       from_snapshot = *std::move(snapshot);
+      embed_apart = !from_snapshot.empty();
     } else {
       stats_.snapshot_refused = std::string(snapshot.status().message());
     }
@@ -334,16 +364,28 @@ absl::Status ClusteringEngineImpl::Recover() {
     representative_seq_of[c] = stored.representative_seq();
     return absl::OkStatus();
   };
-  // Articles go through three stages: a worker thread normalises and
-  // embeds them (in store order), this thread puts them back into the
-  // clusters and the lookups, and the index loader's thread into the
-  // index.
+  // Articles go through four stages, each on a thread of its own: the
+  // reader normalises them and reads their texts, the embedder embeds them
+  // (in store order), this thread puts them back into the clusters and
+  // the lookups, and the index loader into the index.
   BackgroundIndexLoader index_loader(index_.get());
   RecoveryQueue queue;
-  std::thread worker([this, &queue] {
-    absl::flat_hash_set<uint64_t> seen;
+  std::thread reader([this, &queue, &embed_apart] {
+    absl::flat_hash_set<uint64_t> seen;  // when it embeds them itself
     while (std::optional<storage::v1::StoredArticle> stored = queue.Take()) {
-      queue.Done(PrepareArticle(*std::move(stored), &seen));
+      std::unique_ptr<ReadArticle> read = ReadStoredArticle(*std::move(stored));
+      if (embed_apart) {
+        queue.Read(std::move(read));
+      } else {
+        queue.Done(EmbedReadArticle(std::move(read), &seen));
+      }
+    }
+    queue.Read(nullptr);
+  });
+  std::thread embedder([this, &queue] {
+    absl::flat_hash_set<uint64_t> seen;
+    while (std::unique_ptr<ReadArticle> read = queue.TakeRead()) {
+      queue.Done(EmbedReadArticle(std::move(read), &seen));
     }
   });
   absl::Status applied = absl::OkStatus();
@@ -378,7 +420,8 @@ absl::Status ClusteringEngineImpl::Recover() {
   while (std::optional<PreparedArticle> ready = queue.Next()) {
     apply(*std::move(ready));
   }
-  worker.join();
+  reader.join();
+  embedder.join();
   const absl::Status indexed = index_loader.Finish();
   RETURN_IF_ERROR(loaded);
   RETURN_IF_ERROR(applied);
@@ -632,10 +675,11 @@ absl::Status ClusteringEngineImpl::CheckRecoveredClusters() {
   return absl::OkStatus();
 }
 
-ClusteringEngineImpl::PreparedArticle ClusteringEngineImpl::PrepareArticle(
-    storage::v1::StoredArticle stored,
-    absl::flat_hash_set<uint64_t>* seen) const {
-  PreparedArticle p;
+std::unique_ptr<ClusteringEngineImpl::ReadArticle>
+ClusteringEngineImpl::ReadStoredArticle(
+    storage::v1::StoredArticle stored) const {
+  auto read = std::make_unique<ReadArticle>();
+  PreparedArticle& p = read->prepared;
   p.article.id = stored.id();
   p.article.title = stored.title();
   p.article.body = stored.body();
@@ -647,11 +691,24 @@ ClusteringEngineImpl::PreparedArticle ClusteringEngineImpl::PrepareArticle(
     p.article.published = absl::FromUnixNanos(stored.published_unix_nanos());
   }
   p.text = NormalizeArticle(p.article);
-  if (p.text.ok() && seen->insert(p.text->hash).second) {
-    p.embedding = Embed(*p.text, EmbedMode::kObserve);
-  }
+  if (p.text.ok()) read->text = embedder_->Prepare(EmbedInputOf(*p.text));
   p.stored = std::move(stored);
-  return p;
+  return read;
+}
+
+ClusteringEngineImpl::PreparedArticle ClusteringEngineImpl::EmbedReadArticle(
+    std::unique_ptr<ReadArticle> read,
+    absl::flat_hash_set<uint64_t>* seen) const {
+  PreparedArticle& p = read->prepared;
+  if (p.text.ok() && seen->insert(p.text->hash).second) {
+    if (read->text.ok()) {
+      p.embedding = Embed(*p.text, EmbedMode::kObserve, read->text->get());
+    } else {
+      p.embedding = read->text.status();
+    }
+  }
+  read->text = nullptr;  // before the text it points into moves
+  return std::move(p);
 }
 
 absl::Status ClusteringEngineImpl::RecoverArticle(
