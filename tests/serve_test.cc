@@ -300,12 +300,18 @@ TEST_F(ServeTest, RestartRecoversAndBadStartsFailClearly) {
   EXPECT_THAT(ReadFile(second_log), HasSubstr("is in use by another process"));
 
   ASSERT_TRUE(WIFEXITED(server_.Stop(SIGTERM)));
+  // The clean stop left the index snapshot; the start reads and deletes it.
+  const std::filesystem::path snapshot =
+      std::filesystem::path(DataDir()) / "NEWSDEDUP-INDEX-SNAPSHOT";
+  EXPECT_TRUE(std::filesystem::exists(snapshot));
   ASSERT_TRUE(server_.Start(NEWSDEDUP_CLI_PATH,
                             absl::StrCat("--data-dir ", DataDir()), log_))
       << ReadFile(log_);
   port_ = server_.port();
   EXPECT_THAT(ReadFile(log_), HasSubstr("event=recovered"));
   EXPECT_THAT(ReadFile(log_), HasSubstr("articles=13 clusters=4"));
+  EXPECT_THAT(ReadFile(log_), Not(HasSubstr("snapshot_refused")));
+  EXPECT_FALSE(std::filesystem::exists(snapshot));
   ASSERT_EQ(Client("list-clusters", &out), 0) << out;
   EXPECT_THAT(out, HasSubstr("4 clusters"));
   // Resending everything changes nothing.
