@@ -25,6 +25,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "common/pod_io.h"
 #include "common/status_macros.h"
 #include "services/engine/engine_impl.h"
 #include "services/engine/internal/engine_factory.h"
@@ -57,16 +58,6 @@ absl::StatusOr<uint64_t> ChecksumOf(const std::string& path, uint64_t size) {
   XXH3_freeState(state);
   if (left > 0) return absl::DataLossError(absl::StrCat("short file ", path));
   return checksum;
-}
-
-template <typename T>
-void WritePod(std::ostream& out, const T& value) {
-  out.write(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-
-template <typename T>
-bool ReadPod(std::istream& in, T* value) {
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(value), sizeof(T)));
 }
 
 // Flushes `path` to the disk (a snapshot renamed into place must not turn

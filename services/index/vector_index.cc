@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/pod_io.h"
 #include "common/status_macros.h"
 #include "services/index/internal/index_shard.h"
 
@@ -130,13 +131,11 @@ class TimeShardedIndex final : public VectorIndex {
         graphs.emplace_back(bucket, shard.get());
       }
     }
-    out.write(reinterpret_cast<const char*>(&kSnapshotMagic),
-              sizeof(kSnapshotMagic));
-    const uint64_t count = graphs.size();
-    out.write(reinterpret_cast<const char*>(&count), sizeof(count));
+    WritePod(out, kSnapshotMagic);
+    WritePod<uint64_t>(out, graphs.size());
     int64_t written = 0;
     for (const auto& [bucket, shard] : graphs) {
-      out.write(reinterpret_cast<const char*>(&bucket), sizeof(bucket));
+      WritePod(out, bucket);
       shard->WriteGraph(out, stable_id);
       written += shard->size() + shard->waypoints();
     }
@@ -149,16 +148,14 @@ class TimeShardedIndex final : public VectorIndex {
     RETURN_IF_ERROR(CheckOptions(in));
     uint64_t magic = 0;
     uint64_t count = 0;
-    if (!in.read(reinterpret_cast<char*>(&magic), sizeof(magic)) ||
-        magic != kSnapshotMagic ||
-        !in.read(reinterpret_cast<char*>(&count), sizeof(count)) ||
-        count > kMaxSnapshotShards) {
+    if (!ReadPod(in, &magic) || magic != kSnapshotMagic ||
+        !ReadPod(in, &count) || count > kMaxSnapshotShards) {
       return absl::DataLossError("index snapshot: bad shard count");
     }
     std::vector<std::pair<int64_t, std::unique_ptr<Shard>>> read;
     for (uint64_t i = 0; i < count; ++i) {
       int64_t bucket = 0;
-      if (!in.read(reinterpret_cast<char*>(&bucket), sizeof(bucket))) {
+      if (!ReadPod(in, &bucket)) {
         return absl::DataLossError("index snapshot: short shard");
       }
       try {
@@ -304,14 +301,15 @@ class TimeShardedIndex final : public VectorIndex {
 
   // The options a snapshot's graphs depend on.
   void WriteOptions(std::ostream& out) const {
-    const int32_t fields[] = {options_.dimension, options_.graph_degree,
-                              options_.quantize ? 1 : 0};
-    out.write(reinterpret_cast<const char*>(fields), sizeof(fields));
+    WritePod<int32_t>(out, options_.dimension);
+    WritePod<int32_t>(out, options_.graph_degree);
+    WritePod<int32_t>(out, options_.quantize ? 1 : 0);
   }
 
   absl::Status CheckOptions(std::istream& in) const {
     int32_t fields[3];
-    if (!in.read(reinterpret_cast<char*>(fields), sizeof(fields))) {
+    if (!ReadPod(in, &fields[0]) || !ReadPod(in, &fields[1]) ||
+        !ReadPod(in, &fields[2])) {
       return absl::DataLossError("index snapshot: short options");
     }
     if (fields[0] != options_.dimension || fields[1] != options_.graph_degree ||

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/pod_io.h"
 
 namespace newsdedup {
 namespace internal {
@@ -20,37 +21,6 @@ namespace {
 faiss::IndexFlatCodes* NewStorage(const VectorIndexOptions& options) {
   if (options.quantize) return new QuantizedIndexIP(options.dimension);
   return new faiss::IndexFlatIP(options.dimension);
-}
-
-// Snapshot I/O: plain values and arrays of them, in this machine's byte
-// order (a snapshot is read back by the build that wrote it).
-template <typename T>
-void WritePod(std::ostream& out, const T& value) {
-  out.write(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-
-template <typename T>
-void WriteArray(std::ostream& out, const std::vector<T>& values) {
-  WritePod<uint64_t>(out, values.size());
-  out.write(reinterpret_cast<const char*>(values.data()),
-            static_cast<std::streamsize>(values.size() * sizeof(T)));
-}
-
-template <typename T>
-bool ReadPod(std::istream& in, T* value) {
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(value), sizeof(T)));
-}
-
-// Reads an array of at most `most` values: a damaged size must not
-// allocate without bound.
-template <typename T>
-bool ReadArray(std::istream& in, uint64_t most, std::vector<T>* values) {
-  uint64_t size = 0;
-  if (!ReadPod(in, &size) || size > most) return false;
-  values->resize(size);
-  return static_cast<bool>(
-      in.read(reinterpret_cast<char*>(values->data()),
-              static_cast<std::streamsize>(size * sizeof(T))));
 }
 
 // Most vertices a snapshot's graph may claim (FAISS links are 32-bit).
