@@ -366,18 +366,14 @@ float ClusteringEngineImpl::TimeFactor(const Cluster& cluster,
   const std::vector<uint32_t>& df = *embedding.document_frequencies;
   const double documents = static_cast<double>(embedding.statistics_documents);
   const double story_size = static_cast<double>(cluster.members.size());
-  Embedding own;
-  for (size_t i = 0; i < embedding.sparse.size() && i < df.size(); ++i) {
-    const uint32_t id = embedding.sparse.ids[i];
-    if (policy_.IsOwnWord(df[i], documents, story_size,
-                          cluster.centroid.MembersWith(id))) {
-      own.sparse.ids.push_back(id);
-      own.sparse.weights.push_back(embedding.sparse.weights[i]);
-    }
-  }
   float share = 0.0f;
-  if (similarity > 0.0f && !own.sparse.empty()) {
-    share = std::clamp(cluster.centroid.Cosine(own) / similarity, 0.0f, 1.0f);
+  if (similarity > 0.0f) {
+    const float own = cluster.centroid.CosineOfPart(
+        embedding.sparse, [&](size_t i, int members) {
+          return i < df.size() &&
+                 policy_.IsOwnWord(df[i], documents, story_size, members);
+        });
+    share = std::clamp(own / similarity, 0.0f, 1.0f);
   }
   return 1.0f - (1.0f - factor) * share;
 }

@@ -286,6 +286,19 @@ void Centroid::Merge(const Centroid& other) {
   count_ += other.count_;
 }
 
+float Centroid::CosineOfPart(
+    VectorView query,
+    absl::FunctionRef<bool(size_t i, int members)> keep) const {
+  if (norm2_ <= 0.0) return 0.0f;
+  double dot = 0.0;  // summed as Dot sums it, in the query's order
+  for (size_t i = 0; i < query.ids.size(); ++i) {
+    const Feature* feature = Find(query.ids[i]);
+    if (!keep(i, feature == nullptr ? 0 : feature->members)) continue;
+    if (feature != nullptr) dot += query.weights[i] * feature->weight;
+  }
+  return static_cast<float>(dot) / static_cast<float>(std::sqrt(norm2_));
+}
+
 float Centroid::Cosine(VectorView query) const {
   if (norm2_ <= 0.0) return 0.0f;
   return Dot(query) / static_cast<float>(std::sqrt(norm2_));

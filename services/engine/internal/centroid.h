@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "embeddings/embedder.h"
 #include "services/engine/internal/stored_embedding.h"
 
@@ -45,6 +46,13 @@ class Centroid {
   float Cosine(VectorView query) const;
   // Cosine between two centroids.
   float Cosine(const Centroid& other) const;
+  // Cosine between the centroid and the part of sparse `query` whose
+  // features keep(i, members) accepts: i indexes query's features,
+  // `members` counts the members that have it (MembersWith). The same
+  // value as Cosine of that part, without building it, one lookup a
+  // feature.
+  float CosineOfPart(VectorView query,
+                     absl::FunctionRef<bool(size_t i, int members)> keep) const;
 
   bool empty() const { return count_ == 0; }
   // False while the sum is zero (no member, or members without features).
