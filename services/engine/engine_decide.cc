@@ -306,12 +306,12 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
     ScoredStory score;
     score.story = c;
     const Cluster& cluster = clusters_[c];
-    score.similarity = cluster.centroid.Cosine(embedding);
-    score.threshold = policy_.MixedDatingThreshold(
-        question.base_threshold * TimeFactor(cluster, embedding,
-                                             score.similarity, t,
-                                             NewerStories(c, candidates, t)),
-        cluster.span, t, MeanWords(cluster));
+    float time_factor = 1.0f;
+    score.similarity = Similarity(cluster, embedding, t,
+                                  NewerStories(c, candidates, t), &time_factor);
+    score.threshold =
+        policy_.MixedDatingThreshold(question.base_threshold * time_factor,
+                                     cluster.span, t, MeanWords(cluster));
     if (measure) {
       evidence.emplace_back(c, Evidence(embedding, score, d));
       if (options_.scorer != nullptr) {
@@ -351,31 +351,31 @@ int ClusteringEngineImpl::NewerStories(int64_t story,
   return newer;
 }
 
-float ClusteringEngineImpl::TimeFactor(const Cluster& cluster,
-                                       const Embedding& embedding,
-                                       float similarity, absl::Time t,
-                                       int newer_stories) const {
+float ClusteringEngineImpl::Similarity(const Cluster& cluster,
+                                       const Embedding& embedding, absl::Time t,
+                                       int newer_stories,
+                                       float* time_factor) const {
   const float factor = policy_.TimeFactor(cluster.span, t, newer_stories);
+  *time_factor = factor;
   if (factor >= 1.0f || !options_.time_bonus_by_own_words ||
       embedding.sparse.empty() || embedding.document_frequencies == nullptr) {
-    return factor;
+    return cluster.centroid.Cosine(embedding);
   }
   // The share of the match that the story's own words carry: both
   // cosines divide by the centroid's norm, so their ratio is the dot
-  // products'.
+  // products'. One pass gives both.
   const std::vector<uint32_t>& df = *embedding.document_frequencies;
   const double documents = static_cast<double>(embedding.statistics_documents);
   const double story_size = static_cast<double>(cluster.members.size());
+  const auto [similarity, own] = cluster.centroid.CosineAndPart(
+      embedding.sparse, [&](size_t i, int members) {
+        return i < df.size() &&
+               policy_.IsOwnWord(df[i], documents, story_size, members);
+      });
   float share = 0.0f;
-  if (similarity > 0.0f) {
-    const float own = cluster.centroid.CosineOfPart(
-        embedding.sparse, [&](size_t i, int members) {
-          return i < df.size() &&
-                 policy_.IsOwnWord(df[i], documents, story_size, members);
-        });
-    share = std::clamp(own / similarity, 0.0f, 1.0f);
-  }
-  return 1.0f - (1.0f - factor) * share;
+  if (similarity > 0.0f) share = std::clamp(own / similarity, 0.0f, 1.0f);
+  *time_factor = 1.0f - (1.0f - factor) * share;
+  return similarity;
 }
 
 StoryEvidence ClusteringEngineImpl::Evidence(const Embedding& embedding,

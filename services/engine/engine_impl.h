@@ -484,12 +484,12 @@ class ClusteringEngineImpl final : public ClusteringEngine {
                                   const Candidates& found,
                                   int64_t preferred) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // JoinPolicy::TimeFactor for `embedding` and a dated story, its bonus
-  // (a factor under 1) scaled by the share of `similarity` (the
-  // article's cosine with the story's centroid) that the story's own
+  // The cosine of `embedding` with the story's centroid; and in
+  // *time_factor JoinPolicy::TimeFactor for a dated story, its bonus (a
+  // factor under 1) scaled by the share of that cosine the story's own
   // words carry (EngineOptions::time_bonus_by_own_words).
-  float TimeFactor(const Cluster& cluster, const Embedding& embedding,
-                   float similarity, absl::Time t, int newer_stories) const
+  float Similarity(const Cluster& cluster, const Embedding& embedding,
+                   absl::Time t, int newer_stories, float* time_factor) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // How many of the dated `candidates` began after dated `story` did and
   // by `t` (the article's time): the newer stories of

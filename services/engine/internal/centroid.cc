@@ -286,17 +286,23 @@ void Centroid::Merge(const Centroid& other) {
   count_ += other.count_;
 }
 
-float Centroid::CosineOfPart(
+std::pair<float, float> Centroid::CosineAndPart(
     VectorView query,
     absl::FunctionRef<bool(size_t i, int members)> keep) const {
-  if (norm2_ <= 0.0) return 0.0f;
-  double dot = 0.0;  // summed as Dot sums it, in the query's order
+  if (norm2_ <= 0.0) return {0.0f, 0.0f};
+  // Summed as Dot sums them, in the query's order.
+  double dot = 0.0;
+  double part = 0.0;
   for (size_t i = 0; i < query.ids.size(); ++i) {
     const Feature* feature = Find(query.ids[i]);
-    if (!keep(i, feature == nullptr ? 0 : feature->members)) continue;
-    if (feature != nullptr) dot += query.weights[i] * feature->weight;
+    const bool kept = keep(i, feature == nullptr ? 0 : feature->members);
+    if (feature == nullptr) continue;
+    const double product = query.weights[i] * feature->weight;
+    dot += product;
+    if (kept) part += product;
   }
-  return static_cast<float>(dot) / static_cast<float>(std::sqrt(norm2_));
+  const float norm = static_cast<float>(std::sqrt(norm2_));
+  return {static_cast<float>(dot) / norm, static_cast<float>(part) / norm};
 }
 
 float Centroid::Cosine(VectorView query) const {

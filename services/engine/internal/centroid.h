@@ -19,6 +19,7 @@
 #define NEWSDEDUP_SERVICES_ENGINE_INTERNAL_CENTROID_H_
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -46,13 +47,14 @@ class Centroid {
   float Cosine(VectorView query) const;
   // Cosine between two centroids.
   float Cosine(const Centroid& other) const;
-  // Cosine between the centroid and the part of sparse `query` whose
-  // features keep(i, members) accepts: i indexes query's features,
+  // Cosine(query) for sparse `query`, and the cosine with the part of it
+  // whose features keep(i, members) accepts: i indexes query's features,
   // `members` counts the members that have it (MembersWith). The same
-  // value as Cosine of that part, without building it, one lookup a
-  // feature.
-  float CosineOfPart(VectorView query,
-                     absl::FunctionRef<bool(size_t i, int members)> keep) const;
+  // values as Cosine of the query and of that part built, in one pass,
+  // one lookup a feature.
+  std::pair<float, float> CosineAndPart(
+      VectorView query,
+      absl::FunctionRef<bool(size_t i, int members)> keep) const;
 
   bool empty() const { return count_ == 0; }
   // False while the sum is zero (no member, or members without features).

@@ -73,7 +73,7 @@ TEST(CentroidTest, FeaturesLeaveWithTheLastMemberThatHadThem) {
 // kMaxSortedFeatures; either way it answers as a plain sum of the members.
 // The own-words share of the same-time bonus (engine_decide.cc) measures
 // part of an article against a story without building that part.
-TEST(CentroidTest, CosineOfAPartEqualsTheCosineOfThatPartBuilt) {
+TEST(CentroidTest, CosineAndPartEqualTheCosinesOfTheQueryAndThePartBuilt) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<uint32_t> id(0, 3000);
   std::uniform_real_distribution<float> weight(0.1f, 1.0f);
@@ -102,7 +102,9 @@ TEST(CentroidTest, CosineOfAPartEqualsTheCosineOfThatPartBuilt) {
         part.sparse.ids.push_back(query.sparse.ids[i]);
         part.sparse.weights.push_back(query.sparse.weights[i]);
       }
-      EXPECT_EQ(centroid.CosineOfPart(query, keep), centroid.Cosine(part));
+      const auto [whole, of_part] = centroid.CosineAndPart(query, keep);
+      EXPECT_EQ(whole, centroid.Cosine(query));
+      EXPECT_EQ(of_part, centroid.Cosine(part));
     }
   }
 }
