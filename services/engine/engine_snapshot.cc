@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,14 @@ absl::StatusOr<uint64_t> ChecksumOf(const std::string& path, uint64_t size) {
   XXH3_freeState(state);
   if (left > 0) return absl::DataLossError(absl::StrCat("short file ", path));
   return checksum;
+}
+
+// The newest publication time as a snapshot records it: a store of
+// undated articles alone has none (InfinitePast, which Unix nanoseconds
+// cannot say).
+int64_t NewestForSnapshot(absl::Time newest) {
+  return newest == absl::InfinitePast() ? std::numeric_limits<int64_t>::min()
+                                        : absl::ToUnixNanos(newest);
 }
 
 // Flushes `path` to the disk (a snapshot renamed into place must not turn
@@ -102,7 +111,7 @@ absl::Status ClusteringEngineImpl::WriteIndexSnapshot() {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     WritePod(out, kSnapshotMagic);
     WritePod<int64_t>(out, next_seq_);
-    WritePod<int64_t>(out, absl::ToUnixNanos(newest_));
+    WritePod<int64_t>(out, NewestForSnapshot(newest_));
     const std::string fingerprint = embedder_->fingerprint();
     WritePod<uint64_t>(out, fingerprint.size());
     out.write(fingerprint.data(),
@@ -188,7 +197,7 @@ ClusteringEngineImpl::ReadIndexSnapshot(int64_t stored_next_seq,
     return absl::DataLossError("not a snapshot");
   }
   if (next_seq != stored_next_seq ||
-      absl::FromUnixNanos(newest_nanos) != stored_newest) {
+      newest_nanos != NewestForSnapshot(stored_newest)) {
     return absl::FailedPreconditionError(
         "the snapshot is of another store position");
   }

@@ -438,6 +438,29 @@ TEST(RocksDbStoreTest, ACleanStopLeavesGraphsThatTheNextStartReads) {
   }
 }
 
+// Undated articles (an archive) go to the index's timeless shard, and a
+// store of them alone has no newest time: its snapshot is read as well.
+TEST(RocksDbStoreTest, AStoreOfUndatedArticlesReadsItsSnapshot) {
+  TempDir dir("undated_snapshot");
+  EngineOptions options;
+  options.exact_search_limit = 32;
+  {
+    auto engine = OpenEngine(dir.path(), options);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    for (int story = 0; story < 100; ++story) {
+      const Article dated = SyntheticHeadline(story, 0, 0);
+      ASSERT_TRUE(
+          (*engine)
+              ->Assign(testing::MakeUndatedArticle(dated.id, dated.title))
+              .ok());
+    }
+  }
+  auto engine = OpenEngine(dir.path(), options);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  EXPECT_EQ((*engine)->stats().snapshot_refused, "");
+  EXPECT_EQ((*engine)->stats().snapshot_vectors, 100);
+}
+
 // A snapshot that is not of the store as it is (an older one put back, a
 // damaged one) is refused: the start builds the graphs as without one.
 TEST(RocksDbStoreTest, AStaleOrDamagedSnapshotIsRefused) {
