@@ -95,9 +95,10 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   absl::Status Recover();
 
   // Writes the index's graphs for the next start (engine_snapshot.cc),
-  // once every change is durable; refused after a failed store write.
-  // Called by the durable engine when it closes. Errors: kFailedPrecondition
-  // after a failed write; the store's and the file system's errors.
+  // once every change is durable. Only for an engine whose memory is the
+  // store's state: the durable engine calls it when it closes, unless a
+  // store write failed since it built this engine. Errors: the store's
+  // and the file system's.
   absl::Status WriteIndexSnapshot() ABSL_LOCKS_EXCLUDED(mu_);
 
   // ClusteringEngine (engine.cc).
@@ -404,8 +405,6 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   std::vector<int64_t> dirty_clusters_ ABSL_GUARDED_BY(mu_);
   std::vector<int64_t> forgotten_clusters_ ABSL_GUARDED_BY(mu_);
   uint64_t last_ticket_ ABSL_GUARDED_BY(mu_) = 0;
-  // The store's failed writes when this engine was built from it.
-  uint64_t failed_writes_at_start_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Embedding work, counted outside the lock.
   std::atomic<int64_t> embeddings_{0};

@@ -327,7 +327,6 @@ absl::Status ClusteringEngineImpl::Recover() {
   // and leaves the other core to the graph inserts. Set before the first
   // article is queued (the queue's lock orders it for the reader).
   bool embed_apart = false;
-  failed_writes_at_start_ = store_->failed_writes();
   EngineStore::Visitor visitor;
   visitor.meta = [&](const storage::v1::StoreMeta& meta) {
     next_seq_ = meta.next_seq();

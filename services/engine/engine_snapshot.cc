@@ -17,7 +17,6 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -94,12 +93,6 @@ absl::Status ClusteringEngineImpl::WriteIndexSnapshot() {
   const std::string path = store_->snapshot_path();
   if (path.empty()) return absl::OkStatus();
   absl::MutexLock lock(&mu_);
-  // After a failed write memory holds what the store does not: a snapshot
-  // of it would describe another state.
-  if (store_->failed_writes() != failed_writes_at_start_) {
-    return absl::FailedPreconditionError(
-        "a store write failed: memory is not the store's state");
-  }
   RETURN_IF_ERROR(store_->WaitDurable(last_ticket_));
   const std::string temporary = path + ".tmp";
   // A failed write leaves no partial file behind.

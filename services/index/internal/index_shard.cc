@@ -23,6 +23,19 @@ faiss::IndexFlatCodes* NewStorage(const VectorIndexOptions& options) {
   return new faiss::IndexFlatIP(options.dimension);
 }
 
+// An empty graph (HNSW over the configured storage) behind an id map;
+// FAISS wraps only an empty index, so a graph is filled after this.
+std::unique_ptr<faiss::IndexIDMap> NewGraphIndex(
+    const VectorIndexOptions& options) {
+  auto graph = std::make_unique<faiss::IndexHNSW>(NewStorage(options),
+                                                  options.graph_degree);
+  graph->own_fields = true;
+  graph->hnsw.efConstruction = options.build_breadth;
+  auto index = std::make_unique<faiss::IndexIDMap>(graph.release());
+  index->own_fields = true;
+  return index;
+}
+
 // Most vertices a snapshot's graph may claim (FAISS links are 32-bit).
 constexpr uint64_t kMaxSnapshotVertices = std::numeric_limits<int32_t>::max();
 
@@ -217,13 +230,8 @@ void Shard::ConvertToGraph() {
   // Decoding then encoding again reproduces quantised codes exactly.
   std::vector<float> vectors(index_->ntotal * options_.dimension);
   index_->index->reconstruct_n(0, index_->ntotal, vectors.data());
-  auto graph = std::make_unique<faiss::IndexHNSW>(NewStorage(options_),
-                                                  options_.graph_degree);
-  graph->own_fields = true;
-  graph->hnsw.efConstruction = options_.build_breadth;
   const std::vector<faiss::Index::idx_t> ids = index_->id_map;
-  index_ = std::make_unique<faiss::IndexIDMap>(graph.release());
-  index_->own_fields = true;
+  index_ = NewGraphIndex(options_);
   graph_ = true;
   Reserve(2 * static_cast<int64_t>(ids.size()));
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -269,14 +277,10 @@ void Shard::WriteGraph(std::ostream& out,
 absl::StatusOr<std::unique_ptr<Shard>> Shard::ReadGraph(
     std::istream& in, const VectorIndexOptions& options) {
   auto shard = std::make_unique<Shard>(options);
-  // FAISS wraps only an empty index in an id map: wrap first, then fill.
-  auto* graph = new faiss::IndexHNSW(NewStorage(options), options.graph_degree);
-  graph->own_fields = true;
-  graph->hnsw.efConstruction = options.build_breadth;
-  shard->index_ = std::make_unique<faiss::IndexIDMap>(graph);
-  shard->index_->own_fields = true;
-  faiss::HNSW& hnsw = graph->hnsw;
-  auto& storage = static_cast<faiss::IndexFlatCodes&>(*graph->storage);
+  shard->index_ = NewGraphIndex(options);
+  faiss::IndexHNSW& graph = shard->Graph();
+  faiss::HNSW& hnsw = graph.hnsw;
+  auto& storage = static_cast<faiss::IndexFlatCodes&>(*graph.storage);
   const auto damaged = [](absl::string_view what) {
     return absl::DataLossError(absl::StrCat("index snapshot: ", what));
   };
@@ -332,7 +336,7 @@ absl::StatusOr<std::unique_ptr<Shard>> Shard::ReadGraph(
   hnsw.entry_point = entry_point;
   hnsw.max_level = max_level;
   storage.ntotal = vertices;
-  graph->ntotal = vertices;
+  graph.ntotal = vertices;
 
   shard->index_->ntotal = vertices;
   shard->index_->id_map = std::move(ids);
