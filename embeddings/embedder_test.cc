@@ -214,6 +214,16 @@ TEST_F(LexicalEmbedderTest, DocumentFrequenciesAreKeptPerCollection) {
     report.collection = "seismic-feed";
     ASSERT_TRUE(embedder_->Embed(report, EmbedMode::kObserve).ok());
   }
+  // Enough news of its own that its table is warm (a cold one weighs no
+  // word above the largest table:
+  // ColdCollectionLearnsStopWordsFromTheLargestTable).
+  for (int i = 0; i < 12; ++i) {
+    const std::string title =
+        absl::StrCat("council approves budget number ", i);
+    EmbedInput news{title, ""};
+    news.collection = "general-news";
+    ASSERT_TRUE(embedder_->Embed(news, EmbedMode::kObserve).ok());
+  }
   // Where quakes are everyday news the shared word means little; in a
   // collection that has seen none it still means a lot.
   const float busy = Similarity(in("seismic-feed", "quake in chile"),
@@ -221,6 +231,90 @@ TEST_F(LexicalEmbedderTest, DocumentFrequenciesAreKeptPerCollection) {
   const float quiet = Similarity(in("general-news", "quake in chile"),
                                  in("general-news", "quake in iran"));
   EXPECT_LT(busy, quiet - 0.1f);
+}
+
+// Issue 34: the first document of a new collection has a table of one
+// document, where every feature is equally frequent; its vector was as
+// much "the of in" as names, and a full-text page joined a story of
+// another collection on stop words. Until its table warms up, a feature
+// weighs at most what it weighs in the largest table of its language.
+TEST(LexicalEmbedderWarmTableTest,
+     ColdCollectionLearnsStopWordsFromTheLargestTable) {
+  // The squared weight of the first page of a new collection on stop words.
+  auto stop_word_share = [](int warm_table_documents) -> double {
+    LexicalEmbedderOptions options;
+    options.warm_table_documents = warm_table_documents;
+    auto made = NewLexicalEmbedder(options);
+    EXPECT_TRUE(made.ok()) << made.status();
+    if (!made.ok()) return -1.0;
+    Embedder& embedder = **made;
+    for (int i = 0; i < 40; ++i) {
+      const std::string title = absl::StrCat("report ", i, " of the day");
+      const std::string body = absl::StrCat(
+          "the mayor of town ", i, " said a word in the council and left");
+      EmbedInput report{title, body};
+      report.collection = "wire";
+      EXPECT_TRUE(embedder.Embed(report, EmbedMode::kObserve).ok());
+    }
+    EmbedInput page{"jewellery heist in paris",
+                    "thieves of the gang drove a car into the store and fled"};
+    page.collection = "archive";
+    absl::StatusOr<Embedding> first = embedder.Embed(page, EmbedMode::kObserve);
+    EXPECT_TRUE(first.ok()) << first.status();
+    if (!first.ok()) return -1.0;
+    double share = 0.0;
+    for (size_t i = 0; i < first->sparse.size(); ++i) {
+      const std::vector<std::string> word =
+          embedder.DescribeFeatures({first->sparse.ids[i]});
+      if (word.size() == 1 &&
+          (word[0] == "the" || word[0] == "of" || word[0] == "in" ||
+           word[0] == "a" || word[0] == "and")) {
+        share += first->sparse.weights[i] * first->sparse.weights[i];
+      }
+    }
+    return share;
+  };
+  const double alone = stop_word_share(0);
+  const double warmed = stop_word_share(10);
+  EXPECT_GT(alone, 0.1);  // as heavy as any other word of the page
+  EXPECT_LT(warmed, 0.01);
+}
+
+// A cold table reads the largest table as it is: a document forgotten
+// there weighs as it would after a restart that never saw it.
+TEST(LexicalEmbedderWarmTableTest, ACountForgottenInTheLargestTableIsGone) {
+  auto observe = [](Embedder& embedder, absl::string_view collection,
+                    absl::string_view title) -> absl::StatusOr<Embedding> {
+    EmbedInput input{title, ""};
+    input.collection = collection;
+    return embedder.Embed(input, EmbedMode::kObserve);
+  };
+  auto kept = NewLexicalEmbedder(LexicalEmbedderOptions());
+  auto restarted = NewLexicalEmbedder(LexicalEmbedderOptions());
+  ASSERT_TRUE(kept.ok() && restarted.ok());
+  for (Embedder* embedder : {kept->get(), restarted->get()}) {
+    ASSERT_TRUE(observe(*embedder, "wire", "the vote of the council").ok());
+    ASSERT_TRUE(observe(*embedder, "archive", "a storm in the bay").ok());
+  }
+  absl::StatusOr<Embedding> gone =
+      observe(**kept, "wire", "the heist of the year in paris");
+  ASSERT_TRUE(gone.ok());
+  (*kept)->Forget(*gone);
+  EmbedInput page{"heist in the bay of paris", ""};
+  page.collection = "archive";
+  auto after_forget = (*kept)->Embed(page, EmbedMode::kReadOnly);
+  auto never_seen = (*restarted)->Embed(page, EmbedMode::kReadOnly);
+  ASSERT_TRUE(after_forget.ok() && never_seen.ok());
+  EXPECT_EQ(after_forget->sparse.ids, never_seen->sparse.ids);
+  EXPECT_EQ(after_forget->sparse.weights, never_seen->sparse.weights);
+  // Without the Forget, the largest table still holds "heist" and
+  // "paris", which the cold archive table then weighs lower.
+  absl::StatusOr<Embedding> again =
+      observe(**kept, "wire", "the heist of the year in paris");
+  ASSERT_TRUE(again.ok());
+  auto remembered = (*kept)->Embed(page, EmbedMode::kReadOnly);
+  ASSERT_TRUE(remembered.ok());
+  EXPECT_NE(remembered->sparse.weights, never_seen->sparse.weights);
 }
 
 TEST_F(LexicalEmbedderTest, EmptyTextGivesZeroVector) {

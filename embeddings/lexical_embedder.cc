@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -179,6 +182,9 @@ class LexicalEmbedder final : public Embedder {
         " body=", options_.max_body_bytes,
         options_.stock_passage_documents > 0
             ? absl::StrCat(" stock=", options_.stock_passage_documents)
+            : "",
+        options_.warm_table_documents > 0
+            ? absl::StrCat(" warm=", options_.warm_table_documents)
             : "",
         " ", TokenizerFingerprint(*tokenizer_));
   }
@@ -362,11 +368,11 @@ class LexicalEmbedder final : public Embedder {
       ++num_documents_;
       auto [table, added] = table_of_.try_emplace(
           prepared.statistics, static_cast<int32_t>(tables_.size()));
-      if (added) tables_.emplace_back();
+      if (added) OpenTable(prepared.statistics);
       embedding.statistics = table->second;
-      DocumentStatistics& stats = tables_[table->second];
-      ++stats.documents;
-      for (const auto& [id, count] : features) ++stats.frequency[id];
+      Table& stats = tables_[table->second];
+      AddDocuments(&stats, 1);
+      for (const auto& [id, count] : features) stats.Add(id);
       // Every passage counts, stock or not: that is how one becomes stock.
       std::vector<uint32_t> passages;  // none (no allocation) for headlines
       for (const auto* pieces : {&whole.title_pieces, &whole.sentences}) {
@@ -380,7 +386,7 @@ class LexicalEmbedder final : public Embedder {
         std::sort(passages.begin(), passages.end());
         passages.erase(std::unique(passages.begin(), passages.end()),
                        passages.end());
-        for (uint32_t id : passages) ++stats.frequency[id];
+        for (uint32_t id : passages) stats.Add(id);
         embedding.passages =
             std::make_shared<const std::vector<uint32_t>>(std::move(passages));
       }
@@ -405,13 +411,27 @@ class LexicalEmbedder final : public Embedder {
           found != table_of_.end() ? tables_[found->second] : kNone;
       const double n = static_cast<double>(stats.documents);
       embedding.statistics_documents = stats.documents;
+      // A cold table's features weigh at most what they weigh in the
+      // largest table of its language.
+      const DocumentStatistics* reference = nullptr;
+      if (stats.documents < options_.warm_table_documents) {
+        reference = LargestTable(prepared.statistics);
+        if (reference != nullptr && reference->documents <= stats.documents) {
+          reference = nullptr;  // itself, or no better informed
+        }
+      }
       for (size_t i = 0; i < features.size(); ++i) {
         const auto& [id, count] = features[i];
-        auto df_it = stats.frequency.find(id);
-        const double df = df_it == stats.frequency.end() ? 0 : df_it->second;
+        const double df = stats.Held(id);
         frequencies.push_back(static_cast<uint32_t>(df));
+        double plain_idf = Idf(n, df);
+        if (reference != nullptr) {
+          plain_idf = std::min(plain_idf,
+                               Idf(static_cast<double>(reference->documents),
+                                   static_cast<double>(reference->Held(id))));
+        }
         const double idf =
-            std::pow(Idf(n, df) + options_.idf_offset, options_.idf_power);
+            std::pow(plain_idf + options_.idf_offset, options_.idf_power);
         // Sublinear in the count; a share of one occurrence (a word's
         // translations split it) counts as that share.
         const double tf = count >= 1 ? 1.0 + std::log(count) : count;
@@ -480,19 +500,14 @@ class LexicalEmbedder final : public Embedder {
         embedding.statistics >= static_cast<int32_t>(tables_.size())) {
       return;
     }
-    DocumentStatistics& stats = tables_[embedding.statistics];
+    Table& stats = tables_[embedding.statistics];
     if (stats.documents == 0) return;
-    --stats.documents;
+    AddDocuments(&stats, -1);
     --num_documents_;
     // Its sparse ids are the features it was counted with.
-    auto uncount = [&stats](uint32_t id) {
-      auto it = stats.frequency.find(id);
-      if (it == stats.frequency.end()) return;
-      if (--it->second == 0) stats.frequency.erase(it);
-    };
-    for (uint32_t id : embedding.sparse.ids) uncount(id);
+    for (uint32_t id : embedding.sparse.ids) stats.Remove(id);
     if (embedding.passages != nullptr) {
-      for (uint32_t id : *embedding.passages) uncount(id);
+      for (uint32_t id : *embedding.passages) stats.Remove(id);
     }
   }
 
@@ -564,10 +579,7 @@ class LexicalEmbedder final : public Embedder {
       auto found = table_of_.find(prepared.statistics);
       if (found == table_of_.end()) return false;
       const DocumentStatistics& stats = tables_[found->second];
-      auto held = [&stats](uint32_t id) -> int64_t {
-        auto it = stats.frequency.find(id);
-        return it == stats.frequency.end() ? 0 : it->second;
-      };
+      auto held = [&stats](uint32_t id) -> int64_t { return stats.Held(id); };
       auto mark = [&](const std::vector<LexicalFeatures::Piece>& pieces,
                       std::vector<bool>* stock) {
         for (size_t i = 0; i < pieces.size(); ++i) {
@@ -618,14 +630,85 @@ class LexicalEmbedder final : public Embedder {
   struct DocumentStatistics {
     int64_t documents = 0;
     absl::flat_hash_map<uint32_t, uint32_t> frequency;
+
+    void Add(uint32_t id) { ++frequency[id]; }
+    void Remove(uint32_t id) {
+      auto it = frequency.find(id);
+      if (it == frequency.end()) return;
+      if (--it->second == 0) frequency.erase(it);
+    }
+    uint32_t Held(uint32_t id) const {
+      auto it = frequency.find(id);
+      return it == frequency.end() ? 0 : it->second;
+    }
   };
+
+  // A table with its name (LexicalFeatures::statistics: the language,
+  // then the collection).
+  struct Table : DocumentStatistics {
+    explicit Table(std::string table_name) : name(std::move(table_name)) {}
+    std::string name;
+  };
+
+  struct BySizeThenName {
+    bool operator()(const std::pair<int64_t, const Table*>& a,
+                    const std::pair<int64_t, const Table*>& b) const {
+      if (a.first != b.first) return a.first < b.first;
+      return a.second->name < b.second->name;
+    }
+  };
+
+  // A language's tables (English and unknown text share one) by documents
+  // held, ties by name, the largest last: the largest weighs a cold
+  // table's features (LexicalEmbedderOptions::warm_table_documents). A
+  // function of the tables' counts alone, so a restart that observes the
+  // documents held finds the same one.
+  using TablesBySize =
+      std::set<std::pair<int64_t, const Table*>, BySizeThenName>;
+
+  static absl::string_view LanguageOf(absl::string_view statistics) {
+    return statistics.substr(0, statistics.find('\x1f'));
+  }
+
+  // The largest table of the language of `statistics`; null: none.
+  const DocumentStatistics* LargestTable(absl::string_view statistics) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    auto it = tables_by_size_.find(LanguageOf(statistics));
+    if (it == tables_by_size_.end() || it->second.empty()) return nullptr;
+    return it->second.rbegin()->second;
+  }
+
+  void OpenTable(const std::string& statistics)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    tables_.emplace_back(statistics);
+    if (options_.warm_table_documents > 0) {
+      tables_by_size_[LanguageOf(statistics)].insert({0, &tables_.back()});
+    }
+  }
+
+  // Changes the documents `table` holds by `delta`, keeping its place in
+  // its language's order.
+  void AddDocuments(Table* table, int64_t delta)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (options_.warm_table_documents <= 0) {
+      table->documents += delta;
+      return;
+    }
+    TablesBySize& order = tables_by_size_.find(LanguageOf(table->name))->second;
+    order.erase({table->documents, table});
+    table->documents += delta;
+    order.insert({table->documents, table});
+  }
 
   mutable absl::Mutex mu_;
   int64_t num_documents_ ABSL_GUARDED_BY(mu_) = 0;  // in every language
   // By LexicalFeatures::statistics: the number of its table (in
   // Embedding::statistics) in tables_ (a deque: references stay valid).
   absl::flat_hash_map<std::string, int32_t> table_of_ ABSL_GUARDED_BY(mu_);
-  std::deque<DocumentStatistics> tables_ ABSL_GUARDED_BY(mu_);
+  std::deque<Table> tables_ ABSL_GUARDED_BY(mu_);
+  // By language (LanguageOf); empty with warm_table_documents 0.
+  absl::flat_hash_map<std::string, TablesBySize> tables_by_size_
+      ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint32_t, std::string> word_names_ ABSL_GUARDED_BY(mu_);
 };
 

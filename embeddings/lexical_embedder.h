@@ -92,6 +92,19 @@ struct LexicalEmbedderOptions {
   // passages with the articles held. 0: everything counts.
   int stock_passage_documents = 3;
 
+  // A table of document frequencies (a collection's) that holds fewer
+  // than this many documents is cold: its first document gives every
+  // feature the same frequency, so its vector is as much stop words as
+  // names. Until it warms up, a feature weighs at most what it weighs in
+  // the largest table of its language: that table's stop words ("the",
+  // "of") are stop words of any collection, while a word rare there keeps
+  // the weight its own table gives it (borrowed rarity is what made a
+  // blend of a pooled table into every table fuse look-alike events). The
+  // first full-text page of a new collection joined a shooting story of
+  // another on "the of in and a" (docs/quality.md). 0: every table stands
+  // alone.
+  int warm_table_documents = 10;
+
   // Only the first `max_body_bytes` of a body are embedded (cut at a UTF-8
   // character boundary). The lead of a news article names its event; this
   // bounds the cost of multi-megabyte inputs.

@@ -209,6 +209,15 @@ void AddEngineFlags(CLI::App* command, EngineFlags* flags) {
       ->capture_default_str()
       ->group(group);
   command
+      ->add_option("--warm-table-documents", m.warm_table_documents,
+                   "A table of document frequencies (a collection's) with "
+                   "fewer documents is cold: its features weigh at most "
+                   "what they weigh in its language's largest table; 0: "
+                   "every table stands alone")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str()
+      ->group(group);
+  command
       ->add_option("--model", m.tokenizer_model_path,
                    "Sentencepiece model (default: the shipped one)")
       ->check(CLI::ExistingFile)
