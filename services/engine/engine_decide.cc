@@ -272,6 +272,25 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
       ids.push_back(a);
     }
   }
+  // The neighbours' records lie anywhere among the articles held, each a
+  // cache miss past a few hundred thousand: ask for all of them, then for
+  // what they point to (story, stored vector), before reading any.
+  for (int64_t a : ids) {
+    if (!articles_.contains(a)) continue;
+    const char* record = reinterpret_cast<const char*>(&articles_[a]);
+    __builtin_prefetch(record);
+    __builtin_prefetch(record + 64);
+    __builtin_prefetch(record + 128);
+  }
+  for (int64_t a : ids) {
+    if (!articles_.contains(a)) continue;
+    const ArticleRecord& record = articles_[a];
+    if (record.removed || !clusters_.contains(record.cluster)) continue;
+    const Cluster& story = clusters_[record.cluster];
+    __builtin_prefetch(&story.merged_into);
+    __builtin_prefetch(&story.span);
+    if (record.embedded_as == a) record.embedding.Prefetch();
+  }
   Decision d;
   // Re-score neighbours exactly; collect candidate clusters within reach.
   std::vector<int64_t> candidates;

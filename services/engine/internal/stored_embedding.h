@@ -54,6 +54,9 @@ class StoredEmbedding {
   StoredEmbedding& operator=(StoredEmbedding&&) noexcept = default;
 
   VectorView vector() const;
+  // Asks the CPU for the start of the vector's ids and weights, ahead of
+  // a Dot that will read them.
+  void Prefetch() const;
   // Empty unless the embedder made a names view and the engine kept it.
   const SparseVector& names() const;
   int num_words() const { return num_words_; }

@@ -49,9 +49,32 @@ struct BetterFirst {
 };
 
 // Offers `candidate` to `best`, a heap of at most `most` vertices with the
-// worst on top (BetterFirst order); returns whether it was kept.
-bool KeepIfAmongBest(ScoredVertex candidate, size_t most,
-                     std::vector<ScoredVertex>* best);
+// worst on top (BetterFirst order); returns whether it was kept. Inline:
+// a graph search calls it for every vector it compares.
+inline bool KeepIfAmongBest(ScoredVertex candidate, size_t most,
+                            std::vector<ScoredVertex>* best) {
+  if (best->size() < most) {
+    best->push_back(candidate);
+    std::push_heap(best->begin(), best->end(), BetterFirst());
+    return true;
+  }
+  if (best->empty() || candidate.score <= best->front().score) return false;
+  // Full: the candidate takes the worst one's place and sinks to its
+  // level, one pass where a push and a pop would take two.
+  ScoredVertex* heap = best->data();
+  const size_t size = best->size();
+  size_t hole = 0;
+  for (size_t child = 1; child < size; child = 2 * hole + 1) {
+    if (child + 1 < size && heap[child + 1].score < heap[child].score) {
+      ++child;  // the worse of the two children
+    }
+    if (heap[child].score >= candidate.score) break;
+    heap[hole] = heap[child];
+    hole = child;
+  }
+  heap[hole] = candidate;
+  return true;
+}
 
 // Graph links are read by searches while one insert at a time writes them
 // (see TimeShardedIndex): each slot is read and written whole, and a link
@@ -69,10 +92,17 @@ inline void StoreLink(GraphLink* slot, GraphLink value) {
 
 // The links of `vertex` on graph layer `level`: a fixed-width slot range of
 // hnsw.neighbors, unused slots -1 at the end.
-std::pair<GraphLink*, size_t> LinksOf(faiss::HNSW& hnsw, FaissId vertex,
-                                      int level);
-std::pair<const GraphLink*, size_t> LinksOf(const faiss::HNSW& hnsw,
-                                            FaissId vertex, int level);
+// Slots [cum_nneighbor_per_level[level], [level + 1]) of the vertex.
+inline std::pair<GraphLink*, size_t> LinksOf(faiss::HNSW& hnsw, FaissId vertex,
+                                             int level) {
+  const size_t begin = hnsw.cum_nneighbor_per_level[level];
+  return {hnsw.neighbors.data() + hnsw.offsets[vertex] + begin,
+          hnsw.cum_nneighbor_per_level[level + 1] - begin};
+}
+inline std::pair<const GraphLink*, size_t> LinksOf(const faiss::HNSW& hnsw,
+                                                   FaissId vertex, int level) {
+  return LinksOf(const_cast<faiss::HNSW&>(hnsw), vertex, level);
+}
 
 // Greedy descent: from `*nearest`, moves to a better neighbour on each
 // layer above `to_level` until none is better.
@@ -146,6 +176,9 @@ std::vector<ScoredVertex> SearchLayer(const faiss::HNSW& hnsw,
     for (size_t j = 0; j < num_fresh; ++j) {
       const ScoredVertex seen{scorer.Score(fresh[j]), fresh[j]};
       if (KeepIfAmongBest(seen, breadth, &results)) {
+        // Where its links are, which the step that expands it reads
+        // first: a miss of its own at scale.
+        __builtin_prefetch(&hnsw.offsets[seen.vertex]);
         candidates.push_back(seen);
         std::push_heap(candidates.begin(), candidates.end(), lower);
       }

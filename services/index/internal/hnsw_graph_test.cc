@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <set>
 #include <vector>
@@ -160,6 +161,30 @@ TEST(KeepIfAmongBestTest, KeepsTheBestAndReportsWhatItKept) {
   ASSERT_EQ(best.size(), 2u);
   EXPECT_EQ(best[0].vertex, 3);
   EXPECT_EQ(best[1].vertex, 1);
+}
+
+// A full heap takes a better vertex in one pass (it replaces the worst
+// and sinks): the heap stays one that std::sort_heap accepts, and holds
+// the best `most` of everything offered, ties included.
+TEST(KeepIfAmongBestTest, AFullHeapKeepsTheBestOfALongStream) {
+  std::mt19937 random(7);
+  std::uniform_int_distribution<int> score(0, 200);  // many ties
+  for (size_t most : {1u, 2u, 5u, 64u}) {
+    std::vector<ScoredVertex> best;
+    std::vector<float> offered;
+    for (FaissId v = 0; v < 5000; ++v) {
+      const float s = static_cast<float>(score(random));
+      offered.push_back(s);
+      KeepIfAmongBest({s, v}, most, &best);
+      ASSERT_TRUE(std::is_heap(best.begin(), best.end(), BetterFirst()));
+    }
+    std::sort(offered.begin(), offered.end(), std::greater<float>());
+    offered.resize(most);
+    std::sort_heap(best.begin(), best.end(), BetterFirst());
+    std::vector<float> kept;
+    for (const ScoredVertex& hit : best) kept.push_back(hit.score);
+    EXPECT_EQ(kept, offered) << "most " << most;
+  }
 }
 
 TEST(SelectLinksTest, KeepsDiverseDirectionsOverCloseCopies) {
