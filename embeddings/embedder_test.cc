@@ -137,6 +137,17 @@ TEST_F(LexicalEmbedderTest, ASiteNameAfterOtherHeadlinesStopsCounting) {
   EXPECT_EQ(embed_title(title, EmbedMode::kReadOnly), headline_only);
 }
 
+TEST_F(LexicalEmbedderTest, TheNamesViewHoldsATitlesNamesAndFigures) {
+  const std::string raw = "Shares of Sbarro fall 11% after the filing";
+  const std::vector<std::string> names = *ExtractNameWords(raw);
+  ASSERT_FALSE(names.empty());
+  auto e = embedder_->Embed({*NormalizeText(raw), "", names},
+                            EmbedMode::kReadOnly);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->names().ids.size(), names.size());
+  EXPECT_NEAR(Norm(e->names().weights), 1.0, 1e-5);
+}
+
 TEST_F(LexicalEmbedderTest, CopiesUnderOneTitleKeepTheirSentences) {
   // Syndicated copies share their sentences and their headline: they are
   // the report, not a site's boilerplate.
