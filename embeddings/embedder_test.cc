@@ -141,8 +141,8 @@ TEST_F(LexicalEmbedderTest, TheNamesViewHoldsATitlesNamesAndFigures) {
   const std::string raw = "Shares of Sbarro fall 11% after the filing";
   const std::vector<std::string> names = *ExtractNameWords(raw);
   ASSERT_FALSE(names.empty());
-  auto e = embedder_->Embed({*NormalizeText(raw), "", names},
-                            EmbedMode::kReadOnly);
+  auto e =
+      embedder_->Embed({*NormalizeText(raw), "", names}, EmbedMode::kReadOnly);
   ASSERT_TRUE(e.ok()) << e.status();
   EXPECT_EQ(e->names().ids.size(), names.size());
   EXPECT_NEAR(Norm(e->names().weights), 1.0, 1e-5);

@@ -121,9 +121,27 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignNormalized(
   RETURN_IF_ERROR(CheckPublished(article.published));
   // A change the store could not keep is refused before it is made.
   RETURN_IF_ERROR(Writable());
-  {
-    // Fast path without embedding: resend or exact duplicate.
-    absl::MutexLock lock(&mu_);
+  // Fast path without embedding: a resend or an exact duplicate. While
+  // another caller's assign is under way, it is taken only if the lock is
+  // free: waiting here idled a core for most of the other caller's
+  // decision (docs/performance.md), and the decision below makes the same
+  // checks again. A lone caller (a replica's applier, the cluster
+  // command) always takes it, so that what expires before the embedding
+  // reads the statistics never depends on a reader holding the lock at
+  // that moment.
+  const bool others_in_flight =
+      assigns_in_flight_.fetch_add(1, std::memory_order_relaxed) > 0;
+  absl::Cleanup done = [this] {
+    assigns_in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  };
+  bool locked = true;
+  if (others_in_flight) {
+    locked = mu_.TryLock();
+  } else {
+    mu_.Lock();
+  }
+  if (locked) {
+    absl::Cleanup unlock = [this]() ABSL_UNLOCK_FUNCTION(mu_) { mu_.Unlock(); };
     StageOnExit stage(this, ticket);
     ForgetExpiredLocked();
     if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;

@@ -322,6 +322,9 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   // articles_.end(), readable without the lock: what a search started
   // without it may have missed is every article from here on.
   std::atomic<int64_t> num_articles_{0};
+  // Assign calls under way (AssignNormalized): with more than one, a
+  // caller skips the fast path rather than wait for the lock.
+  std::atomic<int> assigns_in_flight_{0};
   // Grows without copying or doubling its footprint; retention lets the
   // forgotten front go.
   NumberedDeque<ArticleRecord> articles_ ABSL_GUARDED_BY(mu_);

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <set>
 #include <thread>
@@ -706,6 +707,54 @@ TEST(EngineTest, ConcurrentCallersGetConsistentAnswers) {
   int64_t total = 0;
   for (const ClusterSummary& c : engine->ListClusters()) total += c.size;
   EXPECT_EQ(total, engine->stats().articles);
+}
+
+// A lone caller's answers never depend on readers. Each article here
+// arrives as the oldest one passes the retention, and what expires must be
+// forgotten before the new article's embedding reads the word statistics,
+// whether or not a reader holds the engine's lock at that moment (the
+// assign's fast path may be skipped only while another assign is under
+// way).
+TEST(EngineTest, ALoneCallersAnswersDoNotDependOnReaders) {
+  const std::vector<std::string> words = {"harbour", "bridge", "council",
+                                          "storm",   "budget", "school",
+                                          "closes",  "opens",  "vote"};
+  auto run = [&](bool with_reader) {
+    std::atomic<int64_t> hours{0};
+    EngineOptions options;
+    options.retention = options.story_window;
+    options.clock = [&hours] {
+      return absl::FromUnixSeconds(1'761'091'200) + absl::Hours(hours.load());
+    };
+    auto engine = MakeEngine(options);
+    std::atomic<bool> stop{false};
+    std::thread reader;
+    if (with_reader) {
+      reader = std::thread([&] {
+        while (!stop.load()) engine->ListClusters();
+      });
+    }
+    std::vector<std::string> answers;
+    for (int i = 0; i < 600; ++i) {
+      hours += 2;  // 84 articles within the retention: one expires each time
+      const std::string title =
+          absl::StrCat(words[i % words.size()], " ", words[(i / 3) % 9], " ",
+                       words[(i / 7) % 9], " ", i % 5);
+      auto answer = engine->Assign(
+          MakeArticle(absl::StrCat("a", i), title, "", hours.load()));
+      EXPECT_TRUE(answer.ok()) << answer.status();
+      if (!answer.ok()) break;
+      answers.push_back(absl::StrCat(answer->cluster_id, " ",
+                                     answer->cluster_similarity, " ",
+                                     answer->nearest_similarity));
+    }
+    stop = true;
+    if (reader.joinable()) reader.join();
+    return answers;
+  };
+  const std::vector<std::string> alone = run(false);
+  ASSERT_EQ(alone.size(), 600u);
+  EXPECT_EQ(run(true), alone);
 }
 
 TEST(EngineTest, BatchAnswersAsOneAtATime) {
