@@ -296,9 +296,9 @@ absl::StatusOr<ClusteringEngineImpl::Decision> ClusteringEngineImpl::Decide(
   for (int64_t a : ids) {
     if (!articles_.contains(a)) continue;
     const char* record = reinterpret_cast<const char*>(&articles_[a]);
-    __builtin_prefetch(record);
-    __builtin_prefetch(record + 64);
-    __builtin_prefetch(record + 128);
+    for (size_t line = 0; line < sizeof(ArticleRecord); line += 64) {
+      __builtin_prefetch(record + line);
+    }
   }
   for (int64_t a : ids) {
     if (!articles_.contains(a)) continue;
