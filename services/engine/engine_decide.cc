@@ -134,17 +134,14 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignNormalized(
   absl::Cleanup done = [this] {
     assigns_in_flight_.fetch_sub(1, std::memory_order_relaxed);
   };
-  bool locked = true;
-  if (others_in_flight) {
-    locked = mu_.TryLock();
-  } else {
-    mu_.Lock();
-  }
-  if (locked) {
-    absl::Cleanup unlock = [this]() ABSL_UNLOCK_FUNCTION(mu_) { mu_.Unlock(); };
-    StageOnExit stage(this, ticket);
-    ForgetExpiredLocked();
-    if (auto answer = AnswerWithoutEmbedding(article, text)) return *answer;
+  if (!others_in_flight) {
+    absl::MutexLock lock(&mu_);
+    if (auto answer = FastPathLocked(article, text, ticket)) return *answer;
+  } else if (mu_.TryLock()) {
+    std::optional<absl::StatusOr<Assignment>> answer =
+        FastPathLocked(article, text, ticket);
+    mu_.Unlock();
+    if (answer) return *answer;
   }
   const absl::Time embed_start = absl::Now();
   ASSIGN_OR_RETURN(Embedding embedding,
@@ -191,6 +188,13 @@ absl::StatusOr<Assignment> ClusteringEngineImpl::AssignNormalized(
   kept = true;
   return AssignEmbedded(article, text.hash, std::move(embedding), found,
                         preferred, version);
+}
+
+std::optional<absl::StatusOr<Assignment>> ClusteringEngineImpl::FastPathLocked(
+    const Article& article, const NormalizedText& text, uint64_t* ticket) {
+  StageOnExit stage(this, ticket);
+  ForgetExpiredLocked();
+  return AnswerWithoutEmbedding(article, text);
 }
 
 EmbedInput ClusteringEngineImpl::EmbedInputOf(const NormalizedText& text) {

@@ -446,6 +446,11 @@ class ClusteringEngineImpl final : public ClusteringEngine {
   std::optional<absl::StatusOr<Assignment>> AnswerWithoutEmbedding(
       const Article& article, const NormalizedText& text)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The assign's fast path: forgets what expired, then answers as
+  // AnswerWithoutEmbedding; stages the changes for `ticket`.
+  std::optional<absl::StatusOr<Assignment>> FastPathLocked(
+      const Article& article, const NormalizedText& text, uint64_t* ticket)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The relation and explanation of an exact duplicate of `original`.
   Assignment ExactDuplicateAnswer(int64_t original) const
