@@ -737,9 +737,10 @@ TEST(EngineTest, ALoneCallersAnswersDoNotDependOnReaders) {
     std::vector<std::string> answers;
     for (int i = 0; i < 600; ++i) {
       hours += 2;  // 84 articles within the retention: one expires each time
+      const size_t n = words.size();
       const std::string title =
-          absl::StrCat(words[i % words.size()], " ", words[(i / 3) % 9], " ",
-                       words[(i / 7) % 9], " ", i % 5);
+          absl::StrCat(words[i % n], " ", words[(i / 3) % n], " ",
+                       words[(i / 7) % n], " ", i % 5);
       auto answer = engine->Assign(
           MakeArticle(absl::StrCat("a", i), title, "", hours.load()));
       EXPECT_TRUE(answer.ok()) << answer.status();
