@@ -48,17 +48,40 @@ struct BetterFirst {
   }
 };
 
-// Offers `candidate` to `best`, a heap of at most `most` vertices with the
-// worst on top (BetterFirst order); returns whether it was kept. Inline:
-// a graph search calls it for every vector it compares.
-inline bool KeepIfAmongBest(ScoredVertex candidate, size_t most,
+// Pushes {score, vertex} onto `heap`, a binary heap in which `above(a, b)`
+// holds when a score a belongs above a score b: the heap that std::push_heap
+// with the matching comparator builds, element for element. The new
+// vertex's fields are written once, at their final place: push_back and
+// then std::push_heap read back the 16 bytes just written as two smaller
+// stores, which the CPU cannot forward from its store buffer, a stall of
+// a dozen cycles on every vector a graph search keeps.
+template <typename Above>
+inline void PushHeap(float score, FaissId vertex, Above above,
+                     std::vector<ScoredVertex>* heap) {
+  heap->emplace_back();
+  ScoredVertex* data = heap->data();
+  size_t hole = heap->size() - 1;
+  while (hole > 0) {
+    const size_t parent = (hole - 1) / 2;
+    if (!above(score, data[parent].score)) break;
+    data[hole] = data[parent];
+    hole = parent;
+  }
+  data[hole].score = score;
+  data[hole].vertex = vertex;
+}
+
+// Offers {score, vertex} to `best`, a heap of at most `most` vertices with
+// the worst on top (BetterFirst order); returns whether it was kept.
+// Inline: a graph search calls it for every vector it compares.
+inline bool KeepIfAmongBest(float score, FaissId vertex, size_t most,
                             std::vector<ScoredVertex>* best) {
   if (best->size() < most) {
-    best->push_back(candidate);
-    std::push_heap(best->begin(), best->end(), BetterFirst());
+    PushHeap(
+        score, vertex, [](float a, float b) { return a < b; }, best);
     return true;
   }
-  if (best->empty() || candidate.score <= best->front().score) return false;
+  if (best->empty() || score <= best->front().score) return false;
   // Full: the candidate takes the worst one's place and sinks to its
   // level, one pass where a push and a pop would take two.
   ScoredVertex* heap = best->data();
@@ -68,11 +91,12 @@ inline bool KeepIfAmongBest(ScoredVertex candidate, size_t most,
     if (child + 1 < size && heap[child + 1].score < heap[child].score) {
       ++child;  // the worse of the two children
     }
-    if (heap[child].score >= candidate.score) break;
+    if (heap[child].score >= score) break;
     heap[hole] = heap[child];
     hole = child;
   }
-  heap[hole] = candidate;
+  heap[hole].score = score;
+  heap[hole].vertex = vertex;
   return true;
 }
 
@@ -174,13 +198,14 @@ std::vector<ScoredVertex> SearchLayer(const faiss::HNSW& hnsw,
     }
     for (size_t j = 0; j < num_fresh; ++j) PrefetchCode(scorer, fresh[j]);
     for (size_t j = 0; j < num_fresh; ++j) {
-      const ScoredVertex seen{scorer.Score(fresh[j]), fresh[j]};
-      if (KeepIfAmongBest(seen, breadth, &results)) {
+      const FaissId vertex = fresh[j];
+      const float score = scorer.Score(vertex);
+      if (KeepIfAmongBest(score, vertex, breadth, &results)) {
         // Where its links are, which the step that expands it reads
         // first: a miss of its own at scale.
-        __builtin_prefetch(&hnsw.offsets[seen.vertex]);
-        candidates.push_back(seen);
-        std::push_heap(candidates.begin(), candidates.end(), lower);
+        __builtin_prefetch(&hnsw.offsets[vertex]);
+        PushHeap(
+            score, vertex, [](float a, float b) { return a > b; }, &candidates);
       }
     }
   }

@@ -153,10 +153,10 @@ TEST_F(GraphTest, InsertFromASearchsCandidatesBuildsAsGoodAGraph) {
 
 TEST(KeepIfAmongBestTest, KeepsTheBestAndReportsWhatItKept) {
   std::vector<ScoredVertex> best;
-  EXPECT_TRUE(KeepIfAmongBest({0.5f, 1}, 2, &best));
-  EXPECT_TRUE(KeepIfAmongBest({0.1f, 2}, 2, &best));
-  EXPECT_TRUE(KeepIfAmongBest({0.9f, 3}, 2, &best));   // drops vertex 2
-  EXPECT_FALSE(KeepIfAmongBest({0.2f, 4}, 2, &best));  // worse than both
+  EXPECT_TRUE(KeepIfAmongBest(0.5f, 1, 2, &best));
+  EXPECT_TRUE(KeepIfAmongBest(0.1f, 2, 2, &best));
+  EXPECT_TRUE(KeepIfAmongBest(0.9f, 3, 2, &best));   // drops vertex 2
+  EXPECT_FALSE(KeepIfAmongBest(0.2f, 4, 2, &best));  // worse than both
   std::sort(best.begin(), best.end(), BetterFirst());
   ASSERT_EQ(best.size(), 2u);
   EXPECT_EQ(best[0].vertex, 3);
@@ -175,7 +175,7 @@ TEST(KeepIfAmongBestTest, AFullHeapKeepsTheBestOfALongStream) {
     for (FaissId v = 0; v < 5000; ++v) {
       const float s = static_cast<float>(score(random));
       offered.push_back(s);
-      KeepIfAmongBest({s, v}, most, &best);
+      KeepIfAmongBest(s, v, most, &best);
       ASSERT_TRUE(std::is_heap(best.begin(), best.end(), BetterFirst()));
     }
     std::sort(offered.begin(), offered.end(), std::greater<float>());

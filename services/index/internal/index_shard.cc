@@ -89,7 +89,7 @@ void Shard::Search(const float* query, int k, int breadth,
       for (FaissId i = 0; i < index_->ntotal; ++i) {
         const float score = scorer.Score(i);
         if (score <= worst) continue;
-        KeepIfAmongBest({score, i}, k, &best);
+        KeepIfAmongBest(score, i, k, &best);
         if (static_cast<int>(best.size()) >= k) worst = best.front().score;
       }
     });
