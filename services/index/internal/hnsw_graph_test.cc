@@ -187,6 +187,35 @@ TEST(KeepIfAmongBestTest, AFullHeapKeepsTheBestOfALongStream) {
   }
 }
 
+// Graph searches give the same neighbours in the same order only while
+// PushHeap lays out its heaps as std::push_heap does, ties included.
+TEST(PushHeapTest, BuildsTheHeapThatStdPushHeapBuilds) {
+  std::mt19937 random(11);
+  std::uniform_int_distribution<int> score(0, 50);  // many ties
+  const auto lower = [](const ScoredVertex& a, const ScoredVertex& b) {
+    return a.score < b.score;
+  };
+  std::vector<ScoredVertex> ours, standard;
+  for (FaissId v = 0; v < 2000; ++v) {
+    const float s = static_cast<float>(score(random));
+    PushHeap(
+        s, v, [](float a, float b) { return a > b; }, &ours);
+    standard.push_back({s, v});
+    std::push_heap(standard.begin(), standard.end(), lower);
+    if (v % 7 == 0) {  // pops between pushes, as a search's walk does
+      std::pop_heap(ours.begin(), ours.end(), lower);
+      ours.pop_back();
+      std::pop_heap(standard.begin(), standard.end(), lower);
+      standard.pop_back();
+    }
+    ASSERT_EQ(ours.size(), standard.size());
+    for (size_t i = 0; i < ours.size(); ++i) {
+      ASSERT_EQ(ours[i].score, standard[i].score) << "push " << v;
+      ASSERT_EQ(ours[i].vertex, standard[i].vertex) << "push " << v;
+    }
+  }
+}
+
 TEST(SelectLinksTest, KeepsDiverseDirectionsOverCloseCopies) {
   // Vertex 0 is the point being linked; 1 and 2 lie in the same direction
   // from it, 3 in another.
