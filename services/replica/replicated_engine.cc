@@ -39,6 +39,27 @@ using replication::v1::LogEntry;
 // (delete, or a refused assign).
 using Answer = std::variant<Assignment, absl::Status, EditResult>;
 
+uint64_t EntryHash(absl::string_view data) {
+  return XXH3_64bits(data.data(), data.size());
+}
+
+// Where the log put a write, and the hash of the write's bytes. The answer
+// kept for that number is the write's only if the entry applied there has
+// the same bytes: after NATS servers were killed, JetStream 2.9 confirmed
+// a write at a number where the log then held another entry (a checkpoint
+// request), and the replica answered the write with that entry's answer.
+struct Appended {
+  uint64_t sequence = 0;
+  uint64_t entry_hash = 0;
+};
+
+// An applied entry's answer and the hash of its bytes (none for numbers
+// stepped over: their answer, "deleted", holds for any write there).
+struct KeptAnswer {
+  std::optional<uint64_t> entry_hash;
+  Answer answer;
+};
+
 class ReplicatedEngineImpl final
     : public internal::SwappableEngine<ReplicatedEngine> {
  public:
@@ -89,31 +110,31 @@ class ReplicatedEngineImpl final
   // --- Writes: through the log. ---
 
   absl::StatusOr<Assignment> Assign(const Article& article) override {
-    auto sequence = Append(AssignEntry(article), "");
-    if (!sequence.ok()) return sequence.status();
-    return AssignmentAt(*sequence);
+    auto appended = Append(AssignEntry(article), "");
+    if (!appended.ok()) return appended.status();
+    return AssignmentAt(*appended);
   }
 
   std::vector<absl::StatusOr<Assignment>> AssignBatch(
       absl::Span<const Article> articles) override {
     // Appended one by one, in order; answered once the last is applied.
-    std::vector<absl::StatusOr<uint64_t>> sequences;
-    sequences.reserve(articles.size());
+    std::vector<absl::StatusOr<Appended>> writes;
+    writes.reserve(articles.size());
     uint64_t last = 0;
     for (const Article& article : articles) {
-      sequences.push_back(Append(AssignEntry(article), ""));
-      if (sequences.back().ok()) last = std::max(last, *sequences.back());
+      writes.push_back(Append(AssignEntry(article), ""));
+      if (writes.back().ok()) last = std::max(last, writes.back()->sequence);
     }
     const absl::Status applied = WaitApplied(last);
     std::vector<absl::StatusOr<Assignment>> answers;
     answers.reserve(articles.size());
-    for (const absl::StatusOr<uint64_t>& sequence : sequences) {
-      if (!sequence.ok()) {
-        answers.push_back(sequence.status());
+    for (const absl::StatusOr<Appended>& write : writes) {
+      if (!write.ok()) {
+        answers.push_back(write.status());
       } else if (!applied.ok()) {
         answers.push_back(applied);
       } else {
-        answers.push_back(AssignmentAt(*sequence));
+        answers.push_back(AssignmentAt(*write));
       }
     }
     return answers;
@@ -125,19 +146,14 @@ class ReplicatedEngineImpl final
     if (const auto* status = std::get_if<absl::Status>(&*answer)) {
       return *status;
     }
-    return absl::InternalError("log entry applied as an assign");
+    return absl::InternalError(
+        "the write's log entry was applied as another kind of change");
   }
 
   absl::StatusOr<EditResult> Edit(const EditorialAction& action) override {
     auto answer = AppendNotIdempotent(EditEntry(action));
     if (!answer.ok()) return answer.status();
-    if (const auto* status = std::get_if<absl::Status>(&*answer)) {
-      return *status;
-    }
-    if (const auto* result = std::get_if<EditResult>(&*answer)) {
-      return *result;
-    }
-    return absl::InternalError("log entry applied as an assign");
+    return AnswerAs<EditResult>(*answer);
   }
 
   absl::Status ForgetExpired() override {
@@ -219,7 +235,7 @@ class ReplicatedEngineImpl final
  private:
   // Appends `entry`; the dedup id is a hash of its bytes (and `salt`), so
   // the same change sent twice, through any replica, is stored once.
-  absl::StatusOr<uint64_t> Append(const LogEntry& entry,
+  absl::StatusOr<Appended> Append(const LogEntry& entry,
                                   absl::string_view salt) {
     // A replica still replaying the log would hold the caller until it has
     // caught up; another replica answers at once.
@@ -247,7 +263,7 @@ class ReplicatedEngineImpl final
                        "acknowledged (resending is safe): ",
                        sequence.status().message()));
     }
-    return sequence;
+    return Appended{*sequence, EntryHash(data)};
   }
 
   absl::Status WaitApplied(uint64_t sequence) const {
@@ -268,36 +284,54 @@ class ReplicatedEngineImpl final
   // through the same replica before anything else is applied is stored
   // once.
   absl::StatusOr<Answer> AppendNotIdempotent(const LogEntry& entry) {
-    auto sequence = Append(entry, absl::StrCat("@", applied_sequence()));
-    if (!sequence.ok()) return sequence.status();
-    if (absl::Status applied = WaitApplied(*sequence); !applied.ok()) {
+    auto appended = Append(entry, absl::StrCat("@", applied_sequence()));
+    if (!appended.ok()) return appended.status();
+    if (absl::Status applied = WaitApplied(appended->sequence); !applied.ok()) {
       return applied;
     }
-    return AnswerAt(*sequence);
+    return AnswerAt(*appended);
   }
 
-  absl::StatusOr<Answer> AnswerAt(uint64_t sequence) const {
+  // The answer of the entry applied where `write` went, if that entry is
+  // the write.
+  absl::StatusOr<Answer> AnswerAt(const Appended& write) const {
     absl::MutexLock lock(&mu_);
-    auto it = answers_.find(sequence);
+    auto it = answers_.find(write.sequence);
     if (it == answers_.end()) {
       return absl::UnavailableError(absl::StrFormat(
           "entry %d is applied but its answer is no longer kept here; "
           "GetArticle gives the article's cluster",
-          sequence));
+          write.sequence));
     }
-    return it->second;
+    const KeptAnswer& kept = it->second;
+    if (kept.entry_hash.has_value() && *kept.entry_hash != write.entry_hash) {
+      return absl::UnavailableError(absl::StrFormat(
+          "the change log confirmed this write as entry %d, but its entry %d "
+          "is another change (the log's servers disagreed after a failure); "
+          "the write is not applied here, resend it",
+          write.sequence, write.sequence));
+    }
+    return kept.answer;
   }
 
-  absl::StatusOr<Assignment> AssignmentAt(uint64_t sequence) const {
-    if (absl::Status applied = WaitApplied(sequence); !applied.ok()) {
+  // `answer` as the T a write expects, or the error the write was refused
+  // with. Never an OK status without a value: that aborts the process.
+  template <typename T>
+  static absl::StatusOr<T> AnswerAs(const Answer& answer) {
+    if (const auto* value = std::get_if<T>(&answer)) return *value;
+    const auto* refused = std::get_if<absl::Status>(&answer);
+    if (refused != nullptr && !refused->ok()) return *refused;
+    return absl::InternalError(
+        "the write's log entry was applied as another kind of change");
+  }
+
+  absl::StatusOr<Assignment> AssignmentAt(const Appended& write) const {
+    if (absl::Status applied = WaitApplied(write.sequence); !applied.ok()) {
       return applied;
     }
-    auto answer = AnswerAt(sequence);
+    absl::StatusOr<Answer> answer = AnswerAt(write);
     if (!answer.ok()) return answer.status();
-    if (const auto* status = std::get_if<absl::Status>(&*answer)) {
-      return *status;
-    }
-    return std::get<Assignment>(*answer);
+    return AnswerAs<Assignment>(*answer);
   }
 
   absl::StatusOr<std::unique_ptr<ClusteringEngine>> BuildEngine() {
@@ -666,7 +700,7 @@ class ReplicatedEngineImpl final
       if (applied_ >= to) return true;
       for (uint64_t sequence = std::max(from, applied_ + 1); sequence <= to;
            ++sequence) {
-        answers_.emplace(sequence, Answer(gone));
+        answers_.emplace(sequence, KeptAnswer{std::nullopt, Answer(gone)});
       }
       while (static_cast<int>(answers_.size()) > options_.kept_answers) {
         answers_.erase(answers_.begin());
@@ -771,7 +805,8 @@ class ReplicatedEngineImpl final
         bool was_stalled;
         {
           absl::MutexLock lock(&mu_);
-          answers_.emplace(record.sequence, *std::move(answer));
+          answers_.emplace(record.sequence, KeptAnswer{EntryHash(record.data),
+                                                       *std::move(answer)});
           while (static_cast<int>(answers_.size()) > options_.kept_answers) {
             answers_.erase(answers_.begin());
           }
@@ -853,7 +888,7 @@ class ReplicatedEngineImpl final
   absl::Duration catch_up_wait_ = absl::ZeroDuration();
   // Set while the next entry cannot be applied here (ApplyHere).
   absl::Status stalled_ ABSL_GUARDED_BY(mu_);
-  std::map<uint64_t, Answer> answers_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, KeptAnswer> answers_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<bool> log_reachable_{false};
   std::atomic<bool> first_poll_done_{false};

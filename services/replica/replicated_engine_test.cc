@@ -990,6 +990,82 @@ TEST_F(ReplicatedEngineTest, OneWrongAnswerOfTheLogStepsOverNothing) {
   EXPECT_EQ((*replica)->Writable().code(), absl::StatusCode::kUnavailable);
 }
 
+// A log that confirms a write at the number of another entry and stores
+// the write nowhere, as JetStream 2.9 did after NATS servers were killed
+// (the failover check: a replica aborted on a checkpoint request's answer,
+// "An OK status is not a valid constructor argument to StatusOr<T>").
+class MisplacingLog final : public testing::SharedLog {
+ public:
+  explicit MisplacingLog(ReplicationLog* log) : SharedLog(log) {}
+
+  // The next write is answered with the number of `entry`, stored instead.
+  void MisplaceNextWrite(const replication::v1::LogEntry& entry) {
+    absl::MutexLock lock(&mu_);
+    instead_ = EncodeEntry(entry);
+  }
+
+  absl::StatusOr<uint64_t> Append(absl::string_view id, absl::string_view data,
+                                  absl::Duration timeout) override {
+    std::optional<std::string> instead;
+    {
+      absl::MutexLock lock(&mu_);
+      instead.swap(instead_);
+    }
+    if (instead.has_value()) {
+      return SharedLog::Append(absl::StrCat("instead-", id), *instead, timeout);
+    }
+    return SharedLog::Append(id, data, timeout);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::optional<std::string> instead_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(ReplicatedEngineTest, AWriteIsNeverAnsweredWithAnotherEntrysAnswer) {
+  auto owned = std::make_unique<MisplacingLog>(log_.get());
+  MisplacingLog* misplacing = owned.get();
+  auto replica = StartTestReplica(std::move(owned), EngineOptions(),
+                                  FastReplicationOptions());
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  ReplicatedEngine& engine = **replica;
+  ASSERT_TRUE(WaitWritable(engine));
+  ASSERT_TRUE(engine.Assign(MakeArticle("w1", "Volcano erupts")).ok());
+  const std::string story = *engine.ClusterOfArticle("w1");
+
+  // A checkpoint request's answer (an OK status, no assignment).
+  misplacing->MisplaceNextWrite(CheckpointEntry(7));
+  EXPECT_EQ(engine.Assign(MakeArticle("w2", "Dam bursts after rain"))
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
+  // Another article's assignment.
+  misplacing->MisplaceNextWrite(
+      AssignEntry(MakeArticle("w3", "Storm hits coast")));
+  EXPECT_EQ(
+      engine.Assign(MakeArticle("w4", "Quake shakes city")).status().code(),
+      absl::StatusCode::kUnavailable);
+  // An editorial action confirmed at an article's number.
+  misplacing->MisplaceNextWrite(
+      AssignEntry(MakeArticle("w5", "Flood warning issued")));
+  EditorialAction pin;
+  pin.kind = EditorialAction::Kind::kPinRepresentative;
+  pin.cluster_id = story;
+  pin.article_id = "w1";
+  pin.editor = "Ana Editor";
+  pin.reason = "best";
+  EXPECT_EQ(engine.Edit(pin).status().code(), absl::StatusCode::kUnavailable);
+
+  // The misplaced writes were not applied; resent, they go in.
+  EXPECT_FALSE(engine.GetArticle("w2").ok());
+  EXPECT_TRUE(engine.GetArticle("w3").ok());
+  auto resent = engine.Assign(MakeArticle("w2", "Dam bursts after rain"));
+  ASSERT_TRUE(resent.ok()) << resent.status();
+  EXPECT_EQ(resent->article_id, "w2");
+  auto pinned = engine.Edit(pin);
+  EXPECT_TRUE(pinned.ok()) << pinned.status();
+}
+
 // Issue 33.2: an empty message, one holding only a field nobody knows, and
 // entries stamped by a foreign writer or with an action number their own
 // format does not have were taken for a newer release's and held every
