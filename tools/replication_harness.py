@@ -231,6 +231,35 @@ class Cluster:
         except OSError:
             return False
 
+    def stream_views(self):
+        """Each running NATS node's view of the log stream, one line per
+        node: its first and last entry and the leader it names. For
+        failure messages: after kill -9, nats-server 2.9's followers can
+        disagree with their leader about the log's numbers."""
+        lines = []
+        for n in self.nats:
+            if not n.alive():
+                lines.append(f"{n.name}: not running")
+                continue
+            try:
+                with urllib.request.urlopen(
+                        f"http://127.0.0.1:{n.monitor}/jsz?streams=true",
+                        timeout=2) as f:
+                    jsz = json.load(f)
+            except (OSError, ValueError) as e:
+                lines.append(f"{n.name}: no answer ({e})")
+                continue
+            for account in jsz.get("account_details", []):
+                for stream in account.get("stream_detail", []):
+                    if stream.get("name") != self.stream:
+                        continue
+                    state = stream.get("state", {})
+                    lines.append(
+                        f"{n.name}: entries {state.get('first_seq')} to "
+                        f"{state.get('last_seq')}, leader "
+                        f"{stream.get('cluster', {}).get('leader')}")
+        return lines
+
     def wait_nats_healthy(self, node, seconds):
         deadline = time.time() + seconds
         while time.time() < deadline:

@@ -83,7 +83,10 @@ class ReplicatedEngineImpl final
       auto point = options_.checkpoints->Restore();
       if (!point.ok()) return point.status();
       start = point->sequence;
-      if (start > 0) clock_nanos_.store(absl::ToUnixNanos(point->time));
+      if (start > 0) {
+        clock_nanos_.store(absl::ToUnixNanos(point->time));
+        last_applied_ = {start, absl::ToUnixNanos(point->time)};
+      }
       applying_sequence_.store(start);
     }
     auto engine = BuildEngine();
@@ -96,9 +99,9 @@ class ReplicatedEngineImpl final
     }
     last_checkpoint_.store(start);
     start_sequence_ = start;
-    auto reader = log_->Read(start + 1);
-    if (!reader.ok()) return reader.status();
-    reader_ = *std::move(reader);
+    if (absl::Status reading = ReadFrom(start + 1); !reading.ok()) {
+      return reading;
+    }
     // The first look at the log's end decides when this replica has
     // caught up; without it the replica stays not ready.
     PollLog();
@@ -479,6 +482,7 @@ class ReplicatedEngineImpl final
     if (point.ok() && point->sequence > 0) {
       clock_nanos_.store(absl::ToUnixNanos(point->time));
       applying_sequence_.store(point->sequence);
+      last_applied_ = {point->sequence, absl::ToUnixNanos(point->time)};
     }
     absl::StatusOr<std::unique_ptr<ClusteringEngine>> engine = BuildEngine();
     if (!engine.ok()) {
@@ -496,7 +500,7 @@ class ReplicatedEngineImpl final
       applied_ = point->sequence;
     }
     NotifyApplied();
-    ReadFrom(point->sequence + 1);
+    (void)ReadFrom(point->sequence + 1);
     return point->sequence + 1 >= next;
   }
 
@@ -548,13 +552,14 @@ class ReplicatedEngineImpl final
             absl::Now() - progress > options_.stalled_reader_timeout) {
           // The newest entries may be gone (deleted by an operator).
           if (!StepOverIfGone(applied_sequence() + 1, log_sequence_.load())) {
-            ReadFrom(applied_sequence() + 1);
+            (void)ReadFrom(applied_sequence() + 1);
           }
           progress = absl::Now();
         }
         continue;
       }
       const LogRecord record = **next;
+      if (align_.has_value() && !FindsItsPlace(record)) continue;
       // A new reader may repeat what its predecessor delivered.
       if (record.sequence <= applied_sequence()) continue;
       if (record.sequence > applied_sequence() + 1) {
@@ -567,11 +572,87 @@ class ReplicatedEngineImpl final
   }
 
   // Replaces the reader with a new one from entry `first` on (none when
-  // the log cannot make one now: the loop tries again).
-  void ReadFrom(uint64_t first) {
+  // the log cannot make one now: the loop tries again). When the entry
+  // before `first` is the last one applied here, the reader starts there,
+  // to check that its server numbers the log as this replica does
+  // (FindsItsPlace).
+  absl::Status ReadFrom(uint64_t first) {
     reader_.reset();
-    auto reader = log_->Read(first);
+    align_.reset();
+    uint64_t from = first;
+    if (first > 1 && last_applied_.sequence == first - 1) {
+      from = first - 1;
+      align_ = last_applied_;
+    }
+    auto reader = log_->Read(from);
+    if (!reader.ok()) {
+      align_.reset();
+      return reader.status();
+    }
+    reader_ = *std::move(reader);
+    return absl::OkStatus();
+  }
+
+  // The first entry a new reader delivered, checked against the last one
+  // applied (align_): the same time at the same number, or this replica
+  // takes the reader's numbering. nats-server 2.9.10's followers, after
+  // kill -9, can hold an entry twice and number everything after it one
+  // higher than their leader (the failover check: a follower "entries
+  // 6175 to 9003" beside its leader's "6172 to 9002", the same last
+  // message). Reading on from a checkpoint's number on a server that
+  // numbers otherwise skipped an entry: a replica seeded with a peer's
+  // checkpoint was one acknowledged article short. Entries are told
+  // apart by their time, which the log gives each once. False when the
+  // reader was replaced (the record is not to be applied).
+  bool FindsItsPlace(const LogRecord& record) {
+    const Position expected = *align_;
+    if (record.sequence < expected.sequence) return true;
+    align_.reset();
+    // Not held at that number there (deleted, purged): nothing to compare.
+    if (record.sequence > expected.sequence) return true;
+    if (absl::ToUnixNanos(record.time) == expected.time_nanos) return true;
+    // Look for it among the neighbouring numbers of that server.
+    constexpr uint64_t kWindow = 64;
+    const uint64_t from =
+        expected.sequence > kWindow ? expected.sequence - kWindow : 1;
+    reader_.reset();
+    auto scan = log_->Read(from);
+    if (scan.ok()) {
+      for (;;) {
+        auto next = (*scan)->Next(absl::Seconds(1));
+        if (!next.ok() || !next->has_value() ||
+            (**next).sequence > expected.sequence + kWindow) {
+          break;
+        }
+        if (absl::ToUnixNanos((**next).time) != expected.time_nanos) continue;
+        const uint64_t found = (**next).sequence;
+        std::fprintf(stderr,
+                     "event=replica_renumbered level=warning from=%llu "
+                     "to=%llu reason=\"the log's server numbers the entry "
+                     "last applied here %llu, not %llu\"\n",
+                     static_cast<unsigned long long>(expected.sequence),
+                     static_cast<unsigned long long>(found),
+                     static_cast<unsigned long long>(found),
+                     static_cast<unsigned long long>(expected.sequence));
+        {
+          absl::MutexLock lock(&mu_);
+          applied_ = found;
+        }
+        last_applied_ = {found, expected.time_nanos};
+        NotifyApplied();
+        reader_ = *std::move(scan);  // delivers what follows it
+        return false;
+      }
+    }
+    std::fprintf(stderr,
+                 "event=replica_entry_not_found level=warning sequence=%llu "
+                 "reason=\"the log's server holds another entry at the number "
+                 "of the one last applied here, and none with its time "
+                 "nearby; reading on by number\"\n",
+                 static_cast<unsigned long long>(expected.sequence));
+    auto reader = log_->Read(expected.sequence + 1);
     if (reader.ok()) reader_ = *std::move(reader);
+    return false;
   }
 
   // The reader delivered `record` with entries missing before it. False
@@ -583,7 +664,7 @@ class ReplicatedEngineImpl final
       // A reader that skipped entries (its subscription dropped some):
       // read them again through a new one before anything else.
       reread_from_ = missing_from;
-      ReadFrom(reread_from_);
+      (void)ReadFrom(reread_from_);
       *progress = absl::Now();
       return true;
     }
@@ -805,8 +886,10 @@ class ReplicatedEngineImpl final
         bool was_stalled;
         {
           absl::MutexLock lock(&mu_);
-          answers_.emplace(record.sequence, KeptAnswer{EntryHash(record.data),
-                                                       *std::move(answer)});
+          // Replaces an answer kept under another numbering of the log.
+          answers_.insert_or_assign(
+              record.sequence,
+              KeptAnswer{EntryHash(record.data), *std::move(answer)});
           while (static_cast<int>(answers_.size()) > options_.kept_answers) {
             answers_.erase(answers_.begin());
           }
@@ -814,6 +897,7 @@ class ReplicatedEngineImpl final
           was_stalled = !stalled_.ok();
           stalled_ = absl::OkStatus();
         }
+        last_applied_ = {record.sequence, absl::ToUnixNanos(record.time)};
         NotifyApplied();
         if (was_stalled && options_.on_resumed) {
           options_.on_resumed(record.sequence);
@@ -889,6 +973,15 @@ class ReplicatedEngineImpl final
   // Set while the next entry cannot be applied here (ApplyHere).
   absl::Status stalled_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, KeptAnswer> answers_ ABSL_GUARDED_BY(mu_);
+  // The apply thread's own: the last entry applied (or the checkpoint
+  // restored) and, while a new reader's first entry is awaited, the entry
+  // it must match (ReadFrom, FindsItsPlace).
+  struct Position {
+    uint64_t sequence = 0;
+    int64_t time_nanos = 0;
+  };
+  Position last_applied_;
+  std::optional<Position> align_;
 
   std::atomic<bool> log_reachable_{false};
   std::atomic<bool> first_poll_done_{false};
