@@ -46,6 +46,28 @@ std::unique_ptr<ReplicatedEngine> StartReplica(
   return replica.ok() ? *std::move(replica) : nullptr;
 }
 
+// An editor's pin of `article_id` as `cluster_id`'s representative.
+EditorialAction PinAction(const std::string& cluster_id,
+                          const std::string& article_id) {
+  EditorialAction pin;
+  pin.kind = EditorialAction::Kind::kPinRepresentative;
+  pin.cluster_id = cluster_id;
+  pin.article_id = article_id;
+  pin.editor = "Ana Editor";
+  pin.reason = "best";
+  return pin;
+}
+
+// An empty directory of this test process's own under the tests' temporary
+// directory.
+std::filesystem::path FreshTestDir(absl::string_view name) {
+  const std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) /
+      absl::StrCat(name, "-", getpid());
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
 bool WaitWritable(const ReplicatedEngine& replica) {
   for (int i = 0; i < 6000 && !replica.Writable().ok(); ++i) {
     absl::SleepFor(absl::Milliseconds(10));
@@ -143,12 +165,7 @@ TEST_F(ReplicatedEngineTest, EditorialActionsAreLogEntriesEveryReplicaApplies) {
   split.reason = "another event";
   auto fresh = b->Edit(split);
   ASSERT_TRUE(fresh.ok()) << fresh.status();
-  EditorialAction pin;
-  pin.kind = EditorialAction::Kind::kPinRepresentative;
-  pin.cluster_id = quake;
-  pin.article_id = "q3";
-  pin.editor = "Ana Editor";
-  pin.reason = "best";
+  const EditorialAction pin = PinAction(quake, "q3");
   ASSERT_TRUE(a->Edit(pin).ok());
   // A refusal is the same everywhere: the log entry is refused alike.
   EditorialAction into_itself = pin;
@@ -297,10 +314,7 @@ class LowDiskStore final : public EngineStore {
 // not store, moved on, reported ready at its peers' sequence and never
 // applied them (12,469 articles against a peer's 21,950 at one sequence).
 TEST_F(ReplicatedEngineTest, AReplicaLowOnDiskHoldsAtTheEntryAndCatchesUp) {
-  const std::filesystem::path root =
-      std::filesystem::path(::testing::TempDir()) /
-      absl::StrCat("low-disk-", getpid());
-  std::filesystem::remove_all(root);
+  const std::filesystem::path root = FreshTestDir("low-disk");
   auto low = std::make_shared<std::atomic<bool>>(false);
   auto start = [&](const std::string& name, bool on_small_disk) {
     ReplicationOptions options = FastReplicationOptions();
@@ -371,10 +385,7 @@ TEST_F(ReplicatedEngineTest, RestartsFromACheckpointToTheSameState) {
   // runs throughout, one stops half-way and restarts from its newest
   // checkpoint, one starts at the end from nothing. 4,000 articles in one
   // window, past the 1,000 vectors where a shard becomes a graph.
-  const std::filesystem::path root =
-      std::filesystem::path(::testing::TempDir()) /
-      absl::StrCat("checkpoints-", getpid());
-  std::filesystem::remove_all(root);
+  const std::filesystem::path root = FreshTestDir("checkpoints");
   auto start = [&](const std::string& name) {
     const std::string dir = (root / name).string();
     ReplicationOptions options = FastReplicationOptions();
@@ -570,10 +581,7 @@ class DirectoryShelf final : public CheckpointShelf {
 // Issue 23.4: a replica paused for 30 s came back NOT_SERVING, the log
 // purged past it, and needed a restart by hand.
 TEST_F(ReplicatedEngineTest, APausedReplicaPastThePurgeCatchesUpByItself) {
-  const std::filesystem::path root =
-      std::filesystem::path(::testing::TempDir()) /
-      absl::StrCat("purged-", getpid());
-  std::filesystem::remove_all(root);
+  const std::filesystem::path root = FreshTestDir("purged");
   auto shelf = std::make_shared<DirectoryShelf>(root / "shelf");
   auto paused_state = std::make_shared<PurgeableLogState>();
   auto start = [&](const std::string& name,
@@ -709,10 +717,7 @@ class LostEntryLog final : public testing::SharedLog {
 // had applied. It now starts from a peer's checkpoint past the gap.
 TEST_F(ReplicatedEngineTest,
        AnEntryLostByTheLogsServerComesFromAPeersCheckpoint) {
-  const std::filesystem::path root =
-      std::filesystem::path(::testing::TempDir()) /
-      absl::StrCat("lost-entry-", getpid());
-  std::filesystem::remove_all(root);
+  const std::filesystem::path root = FreshTestDir("lost-entry");
   auto shelf = std::make_shared<DirectoryShelf>(root / "shelf");
   auto start = [&](const std::string& name,
                    std::unique_ptr<ReplicationLog> log) {
@@ -805,10 +810,7 @@ class HeldCheckpoints final : public ReplicaCheckpoints {
 };
 
 TEST_F(ReplicatedEngineTest, ReadsGoOnWhileACheckpointIsTaken) {
-  const std::filesystem::path root =
-      std::filesystem::path(::testing::TempDir()) /
-      absl::StrCat("held-checkpoint-", getpid());
-  std::filesystem::remove_all(root);
+  const std::filesystem::path root = FreshTestDir("held-checkpoint");
   auto held =
       std::make_shared<HeldCheckpoints>(NewStoreCheckpoints(root.string()));
   ReplicationOptions options = FastReplicationOptions();
@@ -1047,12 +1049,7 @@ TEST_F(ReplicatedEngineTest, AWriteIsNeverAnsweredWithAnotherEntrysAnswer) {
   // An editorial action confirmed at an article's number.
   misplacing->MisplaceNextWrite(
       AssignEntry(MakeArticle("w5", "Flood warning issued")));
-  EditorialAction pin;
-  pin.kind = EditorialAction::Kind::kPinRepresentative;
-  pin.cluster_id = story;
-  pin.article_id = "w1";
-  pin.editor = "Ana Editor";
-  pin.reason = "best";
+  const EditorialAction pin = PinAction(story, "w1");
   EXPECT_EQ(engine.Edit(pin).status().code(), absl::StatusCode::kUnavailable);
 
   // The misplaced writes were not applied; resent, they go in.
@@ -1121,10 +1118,7 @@ class CopiedEntryLog final : public testing::SharedLog {
 // (the failover check's seeded replica, one acknowledged article short).
 TEST_F(ReplicatedEngineTest,
        AReplicaReadsOnAfterItsEntryWhereverALogNumbersIt) {
-  const std::filesystem::path root =
-      std::filesystem::path(::testing::TempDir()) /
-      absl::StrCat("renumbered-", getpid());
-  std::filesystem::remove_all(root);
+  const std::filesystem::path root = FreshTestDir("renumbered");
   auto start = [&](std::unique_ptr<ReplicationLog> view) {
     ReplicationOptions options = FastReplicationOptions();
     options.checkpoints = NewStoreCheckpoints(root.string());
