@@ -1027,8 +1027,10 @@ class MisplacingLog final : public testing::SharedLog {
 TEST_F(ReplicatedEngineTest, AWriteIsNeverAnsweredWithAnotherEntrysAnswer) {
   auto owned = std::make_unique<MisplacingLog>(log_.get());
   MisplacingLog* misplacing = owned.get();
-  auto replica = StartTestReplica(std::move(owned), EngineOptions(),
-                                  FastReplicationOptions());
+  // A misplaced write is looked for nearby until answers time out.
+  ReplicationOptions options = FastReplicationOptions();
+  options.apply_timeout = absl::Milliseconds(300);
+  auto replica = StartTestReplica(std::move(owned), EngineOptions(), options);
   ASSERT_TRUE(replica.ok()) << replica.status();
   ReplicatedEngine& engine = **replica;
   ASSERT_TRUE(WaitWritable(engine));
@@ -1166,6 +1168,24 @@ TEST_F(ReplicatedEngineTest,
   EXPECT_EQ(restarted->applied_sequence(), last);
   restarted.reset();
   std::filesystem::remove_all(root);
+}
+
+// Writes through a replica that reads a server numbering the log one
+// higher than the one that confirms them get their own answers.
+TEST_F(ReplicatedEngineTest,
+       WritesAreAnsweredThroughAServerThatNumbersOtherwise) {
+  auto replica =
+      StartTestReplica(std::make_unique<CopiedEntryLog>(log_.get(), 3),
+                       EngineOptions(), FastReplicationOptions());
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  ASSERT_TRUE(WaitWritable(**replica));
+  for (int i = 0; i < 8; ++i) {
+    const std::string id = absl::StrCat("n", i);
+    auto assigned = (*replica)->Assign(
+        MakeArticle(id, absl::StrCat("Event ", i, " w", i * 7, " v", i * 13)));
+    ASSERT_TRUE(assigned.ok()) << id << ": " << assigned.status();
+    EXPECT_EQ(assigned->article_id, id);
+  }
 }
 
 // Issue 33.2: an empty message, one holding only a field nobody knows, and
