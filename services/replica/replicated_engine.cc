@@ -675,13 +675,33 @@ class ReplicatedEngineImpl final
         return false;
       }
     }
+    // Not there (a follower held the entry with another time, or never
+    // held it): its place is unknown, so the replica applies the window
+    // before it again rather than risk stepping over an entry. Entries
+    // applied twice change nothing: an assign is then a resend, an edit
+    // or a delete is refused alike on every replica.
+    uint64_t again = expected.sequence > kRenumberingWindow
+                         ? expected.sequence - kRenumberingWindow
+                         : 1;
+    // Never from before the log's first entry: that gap would send the
+    // replica back to the same checkpoint.
+    if (auto first = log_->FirstSequence(options_.poll_interval * 2);
+        first.ok() && *first > again) {
+      again = std::min(*first, expected.sequence + 1);
+    }
     std::fprintf(stderr,
                  "event=replica_entry_not_found level=warning sequence=%llu "
                  "reason=\"the log's server holds another entry at the number "
                  "of the one last applied here, and none with its time "
-                 "nearby; reading on by number\"\n",
-                 static_cast<unsigned long long>(expected.sequence));
-    auto reader = log_->Read(expected.sequence + 1);
+                 "nearby; applying again from %llu\"\n",
+                 static_cast<unsigned long long>(expected.sequence),
+                 static_cast<unsigned long long>(again));
+    {
+      absl::MutexLock lock(&mu_);
+      applied_ = again - 1;
+    }
+    last_applied_ = Position();
+    auto reader = log_->Read(again);
     if (reader.ok()) reader_ = *std::move(reader);
     return false;
   }

@@ -1114,60 +1114,102 @@ class CopiedEntryLog final : public testing::SharedLog {
   const uint64_t copied_;
 };
 
-// A replica that checkpointed while reading through such a server, and
-// restarts reading the log as its leader numbers it, reads on after the
-// checkpoint's entry, not after its number: it skipped an article before
-// (the failover check's seeded replica, one acknowledged article short).
-TEST_F(ReplicatedEngineTest,
-       AReplicaReadsOnAfterItsEntryWhereverALogNumbersIt) {
-  const std::filesystem::path root = FreshTestDir("renumbered");
-  auto start = [&](std::unique_ptr<ReplicationLog> view) {
-    ReplicationOptions options = FastReplicationOptions();
-    options.checkpoints = NewStoreCheckpoints(root.string());
-    options.checkpoint_every = 10;
-    auto replica =
-        ReplicatedEngine::Start(std::move(view), DurableBuilder(), options);
-    EXPECT_TRUE(replica.ok()) << replica.status();
-    return replica.ok() ? *std::move(replica) : nullptr;
-  };
-  auto live = StartReplica(log_.get());
-  auto copying = start(std::make_unique<CopiedEntryLog>(log_.get(), 3));
-  ASSERT_TRUE(live != nullptr && copying != nullptr);
-  ASSERT_TRUE(WaitWritable(*live) && WaitWritable(*copying));
-  int articles = 0;
-  auto assign = [&] {
-    const int i = articles++;
-    ASSERT_TRUE(live->Assign(MakeArticle(absl::StrCat("r", i),
-                                         absl::StrCat("Event ", i, " w", i * 7,
-                                                      " v", i * 13)))
-                    .ok());
-  };
-  for (int i = 0; i < 15; ++i) assign();
-  // Its checkpoint, at its own number for the checkpoint entry.
-  const std::filesystem::path latest = root / "checkpoints" / "LATEST";
-  for (int i = 0; i < 500 && !std::filesystem::exists(latest); ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  ASSERT_TRUE(std::filesystem::exists(latest));
-  for (int i = 0; i < 5; ++i) assign();
-  ASSERT_TRUE(
-      copying->WaitForSequence(*log_->LastSequence(absl::Seconds(1)) + 1,
-                               absl::Now() + absl::Seconds(10)));
-  copying.reset();
+// The log as a NATS server that stamped each entry a nanosecond later
+// than the others did: the entries cannot be told apart by time.
+class RestampedLog final : public testing::SharedLog {
+ public:
+  explicit RestampedLog(ReplicationLog* log) : SharedLog(log) {}
 
-  auto restarted = start(std::make_unique<testing::SharedLog>(log_.get()));
-  ASSERT_TRUE(restarted != nullptr && WaitWritable(*restarted));
-  const uint64_t last = *log_->LastSequence(absl::Seconds(1));
-  ASSERT_TRUE(live->WaitForSequence(last, absl::Now() + absl::Seconds(10)));
-  ASSERT_TRUE(
-      restarted->WaitForSequence(last, absl::Now() + absl::Seconds(10)));
-  const StateDigest expected = ComputeStateDigest(*live);
-  EXPECT_EQ(expected.articles, articles);
-  EXPECT_EQ(ComputeStateDigest(*restarted).articles, articles);
-  EXPECT_EQ(ComputeStateDigest(*restarted).digest, expected.digest);
-  EXPECT_EQ(restarted->applied_sequence(), last);
-  restarted.reset();
-  std::filesystem::remove_all(root);
+  absl::StatusOr<std::unique_ptr<LogReader>> Read(uint64_t first) override {
+    ASSIGN_OR_RETURN(std::unique_ptr<LogReader> reader, SharedLog::Read(first));
+    return std::make_unique<Reader>(std::move(reader));
+  }
+
+ private:
+  class Reader final : public LogReader {
+   public:
+    explicit Reader(std::unique_ptr<LogReader> reader)
+        : reader_(std::move(reader)) {}
+
+    absl::StatusOr<std::optional<LogRecord>> Next(
+        absl::Duration timeout) override {
+      ASSIGN_OR_RETURN(std::optional<LogRecord> record, reader_->Next(timeout));
+      if (record.has_value()) record->time += absl::Nanoseconds(1);
+      return record;
+    }
+
+   private:
+    const std::unique_ptr<LogReader> reader_;
+  };
+};
+
+// A replica that checkpointed while reading through a server that held
+// entry 3 twice restarts reading `restart_view` (the log as its leader
+// numbers it). It must read on after the checkpoint's entry, not after
+// its number: it skipped an article before (the failover check's seeded
+// replica, one acknowledged article short).
+class RenumberedLogTest : public ReplicatedEngineTest {
+ protected:
+  void RestartThrough(std::unique_ptr<ReplicationLog> restart_view) {
+    const std::filesystem::path root = FreshTestDir("renumbered");
+    auto start = [&](std::unique_ptr<ReplicationLog> view) {
+      ReplicationOptions options = FastReplicationOptions();
+      options.checkpoints = NewStoreCheckpoints(root.string());
+      options.checkpoint_every = 10;
+      auto replica =
+          ReplicatedEngine::Start(std::move(view), DurableBuilder(), options);
+      EXPECT_TRUE(replica.ok()) << replica.status();
+      return replica.ok() ? *std::move(replica) : nullptr;
+    };
+    auto live = StartReplica(log_.get());
+    auto copying = start(std::make_unique<CopiedEntryLog>(log_.get(), 3));
+    ASSERT_TRUE(live != nullptr && copying != nullptr);
+    ASSERT_TRUE(WaitWritable(*live) && WaitWritable(*copying));
+    int articles = 0;
+    auto assign = [&] {
+      const int i = articles++;
+      ASSERT_TRUE(live->Assign(MakeArticle(absl::StrCat("r", i),
+                                           absl::StrCat("Event ", i, " w",
+                                                        i * 7, " v", i * 13)))
+                      .ok());
+    };
+    for (int i = 0; i < 15; ++i) assign();
+    // Its checkpoint, at its own number for the checkpoint entry.
+    const std::filesystem::path latest = root / "checkpoints" / "LATEST";
+    for (int i = 0; i < 500 && !std::filesystem::exists(latest); ++i) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ASSERT_TRUE(std::filesystem::exists(latest));
+    for (int i = 0; i < 5; ++i) assign();
+    ASSERT_TRUE(
+        copying->WaitForSequence(*log_->LastSequence(absl::Seconds(1)) + 1,
+                                 absl::Now() + absl::Seconds(10)));
+    copying.reset();
+
+    auto restarted = start(std::move(restart_view));
+    ASSERT_TRUE(restarted != nullptr && WaitWritable(*restarted));
+    const uint64_t last = *log_->LastSequence(absl::Seconds(1));
+    ASSERT_TRUE(live->WaitForSequence(last, absl::Now() + absl::Seconds(10)));
+    ASSERT_TRUE(
+        restarted->WaitForSequence(last, absl::Now() + absl::Seconds(10)));
+    const StateDigest expected = ComputeStateDigest(*live);
+    EXPECT_EQ(expected.articles, articles);
+    EXPECT_EQ(ComputeStateDigest(*restarted).articles, articles);
+    EXPECT_EQ(ComputeStateDigest(*restarted).digest, expected.digest);
+    EXPECT_EQ(restarted->applied_sequence(), last);
+    restarted.reset();
+    std::filesystem::remove_all(root);
+  }
+};
+
+TEST_F(RenumberedLogTest, AReplicaReadsOnAfterItsEntryWhereverALogNumbersIt) {
+  RestartThrough(std::make_unique<testing::SharedLog>(log_.get()));
+}
+
+// When its entry cannot be found by time, the replica applies the entries
+// before it again (resends, refused edits) rather than step over one.
+TEST_F(RenumberedLogTest, WithoutItsEntryAReplicaAppliesTheOnesBeforeAgain) {
+  RestartThrough(std::make_unique<RestampedLog>(log_.get()));
 }
 
 // Writes through a replica that reads a server numbering the log one

@@ -2,6 +2,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -355,9 +356,18 @@ class JetStreamShelf final : public CheckpointShelf {
       // The log up to the previous checkpoint is no longer needed: a
       // replica starts from its own checkpoint or, when the shelf's is
       // newer, from the shelf's (the replica restores it). One
-      // checkpoint interval stays, for replicas that restart meanwhile.
+      // checkpoint interval stays, for replicas that restart meanwhile,
+      // and the 64 entries before it: a replica starting from a
+      // checkpoint reads its entry again to check that its server numbers
+      // the log as the checkpoint's maker did, and applies the entries
+      // before it again when it cannot tell (nats-server 2.9.10's
+      // followers number the log a few higher than their leader after
+      // kill -9; ReplicatedEngine).
+      constexpr uint64_t kKeptBeforeCheckpoint = 64;
       jsOptions_Init(&o);
-      o.Stream.Purge.Sequence = previous->point.sequence + 1;
+      o.Stream.Purge.Sequence = std::max<uint64_t>(previous->point.sequence + 1,
+                                                   kKeptBeforeCheckpoint + 1) -
+                                kKeptBeforeCheckpoint;
       s = js_PurgeStream(js, options_.stream.c_str(), &o, &code);
       if (s != NATS_OK) return NatsError("purging the log", s, code);
     }
