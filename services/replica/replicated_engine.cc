@@ -677,9 +677,10 @@ class ReplicatedEngineImpl final
     }
     // Not there (a follower held the entry with another time, or never
     // held it): its place is unknown, so the replica applies the window
-    // before it again rather than risk stepping over an entry. Entries
-    // applied twice change nothing: an assign is then a resend, an edit
-    // or a delete is refused alike on every replica.
+    // before it again rather than risk stepping over an entry. An assign
+    // applied twice is a resend; a delete or merge is refused alike; an
+    // edit that succeeds again (a pin, a move) replays in order to the
+    // same stories, with its history line and feed event twice here.
     uint64_t again = expected.sequence > kRenumberingWindow
                          ? expected.sequence - kRenumberingWindow
                          : 1;
