@@ -183,9 +183,7 @@ def disk_round(cluster, replica, disk, ingest):
         nonlocal serving_behind
         end = time.time() + seconds
         while time.time() < end:
-            m = cluster.metrics(replica)
-            applied = m.get("newsdedup_replication_applied_sequence", 0)
-            logged = m.get("newsdedup_replication_log_sequence", 0)
+            applied, logged = cluster.positions(replica)
             if cluster.ready(replica) and applied + 1000 < logged:
                 serving_behind += 0.2
             time.sleep(0.2)
@@ -318,10 +316,8 @@ def run(cluster, args, rng, disk):
     # sometimes lagged 15 s behind.
     deadline = t0 + 180
     while time.time() < deadline and newcomer.alive():
-        m = cluster.metrics(newcomer)
-        applied = m.get("newsdedup_replication_applied_sequence", 0)
-        if applied > 0 and applied >= m.get(
-                "newsdedup_replication_log_sequence", 0):
+        applied, end = cluster.positions(newcomer)
+        if applied > 0 and applied >= end:
             break
         time.sleep(0.02)
     caught_up_s = time.time() - t0
@@ -427,10 +423,7 @@ def settle(cluster, live, seconds):
     while time.time() < deadline:
         now = []
         for r in live:
-            m = cluster.metrics(r)
-            now.append((m.get("newsdedup_replication_applied_sequence", -1),
-                        m.get("newsdedup_replication_log_sequence", 0),
-                        cluster.ready(r)))
+            now.append((*cluster.positions(r), cluster.ready(r)))
         if (now == last and all(applied >= end and ready
                                 for applied, end, ready in now)):
             return True

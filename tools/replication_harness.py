@@ -196,6 +196,13 @@ class Cluster:
                 out[m.group(1)] = float(m.group(2))
         return out
 
+    def positions(self, replica):
+        """The replica's applied entry and the log's end as it last saw
+        it (-1 and 0 while its metrics do not answer)."""
+        m = self.metrics(replica)
+        return (m.get("newsdedup_replication_applied_sequence", -1),
+                m.get("newsdedup_replication_log_sequence", 0))
+
     def ready(self, replica):
         """grpc.health.v1 Check: SERVING (status 1) once caught up."""
         check = replica.channel.unary_unary(

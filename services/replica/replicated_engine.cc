@@ -43,6 +43,11 @@ using Answer = std::variant<Assignment, absl::Status, EditResult>;
 // (nats-server 2.9.10's followers, after kill -9, were up to 4 apart).
 constexpr uint64_t kRenumberingWindow = 64;
 
+// The first number of that window around `sequence` (at least 1).
+uint64_t RenumberingWindowStart(uint64_t sequence) {
+  return sequence > kRenumberingWindow ? sequence - kRenumberingWindow : 1;
+}
+
 uint64_t EntryHash(absl::string_view data) {
   return XXH3_64bits(data.data(), data.size());
 }
@@ -300,11 +305,10 @@ class ReplicatedEngineImpl final
   }
 
   // The answer of the entry applied where `write` went, if that entry is
-  // the write.
-  // A replica that reads through a server numbering the log otherwise
-  // (FindsItsPlace) applies the write a few numbers away: its answer is
-  // the one with the write's bytes among the neighbouring numbers, waited
-  // for as long as an answer is.
+  // the write. A replica that reads through a server numbering the log
+  // otherwise (FindsItsPlace) applies the write a few numbers away: its
+  // answer is the one with the write's bytes among the neighbouring
+  // numbers, waited for as long as an answer is.
   absl::StatusOr<Answer> AnswerAt(const Appended& write) const {
     const absl::Time deadline = absl::Now() + options_.apply_timeout;
     for (;;) {
@@ -323,10 +327,8 @@ class ReplicatedEngineImpl final
             *kept.entry_hash == write.entry_hash) {
           return kept.answer;
         }
-        const uint64_t first = write.sequence > kRenumberingWindow
-                                   ? write.sequence - kRenumberingWindow
-                                   : 1;
-        for (auto near = answers_.lower_bound(first);
+        for (auto near =
+                 answers_.lower_bound(RenumberingWindowStart(write.sequence));
              near != answers_.end() &&
              near->first <= write.sequence + kRenumberingWindow;
              ++near) {
@@ -526,11 +528,7 @@ class ReplicatedEngineImpl final
     engine_ = *std::move(engine);
     if (!point.ok()) return false;
     last_checkpoint_.store(point->sequence);
-    {
-      absl::MutexLock applied_lock(&mu_);
-      applied_ = point->sequence;
-    }
-    NotifyApplied();
+    SetApplied(point->sequence);
     (void)ReadFrom(point->sequence + 1);
     return point->sequence + 1 >= next;
   }
@@ -643,11 +641,8 @@ class ReplicatedEngineImpl final
     if (record.sequence > expected.sequence) return true;
     if (absl::ToUnixNanos(record.time) == expected.time_nanos) return true;
     // Look for it among the neighbouring numbers of that server.
-    const uint64_t from = expected.sequence > kRenumberingWindow
-                              ? expected.sequence - kRenumberingWindow
-                              : 1;
     reader_.reset();
-    auto scan = log_->Read(from);
+    auto scan = log_->Read(RenumberingWindowStart(expected.sequence));
     if (scan.ok()) {
       for (;;) {
         auto next = (*scan)->Next(absl::Seconds(1));
@@ -665,12 +660,8 @@ class ReplicatedEngineImpl final
                      static_cast<unsigned long long>(found),
                      static_cast<unsigned long long>(found),
                      static_cast<unsigned long long>(expected.sequence));
-        {
-          absl::MutexLock lock(&mu_);
-          applied_ = found;
-        }
+        SetApplied(found);
         last_applied_ = {found, expected.time_nanos};
-        NotifyApplied();
         reader_ = *std::move(scan);  // delivers what follows it
         return false;
       }
@@ -681,9 +672,7 @@ class ReplicatedEngineImpl final
     // applied twice is a resend; a delete or merge is refused alike; an
     // edit that succeeds again (a pin, a move) replays in order to the
     // same stories, with its history line and feed event twice here.
-    uint64_t again = expected.sequence > kRenumberingWindow
-                         ? expected.sequence - kRenumberingWindow
-                         : 1;
+    uint64_t again = RenumberingWindowStart(expected.sequence);
     // Never from before the log's first entry: that gap would send the
     // replica back to the same checkpoint.
     if (auto first = log_->FirstSequence(options_.poll_interval * 2);
@@ -697,10 +686,7 @@ class ReplicatedEngineImpl final
                  "nearby; applying again from %llu\"\n",
                  static_cast<unsigned long long>(expected.sequence),
                  static_cast<unsigned long long>(again));
-    {
-      absl::MutexLock lock(&mu_);
-      applied_ = again - 1;
-    }
+    SetApplied(again - 1);
     last_applied_ = Position();
     auto reader = log_->Read(again);
     if (reader.ok()) reader_ = *std::move(reader);
@@ -920,6 +906,16 @@ class ReplicatedEngineImpl final
   void NotifyApplied() {
     { std::lock_guard<std::mutex> lock(applied_wait_mu_); }
     applied_cv_.notify_all();
+  }
+
+  // Moves this replica to `sequence` without applying an entry (a restored
+  // checkpoint, another numbering of the log) and wakes the waiters.
+  void SetApplied(uint64_t sequence) {
+    {
+      absl::MutexLock lock(&mu_);
+      applied_ = sequence;
+    }
+    NotifyApplied();
   }
 
   // Applies `record`, retrying for as long as this replica cannot (it
