@@ -58,6 +58,9 @@ struct Flags {
   std::string reference = "bench/reference_clusterer.py";
   double reference_seconds = 300;
   int recall_queries = 500;
+  // Where to keep each size's corpus as JSONL (corpus-N.jsonl), the file a
+  // batch user would cluster with `newsdedup cluster`; empty: not kept.
+  std::string write_corpus;
   // Words of a detected or given language also read as their English
   // translations (the shipped default); off: the same runs without the
   // FreeDict dictionaries, for comparing memory.
@@ -207,23 +210,28 @@ void RunRecall(const std::vector<LabelledArticle>& corpus, const Flags& flags) {
       approximate->num_shards());
 }
 
+// Writes the corpus as the JSONL that `newsdedup cluster` and the reference
+// read, with each article's gold story.
+void WriteCorpus(const std::vector<LabelledArticle>& corpus,
+                 const std::string& path) {
+  std::ofstream out(path);
+  for (const LabelledArticle& a : corpus) {
+    out << nlohmann::json{{"id", a.article.id},
+                          {"title", a.article.title},
+                          {"published",
+                           newsdedup::FormatTime(a.article.published)},
+                          {"story", a.story}}
+               .dump()
+        << "\n";
+  }
+}
+
 // Runs the scikit-learn reference on the corpus; returns its articles/s.
 double RunReference(const Flags& flags,
                     const std::vector<LabelledArticle>& corpus) {
   const std::string path =
       absl::StrCat("/tmp/newsdedup-scale-", getpid(), ".jsonl");
-  {
-    std::ofstream out(path);
-    for (const LabelledArticle& a : corpus) {
-      out << nlohmann::json{{"id", a.article.id},
-                            {"title", a.article.title},
-                            {"published",
-                             newsdedup::FormatTime(a.article.published)},
-                            {"story", a.story}}
-                 .dump()
-          << "\n";
-    }
-  }
+  WriteCorpus(corpus, path);
   const std::string command =
       absl::StrCat("/usr/bin/python3 ", flags.reference, " ", path,
                    " --max-seconds ", flags.reference_seconds, " 2>&1");
@@ -264,6 +272,12 @@ int Run(const Flags& flags) {
         n, absl::FromUnixSeconds(1761091200), absl::Hours(96));
     std::cout << absl::StrFormat("%d articles in %d stories:\n", n,
                                  NumStories(corpus));
+    if (!flags.write_corpus.empty()) {
+      const std::string path =
+          absl::StrCat(flags.write_corpus, "/corpus-", n, ".jsonl");
+      WriteCorpus(corpus, path);
+      std::cout << "  corpus written to " << path << "\n";
+    }
     absl::Time start = absl::Now();
     RunEngine(corpus, flags);
     const double ours = n / absl::ToDoubleSeconds(absl::Now() - start);
@@ -310,6 +324,9 @@ int main(int argc, char** argv) {
   app.add_option("--recall-queries", flags.recall_queries,
                  "Held-out queries for recall@10")
       ->capture_default_str();
+  app.add_option("--write-corpus", flags.write_corpus,
+                 "Also write each size's corpus to DIR/corpus-N.jsonl (the "
+                 "file to time `newsdedup cluster` and the reference on)");
   CLI11_PARSE(app, argc, argv);
   return newsdedup::Run(flags);
 }

@@ -86,11 +86,18 @@ void Shard::Search(const float* query, int k, int breadth,
       // The heap's worst score, read here rather than through a call per
       // vector: once the heap is full almost every vector falls below it.
       float worst = -std::numeric_limits<float>::infinity();
-      for (FaissId i = 0; i < index_->ntotal; ++i) {
-        const float score = scorer.Score(i);
-        if (score <= worst) continue;
-        KeepIfAmongBest(score, i, k, &best);
-        if (static_cast<int>(best.size()) >= k) worst = best.front().score;
+      // Scored a run at a time (the same scores as one by one), then
+      // taken in order, so ties resolve as before.
+      constexpr FaissId kRun = 64;
+      float scores[kRun];
+      for (FaissId first = 0; first < index_->ntotal; first += kRun) {
+        const FaissId run = std::min(kRun, index_->ntotal - first);
+        scorer.ScoreRun(first, static_cast<size_t>(run), scores);
+        for (FaissId j = 0; j < run; ++j) {
+          if (scores[j] <= worst) continue;
+          KeepIfAmongBest(scores[j], first + j, k, &best);
+          if (static_cast<int>(best.size()) >= k) worst = best.front().score;
+        }
       }
     });
     std::sort_heap(best.begin(), best.end(), BetterFirst());

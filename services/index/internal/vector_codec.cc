@@ -79,6 +79,77 @@ __attribute__((target("avx2,avxvnni"))) int32_t InnerProductQuantizedVnni(
   return SumOfLanes(sum) + InnerProductQuantizedPortable(a + i, b + i, n - i);
 }
 
+void InnerProductsQuantizedOneByOne(const int8_t* query, const uint8_t* codes,
+                                    size_t code_size, size_t values_offset,
+                                    size_t count, size_t n, int32_t* out) {
+  for (size_t j = 0; j < count; ++j) {
+    out[j] = InnerProductQuantized(
+        query,
+        reinterpret_cast<const int8_t*>(codes + j * code_size + values_offset),
+        n);
+  }
+}
+
+// Four codes a step. vpdpbusd adds each lane's four byte products into
+// that lane, so every code's lanes hold the same partial sums as in
+// InnerProductQuantizedVnni, and integer sums do not depend on the order
+// in which the lanes are then added.
+__attribute__((target("avx2,avxvnni"))) void InnerProductsQuantizedVnni(
+    const int8_t* query, const uint8_t* codes, size_t code_size,
+    size_t values_offset, size_t count, size_t n, int32_t* out) {
+  const size_t steps = n / 32;
+  const size_t tail = steps * 32;
+  auto values = [&](size_t j) {
+    return reinterpret_cast<const int8_t*>(codes + j * code_size +
+                                           values_offset);
+  };
+  size_t j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const int8_t* b0 = values(j);
+    const int8_t* b1 = values(j + 1);
+    const int8_t* b2 = values(j + 2);
+    const int8_t* b3 = values(j + 3);
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    __m256i s2 = _mm256_setzero_si256(), s3 = _mm256_setzero_si256();
+    for (size_t i = 0; i < tail; i += 32) {
+      const __m256i va =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(query + i));
+      const __m256i magnitude = _mm256_sign_epi8(va, va);
+      const __m256i v0 =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0 + i));
+      const __m256i v1 =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1 + i));
+      const __m256i v2 =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b2 + i));
+      const __m256i v3 =
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b3 + i));
+      s0 = _mm256_dpbusd_avx_epi32(s0, magnitude, _mm256_sign_epi8(v0, va));
+      s1 = _mm256_dpbusd_avx_epi32(s1, magnitude, _mm256_sign_epi8(v1, va));
+      s2 = _mm256_dpbusd_avx_epi32(s2, magnitude, _mm256_sign_epi8(v2, va));
+      s3 = _mm256_dpbusd_avx_epi32(s3, magnitude, _mm256_sign_epi8(v3, va));
+    }
+    // Lane sums of the four at once: pairwise adds leave, in each 128-bit
+    // half, one partial total per code; the halves are then added.
+    const __m256i s01 = _mm256_hadd_epi32(s0, s1);
+    const __m256i s23 = _mm256_hadd_epi32(s2, s3);
+    const __m256i s0123 = _mm256_hadd_epi32(s01, s23);
+    const __m128i totals =
+        _mm_add_epi32(_mm256_castsi256_si128(s0123),
+                      _mm256_extracti128_si256(s0123, 1));
+    alignas(16) int32_t sums[4];
+    _mm_store_si128(reinterpret_cast<__m128i*>(sums), totals);
+    out[j] = sums[0] + InnerProductQuantizedPortable(query + tail, b0 + tail,
+                                                     n - tail);
+    out[j + 1] = sums[1] + InnerProductQuantizedPortable(
+                               query + tail, b1 + tail, n - tail);
+    out[j + 2] = sums[2] + InnerProductQuantizedPortable(
+                               query + tail, b2 + tail, n - tail);
+    out[j + 3] = sums[3] + InnerProductQuantizedPortable(
+                               query + tail, b3 + tail, n - tail);
+  }
+  for (; j < count; ++j) out[j] = InnerProductQuantizedVnni(query, values(j), n);
+}
+
 bool CpuHasAvxVnni() {
   static const bool has_vnni = [] {
     __builtin_cpu_init();
@@ -106,10 +177,22 @@ const InnerProductKernel kInnerProductKernel =
     : CpuHasAvx2()  ? InnerProductQuantizedAvx2
                     : InnerProductQuantizedPortable;
 
+using InnerProductsKernel = void (*)(const int8_t*, const uint8_t*, size_t,
+                                     size_t, size_t, size_t, int32_t*);
+const InnerProductsKernel kInnerProductsKernel =
+    CpuHasAvxVnni() ? InnerProductsQuantizedVnni
+                    : InnerProductsQuantizedOneByOne;
+
 }  // namespace
 
 int32_t InnerProductQuantized(const int8_t* a, const int8_t* b, size_t n) {
   return kInnerProductKernel(a, b, n);
+}
+
+void InnerProductsQuantized(const int8_t* query, const uint8_t* codes,
+                            size_t code_size, size_t values_offset,
+                            size_t count, size_t n, int32_t* out) {
+  kInnerProductsKernel(query, codes, code_size, values_offset, count, n, out);
 }
 
 QuantizedIndexIP::QuantizedIndexIP(int dimension)

@@ -6,6 +6,7 @@
 
 #include <faiss/IndexFlat.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -33,6 +34,23 @@ int32_t InnerProductQuantizedAvx2(const int8_t* a, const int8_t* b, size_t n);
 int32_t InnerProductQuantizedVnni(const int8_t* a, const int8_t* b, size_t n);
 bool CpuHasAvx2();
 bool CpuHasAvxVnni();  // AVX-VNNI (and AVX2)
+
+// out[j] = InnerProductQuantized(query, values of code j, n) for `count`
+// consecutive codes of `code_size` bytes from `codes`, each code's n
+// values `values_offset` bytes into it: what an exact scan computes. The
+// VNNI kernel reads each step of the query once for four codes and sums
+// their lanes together, where one call per code pays a call, a reload of
+// the query and a horizontal sum each (the same sums either way).
+void InnerProductsQuantized(const int8_t* query, const uint8_t* codes,
+                            size_t code_size, size_t values_offset,
+                            size_t count, size_t n, int32_t* out);
+// The kernels by name (tests compare them).
+void InnerProductsQuantizedOneByOne(const int8_t* query, const uint8_t* codes,
+                                    size_t code_size, size_t values_offset,
+                                    size_t count, size_t n, int32_t* out);
+void InnerProductsQuantizedVnni(const int8_t* query, const uint8_t* codes,
+                                size_t code_size, size_t values_offset,
+                                size_t count, size_t n, int32_t* out);
 
 // Storage with 8-bit scalar quantisation: each vector is one float scale
 // followed by `d` signed bytes, value = scale * byte, the scale chosen per
@@ -83,6 +101,27 @@ class QuantizedScorer {
     return Similarity(query_code_.data(), CodeOf(v));
   }
 
+  // out[j] = Score(first + j) for j < count (exact scans); the same
+  // floats, computed for several vectors at a time.
+  void ScoreRun(FaissId first, size_t count, float* out) const {
+    int32_t sums[kMaxRun];
+    const float query_scale = QuantizedIndexIP::ScaleOf(query_code_.data());
+    for (size_t done = 0; done < count; done += kMaxRun) {
+      const size_t run = std::min(kMaxRun, count - done);
+      const uint8_t* codes = CodeOf(first + static_cast<FaissId>(done));
+      InnerProductsQuantized(QuantizedIndexIP::ValuesOf(query_code_.data()),
+                             codes, code_size_, sizeof(float), run, dimension_,
+                             sums);
+      for (size_t j = 0; j < run; ++j) {
+        // As Similarity: (query scale x code scale) x sum.
+        out[done + j] =
+            query_scale *
+            QuantizedIndexIP::ScaleOf(codes + j * code_size_) *
+            static_cast<float>(sums[j]);
+      }
+    }
+  }
+
   // Similarity of two stored vectors.
   float Between(FaissId a, FaissId b) const {
     return Similarity(CodeOf(a), CodeOf(b));
@@ -95,6 +134,8 @@ class QuantizedScorer {
                QuantizedIndexIP::ValuesOf(a), QuantizedIndexIP::ValuesOf(b),
                dimension_));
   }
+
+  static constexpr size_t kMaxRun = 64;
 
   const uint8_t* const codes_;
   const size_t code_size_;
@@ -117,6 +158,12 @@ class FloatScorer {
   float Score(FaissId v) const {
     return InnerProduct(query_, reinterpret_cast<const float*>(CodeOf(v)),
                         dimension_);
+  }
+
+  void ScoreRun(FaissId first, size_t count, float* out) const {
+    for (size_t j = 0; j < count; ++j) {
+      out[j] = Score(first + static_cast<FaissId>(j));
+    }
   }
 
   float Between(FaissId a, FaissId b) const {

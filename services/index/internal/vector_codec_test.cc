@@ -71,6 +71,42 @@ TEST(VectorCodecTest, EncodingKeepsEveryComponentWithinHalfAStep) {
   for (float v : back) EXPECT_EQ(v, 0.0f);
 }
 
+// Codes as a shard lays them out: a 4-byte scale, then the values.
+void ExpectSameSumsForEveryCodeOfARun(
+    void (*kernel)(const int8_t*, const uint8_t*, size_t, size_t, size_t,
+                   size_t, int32_t*)) {
+  std::mt19937 rng(13);
+  for (size_t n : {0, 1, 31, 32, 33, 100, 256, 300}) {
+    // Runs of every length up to 9 leave every remainder of four.
+    for (size_t count = 0; count <= 9; ++count) {
+      const size_t code_size = sizeof(float) + n;
+      const std::vector<int8_t> query = RandomCodes(n, &rng);
+      const std::vector<int8_t> bytes = RandomCodes(code_size * count, &rng);
+      const uint8_t* codes = reinterpret_cast<const uint8_t*>(bytes.data());
+      std::vector<int32_t> sums(count, -1);
+      kernel(query.data(), codes, code_size, sizeof(float), count, n,
+             sums.data());
+      for (size_t j = 0; j < count; ++j) {
+        EXPECT_EQ(sums[j], InnerProductQuantizedPortable(
+                               query.data(),
+                               bytes.data() + j * code_size + sizeof(float),
+                               n))
+            << "n=" << n << " count=" << count << " code " << j;
+      }
+    }
+  }
+}
+
+TEST(VectorCodecTest, RunKernelsGiveEachCodesSum) {
+  ExpectSameSumsForEveryCodeOfARun(InnerProductsQuantizedOneByOne);
+  ExpectSameSumsForEveryCodeOfARun(InnerProductsQuantized);
+}
+
+TEST(VectorCodecTest, VnniRunKernelGivesEachCodesSum) {
+  if (!CpuHasAvxVnni()) GTEST_SKIP() << "this CPU has no AVX-VNNI";
+  ExpectSameSumsForEveryCodeOfARun(InnerProductsQuantizedVnni);
+}
+
 TEST(VectorCodecTest, QuantizedScoresStayWithinAFewThousandthsOfFloatOnes) {
   constexpr int kDimension = 128;
   constexpr int kVectors = 200;
@@ -96,6 +132,15 @@ TEST(VectorCodecTest, QuantizedScoresStayWithinAFewThousandthsOfFloatOnes) {
   for (FaissId v = 0; v < kVectors; ++v) {
     EXPECT_NEAR(q.Score(v), f.Score(v), 5e-3) << v;
     EXPECT_NEAR(q.Between(v, 0), f.Between(v, 0), 5e-3) << v;
+  }
+  // An exact scan's runs give the scores one by one, to the last bit (a
+  // run longer than the scorer's block, starting past the first vector).
+  std::vector<float> run(kVectors - 3), float_run(kVectors - 3);
+  q.ScoreRun(3, run.size(), run.data());
+  f.ScoreRun(3, float_run.size(), float_run.data());
+  for (size_t j = 0; j < run.size(); ++j) {
+    EXPECT_EQ(run[j], q.Score(3 + j)) << j;
+    EXPECT_EQ(float_run[j], f.Score(3 + j)) << j;
   }
   EXPECT_NEAR(f.Score(0), 1.0f, 1e-5);
   EXPECT_THROW(
