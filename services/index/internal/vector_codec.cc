@@ -97,8 +97,7 @@ void InnerProductsQuantizedOneByOne(const int8_t* query, const uint8_t* codes,
 __attribute__((target("avx2,avxvnni"))) void InnerProductsQuantizedVnni(
     const int8_t* query, const uint8_t* codes, size_t code_size,
     size_t values_offset, size_t count, size_t n, int32_t* out) {
-  const size_t steps = n / 32;
-  const size_t tail = steps * 32;
+  const size_t tail = n / 32 * 32;  // bytes the vector steps cover
   auto values = [&](size_t j) {
     return reinterpret_cast<const int8_t*>(codes + j * code_size +
                                            values_offset);
@@ -133,21 +132,19 @@ __attribute__((target("avx2,avxvnni"))) void InnerProductsQuantizedVnni(
     const __m256i s01 = _mm256_hadd_epi32(s0, s1);
     const __m256i s23 = _mm256_hadd_epi32(s2, s3);
     const __m256i s0123 = _mm256_hadd_epi32(s01, s23);
-    const __m128i totals =
-        _mm_add_epi32(_mm256_castsi256_si128(s0123),
-                      _mm256_extracti128_si256(s0123, 1));
+    const __m128i totals = _mm_add_epi32(_mm256_castsi256_si128(s0123),
+                                         _mm256_extracti128_si256(s0123, 1));
     alignas(16) int32_t sums[4];
     _mm_store_si128(reinterpret_cast<__m128i*>(sums), totals);
-    out[j] = sums[0] + InnerProductQuantizedPortable(query + tail, b0 + tail,
-                                                     n - tail);
-    out[j + 1] = sums[1] + InnerProductQuantizedPortable(
-                               query + tail, b1 + tail, n - tail);
-    out[j + 2] = sums[2] + InnerProductQuantizedPortable(
-                               query + tail, b2 + tail, n - tail);
-    out[j + 3] = sums[3] + InnerProductQuantizedPortable(
-                               query + tail, b3 + tail, n - tail);
+    for (int c = 0; c < 4; ++c) {
+      const int8_t* b = values(j + c);
+      out[j + c] = sums[c] + InnerProductQuantizedPortable(query + tail,
+                                                           b + tail, n - tail);
+    }
   }
-  for (; j < count; ++j) out[j] = InnerProductQuantizedVnni(query, values(j), n);
+  for (; j < count; ++j) {
+    out[j] = InnerProductQuantizedVnni(query, values(j), n);
+  }
 }
 
 bool CpuHasAvxVnni() {

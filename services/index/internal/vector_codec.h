@@ -114,10 +114,9 @@ class QuantizedScorer {
                              sums);
       for (size_t j = 0; j < run; ++j) {
         // As Similarity: (query scale x code scale) x sum.
-        out[done + j] =
-            query_scale *
-            QuantizedIndexIP::ScaleOf(codes + j * code_size_) *
-            static_cast<float>(sums[j]);
+        out[done + j] = query_scale *
+                        QuantizedIndexIP::ScaleOf(codes + j * code_size_) *
+                        static_cast<float>(sums[j]);
       }
     }
   }

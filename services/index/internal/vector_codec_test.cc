@@ -72,9 +72,8 @@ TEST(VectorCodecTest, EncodingKeepsEveryComponentWithinHalfAStep) {
 }
 
 // Codes as a shard lays them out: a 4-byte scale, then the values.
-void ExpectSameSumsForEveryCodeOfARun(
-    void (*kernel)(const int8_t*, const uint8_t*, size_t, size_t, size_t,
-                   size_t, int32_t*)) {
+void ExpectSameSumsForEveryCodeOfARun(void (*kernel)(
+    const int8_t*, const uint8_t*, size_t, size_t, size_t, size_t, int32_t*)) {
   std::mt19937 rng(13);
   for (size_t n : {0, 1, 31, 32, 33, 100, 256, 300}) {
     // Runs of every length up to 9 leave every remainder of four.
@@ -89,8 +88,7 @@ void ExpectSameSumsForEveryCodeOfARun(
       for (size_t j = 0; j < count; ++j) {
         EXPECT_EQ(sums[j], InnerProductQuantizedPortable(
                                query.data(),
-                               bytes.data() + j * code_size + sizeof(float),
-                               n))
+                               bytes.data() + j * code_size + sizeof(float), n))
             << "n=" << n << " count=" << count << " code " << j;
       }
     }
