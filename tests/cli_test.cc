@@ -170,6 +170,37 @@ TEST_F(CliTest, ClusterWritesOneAnswerPerArticleInTheApisShape) {
   EXPECT_THAT(r.err, HasSubstr("cannot write /nonexistent/dir/clusters.jsonl"));
 }
 
+// Answers are written on a thread of their own as each batch of 256 is
+// placed: across batches, and around lines that are refused, they come out
+// in input order, one per article.
+TEST_F(CliTest, ClusterAnswersInInputOrderAcrossBatches) {
+  constexpr int kLines = 700;
+  std::string input;
+  std::vector<std::string> expected;
+  for (int i = 0; i < kLines; ++i) {
+    if (i % 97 == 5) {
+      input += "{not json\n";
+      continue;
+    }
+    const std::string id = absl::StrCat("article-", i);
+    expected.push_back(id);
+    input +=
+        nlohmann::json{
+            {"id", id},
+            {"title", absl::StrCat("Report number ", i, " on topic ", i % 13)}}
+            .dump() +
+        "\n";
+  }
+  RunResult r = Run(absl::StrCat("cluster ", Write("many.jsonl", input)));
+  EXPECT_EQ(r.exit_code, 3) << r.err;  // some lines were rejected
+  std::vector<std::string> ids;
+  for (absl::string_view line :
+       absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
+    ids.push_back(nlohmann::json::parse(line).at("article_id"));
+  }
+  EXPECT_EQ(ids, expected);
+}
+
 // Issue 37: a batch user's flat table, the same stories as the JSONL.
 TEST_F(CliTest, ClusterWritesATableForBatchUsers) {
   const std::string input = Write("stories.jsonl", testing::StoriesJsonl());
