@@ -79,14 +79,11 @@ __attribute__((target("avx2,avxvnni"))) int32_t InnerProductQuantizedVnni(
   return SumOfLanes(sum) + InnerProductQuantizedPortable(a + i, b + i, n - i);
 }
 
-void InnerProductsQuantizedOneByOne(const int8_t* query, const uint8_t* codes,
-                                    size_t code_size, size_t values_offset,
-                                    size_t count, size_t n, int32_t* out) {
+void InnerProductsQuantizedOneByOne(const int8_t* query, const int8_t* values,
+                                    size_t stride, size_t count, size_t n,
+                                    int32_t* out) {
   for (size_t j = 0; j < count; ++j) {
-    out[j] = InnerProductQuantized(
-        query,
-        reinterpret_cast<const int8_t*>(codes + j * code_size + values_offset),
-        n);
+    out[j] = InnerProductQuantized(query, values + j * stride, n);
   }
 }
 
@@ -95,19 +92,15 @@ void InnerProductsQuantizedOneByOne(const int8_t* query, const uint8_t* codes,
 // InnerProductQuantizedVnni, and integer sums do not depend on the order
 // in which the lanes are then added.
 __attribute__((target("avx2,avxvnni"))) void InnerProductsQuantizedVnni(
-    const int8_t* query, const uint8_t* codes, size_t code_size,
-    size_t values_offset, size_t count, size_t n, int32_t* out) {
+    const int8_t* query, const int8_t* values, size_t stride, size_t count,
+    size_t n, int32_t* out) {
   const size_t tail = n / 32 * 32;  // bytes the vector steps cover
-  auto values = [&](size_t j) {
-    return reinterpret_cast<const int8_t*>(codes + j * code_size +
-                                           values_offset);
-  };
   size_t j = 0;
   for (; j + 4 <= count; j += 4) {
-    const int8_t* b0 = values(j);
-    const int8_t* b1 = values(j + 1);
-    const int8_t* b2 = values(j + 2);
-    const int8_t* b3 = values(j + 3);
+    const int8_t* b0 = values + j * stride;
+    const int8_t* b1 = b0 + stride;
+    const int8_t* b2 = b1 + stride;
+    const int8_t* b3 = b2 + stride;
     __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
     __m256i s2 = _mm256_setzero_si256(), s3 = _mm256_setzero_si256();
     for (size_t i = 0; i < tail; i += 32) {
@@ -136,14 +129,14 @@ __attribute__((target("avx2,avxvnni"))) void InnerProductsQuantizedVnni(
                                          _mm256_extracti128_si256(s0123, 1));
     alignas(16) int32_t sums[4];
     _mm_store_si128(reinterpret_cast<__m128i*>(sums), totals);
+    const int8_t* const b[4] = {b0, b1, b2, b3};
     for (int c = 0; c < 4; ++c) {
-      const int8_t* b = values(j + c);
-      out[j + c] = sums[c] + InnerProductQuantizedPortable(query + tail,
-                                                           b + tail, n - tail);
+      out[j + c] = sums[c] + InnerProductQuantizedPortable(
+                                 query + tail, b[c] + tail, n - tail);
     }
   }
   for (; j < count; ++j) {
-    out[j] = InnerProductQuantizedVnni(query, values(j), n);
+    out[j] = InnerProductQuantizedVnni(query, values + j * stride, n);
   }
 }
 
@@ -174,8 +167,8 @@ const InnerProductKernel kInnerProductKernel =
     : CpuHasAvx2()  ? InnerProductQuantizedAvx2
                     : InnerProductQuantizedPortable;
 
-using InnerProductsKernel = void (*)(const int8_t*, const uint8_t*, size_t,
-                                     size_t, size_t, size_t, int32_t*);
+using InnerProductsKernel = void (*)(const int8_t*, const int8_t*, size_t,
+                                     size_t, size_t, int32_t*);
 const InnerProductsKernel kInnerProductsKernel =
     CpuHasAvxVnni() ? InnerProductsQuantizedVnni
                     : InnerProductsQuantizedOneByOne;
@@ -186,10 +179,10 @@ int32_t InnerProductQuantized(const int8_t* a, const int8_t* b, size_t n) {
   return kInnerProductKernel(a, b, n);
 }
 
-void InnerProductsQuantized(const int8_t* query, const uint8_t* codes,
-                            size_t code_size, size_t values_offset,
-                            size_t count, size_t n, int32_t* out) {
-  kInnerProductsKernel(query, codes, code_size, values_offset, count, n, out);
+void InnerProductsQuantized(const int8_t* query, const int8_t* values,
+                            size_t stride, size_t count, size_t n,
+                            int32_t* out) {
+  kInnerProductsKernel(query, values, stride, count, n, out);
 }
 
 QuantizedIndexIP::QuantizedIndexIP(int dimension)

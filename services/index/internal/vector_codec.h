@@ -35,22 +35,22 @@ int32_t InnerProductQuantizedVnni(const int8_t* a, const int8_t* b, size_t n);
 bool CpuHasAvx2();
 bool CpuHasAvxVnni();  // AVX-VNNI (and AVX2)
 
-// out[j] = InnerProductQuantized(query, values of code j, n) for `count`
-// consecutive codes of `code_size` bytes from `codes`, each code's n
-// values `values_offset` bytes into it: what an exact scan computes. The
-// VNNI kernel reads each step of the query once for four codes and sums
-// their lanes together, where one call per code pays a call, a reload of
-// the query and a horizontal sum each (the same sums either way).
-void InnerProductsQuantized(const int8_t* query, const uint8_t* codes,
-                            size_t code_size, size_t values_offset,
-                            size_t count, size_t n, int32_t* out);
+// out[j] = InnerProductQuantized(query, values + j * stride, n) for
+// j < count: the n values of `count` stored codes `stride` bytes apart,
+// what an exact scan computes. The VNNI kernel reads each step of the
+// query once for four codes and sums their lanes together, where one call
+// per code pays a call, a reload of the query and a horizontal sum each
+// (the same sums either way).
+void InnerProductsQuantized(const int8_t* query, const int8_t* values,
+                            size_t stride, size_t count, size_t n,
+                            int32_t* out);
 // The kernels by name (tests compare them).
-void InnerProductsQuantizedOneByOne(const int8_t* query, const uint8_t* codes,
-                                    size_t code_size, size_t values_offset,
-                                    size_t count, size_t n, int32_t* out);
-void InnerProductsQuantizedVnni(const int8_t* query, const uint8_t* codes,
-                                size_t code_size, size_t values_offset,
-                                size_t count, size_t n, int32_t* out);
+void InnerProductsQuantizedOneByOne(const int8_t* query, const int8_t* values,
+                                    size_t stride, size_t count, size_t n,
+                                    int32_t* out);
+void InnerProductsQuantizedVnni(const int8_t* query, const int8_t* values,
+                                size_t stride, size_t count, size_t n,
+                                int32_t* out);
 
 // Storage with 8-bit scalar quantisation: each vector is one float scale
 // followed by `d` signed bytes, value = scale * byte, the scale chosen per
@@ -110,8 +110,8 @@ class QuantizedScorer {
       const size_t run = std::min(kMaxRun, count - done);
       const uint8_t* codes = CodeOf(first + static_cast<FaissId>(done));
       InnerProductsQuantized(QuantizedIndexIP::ValuesOf(query_code_.data()),
-                             codes, code_size_, sizeof(float), run, dimension_,
-                             sums);
+                             QuantizedIndexIP::ValuesOf(codes), code_size_, run,
+                             dimension_, sums);
       for (size_t j = 0; j < run; ++j) {
         // As Similarity: (query scale x code scale) x sum.
         out[done + j] = query_scale *

@@ -2,6 +2,7 @@
 
 #include <faiss/impl/FaissException.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -73,22 +74,22 @@ TEST(VectorCodecTest, EncodingKeepsEveryComponentWithinHalfAStep) {
 
 // Codes as a shard lays them out: a 4-byte scale, then the values.
 void ExpectSameSumsForEveryCodeOfARun(void (*kernel)(
-    const int8_t*, const uint8_t*, size_t, size_t, size_t, size_t, int32_t*)) {
+    const int8_t*, const int8_t*, size_t, size_t, size_t, int32_t*)) {
   std::mt19937 rng(13);
   for (size_t n : {0, 1, 31, 32, 33, 100, 256, 300}) {
     // Runs of every length up to 9 leave every remainder of four.
     for (size_t count = 0; count <= 9; ++count) {
       const size_t code_size = sizeof(float) + n;
       const std::vector<int8_t> query = RandomCodes(n, &rng);
-      const std::vector<int8_t> bytes = RandomCodes(code_size * count, &rng);
-      const uint8_t* codes = reinterpret_cast<const uint8_t*>(bytes.data());
+      // At least one code, so that `values` points into the vector.
+      const std::vector<int8_t> codes =
+          RandomCodes(code_size * std::max<size_t>(count, 1), &rng);
+      const int8_t* values = codes.data() + sizeof(float);
       std::vector<int32_t> sums(count, -1);
-      kernel(query.data(), codes, code_size, sizeof(float), count, n,
-             sums.data());
+      kernel(query.data(), values, code_size, count, n, sums.data());
       for (size_t j = 0; j < count; ++j) {
         EXPECT_EQ(sums[j], InnerProductQuantizedPortable(
-                               query.data(),
-                               bytes.data() + j * code_size + sizeof(float), n))
+                               query.data(), values + j * code_size, n))
             << "n=" << n << " count=" << count << " code " << j;
       }
     }
