@@ -73,7 +73,10 @@ void PrintSummary(const ClusteringEngine& engine, int limit,
 
 // Writes answers on a thread of its own, in the order they were added:
 // protobuf's JSON mapping of an answer costs about a tenth of what placing
-// the article does, and the engine's thread need not wait for it.
+// the article does, and the engine's thread need not wait for it. At most
+// a few batches wait: a reader of the output slower than the engine holds
+// the engine back, as the write did when it was on the engine's thread,
+// instead of every answer piling up in memory.
 class AnswerWriter {
  public:
   explicit AnswerWriter(std::function<void(const v1::AssignResponse&)> write)
@@ -83,6 +86,11 @@ class AnswerWriter {
   void Add(std::vector<v1::AssignResponse> rows) {
     if (rows.empty()) return;
     absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](AnswerWriter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
+          return w->queue_.size() < kMostWaitingBatches;
+        },
+        this));
     queue_.push_back(std::move(rows));
   }
 
@@ -113,6 +121,8 @@ class AnswerWriter {
       for (const v1::AssignResponse& row : rows) write_(row);
     }
   }
+
+  static constexpr size_t kMostWaitingBatches = 4;
 
   const std::function<void(const v1::AssignResponse&)> write_;
   absl::Mutex mu_;
