@@ -211,8 +211,9 @@ void RunRecall(const std::vector<LabelledArticle>& corpus, const Flags& flags) {
 }
 
 // Writes the corpus as the JSONL that `newsdedup cluster` and the reference
-// read, with each article's gold story.
-void WriteCorpus(const std::vector<LabelledArticle>& corpus,
+// read, with each article's gold story; false (and a line on stderr) when
+// the file could not be written whole.
+bool WriteCorpus(const std::vector<LabelledArticle>& corpus,
                  const std::string& path) {
   std::ofstream out(path);
   for (const LabelledArticle& a : corpus) {
@@ -224,6 +225,12 @@ void WriteCorpus(const std::vector<LabelledArticle>& corpus,
                .dump()
         << "\n";
   }
+  out.close();
+  if (out.fail()) {
+    std::cerr << "scale_benchmark: cannot write " << path << "\n";
+    return false;
+  }
+  return true;
 }
 
 // Runs the scikit-learn reference on the corpus; returns its articles/s.
@@ -231,7 +238,7 @@ double RunReference(const Flags& flags,
                     const std::vector<LabelledArticle>& corpus) {
   const std::string path =
       absl::StrCat("/tmp/newsdedup-scale-", getpid(), ".jsonl");
-  WriteCorpus(corpus, path);
+  if (!WriteCorpus(corpus, path)) return 0;
   const std::string command =
       absl::StrCat("/usr/bin/python3 ", flags.reference, " ", path,
                    " --max-seconds ", flags.reference_seconds, " 2>&1");
@@ -275,7 +282,7 @@ int Run(const Flags& flags) {
     if (!flags.write_corpus.empty()) {
       const std::string path =
           absl::StrCat(flags.write_corpus, "/corpus-", n, ".jsonl");
-      WriteCorpus(corpus, path);
+      if (!WriteCorpus(corpus, path)) return 1;
       std::cout << "  corpus written to " << path << "\n";
     }
     absl::Time start = absl::Now();
