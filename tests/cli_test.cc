@@ -331,6 +331,15 @@ TEST_F(CliTest, MissingInputFileFailsClearly) {
   EXPECT_THAT(r.err, HasSubstr("/nonexistent/input.jsonl"));
 }
 
+TEST_F(CliTest, ClusterFailsClearlyWhenTheAnswersCannotBeWritten) {
+  // /dev/full opens, and every write to it fails (no space left).
+  RunResult r = Run(
+      absl::StrCat("cluster ", Write("stories.jsonl", testing::StoriesJsonl()),
+                   " -o /dev/full"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("cannot write the answers to /dev/full"));
+}
+
 TEST_F(CliTest, EvalScoresLabelledFile) {
   RunResult r = Run(
       absl::StrCat("eval ", Write("stories.jsonl", testing::StoriesJsonl())));

@@ -241,6 +241,13 @@ int RunCluster(const ClusterFlags& flags) {
   writer.Add(std::move(pending));
   writer.Finish();
   out.flush();
+  if (out.fail()) {
+    // A full disk or a closed pipe: the answers are not all there.
+    std::cerr << "newsdedup cluster: cannot write the answers to "
+              << (flags.output == "-" ? "standard output" : flags.output)
+              << "\n";
+    return kExitFailure;
+  }
   if (!flags.clusters.empty()) {
     if (absl::Status written = WriteClusters(**engine, flags.clusters);
         !written.ok()) {
