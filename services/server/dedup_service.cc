@@ -92,7 +92,15 @@ class AssignStreamReactor final
     }
     {
       absl::MutexLock lock(&mu_);
-      if (finished_ || cancelled_) return;
+      if (finished_) return;
+      if (cancelled_) {
+        // A request that arrived before the cancel: not assigned. The call
+        // must still be finished (gRPC's rule, even once cancelled), or it
+        // never ends and the server's shutdown waits for it for good.
+        reads_done_ = true;
+        MaybeFinishLocked();
+        return;
+      }
     }
     // Reads are sequential, so `request_` is ours until the next StartRead.
     v1::AssignRequest request;
@@ -149,7 +157,9 @@ class AssignStreamReactor final
       }
       if (read_paused_ && !reads_done_ && pending_.size() < kMaxPendingWrites) {
         read_paused_ = false;
-        read_next = true;
+        // Once cancelled, nothing more is read: reading is over.
+        read_next = !cancelled_;
+        reads_done_ = cancelled_;
       }
       MaybeFinishLocked();
     }
