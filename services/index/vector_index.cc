@@ -212,8 +212,11 @@ class TimeShardedIndex final : public VectorIndex {
 
  private:
   // Adds to `bucket`, linking by `hint` if not null. Most adds go to a
-  // graph shard with room, and run alongside searches (one add at a time);
-  // the rest (new, exact or full shards) wait for the index alone.
+  // shard with room (a graph, or exact storage below the exact limit),
+  // and run alongside searches (one add at a time); the rest (new shards,
+  // full ones, the add that makes a shard a graph) wait for the index
+  // alone. An add waiting for the index alone waits for every search under
+  // way, and the engine calls it holding its own lock.
   absl::Status AddWithHint(int64_t id, int64_t bucket,
                            absl::Span<const float> vector,
                            const InsertHint* hint) ABSL_LOCKS_EXCLUDED(mu_) {

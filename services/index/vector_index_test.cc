@@ -284,6 +284,71 @@ TEST(VectorIndexTest, SearchesRunWhileVectorsAreAdded) {
   EXPECT_GE(found_itself, 2970);  // graph search is approximate
 }
 
+// An exact shard's adds run alongside searches too (while its codes and
+// ids have room): the engine adds holding its own lock, and an add that
+// waited for every search under way held up the whole engine. A search
+// sees a prefix of the adds, each vector whole.
+TEST(VectorIndexTest, ExactShardsTakeAddsAlongsideSearches) {
+  auto index = GraphIndex(16, /*exact_limit=*/1 << 20);  // never a graph
+  const std::vector<std::vector<float>> vectors =
+      RandomUnitVectors(3000, 16, 9);
+  auto dot = [](const std::vector<float>& a, const std::vector<float>& b) {
+    float sum = 0;
+    for (size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
+    return sum;
+  };
+  std::atomic<int> added{0};
+  std::atomic<bool> done{false};
+  std::atomic<int> searches{0}, failures{0}, unknown{0}, wrong_scores{0};
+  std::vector<std::thread> searchers;
+  for (int t = 0; t < 2; ++t) {
+    searchers.emplace_back([&, t] {
+      for (int q = t; !done; q = (q + 7) % vectors.size()) {
+        // Vectors added before the search began, and at most the one
+        // being added meanwhile.
+        const int before = added.load();
+        auto hits = index->Search(vectors[q], 10, 0, 0);
+        const int after = added.load();
+        if (!hits.ok()) {
+          ++failures;
+          continue;
+        }
+        if (static_cast<int>(hits->size()) < std::min(before, 10)) ++failures;
+        for (const Neighbor& hit : *hits) {
+          if (hit.id < 0 || hit.id > after) {
+            ++unknown;
+          } else if (std::fabs(hit.score - dot(vectors[q], vectors[hit.id])) >
+                     0.05f) {
+            ++wrong_scores;  // a code read before it was written
+          }
+        }
+        ++searches;
+      }
+    });
+  }
+  for (int i = 0; i < static_cast<int>(vectors.size()); ++i) {
+    if (i % 250 == 0) {
+      // Searches under way at every stage of the shard.
+      const int seen = searches.load();
+      while (searches.load() < seen + 2) std::this_thread::yield();
+    }
+    ASSERT_TRUE(index->Add(i, 0, vectors[i]).ok());
+    added.store(i + 1);
+  }
+  done = true;
+  for (std::thread& t : searchers) t.join();
+  EXPECT_GE(searches.load(), 24);
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(unknown.load(), 0);
+  EXPECT_EQ(wrong_scores.load(), 0);
+  EXPECT_EQ(index->size(), 3000);
+  for (int i = 0; i < static_cast<int>(vectors.size()); ++i) {
+    const std::vector<Neighbor> hits = *index->Search(vectors[i], 1, 0, 0);
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].id, i);  // exact search finds every vector itself
+  }
+}
+
 // Issue 33.4: at an article cap the undated shard (which never expires)
 // lost one vector for every new one, and kept each as a waypoint: memory
 // grew without bound. A shard is compacted once its waypoints outnumber

@@ -48,7 +48,19 @@ Shard::Shard(const VectorIndexOptions& options)
 }
 
 bool Shard::CanAddAlongsideSearches() const {
-  if (!graph_ || index_->ntotal >= capacity_) return false;
+  if (!graph_) {
+    // Exact storage: the next code and id fit the memory their vectors
+    // hold already (they grow by doubling, under the shard alone), and
+    // the add does not turn the shard into a graph. A search reads only
+    // the first stored_ of them.
+    const auto& storage =
+        static_cast<const faiss::IndexFlatCodes&>(*index_->index);
+    return index_->ntotal + 1 < options_.exact_limit &&
+           storage.codes.size() + storage.code_size <=
+               storage.codes.capacity() &&
+           index_->id_map.size() < index_->id_map.capacity();
+  }
+  if (index_->ntotal >= capacity_) return false;
   const faiss::HNSW& hnsw = Graph().hnsw;
   return hnsw.neighbors.size() + hnsw.cum_nneighbor_per_level.back() <=
          hnsw.neighbors.capacity();
@@ -68,7 +80,8 @@ void Shard::Add(FaissId id, const float* vector, const InsertHint* hint) {
     index_->add_with_ids(1, vector, &id);
     if (index_->ntotal >= options_.exact_limit) ConvertToGraph();
   }
-  stored_.store(index_->ntotal, std::memory_order_relaxed);
+  // Publishes the new code and id to exact searches running alongside.
+  stored_.store(index_->ntotal, std::memory_order_release);
 }
 
 void Shard::Search(const float* query, int k, int breadth,
@@ -90,8 +103,11 @@ void Shard::Search(const float* query, int k, int breadth,
       // taken in order, so ties resolve as before.
       constexpr FaissId kRun = 64;
       float scores[kRun];
-      for (FaissId first = 0; first < index_->ntotal; first += kRun) {
-        const FaissId run = std::min(kRun, index_->ntotal - first);
+      // The vectors stored when the search began: an Add may run
+      // alongside and append more (CanAddAlongsideSearches).
+      const FaissId stored = stored_.load(std::memory_order_acquire);
+      for (FaissId first = 0; first < stored; first += kRun) {
+        const FaissId run = std::min(kRun, stored - first);
         scorer.ScoreRun(first, static_cast<size_t>(run), scores);
         for (FaissId j = 0; j < run; ++j) {
           if (scores[j] <= worst) continue;

@@ -47,8 +47,10 @@ class Shard {
            removed_count_.load(std::memory_order_relaxed);
   }
 
-  // Whether Add can run while searches run: a graph with memory reserved
-  // for one more vertex, so that no array it shares with searches moves.
+  // Whether Add can run while searches run: no array it shares with
+  // searches moves (a graph with memory reserved for one more vertex, or
+  // exact storage with room for one more code and id), and the shard does
+  // not become a graph.
   bool CanAddAlongsideSearches() const;
 
   // Adds a vector; `hint` (may be null) is from a search of this shard.
@@ -169,7 +171,8 @@ class Shard {
   const uint64_t serial_;
   bool graph_ = false;
   int64_t capacity_ = 0;  // graph vertices with memory reserved
-  // index_->ntotal, for size() during an Add.
+  // index_->ntotal, for size() and exact searches during an Add (stored
+  // with release once the vector's code and id are written).
   std::atomic<int64_t> stored_{0};
   // Graph only. Per vertex, whether it was removed (it stays as a waypoint;
   // reserved with the graph, so appends move nothing under searches), and
