@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "services/index/internal/vector_codec.h"
 
 namespace newsdedup {
 namespace {
@@ -292,11 +293,6 @@ TEST(VectorIndexTest, ExactShardsTakeAddsAlongsideSearches) {
   auto index = GraphIndex(16, /*exact_limit=*/1 << 20);  // never a graph
   const std::vector<std::vector<float>> vectors =
       RandomUnitVectors(3000, 16, 9);
-  auto dot = [](const std::vector<float>& a, const std::vector<float>& b) {
-    float sum = 0;
-    for (size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
-    return sum;
-  };
   std::atomic<int> added{0};
   std::atomic<bool> done{false};
   std::atomic<int> searches{0}, failures{0}, unknown{0}, wrong_scores{0};
@@ -317,7 +313,9 @@ TEST(VectorIndexTest, ExactShardsTakeAddsAlongsideSearches) {
         for (const Neighbor& hit : *hits) {
           if (hit.id < 0 || hit.id > after) {
             ++unknown;
-          } else if (std::fabs(hit.score - dot(vectors[q], vectors[hit.id])) >
+          } else if (std::fabs(hit.score - internal::InnerProduct(
+                                               vectors[q].data(),
+                                               vectors[hit.id].data(), 16)) >
                      0.05f) {
             ++wrong_scores;  // a code read before it was written
           }
